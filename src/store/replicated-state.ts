@@ -1,0 +1,157 @@
+import { Level } from 'level';
+import type { Command, Json, StateModule, Tx } from './types.ts';
+
+interface Entry {
+  index: number;
+  term: number;
+  data: Uint8Array;
+}
+
+interface Snapshot {
+  index: number;
+  term: number;
+  data: Uint8Array;
+}
+
+const APPLIED_KEY = '\u0001applied';
+const SEP = '\u0000';
+
+export class UnknownCommandError extends Error {}
+
+/**
+ * The deterministic state machine behind Raft: every module's data in memory (reads are synchronous
+ * and cheap on the hot path) and in LevelDB. Each group of applied entries is one LevelDB batch that
+ * also records the applied index, so a restart resumes exactly where the disk says it stopped and
+ * Raft re-applies the rest from its log.
+ */
+export class ReplicatedState {
+  private readonly data = new Map<string, Map<string, Json>>();
+  private readonly modules = new Map<string, StateModule>();
+  private applied = 0;
+  private appliedTerm = 0;
+
+  private constructor(private readonly db: Level<string, string>) {}
+
+  static async open(dir: string, modules: StateModule[]): Promise<ReplicatedState> {
+    const db = new Level<string, string>(dir, { valueEncoding: 'utf8' });
+    try {
+      await db.open();
+    } catch (err) {
+      throw new Error(`cannot open state store at ${dir}: ${lockHint(err)}`, { cause: err });
+    }
+    const state = new ReplicatedState(db);
+    for (const m of modules) {
+      state.modules.set(m.name, m);
+      state.data.set(m.name, new Map());
+    }
+    for await (const [key, value] of db.iterator()) state.load(key, value);
+    return state;
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  get(module: string, key: string): Json | undefined {
+    return this.namespace(module).get(key);
+  }
+
+  scan(module: string, prefix: string): Array<[string, Json]> {
+    return scanMap(this.namespace(module), prefix);
+  }
+
+  async apply(entries: readonly Entry[]): Promise<unknown[]> {
+    const batch = this.db.batch();
+    const results: unknown[] = [];
+    for (const entry of entries) {
+      results.push(this.applyOne(entry, batch));
+      this.applied = entry.index;
+      this.appliedTerm = entry.term;
+    }
+    batch.put(APPLIED_KEY, JSON.stringify({ index: this.applied, term: this.appliedTerm }));
+    await batch.write();
+    return results;
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    // Applies are written without fsync (Raft's log already is); before Raft may compact its log
+    // behind this snapshot, everything applied so far must be durable on its own.
+    await this.db.put(APPLIED_KEY, JSON.stringify({ index: this.applied, term: this.appliedTerm }), { sync: true });
+    const out: Record<string, Record<string, Json>> = {};
+    for (const [name, ns] of this.data) out[name] = Object.fromEntries(ns);
+    const data = new TextEncoder().encode(JSON.stringify(out));
+    return { index: this.applied, term: this.appliedTerm, data };
+  }
+
+  async restore(snap: Snapshot): Promise<void> {
+    const parsed = JSON.parse(new TextDecoder().decode(snap.data)) as Record<string, Record<string, Json>>;
+    await this.db.clear();
+    const batch = this.db.batch();
+    for (const [name, ns] of this.data) {
+      ns.clear();
+      for (const [key, value] of Object.entries(parsed[name] ?? {})) {
+        ns.set(key, value);
+        batch.put(name + SEP + key, JSON.stringify(value));
+      }
+    }
+    this.applied = snap.index;
+    this.appliedTerm = snap.term;
+    batch.put(APPLIED_KEY, JSON.stringify({ index: snap.index, term: snap.term }));
+    await batch.write({ sync: true });
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  private applyOne(entry: Entry, batch: ReturnType<Level<string, string>['batch']>): unknown {
+    const cmd = JSON.parse(new TextDecoder().decode(entry.data)) as Command;
+    const moduleName = cmd.type.slice(0, cmd.type.indexOf('.'));
+    const module = this.modules.get(moduleName);
+    // An unknown command is answered, not thrown: every node must reach the same verdict for it.
+    if (!module) return { rejected: `unknown command type ${cmd.type}` };
+    const ns = this.namespace(moduleName);
+    const tx: Tx = {
+      index: entry.index,
+      get: (key) => ns.get(key),
+      put: (key, value) => {
+        ns.set(key, value);
+        batch.put(moduleName + SEP + key, JSON.stringify(value));
+      },
+      del: (key) => {
+        ns.delete(key);
+        batch.del(moduleName + SEP + key);
+      },
+      scan: (prefix) => scanMap(ns, prefix),
+    };
+    return module.apply(cmd, tx);
+  }
+
+  private load(key: string, value: string): void {
+    if (key === APPLIED_KEY) {
+      const { index, term } = JSON.parse(value) as { index: number; term: number };
+      this.applied = index;
+      this.appliedTerm = term;
+      return;
+    }
+    const sep = key.indexOf(SEP);
+    this.data.get(key.slice(0, sep))?.set(key.slice(sep + 1), JSON.parse(value) as Json);
+  }
+
+  private namespace(module: string): Map<string, Json> {
+    const ns = this.data.get(module);
+    if (!ns) throw new UnknownCommandError(`no state module named ${module}`);
+    return ns;
+  }
+}
+
+function scanMap(ns: Map<string, Json>, prefix: string): Array<[string, Json]> {
+  const out: Array<[string, Json]> = [];
+  for (const [key, value] of ns) if (key.startsWith(prefix)) out.push([key, value]);
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+function lockHint(err: unknown): string {
+  const text = String((err as { cause?: unknown })?.cause ?? err);
+  return /lock/i.test(text) ? 'the data dir is in use by another process' : text;
+}

@@ -1,0 +1,34 @@
+export type Json = null | boolean | number | string | Json[] | { [field: string]: Json };
+
+/** A replicated command; `type` is `<module>.<verb>` and names the module that applies it. */
+export interface Command {
+  type: string;
+  [field: string]: Json | undefined;
+}
+
+/** The view of the state a module gets while applying one command. Writes are visible to later reads at once. */
+export interface Tx {
+  /** Log index of the entry being applied: a deterministic, cluster-wide sequence number. */
+  readonly index: number;
+  get(key: string): Json | undefined;
+  put(key: string, value: Json): void;
+  del(key: string): void;
+  /** Entries whose key starts with `prefix`, in key order. */
+  scan(prefix: string): Array<[string, Json]>;
+}
+
+/**
+ * A reducer over one namespace of the replicated state. `apply` must be a pure function of the state
+ * and the command (ids, clocks and expiries are decided by the proposer and carried in the command);
+ * a command it refuses is answered with a result that says so, never with a throw.
+ */
+export interface StateModule {
+  readonly name: string;
+  apply(cmd: Command, tx: Tx): Json | undefined;
+}
+
+/** The part of a Raft node the store needs: replicate bytes, and wait until local reads are linearizable. */
+export interface Proposer {
+  propose(data: Uint8Array): Promise<unknown>;
+  readIndex(): Promise<void>;
+}
