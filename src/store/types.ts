@@ -1,4 +1,5 @@
-export type Json = null | boolean | number | string | Json[] | { [field: string]: Json };
+// Object fields may be undefined: JSON.stringify drops them, which is what an optional field means.
+export type Json = null | boolean | number | string | Json[] | { [field: string]: Json | undefined };
 
 /** A replicated command; `type` is `<module>.<verb>` and names the module that applies it. */
 export interface Command {
