@@ -1,4 +1,4 @@
-export type { Command, Json, Proposer, StateModule, Tx } from './types.ts';
+export type { ChangeListener, Command, Json, Proposer, StateModule, Tx } from './types.ts';
 export { ReplicatedState, UnknownCommandError } from './replicated-state.ts';
 export { CommandLog } from './command-log.ts';
 export { LocalProposer } from './local-proposer.ts';

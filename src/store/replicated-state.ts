@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import type { Command, Json, StateModule, Tx } from './types.ts';
+import type { ChangeListener, Command, Json, StateModule, Tx } from './types.ts';
 
 interface Entry {
   index: number;
@@ -16,6 +16,8 @@ interface Snapshot {
 const APPLIED_KEY = '\u0001applied';
 const SEP = '\u0000';
 
+type Batch = ReturnType<Level<string, string>['batch']>;
+
 export class UnknownCommandError extends Error {}
 
 /**
@@ -27,6 +29,7 @@ export class UnknownCommandError extends Error {}
 export class ReplicatedState {
   private readonly data = new Map<string, Map<string, Json>>();
   private readonly modules = new Map<string, StateModule>();
+  private readonly listeners = new Set<ChangeListener>();
   private applied = 0;
   private appliedTerm = 0;
 
@@ -60,16 +63,27 @@ export class ReplicatedState {
     return scanMap(this.namespace(module), prefix);
   }
 
+  /**
+   * Registers a listener told about every key an apply changed, once that apply is durable (so a
+   * reader woken by it sees the change). Long-polls wait on this. Returns the unsubscribe function.
+   */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   async apply(entries: readonly Entry[]): Promise<unknown[]> {
     const batch = this.db.batch();
+    const changed: Array<[string, string]> = [];
     const results: unknown[] = [];
     for (const entry of entries) {
-      results.push(this.applyOne(entry, batch));
+      results.push(this.applyOne(entry, batch, changed));
       this.applied = entry.index;
       this.appliedTerm = entry.term;
     }
     batch.put(APPLIED_KEY, JSON.stringify({ index: this.applied, term: this.appliedTerm }));
     await batch.write();
+    for (const [module, key] of changed) this.notify(module, key);
     return results;
   }
 
@@ -98,33 +112,50 @@ export class ReplicatedState {
     this.appliedTerm = snap.term;
     batch.put(APPLIED_KEY, JSON.stringify({ index: snap.index, term: snap.term }));
     await batch.write({ sync: true });
+    for (const name of this.data.keys()) this.notify(name, null);
   }
 
   async close(): Promise<void> {
     await this.db.close();
   }
 
-  private applyOne(entry: Entry, batch: ReturnType<Level<string, string>['batch']>): unknown {
+  private applyOne(entry: Entry, batch: Batch, changed: Array<[string, string]>): unknown {
     const cmd = JSON.parse(new TextDecoder().decode(entry.data)) as Command;
     const moduleName = cmd.type.slice(0, cmd.type.indexOf('.'));
     const module = this.modules.get(moduleName);
     // An unknown command is answered, not thrown: every node must reach the same verdict for it.
     if (!module) return { rejected: `unknown command type ${cmd.type}` };
+    return module.apply(cmd, this.tx(moduleName, entry.index, batch, changed));
+  }
+
+  private tx(moduleName: string, index: number, batch: Batch, changed: Array<[string, string]>): Tx {
     const ns = this.namespace(moduleName);
-    const tx: Tx = {
-      index: entry.index,
+    return {
+      index,
       get: (key) => ns.get(key),
       put: (key, value) => {
         ns.set(key, value);
         batch.put(moduleName + SEP + key, JSON.stringify(value));
+        changed.push([moduleName, key]);
       },
       del: (key) => {
         ns.delete(key);
         batch.del(moduleName + SEP + key);
+        changed.push([moduleName, key]);
       },
       scan: (prefix) => scanMap(ns, prefix),
+      namespace: (other) => this.tx(other, index, batch, changed),
     };
-    return module.apply(cmd, tx);
+  }
+
+  private notify(module: string, key: string | null): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(module, key);
+      } catch {
+        // A listener's bug must not break the apply path that every replica shares.
+      }
+    }
   }
 
   private load(key: string, value: string): void {

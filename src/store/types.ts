@@ -16,7 +16,16 @@ export interface Tx {
   del(key: string): void;
   /** Entries whose key starts with `prefix`, in key order. */
   scan(prefix: string): Array<[string, Json]>;
+  /**
+   * The same transaction over another module's namespace, for a command whose effects must span
+   * modules atomically (a session step and its execution record). Only that module's own reducer
+   * should write there: pass this view to it rather than writing its keys directly.
+   */
+  namespace(module: string): Tx;
 }
+
+/** Told after each applied batch is durable: which key of which module changed (`key` null: all of them). */
+export type ChangeListener = (module: string, key: string | null) => void;
 
 /**
  * A reducer over one namespace of the replicated state. `apply` must be a pure function of the state

@@ -78,4 +78,29 @@ describe('ReplicatedState', () => {
     await expect(ReplicatedState.open(dir, [counters])).rejects.toThrow(/in use by another process/);
     await first.close();
   });
+
+  it('lets one command write another module atomically and reports changed keys after the write', async () => {
+    const ledger: StateModule = { name: 'ledger', apply: (cmd, tx) => tx.put(String(cmd.key), cmd.value ?? null) };
+    const both: StateModule = {
+      name: 'both',
+      apply(cmd, tx) {
+        tx.put('seen', true);
+        return ledger.apply({ type: 'ledger.put', key: 'k', value: cmd.value }, tx.namespace('ledger'));
+      },
+    };
+    const dir = await tempDir();
+    const state = await ReplicatedState.open(dir, [ledger, both]);
+    const changes: Array<[string, string | null]> = [];
+    const stop = state.onChange((module, key) => changes.push([module, key]));
+    await state.apply([{ index: 1, term: 1, data: enc({ type: 'both.go', value: 7 }) }]);
+    expect(changes).toEqual([['both', 'seen'], ['ledger', 'k']]);
+    stop();
+    await state.apply([{ index: 2, term: 1, data: enc({ type: 'both.go', value: 8 }) }]);
+    expect(changes).toHaveLength(2);
+    await state.close();
+
+    const reopened = await ReplicatedState.open(dir, [ledger, both]);
+    expect(reopened.get('ledger', 'k')).toBe(8);
+    await reopened.close();
+  });
 });
