@@ -1,0 +1,275 @@
+import { z } from 'zod';
+import { invalidParams } from '../errors.ts';
+import type { Domain, ExecutionStatus, RunRequest } from './domain.ts';
+import { ExecutionView, FINISHED, executionView } from './views.ts';
+
+/**
+ * The product's operations, declared once. Each is served as an MCP tool (src/mcp) and as a REST route
+ * (src/api/rest.ts), and documented in the OpenAPI document (src/api/openapi.ts), all from this table:
+ * the same input schema, the same mapping to the domain, the same output shape.
+ */
+
+export type Scope = 'raftbox:run' | 'raftbox:read';
+
+export interface CallContext {
+  /** OAuth subject of the caller; undefined when auth is off. */
+  subject?: string;
+  /** Aborted when the caller goes away. */
+  signal?: AbortSignal;
+  /** REST `Idempotency-Key`: a retried submit answers the first execution. */
+  idempotencyKey?: string;
+  /** Which edge is calling; `run_js` waits for the result by default over MCP, not over REST. */
+  edge: 'mcp' | 'rest';
+}
+
+export interface Limits {
+  /** Longest a synchronous MCP `run_js` waits: the largest allowed timeout plus queueing slack. */
+  maxWaitMs: number;
+}
+
+export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
+  tool: string;
+  method: 'get' | 'post' | 'delete';
+  /** REST path in @koa/router syntax; `:name` segments are fields of `input`. */
+  path: string;
+  summary: string;
+  description: string;
+  scope: Scope;
+  input: I;
+  output: O;
+  call(domain: Domain, args: z.output<I>, ctx: CallContext, limits: Limits): Promise<z.output<O>>;
+  /** REST status of a successful answer (default 200). */
+  restStatus?(out: z.output<O>): number;
+  /** MCP: a successful call whose answer still means failure (a run that threw) sets `isError`. */
+  isError?(out: z.output<O>): boolean;
+}
+
+const op = <I extends z.ZodObject, O extends z.ZodObject>(o: Operation<I, O>) => o as unknown as Operation;
+
+const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+const sessionName = z.string().regex(NAME, 'letters, digits and _ . : - only, at most 128');
+const executionId = z.string().min(1).max(128).describe('Execution id returned by run_js / POST /api/exec.');
+const limit = z.number().int().min(1).max(1000).optional().describe('Page size.');
+const cursor = z.string().optional().describe('Opaque cursor from the previous page\'s `next_cursor`.');
+const waitMs = z
+  .number()
+  .int()
+  .min(0)
+  .max(600_000)
+  .optional()
+  .describe('Milliseconds to wait for the execution to finish before answering with its current record.');
+
+export const RunInput = z.strictObject({
+  code: z.string().min(1).describe('JavaScript or TypeScript to run; the value of the last expression is the result.'),
+  language: z.enum(['js', 'ts']).optional().describe('Default `ts` (a superset of JS: types are stripped before running).'),
+  session: sessionName.optional().describe('Continue (or start) this named session: state persists from step to step.'),
+  heap: z.string().min(1).max(128).optional().describe('Fork from this state id (the `heap` of an earlier step).'),
+  heap_memory_max_mb: z.number().int().min(1).optional().describe('Heap limit in MB for this run (server default 64; above the server cap is an error).'),
+  execution_timeout_secs: z.number().positive().optional().describe('Time limit in seconds (server default 30; above the server cap is an error).'),
+  tags: z.record(z.string(), z.string()).optional().describe('Free key/value labels, filterable in list_executions.'),
+  async: z.boolean().optional().describe('Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given.'),
+  wait: waitMs,
+});
+
+/** The one translation from the wire parameters to the domain's RunRequest. */
+export function runRequest(args: z.output<typeof RunInput>, ctx: CallContext): RunRequest {
+  return {
+    code: args.code,
+    language: args.language,
+    session: args.session,
+    heap: args.heap,
+    memoryMb: args.heap_memory_max_mb,
+    timeoutSecs: args.execution_timeout_secs,
+    tags: args.tags,
+    idempotencyKey: ctx.idempotencyKey,
+    subject: ctx.subject,
+  };
+}
+
+function runWaitMs(args: z.output<typeof RunInput>, ctx: CallContext, limits: Limits): number {
+  if (args.wait !== undefined) return args.wait;
+  if (ctx.edge === 'rest' || args.async) return 0;
+  return limits.maxWaitMs;
+}
+
+const OutputPage = z.object({
+  execution_id: z.string(),
+  status: ExecutionView.shape.status,
+  data: z.string().describe('The text of this window.'),
+  start_line: z.number(),
+  end_line: z.number().describe('Exclusive.'),
+  next_line_offset: z.number(),
+  total_lines: z.number(),
+  start_byte: z.number(),
+  end_byte: z.number().describe('Exclusive.'),
+  next_byte_offset: z.number(),
+  total_bytes: z.number(),
+  has_more: z.boolean(),
+});
+
+const ExecutionList = z.object({
+  executions: z.array(ExecutionView),
+  next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+});
+
+// Session views are passed through from the domain until its record shapes are fixed.
+const SessionList = z.looseObject({});
+const SessionDetail = z.looseObject({});
+
+export const OPERATIONS: readonly Operation[] = [
+  op({
+    tool: 'run_js',
+    method: 'post',
+    path: '/api/exec',
+    summary: 'Run JavaScript/TypeScript',
+    description:
+      'Runs code in an isolated V8 sandbox and answers the finished execution: status, result (the completion value, ' +
+      '`1 + 1` gives 2), console output, error. With `session` it continues that named session (top-level declarations ' +
+      'persist); with `heap` it forks from an earlier state. With `async: true` it answers `execution_id` at once.',
+    scope: 'raftbox:run',
+    input: RunInput,
+    output: ExecutionView,
+    async call(domain, args, ctx, limits) {
+      const waitMs = runWaitMs(args, ctx, limits);
+      return executionView(await domain.executions.run(runRequest(args, ctx), { waitMs, signal: ctx.signal }));
+    },
+    restStatus: (out) => (FINISHED.has(out.status) ? 200 : 202),
+    isError: (out) => FINISHED.has(out.status) && out.status !== 'completed',
+  }),
+  op({
+    tool: 'get_execution',
+    method: 'get',
+    path: '/api/executions/:execution_id',
+    summary: 'Get an execution',
+    description: 'Status, result, console output and error of an execution. With `wait` it long-polls until it finishes.',
+    scope: 'raftbox:read',
+    input: z.strictObject({ execution_id: executionId, wait: waitMs }),
+    output: ExecutionView,
+    async call(domain, args, ctx) {
+      return executionView(await domain.executions.get(args.execution_id, { waitMs: args.wait, subject: ctx.subject }));
+    },
+  }),
+  op({
+    tool: 'get_execution_output',
+    method: 'get',
+    path: '/api/executions/:execution_id/output',
+    summary: 'Read console output',
+    description: 'A window of an execution\'s console text, by lines (`line_offset`/`line_limit`) or bytes (`byte_offset`/`byte_limit`).',
+    scope: 'raftbox:read',
+    input: z.strictObject({
+      execution_id: executionId,
+      line_offset: z.number().int().min(0).optional().describe('First line (0-based).'),
+      line_limit: z.number().int().min(1).optional().describe('Lines to return.'),
+      byte_offset: z.number().int().min(0).optional().describe('First byte (UTF-8).'),
+      byte_limit: z.number().int().min(1).optional().describe('Bytes to return.'),
+    }),
+    output: OutputPage,
+    async call(domain, args, ctx) {
+      const page = (o: number | undefined, l: number | undefined) =>
+        o === undefined && l === undefined ? undefined : { offset: o ?? 0, limit: l ?? Number.MAX_SAFE_INTEGER };
+      return (await domain.executions.output(args.execution_id, {
+        line: page(args.line_offset, args.line_limit),
+        byte: page(args.byte_offset, args.byte_limit),
+        subject: ctx.subject,
+      })) as z.output<typeof OutputPage>;
+    },
+  }),
+  op({
+    tool: 'cancel_execution',
+    method: 'post',
+    path: '/api/executions/:execution_id/cancel',
+    summary: 'Cancel an execution',
+    description: 'Stops a queued or running execution and answers its record (cancelling a finished one is a 409 conflict).',
+    scope: 'raftbox:run',
+    input: z.strictObject({ execution_id: executionId }),
+    output: ExecutionView,
+    async call(domain, args, ctx) {
+      return executionView(await domain.executions.cancel(args.execution_id, ctx.subject));
+    },
+  }),
+  op({
+    tool: 'list_executions',
+    method: 'get',
+    path: '/api/executions',
+    summary: 'List executions',
+    description: 'Executions, newest first, filtered by status, session or tag, one page at a time.',
+    scope: 'raftbox:read',
+    input: z.strictObject({
+      status: ExecutionView.shape.status.optional(),
+      session: sessionName.optional(),
+      tag: z.string().optional().describe('`key=value`: only executions with that tag.'),
+      cursor,
+      limit,
+    }),
+    output: ExecutionList,
+    async call(domain, args, ctx) {
+      const { executions, nextCursor } = await domain.executions.list({
+        status: args.status as ExecutionStatus | undefined,
+        session: args.session,
+        tag: args.tag,
+        cursor: args.cursor,
+        limit: args.limit,
+        subject: ctx.subject,
+      });
+      return { executions: executions.map(executionView), next_cursor: nextCursor };
+    },
+  }),
+  op({
+    tool: 'list_sessions',
+    method: 'get',
+    path: '/api/sessions',
+    summary: 'List sessions',
+    description: 'Named sessions with their step counts and latest state, one page at a time.',
+    scope: 'raftbox:read',
+    input: z.strictObject({ cursor, limit }),
+    output: SessionList,
+    async call(domain, args, ctx) {
+      return (await domain.sessions.list({ cursor: args.cursor, limit: args.limit, subject: ctx.subject })) as Record<string, unknown>;
+    },
+  }),
+  op({
+    tool: 'get_session',
+    method: 'get',
+    path: '/api/sessions/:session',
+    summary: 'Get a session',
+    description: 'A session and its journal of steps (code, status, state id), paginated with `steps_cursor`/`steps_limit`.',
+    scope: 'raftbox:read',
+    input: z.strictObject({ session: sessionName, steps_cursor: cursor, steps_limit: limit }),
+    output: SessionDetail,
+    async call(domain, args, ctx) {
+      return (await domain.sessions.get(args.session, {
+        stepsCursor: args.steps_cursor,
+        stepsLimit: args.steps_limit,
+        subject: ctx.subject,
+      })) as Record<string, unknown>;
+    },
+  }),
+  op({
+    tool: 'delete_session',
+    method: 'delete',
+    path: '/api/sessions/:session',
+    summary: 'Delete a session',
+    description: 'Forgets a session and its journal; its name can then start a new session.',
+    scope: 'raftbox:run',
+    input: z.strictObject({ session: sessionName }),
+    output: z.object({ session: z.string(), deleted: z.literal(true) }),
+    async call(domain, args, ctx) {
+      await domain.sessions.delete(args.session, ctx.subject);
+      return { session: args.session, deleted: true as const };
+    },
+  }),
+];
+
+/**
+ * Validates the arguments of a call the same way on every edge. A JSON `null` counts as absent, since
+ * generated clients (MCP-V8's among them) send `null` for every unset optional field.
+ */
+export function parseArgs(op: Operation, raw: Record<string, unknown>): Record<string, unknown> {
+  const present = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== null && v !== undefined));
+  const parsed = op.input.safeParse(present);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) =>
+    i.code === 'unrecognized_keys' ? `unknown parameter${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}` : `${i.path.join('.') || 'arguments'}: ${i.message}`,
+  );
+  throw invalidParams(`invalid arguments for ${op.tool}: ${problems.join('; ')}`);
+}

@@ -1,0 +1,87 @@
+import Router from '@koa/router';
+import type Koa from 'koa';
+import { z } from 'zod';
+import { UserError } from '../errors.ts';
+import { SCRIPT_TYPES } from '../http/app.ts';
+import { principalOf, type Guard } from '../http/guard.ts';
+import type { Domain } from './domain.ts';
+import { OPERATIONS, parseArgs, type Limits, type Operation } from './operations.ts';
+import { openApiDocument } from './openapi.ts';
+
+export const OPENAPI_PATH = '/api/openapi.json';
+
+/**
+ * The REST face of the operations table: each operation is one route whose arguments are its path
+ * parameters, query string and body (a JSON object, or a raw script as `code`), validated by the same
+ * schema the MCP tool uses.
+ */
+export function restRouter(domain: Domain, opts: { guard: Guard; limits: Limits }): Router {
+  const router = new Router();
+  const doc = openApiDocument();
+  router.get(OPENAPI_PATH, (ctx) => {
+    ctx.body = doc;
+  });
+  for (const op of OPERATIONS) {
+    router[op.method](op.path, opts.guard(op.scope), async (ctx) => {
+      const args = parseArgs(op, { ...queryArgs(op, ctx.query), ...bodyArgs(ctx), ...ctx.params });
+      const out = await op.call(
+        domain,
+        args,
+        {
+          edge: 'rest',
+          subject: principalOf(ctx)?.subject,
+          signal: abortOnClose(ctx),
+          idempotencyKey: ctx.get('idempotency-key') || undefined,
+        },
+        opts.limits,
+      );
+      ctx.status = op.restStatus?.(out) ?? 200;
+      ctx.body = out;
+    });
+  }
+  return router;
+}
+
+export function restRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }): Koa.Middleware {
+  const router = restRouter(domain, opts);
+  const routes = router.routes() as unknown as Koa.Middleware;
+  const methods = router.allowedMethods({ throw: true }) as unknown as Koa.Middleware;
+  // allowedMethods runs after the routes so a known path with the wrong method answers 405, not 404.
+  return (ctx, next) => routes(ctx, () => methods(ctx, next));
+}
+
+function bodyArgs(ctx: Koa.Context): Record<string, unknown> {
+  const body: unknown = ctx.request.body;
+  if (ctx.method === 'GET' || ctx.method === 'DELETE') return {};
+  if (typeof body === 'string') return ctx.request.is(...SCRIPT_TYPES) ? { code: body } : {};
+  if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
+    throw new UserError(400, 'invalid_params', 'the JSON body must be an object');
+  }
+  if (ctx.request.length && !ctx.request.is('json') && !ctx.request.is(...SCRIPT_TYPES) && ctx.get('content-type')) {
+    throw new UserError(415, 'unsupported_media_type', `send application/json or a raw script as ${SCRIPT_TYPES.join(', ')}`);
+  }
+  return (body as Record<string, unknown>) ?? {};
+}
+
+/** Query strings are text: numbers and booleans are read as the operation's schema expects. */
+function queryArgs(op: Operation, query: Record<string, string | string[] | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(query)) {
+    const text = Array.isArray(value) ? value.at(-1) : value;
+    if (text === undefined) continue;
+    const field = op.input.shape[key] as z.ZodType | undefined;
+    const inner = field instanceof z.ZodOptional ? (field.def.innerType as z.ZodType) : field;
+    if (inner instanceof z.ZodNumber && text.trim() !== '' && Number.isFinite(Number(text))) out[key] = Number(text);
+    else if (inner instanceof z.ZodBoolean && (text === 'true' || text === 'false')) out[key] = text === 'true';
+    else out[key] = text;
+  }
+  return out;
+}
+
+function abortOnClose(ctx: Koa.Context): AbortSignal {
+  const ac = new AbortController();
+  ctx.res.once('close', () => {
+    if (!ctx.res.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}

@@ -1,0 +1,53 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * Every setting raftbox reads, in one schema. Flags, `RAFTBOX_*` variables and config-file keys are all
+ * derived from it (see sources.ts), and the configuration reference is generated from its descriptions.
+ * A leaf may carry `.meta({ flag: 'name' })` when its flag must differ from the derived kebab-case path.
+ */
+export const ConfigSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server listens on.'),
+  port: z.number().int().min(0).max(65535).default(3000).describe('HTTP port (0 picks a free port). `PORT` is honoured too.'),
+  dataDir: z.string().min(1).default('./data').describe('Directory of the node\'s LevelDB data (replicated state, Raft log).'),
+  nodeId: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, dot, dash or underscore, at most 64')
+    .default('n1')
+    .describe('This node\'s id in the cluster; stamped on the executions it runs.'),
+  logLevel: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('Log level of the JSON logs (stdout for `serve`, stderr for `stdio`).'),
+
+  defaultMemoryMb: z.number().int().min(8).default(64).describe('Heap limit of a run when the call gives no `heap_memory_max_mb`.'),
+  maxMemoryMb: z.number().int().min(8).default(512).describe('Largest `heap_memory_max_mb` a call may ask for; larger is refused, not clamped.'),
+  defaultTimeoutSecs: z.number().positive().default(30).describe('Time limit of a run when the call gives no `execution_timeout_secs`.'),
+  maxTimeoutSecs: z.number().positive().default(300).describe('Largest `execution_timeout_secs` a call may ask for; larger is refused, not clamped.'),
+  maxConcurrent: z
+    .number()
+    .int()
+    .min(1)
+    .default(() => availableParallelism())
+    .describe('Stateless runs executing at once (default: the number of CPU cores).'),
+  maxQueue: z.number().int().min(0).default(1024).describe('Runs waiting for a free isolate; beyond it calls are refused with 429 and Retry-After.'),
+  maxOutputBytes: z.number().int().min(1024).default(1 << 20).describe('Console output kept per execution; the rest is dropped and reported as truncated.'),
+  maxBodyBytes: z.number().int().min(1024).default(1 << 20).describe('Largest HTTP request body (code included); larger is refused with 413.'),
+  maxExecutions: z.number().int().min(1).default(10_000).describe('Finished execution records kept; the oldest are forgotten first.'),
+  maxLiveSessions: z.number().int().min(0).default(64).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay).'),
+  maxLiveSessionsMemoryMb: z.number().int().min(0).default(2048).describe('Total heap limit of the warm session isolates; beyond it the least recently used are evicted.'),
+
+  peers: z
+    .record(z.string(), z.url())
+    .default({})
+    .describe('Cluster members as id=baseUrl, e.g. `n1=http://10.0.0.1:3000,n2=http://10.0.0.2:3000`. Empty: a single-node cluster.'),
+  clusterSecret: z.string().min(16).optional().describe('Shared secret that authenticates node-to-node Raft traffic (required with peers).'),
+  oauth: z
+    .strictObject({
+      enabled: z.boolean().default(false).meta({ flag: 'oauth' }).describe('Require OAuth bearer tokens on /mcp and /api.'),
+    })
+    .prefault({})
+    .describe('OAuth 2.1 protection of /mcp and /api.'),
+});
+
+export type Config = z.output<typeof ConfigSchema>;

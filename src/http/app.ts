@@ -1,0 +1,58 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import type { Logger } from 'pino';
+import { errorAnswers } from './errors.ts';
+import { requestIds } from './request-id.ts';
+import { healthRoutes, type Readiness } from './health.ts';
+import type { AuthGate } from './guard.ts';
+
+/** Content types whose body is a raw script (MCP-V8: `curl --data-binary @script.js`). */
+export const SCRIPT_TYPES = ['text/plain', 'application/javascript', 'text/javascript', 'application/typescript', 'text/typescript'];
+
+export interface AppOptions {
+  nodeId: string;
+  log: Logger;
+  maxBodyBytes: number;
+  /** Whether this node should receive traffic; the cluster replaces the single-node answer. */
+  readiness: () => Readiness;
+  /** Route middleware mounted in order after health: REST, MCP, and later /cluster/*, /metrics, /. */
+  routes: Koa.Middleware[];
+  /** Node-to-node Raft RPC: gets `/raft/*` as raw Node request/response, before any body parsing. */
+  raft?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** OAuth: its routes are mounted first; the guards of `routes` come from the same gate. */
+  auth?: AuthGate;
+}
+
+/**
+ * The Koa app of a node: request ids and logs, one error answerer, a capped body parser (JSON, or a
+ * raw script as text), health, then the product's routes.
+ */
+export function createApp(opts: AppOptions): Koa {
+  const app = new Koa({ proxy: false });
+  app.silent = true; // errors are answered and logged by errorAnswers, not printed by Koa
+  const raft = opts.raft;
+  if (raft) {
+    app.use((ctx, next) => {
+      if (!ctx.path.startsWith('/raft/')) return next();
+      ctx.respond = false;
+      raft(ctx.req, ctx.res);
+    });
+  }
+  app.use(requestIds(opts.log));
+  app.use(errorAnswers(opts.log));
+  app.use(
+    bodyParser({
+      enableTypes: ['json', 'text'],
+      extendTypes: { text: SCRIPT_TYPES.slice(1) },
+      jsonLimit: opts.maxBodyBytes,
+      textLimit: opts.maxBodyBytes,
+      // MCP-V8 treats a body without Content-Type as JSON.
+      detectJSON: (ctx) => !ctx.get('content-type'),
+    }),
+  );
+  if (opts.auth) app.use(opts.auth.routes());
+  app.use(healthRoutes(opts.nodeId, opts.readiness).routes());
+  for (const routes of opts.routes) app.use(routes);
+  return app;
+}

@@ -1,0 +1,90 @@
+import type Koa from 'koa';
+import Router from '@koa/router';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { Domain } from '../api/domain.ts';
+import type { Limits } from '../api/operations.ts';
+import { principalOf, type Guard } from '../http/guard.ts';
+import { createMcpServer } from './server.ts';
+import { toolScope } from './tools.ts';
+
+export const MCP_PATH = '/mcp';
+
+/** Idle servers kept for reuse; more concurrent requests than this simply build extra ones. */
+const POOL_MAX = 64;
+
+/**
+ * `POST /mcp`: Streamable HTTP in stateless mode with JSON answers, so any node behind a round-robin
+ * load balancer can answer any request (no transport session lives in memory between requests).
+ *
+ * Cost: the SDK's Node transport converts every request through Hono, and a fresh McpServer per request
+ * rebuilds its handlers and tool JSON schemas. Here the transport is the SDK's web-standard one fed a
+ * Request we build from the already-parsed body, and the `Server`s (prebuilt handlers, tool list built
+ * once) are reused from a pool: a server is taken for one request, connected to that request's
+ * transport, and returned once the answer is written and the transport closed.
+ */
+export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }): Koa.Middleware {
+  const pool: Server[] = [];
+  const router = new Router();
+
+  router.post(MCP_PATH, scopeGuard(opts.guard), async (ctx) => {
+    const server = pool.pop() ?? createMcpServer(domain, opts.limits);
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    try {
+      await server.connect(transport);
+      const res = await transport.handleRequest(webRequest(ctx), { parsedBody: ctx.request.body, authInfo: authInfo(ctx) });
+      ctx.status = res.status;
+      res.headers.forEach((value, key) => ctx.set(key, value));
+      ctx.body = res.body ? await res.text() : null;
+    } finally {
+      await server.close();
+      if (pool.length < POOL_MAX) pool.push(server);
+    }
+  });
+
+  const notAllowed = (ctx: Koa.Context) => {
+    ctx.status = 405;
+    ctx.set('Allow', 'POST');
+    ctx.body = {
+      jsonrpc: '2.0',
+      error: { code: -32000, message: 'Method not allowed: this server is stateless; send JSON-RPC with POST /mcp' },
+      id: null,
+    };
+  };
+  router.get(MCP_PATH, notAllowed);
+  router.delete(MCP_PATH, notAllowed);
+  return router.routes() as unknown as Koa.Middleware;
+}
+
+/** The bearer check for a JSON-RPC body: a tool call needs its tool's scope, anything else a valid token. */
+function scopeGuard(guard: Guard): Koa.Middleware {
+  return (ctx, next) => {
+    const body: unknown = ctx.request.body;
+    const messages = Array.isArray(body) ? body : [body];
+    const scopes = new Set<string>();
+    for (const m of messages as Array<{ method?: unknown; params?: { name?: unknown } }>) {
+      const scope = m?.method === 'tools/call' && typeof m.params?.name === 'string' ? toolScope(m.params.name) : undefined;
+      if (scope) scopes.add(scope);
+    }
+    const checks = scopes.size ? [...scopes].map(guard) : [guard('')];
+    const run = (i: number): Promise<unknown> => (i < checks.length ? Promise.resolve(checks[i]!(ctx, () => run(i + 1))) : next());
+    return run(0);
+  };
+}
+
+function webRequest(ctx: Koa.Context): Request {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(ctx.req.headers)) {
+    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return new Request(`http://${ctx.host || 'localhost'}${ctx.url}`, { method: 'POST', headers });
+}
+
+/** The SDK hands this to tools as `extra.authInfo`; the subject travels in `extra`. */
+function authInfo(ctx: Koa.Context): AuthInfo | undefined {
+  const p = principalOf(ctx);
+  if (!p) return undefined;
+  const token = ctx.get('authorization').replace(/^Bearer\s+/i, '');
+  return { token, clientId: p.clientId ?? '', scopes: p.scopes, extra: { subject: p.subject } };
+}

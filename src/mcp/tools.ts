@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { UserError } from '../errors.ts';
+import type { Domain } from '../api/domain.ts';
+import { OPERATIONS, parseArgs, type CallContext, type Limits, type Operation } from '../api/operations.ts';
+
+const schemaOf = (t: z.ZodType, io: 'input' | 'output') => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(t, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest as Tool['inputSchema'];
+};
+
+const byName = new Map(OPERATIONS.map((op) => [op.tool, op]));
+
+/**
+ * The tool list, built once from the operations table: converting zod schemas to JSON Schema on
+ * every `tools/list` (what McpServer does per instance) is a large part of a stateless request's cost.
+ */
+export const TOOLS: Tool[] = OPERATIONS.map((op) => ({
+  name: op.tool,
+  title: op.summary,
+  description: op.description,
+  inputSchema: schemaOf(op.input, 'input'),
+  outputSchema: schemaOf(op.output, 'output'),
+  annotations: {
+    readOnlyHint: op.method === 'get',
+    destructiveHint: op.method === 'delete',
+    idempotentHint: op.method !== 'post',
+    openWorldHint: false,
+  },
+}));
+
+/** The scope a tool needs, for the HTTP bearer check before the call reaches the SDK. */
+export const toolScope = (name: string): string | undefined => byName.get(name)?.scope;
+
+export function hasTool(name: string): boolean {
+  return byName.has(name);
+}
+
+/**
+ * One tool call: arguments checked by the operation's schema, the domain called, the answer given as
+ * `structuredContent` plus its JSON as a text block. Whatever the caller caused (bad arguments, an
+ * unknown execution, overload) is an `isError` result the model can read and act on.
+ */
+export async function callTool(
+  domain: Domain,
+  name: string,
+  rawArgs: Record<string, unknown> | undefined,
+  ctx: CallContext,
+  limits: Limits,
+): Promise<CallToolResult> {
+  const op = byName.get(name) as Operation;
+  try {
+    const out = await op.call(domain, parseArgs(op, rawArgs ?? {}), ctx, limits);
+    return {
+      content: [{ type: 'text', text: JSON.stringify(out) }],
+      structuredContent: out,
+      ...(op.isError?.(out) ? { isError: true } : {}),
+    };
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    const retry = err.retryAfter !== undefined ? ` (retry after ${err.retryAfter}s)` : '';
+    return { content: [{ type: 'text', text: `${err.code}: ${err.message}${retry}` }], isError: true };
+  }
+}

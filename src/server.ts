@@ -1,0 +1,101 @@
+import type { Server } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config/index.ts';
+import type { Domain } from './api/domain.ts';
+import type { Limits } from './api/operations.ts';
+import { restRoutes } from './api/rest.ts';
+import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.ts';
+import { mcpRoutes } from './mcp/index.ts';
+
+/** A running node: where it listens, and how to stop it. */
+export interface NodeHandle {
+  readonly url: string;
+  readonly port: number;
+  readonly config: Config;
+  readonly log: Logger;
+  /** Stops accepting, lets in-flight requests finish, then closes the domain and its store. */
+  close(): Promise<void>;
+}
+
+/** The domain of a node and what it holds open. */
+export interface OpenDomain {
+  domain: Domain;
+  readiness(): Readiness;
+  close(): Promise<void>;
+}
+
+export interface NodeOptions {
+  log?: Logger;
+  /** Replaces the real domain (store, command log, services): for tests of the edges. */
+  openDomain?: (config: Config, log: Logger) => Promise<OpenDomain>;
+  auth?: AuthGate;
+}
+
+export function createLogger(config: Config, fd: 1 | 2 = 1): Logger {
+  return pino({ level: config.logLevel, base: { node: config.nodeId } }, pino.destination({ fd, sync: false }));
+}
+
+export const limitsOf = (config: Config): Limits => ({ maxWaitMs: config.maxTimeoutSecs * 1000 + 60_000 });
+
+/**
+ * Starts one node: opens its domain, then serves REST, MCP and health on `config.host:config.port`.
+ * The whole wiring of a node is here, so the Raft node replaces the temporary write path in one place.
+ */
+export async function startNode(config: Config, opts: NodeOptions = {}): Promise<NodeHandle> {
+  const log = opts.log ?? createLogger(config);
+  const opened = await (opts.openDomain ?? openDomain)(config, log);
+  const guard = guardOf(opts.auth);
+  const limits = limitsOf(config);
+  const app = createApp({
+    nodeId: config.nodeId,
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+    readiness: opened.readiness,
+    auth: opts.auth,
+    routes: [restRoutes(opened.domain, { guard, limits }), mcpRoutes(opened.domain, { guard, limits })],
+  });
+  const server = createServer(app.callback());
+  server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
+  try {
+    await listen(server, config.host, config.port);
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  log.info({ url }, 'serving');
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    config,
+    log,
+    close: () =>
+      (closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await stopped;
+        await opened.close();
+        log.info('stopped');
+      })()),
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** The real domain over the node's LevelDB; filled in when src/executions and src/sessions land. */
+export async function openDomain(_config: Config, _log: Logger): Promise<OpenDomain> {
+  throw new Error('domain services not wired yet');
+}
