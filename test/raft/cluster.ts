@@ -1,0 +1,122 @@
+// In-memory cluster of raft cores for unit tests (etcd's `network` in raft_test.go): synchronous
+// delivery, a synced "disk" that is just the core's stable storage, and drop/isolate filters.
+import { Raft, type RaftConfig, type Ready } from '../../src/raft/raft.ts';
+import { MemoryStorage } from '../../src/raft/memory-storage.ts';
+import { bootstrapLog } from '../../src/raft/conf-change.ts';
+import { EntryType, MessageType, type LogEntry, type Message, type NodeId } from '../../src/raft/types.ts';
+
+export function seeded(seed: number): () => number {
+  // mulberry32
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function newRaft(id: NodeId, ids: NodeId[], opts: Partial<RaftConfig> = {}, seed = 1): Raft {
+  const storage = new MemoryStorage({ voters: [], learners: [], addrs: {} });
+  const boot = bootstrapLog(ids);
+  storage.append(boot.entries);
+  const r = new Raft({ id, storage, hardState: boot.hardState, electionTick: 10, heartbeatTick: 1, random: seeded(seed), ...opts });
+  drain(r); // apply the bootstrap membership
+  return r;
+}
+
+/** Persists and applies one ready the way a driver would; returns its messages and applied entries. */
+export function drain(r: Raft): { messages: Message[]; applied: LogEntry[] } {
+  const messages: Message[] = [];
+  const applied: LogEntry[] = [];
+  while (r.hasReady()) {
+    const rd: Ready = r.ready();
+    messages.push(...rd.messages);
+    applied.push(...rd.committedEntries.filter((e) => e.type === EntryType.Normal && e.data.length > 0));
+    r.advance(rd);
+  }
+  return { messages, applied };
+}
+
+export class Network {
+  readonly nodes = new Map<NodeId, Raft>();
+  readonly applied = new Map<NodeId, LogEntry[]>();
+  private dropped = new Set<string>();
+  private ignored = new Set<MessageType>();
+
+  constructor(ids: NodeId[], opts: Partial<RaftConfig> = {}) {
+    ids.forEach((id, i) => this.add(newRaft(id, ids, opts, i + 1)));
+  }
+
+  add(r: Raft): void {
+    this.nodes.set(r.id, r);
+    this.applied.set(r.id, []);
+  }
+
+  get(id: NodeId): Raft {
+    return this.nodes.get(id)!;
+  }
+
+  leader(): Raft | undefined {
+    return [...this.nodes.values()].find((r) => r.role === 'leader');
+  }
+
+  cut(a: NodeId, b: NodeId): void {
+    this.dropped.add(`${a}>${b}`);
+    this.dropped.add(`${b}>${a}`);
+  }
+
+  isolate(id: NodeId): void {
+    for (const o of this.nodes.keys()) if (o !== id) this.cut(id, o);
+  }
+
+  ignore(t: MessageType): void {
+    this.ignored.add(t);
+  }
+
+  recover(): void {
+    this.dropped.clear();
+    this.ignored.clear();
+  }
+
+  /** Delivers messages (and everything they cause) until the network is quiet. */
+  send(...msgs: Message[]): void {
+    const queue = [...msgs];
+    for (const r of this.nodes.values()) queue.push(...this.collect(r));
+    while (queue.length > 0) {
+      const m = queue.shift()!;
+      const r = this.nodes.get(m.to);
+      if (!r || this.dropped.has(`${m.from}>${m.to}`) || this.ignored.has(m.type)) continue;
+      r.step(m);
+      queue.push(...this.collect(r));
+    }
+  }
+
+  private collect(r: Raft): Message[] {
+    const { messages, applied } = drain(r);
+    this.applied.get(r.id)!.push(...applied);
+    return messages;
+  }
+
+  campaign(id: NodeId): void {
+    this.get(id).campaign();
+    this.send();
+  }
+
+  propose(id: NodeId, text: string): void {
+    this.get(id).propose([new TextEncoder().encode(text)]);
+    this.send();
+  }
+
+  tickAll(n = 1): void {
+    for (let i = 0; i < n; i++) {
+      for (const r of this.nodes.values()) r.tick();
+      this.send();
+    }
+  }
+
+  appliedText(id: NodeId): string[] {
+    return this.applied.get(id)!.map((e) => new TextDecoder().decode(e.data));
+  }
+}

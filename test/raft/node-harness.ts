@@ -1,0 +1,118 @@
+// In-process RaftNodes with real LevelDB and real HTTP on loopback.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { RaftNode, RAFT_PREFIX, type RaftNodeOptions } from '../../src/raft/index.ts';
+import { KvStateMachine } from './kv-state-machine.ts';
+
+export const SECRET = 'test-cluster-secret';
+
+export interface LiveNode {
+  id: string;
+  url: string;
+  dataDir: string;
+  server: http.Server;
+  node: RaftNode | null;
+  sm: KvStateMachine | null;
+}
+
+/** Starts an HTTP server first (so the URL is known), then the RaftNode behind it. */
+export async function listen(): Promise<{ server: http.Server; url: string; setNode(n: RaftNode | null): void }> {
+  let node: RaftNode | null = null;
+  const server = http.createServer((req, res) => {
+    if (node && req.url?.startsWith(RAFT_PREFIX + '/')) node.handle(req, res);
+    else res.writeHead(503).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { server, url, setNode: (n) => (node = n) };
+}
+
+export async function tempDir(prefix = 'raft-'): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+export class LocalCluster {
+  readonly nodes = new Map<string, LiveNode & { setNode(n: RaftNode | null): void }>();
+
+  constructor(private readonly extra: Partial<RaftNodeOptions> = {}) {}
+
+  async start(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const l = await listen();
+      this.nodes.set(id, { id, url: l.url, server: l.server, setNode: l.setNode, dataDir: await tempDir(), node: null, sm: null });
+    }
+    await Promise.all(ids.map((id) => this.boot(id)));
+  }
+
+  peers(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [id, n] of this.nodes) out[id] = n.url;
+    return out;
+  }
+
+  async boot(id: string, opts: Partial<RaftNodeOptions> = {}): Promise<RaftNode> {
+    const n = this.nodes.get(id)!;
+    n.sm = await KvStateMachine.open(n.dataDir);
+    n.node = await RaftNode.start({
+      id,
+      peers: this.peers(),
+      url: n.url,
+      dataDir: n.dataDir,
+      secret: SECRET,
+      stateMachine: n.sm,
+      tickMs: 20,
+      ...this.extra,
+      ...opts,
+    });
+    n.setNode(n.node);
+    return n.node;
+  }
+
+  async add(id: string, opts: Partial<RaftNodeOptions> = {}): Promise<RaftNode> {
+    const l = await listen();
+    this.nodes.set(id, { id, url: l.url, server: l.server, setNode: l.setNode, dataDir: await tempDir(), node: null, sm: null });
+    return this.boot(id, { join: true, ...opts });
+  }
+
+  async halt(id: string): Promise<void> {
+    const n = this.nodes.get(id)!;
+    n.setNode(null);
+    await n.node?.stop();
+    await n.sm?.close();
+    n.node = null;
+    n.sm = null;
+  }
+
+  node(id: string): RaftNode {
+    return this.nodes.get(id)!.node!;
+  }
+
+  sm(id: string): KvStateMachine {
+    return this.nodes.get(id)!.sm!;
+  }
+
+  async leader(timeoutMs = 10_000): Promise<string> {
+    return waitFor(() => {
+      for (const [id, n] of this.nodes) if (n.node?.status().role === 'leader') return id;
+      return undefined;
+    }, timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    for (const id of this.nodes.keys()) await this.halt(id);
+    for (const n of this.nodes.values()) await new Promise((r) => n.server.close(r));
+  }
+}
+
+export async function waitFor<T>(f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
