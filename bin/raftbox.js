@@ -1,14 +1,13 @@
 #!/usr/bin/env node
-// Re-exec with the flags isolated-vm needs and the TS loader, so `raftbox` works from any shell.
+// Re-exec with the flags isolated-vm needs and the TS loader, so `raftbox` works from any shell and any
+// directory: the loader is resolved from this file's package, not from the caller's cwd.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const child = spawn(
-  process.execPath,
-  ['--no-node-snapshot', '--import', 'tsx', join(root, 'src/cli/main.ts'), ...process.argv.slice(2)],
-  { stdio: 'inherit', cwd: process.cwd(), env: process.env },
-);
+const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const tsx = import.meta.resolve('tsx');
+const child = spawn(process.execPath, ['--no-node-snapshot', '--import', tsx, main, ...process.argv.slice(2)], {
+  stdio: 'inherit',
+});
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => (signal ? process.kill(process.pid, signal) : process.exit(code ?? 1)));

@@ -15,6 +15,8 @@ export interface Setting {
   flag: string;
   env: string;
   kind: Kind;
+  /** The allowed values of an enum setting. */
+  choices?: string[];
   schema: z.ZodType;
   description: string;
   defaultValue: unknown;
@@ -42,6 +44,7 @@ function collect(schema: z.ZodObject, prefix: string[]): Setting[] {
       flag,
       env: ENV_PREFIX + path.map((p) => kebab(p).replaceAll('-', '_').toUpperCase()).join('_'),
       kind: kindOf(inner),
+      choices: inner instanceof z.ZodEnum ? (inner.options as string[]) : undefined,
       schema: field,
       description: field.description ?? '',
       defaultValue: defaultOf(field),

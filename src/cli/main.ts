@@ -1,0 +1,63 @@
+import { ConfigError, loadConfig, type Config } from '../config/index.ts';
+import { serveStdio } from '../mcp/index.ts';
+import { createLogger, limitsOf, openDomain, startNode } from '../server.ts';
+import { helpText } from './help.ts';
+
+const COMMANDS = ['serve', 'stdio'] as const;
+type Command = (typeof COMMANDS)[number];
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  const named = argv[0] !== undefined && !argv[0].startsWith('-');
+  const command = (named ? argv[0] : 'serve') as Command;
+  if (!COMMANDS.includes(command)) throw new ConfigError(`unknown command "${argv[0]}" (commands: ${COMMANDS.join(', ')})`);
+  const config = loadConfig(named ? argv.slice(1) : argv);
+  return command === 'serve' ? serve(config) : stdio(config);
+}
+
+async function serve(config: Config): Promise<number> {
+  const node = await startNode(config);
+  await untilSignal();
+  node.log.info('shutting down');
+  await node.close();
+  return 0;
+}
+
+async function stdio(config: Config): Promise<number> {
+  // stdout carries the protocol: everything else goes to stderr.
+  const log = createLogger(config, 2);
+  const opened = await openDomain(config, log);
+  await Promise.race([serveStdio(opened.domain, limitsOf(config)), untilSignal()]);
+  await opened.close();
+  return 0;
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = () => {
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`raftbox: ${err.message}\n`);
+      process.exit(2);
+    }
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    const text = e?.code === 'EADDRINUSE' ? `port ${e.port} on ${e.address} is already in use` : (e?.message ?? String(err));
+    process.stderr.write(`raftbox: ${text}\n`);
+    process.exit(1);
+  },
+);
