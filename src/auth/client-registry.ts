@@ -1,0 +1,165 @@
+import type Koa from 'koa';
+import { OAuthClientMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { InvalidClientError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from './oauth-errors.ts';
+import type { ClientRecord, OAuthStore } from './oauth-state.ts';
+import { hashGeneratedSecret, randomToken, verifySecret } from './secrets.ts';
+import { SUPPORTED_SCOPES } from './types.ts';
+
+/**
+ * A machine client the operator configures (client_credentials: k6 runs, CI). Never registered
+ * dynamically: open registration must not mint clients that get tokens without a user.
+ */
+export interface StaticClient {
+  clientId: string;
+  /** `raftbox hash-password` output for the client secret. */
+  secretHash: string;
+  /** Space-separated scopes the client may get. */
+  scope: string;
+  /** The subject its tokens act for (owner of what it runs); defaults to `client:<clientId>`. */
+  subject?: string;
+}
+
+export type Client = ClientRecord & { subject?: string };
+
+const MAX_REDIRECT_URIS = 10;
+const DYNAMIC_GRANTS = new Set(['authorization_code', 'refresh_token']);
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** Registered (replicated) clients and operator-configured machine clients, looked up by id. */
+export class ClientRegistry {
+  private readonly statics: Map<string, Client>;
+
+  constructor(
+    private readonly store: OAuthStore,
+    staticClients: StaticClient[],
+  ) {
+    this.statics = new Map(
+      staticClients.map((c) => [
+        c.clientId,
+        {
+          clientId: c.clientId,
+          secretHash: c.secretHash,
+          authMethod: 'client_secret_basic',
+          redirectUris: [],
+          grantTypes: ['client_credentials'],
+          scope: c.scope,
+          issuedAt: 0,
+          subject: c.subject ?? `client:${c.clientId}`,
+        },
+      ]),
+    );
+  }
+
+  find(clientId: string): Client | undefined {
+    return this.statics.get(clientId) ?? this.store.client(clientId);
+  }
+
+  /** RFC 7591 registration: validates the metadata, proposes the client, answers the registration response. */
+  async register(body: unknown, nowSecs: number): Promise<Record<string, unknown>> {
+    const parsed = OAuthClientMetadataSchema.safeParse(body);
+    if (!parsed.success) throw new InvalidClientMetadataError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const meta = parsed.data;
+    if (meta.redirect_uris.length === 0 || meta.redirect_uris.length > MAX_REDIRECT_URIS) {
+      throw new InvalidRedirectUriError(`between 1 and ${MAX_REDIRECT_URIS} redirect_uris are required`);
+    }
+    for (const uri of meta.redirect_uris) checkRedirectUri(uri);
+    const authMethod = meta.token_endpoint_auth_method ?? 'client_secret_basic';
+    if (authMethod !== 'none' && authMethod !== 'client_secret_basic' && authMethod !== 'client_secret_post') {
+      throw new InvalidClientMetadataError(`token_endpoint_auth_method ${authMethod} is not supported`);
+    }
+    const grantTypes = meta.grant_types ?? ['authorization_code', 'refresh_token'];
+    const refused = grantTypes.filter((g) => !DYNAMIC_GRANTS.has(g));
+    if (refused.length) throw new InvalidClientMetadataError(`grant_types not available to registered clients: ${refused.join(', ')}`);
+    if (meta.response_types && meta.response_types.some((t) => t !== 'code')) {
+      throw new InvalidClientMetadataError('only response_type code is supported');
+    }
+    const scope = meta.scope ?? SUPPORTED_SCOPES.join(' ');
+    const unknown = scope.split(' ').filter((s) => s && !SUPPORTED_SCOPES.includes(s));
+    if (unknown.length) throw new InvalidClientMetadataError(`unknown scopes: ${unknown.join(', ')}`);
+
+    const clientId = randomToken(16);
+    const secret = authMethod === 'none' ? undefined : randomToken();
+    const client: ClientRecord = {
+      clientId,
+      authMethod,
+      redirectUris: meta.redirect_uris,
+      grantTypes,
+      scope,
+      issuedAt: nowSecs,
+      ...(secret ? { secretHash: hashGeneratedSecret(secret) } : {}),
+      ...(meta.client_name ? { clientName: meta.client_name.slice(0, 200) } : {}),
+    };
+    await this.store.propose({ type: 'oauth.registerClient', client });
+    return {
+      client_id: clientId,
+      client_id_issued_at: nowSecs,
+      ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
+      redirect_uris: client.redirectUris,
+      grant_types: grantTypes,
+      response_types: ['code'],
+      token_endpoint_auth_method: authMethod,
+      scope,
+      ...(client.clientName ? { client_name: client.clientName } : {}),
+    };
+  }
+
+  /**
+   * RFC 6749 §2.3 client authentication at the token, revocation and introspection endpoints:
+   * HTTP Basic, secret in the form body, or (public clients) client_id alone. One method per request.
+   */
+  async authenticate(ctx: Koa.Context, form: Record<string, string>): Promise<Client> {
+    const basic = parseBasic(ctx.get('authorization'));
+    if (basic && (form.client_secret !== undefined || (form.client_id !== undefined && form.client_id !== basic.id))) {
+      throw new InvalidRequestError('use one client authentication method');
+    }
+    const clientId = basic?.id ?? form.client_id;
+    const secret = basic?.secret ?? form.client_secret;
+    if (!clientId) throw new InvalidClientError('client authentication is required');
+    const client = this.find(clientId);
+    if (!client) {
+      // Same cost for unknown clients, so timing does not reveal which ids exist.
+      if (secret !== undefined) await verifySecret(secret, 'sha256$');
+      throw new InvalidClientError('client authentication failed');
+    }
+    if (client.authMethod === 'none') {
+      if (secret !== undefined) throw new InvalidClientError('public clients do not authenticate with a secret');
+      return client;
+    }
+    if (secret === undefined || !client.secretHash || !(await verifySecret(secret, client.secretHash))) {
+      throw new InvalidClientError('client authentication failed');
+    }
+    return client;
+  }
+}
+
+/** https anywhere, http only on loopback (native apps, RFC 8252 §7.3), never a fragment. */
+export function checkRedirectUri(uri: string): void {
+  if (uri.includes('#')) throw new InvalidRedirectUriError(`redirect_uri must not have a fragment: ${uri}`);
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new InvalidRedirectUriError(`redirect_uri is not a URL: ${uri}`);
+  }
+  if (url.username || url.password) throw new InvalidRedirectUriError('redirect_uri must not carry credentials');
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return;
+  throw new InvalidRedirectUriError(`redirect_uri must be https, or http on a loopback address: ${uri}`);
+}
+
+function parseBasic(header: string): { id: string; secret: string } | null {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!match) return null;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new InvalidClientError('malformed Basic credentials');
+  try {
+    // RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined.
+    return {
+      id: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+      secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+    };
+  } catch {
+    throw new InvalidClientError('malformed Basic credentials');
+  }
+}

@@ -1,0 +1,116 @@
+import type Koa from 'koa';
+import type { CommandLog } from '../store/index.ts';
+import { AccessTokens } from './access-tokens.ts';
+import { AuthorizationServer, type User } from './authorization-server.ts';
+import { bearerGate } from './bearer-gate.ts';
+import { ClientRegistry, type StaticClient } from './client-registry.ts';
+import { ConsentTickets } from './consent-ticket.ts';
+import { ExternalProvider, type ExternalProviderOptions } from './external-provider.ts';
+import { OAuthStore, type OAuthStateReader } from './oauth-state.ts';
+import { canonicalOrigin, ProtectedResource } from './protected-resource.ts';
+import { SigningKeys } from './signing-keys.ts';
+import type { AuthGate } from './types.ts';
+
+export type { AuthGate, Principal, TokenVerifier, VerifiedToken } from './types.ts';
+export { SCOPES, SUPPORTED_SCOPES, TokenRejected } from './types.ts';
+export type { AuthState } from './bearer-gate.ts';
+export type { User } from './authorization-server.ts';
+export type { StaticClient } from './client-registry.ts';
+export { oauthStateModule, OAUTH_MODULE } from './oauth-state.ts';
+export { hashPassword } from './secrets.ts';
+
+export interface BuiltInAuthOptions {
+  /** The cluster's public origin (same on every node, e.g. the load balancer's): `iss` of our tokens. */
+  issuer: string;
+  /** Canonical resource URI (`aud` of our tokens); defaults to the issuer. */
+  resource?: string;
+  /** This node's replicated state (opened with `oauthStateModule`) and its command log. */
+  state: OAuthStateReader;
+  log: CommandLog;
+  users: User[];
+  /** Machine clients for client_credentials. */
+  clients?: StaticClient[];
+  accessTokenTtlSecs?: number;
+  refreshTokenTtlSecs?: number;
+  codeTtlSecs?: number;
+  keyRotationSecs?: number;
+  /** How often a node looks for expired codes, tokens, revocations and keys to prune. */
+  pruneIntervalSecs?: number;
+  /** Epoch milliseconds; the proposer's clock goes into every command. */
+  clock?: () => number;
+}
+
+export interface BuiltInAuth extends AuthGate {
+  /** Proposes a prune of everything expired now, if anything is; the timer calls it too. */
+  pruneExpired(): Promise<void>;
+}
+
+/** The built-in authorization server (`--oauth`): every node serves it from the replicated state. */
+export function createBuiltInAuth(opts: BuiltInAuthOptions): BuiltInAuth {
+  const issuer = canonicalOrigin(opts.issuer, 'oauth.issuer');
+  const resource = new ProtectedResource(canonicalOrigin(opts.resource ?? issuer, 'oauth.resource'), issuer);
+  const clock = opts.clock ?? Date.now;
+  const nowSecs = () => Math.floor(clock() / 1000);
+  const accessTtl = opts.accessTokenTtlSecs ?? 600;
+  const store = new OAuthStore(opts.state, opts.log);
+  const keys = new SigningKeys(
+    store,
+    // A replaced key outlives every access token and consent ticket it signed (tickets live 10 minutes).
+    { rotateAfterSecs: opts.keyRotationSecs ?? 30 * 86400, retainSecs: Math.max(accessTtl, 600) + 60 },
+    nowSecs,
+  );
+  const tokens = new AccessTokens(keys, store, { issuer, resource: resource.resource, ttlSecs: accessTtl, nowSecs });
+  const server = new AuthorizationServer({
+    issuer,
+    resource,
+    store,
+    clients: new ClientRegistry(store, opts.clients ?? []),
+    keys,
+    tokens,
+    tickets: new ConsentTickets(keys, `${issuer}/oauth/authorize`, nowSecs),
+    users: opts.users,
+    lifetimes: { codeTtlSecs: opts.codeTtlSecs ?? 60, refreshTtlSecs: opts.refreshTokenTtlSecs ?? 14 * 86400 },
+    nowSecs,
+  });
+
+  const pruneExpired = async () => {
+    const now = nowSecs();
+    if (store.hasExpired(now)) await store.propose({ type: 'oauth.prune', now });
+  };
+  const timer = setInterval(() => {
+    // A failed prune (no leader right now) changes nothing; the next tick proposes it again.
+    pruneExpired().catch(() => undefined);
+  }, (opts.pruneIntervalSecs ?? 60) * 1000);
+  timer.unref();
+
+  return {
+    routes: () => compose(resource.routes(), server.routes()),
+    requireBearer: bearerGate(tokens, resource),
+    pruneExpired,
+    close: () => clearInterval(timer),
+  };
+}
+
+export type ExternalAuthOptions = Omit<ExternalProviderOptions, 'resource'> & {
+  /** Our canonical resource URI (the cluster's public origin): the audience the provider must put in tokens. */
+  resource: string;
+};
+
+/** Delegation to an external provider (`--oauth-provider-url`): discovery happens here, once. */
+export async function createExternalAuth(opts: ExternalAuthOptions): Promise<AuthGate> {
+  const resourceUri = canonicalOrigin(opts.resource, 'oauth.resource');
+  const provider = await ExternalProvider.discover({ ...opts, resource: resourceUri });
+  const resource = new ProtectedResource(resourceUri, provider.issuer);
+  return {
+    routes: () => resource.routes(),
+    requireBearer: bearerGate(provider, resource),
+    close: () => undefined,
+  };
+}
+
+function compose(...middleware: Koa.Middleware[]): Koa.Middleware {
+  return (ctx, next) => {
+    const run = (i: number): Promise<void> => (i === middleware.length ? next() : Promise.resolve(middleware[i]!(ctx, () => run(i + 1))));
+    return run(0);
+  };
+}

@@ -1,0 +1,36 @@
+import type Koa from 'koa';
+
+/** Who a request acts for: the domain gets `subject` (ownership), the MCP SDK gets all of it as `AuthInfo`. */
+export interface Principal {
+  subject: string;
+  scopes: string[];
+  clientId: string | null;
+}
+
+/** A bearer token that checked out, with its expiry (epoch seconds) so callers never cache it longer. */
+export interface VerifiedToken extends Principal {
+  expiresAt: number;
+}
+
+/** Turns a bearer token into a principal, or throws `TokenRejected`. Built-in JWTs and external providers both implement it. */
+export interface TokenVerifier {
+  verify(token: string): Promise<VerifiedToken>;
+}
+
+/** What the HTTP surface mounts: the public OAuth routes, and a guard per protected route. */
+export interface AuthGate {
+  /** `/.well-known/*` and (built-in server) `/oauth/*`. */
+  routes(): Koa.Middleware;
+  /** Sets `ctx.state.principal` and `ctx.state.authInfo`, or answers 400/401/403 with `WWW-Authenticate`. */
+  requireBearer(scope: string): Koa.Middleware;
+  /** Stops background work (expiry pruning). */
+  close(): void;
+}
+
+export const SCOPES = { run: 'raftbox:run', read: 'raftbox:read' } as const;
+export const SUPPORTED_SCOPES: readonly string[] = [SCOPES.run, SCOPES.read];
+
+/** A token that is not acceptable; the message is safe to show the caller (it never contains the token). */
+export class TokenRejected extends Error {
+  override readonly name = 'TokenRejected';
+}
