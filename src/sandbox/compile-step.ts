@@ -1,0 +1,56 @@
+import { ReplSyntaxError, transformRepl } from './repl-transform.ts';
+import { stripTypes } from './typescript-strip.ts';
+import type { Language } from './types.ts';
+
+export interface CompiledStep {
+  /** What the isolate evaluates (see repl-transform.ts). */
+  source: string;
+  filename: string;
+  /** Maps a 1-based position in `source` (as V8 reports it) to the user's code. */
+  toUserPosition(line: number, column: number): { line: number; column: number };
+}
+
+export { ReplSyntaxError as StepSyntaxError };
+
+const CACHE_LIMIT = 512;
+// Agents and benchmarks resend the same cells; parsing (and esbuild's round trip) is the costly part.
+const cache = new Map<string, CompiledStep>();
+
+/** Throws StepSyntaxError (name 'SyntaxError', 1-based line/column in the user's code). */
+export function compileStep(code: string, language: Language): CompiledStep {
+  const key = `${language}\0${code}`;
+  const hit = cache.get(key);
+  if (hit) {
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit;
+  }
+  const compiled = language === 'ts' ? compileTypeScript(code) : compileJavaScript(code);
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  cache.set(key, compiled);
+  return compiled;
+}
+
+function compileJavaScript(code: string): CompiledStep {
+  const filename = 'step.js';
+  const repl = transformRepl(code, filename);
+  return {
+    source: repl.source,
+    filename,
+    toUserPosition: (line, column) => repl.toSource(line, column),
+  };
+}
+
+function compileTypeScript(code: string): CompiledStep {
+  const filename = 'step.ts';
+  const stripped = stripTypes(code, filename);
+  const repl = transformRepl(stripped.code, filename);
+  return {
+    source: repl.source,
+    filename,
+    toUserPosition: (line, column) => {
+      const js = repl.toSource(line, column);
+      return stripped.toSource(js.line, js.column);
+    },
+  };
+}

@@ -1,0 +1,188 @@
+import { availableParallelism } from 'node:os';
+import ivm from 'isolated-vm';
+import { compileStep, StepSyntaxError } from './compile-step.ts';
+import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
+import { runInContext, stoppedOutcome, syntaxErrorOutcome } from './step-runner.ts';
+import type { Limits, RunOutcome, Step } from './types.ts';
+
+export interface IsolatePoolOptions {
+  /** Isolates alive at once, idle or busy (default: 2 × CPUs). Runs beyond that wait in FIFO order. */
+  maxIsolates?: number;
+  /** A pooled context is replaced after this many runs, bounding whatever garbage runs leave behind. */
+  runsPerContext?: number;
+}
+
+export interface IsolatePoolStats {
+  isolates: number;
+  idle: number;
+  waiting: number;
+}
+
+/**
+ * One isolate of the pool with its next context prepared ahead of time, so that replacing a context
+ * (after a limit was hit, or every `runsPerContext` runs) happens off the caller's path.
+ */
+class PoolMember {
+  runs = 0;
+  #context: Promise<PreparedContext>;
+
+  constructor(
+    readonly isolate: ivm.Isolate,
+    readonly memoryMb: number,
+  ) {
+    this.#context = this.#prepare();
+  }
+
+  context(): Promise<PreparedContext> {
+    return this.#context;
+  }
+
+  renewContext(): void {
+    const old = this.#context;
+    this.runs = 0;
+    this.#context = this.#prepare();
+    void old.then((c) => c.release()).catch(() => undefined);
+  }
+
+  dispose(): void {
+    if (!this.isolate.isDisposed) this.isolate.dispose();
+  }
+
+  #prepare(): Promise<PreparedContext> {
+    const prepared = prepareContext(this.isolate, true);
+    prepared.catch(() => undefined);
+    return prepared;
+  }
+}
+
+interface Waiter {
+  memoryMb: number;
+  grant(member: PoolMember): void;
+}
+
+/**
+ * Warm isolates for stateless runs. Each run gets a context that earlier runs cannot have touched
+ * in any way visible to it: pooled contexts have frozen intrinsics and their global object is
+ * reset to its bootstrap state before every run (runtime/lockdown.js); whatever cannot be reset
+ * (a non-configurable global, a frozen global object) makes the pool use a fresh context instead.
+ * Isolates are keyed by their memory limit.
+ */
+export class IsolatePool {
+  readonly #maxIsolates: number;
+  readonly #runsPerContext: number;
+  #isolates = 0;
+  #idle: PoolMember[] = [];
+  #waiters: Waiter[] = [];
+  #closed = false;
+
+  constructor(options: IsolatePoolOptions = {}) {
+    this.#maxIsolates = Math.max(1, options.maxIsolates ?? 2 * availableParallelism());
+    this.#runsPerContext = Math.max(1, options.runsPerContext ?? 1000);
+  }
+
+  /** Creates isolates ahead of the first runs (isolate creation costs ~1 ms of main-thread time). */
+  async prewarm(memoryMb: number, count: number): Promise<void> {
+    const members: PoolMember[] = [];
+    while (members.length < count && this.#isolates < this.#maxIsolates) {
+      this.#isolates++;
+      members.push(this.#createMember(memoryMb));
+    }
+    await Promise.all(members.map((m) => m.context().catch(() => undefined)));
+    for (const m of members) this.#release(m);
+  }
+
+  async run(step: Step, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
+    const startedAt = performance.now();
+    let compiled;
+    try {
+      compiled = compileStep(step.code, step.language);
+    } catch (err) {
+      if (err instanceof StepSyntaxError) return syntaxErrorOutcome(err, startedAt);
+      throw err;
+    }
+    const member = await this.#acquire(limits.memoryMb, signal);
+    if (member === null) return stoppedOutcome('cancelled', limits, 0, performance.now() - startedAt);
+    try {
+      for (;;) {
+        const prepared = await member.context();
+        const run = await runInContext(member.isolate, prepared, step, compiled, limits, signal);
+        if (run.kind === 'tainted' || !run.contextReusable) {
+          if (!member.isolate.isDisposed) member.renewContext();
+          if (run.kind === 'tainted') continue;
+        } else if (++member.runs >= this.#runsPerContext) {
+          member.renewContext();
+        }
+        return run.outcome;
+      }
+    } finally {
+      this.#release(member);
+    }
+  }
+
+  stats(): IsolatePoolStats {
+    return { isolates: this.#isolates, idle: this.#idle.length, waiting: this.#waiters.length };
+  }
+
+  /** Disposes idle isolates now and busy ones when their run ends. */
+  close(): void {
+    this.#closed = true;
+    for (const m of this.#idle.splice(0)) this.#retire(m);
+  }
+
+  #createMember(memoryMb: number): PoolMember {
+    return new PoolMember(new ivm.Isolate({ memoryLimit: memoryMb }), memoryMb);
+  }
+
+  #tryAcquire(memoryMb: number): PoolMember | null {
+    for (let i = this.#idle.length - 1; i >= 0; i--) {
+      if (this.#idle[i]!.memoryMb === memoryMb) return this.#idle.splice(i, 1)[0]!;
+    }
+    if (this.#isolates < this.#maxIsolates) {
+      this.#isolates++;
+      return this.#createMember(memoryMb);
+    }
+    const other = this.#idle.shift();
+    if (other) {
+      this.#retire(other);
+      this.#isolates++;
+      return this.#createMember(memoryMb);
+    }
+    return null;
+  }
+
+  #acquire(memoryMb: number, signal?: AbortSignal): Promise<PoolMember | null> {
+    if (this.#closed) return Promise.reject(new Error('IsolatePool is closed'));
+    const member = this.#waiters.length === 0 ? this.#tryAcquire(memoryMb) : null;
+    if (member) return Promise.resolve(member);
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve(null);
+      };
+      const waiter: Waiter = {
+        memoryMb,
+        grant: (m) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(m);
+        },
+      };
+      this.#waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #release(member: PoolMember): void {
+    if (member.isolate.isDisposed || this.#closed) this.#retire(member);
+    else this.#idle.push(member);
+    while (this.#waiters.length > 0) {
+      const next = this.#tryAcquire(this.#waiters[0]!.memoryMb);
+      if (!next) break;
+      this.#waiters.shift()!.grant(next);
+    }
+  }
+
+  #retire(member: PoolMember): void {
+    this.#isolates--;
+    member.dispose();
+  }
+}

@@ -1,0 +1,108 @@
+import ivm from 'isolated-vm';
+import { compileStep, StepSyntaxError } from './compile-step.ts';
+import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
+import { runInContext, stepPayload, syntaxErrorOutcome } from './step-runner.ts';
+import type { Limits, RunOutcome, Step } from './types.ts';
+
+export interface ReplayOptions {
+  /** CPU budget for the whole replay (default 60 s); exceeding it disposes the session. */
+  cpuTimeoutMs?: number;
+}
+
+/** Raised when a session cannot be used: disposed, or its replay hit a limit. */
+export class SessionDisposedError extends Error {
+  override readonly name = 'SessionDisposedError';
+}
+
+const DEFAULT_REPLAY_CPU_MS = 60_000;
+// Console output of replayed steps is thrown away; this only bounds its buffer.
+const REPLAY_OUTPUT_BYTES = 1 << 20;
+
+/**
+ * One isolate + context holding a session's state across steps. Runs are serialized. After a
+ * timeout, memory blow-up or cancel the isolate is gone (`disposed`): the owner rebuilds a new
+ * session by `replay` of the journal, since how far the stopped step got cannot be reproduced.
+ */
+export class LiveSession {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly memoryMb: number,
+    private readonly isolate: ivm.Isolate,
+    private readonly prepared: PreparedContext,
+  ) {}
+
+  static async create(memoryMb: number): Promise<LiveSession> {
+    const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+    try {
+      return new LiveSession(memoryMb, isolate, await prepareContext(isolate, false));
+    } catch (err) {
+      isolate.dispose();
+      throw err;
+    }
+  }
+
+  get disposed(): boolean {
+    return this.isolate.isDisposed;
+  }
+
+  /** Re-runs steps in order; their errors are expected and ignored (they were part of the journal). */
+  replay(steps: Step[], options: ReplayOptions = {}): Promise<void> {
+    return this.#serialized(async () => {
+      this.#assertUsable();
+      const payloads = steps.flatMap((step) => {
+        try {
+          return [stepPayload(step, compileStep(step.code, step.language), REPLAY_OUTPUT_BYTES)];
+        } catch (err) {
+          if (err instanceof StepSyntaxError) return [];
+          throw err;
+        }
+      });
+      try {
+        await this.prepared.driver.apply(undefined, ['replay', payloads], {
+          arguments: { copy: true },
+          result: { promise: true, copy: true },
+          timeout: options.cpuTimeoutMs ?? DEFAULT_REPLAY_CPU_MS,
+        });
+      } catch (err) {
+        this.dispose();
+        throw new SessionDisposedError(`Replay failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+  }
+
+  /** `limits.memoryMb` is fixed when the session is created; create a new session to change it. */
+  run(step: Step, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
+    return this.#serialized(async () => {
+      this.#assertUsable();
+      const startedAt = performance.now();
+      let compiled;
+      try {
+        compiled = compileStep(step.code, step.language);
+      } catch (err) {
+        if (err instanceof StepSyntaxError) return syntaxErrorOutcome(err, startedAt);
+        throw err;
+      }
+      const run = await runInContext(this.isolate, this.prepared, step, compiled, { ...limits, memoryMb: this.memoryMb }, signal);
+      if (run.kind === 'tainted') throw new Error('unreachable: session contexts are never locked down');
+      if (!run.contextReusable) this.dispose();
+      return run.outcome;
+    });
+  }
+
+  dispose(): void {
+    if (this.isolate.isDisposed) return;
+    this.prepared.release();
+    this.isolate.dispose();
+  }
+
+  #assertUsable(): void {
+    if (this.disposed) throw new SessionDisposedError('The session isolate is disposed; rebuild it by replay');
+  }
+
+  #serialized<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(task);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}

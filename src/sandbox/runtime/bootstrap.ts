@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import ivm from 'isolated-vm';
+
+/**
+ * The in-isolate runtime is plain JavaScript (the *.js fragments beside this file), joined into one
+ * strict function so its state and helpers stay in a closure user code cannot reach. It is compiled
+ * once per isolate and run in each new context.
+ */
+const FRAGMENTS = ['inspect.js', 'determinism.js', 'timers.js', 'console.js', 'lockdown.js', 'driver.js'];
+const RUNTIME_SOURCE = `(function (hostYield, lockdown) {
+'use strict';
+${FRAGMENTS.map((f) => readFileSync(new URL(f, import.meta.url), 'utf8')).join('\n')}
+return installRuntime(globalThis, lockdown);
+})`;
+const RUNTIME_FILENAME = 'raftbox:runtime';
+
+/** A context with the runtime installed; `driver` runs steps in it. */
+export interface PreparedContext {
+  context: ivm.Context;
+  driver: ivm.Reference<(command: 'run' | 'replay', payload: unknown) => Promise<string>>;
+  release(): void;
+}
+
+const runtimeScripts = new WeakMap<ivm.Isolate, ivm.Script>();
+// Awaiting it ends the isolate's current task: the in-isolate stand-in for "the event loop turned".
+const hostYield = new ivm.Callback(() => undefined, { async: true });
+
+export const RUNTIME_FRAME_MARKER = RUNTIME_FILENAME;
+
+/**
+ * `lockdown` freezes the intrinsics and resets globals before every run: for contexts shared by
+ * unrelated callers (the pool). A session's own context stays fully mutable.
+ */
+export async function prepareContext(isolate: ivm.Isolate, lockdown: boolean): Promise<PreparedContext> {
+  let script = runtimeScripts.get(isolate);
+  if (!script) {
+    script = await isolate.compileScript(RUNTIME_SOURCE, { filename: RUNTIME_FILENAME });
+    runtimeScripts.set(isolate, script);
+  }
+  const context = await isolate.createContext();
+  const install = (await script.run(context, { reference: true })) as ivm.Reference<
+    (yieldToHost: unknown, lockdown: boolean) => unknown
+  >;
+  const driver = (await install.apply(undefined, [hostYield, lockdown], {
+    result: { reference: true },
+  })) as PreparedContext['driver'];
+  install.release();
+  return {
+    context,
+    driver,
+    release() {
+      driver.release();
+      context.release();
+    },
+  };
+}

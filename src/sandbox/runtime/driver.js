@@ -1,0 +1,176 @@
+// Runs inside the isolate (see bootstrap.ts): runs one step (or replays many) to the end of its
+// virtual time and hands back a plain JSON outcome. `hostYield` is the only host function the
+// isolate can call; awaiting it ends the current task, so every queued microtask has run when it
+// resolves — the point where Node would run timers.
+
+const MICROTASK_TURNS_BEFORE_YIELD = 4;
+// After the step's code has settled, timers keep firing (like Node finishing a script) up to this
+// many callbacks; whatever is still pending then (an endless setInterval) is cleared.
+const TIMER_CALLBACKS_AFTER_SETTLE = 1000;
+
+const indirectEval = globalThis.eval;
+const jsonStringify = JSON.stringify;
+const ArrayPrototype = Array.prototype;
+const ObjectPrototype = Object.prototype;
+
+async function runStep([source, seedWords, clock, maxOutputBytes]) {
+  beginDeterminism(seedWords, clock);
+  beginConsole(maxOutputBytes);
+  resetTimers();
+
+  let settled = false;
+  let threw = false;
+  let value;
+  let error;
+  try {
+    const promise = indirectEval(source)(globalThis);
+    Reflect.apply(promiseThen, promise, [
+      (boxed) => {
+        settled = true;
+        value = boxed[0];
+      },
+      (reason) => {
+        settled = true;
+        threw = true;
+        error = reason;
+      },
+    ]);
+  } catch (reason) {
+    settled = true;
+    threw = true;
+    error = reason;
+  }
+
+  for (let i = 0; i < MICROTASK_TURNS_BEFORE_YIELD && !settled; i++) await undefined;
+  let stuck = false;
+  let firedSinceYield = false;
+  let firedAfterSettle = 0;
+  for (;;) {
+    if (!firedSinceYield && settled && timers.size === 0) break;
+    await hostYield();
+    firedSinceYield = false;
+    if (hasUncaughtError) break;
+    if (timers.size === 0) {
+      stuck = !settled;
+      break;
+    }
+    if (settled && ++firedAfterSettle > TIMER_CALLBACKS_AFTER_SETTLE) break;
+    fireNextTimer();
+    firedSinceYield = true;
+  }
+
+  const abandoned = timers.size;
+  timers = new Map();
+  if (abandoned > 0 && settled && !hasUncaughtError) {
+    emit('warn', [`[${abandoned} timer${abandoned > 1 ? 's' : ''} still pending after ${TIMER_CALLBACKS_AFTER_SETTLE} callbacks were cleared at the end of the step]`]);
+  }
+
+  let outcome;
+  if (threw) outcome = failure(error);
+  else if (hasUncaughtError) outcome = failure(uncaughtError);
+  else if (stuck) {
+    outcome = failure(new Error('The step is awaiting a promise that nothing can settle (no timers are pending)'));
+  } else {
+    outcome = { status: 'completed', error: null, ...describeResult(value, maxOutputBytes) };
+  }
+  consoleOpen = false;
+  outcome.console = consoleLines;
+  outcome.consoleTruncated = consoleTruncated;
+  return outcome;
+}
+
+function failure(reason) {
+  return { status: 'failed', error: describeError(reason), resultText: null, resultIsJson: false };
+}
+
+function readString(read) {
+  try {
+    const v = read();
+    return typeof v === 'string' ? v : v === undefined ? null : String(v);
+  } catch {
+    return null;
+  }
+}
+
+function describeError(reason) {
+  if ((typeof reason === 'object' && reason !== null) || typeof reason === 'function') {
+    const name = readString(() => reason.name);
+    const message = readString(() => reason.message);
+    if (name !== null || message !== null) {
+      return { name: name ?? 'Error', message: message ?? '', stack: readString(() => reason.stack) };
+    }
+  }
+  let text;
+  try {
+    text = inspect(reason);
+  } catch {
+    text = '[uninspectable value]';
+  }
+  return { name: 'Error', message: `Uncaught ${text}`, stack: null };
+}
+
+function describeResult(value, maxOutputBytes) {
+  if (value === undefined) return { resultText: null, resultIsJson: false };
+  let text = null;
+  let isJson = false;
+  try {
+    if (isJsonFaithful(value, [])) {
+      text = jsonStringify(value);
+      isJson = true;
+    }
+  } catch {}
+  if (text === null) {
+    try {
+      text = inspect(value);
+    } catch (e) {
+      text = `[result could not be inspected: ${readString(() => e.message)}]`;
+    }
+  }
+  if (utf8Length(text) > maxOutputBytes) {
+    return { resultText: `${text.slice(0, maxOutputBytes)}… [result truncated: limit of ${maxOutputBytes} bytes]`, resultIsJson: false };
+  }
+  return { resultText: text, resultIsJson: isJson };
+}
+
+/** True when JSON.stringify(value) round-trips to an equal value (no lossy conversions). */
+function isJsonFaithful(value, path) {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value !== 'object' || path.length > 200 || path.includes(value)) return false;
+  const isArray = Array.isArray(value);
+  const proto = Object.getPrototypeOf(value);
+  if (isArray ? proto !== ArrayPrototype : proto !== ObjectPrototype && proto !== null) return false;
+  const keys = Reflect.ownKeys(value);
+  if (isArray && keys.length !== value.length + 1) return false;
+  path.push(value);
+  for (const key of keys) {
+    if (typeof key === 'symbol') return false;
+    if (isArray && key === 'length') continue;
+    const desc = Reflect.getOwnPropertyDescriptor(value, key);
+    if (!('value' in desc) || !desc.enumerable || !isJsonFaithful(desc.value, path)) return false;
+  }
+  path.pop();
+  return true;
+}
+
+function installRuntime(global, lockdown) {
+  installDeterminism(global);
+  installTimers(global);
+  installConsole(global);
+  removeUnsafeGlobals(global);
+  if (lockdown) {
+    hardenIntrinsics(global);
+    snapshotGlobals(global);
+  }
+  return async function driver(command, payload) {
+    if (command === 'run') {
+      if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
+      return jsonStringify(await runStep(payload));
+    }
+    for (const step of payload) {
+      await runStep(step);
+      await hostYield();
+    }
+    return 'null';
+  };
+}

@@ -1,0 +1,135 @@
+// Runs inside the isolate (see bootstrap.ts). Two jobs:
+// - every context drops what could leak between callers or break replay (shared memory, wasm,
+//   GC-observable weak references, RegExp's legacy last-match statics);
+// - a pooled context (reused by unrelated callers) freezes every intrinsic once and resets the
+//   global object before each run, so nothing one run does is visible to the next.
+
+// Assigning these on an object whose frozen prototype has them would fail (the "override
+// mistake"); as accessors they let `instance.toString = …` or `this.name = …` define an own property.
+const OVERRIDABLE = ['constructor', 'toString', 'toLocaleString', 'valueOf', 'toJSON', 'name', 'message', 'hasOwnProperty'];
+
+function removeUnsafeGlobals(global) {
+  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete global[name];
+  for (const key of ['$1', '$2', '$3', '$4', '$5', '$6', '$7', '$8', '$9', 'input', '$_', 'lastMatch', '$&', 'lastParen', '$+', 'leftContext', '$`', 'rightContext', "$'"]) {
+    delete RegExp[key];
+  }
+  // GC timing differs between a live run and its replay: weak references hold strongly and
+  // finalizers never run.
+  class WeakRef {
+    #target;
+    constructor(target) {
+      if ((typeof target !== 'object' || target === null) && typeof target !== 'function' && typeof target !== 'symbol') {
+        throw new TypeError('WeakRef: target must be an object');
+      }
+      this.#target = target;
+    }
+    deref() {
+      return this.#target;
+    }
+  }
+  class FinalizationRegistry {
+    constructor(cleanup) {
+      if (typeof cleanup !== 'function') throw new TypeError('FinalizationRegistry: cleanup must be callable');
+    }
+    register() {}
+    unregister() {
+      return false;
+    }
+  }
+  for (const C of [WeakRef, FinalizationRegistry]) {
+    Object.defineProperty(C.prototype, Symbol.toStringTag, { value: C.name, configurable: true });
+    Object.defineProperty(global, C.name, { value: C, writable: true, configurable: true });
+  }
+}
+
+function hiddenIntrinsics() {
+  const found = [
+    Object.getPrototypeOf(function* () {}),
+    Object.getPrototypeOf(async function () {}),
+    Object.getPrototypeOf(async function* () {}),
+    Object.getPrototypeOf((function* () {})()),
+    Object.getPrototypeOf((async function* () {})()),
+    Object.getPrototypeOf([][Symbol.iterator]()),
+    Object.getPrototypeOf(new Map()[Symbol.iterator]()),
+    Object.getPrototypeOf(new Set()[Symbol.iterator]()),
+    Object.getPrototypeOf(''[Symbol.iterator]()),
+    Object.getPrototypeOf(/a/[Symbol.matchAll]('')),
+    Object.getPrototypeOf(Int8Array),
+    (function () {
+      'use strict';
+      return Object.getOwnPropertyDescriptor(arguments, 'callee').get;
+    })(),
+  ];
+  if (typeof Intl === 'object' && typeof Intl.Segmenter === 'function') {
+    const segments = new Intl.Segmenter().segment('');
+    found.push(Object.getPrototypeOf(segments), Object.getPrototypeOf(segments[Symbol.iterator]()));
+  }
+  return found;
+}
+
+function makeOverridable(object, key, value, enumerable) {
+  Object.defineProperty(object, key, {
+    get: { [key]() { return value; } }[key],
+    set: {
+      [key](next) {
+        if (this === object) throw new TypeError(`Cannot assign to read only property '${String(key)}' of a frozen built-in`);
+        if ((typeof this === 'object' && this !== null) || typeof this === 'function') {
+          Object.defineProperty(this, key, { value: next, writable: true, enumerable: true, configurable: true });
+        }
+      },
+    }[key],
+    enumerable,
+    configurable: false,
+  });
+}
+
+function hardenIntrinsics(global) {
+  const seen = new Set([global]);
+  const queue = [...hiddenIntrinsics()];
+  for (const key of Reflect.ownKeys(global)) {
+    const desc = Reflect.getOwnPropertyDescriptor(global, key);
+    queue.push(desc.value, desc.get, desc.set);
+  }
+  while (queue.length > 0) {
+    const object = queue.pop();
+    if ((typeof object !== 'object' || object === null) && typeof object !== 'function') continue;
+    if (seen.has(object)) continue;
+    seen.add(object);
+    queue.push(Object.getPrototypeOf(object));
+    for (const key of Reflect.ownKeys(object)) {
+      const desc = Reflect.getOwnPropertyDescriptor(object, key);
+      if ('value' in desc && desc.writable && desc.configurable && OVERRIDABLE.includes(key)) {
+        makeOverridable(object, key, desc.value, desc.enumerable);
+      }
+      queue.push(desc.value, desc.get, desc.set);
+    }
+    Object.freeze(object);
+  }
+}
+
+let globalBaseline = null;
+let globalPrototype = null;
+
+function snapshotGlobals(global) {
+  globalPrototype = Object.getPrototypeOf(global);
+  globalBaseline = new Map();
+  for (const key of Reflect.ownKeys(global)) globalBaseline.set(key, Reflect.getOwnPropertyDescriptor(global, key));
+}
+
+function sameDescriptor(a, b) {
+  return a.value === b.value && a.get === b.get && a.set === b.set && a.writable === b.writable && a.enumerable === b.enumerable && a.configurable === b.configurable;
+}
+
+/** Puts the global object back as it was after bootstrap; false when that is impossible. */
+function resetGlobals(global) {
+  if (!Object.isExtensible(global)) return false;
+  if (Object.getPrototypeOf(global) !== globalPrototype && !Reflect.setPrototypeOf(global, globalPrototype)) return false;
+  for (const key of Reflect.ownKeys(global)) {
+    if (!globalBaseline.has(key) && !Reflect.deleteProperty(global, key)) return false;
+  }
+  for (const [key, desc] of globalBaseline) {
+    const current = Reflect.getOwnPropertyDescriptor(global, key);
+    if ((current === undefined || !sameDescriptor(current, desc)) && !Reflect.defineProperty(global, key, desc)) return false;
+  }
+  return true;
+}

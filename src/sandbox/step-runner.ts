@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import type ivm from 'isolated-vm';
+import { RUNTIME_FRAME_MARKER, type PreparedContext } from './runtime/bootstrap.ts';
+import { StepSyntaxError, type CompiledStep } from './compile-step.ts';
+import type { ConsoleLevel, ConsoleLine, Limits, RunError, RunOutcome, RunStatus, Step } from './types.ts';
+
+/** What the in-isolate driver receives for one step (see runtime/driver.js `runStep`). */
+export type StepPayload = [source: string, seedWords: number[], clock: number, maxOutputBytes: number];
+
+export function stepPayload(step: Step, compiled: CompiledStep, maxOutputBytes: number): StepPayload {
+  const digest = createHash('sha256').update(step.seed).digest();
+  const words = [0, 4, 8, 12].map((offset) => digest.readUInt32LE(offset));
+  return [compiled.source, words, step.clock, maxOutputBytes];
+}
+
+export type ContextRun =
+  | { kind: 'outcome'; outcome: RunOutcome; contextReusable: boolean }
+  /** A pooled context whose globals could not be reset: nothing ran, use a fresh context. */
+  | { kind: 'tainted' };
+
+interface DriverOutcome {
+  tainted?: true;
+  status: 'completed' | 'failed';
+  resultText: string | null;
+  resultIsJson: boolean;
+  error: { name: string; message: string; stack: string | null } | null;
+  console: [ConsoleLevel, string][];
+  consoleTruncated: boolean;
+}
+
+const LEVELS = new Set<ConsoleLevel>(['log', 'info', 'warn', 'error', 'debug']);
+
+/**
+ * Runs one compiled step in a prepared context under the limits. The wall-clock deadline and the
+ * abort signal dispose the whole isolate: that is the only way to stop it from the host.
+ */
+export async function runInContext(
+  isolate: ivm.Isolate,
+  prepared: PreparedContext,
+  step: Step,
+  compiled: CompiledStep,
+  limits: Limits,
+  signal?: AbortSignal,
+): Promise<ContextRun> {
+  const startedAt = performance.now();
+  if (signal?.aborted) return { kind: 'outcome', outcome: stoppedOutcome('cancelled', limits, 0, 0), contextReusable: true };
+  const cpuBefore = cpuTimeNs(isolate);
+  let killedFor: 'timeout' | 'cancelled' | null = null;
+  const kill = (reason: 'timeout' | 'cancelled') => {
+    if (killedFor !== null || isolate.isDisposed) return;
+    killedFor = reason;
+    isolate.dispose();
+  };
+  const deadline = setTimeout(kill, limits.wallTimeoutMs, 'timeout');
+  const onAbort = () => kill('cancelled');
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let json: string;
+  try {
+    json = await prepared.driver.apply(undefined, ['run', stepPayload(step, compiled, limits.maxOutputBytes)], {
+      arguments: { copy: true },
+      result: { promise: true, copy: true },
+      timeout: limits.cpuTimeoutMs,
+    });
+  } catch (err) {
+    const cpuMs = elapsedCpuMs(isolate, cpuBefore);
+    const wallMs = performance.now() - startedAt;
+    const status = killedFor ?? classifyFailure(err, isolate);
+    return { kind: 'outcome', outcome: stoppedOutcome(status, limits, cpuMs, wallMs), contextReusable: false };
+  } finally {
+    clearTimeout(deadline);
+    signal?.removeEventListener('abort', onAbort);
+  }
+  const raw = JSON.parse(json) as DriverOutcome;
+  if (raw.tainted) return { kind: 'tainted' };
+  const outcome: RunOutcome = {
+    status: raw.status === 'completed' ? 'completed' : 'failed',
+    result: raw.resultIsJson && raw.resultText !== null ? JSON.parse(raw.resultText) : null,
+    resultText: raw.resultText,
+    console: (Array.isArray(raw.console) ? raw.console : []).map(toConsoleLine),
+    consoleTruncated: raw.consoleTruncated === true,
+    error: raw.error ? userError(raw.error, compiled) : null,
+    cpuMs: elapsedCpuMs(isolate, cpuBefore),
+    wallMs: performance.now() - startedAt,
+  };
+  return { kind: 'outcome', outcome, contextReusable: true };
+}
+
+export function syntaxErrorOutcome(err: StepSyntaxError, startedAt: number): RunOutcome {
+  return {
+    status: 'failed',
+    result: null,
+    resultText: null,
+    console: [],
+    consoleTruncated: false,
+    error: { name: 'SyntaxError', message: err.message, stack: null, line: err.line, column: err.column },
+    cpuMs: 0,
+    wallMs: performance.now() - startedAt,
+  };
+}
+
+function classifyFailure(err: unknown, isolate: ivm.Isolate): 'timeout' | 'memory_limit' {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/memory limit/i.test(message)) return 'memory_limit';
+  if (message.includes('Script execution timed out')) return 'timeout';
+  // The isolate died under us for a reason isolated-vm does not name; heap exhaustion is the only one left.
+  if (isolate.isDisposed) return 'memory_limit';
+  throw err;
+}
+
+export function stoppedOutcome(status: Exclude<RunStatus, 'completed' | 'failed'>, limits: Limits, cpuMs: number, wallMs: number): RunOutcome {
+  const error: RunError = { name: '', message: '', stack: null, line: null, column: null };
+  if (status === 'timeout') {
+    error.name = 'TimeoutError';
+    error.message = `Execution exceeded its time limit (cpu ${limits.cpuTimeoutMs} ms, wall ${limits.wallTimeoutMs} ms)`;
+  } else if (status === 'memory_limit') {
+    error.name = 'RangeError';
+    error.message = `Execution exceeded its memory limit of ${limits.memoryMb} MB`;
+  } else {
+    error.name = 'AbortError';
+    error.message = 'Execution was cancelled';
+  }
+  return { status, result: null, resultText: null, console: [], consoleTruncated: false, error, cpuMs, wallMs };
+}
+
+function toConsoleLine(entry: unknown): ConsoleLine {
+  const [level, text] = Array.isArray(entry) ? entry : [];
+  return { level: LEVELS.has(level) ? level : 'log', text: typeof text === 'string' ? text : String(text) };
+}
+
+/** Keeps the user's frames only, with positions in the user's code. */
+function userError(raw: NonNullable<DriverOutcome['error']>, compiled: CompiledStep): RunError {
+  const error: RunError = { name: String(raw.name), message: String(raw.message), stack: null, line: null, column: null };
+  if (typeof raw.stack !== 'string') return error;
+  const position = new RegExp(`${compiled.filename.replace('.', '\\.')}:(\\d+):(\\d+)`, 'g');
+  const lines = raw.stack
+    .split('\n')
+    .filter((line) => !(line.startsWith('    at ') && line.includes(RUNTIME_FRAME_MARKER)))
+    .map((line) =>
+      line
+        .replace(position, (_, l: string, c: string) => {
+          const p = compiled.toUserPosition(Number(l), Number(c));
+          if (error.line === null && line.startsWith('    at ')) {
+            error.line = p.line;
+            error.column = p.column;
+          }
+          return `${compiled.filename}:${p.line}:${p.column}`;
+        })
+        .replace(/^(\s+at )(?:async )?eval \((.*)\)$/, (_, at: string, where: string) => `${at}${where}`),
+    );
+  error.stack = lines.join('\n');
+  return error;
+}
+
+function cpuTimeNs(isolate: ivm.Isolate): bigint {
+  try {
+    return isolate.cpuTime;
+  } catch {
+    return 0n;
+  }
+}
+
+function elapsedCpuMs(isolate: ivm.Isolate, before: bigint): number {
+  const now = cpuTimeNs(isolate);
+  return now >= before ? Number(now - before) / 1e6 : 0;
+}
