@@ -1,6 +1,5 @@
 import type Koa from 'koa';
 import { Router } from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { OAuthMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { AccessTokens, IssuedAccessToken } from './access-tokens.ts';
 import type { Client, ClientRegistry } from './client-registry.ts';
@@ -21,6 +20,7 @@ import {
 import type { OAuthStore } from './oauth-state.ts';
 import { checkChallenge, verifierMatches } from './pkce.ts';
 import type { ProtectedResource } from './protected-resource.ts';
+import { requestBody } from './request-body.ts';
 import { burnPasswordCheck, randomToken, sha256, verifySecret } from './secrets.ts';
 import {
   csrfMatches,
@@ -112,8 +112,7 @@ export class AuthorizationServer {
 
   routes(): Koa.Middleware {
     const router = new Router();
-    const body = bodyParser({ enableTypes: ['form', 'json'], formLimit: '16kb', jsonLimit: '32kb' });
-    const api = [cors, oauthErrors, body] as const;
+    const api = [cors, oauthErrors] as const;
 
     router.get('/.well-known/oauth-authorization-server', cors, (ctx) => {
       ctx.set('Cache-Control', 'public, max-age=300');
@@ -127,24 +126,24 @@ export class AuthorizationServer {
     router.post('/oauth/register', ...api, async (ctx) => {
       ctx.status = 201;
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = await this.p.clients.register(ctx.request.body, this.p.nowSecs());
+      ctx.body = await this.p.clients.register(await requestBody(ctx), this.p.nowSecs());
     });
     router.post('/oauth/token', ...api, async (ctx) => {
       ctx.set('Cache-Control', 'no-store');
       ctx.set('Pragma', 'no-cache');
-      ctx.body = await this.token(ctx, formOf(ctx));
+      ctx.body = await this.token(ctx, await formOf(ctx));
     });
     router.post('/oauth/revoke', ...api, async (ctx) => {
-      await this.revoke(ctx, formOf(ctx));
+      await this.revoke(ctx, await formOf(ctx));
       ctx.status = 200;
       ctx.body = {};
     });
     router.post('/oauth/introspect', ...api, async (ctx) => {
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = await this.introspect(ctx, formOf(ctx));
+      ctx.body = await this.introspect(ctx, await formOf(ctx));
     });
     router.get('/oauth/authorize', (ctx) => this.authorizePage(ctx));
-    router.post('/oauth/authorize', bodyParser({ enableTypes: ['form'], formLimit: '16kb' }), (ctx) => this.authorizeSubmit(ctx));
+    router.post('/oauth/authorize', (ctx) => this.authorizeSubmit(ctx));
     return router.routes() as Koa.Middleware;
   }
 
@@ -158,7 +157,12 @@ export class AuthorizationServer {
   }
 
   private async authorizeSubmit(ctx: Koa.Context): Promise<void> {
-    const form = formOf(ctx, (message) => new UntrustedRedirect(message));
+    let form: Form;
+    try {
+      form = await formOf(ctx, (message) => new UntrustedRedirect(message));
+    } catch (err) {
+      return sendPage(ctx, 400, renderError(err instanceof Error ? err.message : 'malformed request'));
+    }
     if (!csrfMatches(ctx, form.csrf)) {
       return sendPage(ctx, 403, renderError('This form has expired or was not sent by the raftbox sign-in page. Start again from the application.'));
     }
@@ -439,8 +443,8 @@ function tokenResponse(access: IssuedAccessToken, scope: string, refreshToken?: 
 }
 
 /** The request's parameters as single strings; a repeated parameter is malformed (RFC 6749 §3.1). */
-function formOf(ctx: Koa.Context, malformed: (message: string) => Error = (m) => new InvalidRequestError(m)): Form {
-  return singleValued((ctx.request as { body?: unknown }).body, malformed);
+async function formOf(ctx: Koa.Context, malformed: (message: string) => Error = (m) => new InvalidRequestError(m)): Promise<Form> {
+  return singleValued(await requestBody(ctx), malformed);
 }
 
 function queryOf(ctx: Koa.Context): Form {

@@ -1,24 +1,18 @@
 import type Koa from 'koa';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { ProtectedResource } from './protected-resource.ts';
 import { TokenRejected, type Principal, type TokenVerifier } from './types.ts';
 
-export interface AuthState {
-  principal: Principal;
-  /** What the MCP edge hands the SDK as `req.auth`, so tools see `extra.authInfo`. */
-  authInfo: AuthInfo;
-}
-
 /**
  * RFC 6750 bearer enforcement with the MCP authorization spec's discovery hints: every 401/403 names
- * the protected-resource metadata and the scope the route needs.
+ * the protected-resource metadata and the scope the route needs. `scope` '' accepts any valid token.
+ * The principal goes to `ctx.state.principal`; the MCP edge turns it into the SDK's `AuthInfo`.
  */
 export function bearerGate(verifier: TokenVerifier, resource: ProtectedResource): (scope: string) => Koa.Middleware {
   return (scope) => async (ctx, next) => {
     const challenge = (error?: { code: string; description: string }) =>
       [
         `Bearer resource_metadata="${resource.metadataUrl(ctx.path)}"`,
-        `scope="${scope}"`,
+        ...(scope ? [`scope="${scope}"`] : []),
         ...(error ? [`error="${error.code}"`, `error_description="${error.description.replace(/["\\]/g, '')}"`] : []),
       ].join(', ');
     const refuse = (status: number, code: string | null, message: string) => {
@@ -43,20 +37,11 @@ export function bearerGate(verifier: TokenVerifier, resource: ProtectedResource)
       if (err instanceof TokenRejected) return refuse(401, 'invalid_token', err.message);
       throw err;
     }
-    if (!verified.scopes.includes(scope)) {
+    if (scope && !verified.scopes.includes(scope)) {
       return refuse(403, 'insufficient_scope', `this needs the ${scope} scope`);
     }
     const principal: Principal = { subject: verified.subject, scopes: verified.scopes, clientId: verified.clientId };
-    const state = ctx.state as Partial<AuthState>;
-    state.principal = principal;
-    state.authInfo = {
-      token,
-      clientId: verified.clientId ?? '',
-      scopes: verified.scopes,
-      expiresAt: verified.expiresAt,
-      resource: new URL(resource.resource),
-      extra: { subject: verified.subject },
-    };
+    ctx.state.principal = principal;
     await next();
   };
 }

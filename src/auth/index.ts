@@ -9,11 +9,11 @@ import { ExternalProvider, type ExternalProviderOptions } from './external-provi
 import { OAuthStore, type OAuthStateReader } from './oauth-state.ts';
 import { canonicalOrigin, ProtectedResource } from './protected-resource.ts';
 import { SigningKeys } from './signing-keys.ts';
-import type { AuthGate } from './types.ts';
+import { SUPPORTED_SCOPES, type AuthGate } from './types.ts';
+import type { Config } from '../config/index.ts';
 
 export type { AuthGate, Principal, TokenVerifier, VerifiedToken } from './types.ts';
 export { SCOPES, SUPPORTED_SCOPES, TokenRejected } from './types.ts';
-export type { AuthState } from './bearer-gate.ts';
 export type { User } from './authorization-server.ts';
 export type { StaticClient } from './client-registry.ts';
 export { oauthStateModule, OAUTH_MODULE } from './oauth-state.ts';
@@ -113,4 +113,37 @@ function compose(...middleware: Koa.Middleware[]): Koa.Middleware {
     const run = (i: number): Promise<void> => (i === middleware.length ? next() : Promise.resolve(middleware[i]!(ctx, () => run(i + 1))));
     return run(0);
   };
+}
+
+export type OAuthConfig = Config['oauth'];
+
+/**
+ * The gate a node runs with, from its `oauth` config: none when OAuth is off, the external provider
+ * when `providerUrl` is set, otherwise the built-in server over the node's replicated state.
+ */
+export async function createAuth(
+  config: OAuthConfig,
+  node: { url: string; state: OAuthStateReader; log: CommandLog },
+): Promise<AuthGate | undefined> {
+  if (!config.enabled && !config.providerUrl) return undefined;
+  const publicUrl = config.issuer ?? node.url;
+  if (config.providerUrl) {
+    return createExternalAuth({
+      providerUrl: config.providerUrl,
+      resource: config.resource ?? publicUrl,
+      ...(config.clientId !== undefined ? { clientId: config.clientId } : {}),
+      ...(config.clientSecret !== undefined ? { clientSecret: config.clientSecret } : {}),
+      ...(config.tokenFormat !== undefined ? { tokenFormat: config.tokenFormat } : {}),
+    });
+  }
+  return createBuiltInAuth({
+    issuer: publicUrl,
+    ...(config.resource !== undefined ? { resource: config.resource } : {}),
+    state: node.state,
+    log: node.log,
+    users: Object.entries(config.users).map(([username, passwordHash]) => ({ username, passwordHash })),
+    clients: Object.entries(config.clients).map(([clientId, secretHash]) => ({ clientId, secretHash, scope: SUPPORTED_SCOPES.join(' ') })),
+    accessTokenTtlSecs: config.accessTokenTtlSecs,
+    refreshTokenTtlSecs: config.refreshTokenTtlSecs,
+  });
 }

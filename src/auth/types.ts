@@ -21,7 +21,7 @@ export interface TokenVerifier {
 export interface AuthGate {
   /** `/.well-known/*` and (built-in server) `/oauth/*`. */
   routes(): Koa.Middleware;
-  /** Sets `ctx.state.principal` and `ctx.state.authInfo`, or answers 400/401/403 with `WWW-Authenticate`. */
+  /** Sets `ctx.state.principal`, or answers 400/401/403 with `WWW-Authenticate`. */
   requireBearer(scope: string): Koa.Middleware;
   /** Stops background work (expiry pruning). */
   close(): void;
