@@ -45,6 +45,16 @@ export const ConfigSchema = z.strictObject({
   oauth: z
     .strictObject({
       enabled: z.boolean().default(false).meta({ flag: 'oauth' }).describe('Require OAuth bearer tokens on /mcp and /api.'),
+      issuer: z.url().optional().describe('Public origin of the cluster (same on every node): issuer of built-in tokens and their audience. Default: this node\'s URL.'),
+      resource: z.url().optional().describe('Canonical resource URI (`aud` tokens must carry), an origin. Default: `oauth.issuer`.'),
+      users: z.record(z.string(), z.string()).default({}).describe('Built-in server: users as username=passwordHash (hash from `raftbox hash-password`).'),
+      clients: z.record(z.string(), z.string()).default({}).describe('Built-in server: client_credentials machine clients as clientId=secretHash.'),
+      accessTokenTtlSecs: z.number().int().min(30).default(600).describe('Built-in server: lifetime of access tokens.'),
+      refreshTokenTtlSecs: z.number().int().min(60).default(1_209_600).describe('Built-in server: lifetime of a refresh token (renewed by each rotation).'),
+      providerUrl: z.url().optional().describe('External authorization server (issuer URL, e.g. a Keycloak realm); replaces the built-in one.'),
+      clientId: z.string().optional().describe('External provider: our client id for token introspection.'),
+      clientSecret: z.string().optional().describe('External provider: our client secret for token introspection.'),
+      tokenFormat: z.enum(['jwt', 'introspection']).optional().describe('External provider: verify JWTs by its JWKS, or introspect. Default: introspection when a client secret is set.'),
     })
     .prefault({})
     .describe('OAuth 2.1 protection of /mcp and /api.'),
