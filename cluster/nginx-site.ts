@@ -2,7 +2,7 @@
 // for a non-root nginx, so `raftbox cluster --lb-port` and the deploy tests start nginx the same way.
 // cluster/raftbox-site.conf and cluster/compose/raftbox-site.conf end with this function's output; a test
 // keeps them in step.
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,6 +40,9 @@ export function renderNginxSite({ nodes, listen }: NginxSite): string {
  */
 export function prepareNginxRunDir(dir: string, site: NginxSite): string[] {
   mkdirSync(dir, { recursive: true });
+  // Started by root (CI is), nginx runs its workers as an unprivileged user, and they write request bodies
+  // over 16 KiB to client_body_temp under `dir`: a 0700 directory from mkdtemp would turn those into 500s.
+  chmodSync(dir, 0o755);
   for (const file of ['nginx.conf', 'raftbox-proxy.conf']) copyFileSync(join(clusterDir, file), join(dir, file));
   writeFileSync(join(dir, 'raftbox-site.conf'), renderNginxSite(site));
   return ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr', '-g', 'daemon off;'];
