@@ -7,10 +7,18 @@ import ivm from 'isolated-vm';
  * once per isolate and run in each new context.
  */
 const FRAGMENTS = ['inspect.js', 'determinism.js', 'timers.js', 'console.js', 'lockdown.js', 'driver.js'];
+// User code may replace or delete any global; the runtime keeps the originals.
+const CAPTURED_GLOBALS = [
+  'Object', 'Reflect', 'Array', 'JSON', 'Math', 'Number', 'String', 'Boolean', 'Symbol', 'BigInt', 'Function',
+  'Promise', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Date', 'RegExp', 'Error', 'TypeError', 'RangeError',
+  'ArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Float32Array', 'Float64Array', 'Intl', 'parseFloat',
+];
 const RUNTIME_SOURCE = `(function (hostYield, lockdown) {
 'use strict';
+const globalObject = globalThis;
+const { ${CAPTURED_GLOBALS.join(', ')} } = globalObject;
 ${FRAGMENTS.map((f) => readFileSync(new URL(f, import.meta.url), 'utf8')).join('\n')}
-return installRuntime(globalThis, lockdown);
+return installRuntime(globalObject, lockdown);
 })`;
 const RUNTIME_FILENAME = 'raftbox:runtime';
 

@@ -8,7 +8,7 @@ const MICROTASK_TURNS_BEFORE_YIELD = 4;
 // many callbacks; whatever is still pending then (an endless setInterval) is cleared.
 const TIMER_CALLBACKS_AFTER_SETTLE = 1000;
 
-const indirectEval = globalThis.eval;
+const indirectEval = globalObject.eval;
 const jsonStringify = JSON.stringify;
 const ArrayPrototype = Array.prototype;
 const ObjectPrototype = Object.prototype;
@@ -23,7 +23,7 @@ async function runStep([source, seedWords, clock, maxOutputBytes]) {
   let value;
   let error;
   try {
-    const promise = indirectEval(source)(globalThis);
+    const promise = indirectEval(source)(globalObject);
     Reflect.apply(promiseThen, promise, [
       (boxed) => {
         settled = true;

@@ -1,0 +1,86 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { LiveSession, SessionDisposedError, type Step } from '../../src/sandbox/index.ts';
+import { limits, step } from './helpers.ts';
+
+const sessions: LiveSession[] = [];
+async function session(): Promise<LiveSession> {
+  const s = await LiveSession.create(64);
+  sessions.push(s);
+  return s;
+}
+afterEach(() => {
+  for (const s of sessions.splice(0)) s.dispose();
+});
+
+describe('LiveSession', () => {
+  it('keeps top-level declarations across steps', async () => {
+    const s = await session();
+    await s.run(step('let count = 0;\nconst inc = () => ++count;\nclass Box { constructor(v) { this.v = v } }\nfunction twice(x) { return 2 * x }\nvar legacy = "v"'), limits);
+    const outcome = await s.run(step('inc(); inc(); [count, new Box(twice(count)).v, legacy]'), limits);
+    expect(outcome).toMatchObject({ status: 'completed', result: [2, 4, 'v'] });
+  });
+
+  it('re-running a step that declares const does not fail', async () => {
+    const s = await session();
+    for (let i = 0; i < 3; i++) {
+      const outcome = await s.run(step('const x = 1; let y; class C {}; x'), limits);
+      expect(outcome).toMatchObject({ status: 'completed', result: 1 });
+    }
+  });
+
+  it('keeps destructured and loop declarations', async () => {
+    const s = await session();
+    await s.run(step('const { a, b: [c] } = { a: 1, b: [2] };\nlet [d, ...e] = [3, 4, 5];\nfor (var i = 0; i < 3; i++) {}'), limits);
+    const outcome = await s.run(step('[a, c, d, e, i]'), limits);
+    expect(outcome.result).toEqual([1, 2, 3, [4, 5], 3]);
+  });
+
+  it('keeps partial effects of a step that throws', async () => {
+    const s = await session();
+    const failed = await s.run(step('let before = 1;\nthrow new Error("stop");\nlet after = 2;'), limits);
+    expect(failed.status).toBe('failed');
+    expect(failed.error?.line).toBe(2);
+    expect((await s.run(step('[before, typeof after]'), limits)).result).toEqual([1, 'undefined']);
+  });
+
+  it('replay rebuilds the same state in a fresh isolate', async () => {
+    const steps: Step[] = [
+      step('let rng = []; for (let i = 0; i < 3; i++) rng.push(Math.random());', { seed: 'a' }),
+      step('const m = new Map(); m.set("t", Date.now()); let ticks = 0; setInterval(() => ticks++, 10); await new Promise(r => setTimeout(r, 55));', { seed: 'b', clock: 1000 }),
+      step('throw new Error("expected")', { seed: 'c' }),
+      step('const counter = (() => { let n = 0; return () => ++n })(); counter(); crypto.randomUUID()', { seed: 'd' }),
+    ];
+    const live = await session();
+    for (const s of steps) await live.run(s, limits);
+    const replayed = await session();
+    await replayed.replay(steps);
+    const probe = step('JSON.stringify([rng, [...m], ticks, counter(), Date.now()])', { seed: 'probe', clock: 5 });
+    const a = await live.run(probe, limits);
+    const b = await replayed.run(probe, limits);
+    expect(a.status).toBe('completed');
+    expect(b.result).toEqual(a.result);
+  });
+
+  it('is disposed after a timeout and refuses further runs', async () => {
+    const s = await session();
+    const outcome = await s.run(step('while (true) {}'), { ...limits, cpuTimeoutMs: 50 });
+    expect(outcome.status).toBe('timeout');
+    expect(s.disposed).toBe(true);
+    await expect(s.run(step('1'), limits)).rejects.toBeInstanceOf(SessionDisposedError);
+  });
+
+  it('is disposed after a memory blow-up', async () => {
+    const s = await LiveSession.create(16);
+    sessions.push(s);
+    const outcome = await s.run(step('const keep = []; while (true) keep.push(new Array(10000).fill(keep.length))'), limits);
+    expect(outcome.status).toBe('memory_limit');
+    expect(s.disposed).toBe(true);
+  });
+
+  it('serializes concurrent runs', async () => {
+    const s = await session();
+    await s.run(step('let log = []'), limits);
+    await Promise.all([1, 2, 3].map((n) => s.run(step(`await new Promise(r => setTimeout(r, ${100 - n * 10})); log.push(${n})`), limits)));
+    expect((await s.run(step('log'), limits)).result).toEqual([1, 2, 3]);
+  });
+});

@@ -1,0 +1,48 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { IsolatePool } from '../../src/sandbox/index.ts';
+import { limits, step } from './helpers.ts';
+
+// One isolate, so every run lands in the context the previous run used.
+const pool = new IsolatePool({ maxIsolates: 1 });
+afterAll(() => pool.close());
+const run = (code: string) => pool.run(step(code), limits);
+
+describe('stateless runs leak nothing into the next run', () => {
+  it.each([
+    ['globals and declarations', 'globalThis.leak = 1; var v = 1; let l = 1; implicit = 1; function fn() {}', '[typeof leak, typeof v, typeof l, typeof implicit, typeof fn]', ['undefined', 'undefined', 'undefined', 'undefined', 'undefined']],
+    ['replaced built-in globals', 'Array = null; JSON = 1; console = null; Math = {}; delete globalThis.Object', '[typeof Array.isArray, JSON.stringify(1), typeof console.log, typeof Math.max, typeof Object]', ['function', '1', 'function', 'function', 'function']],
+    ['prototype mutation', 'try { Array.prototype.push = () => 0; Object.prototype.polluted = 1; } catch {} [].__proto__.extra = 2', '[[1].push(2), ({}).polluted ?? null, [].extra ?? null]', [2, null, null]],
+    ['mutated built-in objects', 'try { Math.max = () => 0; JSON.parse = null; console.log = null; Date.now = () => 0 } catch {}', '[Math.max(1, 2), typeof JSON.parse, typeof console.log, Date.now() > 0]', [2, 'function', 'function', true]],
+    ['global prototype', 'Object.setPrototypeOf(globalThis, { sneaky: 1 })', 'typeof sneaky', 'undefined'],
+    ['pending timers', 'setTimeout(() => { globalThis.late = 1 }, 1e9); setInterval(() => console.log("tick"), 1e9)', 'await new Promise(r => setTimeout(r, 2e9)); typeof late', 'undefined'],
+    ['late microtasks', '(async () => { for (let i = 0; i < 50; i++) await null; globalThis.fromMicrotask = 1 })()', 'typeof fromMicrotask', 'undefined'],
+    ['non-configurable globals', 'Object.defineProperty(globalThis, "stuck", { value: 1 })', 'typeof stuck', 'undefined'],
+    ['frozen global object', 'Object.freeze(globalThis)', 'globalThis.x = 1; x', 1],
+    ['RegExp legacy statics', '/(secret)/.exec("my secret")', 'typeof RegExp.$1', 'undefined'],
+    ['Error.prepareStackTrace', 'try { Error.prepareStackTrace = () => "hooked" } catch {}', 'typeof Error.prepareStackTrace', 'undefined'],
+    ['Symbol registry data', 'try { Symbol.for("k").description2 = 1 } catch {}', 'Symbol.for("k").description2 ?? null', null],
+  ])('%s', async (_, first, second, expected) => {
+    await run(first);
+    const outcome = await run(second);
+    expect(outcome.error).toBeNull();
+    expect(outcome.result).toEqual(expected);
+  });
+
+  it('still allows normal code that shadows built-in members', async () => {
+    const outcome = await run(`
+      class ValidationError extends Error { constructor(m) { super(m); this.name = 'ValidationError' } }
+      function P() {}
+      P.prototype.toString = function () { return 'P!' };
+      const o = { toString() { return 'o!' } };
+      o.valueOf = () => 5;
+      [new ValidationError('x').name, String(new P()), String(o), o + 1]`);
+    expect(outcome.result).toEqual(['ValidationError', 'P!', 'o!', 6]);
+  });
+
+  it('starts every run with fresh seeded state', async () => {
+    const a = await run('[Math.random(), Date.now()]');
+    await run('for (let i = 0; i < 100; i++) Math.random(); Date.now()');
+    const b = await run('[Math.random(), Date.now()]');
+    expect(b.result).toEqual(a.result);
+  });
+});
