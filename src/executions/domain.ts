@@ -1,0 +1,58 @@
+import type { IsolatePool } from '../sandbox/index.ts';
+import { SessionService, sessionModule, type LiveSessionsOptions } from '../sessions/index.ts';
+import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
+import { executionModule } from './execution-state.ts';
+import { ExecutionService, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
+
+export interface DomainOptions extends ExecutionServiceOptions {
+  liveSessions: LiveSessionsOptions;
+}
+
+export const defaultDomainOptions: DomainOptions = {
+  nodeId: 'n1',
+  maxMemoryMb: 512,
+  maxTimeoutSecs: 300,
+  maxOutputBytes: 1 << 20,
+  maxCodeBytes: 1 << 20,
+  maxConcurrent: 16,
+  maxQueue: 256,
+  maxExecutions: 10_000,
+  liveSessions: { maxCount: 256, maxMemoryMb: 4096 },
+};
+
+/** The state modules of sessions and executions, to register when opening the ReplicatedState. */
+export function domainModules(): StateModule[] {
+  return [sessionModule(executionModule), executionModule];
+}
+
+export interface Domain {
+  executions: ExecutionService;
+  sessions: SessionService;
+  /** Cancels this node's runs, disposes warm isolates. Call before closing the command log. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the domain services over a state opened with `domainModules()`, and fails this node's
+ * executions left unfinished by an earlier run (so it resolves once the log accepts proposals).
+ */
+export async function createDomain(deps: {
+  state: ReplicatedState;
+  log: CommandLog;
+  pool: IsolatePool;
+  options?: Partial<DomainOptions>;
+  logger?: Logger;
+}): Promise<Domain> {
+  const options = { ...defaultDomainOptions, ...deps.options };
+  const sessions = new SessionService(deps.state, deps.log, { liveSessions: options.liveSessions });
+  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger);
+  await executions.recover();
+  return {
+    executions,
+    sessions,
+    async close() {
+      await executions.close();
+      sessions.close();
+    },
+  };
+}

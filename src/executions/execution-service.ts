@@ -1,0 +1,415 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { conflict, notFound, UserError } from '../errors.ts';
+import type { IsolatePool, RunOutcome } from '../sandbox/index.ts';
+import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
+import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
+import { Admission, type Ticket } from './admission.ts';
+import { EXECUTION_ID, newExecutionId } from './execution-id.ts';
+import { EXECUTION_MODULE, idemKey, recordKey, type RecordVerdict } from './execution-state.ts';
+import { outputPage, type OutputWindow } from './output-pages.ts';
+import { checkRunRequest, type CheckedRequest, type LimitsOptions } from './run-request.ts';
+import { FINISHED, type Execution, type ExecutionRecord, type ExecutionStatus, type OutputPage, type RunRequest } from './types.ts';
+
+export interface ExecutionServiceOptions extends LimitsOptions {
+  nodeId: string;
+  maxConcurrent: number;
+  maxQueue: number;
+  /** Finished records kept in the replicated state; older ones are pruned. */
+  maxExecutions: number;
+}
+
+/** The part of a pino logger this service uses. */
+export interface Logger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** An execution this node is running or has queued, until its finished record is applied here. */
+interface LocalRun {
+  record: ExecutionRecord;
+  readonly controller: AbortController;
+  readonly ticket: Ticket;
+  done: Promise<void>;
+  /** A caller's mistake found while running (a conflict, a vanished heap): thrown to a waiting caller. */
+  error?: UserError;
+  /** Another execution with the same idempotency key was committed first: that one is the answer. */
+  answeredBy?: string;
+}
+
+// How long cancel() waits for another node to stop an execution it owns before answering.
+const REMOTE_CANCEL_WAIT_MS = 5_000;
+
+/**
+ * Runs code under admission control and keeps execution records in the replicated state, so that
+ * any node can answer for any execution (see docs/sessions.md for when each record is written).
+ */
+export class ExecutionService {
+  /** Distinguishes this run of the node from earlier ones: their unfinished executions are lost. */
+  readonly boot = randomUUID();
+  private readonly admission: Admission;
+  private readonly local = new Map<string, LocalRun>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly state: ReplicatedState,
+    private readonly log: CommandLog,
+    private readonly pool: IsolatePool,
+    private readonly sessions: SessionService,
+    private readonly options: ExecutionServiceOptions,
+    private readonly logger?: Logger,
+  ) {
+    this.admission = new Admission(options.maxConcurrent, options.maxQueue);
+    this.unsubscribe = state.onChange((module, key) => {
+      if (module !== EXECUTION_MODULE) return;
+      if (key === null) for (const id of [...this.waiters.keys()]) this.changed(id);
+      else if (key.startsWith('rec/')) this.changed(key.slice('rec/'.length));
+    });
+  }
+
+  get load(): { running: number; queued: number } {
+    return { running: this.admission.running, queued: this.admission.queued };
+  }
+
+  async run(req: RunRequest, opts: { waitMs: number; signal?: AbortSignal }): Promise<Execution> {
+    const r = checkRunRequest(req, this.options);
+    const answer = { waitMs: opts.waitMs, subject: r.subject };
+    if (r.idempotencyKey !== null) {
+      await this.log.readBarrier();
+      const first = this.state.get(EXECUTION_MODULE, idemKey(r.subject, r.idempotencyKey)) as string | undefined;
+      if (first !== undefined) return this.get(first, answer);
+    }
+    if (r.heap !== null) await this.sessions.assertHeap(r.heap, r.subject);
+
+    const ticket = this.admission.admit();
+    const record = this.newRecord(r);
+    // A run that may outlive this call, or that claims an idempotency key, is replicated before it
+    // starts: the id handed out can then be polled on any node, and a retry finds the first run.
+    const claimed = r.idempotencyKey !== null || opts.waitMs <= 0;
+    if (claimed) {
+      let verdict: RecordVerdict;
+      try {
+        verdict = (await this.log.propose({ type: 'execution.create', record: asJson(record) })) as RecordVerdict;
+      } catch (err) {
+        ticket.release();
+        throw err;
+      }
+      if (!verdict.ok) {
+        ticket.release();
+        return this.get(verdict.existing, answer);
+      }
+    }
+    const run = this.start(record, r, ticket, claimed);
+    if (opts.waitMs <= 0) return view(run.record);
+
+    // The caller waits for the answer: if it goes away first, the run is no longer wanted.
+    const abandon = () => run.controller.abort();
+    opts.signal?.addEventListener('abort', abandon, { once: true });
+    try {
+      if (await settlesWithin(run.done, opts.waitMs)) {
+        if (run.error) throw run.error;
+        return run.answeredBy ? this.get(run.answeredBy, answer) : view(run.record);
+      }
+    } finally {
+      opts.signal?.removeEventListener('abort', abandon);
+    }
+    if (!claimed) await this.log.propose({ type: 'execution.create', record: asJson(run.record) });
+    return view(run.record);
+  }
+
+  async get(id: string, opts: { waitMs?: number; subject?: string | null } = {}): Promise<Execution> {
+    const deadline = Date.now() + (opts.waitMs ?? 0);
+    let record = await this.find(id, opts.subject);
+    while (!FINISHED.has(record.status) && Date.now() < deadline) {
+      await this.nextChange(id, deadline - Date.now());
+      record = this.lookup(id) ?? record;
+    }
+    return view(record);
+  }
+
+  async output(id: string, opts: OutputWindow & { subject?: string | null } = {}): Promise<OutputPage> {
+    return outputPage((await this.find(id, opts.subject)).console, opts);
+  }
+
+  async cancel(id: string, subject?: string | null): Promise<Execution> {
+    const record = await this.find(id, subject);
+    if (FINISHED.has(record.status)) throw conflict(`execution ${id} has already finished (${record.status})`);
+    const run = this.local.get(id);
+    if (run) {
+      run.controller.abort();
+      await run.done;
+      return view(run.record);
+    }
+    // Its owner aborts it when it sees the request in its applied state.
+    await this.log.propose({ type: 'execution.cancel', id });
+    return this.get(id, { waitMs: REMOTE_CANCEL_WAIT_MS, subject });
+  }
+
+  async list(
+    opts: { status?: ExecutionStatus; session?: string; tag?: string; cursor?: string; limit?: number; subject?: string | null } = {},
+  ): Promise<{ executions: Execution[]; nextCursor: string | null }> {
+    await this.log.readBarrier();
+    const limit = pageLimit(opts.limit, 50, 500);
+    const [tagName, tagValue] = splitTag(opts.tag);
+    const records = new Map<string, ExecutionRecord>();
+    for (const [, value] of this.state.scan(EXECUTION_MODULE, 'rec/')) records.set((value as unknown as ExecutionRecord).id, value as unknown as ExecutionRecord);
+    for (const run of this.local.values()) records.set(run.record.id, run.record);
+    const matching = [...records.values()]
+      .filter(
+        (e) =>
+          e.subject === (opts.subject ?? null) &&
+          (opts.cursor === undefined || e.id < opts.cursor) &&
+          (opts.status === undefined || e.status === opts.status) &&
+          (opts.session === undefined || e.session === opts.session) &&
+          (tagName === undefined || (tagName in e.tags && (tagValue === undefined || e.tags[tagName] === tagValue))),
+      )
+      .sort((a, b) => (a.id < b.id ? 1 : -1));
+    const page = matching.slice(0, limit).map(view);
+    return { executions: page, nextCursor: matching.length > limit ? page[page.length - 1]!.id : null };
+  }
+
+  /**
+   * Fails this node's executions left queued or running by an earlier run of it (reason "node
+   * restarted"). Call once at startup, when the command log accepts proposals.
+   */
+  async recover(): Promise<number> {
+    await this.log.readBarrier();
+    const stale = this.state
+      .scan(EXECUTION_MODULE, 'active/')
+      .some(([key]) => {
+        const record = this.state.get(EXECUTION_MODULE, recordKey(key.slice('active/'.length))) as unknown as ExecutionRecord | undefined;
+        return record?.node === this.options.nodeId && record.boot !== this.boot;
+      });
+    return stale ? this.failNode(this.options.nodeId, this.boot, 'node restarted') : 0;
+  }
+
+  /** For the cluster layer: a node left for good, so its queued and running executions never finish. */
+  nodeLost(nodeId: string): Promise<number> {
+    return this.failNode(nodeId, null, 'node lost');
+  }
+
+  /** Cancels this node's runs and waits for them to settle; call before closing the log. */
+  async close(): Promise<void> {
+    this.unsubscribe();
+    for (const run of this.local.values()) run.controller.abort();
+    await Promise.all([...this.local.values()].map((run) => run.done));
+  }
+
+  private async failNode(node: string, exceptBoot: string | null, reason: string): Promise<number> {
+    const cmd = { type: 'execution.fail', node, exceptBoot, reason, at: new Date().toISOString(), keep: this.options.maxExecutions };
+    return ((await this.log.propose(cmd)) as { failed: number }).failed;
+  }
+
+  private newRecord(r: CheckedRequest): ExecutionRecord {
+    return {
+      id: newExecutionId(),
+      status: 'queued',
+      result: null,
+      resultText: null,
+      console: [],
+      consoleTruncated: false,
+      error: null,
+      session: r.session,
+      step: null,
+      heap: r.heap,
+      tags: r.tags,
+      node: this.options.nodeId,
+      createdAt: new Date().toISOString(),
+      startedAt: null,
+      finishedAt: null,
+      durationMs: null,
+      subject: r.subject,
+      boot: this.boot,
+      idempotencyKey: r.idempotencyKey,
+    };
+  }
+
+  private start(record: ExecutionRecord, r: CheckedRequest, ticket: Ticket, claimed: boolean): LocalRun {
+    const run: LocalRun = { record, controller: new AbortController(), ticket, done: Promise.resolve() };
+    this.local.set(record.id, run);
+    run.done = this.execute(run, r, claimed).finally(() => ticket.release());
+    return run;
+  }
+
+  private async execute(run: LocalRun, r: CheckedRequest, claimed: boolean): Promise<void> {
+    const { signal } = run.controller;
+    if (!(await startsBeforeAbort(run.ticket, signal))) {
+      run.ticket.release();
+      return this.finish(run, { ...stopped('cancelled before it started'), status: 'cancelled' });
+    }
+    const startedAt = new Date().toISOString();
+    this.update(run, { ...run.record, status: 'running', startedAt });
+    if (claimed) this.background(this.log.propose({ type: 'execution.start', id: run.record.id, startedAt }));
+    const t0 = performance.now();
+    try {
+      if (r.session === null && r.heap === null) {
+        const step = { code: r.code, language: r.language, seed: randomBytes(16).toString('hex'), clock: Date.now() };
+        return this.finish(run, this.outcomeFields(await this.pool.run(step, r.limits, signal), t0));
+      }
+      const step = await this.sessions.step({
+        ...r,
+        execution: run.record.id,
+        signal,
+        record: (s) => ({ type: 'execution.finish', record: asJson(this.finished(run, s, t0)), keep: this.options.maxExecutions }),
+      });
+      if (step.duplicateOf !== null) run.answeredBy = step.duplicateOf;
+      // A committed step carried its record in the same command; a stopped one is recorded alone.
+      if (step.committed && step.duplicateOf === null) this.settle(run, this.finished(run, step, t0));
+      else this.finish(run, this.finished(run, step, t0));
+    } catch (err) {
+      if (err instanceof UserError) run.error = err;
+      else this.logger?.error({ err, execution: run.record.id }, 'execution failed inside the server');
+      const message = err instanceof UserError ? err.message : 'internal error';
+      this.finish(run, { ...stopped(message), status: 'failed' });
+    }
+  }
+
+  /** The final record of a run; for a session step the step's place in the session. */
+  private finished(run: LocalRun, step: StepResult, t0: number): ExecutionRecord {
+    return { ...run.record, ...this.outcomeFields(step.outcome, t0), session: step.session, heap: step.heap, step: step.step };
+  }
+
+  private outcomeFields(o: RunOutcome, t0: number): Partial<ExecutionRecord> & { status: ExecutionStatus } {
+    return {
+      status: o.status,
+      result: (o.result ?? null) as Json,
+      resultText: o.resultText,
+      console: o.console,
+      consoleTruncated: o.consoleTruncated,
+      error: o.error,
+      finishedAt: new Date().toISOString(),
+      durationMs: Math.round(performance.now() - t0),
+    };
+  }
+
+  /** Records a finished run that is not yet in the replicated state; the caller is answered without waiting for it. */
+  private finish(run: LocalRun, fields: Partial<ExecutionRecord> & { status: ExecutionStatus }): void {
+    const record = { ...run.record, ...fields, finishedAt: fields.finishedAt ?? new Date().toISOString() };
+    this.update(run, record);
+    const cmd: Command = { type: 'execution.finish', record: asJson(record), keep: this.options.maxExecutions };
+    this.background(this.log.propose(cmd).finally(() => this.forget(run)));
+  }
+
+  /** A finished run whose record is already applied here. */
+  private settle(run: LocalRun, record: ExecutionRecord): void {
+    this.update(run, record);
+    this.forget(run);
+  }
+
+  private update(run: LocalRun, record: ExecutionRecord): void {
+    run.record = record;
+    this.changed(record.id);
+  }
+
+  private forget(run: LocalRun): void {
+    if (this.local.get(run.record.id) === run) this.local.delete(run.record.id);
+  }
+
+  private background(p: Promise<unknown>): void {
+    p.catch((err: unknown) => this.logger?.warn({ err }, 'replicating an execution record failed'));
+  }
+
+  private lookup(id: string): ExecutionRecord | undefined {
+    return this.local.get(id)?.record ?? (this.state.get(EXECUTION_MODULE, recordKey(id)) as unknown as ExecutionRecord | undefined);
+  }
+
+  /** The record, if it exists and belongs to `subject`; a record made elsewhere may need this node to catch up first. */
+  private async find(id: string, subject: string | null | undefined): Promise<ExecutionRecord> {
+    if (typeof id !== 'string' || !EXECUTION_ID.test(id)) throw notFound(`execution ${id} not found`);
+    let record = this.lookup(id);
+    if (!record) {
+      await this.log.readBarrier();
+      record = this.lookup(id);
+    }
+    if (!record || record.subject !== (subject ?? null)) throw notFound(`execution ${id} not found`);
+    return record;
+  }
+
+  private changed(id: string): void {
+    const run = this.local.get(id);
+    // A cancel asked for on another node reaches the owner through the replicated record.
+    if (run && (this.state.get(EXECUTION_MODULE, recordKey(id)) as { cancelRequested?: boolean } | undefined)?.cancelRequested) {
+      run.controller.abort();
+    }
+    const waiting = this.waiters.get(id);
+    if (!waiting) return;
+    this.waiters.delete(id);
+    for (const wake of waiting) wake();
+  }
+
+  private nextChange(id: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.get(id)?.delete(wake);
+        resolve();
+      }, ms);
+      let set = this.waiters.get(id);
+      if (!set) this.waiters.set(id, (set = new Set()));
+      set.add(wake);
+    });
+  }
+}
+
+function view(r: ExecutionRecord): Execution {
+  return {
+    id: r.id,
+    status: r.status,
+    result: r.result,
+    resultText: r.resultText,
+    console: r.console,
+    consoleTruncated: r.consoleTruncated,
+    error: r.error,
+    session: r.session,
+    step: r.step,
+    heap: r.heap,
+    tags: r.tags,
+    node: r.node,
+    createdAt: r.createdAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    durationMs: r.durationMs,
+  };
+}
+
+function stopped(message: string): Partial<ExecutionRecord> {
+  return { error: { name: 'ExecutionError', message, stack: null, line: null, column: null } };
+}
+
+// Records are plain JSON data; the sandbox's interfaces just lack the index signature Json wants.
+const asJson = (record: ExecutionRecord) => record as unknown as Json;
+
+function splitTag(tag: string | undefined): [string | undefined, string | undefined] {
+  if (tag === undefined) return [undefined, undefined];
+  const at = tag.indexOf('=');
+  return at < 0 ? [tag, undefined] : [tag.slice(0, at), tag.slice(at + 1)];
+}
+
+/** True when the ticket gets its slot, false when the signal aborts first. */
+function startsBeforeAbort(ticket: Ticket, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    ticket.started.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(!signal.aborted);
+      },
+      () => resolve(false),
+    );
+  });
+}
+
+function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    void p.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}

@@ -1,0 +1,5 @@
+export { createDomain, defaultDomainOptions, domainModules, type Domain, type DomainOptions } from './domain.ts';
+export { ExecutionService, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
+export { executionModule, EXECUTION_MODULE } from './execution-state.ts';
+export type { OutputWindow } from './output-pages.ts';
+export type { Execution, ExecutionStatus, OutputPage, RunRequest } from './types.ts';

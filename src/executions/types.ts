@@ -1,0 +1,56 @@
+import type { ConsoleLine, RunError } from '../sandbox/index.ts';
+import type { Json } from '../store/index.ts';
+
+export interface RunRequest {
+  code: string;
+  language?: 'js' | 'ts'; // default 'ts' (a superset; types are stripped)
+  session?: string; // continue a named session
+  heap?: string; // fork from a state id
+  memoryMb?: number; // over the server cap → invalidParams, never clamped
+  timeoutSecs?: number;
+  tags?: Record<string, string>;
+  idempotencyKey?: string; // a retried request returns the first execution
+  subject?: string; // OAuth subject that owns it (undefined = auth off)
+}
+
+export type ExecutionStatus = 'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';
+
+export interface Execution {
+  id: string;
+  status: ExecutionStatus;
+  result: Json;
+  resultText: string | null;
+  console: ConsoleLine[];
+  consoleTruncated: boolean;
+  error: RunError | null;
+  session: string | null;
+  step: number | null;
+  heap: string | null;
+  tags: Record<string, string>;
+  node: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+}
+
+/** An execution as replicated: the public view plus who owns it and which run of which node made it. */
+export interface ExecutionRecord extends Execution {
+  subject: string | null;
+  boot: string;
+  idempotencyKey: string | null;
+  /** Someone asked to cancel it on another node; its owner aborts the run when it sees this. */
+  cancelRequested?: boolean;
+}
+
+export interface OutputPage {
+  data: string;
+  totalLines: number;
+  totalBytes: number;
+  /** Where the next page starts, in the unit that was asked for (null when there is no more). */
+  nextLineOffset: number | null;
+  nextByteOffset: number | null;
+  hasMore: boolean;
+}
+
+export const FINISHED: ReadonlySet<ExecutionStatus> = new Set(['completed', 'failed', 'timeout', 'memory_limit', 'cancelled']);

@@ -1,0 +1,51 @@
+import type { ReplicatedState } from '../store/index.ts';
+import type { Step } from '../sandbox/index.ts';
+import { SESSION_MODULE, heapKey, nameKey, namePrefix, type HeapObject, type SessionHead } from './session-state.ts';
+
+/** Reads of the session namespace in this node's applied state: heads, state objects and their chains. */
+export class SessionJournal {
+  constructor(private readonly state: ReplicatedState) {}
+
+  session(subject: string | null | undefined, name: string): SessionHead | undefined {
+    return this.state.get(SESSION_MODULE, nameKey(subject, name)) as SessionHead | undefined;
+  }
+
+  sessions(subject: string | null | undefined): SessionHead[] {
+    return this.state.scan(SESSION_MODULE, namePrefix(subject)).map(([, v]) => v as SessionHead);
+  }
+
+  /** A state object, if it exists and belongs to `subject` (someone else's is as absent as a missing one). */
+  heap(id: string, subject: string | null | undefined): HeapObject | undefined {
+    const object = this.state.get(SESSION_MODULE, heapKey(id)) as HeapObject | undefined;
+    return object && object.subject === (subject ?? null) ? object : undefined;
+  }
+
+  /**
+   * The steps that lead from state `from` to state `to`, oldest first, or null when `from` is not an
+   * ancestor of `to` (then only a rebuild from the root gets there). `from` null means the empty state.
+   */
+  stepsBetween(from: string | null, to: string | null): Step[] | null {
+    const steps: Step[] = [];
+    let at = to;
+    while (at !== from) {
+      if (at === null) return null;
+      const object = this.state.get(SESSION_MODULE, heapKey(at)) as HeapObject | undefined;
+      if (!object) throw new Error(`session state ${at} is missing from the journal`);
+      steps.push({ code: object.code, language: object.language, seed: object.seed, clock: object.clock });
+      at = object.parent;
+    }
+    return steps.reverse();
+  }
+
+  /** The chain of state objects from the root to `head`, oldest first, with their ids. */
+  chain(head: string): Array<HeapObject & { id: string }> {
+    const out: Array<HeapObject & { id: string }> = [];
+    for (let at: string | null = head; at !== null; ) {
+      const object = this.state.get(SESSION_MODULE, heapKey(at)) as HeapObject | undefined;
+      if (!object) throw new Error(`session state ${at} is missing from the journal`);
+      out.push({ ...object, id: at });
+      at = object.parent;
+    }
+    return out.reverse();
+  }
+}

@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto';
+import { conflict, invalidParams, notFound } from '../errors.ts';
+import { LiveSession, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
+import type { Command, CommandLog, ReplicatedState } from '../store/index.ts';
+import { KeyedMutex } from './keyed-mutex.ts';
+import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
+import { SessionJournal } from './session-journal.ts';
+import { heapId, type HeapObject, type Language, type StepCommand, type StepVerdict } from './session-state.ts';
+
+export interface SessionServiceOptions {
+  liveSessions: LiveSessionsOptions;
+  /** Runs of one step that lost the compare-and-set on the head to another node before `conflict`. */
+  maxStepAttempts?: number;
+}
+
+export interface StepRequest {
+  code: string;
+  language: Language;
+  session: string | null;
+  heap: string | null;
+  subject: string | null;
+  limits: Limits;
+  idempotencyKey: string | null;
+  /** Id of the execution this step is recorded as. */
+  execution: string | null;
+  signal?: AbortSignal;
+  /** Builds the command that records the step's execution; it is committed atomically with the step. */
+  record?: (result: StepResult) => Command;
+}
+
+export interface StepResult {
+  outcome: RunOutcome;
+  /** The session state advanced (the step completed or threw); false after a timeout, memory cap or cancel. */
+  committed: boolean;
+  session: string | null;
+  /** The state after the step; when not committed, the unchanged state the step was tried on. */
+  heap: string | null;
+  step: number | null;
+  /** Set when a step with the same idempotency key was committed first: that execution is the answer. */
+  duplicateOf: string | null;
+}
+
+export interface SessionInfo {
+  name: string;
+  heap: string;
+  steps: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface JournalStep {
+  step: number;
+  heap: string;
+  code: string;
+  language: Language;
+  threw: boolean;
+  createdAt: string;
+}
+
+const SESSION_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+const HEAP_ID = /^[0-9a-f]{64}$/;
+const COMMITTED: ReadonlySet<RunOutcome['status']> = new Set(['completed', 'failed']);
+
+/**
+ * Runs session steps: a warm isolate per session brought to the current head by replaying only the
+ * steps it lacks, each step committed with a compare-and-set on the head it ran on (see
+ * docs/sessions.md for why CAS rather than per-session ownership).
+ */
+export class SessionService {
+  private readonly journal: SessionJournal;
+  private readonly live: LiveSessions;
+  private readonly mutex = new KeyedMutex();
+  private readonly maxAttempts: number;
+
+  constructor(
+    state: ReplicatedState,
+    private readonly log: CommandLog,
+    options: SessionServiceOptions,
+  ) {
+    this.journal = new SessionJournal(state);
+    this.live = new LiveSessions(options.liveSessions);
+    this.maxAttempts = options.maxStepAttempts ?? 5;
+  }
+
+  /** Rejects a malformed session name or heap id before any work is queued for it. */
+  static validate(session: string | null, heap: string | null): void {
+    if (session !== null && !SESSION_NAME.test(session)) {
+      throw invalidParams('session must be 1-128 characters: letters, digits and . _ : @ - (starting with a letter or digit)');
+    }
+    if (heap !== null && !HEAP_ID.test(heap)) throw invalidParams('heap must be a state id as returned by an earlier step (64 hex digits)');
+  }
+
+  async step(req: StepRequest): Promise<StepResult> {
+    SessionService.validate(req.session, req.heap);
+    if (req.session === null && req.heap === null) throw invalidParams('a session step needs a session or a heap');
+    // Concurrent local steps on one session queue here instead of racing each other's CAS.
+    const sessionKey = req.session === null ? null : warmKeyOfSession(req.subject, req.session);
+    const release = sessionKey === null ? undefined : await this.mutex.lock(sessionKey);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const base = await this.base(req);
+        const warm = await this.warm(sessionKey ?? warmKeyOfHeap(base.parent), base.parent, req.limits.memoryMb);
+        const input: Step = { code: req.code, language: req.language, seed: randomBytes(16).toString('hex'), clock: Date.now() };
+        let outcome: RunOutcome;
+        try {
+          outcome = await warm.live.run(input, req.limits, req.signal);
+        } catch (err) {
+          warm.live.dispose();
+          throw err;
+        }
+        if (!COMMITTED.has(outcome.status)) {
+          // How far a stopped step got is not reproducible: drop the isolate, the journal rebuilds it.
+          warm.live.dispose();
+          return { outcome, committed: false, session: req.session, heap: base.parent, step: null, duplicateOf: null };
+        }
+        const object: HeapObject = {
+          parent: base.parent,
+          step: base.parentStep + 1,
+          ...input,
+          subject: req.subject,
+          threw: outcome.status === 'failed',
+          createdAt: new Date(input.clock).toISOString(),
+        };
+        const id = heapId(object);
+        const result: StepResult = { outcome, committed: true, session: req.session, heap: id, step: object.step, duplicateOf: null };
+        const cmd: StepCommand = {
+          type: 'session.step',
+          heap: id,
+          object,
+          session: req.session,
+          expect: base.expect,
+          subject: req.subject,
+          idempotencyKey: req.idempotencyKey,
+          execution: req.execution,
+          record: req.record ? req.record(result) : null,
+        };
+        const verdict = (await this.log.propose(cmd)) as StepVerdict;
+        if (verdict.ok && !verdict.duplicate) {
+          warm.head = id;
+          this.live.put(sessionKey ?? warmKeyOfHeap(id), warm);
+          return result;
+        }
+        // The isolate ran a step that is not (or not as this run) in the journal.
+        warm.live.dispose();
+        if (verdict.ok) {
+          return { ...result, heap: verdict.heap, step: verdict.step, duplicateOf: verdict.execution === req.execution ? null : verdict.execution };
+        }
+        if (verdict.reason === 'no_heap') throw notFound(`heap ${req.heap ?? base.parent} not found`);
+        if (attempt >= this.maxAttempts) {
+          throw conflict(`session ${req.session} kept moving under this step (${attempt} attempts); retry it`);
+        }
+      }
+    } finally {
+      release?.();
+    }
+  }
+
+  /** The state object `heap` of `subject`, or `notFound`: a fork never silently starts from an empty state. */
+  async assertHeap(heap: string, subject: string | null): Promise<HeapObject> {
+    SessionService.validate(null, heap);
+    // A heap made on another node may not be applied here yet: catch up once before saying it is unknown.
+    let object = this.journal.heap(heap, subject);
+    if (!object) {
+      await this.log.readBarrier();
+      object = this.journal.heap(heap, subject);
+    }
+    if (!object) throw notFound(`heap ${heap} not found`);
+    return object;
+  }
+
+  async list(opts: { cursor?: string; limit?: number; subject?: string | null } = {}): Promise<{ sessions: SessionInfo[]; nextCursor: string | null }> {
+    await this.log.readBarrier();
+    const limit = pageLimit(opts.limit, 100, 1000);
+    const all = this.journal.sessions(opts.subject).filter((s) => opts.cursor === undefined || s.name > opts.cursor);
+    const page = all.slice(0, limit).map(info);
+    return { sessions: page, nextCursor: all.length > limit ? page[page.length - 1]!.name : null };
+  }
+
+  async get(
+    name: string,
+    opts: { stepsCursor?: string; stepsLimit?: number; subject?: string | null } = {},
+  ): Promise<SessionInfo & { journal: JournalStep[]; nextStepsCursor: string | null }> {
+    SessionService.validate(name, null);
+    await this.log.readBarrier();
+    const head = this.journal.session(opts.subject, name);
+    if (!head) throw notFound(`session ${name} not found`);
+    const after = opts.stepsCursor === undefined ? 0 : Number(opts.stepsCursor);
+    if (!Number.isInteger(after) || after < 0) throw invalidParams('stepsCursor must be a cursor returned by an earlier page');
+    const limit = pageLimit(opts.stepsLimit, 100, 1000);
+    const page = this.journal
+      .chain(head.head)
+      .slice(after, after + limit)
+      .map((o): JournalStep => ({ step: o.step, heap: o.id, code: o.code, language: o.language, threw: o.threw, createdAt: o.createdAt }));
+    const last = page[page.length - 1];
+    return { ...info(head), journal: page, nextStepsCursor: last && last.step < head.steps ? String(last.step) : null };
+  }
+
+  async delete(name: string, subject?: string | null): Promise<void> {
+    SessionService.validate(name, null);
+    const done = (await this.log.propose({ type: 'session.delete', session: name, subject: subject ?? null })) as { ok: boolean };
+    this.live.drop(warmKeyOfSession(subject ?? null, name));
+    if (!done.ok) throw notFound(`session ${name} not found`);
+  }
+
+  /** Disposes every warm isolate on this node. */
+  close(): void {
+    this.live.clear();
+  }
+
+  /** Where the step starts: the state it runs on, and the head it expects the session to have. */
+  private async base(req: StepRequest): Promise<{ parent: string | null; parentStep: number; expect: string | null }> {
+    const head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
+    const expect = head?.head ?? null;
+    if (req.heap === null) return { parent: expect, parentStep: head?.steps ?? 0, expect };
+    return { parent: req.heap, parentStep: (await this.assertHeap(req.heap, req.subject)).step, expect };
+  }
+
+  /** A warm isolate holding state `head`: the cached one plus the steps it lacks, or a rebuild. */
+  private async warm(key: string, head: string | null, memoryMb: number): Promise<WarmSession> {
+    const cached = this.live.take(key);
+    const missing = cached && cached.memoryMb === memoryMb ? this.journal.stepsBetween(cached.head, head) : null;
+    const warm = cached && missing ? cached : { live: await LiveSession.create(memoryMb), head: null, memoryMb };
+    if (warm !== cached) cached?.live.dispose();
+    const steps = missing ?? this.journal.stepsBetween(null, head)!;
+    try {
+      if (steps.length > 0) await warm.live.replay(steps);
+    } catch (err) {
+      warm.live.dispose();
+      throw err;
+    }
+    warm.head = head;
+    return warm;
+  }
+}
+
+const warmKeyOfSession = (subject: string | null, name: string) => `session:${subject ?? ''}\u0000${name}`;
+const warmKeyOfHeap = (heap: string | null) => `heap:${heap}`;
+
+function info(h: { name: string; head: string; steps: number; createdAt: string; updatedAt: string }): SessionInfo {
+  return { name: h.name, heap: h.head, steps: h.steps, createdAt: h.createdAt, updatedAt: h.updatedAt };
+}
+
+export function pageLimit(limit: number | undefined, fallback: number, max: number): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw invalidParams(`limit must be an integer from 1 to ${max}`);
+  return limit;
+}

@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import type { Command, Json, StateModule, Tx } from '../store/index.ts';
+
+/**
+ * The replicated half of sessions: content-addressed state objects and the names pointing at them.
+ *
+ *   heap/<id>                     HeapObject: one step and the state it leads to (never changes)
+ *   name/<subject>/<name>         SessionHead: a named session's current head
+ *   idem/<subject>/<key>          StepDone: the first result of a step with that idempotency key
+ *
+ * Names are scoped by subject (URI-encoded; '' when auth is off), so two subjects can never see or
+ * collide with each other's sessions, and "not yours" and "does not exist" are the same answer.
+ */
+
+export type Language = 'js' | 'ts';
+
+export interface HeapObject {
+  parent: string | null;
+  step: number; // 1-based depth of this state in its chain
+  code: string;
+  language: Language;
+  seed: string;
+  clock: number;
+  subject: string | null;
+  threw: boolean; // the step threw; its partial effects are part of the state
+  createdAt: string;
+  [field: string]: Json | undefined;
+}
+
+export interface SessionHead {
+  name: string;
+  subject: string | null;
+  head: string;
+  steps: number;
+  createdAt: string;
+  updatedAt: string;
+  [field: string]: Json | undefined;
+}
+
+interface StepDone {
+  heap: string;
+  step: number;
+  execution: string | null;
+  [field: string]: Json | undefined;
+}
+
+export interface StepCommand extends Command {
+  type: 'session.step';
+  heap: string; // id of the new state, computed by the proposer with heapId()
+  object: HeapObject;
+  session: string | null; // a named session to move onto the new state
+  expect: string | null; // compare-and-set: the head the proposer ran on (null: a new session)
+  subject: string | null;
+  idempotencyKey: string | null;
+  execution: string | null;
+  /** Applied through `records` in the same transaction iff the step is accepted (the execution record). */
+  record: Command | null;
+}
+
+export type StepVerdict =
+  | { ok: true; heap: string; step: number; execution: string | null; duplicate: boolean }
+  | { ok: false; reason: 'moved'; head: string | null }
+  | { ok: false; reason: 'no_heap' };
+
+export interface DeleteCommand extends Command {
+  type: 'session.delete';
+  session: string;
+  subject: string | null;
+}
+
+export const SESSION_MODULE = 'session';
+
+/** The state id shown to users as `heap`: a hash of the parent id and everything that defines the step. */
+export function heapId(o: Pick<HeapObject, 'parent' | 'code' | 'language' | 'seed' | 'clock' | 'subject'>): string {
+  return createHash('sha256')
+    .update(JSON.stringify([o.parent, o.code, o.language, o.seed, o.clock, o.subject]))
+    .digest('hex');
+}
+
+export const heapKey = (id: string) => `heap/${id}`;
+export const namePrefix = (subject: string | null | undefined) => `name/${encodeURIComponent(subject ?? '')}/`;
+export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;
+const idemKey = (subject: string | null, key: string) => `idem/${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;
+
+/**
+ * `records` is the module that owns execution records; a step command carries its record command
+ * so the step and its record commit atomically (passed in, because sessions sit below executions).
+ */
+export function sessionModule(records?: StateModule): StateModule {
+  return {
+    name: SESSION_MODULE,
+    apply(cmd: Command, tx: Tx): Json | undefined {
+      switch (cmd.type) {
+        case 'session.step':
+          return applyStep(cmd as StepCommand, tx, records);
+        case 'session.delete':
+          return applyDelete(cmd as DeleteCommand, tx);
+        default:
+          return { rejected: `unknown command type ${cmd.type}` };
+      }
+    },
+  };
+}
+
+function applyStep(cmd: StepCommand, tx: Tx, records: StateModule | undefined): StepVerdict {
+  const step = cmd.object.step;
+  if (cmd.idempotencyKey !== null) {
+    const done = tx.get(idemKey(cmd.subject, cmd.idempotencyKey)) as StepDone | undefined;
+    if (done) return { ok: true, ...done, duplicate: true };
+  }
+  const key = cmd.session === null ? null : nameKey(cmd.subject, cmd.session);
+  const current = key === null ? undefined : (tx.get(key) as SessionHead | undefined);
+  // The same command applied twice (a proposal retried by the log) finds itself as the head already.
+  if (current?.head === cmd.heap) return { ok: true, heap: cmd.heap, step, execution: cmd.execution, duplicate: true };
+  if (key !== null && (current?.head ?? null) !== cmd.expect) return { ok: false, reason: 'moved', head: current?.head ?? null };
+  if (cmd.object.parent !== null && tx.get(heapKey(cmd.object.parent)) === undefined) return { ok: false, reason: 'no_heap' };
+
+  tx.put(heapKey(cmd.heap), cmd.object);
+  if (key !== null && cmd.session !== null) {
+    tx.put(key, {
+      name: cmd.session,
+      subject: cmd.subject,
+      head: cmd.heap,
+      steps: step,
+      createdAt: current?.createdAt ?? cmd.object.createdAt,
+      updatedAt: cmd.object.createdAt,
+    } satisfies SessionHead);
+  }
+  if (cmd.idempotencyKey !== null) {
+    tx.put(idemKey(cmd.subject, cmd.idempotencyKey), { heap: cmd.heap, step, execution: cmd.execution } satisfies StepDone);
+  }
+  if (cmd.record !== null && records) records.apply(cmd.record, tx.namespace(records.name));
+  return { ok: true, heap: cmd.heap, step, execution: cmd.execution, duplicate: false };
+}
+
+// State objects stay: other chains forked from this session may still stand on them.
+function applyDelete(cmd: DeleteCommand, tx: Tx): Json {
+  const key = nameKey(cmd.subject, cmd.session);
+  if (tx.get(key) === undefined) return { ok: false };
+  tx.del(key);
+  return { ok: true };
+}

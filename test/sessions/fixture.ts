@@ -1,0 +1,52 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDomain, domainModules, type Domain, type DomainOptions } from '../../src/executions/index.ts';
+import { IsolatePool } from '../../src/sandbox/index.ts';
+import { CommandLog, LocalProposer, ReplicatedState } from '../../src/store/index.ts';
+
+/** One node's domain over a real state dir, or several "nodes" sharing one replicated state. */
+export class Fixture {
+  readonly pool = new IsolatePool({ maxIsolates: 2 });
+  state!: ReplicatedState;
+  log!: CommandLog;
+  private readonly domains: Domain[] = [];
+
+  private constructor(readonly dir: string) {}
+
+  static async open(): Promise<Fixture> {
+    const f = new Fixture(await mkdtemp(join(tmpdir(), 'raftbox-domain-')));
+    await f.openState();
+    return f;
+  }
+
+  /** A node's services; all nodes of a fixture share the replicated state, each with its own warm isolates. */
+  async node(options: Partial<DomainOptions> = {}): Promise<Domain> {
+    const domain = await createDomain({ state: this.state, log: this.log, pool: this.pool, options });
+    this.domains.push(domain);
+    return domain;
+  }
+
+  /** Closes every node and the state, then opens the state dir again: a restart. */
+  async restart(): Promise<void> {
+    await this.closeNodes();
+    await this.state.close();
+    await this.openState();
+  }
+
+  async close(): Promise<void> {
+    await this.closeNodes();
+    await this.state.close();
+    this.pool.close();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private async closeNodes(): Promise<void> {
+    await Promise.all(this.domains.splice(0).map((d) => d.close()));
+  }
+
+  private async openState(): Promise<void> {
+    this.state = await ReplicatedState.open(this.dir, domainModules());
+    this.log = new CommandLog(new LocalProposer(this.state));
+  }
+}
