@@ -45,7 +45,7 @@ export function restRouter(domain: Domain, opts: { guard: Guard; limits: Limits 
 export function restRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }): Koa.Middleware {
   const router = restRouter(domain, opts);
   const routes = router.routes() as unknown as Koa.Middleware;
-  const methods = router.allowedMethods({ throw: true }) as unknown as Koa.Middleware;
+  const methods = router.allowedMethods() as unknown as Koa.Middleware;
   // allowedMethods runs after the routes so a known path with the wrong method answers 405, not 404.
   return (ctx, next) => routes(ctx, () => methods(ctx, next));
 }

@@ -44,7 +44,8 @@ export function createApp(opts: AppOptions): Koa {
   app.use(
     bodyParser({
       enableTypes: ['json', 'text'],
-      extendTypes: { text: SCRIPT_TYPES.slice(1) },
+      // The whole list: the parser merges it into its defaults index by index.
+      extendTypes: { text: SCRIPT_TYPES },
       jsonLimit: opts.maxBodyBytes,
       textLimit: opts.maxBodyBytes,
       // MCP-V8 treats a body without Content-Type as JSON.

@@ -11,8 +11,10 @@ export function errorAnswers(log: Logger): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new UserError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+      // The router leaves unknown paths as a bare 404 and wrong methods as a bare 405 with Allow.
+      if (ctx.body == null && ctx.status === 404) throw new UserError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+      if (ctx.body == null && ctx.status === 405) {
+        throw new UserError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path} (allowed: ${ctx.response.get('allow')})`);
       }
     } catch (err) {
       const known = asUserError(err);
@@ -20,8 +22,6 @@ export function errorAnswers(log: Logger): Koa.Middleware {
         ctx.status = known.status;
         ctx.body = { error: known.code, message: known.message };
         if (known.retryAfter !== undefined) ctx.set('Retry-After', String(known.retryAfter));
-        const allow = (err as { headers?: Record<string, string> }).headers?.Allow;
-        if (allow) ctx.set('Allow', allow);
         return;
       }
       log.error({ err, requestId: ctx.state.requestId }, 'request failed');
@@ -39,8 +39,7 @@ export function asUserError(err: unknown): UserError | undefined {
   if (e.status === 413 || e.type === 'entity.too.large') {
     return payloadTooLarge(`request body is larger than ${e.limit ?? 'the server\'s limit of'} bytes`);
   }
-  if (e.type === 'entity.parse.failed') return invalidParams(`malformed JSON body: ${e.message}`);
-  if (e.status === 405) return new UserError(405, 'method_not_allowed', e.message ?? 'method not allowed');
+  if (e.type === 'entity.parse.failed' || err instanceof SyntaxError) return invalidParams(`malformed JSON body: ${e.message}`);
   if (e.status === 415) return new UserError(415, 'unsupported_media_type', e.message ?? 'unsupported media type');
   return new UserError(e.status, e.status === 400 ? 'invalid_params' : 'bad_request', e.expose ? (e.message ?? '') : 'bad request');
 }

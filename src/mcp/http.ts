@@ -36,7 +36,7 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
       const res = await transport.handleRequest(webRequest(ctx), { parsedBody: ctx.request.body, authInfo: authInfo(ctx) });
       ctx.status = res.status;
       res.headers.forEach((value, key) => ctx.set(key, value));
-      ctx.body = res.body ? await res.text() : null;
+      ctx.body = res.body ? await res.text() : ''; // '' keeps a 202; null would make Koa answer 204
     } finally {
       await server.close();
       if (pool.length < POOL_MAX) pool.push(server);
