@@ -24,6 +24,11 @@ export class Inflights {
     if (i > 0) this.buf.splice(0, i);
   }
 
+  /** Frees the oldest slot: lets a window that lost its messages send again. */
+  freeFirst(): void {
+    this.buf.shift();
+  }
+
   reset(): void {
     this.buf.length = 0;
   }

@@ -637,6 +637,8 @@ export class Raft {
       case MessageType.HeartbeatResp: {
         pr.recentActive = true;
         pr.probeSent = false;
+        // The follower is alive: if a full window's messages were lost, free a slot so we send again.
+        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
         if (pr.match < this.log.lastIndex()) this.maybeSendAppend(m.from, true);
         if (this.leaseRead || !m.context || m.context.length === 0) return;
         const acks = this.readOnly.recvAck(m.from, m.context);

@@ -3,19 +3,8 @@
 import { Raft, type RaftConfig, type Ready } from '../../src/raft/raft.ts';
 import { MemoryStorage } from '../../src/raft/memory-storage.ts';
 import { bootstrapLog } from '../../src/raft/conf-change.ts';
+import { seeded } from './sim/random.ts';
 import { EntryType, MessageType, type LogEntry, type Message, type NodeId } from '../../src/raft/types.ts';
-
-export function seeded(seed: number): () => number {
-  // mulberry32
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function newRaft(id: NodeId, ids: NodeId[], opts: Partial<RaftConfig> = {}, seed = 1): Raft {
   const storage = new MemoryStorage({ voters: [], learners: [], addrs: {} });
