@@ -80,7 +80,13 @@ describe('ReplicatedState', () => {
   });
 
   it('lets one command write another module atomically and reports changed keys after the write', async () => {
-    const ledger: StateModule = { name: 'ledger', apply: (cmd, tx) => tx.put(String(cmd.key), cmd.value ?? null) };
+    const ledger: StateModule = {
+      name: 'ledger',
+      apply(cmd, tx) {
+        tx.put(String(cmd.key), cmd.value ?? null);
+        return null;
+      },
+    };
     const both: StateModule = {
       name: 'both',
       apply(cmd, tx) {
