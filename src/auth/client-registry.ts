@@ -56,13 +56,15 @@ export class ClientRegistry {
 
   /** RFC 7591 registration: validates the metadata, proposes the client, answers the registration response. */
   async register(body: unknown, nowSecs: number): Promise<Record<string, unknown>> {
+    // Redirect URIs first, so their problems get RFC 7591's own error code.
+    const uris = (body as { redirect_uris?: unknown } | null)?.redirect_uris;
+    if (Array.isArray(uris)) for (const uri of uris) if (typeof uri === 'string') checkRedirectUri(uri);
     const parsed = OAuthClientMetadataSchema.safeParse(body);
     if (!parsed.success) throw new InvalidClientMetadataError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     const meta = parsed.data;
     if (meta.redirect_uris.length === 0 || meta.redirect_uris.length > MAX_REDIRECT_URIS) {
       throw new InvalidRedirectUriError(`between 1 and ${MAX_REDIRECT_URIS} redirect_uris are required`);
     }
-    for (const uri of meta.redirect_uris) checkRedirectUri(uri);
     const authMethod = meta.token_endpoint_auth_method ?? 'client_secret_basic';
     if (authMethod !== 'none' && authMethod !== 'client_secret_basic' && authMethod !== 'client_secret_post') {
       throw new InvalidClientMetadataError(`token_endpoint_auth_method ${authMethod} is not supported`);
