@@ -1,5 +1,7 @@
+import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/index.ts';
@@ -8,6 +10,9 @@ import type { Limits } from './api/operations.ts';
 import { restRoutes } from './api/rest.ts';
 import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.ts';
 import { mcpRoutes } from './mcp/index.ts';
+import { createDomain, domainModules } from './executions/index.ts';
+import { IsolatePool } from './sandbox/index.ts';
+import { CommandLog, LocalProposer, ReplicatedState } from './store/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -95,7 +100,49 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-/** The real domain over the node's LevelDB; filled in when src/executions and src/sessions land. */
-export async function openDomain(_config: Config, _log: Logger): Promise<OpenDomain> {
-  throw new Error('domain services not wired yet');
+/**
+ * The node's domain over its LevelDB state in `<dataDir>/state`. The write path is the command log
+ * over the TEMPORARY LocalProposer; the Raft node replaces it here and nowhere else.
+ */
+export async function openDomain(config: Config, log: Logger): Promise<OpenDomain> {
+  const dir = join(config.dataDir, 'state');
+  await mkdir(dir, { recursive: true });
+  const state = await ReplicatedState.open(dir, domainModules());
+  const pool = new IsolatePool({ maxIsolates: config.maxConcurrent });
+  let domain;
+  try {
+    domain = await createDomain({
+      state,
+      log: new CommandLog(new LocalProposer(state)),
+      pool,
+      logger: log,
+      options: {
+        nodeId: config.nodeId,
+        maxMemoryMb: config.maxMemoryMb,
+        maxTimeoutSecs: config.maxTimeoutSecs,
+        maxOutputBytes: config.maxOutputBytes,
+        maxCodeBytes: config.maxBodyBytes,
+        maxConcurrent: config.maxConcurrent,
+        maxQueue: config.maxQueue,
+        maxExecutions: config.maxExecutions,
+        liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb },
+      },
+    });
+  } catch (err) {
+    pool.close();
+    await state.close();
+    throw err;
+  }
+  const opened = domain;
+  let closing = false;
+  return {
+    domain: opened,
+    readiness: () => (closing ? { ready: false, reason: 'shutting down' } : { ready: true }),
+    async close() {
+      closing = true;
+      await opened.close();
+      await state.close();
+      pool.close();
+    },
+  };
 }

@@ -1,64 +1,16 @@
-import type { Json } from '../store/index.ts';
+import type { Execution, ExecutionStatus, OutputPage, OutputWindow, RunRequest } from '../executions/index.ts';
+import type { JournalStep, SessionInfo } from '../sessions/index.ts';
+
+export type { Execution, ExecutionStatus, OutputPage, RunRequest, JournalStep, SessionInfo };
 
 /**
- * What the edges (REST and MCP) need from the domain services, as written in docs/architecture.md.
- * ExecutionService and SessionService satisfy it structurally; tests may pass a fake.
+ * What the edges (REST and MCP) call: the methods of ExecutionService and SessionService they use,
+ * as a structural type so that tests of the edges can pass a stand-in.
  */
-export interface RunRequest {
-  code: string;
-  language?: 'js' | 'ts';
-  session?: string;
-  heap?: string;
-  memoryMb?: number;
-  timeoutSecs?: number;
-  tags?: Record<string, string>;
-  idempotencyKey?: string;
-  subject?: string;
-}
-
-export type ExecutionStatus = 'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';
-
-export interface ConsoleLine {
-  level: 'log' | 'info' | 'warn' | 'error' | 'debug';
-  text: string;
-}
-
-export interface RunError {
-  name: string;
-  message: string;
-  stack: string | null;
-  line: number | null;
-  column: number | null;
-}
-
-export interface Execution {
-  id: string;
-  status: ExecutionStatus;
-  result: Json;
-  resultText: string | null;
-  console: ConsoleLine[];
-  consoleTruncated: boolean;
-  error: RunError | null;
-  session: string | null;
-  step: number | null;
-  heap: string | null;
-  tags: Record<string, string>;
-  node: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-}
-
-interface Page {
-  offset: number;
-  limit: number;
-}
-
 export interface Executions {
   run(req: RunRequest, opts: { waitMs: number; signal?: AbortSignal }): Promise<Execution>;
   get(id: string, opts: { waitMs?: number; subject?: string }): Promise<Execution>;
-  output(id: string, opts: { line?: Page; byte?: Page; subject?: string }): Promise<unknown>;
+  output(id: string, opts: OutputWindow & { subject?: string }): Promise<OutputPage>;
   cancel(id: string, subject?: string): Promise<Execution>;
   list(q: {
     status?: ExecutionStatus;
@@ -71,9 +23,12 @@ export interface Executions {
 }
 
 export interface Sessions {
-  list(q: { cursor?: string; limit?: number; subject?: string }): Promise<unknown>;
-  get(name: string, q: { stepsCursor?: string; stepsLimit?: number; subject?: string }): Promise<unknown>;
-  delete(name: string, subject?: string): Promise<unknown>;
+  list(q: { cursor?: string; limit?: number; subject?: string }): Promise<{ sessions: SessionInfo[]; nextCursor: string | null }>;
+  get(
+    name: string,
+    q: { stepsCursor?: string; stepsLimit?: number; subject?: string },
+  ): Promise<SessionInfo & { journal: JournalStep[]; nextStepsCursor: string | null }>;
+  delete(name: string, subject?: string): Promise<void>;
 }
 
 export interface Domain {

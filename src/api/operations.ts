@@ -1,7 +1,17 @@
 import { z } from 'zod';
 import { invalidParams } from '../errors.ts';
 import type { Domain, ExecutionStatus, RunRequest } from './domain.ts';
-import { ExecutionView, FINISHED, executionView } from './views.ts';
+import {
+  ExecutionView,
+  FINISHED,
+  JournalStepView,
+  OutputView,
+  SessionView,
+  executionView,
+  journalStepView,
+  outputView,
+  sessionView,
+} from './views.ts';
 
 /**
  * The product's operations, declared once. Each is served as an MCP tool (src/mcp) and as a REST route
@@ -46,8 +56,8 @@ export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodO
 
 const op = <I extends z.ZodObject, O extends z.ZodObject>(o: Operation<I, O>) => o as unknown as Operation;
 
-const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
-const sessionName = z.string().regex(NAME, 'letters, digits and _ . : - only, at most 128');
+// The domain checks names and state ids precisely; the schemas only bound them.
+const sessionName = z.string().min(1).max(128);
 const executionId = z.string().min(1).max(128).describe('Execution id returned by run_js / POST /api/exec.');
 const limit = z.number().int().min(1).max(1000).optional().describe('Page size.');
 const cursor = z.string().optional().describe('Opaque cursor from the previous page\'s `next_cursor`.');
@@ -92,29 +102,20 @@ function runWaitMs(args: z.output<typeof RunInput>, ctx: CallContext, limits: Li
   return limits.maxWaitMs;
 }
 
-const OutputPage = z.object({
-  execution_id: z.string(),
-  status: ExecutionView.shape.status,
-  data: z.string().describe('The text of this window.'),
-  start_line: z.number(),
-  end_line: z.number().describe('Exclusive.'),
-  next_line_offset: z.number(),
-  total_lines: z.number(),
-  start_byte: z.number(),
-  end_byte: z.number().describe('Exclusive.'),
-  next_byte_offset: z.number(),
-  total_bytes: z.number(),
-  has_more: z.boolean(),
-});
-
 const ExecutionList = z.object({
   executions: z.array(ExecutionView),
   next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
 });
 
-// Session views are passed through from the domain until its record shapes are fixed.
-const SessionList = z.looseObject({});
-const SessionDetail = z.looseObject({});
+const SessionList = z.object({
+  sessions: z.array(SessionView),
+  next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+});
+
+const SessionDetail = SessionView.extend({
+  journal: z.array(JournalStepView).describe('Steps in order, one page of them.'),
+  next_steps_cursor: z.string().nullable().describe('Pass as `steps_cursor` for the next steps; null at the end.'),
+});
 
 export const OPERATIONS: readonly Operation[] = [
   op({
@@ -163,15 +164,16 @@ export const OPERATIONS: readonly Operation[] = [
       byte_offset: z.number().int().min(0).optional().describe('First byte (UTF-8).'),
       byte_limit: z.number().int().min(1).optional().describe('Bytes to return.'),
     }),
-    output: OutputPage,
+    output: OutputView,
     async call(domain, args, ctx) {
-      const page = (o: number | undefined, l: number | undefined) =>
+      const window = (o: number | undefined, l: number | undefined) =>
         o === undefined && l === undefined ? undefined : { offset: o ?? 0, limit: l ?? Number.MAX_SAFE_INTEGER };
-      return (await domain.executions.output(args.execution_id, {
-        line: page(args.line_offset, args.line_limit),
-        byte: page(args.byte_offset, args.byte_limit),
+      const page = await domain.executions.output(args.execution_id, {
+        line: window(args.line_offset, args.line_limit),
+        byte: window(args.byte_offset, args.byte_limit),
         subject: ctx.subject,
-      })) as z.output<typeof OutputPage>;
+      });
+      return outputView(await domain.executions.get(args.execution_id, { subject: ctx.subject }), page);
     },
   }),
   op({
@@ -224,7 +226,8 @@ export const OPERATIONS: readonly Operation[] = [
     input: z.strictObject({ cursor, limit }),
     output: SessionList,
     async call(domain, args, ctx) {
-      return (await domain.sessions.list({ cursor: args.cursor, limit: args.limit, subject: ctx.subject })) as Record<string, unknown>;
+      const { sessions, nextCursor } = await domain.sessions.list({ cursor: args.cursor, limit: args.limit, subject: ctx.subject });
+      return { sessions: sessions.map(sessionView), next_cursor: nextCursor };
     },
   }),
   op({
@@ -232,16 +235,17 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'get',
     path: '/api/sessions/:session',
     summary: 'Get a session',
-    description: 'A session and its journal of steps (code, status, state id), paginated with `steps_cursor`/`steps_limit`.',
+    description: 'A session and its journal of steps (code, state id, whether it threw), paginated with `steps_cursor`/`steps_limit`.',
     scope: 'raftbox:read',
     input: z.strictObject({ session: sessionName, steps_cursor: cursor, steps_limit: limit }),
     output: SessionDetail,
     async call(domain, args, ctx) {
-      return (await domain.sessions.get(args.session, {
+      const { journal, nextStepsCursor, ...info } = await domain.sessions.get(args.session, {
         stepsCursor: args.steps_cursor,
         stepsLimit: args.steps_limit,
         subject: ctx.subject,
-      })) as Record<string, unknown>;
+      });
+      return { ...sessionView(info), journal: journal.map(journalStepView), next_steps_cursor: nextStepsCursor };
     },
   }),
   op({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Execution } from './domain.ts';
+import type { Execution, JournalStep, OutputPage, SessionInfo } from './domain.ts';
 
 /**
  * The wire shapes of the domain's records, shared by REST answers, MCP `structuredContent` and the
@@ -71,3 +71,61 @@ export const FINISHED = new Set<string>(['completed', 'failed', 'timeout', 'memo
 export const ErrorView = z
   .object({ error: z.string().describe('Machine-readable code, e.g. `not_found`.'), message: z.string() })
   .describe('Every error answer.');
+
+export const OutputView = z.object({
+  execution_id: z.string(),
+  status: ExecutionView.shape.status,
+  data: z.string().describe('The text of this window: one line per console line, warnings and errors marked.'),
+  total_lines: z.number(),
+  total_bytes: z.number(),
+  next_line_offset: z.number().nullable().describe('Pass as `line_offset` for the next page (line paging); null at the end.'),
+  next_byte_offset: z.number().nullable().describe('Pass as `byte_offset` for the next page (byte paging); null at the end.'),
+  has_more: z.boolean(),
+});
+
+export function outputView(e: Execution, page: OutputPage): z.output<typeof OutputView> {
+  return {
+    execution_id: e.id,
+    status: e.status,
+    data: page.data,
+    total_lines: page.totalLines,
+    total_bytes: page.totalBytes,
+    next_line_offset: page.nextLineOffset,
+    next_byte_offset: page.nextByteOffset,
+    has_more: page.hasMore,
+  };
+}
+
+export const SessionView = z.object({
+  name: z.string(),
+  heap: z.string().describe('State id of the session\'s latest step.'),
+  steps: z.number().describe('Steps in the journal.'),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+export const sessionView = (s: SessionInfo): z.output<typeof SessionView> => ({
+  name: s.name,
+  heap: s.heap,
+  steps: s.steps,
+  created_at: s.createdAt,
+  updated_at: s.updatedAt,
+});
+
+export const JournalStepView = z.object({
+  step: z.number(),
+  heap: z.string().describe('State id after this step.'),
+  code: z.string(),
+  language: z.enum(['js', 'ts']),
+  threw: z.boolean().describe('The step threw; its effects up to the throw are kept.'),
+  created_at: z.string(),
+});
+
+export const journalStepView = (s: JournalStep): z.output<typeof JournalStepView> => ({
+  step: s.step,
+  heap: s.heap,
+  code: s.code,
+  language: s.language,
+  threw: s.threw,
+  created_at: s.createdAt,
+});

@@ -20,10 +20,17 @@ export const ConfigSchema = z.strictObject({
     .default('info')
     .describe('Log level of the JSON logs (stdout for `serve`, stderr for `stdio`).'),
 
-  defaultMemoryMb: z.number().int().min(8).default(64).describe('Heap limit of a run when the call gives no `heap_memory_max_mb`.'),
-  maxMemoryMb: z.number().int().min(8).default(512).describe('Largest `heap_memory_max_mb` a call may ask for; larger is refused, not clamped.'),
-  defaultTimeoutSecs: z.number().positive().default(30).describe('Time limit of a run when the call gives no `execution_timeout_secs`.'),
-  maxTimeoutSecs: z.number().positive().default(300).describe('Largest `execution_timeout_secs` a call may ask for; larger is refused, not clamped.'),
+  maxMemoryMb: z
+    .number()
+    .int()
+    .min(8)
+    .default(512)
+    .describe('Largest `heap_memory_max_mb` a call may ask for (a call that gives none gets 64); larger is refused, not clamped.'),
+  maxTimeoutSecs: z
+    .number()
+    .positive()
+    .default(300)
+    .describe('Largest `execution_timeout_secs` a call may ask for (a call that gives none gets 30); larger is refused, not clamped.'),
   maxConcurrent: z
     .number()
     .int()

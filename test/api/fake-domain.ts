@@ -3,16 +3,20 @@ import type { Domain, Execution, RunRequest } from '../../src/api/domain.ts';
 import { ConfigSchema, type Config } from '../../src/config/index.ts';
 import { startNode, type NodeHandle } from '../../src/server.ts';
 import pino from 'pino';
+import { outputPage } from '../../src/executions/output-pages.ts';
 
 /**
  * A stand-in for ExecutionService/SessionService so the edges' contract (mapping, statuses, errors)
  * is tested without sandboxes. Code words steer it: `sleep` never finishes until cancelled, `throw`
  * fails, `overload` is refused with 429, `conflict` with 409, `log` prints five lines.
  */
+const EPOCH = new Date(0).toISOString();
+
 export function fakeDomain(): Domain & { lastRun?: RunRequest } {
   const executions = new Map<string, Execution>();
   const sessions = new Map<string, string[]>();
   let seq = 0;
+  const info = (name: string) => ({ name, heap: 'h', steps: sessions.get(name)!.length, createdAt: EPOCH, updatedAt: EPOCH });
   const find = (id: string) => {
     const e = executions.get(id);
     if (!e) throw notFound(`no execution ${id}`);
@@ -55,34 +59,8 @@ export function fakeDomain(): Domain & { lastRun?: RunRequest } {
       async get(id) {
         return find(id);
       },
-      async output(id, { line, byte }) {
-        const e = find(id);
-        const lines = e.console.map((l) => l.text + '\n');
-        const text = lines.join('');
-        let start = 0;
-        let end = text.length;
-        if (line) {
-          start = lines.slice(0, line.offset).join('').length;
-          end = start + lines.slice(line.offset, line.offset + line.limit).join('').length;
-        } else if (byte) {
-          start = Math.min(byte.offset, text.length);
-          end = Math.min(start + byte.limit, text.length);
-        }
-        const linesBefore = (n: number) => text.slice(0, n).split('\n').length - 1;
-        return {
-          execution_id: id,
-          status: e.status,
-          data: text.slice(start, end),
-          start_line: linesBefore(start),
-          end_line: linesBefore(end),
-          next_line_offset: linesBefore(end),
-          total_lines: lines.length,
-          start_byte: start,
-          end_byte: end,
-          next_byte_offset: end,
-          total_bytes: text.length,
-          has_more: end < text.length,
-        };
+      async output(id, window) {
+        return outputPage(find(id).console, window);
       },
       async cancel(id) {
         const e = find(id);
@@ -100,12 +78,13 @@ export function fakeDomain(): Domain & { lastRun?: RunRequest } {
     },
     sessions: {
       async list() {
-        return { sessions: [...sessions.entries()].map(([name, steps]) => ({ name, steps: steps.length })), next_cursor: null };
+        return { sessions: [...sessions.keys()].map(info), nextCursor: null };
       },
       async get(name) {
         const steps = sessions.get(name);
         if (!steps) throw notFound(`no session ${name}`);
-        return { name, steps: steps.map((code, index) => ({ index, code })), next_steps_cursor: null };
+        const journal = steps.map((code, step) => ({ step, heap: `h${step}`, code, language: 'ts' as const, threw: false, createdAt: EPOCH }));
+        return { ...info(name), journal, nextStepsCursor: null };
       },
       async delete(name) {
         if (!sessions.delete(name)) throw notFound(`no session ${name}`);
