@@ -161,19 +161,15 @@ export default function (data) {
 }
 
 const FLOWS = {
-  // MCP-V8's flow: submit, answered 202 {execution_id}, then poll until the execution is finished.
+  // MCP-V8's flow: submit without waiting, then poll GET /api/executions/{id} until the execution is finished.
+  // MCP-V8 answers 202 {execution_id}; raftbox answers 202 with the queued record, or 200 when already done.
   poll(base, args, headers) {
-    const res = http.post(`${base}/api/exec`, JSON.stringify(args), requestParams(headers, 'POST /api/exec'));
-    const body = res.status === 202 ? parseJson(res.body) : null;
-    return body && body.execution_id ? awaitFinished(base, body.execution_id, headers) : null;
+    return submit(`${base}/api/exec`, base, args, headers);
   },
 
   // One request that answers with the finished execution; long-polls on if it outlasts WAIT_MS.
   wait(base, args, headers) {
-    const res = http.post(`${base}/api/exec?wait=${WAIT_MS}`, JSON.stringify(args), requestParams(headers, 'POST /api/exec?wait'));
-    const execution = res.status === 200 || res.status === 202 ? parseJson(res.body) : null;
-    if (execution === null || !isPending(execution)) return execution;
-    return awaitFinished(base, execution.execution_id, headers);
+    return submit(`${base}/api/exec?wait=${WAIT_MS}`, base, args, headers);
   },
 
   // run_js over Streamable HTTP in the server's stateless mode: one JSON-RPC request, no initialize and no
@@ -193,6 +189,13 @@ const FLOWS = {
   },
 };
 
+function submit(url, base, args, headers) {
+  const res = http.post(url, JSON.stringify(args), requestParams(headers, `POST ${url.slice(base.length)}`));
+  const execution = res.status === 200 || res.status === 202 ? parseJson(res.body) : null;
+  if (execution === null || isFinished(execution)) return execution;
+  return typeof execution.execution_id === 'string' ? awaitFinished(base, execution.execution_id, headers) : null;
+}
+
 function awaitFinished(base, id, headers) {
   // FLOW=wait long-polls; FLOW=poll asks and sleeps, as MCP-V8's script does.
   const query = FLOW === 'poll' ? '' : `?wait=${WAIT_MS}`;
@@ -200,14 +203,17 @@ function awaitFinished(base, id, headers) {
   while (Date.now() < deadline) {
     const res = http.get(`${base}/api/executions/${encodeURIComponent(id)}${query}`, requestParams(headers, 'GET /api/executions/{id}'));
     const execution = res.status === 200 ? parseJson(res.body) : null;
-    if (execution === null || !isPending(execution)) return execution;
+    if (execution === null || isFinished(execution)) return execution;
     if (FLOW === 'poll') sleep(POLL_INTERVAL_MS / 1000);
   }
   return null;
 }
 
-function isPending(execution) {
-  return execution.status === 'queued' || execution.status === 'running';
+const FINISHED = ['completed', 'failed', 'timeout', 'memory_limit', 'cancelled'];
+
+// MCP-V8's 202 carries no status at all: anything not finished is polled.
+function isFinished(execution) {
+  return FINISHED.indexOf(execution.status) >= 0;
 }
 
 function requestParams(headers, name) {

@@ -6,7 +6,7 @@ import { iterate, loadScript, type FakeResponse, type Handler, type SentRequest 
  * docs/architecture.md: `1 + 1` completes with 2; the stateful step increments a per-session counter.
  * `loseStepOf` drops the commit of a session's next step, as a lost Raft write would.
  */
-function fakeRaftbox(opts: { pendingPolls?: number; sse?: boolean } = {}) {
+function fakeRaftbox(opts: { pendingPolls?: number; sse?: boolean; doneOnSubmit?: boolean } = {}) {
   const sessions = new Map<string, number>();
   const executions = new Map<string, { execution: Record<string, unknown>; polls: number }>();
   const lost = new Set<string>();
@@ -43,9 +43,9 @@ function fakeRaftbox(opts: { pendingPolls?: number; sse?: boolean } = {}) {
     const { pathname, searchParams } = new URL(req.url);
     if (req.method === 'POST' && pathname === '/api/exec') {
       const execution = run(JSON.parse(String(req.body)));
-      if (searchParams.has('wait')) return json(200, execution);
+      if (searchParams.has('wait') || opts.doneOnSubmit) return json(200, execution);
       executions.set(String(execution.execution_id), { execution, polls: 0 });
-      return json(202, { execution_id: execution.execution_id });
+      return json(202, { execution_id: execution.execution_id }); // MCP-V8's answer: no status
     }
     const polled = /^\/api\/executions\/(.+)$/.exec(pathname);
     if (req.method === 'GET' && polled) {
@@ -152,6 +152,14 @@ describe('bench/k6/load-test.js iterations', () => {
       'GET /api/executions/ex1',
     ]);
     expect(world.slept).toEqual([0.05, 0.05]);
+    expect(world.metrics.success_rate).toEqual([1]);
+  });
+
+  it('FLOW=poll: takes an execution that raftbox already finished when it answered the submit (200)', async () => {
+    const fake = fakeRaftbox({ doneOnSubmit: true });
+    const { script, world } = await loadScript({ ...BASE_ENV, FLOW: 'poll' }, fake.handler);
+    iterate(script, world, 1);
+    expect(world.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST http://node:3000/api/exec']);
     expect(world.metrics.success_rate).toEqual([1]);
   });
 
