@@ -16,21 +16,26 @@ export function newRaft(id: NodeId, ids: NodeId[], opts: Partial<RaftConfig> = {
 }
 
 /** Persists and applies one ready the way a driver would; returns its messages and applied entries. */
-export function drain(r: Raft): { messages: Message[]; applied: LogEntry[] } {
+export function drain(r: Raft): { messages: Message[]; applied: LogEntry[]; readStates: number[] } {
   const messages: Message[] = [];
   const applied: LogEntry[] = [];
+  const readStates: number[] = [];
   while (r.hasReady()) {
     const rd: Ready = r.ready();
     messages.push(...rd.messages);
+    readStates.push(...rd.readStates.map((s) => s.index));
     applied.push(...rd.committedEntries.filter((e) => e.type === EntryType.Normal && e.data.length > 0));
     r.advance(rd);
   }
-  return { messages, applied };
+  return { messages, applied, readStates };
 }
 
 export class Network {
   readonly nodes = new Map<NodeId, Raft>();
   readonly applied = new Map<NodeId, LogEntry[]>();
+  readonly readStates = new Map<NodeId, number[]>();
+  /** Every message delivered, in order. */
+  readonly trace: Message[] = [];
   private dropped = new Set<string>();
   private ignored = new Set<MessageType>();
 
@@ -41,6 +46,7 @@ export class Network {
   add(r: Raft): void {
     this.nodes.set(r.id, r);
     this.applied.set(r.id, []);
+    this.readStates.set(r.id, []);
   }
 
   get(id: NodeId): Raft {
@@ -77,14 +83,16 @@ export class Network {
       const m = queue.shift()!;
       const r = this.nodes.get(m.to);
       if (!r || this.dropped.has(`${m.from}>${m.to}`) || this.ignored.has(m.type)) continue;
+      this.trace.push(m);
       r.step(m);
       queue.push(...this.collect(r));
     }
   }
 
   private collect(r: Raft): Message[] {
-    const { messages, applied } = drain(r);
+    const { messages, applied, readStates } = drain(r);
     this.applied.get(r.id)!.push(...applied);
+    this.readStates.get(r.id)!.push(...readStates);
     return messages;
   }
 
