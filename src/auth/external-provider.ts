@@ -113,11 +113,14 @@ export class ExternalProvider implements TokenVerifier {
 }
 
 function principalOf(claims: Record<string, unknown>): VerifiedToken {
-  if (typeof claims.sub !== 'string' || !claims.sub) throw new TokenRejected('token has no subject');
   // `scope` (RFC 9068, Keycloak, oidc-provider) or `scp` (some providers) as an array.
   const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : Array.isArray(claims.scp) ? claims.scp.map(String) : [];
   const clientId = typeof claims.client_id === 'string' ? claims.client_id : typeof claims.azp === 'string' ? claims.azp : null;
-  return { subject: claims.sub, scopes, clientId, expiresAt: claims.exp as number };
+  // A machine token may be introspected without `sub` (RFC 7662 makes it optional): it acts for its
+  // client, as the same provider's JWTs say with sub = client_id.
+  const subject = typeof claims.sub === 'string' && claims.sub ? claims.sub : clientId;
+  if (!subject) throw new TokenRejected('token has no subject');
+  return { subject, scopes, clientId, expiresAt: claims.exp as number };
 }
 
 /** RFC 8414 §3 path-inserted well-known first, then OIDC discovery (appended, as Keycloak serves it). */

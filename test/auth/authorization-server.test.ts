@@ -99,7 +99,7 @@ describe('discovery', () => {
     expect(as.issuer).toBe(n1.url);
     const root = await (await fetch(`${n2.url}/.well-known/oauth-protected-resource`)).json();
     expect(root).toMatchObject({ resource: n1.url, authorization_servers: [n1.url], scopes_supported: ['raftbox:run', 'raftbox:read'] });
-    const mcp = await (await fetch(`${n2.url}/.well-known/oauth-protected-resource/mcp`)).json();
+    const mcp = (await (await fetch(`${n2.url}/.well-known/oauth-protected-resource/mcp`)).json()) as { resource: string };
     expect(mcp.resource).toBe(`${n1.url}/mcp`);
 
     const res = await fetch(`${n2.url}/mcp`, { method: 'POST' });
