@@ -30,6 +30,7 @@ async function stdio(config: Config): Promise<number> {
   // stdout carries the protocol: everything else goes to stderr.
   const log = createLogger(config, 2);
   const opened = await openDomain(config, log);
+  log.info({ dataDir: config.dataDir }, 'serving MCP over stdio');
   await Promise.race([serveStdio(opened.domain, limitsOf(config)), untilSignal()]);
   await opened.close();
   return 0;
