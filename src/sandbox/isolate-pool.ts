@@ -106,12 +106,12 @@ export class IsolatePool {
       for (;;) {
         const prepared = await member.context();
         const run = await runInContext(member.isolate, prepared, step, compiled, limits, signal);
-        if (run.kind === 'tainted' || !run.contextReusable) {
-          if (!member.isolate.isDisposed) member.renewContext();
-          if (run.kind === 'tainted') continue;
-        } else if (++member.runs >= this.#runsPerContext) {
+        if (run.kind === 'tainted') {
           member.renewContext();
+          continue;
         }
+        if (!run.isolateReusable) member.dispose();
+        else if (++member.runs >= this.#runsPerContext) member.renewContext();
         return run.outcome;
       }
     } finally {

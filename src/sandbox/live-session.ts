@@ -1,7 +1,7 @@
 import ivm from 'isolated-vm';
 import { compileStep, StepSyntaxError } from './compile-step.ts';
 import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
-import { runInContext, stepPayload, syntaxErrorOutcome } from './step-runner.ts';
+import { guardedCall, runInContext, stepPayload, syntaxErrorOutcome } from './step-runner.ts';
 import type { Limits, RunOutcome, Step } from './types.ts';
 
 export interface ReplayOptions {
@@ -58,15 +58,13 @@ export class LiveSession {
           throw err;
         }
       });
-      try {
-        await this.prepared.driver.apply(undefined, ['replay', payloads], {
-          arguments: { copy: true },
-          result: { promise: true, copy: true },
-          timeout: options.cpuTimeoutMs ?? DEFAULT_REPLAY_CPU_MS,
-        });
-      } catch (err) {
+      const budget = options.cpuTimeoutMs ?? DEFAULT_REPLAY_CPU_MS;
+      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: 2 * budget }, undefined, () =>
+        this.prepared.driver.apply(undefined, ['replay', payloads], { arguments: { copy: true }, result: { promise: true, copy: true } }),
+      );
+      if (!call.ok) {
         this.dispose();
-        throw new SessionDisposedError(`Replay failed: ${err instanceof Error ? err.message : String(err)}`);
+        throw new SessionDisposedError(`Replay stopped: ${call.status}`);
       }
     });
   }
@@ -85,7 +83,7 @@ export class LiveSession {
       }
       const run = await runInContext(this.isolate, this.prepared, step, compiled, { ...limits, memoryMb: this.memoryMb }, signal);
       if (run.kind === 'tainted') throw new Error('unreachable: session contexts are never locked down');
-      if (!run.contextReusable) this.dispose();
+      if (!run.isolateReusable) this.dispose();
       return run.outcome;
     });
   }

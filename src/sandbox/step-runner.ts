@@ -14,7 +14,8 @@ export function stepPayload(step: Step, compiled: CompiledStep, maxOutputBytes: 
 }
 
 export type ContextRun =
-  | { kind: 'outcome'; outcome: RunOutcome; contextReusable: boolean }
+  /** After a limit was hit the isolate must go: the stopped step may have left work queued in it. */
+  | { kind: 'outcome'; outcome: RunOutcome; isolateReusable: boolean }
   /** A pooled context whose globals could not be reset: nothing ran, use a fresh context. */
   | { kind: 'tainted' };
 
@@ -31,8 +32,8 @@ interface DriverOutcome {
 const LEVELS = new Set<ConsoleLevel>(['log', 'info', 'warn', 'error', 'debug']);
 
 /**
- * Runs one compiled step in a prepared context under the limits. The wall-clock deadline and the
- * abort signal dispose the whole isolate: that is the only way to stop it from the host.
+ * Runs one compiled step in a prepared context under the limits. A limit hit disposes the whole
+ * isolate (see `guardedCall`).
  */
 export async function runInContext(
   isolate: ivm.Isolate,
@@ -42,35 +43,14 @@ export async function runInContext(
   limits: Limits,
   signal?: AbortSignal,
 ): Promise<ContextRun> {
-  const startedAt = performance.now();
-  if (signal?.aborted) return { kind: 'outcome', outcome: stoppedOutcome('cancelled', limits, 0, 0), contextReusable: true };
-  const cpuBefore = cpuTimeNs(isolate);
-  let killedFor: 'timeout' | 'cancelled' | null = null;
-  const kill = (reason: 'timeout' | 'cancelled') => {
-    if (killedFor !== null || isolate.isDisposed) return;
-    killedFor = reason;
-    isolate.dispose();
-  };
-  const deadline = setTimeout(kill, limits.wallTimeoutMs, 'timeout');
-  const onAbort = () => kill('cancelled');
-  signal?.addEventListener('abort', onAbort, { once: true });
-  let json: string;
-  try {
-    json = await prepared.driver.apply(undefined, ['run', stepPayload(step, compiled, limits.maxOutputBytes)], {
-      arguments: { copy: true },
-      result: { promise: true, copy: true },
-      timeout: limits.cpuTimeoutMs,
-    });
-  } catch (err) {
-    const cpuMs = elapsedCpuMs(isolate, cpuBefore);
-    const wallMs = performance.now() - startedAt;
-    const status = killedFor ?? classifyFailure(err, isolate);
-    return { kind: 'outcome', outcome: stoppedOutcome(status, limits, cpuMs, wallMs), contextReusable: false };
-  } finally {
-    clearTimeout(deadline);
-    signal?.removeEventListener('abort', onAbort);
+  const payload = stepPayload(step, compiled, limits.maxOutputBytes);
+  const call = await guardedCall(isolate, prepared, limits, signal, () =>
+    prepared.driver.apply(undefined, ['run', payload], { arguments: { copy: true }, result: { promise: true, copy: true } }),
+  );
+  if (!call.ok) {
+    return { kind: 'outcome', outcome: stoppedOutcome(call.status, limits, call.cpuMs, call.wallMs), isolateReusable: false };
   }
-  const raw = JSON.parse(json) as DriverOutcome;
+  const raw = JSON.parse(call.value) as DriverOutcome;
   if (raw.tainted) return { kind: 'tainted' };
   const outcome: RunOutcome = {
     status: raw.status === 'completed' ? 'completed' : 'failed',
@@ -79,10 +59,72 @@ export async function runInContext(
     console: (Array.isArray(raw.console) ? raw.console : []).map(toConsoleLine),
     consoleTruncated: raw.consoleTruncated === true,
     error: raw.error ? userError(raw.error, compiled) : null,
-    cpuMs: elapsedCpuMs(isolate, cpuBefore),
-    wallMs: performance.now() - startedAt,
+    cpuMs: call.cpuMs,
+    wallMs: call.wallMs,
   };
-  return { kind: 'outcome', outcome, contextReusable: true };
+  return { kind: 'outcome', outcome, isolateReusable: true };
+}
+
+export type GuardedCall<T> =
+  | { ok: true; value: T; cpuMs: number; wallMs: number }
+  | { ok: false; status: 'timeout' | 'cancelled' | 'memory_limit'; cpuMs: number; wallMs: number };
+
+/**
+ * Makes one call into the isolate under a CPU and a wall-clock budget and an abort signal; any of
+ * them disposes the isolate, the only way to stop it from the host. isolated-vm's own `timeout`
+ * covers just the task that starts a call, not the later tasks a step goes on in (after each
+ * awaited `hostYield`), so CPU time is watched here through `isolate.cpuTime`.
+ */
+export async function guardedCall<T>(
+  isolate: ivm.Isolate,
+  prepared: PreparedContext,
+  budget: { cpuTimeoutMs: number; wallTimeoutMs: number },
+  signal: AbortSignal | undefined,
+  call: () => Promise<T>,
+): Promise<GuardedCall<T>> {
+  const startedAt = performance.now();
+  if (signal?.aborted) return { ok: false, status: 'cancelled', cpuMs: 0, wallMs: 0 };
+  const cpuBefore = cpuTimeNs(isolate);
+  let killedFor: 'timeout' | 'cancelled' | null = null;
+  let cpuAtKill = 0;
+  const kill = (reason: 'timeout' | 'cancelled') => {
+    if (killedFor !== null || isolate.isDisposed) return;
+    killedFor = reason;
+    cpuAtKill = elapsedCpuMs(isolate, cpuBefore);
+    isolate.dispose();
+  };
+  const deadline = setTimeout(kill, budget.wallTimeoutMs, 'timeout');
+  let watchdog = setTimeout(function checkCpu() {
+    const usedMs = elapsedCpuMs(isolate, cpuBefore);
+    if (usedMs >= budget.cpuTimeoutMs) kill('timeout');
+    else watchdog = setTimeout(checkCpu, Math.max(1, budget.cpuTimeoutMs - usedMs));
+  }, budget.cpuTimeoutMs);
+  const onAbort = () => kill('cancelled');
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const value = await call();
+    await settle(isolate, prepared);
+    return { ok: true, value, cpuMs: elapsedCpuMs(isolate, cpuBefore), wallMs: performance.now() - startedAt };
+  } catch (err) {
+    const status = killedFor ?? classifyFailure(err, isolate);
+    return { ok: false, status, cpuMs: killedFor ? cpuAtKill : elapsedCpuMs(isolate, cpuBefore), wallMs: performance.now() - startedAt };
+  } finally {
+    clearTimeout(deadline);
+    clearTimeout(watchdog);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Waits until the isolate has finished what the call left queued (microtasks that outlive the
+ * step's own promise), so their CPU time counts against this call and not the next one.
+ * isolated-vm also keeps promise rejections nobody handled and throws them from the next call into
+ * the isolate; this call takes them, so they cannot fail an unrelated later run.
+ */
+async function settle(isolate: ivm.Isolate, prepared: PreparedContext): Promise<void> {
+  await prepared.context.eval('0').catch((err: unknown) => {
+    if (isolate.isDisposed) throw err;
+  });
 }
 
 export function syntaxErrorOutcome(err: StepSyntaxError, startedAt: number): RunOutcome {

@@ -20,6 +20,7 @@ describe('stateless runs leak nothing into the next run', () => {
     ['frozen global object', 'Object.freeze(globalThis)', 'globalThis.x = 1; x', 1],
     ['RegExp legacy statics', '/(secret)/.exec("my secret")', 'typeof RegExp.$1', 'undefined'],
     ['Error.prepareStackTrace', 'try { Error.prepareStackTrace = () => "hooked" } catch {}', 'typeof Error.prepareStackTrace', 'undefined'],
+    ['unhandled rejections', 'Promise.reject(new Error("first")); (async () => { await null; throw new Error("later") })(); setTimeout(() => Promise.reject(new Error("timer")), 5)', '"clean"', 'clean'],
     ['Symbol registry data', 'try { Symbol.for("k").description2 = 1 } catch {}', 'Symbol.for("k").description2 ?? null', null],
   ])('%s', async (_, first, second, expected) => {
     await run(first);

@@ -25,7 +25,8 @@ const RUNTIME_FILENAME = 'raftbox:runtime';
 /** A context with the runtime installed; `driver` runs steps in it. */
 export interface PreparedContext {
   context: ivm.Context;
-  driver: ivm.Reference<(command: 'run' | 'replay', payload: unknown) => Promise<string>>;
+  /** Async inside the isolate; called with `result: { promise: true }` it yields the string. */
+  driver: ivm.Reference<(command: 'run' | 'replay', payload: unknown) => string>;
   release(): void;
 }
 

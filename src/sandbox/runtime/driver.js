@@ -163,10 +163,12 @@ function installRuntime(global, lockdown) {
     snapshotGlobals(global);
   }
   return async function driver(command, payload) {
-    if (command === 'run') {
-      if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
-      return jsonStringify(await runStep(payload));
-    }
+    if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
+    // isolated-vm fails the task that starts a call if a promise rejection is unhandled when that
+    // task ends, while the step goes on in the background. So user code runs only in later tasks,
+    // whose leftover rejections the host discards after the call (see step-runner.ts).
+    await hostYield();
+    if (command === 'run') return jsonStringify(await runStep(payload));
     for (const step of payload) {
       await runStep(step);
       await hostYield();

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IsolatePool, LiveSession, type RunOutcome } from '../../src/sandbox/index.ts';
+import { limits, step } from './helpers.ts';
+
+/**
+ * Each attempt is an expression that tries to reach a host capability. It is run as
+ * `typeof (attempt)?.versions?.node`: "string" would mean it got hold of Node's `process`.
+ */
+const processAttempts: Record<string, string> = {
+  'constructor chain from this': "this.constructor.constructor('return process')()",
+  'Function from a bridge (console.log)': "console.log.constructor('return process')()",
+  'Function from a bridge (setTimeout)': "setTimeout.constructor('return process')()",
+  'Function from a Promise': "Promise.resolve().constructor.constructor('return process')()",
+  'async function constructor': "(async () => {}).constructor('return process')()",
+  'generator function constructor': "(function* () {}).constructor('return process')().next().value",
+  'global this via Function': "Function('return this')().process",
+  'eval': "eval('process')",
+  'indirect eval': "(0, eval)('globalThis.process')",
+  'require': "require('child_process')",
+  'module / exports': '[typeof module, typeof exports, typeof __dirname, typeof Buffer].includes("object") ? process : undefined',
+  'globalThis.process': 'globalThis.process',
+  'prototype walk of console': "Object.getPrototypeOf(console).constructor.constructor('return process')()",
+  'caller chain': "(function f() { let c = f; const seen = []; while (c && seen.length < 20) { seen.push(c); try { c = c.caller } catch { c = null } } return seen.map(s => { try { return s.constructor('return process')() } catch { return undefined } }).find(Boolean) })()",
+  'arguments.callee.caller': "(function () { try { return arguments.callee.caller?.caller?.constructor('return process')() } catch { return undefined } })()",
+  'Error.prepareStackTrace call sites': `(() => {
+      const original = Error.prepareStackTrace;
+      try { Error.prepareStackTrace = (_, frames) => frames; } catch { return undefined }
+      const frames = new Error().stack;
+      Error.prepareStackTrace = original;
+      if (!Array.isArray(frames)) return undefined;
+      for (const f of frames) {
+        for (const candidate of [f.getThis?.(), f.getFunction?.()]) {
+          try { const p = candidate?.constructor?.constructor('return process')(); if (p) return p } catch {}
+          if (candidate?.process) return candidate.process;
+        }
+      }
+    })()`,
+  'getter passed to console': "(() => { let got; console.log({ get x() { got = this.constructor.constructor('return process')(); return 1 } }); return got })()",
+  'proxy passed to console': "(() => { let got; try { console.log(new Proxy({}, { ownKeys(t) { got = t.constructor.constructor('return process')(); return [] } })) } catch {} return got })()",
+  'toString passed to console %s': "(() => { let got; console.log('%s', { toString() { got = this.constructor.constructor('return process')(); return 'x' } }); return got })()",
+  'string callback to setTimeout': "(() => { try { setTimeout('globalThis.p = process', 1) } catch {} return globalThis.p })()",
+  'timer callback this': '(() => { let got; setTimeout(function () { got = this }, 1); return got })()',
+};
+
+const modes: Array<[string, () => Promise<{ run(code: string): Promise<RunOutcome>; close(): void }>]> = [
+  [
+    'pooled context',
+    async () => {
+      const pool = new IsolatePool({ maxIsolates: 1 });
+      return { run: (code) => pool.run(step(code), limits), close: () => pool.close() };
+    },
+  ],
+  [
+    'session context',
+    async () => {
+      const session = await LiveSession.create(64);
+      return { run: (code) => session.run(step(code), limits), close: () => session.dispose() };
+    },
+  ],
+];
+
+describe.each(modes)('escape attempts in a %s', (_, open) => {
+  let sandbox: Awaited<ReturnType<typeof open>>;
+  beforeAll(async () => {
+    sandbox = await open();
+  });
+  afterAll(() => sandbox.close());
+
+  it.each(Object.entries(processAttempts))('%s', async (_, attempt) => {
+    const outcome = await sandbox.run(`let got; try { got = typeof (${attempt})?.versions?.node } catch (e) { got = 'threw ' + e?.name } got`);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.result).not.toBe('string');
+  });
+
+  it('dynamic import is not available', async () => {
+    const outcome = await sandbox.run("await import('node:fs').then(() => 'loaded', () => 'blocked')");
+    expect(outcome.result).toBe('blocked');
+  });
+
+  it('exposes only standard globals and the installed bridges', async () => {
+    const outcome = await sandbox.run('Reflect.ownKeys(globalThis).map(String)');
+    const standard = new Set(Reflect.ownKeys(globalThis).map(String));
+    const installed = ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'crypto', 'WeakRef', 'FinalizationRegistry'];
+    // `got` is declared by the attempts above (a session keeps it).
+    const unexpected = (outcome.result as string[]).filter((k) => !standard.has(k) && !installed.includes(k) && k !== 'got');
+    expect(unexpected).toEqual([]);
+    expect(outcome.result).not.toContain('process');
+  });
+
+  it('has no shared memory, Atomics or WebAssembly', async () => {
+    const outcome = await sandbox.run('[typeof SharedArrayBuffer, typeof Atomics, typeof WebAssembly]');
+    expect(outcome.result).toEqual(['undefined', 'undefined', 'undefined']);
+  });
+
+  it('survives a stack overflow and a thrown getter in the result', async () => {
+    expect((await sandbox.run('function r() { r() } r()')).error?.name).toBe('RangeError');
+    const odd = await sandbox.run('new Proxy({}, { ownKeys() { throw new Error("trap") }, getPrototypeOf() { throw new Error("trap") } })');
+    expect(odd.status).toBe('completed');
+    expect(odd.resultText).toContain('could not be inspected');
+  });
+
+  it('cannot reach the host by polluting prototypes', async () => {
+    await sandbox.run('try { Object.prototype.hostPolluted = 1 } catch {}');
+    expect(({} as Record<string, unknown>).hostPolluted).toBeUndefined();
+    expect((await sandbox.run('1 + 1')).result).toBe(2);
+  });
+});
