@@ -124,7 +124,8 @@ export class ExecutionService {
       await this.nextChange(id, deadline - Date.now());
       record = this.lookup(id) ?? record;
     }
-    return view(record);
+    // The freshest view: the event loop may have been busy past the deadline while the run moved on.
+    return view(this.lookup(id) ?? record);
   }
 
   async output(id: string, opts: OutputWindow & { subject?: string | null } = {}): Promise<OutputPage> {
@@ -246,15 +247,19 @@ export class ExecutionService {
         const step = { code: r.code, language: r.language, seed: randomBytes(16).toString('hex'), clock: Date.now() };
         return this.finish(run, this.outcomeFields(await this.pool.run(step, r.limits, signal), t0));
       }
+      let committed: ExecutionRecord | undefined;
       const step = await this.sessions.step({
         ...r,
         execution: run.record.id,
         signal,
-        record: (s) => ({ type: 'execution.finish', record: asJson(this.finished(run, s, t0)), keep: this.options.maxExecutions }),
+        record: (s) => {
+          committed = this.finished(run, s, t0);
+          return { type: 'execution.finish', record: asJson(committed), keep: this.options.maxExecutions };
+        },
       });
       if (step.duplicateOf !== null) run.answeredBy = step.duplicateOf;
       // A committed step carried its record in the same command; a stopped one is recorded alone.
-      if (step.committed && step.duplicateOf === null) this.settle(run, this.finished(run, step, t0));
+      if (step.committed && step.duplicateOf === null) this.settle(run, committed!);
       else this.finish(run, this.finished(run, step, t0));
     } catch (err) {
       if (err instanceof UserError) run.error = err;

@@ -1,0 +1,38 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Fixture } from '../sessions/fixture.ts';
+
+let f: Fixture;
+beforeEach(async () => {
+  f = await Fixture.open();
+});
+afterEach(() => f.close());
+
+const FOREVER = { code: 'while (true) {}', timeoutSecs: 5 };
+
+describe('executions whose node is gone', () => {
+  it('fails the executions an earlier run of this node left running ("node restarted")', async () => {
+    const before = await f.node({ nodeId: 'n1' });
+    const orphan = await before.executions.run(FOREVER, { waitMs: 0 });
+    // The same node id starting again over the same state, while the old run is still "alive".
+    const after = await f.node({ nodeId: 'n1' });
+    expect(await after.executions.get(orphan.id)).toMatchObject({
+      status: 'failed',
+      error: { message: 'node restarted' },
+      node: 'n1',
+    });
+    // The old run ending later does not overwrite the verdict.
+    await before.executions.cancel(orphan.id).catch(() => undefined);
+    expect(await after.executions.get(orphan.id)).toMatchObject({ status: 'failed' });
+  });
+
+  it('fails a lost node\'s executions when the cluster says so, and cancels across nodes', async () => {
+    const a = await f.node({ nodeId: 'a' });
+    const b = await f.node({ nodeId: 'b' });
+    const onA = await a.executions.run(FOREVER, { waitMs: 0 });
+    const other = await a.executions.run(FOREVER, { waitMs: 0 });
+    // A cancel on B reaches A's run through the replicated record.
+    expect(await b.executions.cancel(other.id)).toMatchObject({ status: 'cancelled', node: 'a' });
+    expect(await b.executions.nodeLost('a')).toBe(1);
+    expect(await b.executions.get(onA.id)).toMatchObject({ status: 'failed', error: { message: 'node lost' } });
+  });
+});
