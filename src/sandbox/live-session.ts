@@ -59,9 +59,7 @@ export class LiveSession {
         }
       });
       const budget = options.cpuTimeoutMs ?? DEFAULT_REPLAY_CPU_MS;
-      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: 2 * budget }, undefined, () =>
-        this.prepared.driver.apply(undefined, ['replay', payloads], { arguments: { copy: true }, result: { promise: true, copy: true } }),
-      );
+      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: 2 * budget }, undefined, 'replay', payloads);
       if (!call.ok) {
         this.dispose();
         throw new SessionDisposedError(`Replay stopped: ${call.status}`);

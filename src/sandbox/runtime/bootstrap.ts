@@ -25,8 +25,11 @@ const RUNTIME_FILENAME = 'raftbox:runtime';
 /** A context with the runtime installed; `driver` runs steps in it. */
 export interface PreparedContext {
   context: ivm.Context;
-  /** Async inside the isolate; called with `result: { promise: true }` it yields the string. */
-  driver: ivm.Reference<(command: 'run' | 'replay', payload: unknown) => string>;
+  /**
+   * Returns a promise inside the isolate; called with `result: { promise: true }` it yields the
+   * string. 'collect' returns the result of the latest 'run' or 'replay' again.
+   */
+  driver: ivm.Reference<(command: 'run' | 'replay' | 'collect', payload?: unknown) => string>;
   release(): void;
 }
 

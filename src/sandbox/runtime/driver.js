@@ -45,9 +45,11 @@ async function runStep([source, seedWords, clock, maxOutputBytes]) {
   let stuck = false;
   let firedSinceYield = false;
   let firedAfterSettle = 0;
+  let yielded = false;
   for (;;) {
     if (!firedSinceYield && settled && timers.size === 0) break;
     await hostYield();
+    yielded = true;
     firedSinceYield = false;
     if (hasUncaughtError) break;
     if (timers.size === 0) {
@@ -76,6 +78,10 @@ async function runStep([source, seedWords, clock, maxOutputBytes]) {
   consoleOpen = false;
   outcome.console = consoleLines;
   outcome.consoleTruncated = consoleTruncated;
+  // Microtasks that outlive the step must run before the host sees the outcome, so that their CPU
+  // time counts against this step. A step that never yielded is still in the task that started
+  // the call, whose own checkpoint (under isolated-vm's timeout) runs them; otherwise drain here.
+  if (yielded) await hostYield();
   return outcome;
 }
 
@@ -162,17 +168,24 @@ function installRuntime(global, lockdown) {
     hardenIntrinsics(global);
     snapshotGlobals(global);
   }
-  return async function driver(command, payload) {
-    if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
-    // isolated-vm fails the task that starts a call if a promise rejection is unhandled when that
-    // task ends, while the step goes on in the background. So user code runs only in later tasks,
-    // whose leftover rejections the host discards after the call (see step-runner.ts).
-    await hostYield();
-    if (command === 'run') return jsonStringify(await runStep(payload));
+  // isolated-vm fails a call when a promise rejection is left unhandled at the end of the task
+  // that started it (or of an earlier task), though the call goes on inside the isolate. The host
+  // then asks for the same result again with 'collect' (see step-runner.ts).
+  let current = null;
+  async function perform(command, payload) {
+    if (command === 'run') {
+      if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
+      return jsonStringify(await runStep(payload));
+    }
     for (const step of payload) {
       await runStep(step);
+      // A live step's leftover microtasks run before the next step's call starts; so here.
       await hostYield();
     }
     return 'null';
+  }
+  return function driver(command, payload) {
+    if (command !== 'collect') current = perform(command, payload);
+    return current;
   };
 }
