@@ -50,6 +50,8 @@ export class ExecutionService {
   private readonly local = new Map<string, LocalRun>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly unsubscribe: () => void;
+  /** Record proposals nobody waits for; close() lets them land before the log goes away. */
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(
     private readonly state: ReplicatedState,
@@ -194,6 +196,7 @@ export class ExecutionService {
     this.unsubscribe();
     for (const run of this.local.values()) run.controller.abort();
     await Promise.all([...this.local.values()].map((run) => run.done));
+    await Promise.all(this.pending);
   }
 
   private async failNode(node: string, exceptBoot: string | null, reason: string): Promise<number> {
@@ -257,7 +260,8 @@ export class ExecutionService {
           return { type: 'execution.finish', record: asJson(committed), keep: this.options.maxExecutions };
         },
       });
-      if (step.duplicateOf !== null) run.answeredBy = step.duplicateOf;
+      // (A first execution already pruned by retention leaves only its place in the session to report.)
+      if (step.duplicateOf !== null && this.lookup(step.duplicateOf)) run.answeredBy = step.duplicateOf;
       // A committed step carried its record in the same command; a stopped one is recorded alone.
       if (step.committed && step.duplicateOf === null) this.settle(run, committed!);
       else this.finish(run, this.finished(run, step, t0));
@@ -311,7 +315,9 @@ export class ExecutionService {
   }
 
   private background(p: Promise<unknown>): void {
-    p.catch((err: unknown) => this.logger?.warn({ err }, 'replicating an execution record failed'));
+    const settled = p.catch((err: unknown) => this.logger?.warn({ err }, 'replicating an execution record failed'));
+    this.pending.add(settled);
+    void settled.finally(() => this.pending.delete(settled));
   }
 
   private lookup(id: string): ExecutionRecord | undefined {

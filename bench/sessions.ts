@@ -1,0 +1,93 @@
+// Warm-session steps/s through SessionService (each step committed) and replay time of a 100-step session.
+// Run: node --no-node-snapshot --import tsx bench/sessions.ts
+// Single node, command log = LocalProposer (applies to LevelDB without Raft); see bench/RESULTS.md.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDomain, domainModules } from '../src/executions/index.ts';
+import { IsolatePool, LiveSession, type Limits } from '../src/sandbox/index.ts';
+import { SessionService, type StepRequest } from '../src/sessions/index.ts';
+import { CommandLog, LocalProposer, ReplicatedState } from '../src/store/index.ts';
+
+const LIMITS: Limits = { memoryMb: 64, cpuTimeoutMs: 5_000, wallTimeoutMs: 5_000, maxOutputBytes: 65_536 };
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+
+const dir = await mkdtemp(join(tmpdir(), 'raftbox-bench-sessions-'));
+const state = await ReplicatedState.open(dir, domainModules());
+const log = new CommandLog(new LocalProposer(state));
+const pool = new IsolatePool();
+const domain = await createDomain({ state, log, pool });
+const liveSessions = { maxCount: 256, maxMemoryMb: 64 * 256 };
+
+const request = (session: string, code: string): StepRequest => ({
+  code,
+  language: 'js',
+  session,
+  heap: null,
+  subject: null,
+  limits: LIMITS,
+  idempotencyKey: null,
+  execution: null,
+});
+
+/** Steps/s with `sessions` sessions stepping concurrently, each sequentially (a step waits for the previous). */
+async function stepsPerSecond(service: SessionService, sessions: number, label: string): Promise<void> {
+  const names = Array.from({ length: sessions }, (_, i) => `${label}-${i}`);
+  await Promise.all(names.map((n) => service.step(request(n, 'let counter = 0; const items = []'))));
+  const latencies: number[] = [];
+  const end = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    names.map(async (n) => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        await service.step(request(n, 'counter += 1; items.push(counter); counter'));
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.floor((latencies.length - 1) * p)]!.toFixed(2);
+  console.log(
+    `${label}: ${sessions} session(s): ${(latencies.length / SECONDS).toFixed(0)} steps/s, ` +
+      `p50 ${pct(0.5)} ms, p95 ${pct(0.95)} ms, p99 ${pct(0.99)} ms`,
+  );
+}
+
+await stepsPerSecond(domain.sessions, 1, 'warm');
+await stepsPerSecond(domain.sessions, 8, 'warm');
+
+// A 100-step session, then: (a) the journal replayed into a fresh isolate, (b) the first step on a
+// node that has never seen the session (isolate creation + replay + run + commit).
+const builder = new SessionService(state, log, { liveSessions });
+await builder.step(request('replay', 'let acc = []; function f(i) { return { i, sq: i * i, r: Math.random() } }'));
+for (let i = 1; i < 100; i++) await builder.step(request('replay', `acc.push(f(${i})); const c${i} = acc.length`));
+builder.close();
+const head = state.get('session', 'name//replay') as { head: string };
+const steps: Array<{ code: string; language: 'js'; seed: string; clock: number }> = [];
+for (let at: string | null = head.head; at; ) {
+  const o = state.get('session', `heap/${at}`) as { parent: string | null; code: string; seed: string; clock: number };
+  steps.unshift({ code: o.code, language: 'js', seed: o.seed, clock: o.clock });
+  at = o.parent;
+}
+const replays: number[] = [];
+const firsts: number[] = [];
+for (let i = 0; i < 20; i++) {
+  const live = await LiveSession.create(64);
+  const t0 = performance.now();
+  await live.replay(steps);
+  replays.push(performance.now() - t0);
+  live.dispose();
+  const fresh = new SessionService(state, log, { liveSessions });
+  const t1 = performance.now();
+  await fresh.step(request('replay', 'acc.length'));
+  firsts.push(performance.now() - t1);
+  fresh.close();
+}
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(1);
+console.log(`replay of a 100-step session into a fresh isolate: median ${median(replays)} ms (20 runs)`);
+console.log(`first step on a node without the session (create + replay 100 + run + commit): median ${median(firsts)} ms`);
+
+await domain.close();
+pool.close();
+await state.close();
+await rm(dir, { recursive: true, force: true });
