@@ -67,7 +67,7 @@ describe('MCP over Streamable HTTP, real node', () => {
   });
 
   it('cancels a running execution', async () => {
-    const started = await call(client, 'run_js', { code: 'while (true) {}', async: true, execution_timeout_secs: 20 });
+    const started = await call(client, 'run_js', { code: 'while (true) {}', async: true, execution_timeout_secs: 10 });
     const cancelled = await call(client, 'cancel_execution', { execution_id: started.out.execution_id });
     expect(cancelled.out.execution_id).toBe(started.out.execution_id);
     const done = await call(client, 'get_execution', { execution_id: started.out.execution_id, wait: 5000 });
