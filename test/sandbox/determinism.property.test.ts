@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { LiveSession, type Step } from '../../src/sandbox/index.ts';
+import { limits } from './helpers.ts';
+
+/**
+ * Property: running random step sequences live in one LiveSession, then replaying the same steps
+ * into a fresh LiveSession, yields the same state — compared through a canonical dump of every
+ * global the steps made, calling closures, methods and classes along the way.
+ */
+const SEQUENCES = 200;
+const MASTER_SEED = Number(process.env.SANDBOX_PROPERTY_SEED ?? 20250101);
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Rng = () => number;
+const int = (rng: Rng, n: number) => Math.floor(rng() * n);
+const name = (rng: Rng, prefix: string) => `s_${prefix}${int(rng, 3)}`;
+
+const templates: Array<(rng: Rng) => Pick<Step, 'code' | 'language'>> = [
+  (r) => js(`let ${name(r, 'v')} = Math.random() * ${int(r, 100)};`),
+  (r) => js(`const ${name(r, 'v')} = Date.now() + performance.now();`),
+  (r) => js(`var ${name(r, 'v')} = typeof s_v0 === 'number' ? s_v0 + ${int(r, 9)} : ${int(r, 9)};`),
+  (r) => js(`const ${name(r, 'f')} = (() => { let c = ${int(r, 50)}; return () => (c += Math.random()) })();`),
+  (r) => js(`class ${name(r, 'C')} { constructor() { this.t = Date.now(); this.r = Math.random() } sum() { return this.t + this.r } }\n${name(r, 'inst')} = typeof s_C0 === 'function' ? new s_C0() : null;`),
+  (r) => js(`${name(r, 'map')} = new Map([[${int(r, 5)}, crypto.randomUUID()]]); if (typeof s_map1 === 'object') s_map1.set('k${int(r, 5)}', Math.random());`),
+  (r) => js(`s_log = [];\nsetTimeout(() => s_log.push(['a', Date.now()]), ${int(r, 50)});\nsetTimeout(() => s_log.push(['b', Math.random()]), ${int(r, 50)});\nawait new Promise((res) => setTimeout(res, ${int(r, 100)}));\ns_log.length`),
+  (r) => js(`let s_ticks = 0; const s_id = setInterval(() => { s_ticks++; if (s_ticks > ${int(r, 6)}) clearInterval(s_id) }, 7);`),
+  (r) => js(`s_shared = ${int(r, 100)};\nthrow new Error('boom ' + Math.random());`),
+  (r) => js(`await null;\n${name(r, 'v')} = await Promise.resolve(Math.random());`),
+  (r) => js(`(async () => { for (let i = 0; i < ${int(r, 20)}; i++) await null; s_late = Math.random() })();`),
+  (r) => js(`Promise.reject(new Error('unhandled')); ${name(r, 'v')} = ${int(r, 10)};`),
+  () => js(`queueMicrotask(() => { s_qm = Date.now() + Math.random() });`),
+  () => js(`if (typeof s_f1 === 'function') s_call = s_f1(); if (typeof s_inst0 === 'object' && s_inst0) s_sum = s_inst0.sum();`),
+  () => js(`s_bytes = Array.from(crypto.getRandomValues(new Uint8Array(8)));`),
+  () => js(`s_date = new Date().toISOString() + Date();`),
+  (r) => js(`function ${name(r, 'g')}(x = 1) { return x * ${int(r, 7)} + Math.random() }`),
+  () => js(`const s_t0 = Date.now(); let s_spins = 0; while (Date.now() < s_t0 + 2) s_spins++;`),
+  (r) => ({ code: `let ${name(r, 'v')}: number = Math.random();\ninterface S { n: number }\nconst s_typed: S = { n: ${int(r, 10)} };`, language: 'ts' }),
+  (r) => js(`s_arr = (typeof s_arr === 'object' ? s_arr : []).concat([Math.random() < 0.5 ? 'lo' : 'hi', ${int(r, 3)}]);`),
+  (r) => js(`let s_order = []; for (const d of [${int(r, 30)}, ${int(r, 30)}, ${int(r, 30)}]) setTimeout(() => s_order.push(d), d); queueMicrotask(() => s_order.push('m'));`),
+];
+
+function js(code: string): Pick<Step, 'code' | 'language'> {
+  return { code, language: 'js' };
+}
+
+const DUMP = `
+const seen = new Set();
+function dump(v, depth) {
+  if (depth > 4) return '…';
+  if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
+  if (v === null || typeof v !== 'object' && typeof v !== 'function') return typeof v + ':' + String(v);
+  if (seen.has(v)) return '[seen]';
+  seen.add(v);
+  if (typeof v === 'function') {
+    let called;
+    try { called = dump(v(), depth + 1) } catch (e) { called = 'threw ' + e.name }
+    return 'fn ' + v.name + ' ' + String(v).length + ' -> ' + called;
+  }
+  if (v instanceof Map) return 'Map{' + [...v].map(([k, x]) => dump(k, depth + 1) + '=>' + dump(x, depth + 1)).join(',') + '}';
+  const proto = Object.getPrototypeOf(v);
+  const methods = proto && proto !== Object.prototype && proto !== Array.prototype
+    ? Object.getOwnPropertyNames(proto).filter((k) => k !== 'constructor').sort().map((k) => k + '()=' + dump(v[k](), depth + 1))
+    : [];
+  return (proto?.constructor?.name ?? 'null') + '{' + Object.keys(v).sort().map((k) => k + ':' + dump(v[k], depth + 1)).concat(methods).join(',') + '}';
+}
+Object.getOwnPropertyNames(globalThis).filter((k) => k.startsWith('s_')).sort().map((k) => k + '=' + dump(globalThis[k], 0)).join('\\n')
+`;
+
+function sequence(rng: Rng, index: number): Step[] {
+  const length = 2 + int(rng, 7);
+  return Array.from({ length }, (_, i) => ({
+    ...templates[int(rng, templates.length)]!(rng),
+    seed: `seq${index}-step${i}-${int(rng, 1e6)}`,
+    clock: 1_700_000_000_000 + i * 60_000 + int(rng, 1000),
+  }));
+}
+
+describe('replay determinism (property)', () => {
+  it(`${SEQUENCES} random step sequences rebuild identical state (master seed ${MASTER_SEED})`, async () => {
+    const rng = mulberry32(MASTER_SEED);
+    const dumpStep: Step = { code: DUMP, language: 'js', seed: 'dump', clock: 1_800_000_000_000 };
+    for (let index = 0; index < SEQUENCES; index++) {
+      const steps = sequence(rng, index);
+      const live = await LiveSession.create(64);
+      const replayed = await LiveSession.create(64);
+      try {
+        for (const s of steps) {
+          const outcome = await live.run(s, limits);
+          expect(['completed', 'failed'], `step ${s.code}`).toContain(outcome.status);
+        }
+        await replayed.replay(steps);
+        const a = await live.run(dumpStep, limits);
+        const b = await replayed.run(dumpStep, limits);
+        expect(a.status).toBe('completed');
+        expect(b.resultText, `sequence ${index} (master seed ${MASTER_SEED}):\n${steps.map((s) => s.code).join('\n---\n')}`).toBe(a.resultText);
+      } finally {
+        live.dispose();
+        replayed.dispose();
+      }
+    }
+  });
+});
