@@ -216,6 +216,7 @@ export class RaftNode {
       this.assertRunning();
       const attemptMs = Math.min(this.electionMs * 2, deadline - Date.now());
       if (attemptMs <= 0) throw new RaftTimeoutError('readIndex', opts.timeoutMs ?? this.proposalTimeoutMs);
+      await this.leaderKnown(attemptMs);
       try {
         return await this.readOnce(attemptMs);
       } catch (e) {
@@ -249,9 +250,18 @@ export class RaftNode {
     const target = to ?? this.bestTransferee();
     if (!target) throw new ProposalDroppedError('no other voter to transfer leadership to');
     if (!this.core.isVoter(target)) throw new ProposalDroppedError(`${target} is not a voter`);
-    this.core.transferLeadership(target);
-    this.kick();
-    await this.until(() => this.core.lead === target, timeoutMs, 'leadership transfer');
+    await this.until(
+      () => {
+        // The core abandons a transfer that takes longer than an election timeout: ask again.
+        if (this.core.role === 'leader' && this.core.leadTransferee === null) {
+          this.core.transferLeadership(target);
+          this.kick();
+        }
+        return this.core.lead === target;
+      },
+      timeoutMs,
+      'leadership transfer',
+    );
   }
 
   status(): RaftStatus {
@@ -307,8 +317,20 @@ export class RaftNode {
 
   // ---- proposals -----------------------------------------------------------------------------
 
+  /** During an election no leader is known for a moment: wait up to two election timeouts for one. */
+  private async leaderKnown(timeoutMs: number): Promise<void> {
+    if (this.core.lead !== null) return;
+    try {
+      await this.until(() => this.core.lead !== null, Math.min(timeoutMs, 2 * this.electionMs), 'leader');
+    } catch (e) {
+      if (e instanceof RaftTimeoutError) throw new NotLeaderError(null, null);
+      throw e;
+    }
+  }
+
   private async submit(data: Uint8Array, conf: ConfChange | undefined, timeoutMs: number): Promise<unknown> {
     this.assertRunning();
+    await this.leaderKnown(timeoutMs);
     if (this.core.role === 'leader') {
       const pos = await new Promise<{ index: number; term: number }>((resolve, reject) => {
         this.queue.push({ data, ...(conf ? { conf } : {}), resolve, reject });
@@ -448,6 +470,8 @@ export class RaftNode {
           .finally(() => {
             this.running = false;
             resolve();
+            // Work that arrived between the loop's last check and now would otherwise wait for a tick.
+            if (this.queue.length > 0 || this.core.hasReady()) this.kick();
           });
       });
     });

@@ -88,10 +88,10 @@ describe('real processes', () => {
     const dPort = await freePort();
     const d: ProcNode = { id: 'd', port: dPort, url: `http://127.0.0.1:${dPort}`, dataDir: await tempDir('raft-proc-'), child: null };
     await spawnNode(d, peers, { join: true, raft: RAFT });
-    nodes.push(d);
     expect((await call(nodes[0]!.url, '/admin/addLearner', { id: 'd', url: d.url })).status).toBe(200);
     expect((await call(nodes[1]!.url, '/admin/promote', { id: 'd' })).status).toBe(200);
     await waitFor(async () => (await status(d))?.voters.includes('d'), 20_000);
+    nodes.push(d); // clients use it once it is a member
 
     // Shrink: remove a follower.
     const lead = await leaderOf(nodes);
