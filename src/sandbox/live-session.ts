@@ -59,7 +59,10 @@ export class LiveSession {
         }
       });
       const budget = options.cpuTimeoutMs ?? DEFAULT_REPLAY_CPU_MS;
-      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: 2 * budget }, undefined, 'replay', payloads);
+      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: 2 * budget }, undefined, {
+        command: 'replay',
+        payload: payloads,
+      });
       if (!call.ok) {
         this.dispose();
         throw new SessionDisposedError(`Replay stopped: ${call.status}`);

@@ -4,14 +4,19 @@ import { RUNTIME_FRAME_MARKER, type PreparedContext } from './runtime/bootstrap.
 import { StepSyntaxError, type CompiledStep } from './compile-step.ts';
 import type { ConsoleLevel, ConsoleLine, Limits, RunError, RunOutcome, RunStatus, Step } from './types.ts';
 
-/** What the in-isolate driver receives for one step (see runtime/driver.js `runStep`). */
-export type StepPayload = [source: string, seedWords: number[], clock: number, maxOutputBytes: number];
+/**
+ * What the in-isolate driver receives for one step (see runtime/driver.js `runStep`): primitives
+ * only, which isolated-vm passes without a serialization round.
+ */
+export type StepPayload = [source: string, seed0: number, seed1: number, seed2: number, seed3: number, clock: number, maxOutputBytes: number];
 
 export function stepPayload(step: Step, compiled: CompiledStep, maxOutputBytes: number): StepPayload {
   const digest = createHash('sha256').update(step.seed).digest();
-  const words = [0, 4, 8, 12].map((offset) => digest.readUInt32LE(offset));
-  return [compiled.source, words, step.clock, maxOutputBytes];
+  return [compiled.source, digest.readUInt32LE(0), digest.readUInt32LE(4), digest.readUInt32LE(8), digest.readUInt32LE(12), step.clock, maxOutputBytes];
 }
+
+/** A driver call: one step's payload, or the steps of a replay. */
+export type DriverCall = { command: 'run'; payload: StepPayload } | { command: 'replay'; payload: StepPayload[] };
 
 export type ContextRun =
   /** After a limit was hit the isolate must go: the stopped step may have left work queued in it. */
@@ -44,7 +49,7 @@ export async function runInContext(
   signal?: AbortSignal,
 ): Promise<ContextRun> {
   const payload = stepPayload(step, compiled, limits.maxOutputBytes);
-  const call = await guardedCall(isolate, prepared, limits, signal, 'run', payload);
+  const call = await guardedCall(isolate, prepared, limits, signal, { command: 'run', payload });
   if (!call.ok) {
     return { kind: 'outcome', outcome: stoppedOutcome(call.status, limits, call.cpuMs, call.wallMs), isolateReusable: false };
   }
@@ -78,8 +83,7 @@ export async function guardedCall(
   prepared: PreparedContext,
   budget: { cpuTimeoutMs: number; wallTimeoutMs: number },
   signal: AbortSignal | undefined,
-  command: 'run' | 'replay',
-  payload: unknown,
+  call: DriverCall,
 ): Promise<GuardedCall<string>> {
   const startedAt = performance.now();
   if (signal?.aborted) return { ok: false, status: 'cancelled', cpuMs: 0, wallMs: 0 };
@@ -101,7 +105,7 @@ export async function guardedCall(
   const onAbort = () => kill('cancelled');
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const value = await callDriver(isolate, prepared, command, payload, budget.cpuTimeoutMs);
+    const value = await callDriver(isolate, prepared, call, budget.cpuTimeoutMs);
     return { ok: true, value, cpuMs: elapsedCpuMs(isolate, cpuBefore), wallMs: performance.now() - startedAt };
   } catch (err) {
     const status = killedFor ?? classifyFailure(err, isolate);
@@ -121,22 +125,19 @@ const MAX_COLLECT_ATTEMPTS = 100;
  * isolated-vm fails a call with any promise rejection user code left unhandled, though the call
  * goes on inside the isolate; the driver then hands out the same result again ('collect').
  */
-async function callDriver(
-  isolate: ivm.Isolate,
-  prepared: PreparedContext,
-  command: 'run' | 'replay',
-  payload: unknown,
-  cpuTimeoutMs: number,
-): Promise<string> {
+async function callDriver(isolate: ivm.Isolate, prepared: PreparedContext, call: DriverCall, cpuTimeoutMs: number): Promise<string> {
   // `timeout` bounds the first task, including leftover microtasks of a step that never yielded.
-  const options = { arguments: { copy: true }, result: { promise: true, copy: true }, timeout: cpuTimeoutMs } as const;
-  let attempt = prepared.driver.apply(undefined, [command, payload], options);
+  const result = { promise: true, copy: true } as const;
+  let attempt =
+    call.command === 'run'
+      ? prepared.driver.apply(undefined, ['run', ...call.payload], { result, timeout: cpuTimeoutMs })
+      : prepared.driver.apply(undefined, ['replay', call.payload], { arguments: { copy: true }, result, timeout: cpuTimeoutMs });
   for (let i = 0; ; i++) {
     try {
       return await attempt;
     } catch (err) {
       if (isolate.isDisposed || isLimitError(err) || i >= MAX_COLLECT_ATTEMPTS) throw err;
-      attempt = prepared.driver.apply(undefined, ['collect'], options);
+      attempt = prepared.driver.apply(undefined, ['collect'], { result, timeout: cpuTimeoutMs });
     }
   }
 }

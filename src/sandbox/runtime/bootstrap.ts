@@ -27,9 +27,10 @@ export interface PreparedContext {
   context: ivm.Context;
   /**
    * Returns a promise inside the isolate; called with `result: { promise: true }` it yields the
-   * string. 'collect' returns the result of the latest 'run' or 'replay' again.
+   * string. 'run' takes a StepPayload spread out, 'replay' an array of them, and 'collect' returns
+   * the result of the latest 'run' or 'replay' again.
    */
-  driver: ivm.Reference<(command: 'run' | 'replay' | 'collect', payload?: unknown) => string>;
+  driver: ivm.Reference<(command: 'run' | 'replay' | 'collect', ...args: unknown[]) => string>;
   release(): void;
 }
 

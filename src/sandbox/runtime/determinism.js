@@ -13,8 +13,11 @@ let sfcD = 0;
 let virtualNow = 0;
 let performanceOrigin = null;
 
-function beginDeterminism(seedWords, clock) {
-  [sfcA, sfcB, sfcC, sfcD] = seedWords;
+function beginDeterminism(seed0, seed1, seed2, seed3, clock) {
+  sfcA = seed0;
+  sfcB = seed1;
+  sfcC = seed2;
+  sfcD = seed3;
   for (let i = 0; i < 15; i++) nextUint32();
   virtualNow = clock;
   if (performanceOrigin === null) performanceOrigin = clock;

@@ -13,8 +13,8 @@ const jsonStringify = JSON.stringify;
 const ArrayPrototype = Array.prototype;
 const ObjectPrototype = Object.prototype;
 
-async function runStep([source, seedWords, clock, maxOutputBytes]) {
-  beginDeterminism(seedWords, clock);
+async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputBytes]) {
+  beginDeterminism(seed0, seed1, seed2, seed3, clock);
   beginConsole(maxOutputBytes);
   resetTimers();
 
@@ -172,20 +172,20 @@ function installRuntime(global, lockdown) {
   // that started it (or of an earlier task), though the call goes on inside the isolate. The host
   // then asks for the same result again with 'collect' (see step-runner.ts).
   let current = null;
-  async function perform(command, payload) {
+  async function perform(command, args) {
     if (command === 'run') {
       if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
-      return jsonStringify(await runStep(payload));
+      return jsonStringify(await runStep(args));
     }
-    for (const step of payload) {
+    for (const step of args[0]) {
       await runStep(step);
       // A live step's leftover microtasks run before the next step's call starts; so here.
       await hostYield();
     }
     return 'null';
   }
-  return function driver(command, payload) {
-    if (command !== 'collect') current = perform(command, payload);
+  return function driver(command, ...args) {
+    if (command !== 'collect') current = perform(command, args);
     return current;
   };
 }
