@@ -75,6 +75,17 @@ describe('running code', () => {
     expect((await node.executions.run({ code: '5', idempotencyKey: 'k1', subject: 'eve' }, WAIT)).result).toBe(5);
   });
 
+  it('runs a key once when retries race on two nodes', async () => {
+    const other = await f.node({ nodeId: 'other' });
+    const code = 'globalThis.n = (globalThis.n ?? 0) + 1; let once = Math.random(); once';
+    const [x, y] = await Promise.all([
+      node.executions.run({ code, session: 'race', idempotencyKey: 'r1' }, WAIT),
+      other.executions.run({ code, session: 'race', idempotencyKey: 'r1' }, WAIT),
+    ]);
+    expect(y).toEqual(x);
+    expect((await node.sessions.get('race')).steps).toBe(1);
+  });
+
   it('keeps only the newest finished records', async () => {
     const small = await f.node({ nodeId: 'small', maxExecutions: 3 });
     const ids: string[] = [];
