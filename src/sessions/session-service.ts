@@ -98,60 +98,66 @@ export class SessionService {
     const release = sessionKey === null ? undefined : await this.mutex.lock(sessionKey);
     try {
       for (let attempt = 1; ; attempt++) {
-        const base = await this.base(req);
-        const warm = await this.warm(sessionKey ?? warmKeyOfHeap(base.parent), base.parent, req.limits.memoryMb);
-        const input: Step = { code: req.code, language: req.language, seed: randomBytes(16).toString('hex'), clock: Date.now() };
-        let outcome: RunOutcome;
-        try {
-          outcome = await warm.live.run(input, req.limits, req.signal);
-        } catch (err) {
-          warm.live.dispose();
-          throw err;
-        }
-        if (!COMMITTED.has(outcome.status)) {
-          // How far a stopped step got is not reproducible: drop the isolate, the journal rebuilds it.
-          warm.live.dispose();
-          return { outcome, committed: false, session: req.session, heap: base.parent, step: null, duplicateOf: null };
-        }
-        const object: HeapObject = {
-          parent: base.parent,
-          step: base.parentStep + 1,
-          ...input,
-          subject: req.subject,
-          threw: outcome.status === 'failed',
-          createdAt: new Date(input.clock).toISOString(),
-        };
-        const id = heapId(object);
-        const result: StepResult = { outcome, committed: true, session: req.session, heap: id, step: object.step, duplicateOf: null };
-        const cmd: StepCommand = {
-          type: 'session.step',
-          heap: id,
-          object,
-          session: req.session,
-          expect: base.expect,
-          subject: req.subject,
-          idempotencyKey: req.idempotencyKey,
-          execution: req.execution,
-          record: req.record ? req.record(result) : null,
-        };
-        const verdict = (await this.log.propose(cmd)) as StepVerdict;
-        if (verdict.ok && !verdict.duplicate) {
-          warm.head = id;
-          this.live.put(sessionKey ?? warmKeyOfHeap(id), warm);
-          return result;
-        }
-        // The isolate ran a step that is not (or not as this run) in the journal.
-        warm.live.dispose();
-        if (verdict.ok) {
-          return { ...result, heap: verdict.heap, step: verdict.step, duplicateOf: verdict.execution === req.execution ? null : verdict.execution };
-        }
-        if (verdict.reason === 'no_heap') throw notFound(`heap ${req.heap ?? base.parent} not found`);
+        const result = await this.attempt(req, sessionKey);
+        if (result !== 'moved') return result;
         if (attempt >= this.maxAttempts) {
           throw conflict(`session ${req.session} kept moving under this step (${attempt} attempts); retry it`);
         }
       }
     } finally {
       release?.();
+    }
+  }
+
+  /** One run of the step on the current head, committed with a compare-and-set on that head. */
+  private async attempt(req: StepRequest, sessionKey: string | null): Promise<StepResult | 'moved'> {
+    const base = await this.base(req);
+    const warm = await this.warm(sessionKey ?? warmKeyOfHeap(base.parent), base.parent, req.limits.memoryMb);
+    let kept = false;
+    try {
+      const input: Step = { code: req.code, language: req.language, seed: randomBytes(16).toString('hex'), clock: Date.now() };
+      const outcome = await warm.live.run(input, req.limits, req.signal);
+      if (!COMMITTED.has(outcome.status)) {
+        return { outcome, committed: false, session: req.session, heap: base.parent, step: null, duplicateOf: null };
+      }
+      const object: HeapObject = {
+        parent: base.parent,
+        step: base.parentStep + 1,
+        ...input,
+        subject: req.subject,
+        threw: outcome.status === 'failed',
+        createdAt: new Date(input.clock).toISOString(),
+      };
+      const id = heapId(object);
+      const result: StepResult = { outcome, committed: true, session: req.session, heap: id, step: object.step, duplicateOf: null };
+      const cmd: StepCommand = {
+        type: 'session.step',
+        heap: id,
+        object,
+        session: req.session,
+        expect: base.expect,
+        subject: req.subject,
+        idempotencyKey: req.idempotencyKey,
+        execution: req.execution,
+        record: req.record ? req.record(result) : null,
+      };
+      const verdict = (await this.log.propose(cmd)) as StepVerdict;
+      if (verdict.ok && !verdict.duplicate) {
+        warm.head = id;
+        this.live.put(sessionKey ?? warmKeyOfHeap(id), warm);
+        kept = true;
+        return result;
+      }
+      if (verdict.ok) {
+        const duplicateOf = verdict.execution === req.execution ? null : verdict.execution;
+        return { ...result, heap: verdict.heap, step: verdict.step, duplicateOf };
+      }
+      if (verdict.reason === 'no_heap') throw notFound(`heap ${req.heap ?? base.parent} not found`);
+      return 'moved';
+    } finally {
+      // Unless it went back holding a committed head, the isolate ran something the journal does not
+      // have (a stopped step, a lost CAS, a commit that failed): drop it, the journal rebuilds it.
+      if (!kept) warm.live.dispose();
     }
   }
 
