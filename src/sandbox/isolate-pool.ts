@@ -104,7 +104,11 @@ export class IsolatePool {
     if (member === null) return stoppedOutcome('cancelled', limits, 0, performance.now() - startedAt);
     try {
       for (;;) {
-        const prepared = await member.context();
+        const prepared = await member.context().catch((err: unknown) => {
+          // The pool must not keep handing out an isolate that cannot make contexts.
+          member.dispose();
+          throw err;
+        });
         const run = await runInContext(member.isolate, prepared, step, compiled, limits, signal);
         if (run.kind === 'tainted') {
           member.renewContext();

@@ -13,14 +13,18 @@ let sfcD = 0;
 let virtualNow = 0;
 let performanceOrigin = null;
 
-function beginDeterminism(seed0, seed1, seed2, seed3, clock) {
+/**
+ * performance.now() counts from the first step of a session (so it keeps increasing across its
+ * steps) but from the start of each run in a pooled context, which must not reveal earlier runs.
+ */
+function beginDeterminism(seed0, seed1, seed2, seed3, clock, perRunOrigin) {
   sfcA = seed0;
   sfcB = seed1;
   sfcC = seed2;
   sfcD = seed3;
   for (let i = 0; i < 15; i++) nextUint32();
   virtualNow = clock;
-  if (performanceOrigin === null) performanceOrigin = clock;
+  if (performanceOrigin === null || perRunOrigin) performanceOrigin = clock;
 }
 
 // sfc32 (Chris Doty-Humphrey's Small Fast Counting generator).

@@ -13,8 +13,8 @@ const jsonStringify = JSON.stringify;
 const ArrayPrototype = Array.prototype;
 const ObjectPrototype = Object.prototype;
 
-async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputBytes]) {
-  beginDeterminism(seed0, seed1, seed2, seed3, clock);
+async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputBytes], pooled) {
+  beginDeterminism(seed0, seed1, seed2, seed3, clock, pooled);
   beginConsole(maxOutputBytes);
   resetTimers();
 
@@ -175,10 +175,10 @@ function installRuntime(global, lockdown) {
   async function perform(command, args) {
     if (command === 'run') {
       if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
-      return jsonStringify(await runStep(args));
+      return jsonStringify(await runStep(args, lockdown));
     }
     for (const step of args[0]) {
-      await runStep(step);
+      await runStep(step, lockdown);
       // A live step's leftover microtasks run before the next step's call starts; so here.
       await hostYield();
     }
