@@ -1,0 +1,122 @@
+/**
+ * HTTP benchmark of one node: stateless `run_js` over MCP (POST /mcp, Streamable HTTP, JSON answers)
+ * and `POST /api/exec?wait=5000` over REST. For each: saturation throughput and latency with many
+ * connections, then the latency at half that rate. The node runs in its own process, as in production.
+ *
+ *   node --no-node-snapshot --import tsx bench/http.ts [--duration 10] [--connections 32]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const { values } = parseArgs({
+  options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' } },
+});
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+interface Target {
+  name: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  ok: (body: string) => boolean;
+}
+
+const targets: Target[] = [
+  {
+    name: 'MCP tools/call run_js `1+1`',
+    path: '/mcp',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'run_js', arguments: { code: '1+1' } } }),
+    ok: (b) => JSON.parse(b).result?.structuredContent?.result === 2,
+  },
+  {
+    name: 'REST POST /api/exec?wait=5000 `1+1`',
+    path: '/api/exec?wait=5000',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code: '1+1' }),
+    ok: (b) => JSON.parse(b).result === 2,
+  },
+];
+
+interface Run {
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(url: string, t: Target, seconds: number, rate?: number): Promise<Run> {
+  const times: number[] = [];
+  const instance = autocannon({
+    url: url + t.path,
+    method: 'POST',
+    headers: t.headers,
+    body: t.body,
+    connections,
+    duration: seconds,
+    ...(rate ? { overallRate: rate } : {}),
+  });
+  instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => times.push(ms));
+  const r = await instance;
+  times.sort((a, b) => a - b);
+  const pct = (p: number) => +(times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] ?? NaN).toFixed(2);
+  return { rps: Math.round(times.length / seconds), p50: pct(50), p95: pct(95), p99: pct(99), errors: r.errors + r.timeouts + r.non2xx };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'raftbox-bench-'));
+const port = await freePort();
+const url = `http://127.0.0.1:${port}`;
+const node = spawn(
+  process.execPath,
+  ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'],
+  { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+);
+try {
+  for (let i = 0; ; i++) {
+    if ((await fetch(url + '/readyz').catch(() => null))?.ok) break;
+    if (i > 100) throw new Error('node did not become ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const rows: string[] = [];
+  for (const t of targets) {
+    const sample = await fetch(url + t.path, { method: 'POST', headers: t.headers, body: t.body });
+    if (!t.ok(await sample.text())) throw new Error(`${t.name}: wrong answer`);
+    await load(url, t, 3); // warm up: JIT, isolate pool, LevelDB
+    const sat = await load(url, t, duration);
+    const half = await load(url, t, duration, Math.round(sat.rps / 2));
+    console.error(t.name, { saturation: sat, half });
+    rows.push(
+      `| ${t.name} | ${sat.rps} | ${sat.p50} | ${sat.p95} | ${sat.p99} | ${half.rps} | ${half.p50} | ${half.p95} | ${sat.errors + half.errors} |`,
+    );
+  }
+  console.log(
+    [
+      `Node ${process.version}, ${availableParallelism()} cores, autocannon ${connections} connections, ${duration} s per run (after 3 s warm-up), node and load generator on the same machine.`,
+      '',
+      '| workload | saturation req/s | p50 ms | p95 ms | p99 ms | half-rate req/s | p50 ms | p95 ms | errors |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows,
+    ].join('\n'),
+  );
+} finally {
+  node.kill('SIGTERM');
+  await new Promise((resolve) => node.once('exit', resolve));
+  await rm(dataDir, { recursive: true, force: true });
+}
