@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { conflict, notFound, UserError } from '../errors.ts';
 import type { IsolatePool, RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
@@ -247,7 +247,7 @@ export class ExecutionService {
     const t0 = performance.now();
     try {
       if (r.session === null && r.heap === null) {
-        const step = { code: r.code, language: r.language, seed: randomBytes(16).toString('hex'), clock: Date.now() };
+        const step = { code: r.code, language: r.language, seed: randomUUID(), clock: Date.now() };
         return this.finish(run, this.outcomeFields(await this.pool.run(step, r.limits, signal), t0));
       }
       let committed: ExecutionRecord | undefined;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { conflict, invalidParams, notFound } from '../errors.ts';
 import { LiveSession, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
 import type { Command, CommandLog, ReplicatedState } from '../store/index.ts';
@@ -115,7 +115,7 @@ export class SessionService {
     const warm = await this.warm(sessionKey ?? warmKeyOfHeap(base.parent), base.parent, req.limits.memoryMb);
     let kept = false;
     try {
-      const input: Step = { code: req.code, language: req.language, seed: randomBytes(16).toString('hex'), clock: Date.now() };
+      const input: Step = { code: req.code, language: req.language, seed: randomUUID(), clock: Date.now() };
       const outcome = await warm.live.run(input, req.limits, req.signal);
       if (!COMMITTED.has(outcome.status)) {
         return { outcome, committed: false, session: req.session, heap: base.parent, step: null, duplicateOf: null };
