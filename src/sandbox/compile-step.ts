@@ -16,8 +16,8 @@ const CACHE_LIMIT = 512;
 // Agents and benchmarks resend the same cells; parsing (and esbuild's round trip) is the costly part.
 const cache = new Map<string, CompiledStep>();
 
-/** Throws StepSyntaxError (name 'SyntaxError', 1-based line/column in the user's code). */
-export function compileStep(code: string, language: Language): CompiledStep {
+/** Rejects with StepSyntaxError (name 'SyntaxError', 1-based line/column in the user's code). */
+export async function compileStep(code: string, language: Language): Promise<CompiledStep> {
   const key = `${language}\0${code}`;
   const hit = cache.get(key);
   if (hit) {
@@ -25,7 +25,7 @@ export function compileStep(code: string, language: Language): CompiledStep {
     cache.set(key, hit);
     return hit;
   }
-  const compiled = language === 'ts' ? compileTypeScript(code) : compileJavaScript(code);
+  const compiled = language === 'ts' ? await compileTypeScript(code) : compileJavaScript(code);
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
   cache.set(key, compiled);
   return compiled;
@@ -41,9 +41,9 @@ function compileJavaScript(code: string): CompiledStep {
   };
 }
 
-function compileTypeScript(code: string): CompiledStep {
+async function compileTypeScript(code: string): Promise<CompiledStep> {
   const filename = 'step.ts';
-  const stripped = stripTypes(code, filename);
+  const stripped = await stripTypes(code, filename);
   const repl = transformRepl(stripped.code, filename);
   return {
     source: repl.source,

@@ -95,7 +95,7 @@ export class IsolatePool {
     const startedAt = performance.now();
     let compiled;
     try {
-      compiled = compileStep(step.code, step.language);
+      compiled = await compileStep(step.code, step.language);
     } catch (err) {
       if (err instanceof StepSyntaxError) return syntaxErrorOutcome(err, startedAt);
       throw err;

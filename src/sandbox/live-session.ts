@@ -50,14 +50,19 @@ export class LiveSession {
   replay(steps: Step[], options: ReplayOptions = {}): Promise<void> {
     return this.#serialized(async () => {
       this.#assertUsable();
-      const payloads = steps.flatMap((step) => {
-        try {
-          return [stepPayload(step, compileStep(step.code, step.language), REPLAY_OUTPUT_BYTES)];
-        } catch (err) {
-          if (err instanceof StepSyntaxError) return [];
-          throw err;
-        }
-      });
+      const compiled = await Promise.all(
+        steps.map((step) =>
+          compileStep(step.code, step.language).then(
+            (c) => stepPayload(step, c, REPLAY_OUTPUT_BYTES),
+            (err: unknown) => {
+              // A step that did not compile ran nothing; replaying it is a no-op.
+              if (err instanceof StepSyntaxError) return null;
+              throw err;
+            },
+          ),
+        ),
+      );
+      const payloads = compiled.filter((p) => p !== null);
       const budget = options.cpuTimeoutMs ?? DEFAULT_REPLAY_CPU_MS;
       const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: 2 * budget }, undefined, {
         command: 'replay',
@@ -77,7 +82,7 @@ export class LiveSession {
       const startedAt = performance.now();
       let compiled;
       try {
-        compiled = compileStep(step.code, step.language);
+        compiled = await compileStep(step.code, step.language);
       } catch (err) {
         if (err instanceof StepSyntaxError) return syntaxErrorOutcome(err, startedAt);
         throw err;

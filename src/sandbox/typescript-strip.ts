@@ -1,4 +1,4 @@
-import { transformSync, type TransformFailure } from 'esbuild';
+import { transform, type TransformFailure } from 'esbuild';
 import { ReplSyntaxError } from './repl-transform.ts';
 
 export interface StrippedTypeScript {
@@ -7,11 +7,14 @@ export interface StrippedTypeScript {
   toSource(line: number, column: number): { line: number; column: number };
 }
 
-/** Types are removed by esbuild (a real TypeScript parser); its source map takes positions back. */
-export function stripTypes(source: string, filename: string): StrippedTypeScript {
+/**
+ * Types are removed by esbuild (a real TypeScript parser); its source map takes positions back.
+ * The async API talks to esbuild's long-lived service; the sync one blocks the event loop ~1 ms.
+ */
+export async function stripTypes(source: string, filename: string): Promise<StrippedTypeScript> {
   let result;
   try {
-    result = transformSync(source, { loader: 'ts', target: 'esnext', sourcemap: 'external', sourcefile: filename });
+    result = await transform(source, { loader: 'ts', target: 'esnext', sourcemap: 'external', sourcefile: filename });
   } catch (err) {
     const first = (err as TransformFailure).errors?.[0];
     if (first?.location) {

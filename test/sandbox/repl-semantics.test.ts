@@ -137,6 +137,20 @@ describe('timers', () => {
     expect(outcome.result).toEqual([['micro', 'a', 'b', 'c'], true]);
   });
 
+  it('orders many timers by due time, then creation, skipping cleared ones', async () => {
+    const outcome = await run(`
+      const fired = [];
+      const ids = [];
+      for (let i = 0; i < 2000; i++) ids.push(setTimeout(() => fired.push(i), (i * 7919) % 50));
+      for (let i = 0; i < 2000; i += 3) clearTimeout(ids[i]);
+      await new Promise((r) => setTimeout(r, 100));
+      const expected = [];
+      for (let i = 0; i < 2000; i++) if (i % 3 !== 0) expected.push(i);
+      expected.sort((a, b) => ((a * 7919) % 50) - ((b * 7919) % 50) || a - b);
+      JSON.stringify(fired) === JSON.stringify(expected)`);
+    expect(outcome.result).toBe(true);
+  });
+
   it('supports setInterval and clearInterval', async () => {
     const outcome = await run(`
       let n = 0;

@@ -62,7 +62,7 @@ async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputByte
   }
 
   const abandoned = timers.size;
-  timers = new Map();
+  clearTimers();
   if (abandoned > 0 && settled && !hasUncaughtError) {
     emit('warn', [`[${abandoned} timer${abandoned > 1 ? 's' : ''} still pending after ${TIMER_CALLBACKS_AFTER_SETTLE} callbacks were cleared at the end of the step]`]);
   }

@@ -4,14 +4,22 @@
 
 const TIMEOUT_MAX = 2147483647;
 
+// Pending timers by id; `queue` is a binary min-heap of [due, seq, id] entries. Cleared timers and
+// superseded interval entries stay in the heap and are skipped when they reach the top.
 let timers = new Map();
+let queue = [];
 let nextTimerId = 1;
 let timerSeq = 0;
 let uncaughtError = null;
 let hasUncaughtError = false;
 
-function resetTimers() {
+function clearTimers() {
   timers = new Map();
+  queue = [];
+}
+
+function resetTimers() {
+  clearTimers();
   uncaughtError = null;
   hasUncaughtError = false;
 }
@@ -23,6 +31,47 @@ function reportUncaught(error) {
   }
 }
 
+function earlier(a, b) {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+}
+
+function enqueue(entry) {
+  let i = queue.length;
+  queue[i] = entry;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (!earlier(queue[i], queue[parent])) break;
+    [queue[i], queue[parent]] = [queue[parent], queue[i]];
+    i = parent;
+  }
+}
+
+function dequeue() {
+  const top = queue[0];
+  const last = queue.pop();
+  if (queue.length > 0) {
+    queue[0] = last;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < queue.length && earlier(queue[left], queue[smallest])) smallest = left;
+      if (right < queue.length && earlier(queue[right], queue[smallest])) smallest = right;
+      if (smallest === i) break;
+      [queue[i], queue[smallest]] = [queue[smallest], queue[i]];
+      i = smallest;
+    }
+  }
+  return top;
+}
+
+function schedule(id, timer, due) {
+  timer.due = due;
+  timer.seq = timerSeq++;
+  enqueue([due, timer.seq, id]);
+}
+
 function addTimer(callback, delay, args, repeat) {
   if (typeof callback !== 'function') {
     throw new TypeError(`The "callback" argument must be of type function. Received ${inspect(callback)}`);
@@ -30,31 +79,27 @@ function addTimer(callback, delay, args, repeat) {
   delay = Number(delay);
   if (!(delay >= 1 && delay <= TIMEOUT_MAX)) delay = 1;
   const id = nextTimerId++;
-  timers.set(id, { due: virtualNow + delay, seq: timerSeq++, callback, args, interval: repeat ? delay : 0 });
+  const timer = { due: 0, seq: 0, callback, args, interval: repeat ? delay : 0 };
+  timers.set(id, timer);
+  schedule(id, timer, virtualNow + delay);
   return id;
 }
 
-function nextTimer() {
-  let best = null;
-  let bestId = 0;
-  for (const [id, t] of timers) {
-    if (best === null || t.due < best.due || (t.due === best.due && t.seq < best.seq)) {
-      best = t;
-      bestId = id;
+/** Fires the earliest pending timer; the caller has checked that one is pending. */
+function fireNextTimer() {
+  let id;
+  let timer;
+  for (;;) {
+    const [, seq, candidate] = dequeue();
+    timer = timers.get(candidate);
+    if (timer !== undefined && timer.seq === seq) {
+      id = candidate;
+      break;
     }
   }
-  return best === null ? null : [bestId, best];
-}
-
-function fireNextTimer() {
-  const [id, timer] = nextTimer();
   advanceClockTo(timer.due);
-  if (timer.interval > 0) {
-    timer.due = virtualNow + timer.interval;
-    timer.seq = timerSeq++;
-  } else {
-    timers.delete(id);
-  }
+  if (timer.interval > 0) schedule(id, timer, virtualNow + timer.interval);
+  else timers.delete(id);
   try {
     Reflect.apply(timer.callback, undefined, timer.args);
   } catch (error) {
