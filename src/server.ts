@@ -13,6 +13,7 @@ import { mcpRoutes } from './mcp/index.ts';
 import { createDomain, domainModules } from './executions/index.ts';
 import { IsolatePool } from './sandbox/index.ts';
 import { CommandLog, LocalProposer, ReplicatedState } from './store/index.ts';
+import { createAuth, oauthStateModule } from './auth/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -27,6 +28,8 @@ export interface NodeHandle {
 /** The domain of a node and what it holds open. */
 export interface OpenDomain {
   domain: Domain;
+  /** The replicated state and its write path, for the OAuth server's state (absent in edge tests). */
+  store?: { state: ReplicatedState; log: CommandLog };
   readiness(): Readiness;
   close(): Promise<void>;
 }
@@ -35,6 +38,7 @@ export interface NodeOptions {
   log?: Logger;
   /** Replaces the real domain (store, command log, services): for tests of the edges. */
   openDomain?: (config: Config, log: Logger) => Promise<OpenDomain>;
+  /** Replaces the gate built from `config.oauth` (for tests). */
   auth?: AuthGate;
 }
 
@@ -51,32 +55,36 @@ export const limitsOf = (config: Config): Limits => ({ maxWaitMs: config.maxTime
 export async function startNode(config: Config, opts: NodeOptions = {}): Promise<NodeHandle> {
   const log = opts.log ?? createLogger(config);
   const opened = await (opts.openDomain ?? openDomain)(config, log);
-  const guard = guardOf(opts.auth);
+  const server = createServer();
+  server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
+  let auth: AuthGate | undefined;
+  let url: string;
+  try {
+    // Listen before building the app: the OAuth issuer defaults to this node's URL, known only now.
+    await listen(server, config.host, config.port);
+    url = urlOf(config.host, (server.address() as AddressInfo).port);
+    auth = opts.auth ?? (opened.store ? await createAuth(config.oauth, { url, ...opened.store }) : undefined);
+  } catch (err) {
+    server.close();
+    await opened.close();
+    throw err;
+  }
+  const guard = guardOf(auth);
   const limits = limitsOf(config);
   const app = createApp({
     nodeId: config.nodeId,
     log,
     maxBodyBytes: config.maxBodyBytes,
     readiness: opened.readiness,
-    auth: opts.auth,
+    auth,
     routes: [restRoutes(opened.domain, { guard, limits }), mcpRoutes(opened.domain, { guard, limits })],
   });
-  const server = createServer(app.callback());
-  server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
-  try {
-    await listen(server, config.host, config.port);
-  } catch (err) {
-    await opened.close();
-    throw err;
-  }
-  const port = (server.address() as AddressInfo).port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  log.info({ url }, 'serving');
+  server.on('request', app.callback());
+  log.info({ url, oauth: auth !== undefined }, 'serving');
   let closing: Promise<void> | undefined;
   return {
     url,
-    port,
+    port: (server.address() as AddressInfo).port,
     config,
     log,
     close: () =>
@@ -84,10 +92,16 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await stopped;
+        auth?.close();
         await opened.close();
         log.info('stopped');
       })()),
   };
+}
+
+function urlOf(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {
@@ -107,13 +121,14 @@ function listen(server: Server, host: string, port: number): Promise<void> {
 export async function openDomain(config: Config, log: Logger): Promise<OpenDomain> {
   const dir = join(config.dataDir, 'state');
   await mkdir(dir, { recursive: true });
-  const state = await ReplicatedState.open(dir, domainModules());
+  const state = await ReplicatedState.open(dir, [...domainModules(), oauthStateModule]);
   const pool = new IsolatePool({ maxIsolates: config.maxConcurrent });
+  const commandLog = new CommandLog(new LocalProposer(state));
   let domain;
   try {
     domain = await createDomain({
       state,
-      log: new CommandLog(new LocalProposer(state)),
+      log: commandLog,
       pool,
       logger: log,
       options: {
@@ -137,6 +152,7 @@ export async function openDomain(config: Config, log: Logger): Promise<OpenDomai
   let closing = false;
   return {
     domain: opened,
+    store: { state, log: commandLog },
     readiness: () => (closing ? { ready: false, reason: 'shutting down' } : { ready: true }),
     async close() {
       closing = true;

@@ -1,19 +1,7 @@
 import type Koa from 'koa';
+import type { AuthGate, Principal } from '../auth/index.ts';
 
-/** Who is calling, as set by the auth gate on `ctx.state.principal` (docs/architecture.md, "Auth"). */
-export interface Principal {
-  subject: string;
-  scopes: string[];
-  clientId: string | null;
-}
-
-/** The seam src/auth plugs into: its own routes, and a bearer check per required scope. */
-export interface AuthGate {
-  /** `/.well-known/*`, `/oauth/*`; mounted before every other route. */
-  routes(): Koa.Middleware;
-  /** Sets `ctx.state.principal`, or answers 401/403 with WWW-Authenticate. `''` = any valid token. */
-  requireBearer(scope: string): Koa.Middleware;
-}
+export type { AuthGate, Principal } from '../auth/index.ts';
 
 /** Middleware that lets a request through only with the given scope; a no-op when auth is off. */
 export type Guard = (scope: string) => Koa.Middleware;

@@ -105,6 +105,7 @@ describe('auth seam', () => {
       ctx.state.principal = { subject: m[1]!, scopes, clientId: null };
       return next();
     },
+    close: () => undefined,
   };
   const domain = fakeDomain();
   let node: NodeHandle;
