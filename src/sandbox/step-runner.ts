@@ -57,7 +57,7 @@ export async function runInContext(
   if (raw.tainted) return { kind: 'tainted' };
   const outcome: RunOutcome = {
     status: raw.status === 'completed' ? 'completed' : 'failed',
-    result: raw.resultIsJson && raw.resultText !== null ? JSON.parse(raw.resultText) : null,
+    result: raw.resultIsJson && typeof raw.resultText === 'string' ? parseJsonOrNull(raw.resultText) : null,
     resultText: raw.resultText,
     console: (Array.isArray(raw.console) ? raw.console : []).map(toConsoleLine),
     consoleTruncated: raw.consoleTruncated === true,
@@ -66,6 +66,14 @@ export async function runInContext(
     wallMs: call.wallMs,
   };
   return { kind: 'outcome', outcome, isolateReusable: true };
+}
+
+function parseJsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 export type GuardedCall<T> =

@@ -97,6 +97,10 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
     const odd = await sandbox.run('new Proxy({}, { ownKeys() { throw new Error("trap") }, getPrototypeOf() { throw new Error("trap") } })');
     expect(odd.status).toBe('completed');
     expect(odd.resultText).toContain('could not be inspected');
+    const shifty = await sandbox.run("new Proxy({}, { get: (t, k) => (k === 'toJSON' ? () => undefined : undefined) })");
+    expect(shifty).toMatchObject({ status: 'completed', result: null });
+    const thrown = await sandbox.run("throw new Proxy({}, { get() { throw new Error('trap') } })");
+    expect(thrown).toMatchObject({ status: 'failed', error: { name: 'Error' } });
   });
 
   it('cannot reach the host by polluting prototypes', async () => {

@@ -120,9 +120,13 @@ function describeResult(value, maxOutputBytes) {
   let text = null;
   let isJson = false;
   try {
+    // A proxy can answer the check and JSON.stringify differently, hence the type test.
     if (isJsonFaithful(value, [])) {
-      text = jsonStringify(value);
-      isJson = true;
+      const json = jsonStringify(value);
+      if (typeof json === 'string') {
+        text = json;
+        isJson = true;
+      }
     }
   } catch {}
   if (text === null) {
@@ -175,7 +179,12 @@ function installRuntime(global, lockdown) {
   async function perform(command, args) {
     if (command === 'run') {
       if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
-      return jsonStringify(await runStep(args, lockdown));
+      try {
+        return jsonStringify(await runStep(args, lockdown));
+      } catch (e) {
+        // Only reachable if user code sabotaged the runtime's own helpers (possible in a session).
+        return jsonStringify({ ...failure(e), console: [], consoleTruncated: false });
+      }
     }
     for (const step of args[0]) {
       await runStep(step, lockdown);
