@@ -53,7 +53,12 @@ export async function runInContext(
   if (!call.ok) {
     return { kind: 'outcome', outcome: stoppedOutcome(call.status, limits, call.cpuMs, call.wallMs), isolateReusable: false };
   }
-  const raw = JSON.parse(call.value) as DriverOutcome;
+  const raw = readDriverOutcome(call.value);
+  if (raw === null) {
+    // Only a session's user code can get here, by patching built-ins the runtime relies on.
+    const outcome = stoppedOutcome('failed', limits, call.cpuMs, call.wallMs);
+    return { kind: 'outcome', outcome, isolateReusable: false };
+  }
   if (raw.tainted) return { kind: 'tainted' };
   const outcome: RunOutcome = {
     status: raw.status === 'completed' ? 'completed' : 'failed',
@@ -66,6 +71,11 @@ export async function runInContext(
     wallMs: call.wallMs,
   };
   return { kind: 'outcome', outcome, isolateReusable: true };
+}
+
+function readDriverOutcome(value: unknown): DriverOutcome | null {
+  const raw = typeof value === 'string' ? parseJsonOrNull(value) : null;
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as DriverOutcome) : null;
 }
 
 function parseJsonOrNull(text: string): unknown {
@@ -177,9 +187,13 @@ function classifyFailure(err: unknown, isolate: ivm.Isolate): 'timeout' | 'memor
   throw err;
 }
 
-export function stoppedOutcome(status: Exclude<RunStatus, 'completed' | 'failed'>, limits: Limits, cpuMs: number, wallMs: number): RunOutcome {
+/** An outcome decided by the host: a limit was hit, or the runtime's answer was unreadable ('failed'). */
+export function stoppedOutcome(status: Exclude<RunStatus, 'completed'>, limits: Limits, cpuMs: number, wallMs: number): RunOutcome {
   const error: RunError = { name: '', message: '', stack: null, line: null, column: null };
-  if (status === 'timeout') {
+  if (status === 'failed') {
+    error.name = 'Error';
+    error.message = 'The step broke the sandbox runtime (patched built-ins it relies on); its outcome could not be read';
+  } else if (status === 'timeout') {
     error.name = 'TimeoutError';
     error.message = `Execution exceeded its time limit (cpu ${limits.cpuTimeoutMs} ms, wall ${limits.wallTimeoutMs} ms)`;
   } else if (status === 'memory_limit') {

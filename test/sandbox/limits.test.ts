@@ -62,3 +62,18 @@ describe('limits', () => {
     }
   });
 });
+
+describe('pool sizing', () => {
+  it('keys isolates by memory limit and replaces idle ones of another size when full', async () => {
+    const sized = new IsolatePool({ maxIsolates: 2 });
+    try {
+      await sized.prewarm(32, 2);
+      expect(sized.stats()).toEqual({ isolates: 2, idle: 2, waiting: 0 });
+      const outcomes = await Promise.all([48, 48, 32].map((memoryMb) => sized.run(step('await null; 1'), { ...limits, memoryMb })));
+      expect(outcomes.map((o) => o.status)).toEqual(['completed', 'completed', 'completed']);
+      expect(sized.stats()).toMatchObject({ isolates: 2, waiting: 0 });
+    } finally {
+      sized.close();
+    }
+  });
+});
