@@ -26,6 +26,7 @@ const request = (session: string, code: string): StepRequest => ({
   heap: null,
   subject: null,
   limits: LIMITS,
+  memoryExplicit: false,
   idempotencyKey: null,
   execution: null,
 });

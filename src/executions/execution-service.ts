@@ -81,7 +81,7 @@ export class ExecutionService {
       const first = this.state.get(EXECUTION_MODULE, idemKey(r.subject, r.idempotencyKey)) as string | undefined;
       if (first !== undefined) return this.get(first, answer);
     }
-    if (r.heap !== null) await this.sessions.assertHeap(r.heap, r.subject);
+    if (r.session !== null || r.heap !== null) await this.sessions.check({ ...r, execution: null });
 
     const ticket = this.admission.admit();
     const record = this.newRecord(r);

@@ -16,6 +16,7 @@ export interface CheckedRequest {
   session: string | null;
   heap: string | null;
   limits: Limits;
+  memoryExplicit: boolean;
   tags: Record<string, string>;
   idempotencyKey: string | null;
   subject: string | null;
@@ -63,6 +64,7 @@ export function checkRunRequest(req: RunRequest, o: LimitsOptions): CheckedReque
     heap,
     // The same deadline on CPU and on the wall clock: awaiting timers does not count as CPU time.
     limits: { memoryMb, cpuTimeoutMs: timeoutMs, wallTimeoutMs: timeoutMs, maxOutputBytes: o.maxOutputBytes },
+    memoryExplicit: req.memoryMb !== undefined,
     tags,
     idempotencyKey,
     subject: req.subject ?? null,

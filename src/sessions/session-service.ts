@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { conflict, invalidParams, notFound } from '../errors.ts';
-import { LiveSession, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
+import { LiveSession, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
 import type { Command, CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
@@ -20,6 +20,12 @@ export interface StepRequest {
   heap: string | null;
   subject: string | null;
   limits: Limits;
+  /**
+   * Whether the caller chose `limits.memoryMb`. A chain's memory limit is fixed by its first step
+   * (replay must run under the limit the steps ran under, or a step that fitted could now fail), so
+   * an explicit different value is refused and an implicit one is replaced by the chain's.
+   */
+  memoryExplicit: boolean;
   idempotencyKey: string | null;
   /** Id of the execution this step is recorded as. */
   execution: string | null;
@@ -112,11 +118,12 @@ export class SessionService {
   /** One run of the step on the current head, committed with a compare-and-set on that head. */
   private async attempt(req: StepRequest, sessionKey: string | null): Promise<StepResult | 'moved'> {
     const base = await this.base(req);
-    const warm = await this.warm(sessionKey ?? warmKeyOfHeap(base.parent), base.parent, req.limits.memoryMb);
+    const limits = { ...req.limits, memoryMb: base.memoryMb };
+    const warm = await this.warm(sessionKey ?? warmKeyOfHeap(base.parent), base.parent, base.memoryMb);
     let kept = false;
     try {
       const input: Step = { code: req.code, language: req.language, seed: randomUUID(), clock: Date.now() };
-      const outcome = await warm.live.run(input, req.limits, req.signal);
+      const outcome = await warm.live.run(input, limits, req.signal);
       if (!COMMITTED.has(outcome.status)) {
         return { outcome, committed: false, session: req.session, heap: base.parent, step: null, duplicateOf: null };
       }
@@ -124,6 +131,7 @@ export class SessionService {
         parent: base.parent,
         step: base.parentStep + 1,
         ...input,
+        memoryMb: base.memoryMb,
         subject: req.subject,
         threw: outcome.status === 'failed',
         createdAt: new Date(input.clock).toISOString(),
@@ -161,9 +169,14 @@ export class SessionService {
     }
   }
 
+  /** Refuses a step that cannot start (unknown heap, memory limit other than its chain's) before it is queued. */
+  async check(req: StepRequest): Promise<void> {
+    SessionService.validate(req.session, req.heap);
+    await this.base(req);
+  }
+
   /** The state object `heap` of `subject`, or `notFound`: a fork never silently starts from an empty state. */
-  async assertHeap(heap: string, subject: string | null): Promise<HeapObject> {
-    SessionService.validate(null, heap);
+  private async existingHeap(heap: string, subject: string | null): Promise<HeapObject> {
     // A heap made on another node may not be applied here yet: catch up once before saying it is unknown.
     let object = this.journal.heap(heap, subject);
     if (!object) {
@@ -213,12 +226,20 @@ export class SessionService {
     this.live.clear();
   }
 
-  /** Where the step starts: the state it runs on, and the head it expects the session to have. */
-  private async base(req: StepRequest): Promise<{ parent: string | null; parentStep: number; expect: string | null }> {
+  /** Where the step starts: the state it runs on, the head it expects the session to have, its memory limit. */
+  private async base(req: StepRequest): Promise<{ parent: string | null; parentStep: number; expect: string | null; memoryMb: number }> {
     const head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
     const expect = head?.head ?? null;
-    if (req.heap === null) return { parent: expect, parentStep: head?.steps ?? 0, expect };
-    return { parent: req.heap, parentStep: (await this.assertHeap(req.heap, req.subject)).step, expect };
+    const parent = req.heap ?? expect;
+    if (parent === null) return { parent, parentStep: 0, expect, memoryMb: req.limits.memoryMb };
+    const object = req.heap === null ? this.journal.heap(parent, req.subject)! : await this.existingHeap(req.heap, req.subject);
+    if (req.memoryExplicit && req.limits.memoryMb !== object.memoryMb) {
+      throw invalidParams(
+        `${req.heap === null ? `session ${req.session}` : `heap ${req.heap}`} runs with heap_memory_max_mb ${object.memoryMb}, ` +
+          'fixed by the first step of its chain (replay needs the same limit); omit it or pass that value',
+      );
+    }
+    return { parent, parentStep: object.step, expect, memoryMb: object.memoryMb };
   }
 
   /** A warm isolate holding state `head`: the cached one plus the steps it lacks, or a rebuild. */
@@ -232,6 +253,8 @@ export class SessionService {
       if (steps.length > 0) await warm.live.replay(steps);
     } catch (err) {
       warm.live.dispose();
+      // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
+      if (err instanceof SessionDisposedError) throw conflict(`this session's state cannot be rebuilt: ${err.message}`);
       throw err;
     }
     warm.head = head;

@@ -21,6 +21,7 @@ export interface HeapObject {
   language: Language;
   seed: string;
   clock: number;
+  memoryMb: number; // the isolate memory limit of the whole chain, set by its first step
   subject: string | null;
   threw: boolean; // the step threw; its partial effects are part of the state
   createdAt: string;

@@ -42,12 +42,12 @@ describe('a session behaves like a notebook', () => {
   });
 
   it('leaves the session at its previous state after a timeout or the memory cap, and rebuilds the isolate', async () => {
-    await step('let n = 1; const seen = Math.random()');
+    await node.executions.run({ code: 'let n = 1; const seen = Math.random()', session: 'nb', memoryMb: 16 }, WAIT);
     const before = (await node.sessions.get('nb')).heap;
     const timedOut = await node.executions.run({ code: 'n = 99; while (true) {}', session: 'nb', timeoutSecs: 0.2 }, WAIT);
     expect(timedOut).toMatchObject({ status: 'timeout', session: 'nb', heap: before, step: null });
     const blown = await node.executions.run(
-      { code: 'n = 98; const hog = []; while (true) hog.push(new Array(1e5).fill(n))', session: 'nb', memoryMb: 16 },
+      { code: 'n = 98; const hog = []; while (true) hog.push(new Array(1e5).fill(n))', session: 'nb' },
       WAIT,
     );
     expect(blown).toMatchObject({ status: 'memory_limit', heap: before, step: null });
@@ -56,6 +56,18 @@ describe('a session behaves like a notebook', () => {
     // The stopped steps are still on record as executions.
     const { executions } = await node.executions.list({ session: 'nb' });
     expect(executions.map((e) => e.status)).toEqual(['completed', 'memory_limit', 'timeout', 'completed']);
+  });
+
+  it('keeps a chain at the memory limit of its first step, so replay runs under the same limit', async () => {
+    await node.executions.run({ code: 'globalThis.big = new Array(1e6).fill(7)', session: 'nb', memoryMb: 128 }, WAIT);
+    await expect(node.executions.run({ code: 'big.length', session: 'nb', memoryMb: 16 }, WAIT)).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/session nb runs with heap_memory_max_mb 128/),
+    });
+    expect(await node.executions.run({ code: 'big.length', session: 'nb', memoryMb: 128 }, WAIT)).toMatchObject({ result: 1e6, step: 2 });
+    await f.restart();
+    node = await f.node();
+    expect(await node.executions.run({ code: 'big[5]', session: 'nb' }, WAIT)).toMatchObject({ result: 7, step: 3 });
   });
 
   it('forks a new chain from an earlier state, and moves a named session onto a branch', async () => {
