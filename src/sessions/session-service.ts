@@ -66,6 +66,17 @@ export interface JournalStep {
 const SESSION_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 const HEAP_ID = /^[0-9a-f]{64}$/;
 const COMMITTED: ReadonlySet<RunOutcome['status']> = new Set(['completed', 'failed']);
+/** A step cancelled while it waited for the session's earlier steps. */
+const NOT_STARTED: RunOutcome = {
+  status: 'cancelled',
+  result: null,
+  resultText: null,
+  console: [],
+  consoleTruncated: false,
+  error: null,
+  cpuMs: 0,
+  wallMs: 0,
+};
 
 /**
  * Runs session steps: a warm isolate per session brought to the current head by replaying only the
@@ -101,7 +112,10 @@ export class SessionService {
     if (req.session === null && req.heap === null) throw invalidParams('a session step needs a session or a heap');
     // Concurrent local steps on one session queue here instead of racing each other's CAS.
     const sessionKey = req.session === null ? null : warmKeyOfSession(req.subject, req.session);
-    const release = sessionKey === null ? undefined : await this.mutex.lock(sessionKey);
+    const release = sessionKey === null ? undefined : await this.mutex.lock(sessionKey, req.signal);
+    if (release === null) {
+      return { outcome: NOT_STARTED, committed: false, session: req.session, heap: null, step: null, duplicateOf: null };
+    }
     try {
       for (let attempt = 1; ; attempt++) {
         const result = await this.attempt(req, sessionKey);

@@ -126,6 +126,17 @@ describe('running code', () => {
     expect(await node.executions.get(queued.id, { waitMs: 2_000 })).toMatchObject({ status: 'cancelled' });
   });
 
+  it('cancels at once a session step waiting behind an earlier step of its session', async () => {
+    await node.executions.run({ code: 'let v = 1', session: 's' }, WAIT);
+    const long = await node.executions.run({ code: 'v = 2; while (true) {}', session: 's', timeoutSecs: 5 }, { waitMs: 0 });
+    const behind = await node.executions.run({ code: 'v = 3', session: 's' }, { waitMs: 0 });
+    const t0 = Date.now();
+    expect(await node.executions.cancel(behind.id)).toMatchObject({ status: 'cancelled' });
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(await node.executions.cancel(long.id)).toMatchObject({ status: 'cancelled' });
+    expect(await node.executions.run({ code: 'v', session: 's' }, WAIT)).toMatchObject({ result: 1, step: 2 });
+  });
+
   it('lists with filters and a cursor, newest first', async () => {
     const a = await node.executions.run({ code: '1', tags: { team: 'red' } }, WAIT);
     const b = await node.executions.run({ code: 'throw new Error("x")', tags: { team: 'blue' } }, WAIT);
