@@ -57,7 +57,8 @@ class PoolMember {
 
 interface Waiter {
   memoryMb: number;
-  grant(member: PoolMember): void;
+  /** `null` when the wait ends without an isolate (aborted, or the pool closed): the run is cancelled. */
+  grant(member: PoolMember | null): void;
 }
 
 /**
@@ -127,10 +128,11 @@ export class IsolatePool {
     return { isolates: this.#isolates, idle: this.#idle.length, waiting: this.#waiters.length };
   }
 
-  /** Disposes idle isolates now and busy ones when their run ends. */
+  /** Disposes idle isolates now and busy ones when their run ends; queued and later runs end as cancelled. */
   close(): void {
     this.#closed = true;
     for (const m of this.#idle.splice(0)) this.#retire(m);
+    for (const w of this.#waiters.splice(0)) w.grant(null);
   }
 
   #createMember(memoryMb: number): PoolMember {
@@ -155,13 +157,13 @@ export class IsolatePool {
   }
 
   #acquire(memoryMb: number, signal?: AbortSignal): Promise<PoolMember | null> {
-    if (this.#closed) return Promise.reject(new Error('IsolatePool is closed'));
+    if (this.#closed || signal?.aborted) return Promise.resolve(null);
     const member = this.#waiters.length === 0 ? this.#tryAcquire(memoryMb) : null;
     if (member) return Promise.resolve(member);
     return new Promise((resolve) => {
       const onAbort = () => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        resolve(null);
+        waiter.grant(null);
       };
       const waiter: Waiter = {
         memoryMb,

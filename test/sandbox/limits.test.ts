@@ -51,6 +51,23 @@ describe('limits', () => {
     expect(outcome.status).toBe('cancelled');
   });
 
+  it('cancels a run still waiting for an isolate, and queued runs when the pool closes', async () => {
+    const small = new IsolatePool({ maxIsolates: 1 });
+    const stopBusy = new AbortController();
+    const busy = small.run(step('while (true) {}'), { ...limits, cpuTimeoutMs: 60_000, wallTimeoutMs: 60_000 }, stopBusy.signal);
+    const controller = new AbortController();
+    const waiting = small.run(step('1'), limits, controller.signal);
+    const queued = small.run(step('2'), limits);
+    controller.abort();
+    expect((await waiting).status).toBe('cancelled');
+    small.close();
+    expect((await queued).status).toBe('cancelled');
+    expect((await small.run(step('3'), limits)).status).toBe('cancelled');
+    stopBusy.abort();
+    expect((await busy).status).toBe('cancelled');
+    expect(small.stats().isolates).toBe(0);
+  });
+
   it('queues runs beyond the pool size instead of failing them', async () => {
     const small = new IsolatePool({ maxIsolates: 1 });
     try {
