@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import ivm from 'isolated-vm';
-import { compileStep, StepSyntaxError } from './compile-step.ts';
 import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
-import { runInContext, stoppedOutcome, syntaxErrorOutcome } from './step-runner.ts';
+import { compileForRun, runInContext, stoppedOutcome } from './step-runner.ts';
 import type { Limits, RunOutcome, Step } from './types.ts';
 
 export interface IsolatePoolOptions {
@@ -84,23 +83,16 @@ export class IsolatePool {
   /** Creates isolates ahead of the first runs (isolate creation costs ~1 ms of main-thread time). */
   async prewarm(memoryMb: number, count: number): Promise<void> {
     const members: PoolMember[] = [];
-    while (members.length < count && this.#isolates < this.#maxIsolates) {
-      this.#isolates++;
-      members.push(this.#createMember(memoryMb));
-    }
+    while (members.length < count && this.#isolates < this.#maxIsolates) members.push(this.#createMember(memoryMb));
     await Promise.all(members.map((m) => m.context().catch(() => undefined)));
     for (const m of members) this.#release(m);
   }
 
   async run(step: Step, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
     const startedAt = performance.now();
-    let compiled;
-    try {
-      compiled = await compileStep(step.code, step.language);
-    } catch (err) {
-      if (err instanceof StepSyntaxError) return syntaxErrorOutcome(err, startedAt);
-      throw err;
-    }
+    const compilation = await compileForRun(step);
+    if ('outcome' in compilation) return compilation.outcome;
+    const { compiled } = compilation;
     const member = await this.#acquire(limits.memoryMb, signal);
     if (member === null) return stoppedOutcome('cancelled', limits, 0, performance.now() - startedAt);
     try {
@@ -136,21 +128,19 @@ export class IsolatePool {
   }
 
   #createMember(memoryMb: number): PoolMember {
-    return new PoolMember(new ivm.Isolate({ memoryLimit: memoryMb }), memoryMb);
+    const member = new PoolMember(new ivm.Isolate({ memoryLimit: memoryMb }), memoryMb);
+    this.#isolates++;
+    return member;
   }
 
   #tryAcquire(memoryMb: number): PoolMember | null {
     for (let i = this.#idle.length - 1; i >= 0; i--) {
       if (this.#idle[i]!.memoryMb === memoryMb) return this.#idle.splice(i, 1)[0]!;
     }
-    if (this.#isolates < this.#maxIsolates) {
-      this.#isolates++;
-      return this.#createMember(memoryMb);
-    }
+    if (this.#isolates < this.#maxIsolates) return this.#createMember(memoryMb);
     const other = this.#idle.shift();
     if (other) {
       this.#retire(other);
-      this.#isolates++;
       return this.#createMember(memoryMb);
     }
     return null;

@@ -1,7 +1,7 @@
 import ivm from 'isolated-vm';
 import { compileStep, StepSyntaxError } from './compile-step.ts';
 import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
-import { guardedCall, runInContext, stepPayload, syntaxErrorOutcome } from './step-runner.ts';
+import { compileForRun, guardedCall, runInContext, stepPayload } from './step-runner.ts';
 import type { Limits, RunOutcome, Step } from './types.ts';
 
 export interface ReplayOptions {
@@ -79,15 +79,9 @@ export class LiveSession {
   run(step: Step, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
     return this.#serialized(async () => {
       this.#assertUsable();
-      const startedAt = performance.now();
-      let compiled;
-      try {
-        compiled = await compileStep(step.code, step.language);
-      } catch (err) {
-        if (err instanceof StepSyntaxError) return syntaxErrorOutcome(err, startedAt);
-        throw err;
-      }
-      const run = await runInContext(this.isolate, this.prepared, step, compiled, { ...limits, memoryMb: this.memoryMb }, signal);
+      const compilation = await compileForRun(step);
+      if ('outcome' in compilation) return compilation.outcome;
+      const run = await runInContext(this.isolate, this.prepared, step, compilation.compiled, { ...limits, memoryMb: this.memoryMb }, signal);
       if (run.kind === 'tainted') throw new Error('unreachable: session contexts are never locked down');
       if (!run.isolateReusable) this.dispose();
       return run.outcome;

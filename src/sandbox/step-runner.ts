@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type ivm from 'isolated-vm';
 import { RUNTIME_FRAME_MARKER, type PreparedContext } from './runtime/bootstrap.ts';
-import { StepSyntaxError, type CompiledStep } from './compile-step.ts';
+import { compileStep, StepSyntaxError, type CompiledStep } from './compile-step.ts';
 import type { ConsoleLevel, ConsoleLine, Limits, RunError, RunOutcome, RunStatus, Step } from './types.ts';
 
 /**
@@ -165,7 +165,18 @@ function isLimitError(err: unknown): boolean {
   return /memory limit|Script execution timed out|Isolate is disposed/i.test(message);
 }
 
-export function syntaxErrorOutcome(err: StepSyntaxError, startedAt: number): RunOutcome {
+/** Compiles a step for a run; code that does not compile makes the run's (failed) outcome at once. */
+export async function compileForRun(step: Step): Promise<{ compiled: CompiledStep } | { outcome: RunOutcome }> {
+  const startedAt = performance.now();
+  try {
+    return { compiled: await compileStep(step.code, step.language) };
+  } catch (err) {
+    if (err instanceof StepSyntaxError) return { outcome: syntaxErrorOutcome(err, startedAt) };
+    throw err;
+  }
+}
+
+function syntaxErrorOutcome(err: StepSyntaxError, startedAt: number): RunOutcome {
   return {
     status: 'failed',
     result: null,
