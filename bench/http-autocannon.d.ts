@@ -7,7 +7,6 @@ declare module 'autocannon' {
     body?: string;
     connections?: number;
     duration?: number;
-    overallRate?: number;
   }
   interface Result {
     errors: number;
