@@ -35,6 +35,8 @@ export interface Domain {
 /**
  * Builds the domain services over a state opened with `domainModules()`, and fails this node's
  * executions left unfinished by an earlier run (so it resolves once the log accepts proposals).
+ * `recover: false` leaves that to the caller: a cluster node must serve Raft before a quorum exists,
+ * so it runs `executions.recover()` in the background until it succeeds.
  */
 export async function createDomain(deps: {
   state: ReplicatedState;
@@ -42,11 +44,12 @@ export async function createDomain(deps: {
   pool: IsolatePool;
   options?: Partial<DomainOptions>;
   logger?: Logger;
+  recover?: boolean;
 }): Promise<Domain> {
   const options = { ...defaultDomainOptions, ...deps.options };
   const sessions = new SessionService(deps.state, deps.log, { liveSessions: options.liveSessions });
   const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger);
-  await executions.recover();
+  if (deps.recover ?? true) await executions.recover();
   return {
     executions,
     sessions,

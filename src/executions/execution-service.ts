@@ -177,13 +177,13 @@ export class ExecutionService {
    */
   async recover(): Promise<number> {
     await this.log.readBarrier();
-    const stale = this.state
-      .scan(EXECUTION_MODULE, 'active/')
-      .some(([key]) => {
-        const record = this.state.get(EXECUTION_MODULE, recordKey(key.slice('active/'.length))) as unknown as ExecutionRecord | undefined;
-        return record?.node === this.options.nodeId && record.boot !== this.boot;
-      });
+    const stale = this.activeRecords().some((r) => r.node === this.options.nodeId && r.boot !== this.boot);
     return stale ? this.failNode(this.options.nodeId, this.boot, 'node restarted') : 0;
+  }
+
+  /** Nodes that own queued or running executions in the applied state: the cluster layer watches these. */
+  activeOwners(): Set<string> {
+    return new Set(this.activeRecords().map((r) => r.node));
   }
 
   /** For the cluster layer: a node left for good, so its queued and running executions never finish. */
@@ -197,6 +197,16 @@ export class ExecutionService {
     for (const run of this.local.values()) run.controller.abort();
     await Promise.all([...this.local.values()].map((run) => run.done));
     await Promise.all(this.pending);
+  }
+
+  /** Replicated records still queued or running, on any node. */
+  private activeRecords(): ExecutionRecord[] {
+    const records: ExecutionRecord[] = [];
+    for (const [key] of this.state.scan(EXECUTION_MODULE, 'active/')) {
+      const record = this.state.get(EXECUTION_MODULE, recordKey(key.slice('active/'.length)));
+      if (record) records.push(record as unknown as ExecutionRecord);
+    }
+    return records;
   }
 
   private async failNode(node: string, exceptBoot: string | null, reason: string): Promise<number> {

@@ -175,6 +175,7 @@ export class SessionService {
         return { ...result, heap: verdict.heap, step: verdict.step, duplicateOf };
       }
       if (verdict.reason === 'no_heap') throw notFound(`heap ${req.heap ?? base.parent} not found`);
+      if (verdict.reason === 'record_closed') throw conflict(`execution ${req.execution} was ended before its step could commit; the session is unchanged`);
       return 'moved';
     } finally {
       // Unless it went back holding a committed head, the isolate ran something the journal does not

@@ -61,7 +61,7 @@ export interface StepCommand extends Command {
 export type StepVerdict =
   | { ok: true; heap: string; step: number; execution: string | null; duplicate: boolean }
   | { ok: false; reason: 'moved'; head: string | null }
-  | { ok: false; reason: 'no_heap' };
+  | { ok: false; reason: 'no_heap' | 'record_closed' };
 
 export interface DeleteCommand extends Command {
   type: 'session.delete';
@@ -115,6 +115,12 @@ function applyStep(cmd: StepCommand, tx: Tx, records: StateModule | undefined): 
   if (current?.head === cmd.heap) return { ok: true, heap: cmd.heap, step, execution: cmd.execution, duplicate: true };
   if (key !== null && (current?.head ?? null) !== cmd.expect) return { ok: false, reason: 'moved', head: current?.head ?? null };
   if (cmd.object.parent !== null && tx.get(heapKey(cmd.object.parent)) === undefined) return { ok: false, reason: 'no_heap' };
+  // The record goes first: if its module refuses it (say the execution was already failed as "node
+  // lost"), the step is refused too, so a step is in the journal exactly when its record says so.
+  if (cmd.record !== null && records) {
+    const recorded = records.apply(cmd.record, tx.namespace(records.name)) as { ok?: boolean } | undefined;
+    if (recorded?.ok === false) return { ok: false, reason: 'record_closed' };
+  }
 
   tx.put(heapKey(cmd.heap), cmd.object);
   if (key !== null && cmd.session !== null) {
@@ -130,7 +136,6 @@ function applyStep(cmd: StepCommand, tx: Tx, records: StateModule | undefined): 
   if (cmd.idempotencyKey !== null) {
     tx.put(idemKey(cmd.subject, cmd.idempotencyKey), { heap: cmd.heap, step, execution: cmd.execution } satisfies StepDone);
   }
-  if (cmd.record !== null && records) records.apply(cmd.record, tx.namespace(records.name));
   return { ok: true, heap: cmd.heap, step, execution: cmd.execution, duplicate: false };
 }
 

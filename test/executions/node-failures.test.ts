@@ -35,4 +35,16 @@ describe('executions whose node is gone', () => {
     expect(await b.executions.nodeLost('a')).toBe(1);
     expect(await b.executions.get(onA.id)).toMatchObject({ status: 'failed', error: { message: 'node lost' } });
   });
+
+  it('refuses the step of an execution declared lost, so journal and records agree', async () => {
+    const a = await f.node({ nodeId: 'a' });
+    const b = await f.node({ nodeId: 'b' });
+    await a.executions.run({ code: 'let v = 1', session: 's' }, { waitMs: 5_000 });
+    const slow = await a.executions.run({ code: 'v = 2; for (let i = 0; i < 2e8; i++) {} v', session: 's', timeoutSecs: 10 }, { waitMs: 0 });
+    expect(await b.executions.nodeLost('a')).toBe(1);
+    while (a.executions.load.running > 0) await new Promise((r) => setTimeout(r, 20));
+    expect(await b.executions.get(slow.id)).toMatchObject({ status: 'failed', error: { message: 'node lost' } });
+    expect((await b.sessions.get('s')).steps).toBe(1);
+    expect(await b.executions.run({ code: 'v', session: 's' }, { waitMs: 5_000 })).toMatchObject({ result: 1, step: 2 });
+  });
 });
