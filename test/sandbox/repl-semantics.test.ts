@@ -199,6 +199,11 @@ describe('determinism', () => {
     expect((a.result as string[])[1]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
+  it('formats "now" with Intl from the virtual clock', async () => {
+    const outcome = await run("new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', dateStyle: 'medium' }).format()");
+    expect(outcome.result).toBe('Jan 1, 2025');
+  });
+
   it('lets a busy-wait on Date.now() terminate', async () => {
     const outcome = await run('const t0 = Date.now(); let spins = 0; while (Date.now() < t0 + 50) spins++; spins > 0');
     expect(outcome.result).toBe(true);

@@ -88,7 +88,29 @@ function randomUUID() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+// Intl.DateTimeFormat formats "now" when given no date, reading the real clock.
+function tameDateTimeFormat() {
+  const proto = Intl.DateTimeFormat.prototype;
+  const formatGetter = Object.getOwnPropertyDescriptor(proto, 'format').get;
+  Object.defineProperty(proto, 'format', {
+    get: function format() {
+      const bound = Reflect.apply(formatGetter, this, []);
+      return (date) => bound(date === undefined ? Math.floor(readClock()) : date);
+    },
+    configurable: true,
+  });
+  const formatToParts = proto.formatToParts;
+  Object.defineProperty(proto, 'formatToParts', {
+    value: function formatToParts_(date) {
+      return Reflect.apply(formatToParts, this, [date === undefined ? Math.floor(readClock()) : date]);
+    },
+    writable: true,
+    configurable: true,
+  });
+}
+
 function installDeterminism(global) {
+  if (typeof Intl === 'object') tameDateTimeFormat();
   Object.defineProperty(Math, 'random', { value: function random() { return nextUint32() / 4294967296; }, writable: true, configurable: true });
   Object.defineProperty(global, 'Date', { value: makeDate(), writable: true, configurable: true });
   const performance = { now: () => readClock() - performanceOrigin, timeOrigin: 0 };
