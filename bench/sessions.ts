@@ -1,20 +1,19 @@
 // Warm-session steps/s through SessionService (each step committed) and replay time of a 100-step session.
 // Run: node --no-node-snapshot --import tsx bench/sessions.ts
-// Single node, command log = LocalProposer (applies to LevelDB without Raft); see bench/RESULTS.md.
+// Single node: the command log is a real single-node RaftNode (synced log) over the state; see bench/RESULTS.md.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDomain, domainModules } from '../src/executions/index.ts';
 import { IsolatePool, LiveSession, type Limits } from '../src/sandbox/index.ts';
 import { SessionService, type StepRequest } from '../src/sessions/index.ts';
-import { CommandLog, LocalProposer, ReplicatedState } from '../src/store/index.ts';
+import { openReplicatedLog } from '../src/cluster/index.ts';
 
 const LIMITS: Limits = { memoryMb: 64, cpuTimeoutMs: 5_000, wallTimeoutMs: 5_000, maxOutputBytes: 65_536 };
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 
 const dir = await mkdtemp(join(tmpdir(), 'raftbox-bench-sessions-'));
-const state = await ReplicatedState.open(dir, domainModules());
-const log = new CommandLog(new LocalProposer(state));
+const { state, log, close: closeLog } = await openReplicatedLog({ nodeId: 'n1', peers: {}, dataDir: dir, modules: domainModules() });
 const pool = new IsolatePool();
 const domain = await createDomain({ state, log, pool });
 const liveSessions = { maxCount: 256, maxMemoryMb: 64 * 256 };
@@ -90,5 +89,5 @@ console.log(`first step on a node without the session (create + replay 100 + run
 
 await domain.close();
 pool.close();
-await state.close();
+await closeLog();
 await rm(dir, { recursive: true, force: true });

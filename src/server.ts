@@ -1,9 +1,9 @@
-import { mkdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
 import pino, { type Logger } from 'pino';
+import { clusterReadiness, clusterRoutes, LostRuns, openReplicatedLog } from './cluster/index.ts';
 import type { Config } from './config/index.ts';
 import type { Domain } from './api/domain.ts';
 import type { Limits } from './api/operations.ts';
@@ -12,7 +12,7 @@ import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.
 import { mcpRoutes } from './mcp/index.ts';
 import { createDomain, domainModules } from './executions/index.ts';
 import { IsolatePool } from './sandbox/index.ts';
-import { CommandLog, LocalProposer, ReplicatedState } from './store/index.ts';
+import type { CommandLog, ReplicatedState } from './store/index.ts';
 import { createAuth, oauthStateModule } from './auth/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
@@ -31,6 +31,10 @@ export interface OpenDomain {
   /** The replicated state and its write path, for the OAuth server's state (absent in edge tests). */
   store?: { state: ReplicatedState; log: CommandLog };
   readiness(): Readiness;
+  /** Node-to-node Raft RPC for `/raft/*`, served before auth and body parsing (absent in edge tests). */
+  raft?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Routes of the cluster layer (`/cluster/*`), mounted before the product's. */
+  routes?: Koa.Middleware[];
   close(): Promise<void>;
 }
 
@@ -50,7 +54,7 @@ export const limitsOf = (config: Config): Limits => ({ maxWaitMs: config.maxTime
 
 /**
  * Starts one node: opens its domain, then serves REST, MCP and health on `config.host:config.port`.
- * The whole wiring of a node is here, so the Raft node replaces the temporary write path in one place.
+ * The whole wiring of a node is here.
  */
 export async function startNode(config: Config, opts: NodeOptions = {}): Promise<NodeHandle> {
   const log = opts.log ?? createLogger(config);
@@ -77,7 +81,8 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     maxBodyBytes: config.maxBodyBytes,
     readiness: opened.readiness,
     auth,
-    routes: [restRoutes(opened.domain, { guard, limits }), mcpRoutes(opened.domain, { guard, limits })],
+    ...(opened.raft ? { raft: opened.raft } : {}),
+    routes: [...(opened.routes ?? []), restRoutes(opened.domain, { guard, limits }), mcpRoutes(opened.domain, { guard, limits })],
   });
   server.on('request', app.callback());
   log.info({ url, oauth: auth !== undefined }, 'serving');
@@ -115,15 +120,22 @@ function listen(server: Server, host: string, port: number): Promise<void> {
 }
 
 /**
- * The node's domain over its LevelDB state in `<dataDir>/state`. The write path is the command log
- * over the TEMPORARY LocalProposer; the Raft node replaces it here and nowhere else.
+ * The node's domain over its replicated state (`<dataDir>/state`), written through its Raft node
+ * (`<dataDir>/raft`; with no peers a cluster of one). It resolves without waiting for a quorum: the
+ * node must serve `/raft/*` for one to form. Until then writes and barrier reads answer 503.
  */
 export async function openDomain(config: Config, log: Logger): Promise<OpenDomain> {
-  const dir = join(config.dataDir, 'state');
-  await mkdir(dir, { recursive: true });
-  const state = await ReplicatedState.open(dir, [...domainModules(), oauthStateModule]);
+  const replicated = await openReplicatedLog({
+    nodeId: config.nodeId,
+    peers: config.peers,
+    dataDir: config.dataDir,
+    secret: config.clusterSecret,
+    join: config.join,
+    modules: [...domainModules(), oauthStateModule],
+    onError: (err) => log.fatal({ err }, 'raft stopped: its storage failed'),
+  });
+  const { state, log: commandLog, raft, electionMs } = replicated;
   const pool = new IsolatePool({ maxIsolates: config.maxConcurrent });
-  const commandLog = new CommandLog(new LocalProposer(state));
   let domain;
   try {
     domain = await createDomain({
@@ -131,6 +143,7 @@ export async function openDomain(config: Config, log: Logger): Promise<OpenDomai
       log: commandLog,
       pool,
       logger: log,
+      recover: false,
       options: {
         nodeId: config.nodeId,
         maxMemoryMb: config.maxMemoryMb,
@@ -145,19 +158,23 @@ export async function openDomain(config: Config, log: Logger): Promise<OpenDomai
     });
   } catch (err) {
     pool.close();
-    await state.close();
+    await replicated.close();
     throw err;
   }
   const opened = domain;
+  const lostRuns = new LostRuns(raft, opened.executions, electionMs, log);
   let closing = false;
   return {
     domain: opened,
     store: { state, log: commandLog },
-    readiness: () => (closing ? { ready: false, reason: 'shutting down' } : { ready: true }),
+    readiness: () => (closing ? { ready: false, reason: 'shutting down' } : clusterReadiness(raft)),
+    raft: (req, res) => raft.handle(req, res),
+    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret })],
     async close() {
       closing = true;
+      lostRuns.stop();
       await opened.close();
-      await state.close();
+      await replicated.close();
       pool.close();
     },
   };

@@ -48,7 +48,15 @@ export const ConfigSchema = z.strictObject({
     .record(z.string(), z.url())
     .default({})
     .describe('Cluster members as id=baseUrl, e.g. `n1=http://10.0.0.1:3000,n2=http://10.0.0.2:3000`. Empty: a single-node cluster.'),
-  clusterSecret: z.string().min(16).optional().describe('Shared secret that authenticates node-to-node Raft traffic (required with peers).'),
+  clusterSecret: z
+    .string()
+    .min(16)
+    .optional()
+    .describe('Shared secret that authenticates node-to-node Raft traffic and membership changes (required with peers; at least 16 characters).'),
+  join: z
+    .boolean()
+    .default(false)
+    .describe('Start outside the membership and wait to be added by the running cluster (`raftbox members add`); use with peers.'),
   oauth: z
     .strictObject({
       enabled: z.boolean().default(false).meta({ flag: 'oauth' }).describe('Require OAuth bearer tokens on /mcp and /api.'),
@@ -65,6 +73,15 @@ export const ConfigSchema = z.strictObject({
     })
     .prefault({})
     .describe('OAuth 2.1 protection of /mcp and /api.'),
+}).superRefine((c, ctx) => {
+  // A cluster node needs its own address among the peers (it is what the others reach it at) and
+  // a secret: Raft traffic is never unauthenticated.
+  const clustered = Object.keys(c.peers).length > 0;
+  if (clustered && c.peers[c.nodeId] === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['peers'], message: `must include this node (node id "${c.nodeId}") with its own URL` });
+  }
+  if (clustered && c.clusterSecret === undefined) ctx.addIssue({ code: 'custom', path: ['clusterSecret'], message: 'is required when peers are given' });
+  if (c.join && !clustered) ctx.addIssue({ code: 'custom', path: ['join'], message: 'needs peers (the cluster to join)' });
 });
 
 export type Config = z.output<typeof ConfigSchema>;

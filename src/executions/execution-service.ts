@@ -337,11 +337,10 @@ export class ExecutionService {
   /** The record, if it exists and belongs to `subject`; a record made elsewhere may need this node to catch up first. */
   private async find(id: string, subject: string | null | undefined): Promise<ExecutionRecord> {
     if (typeof id !== 'string' || !EXECUTION_ID.test(id)) throw notFound(`execution ${id} not found`);
-    let record = this.lookup(id);
-    if (!record) {
-      await this.log.readBarrier();
-      record = this.lookup(id);
-    }
+    // Unless this node runs it (its own view is the freshest), read the record as of now (ReadIndex):
+    // a poll after a step served elsewhere sees it, and a node cut off from the quorum answers 503.
+    if (!this.local.has(id)) await this.log.readBarrier();
+    const record = this.lookup(id);
     if (!record || record.subject !== (subject ?? null)) throw notFound(`execution ${id} not found`);
     return record;
   }

@@ -243,6 +243,9 @@ export class SessionService {
 
   /** Where the step starts: the state it runs on, the head it expects the session to have, its memory limit. */
   private async base(req: StepRequest): Promise<{ parent: string | null; parentStep: number; expect: string | null; memoryMb: number }> {
+    // Read the head as of now (ReadIndex): a node cut off from the quorum answers 503 before running
+    // anything, and a step right after one served by another node starts on that node's head.
+    if (req.session !== null) await this.log.readBarrier();
     const head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
     const expect = head?.head ?? null;
     const parent = req.heap ?? expect;

@@ -1,4 +1,3 @@
 export type { ChangeListener, Command, Json, Proposer, StateModule, Tx } from './types.ts';
 export { ReplicatedState, UnknownCommandError } from './replicated-state.ts';
 export { CommandLog } from './command-log.ts';
-export { LocalProposer } from './local-proposer.ts';

@@ -35,7 +35,7 @@ describe('configuration', () => {
   });
 
   it('reads numbers, booleans, maps and nested keys from text sources', () => {
-    const c = loadConfig(['--oauth', '--peers', 'n1=http://127.0.0.1:7101,n2=http://127.0.0.1:7102'], {
+    const c = loadConfig(['--oauth', '--peers', 'n1=http://127.0.0.1:7101,n2=http://127.0.0.1:7102', '--cluster-secret', 'a-secret-of-16-chars'], {
       RAFTBOX_MAX_TIMEOUT_SECS: '12.5',
     });
     expect(c.oauth.enabled).toBe(true);

@@ -3,13 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDomain, domainModules, type Domain, type DomainOptions } from '../../src/executions/index.ts';
 import { IsolatePool } from '../../src/sandbox/index.ts';
-import { CommandLog, LocalProposer, ReplicatedState } from '../../src/store/index.ts';
+import type { CommandLog, ReplicatedState } from '../../src/store/index.ts';
+import type { ReplicatedLog } from '../../src/cluster/index.ts';
+import { singleNodeLog } from '../support/replicated-log.ts';
 
-/** One node's domain over a real state dir, or several "nodes" sharing one replicated state. */
+/** One node's domain over a real single-node Raft log, or several "nodes" sharing one replicated state. */
 export class Fixture {
   readonly pool = new IsolatePool({ maxIsolates: 2 });
   state!: ReplicatedState;
   log!: CommandLog;
+  private replicated!: ReplicatedLog;
   private readonly domains: Domain[] = [];
 
   private constructor(readonly dir: string) {}
@@ -30,13 +33,13 @@ export class Fixture {
   /** Closes every node and the state, then opens the state dir again: a restart. */
   async restart(): Promise<void> {
     await this.closeNodes();
-    await this.state.close();
+    await this.replicated.close();
     await this.openState();
   }
 
   async close(): Promise<void> {
     await this.closeNodes();
-    await this.state.close();
+    await this.replicated.close();
     this.pool.close();
     await rm(this.dir, { recursive: true, force: true });
   }
@@ -46,7 +49,7 @@ export class Fixture {
   }
 
   private async openState(): Promise<void> {
-    this.state = await ReplicatedState.open(this.dir, domainModules());
-    this.log = new CommandLog(new LocalProposer(this.state));
+    this.replicated = await singleNodeLog(this.dir, domainModules());
+    ({ state: this.state, log: this.log } = this.replicated);
   }
 }

@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RaftNode } from '../raft/index.ts';
+import { CommandLog, ReplicatedState, type StateModule } from '../store/index.ts';
+import { RaftProposer } from './raft-proposer.ts';
+
+export interface ReplicatedLogOptions {
+  nodeId: string;
+  /** All members as id → base URL (this node included); empty: a cluster of one. */
+  peers: Record<string, string>;
+  dataDir: string;
+  /** Authenticates node-to-node traffic; a lone node talks to nobody and gets a random one. */
+  secret?: string;
+  /** Start outside the membership and wait to be added by the running cluster. */
+  join?: boolean;
+  modules: StateModule[];
+  /** Raft timing, for tests that want faster elections. */
+  raft?: { tickMs?: number; electionTicks?: number; proposalTimeoutMs?: number; snapshotEvery?: number };
+  onError?: (err: unknown) => void;
+}
+
+/** The replicated state of a node, the Raft node that orders its commands, and the log the domain writes through. */
+export interface ReplicatedLog {
+  readonly state: ReplicatedState;
+  /** Raft's election timeout (ms): the unit the cluster layer measures silence in. */
+  readonly electionMs: number;
+  readonly raft: RaftNode;
+  readonly log: CommandLog;
+  close(): Promise<void>;
+}
+
+// Long enough to ride out an election (~0.5-1 s) and a slow fsync, short enough that a node without
+// a quorum answers 503 instead of leaving its caller hanging.
+export const PROPOSAL_TIMEOUT_MS = 5_000;
+const TICK_MS = 50;
+const ELECTION_TICKS = 10;
+
+/**
+ * Opens `<dataDir>/state` (the state machine) and `<dataDir>/raft` (its log) and starts the Raft node.
+ * A single node is a Raft cluster of one: the product has one write path.
+ */
+export async function openReplicatedLog(opts: ReplicatedLogOptions): Promise<ReplicatedLog> {
+  const stateDir = join(opts.dataDir, 'state');
+  await mkdir(stateDir, { recursive: true });
+  const state = await ReplicatedState.open(stateDir, opts.modules);
+  const tickMs = opts.raft?.tickMs ?? TICK_MS;
+  const electionTicks = opts.raft?.electionTicks ?? ELECTION_TICKS;
+  let raft: RaftNode;
+  try {
+    raft = await RaftNode.start({
+      id: opts.nodeId,
+      peers: opts.peers,
+      ...(opts.peers[opts.nodeId] ? { url: opts.peers[opts.nodeId] } : {}),
+      dataDir: opts.dataDir, // raft keeps its log in <dataDir>/raft
+      secret: opts.secret ?? randomBytes(32).toString('hex'),
+      stateMachine: state,
+      join: opts.join ?? false,
+      proposalTimeoutMs: opts.raft?.proposalTimeoutMs ?? PROPOSAL_TIMEOUT_MS,
+      tickMs,
+      electionTicks,
+      ...(opts.raft?.snapshotEvery ? { snapshotEvery: opts.raft.snapshotEvery } : {}),
+      ...(opts.onError ? { onError: opts.onError } : {}),
+    });
+  } catch (err) {
+    await state.close();
+    throw err;
+  }
+  return {
+    state,
+    raft,
+    electionMs: tickMs * electionTicks,
+    log: new CommandLog(new RaftProposer(raft)),
+    async close() {
+      await raft.stop();
+      await state.close();
+    },
+  };
+}
