@@ -118,7 +118,8 @@ export class SessionService {
     }
     try {
       for (let attempt = 1; ; attempt++) {
-        const result = await this.attempt(req, sessionKey);
+        // After a lost CAS this node has applied the winner already: only the first read needs ReadIndex.
+        const result = await this.attempt(req, sessionKey, attempt === 1);
         if (result !== 'moved') return result;
         if (attempt >= this.maxAttempts) {
           throw conflict(`session ${req.session} kept moving under this step (${attempt} attempts); retry it`);
@@ -130,8 +131,8 @@ export class SessionService {
   }
 
   /** One run of the step on the current head, committed with a compare-and-set on that head. */
-  private async attempt(req: StepRequest, sessionKey: string | null): Promise<StepResult | 'moved'> {
-    const base = await this.base(req);
+  private async attempt(req: StepRequest, sessionKey: string | null, fresh: boolean): Promise<StepResult | 'moved'> {
+    const base = await this.base(req, fresh);
     const limits = { ...req.limits, memoryMb: base.memoryMb };
     const warm = await this.warm(sessionKey ?? warmKeyOfHeap(base.parent), base.parent, base.memoryMb);
     let kept = false;
@@ -187,7 +188,8 @@ export class SessionService {
   /** Refuses a step that cannot start (unknown heap, memory limit other than its chain's) before it is queued. */
   async check(req: StepRequest): Promise<void> {
     SessionService.validate(req.session, req.heap);
-    await this.base(req);
+    // Local state is enough to refuse early; the step itself reads the head with ReadIndex.
+    await this.base(req, false);
   }
 
   /** The state object `heap` of `subject`, or `notFound`: a fork never silently starts from an empty state. */
@@ -242,10 +244,10 @@ export class SessionService {
   }
 
   /** Where the step starts: the state it runs on, the head it expects the session to have, its memory limit. */
-  private async base(req: StepRequest): Promise<{ parent: string | null; parentStep: number; expect: string | null; memoryMb: number }> {
+  private async base(req: StepRequest, fresh: boolean): Promise<{ parent: string | null; parentStep: number; expect: string | null; memoryMb: number }> {
     // Read the head as of now (ReadIndex): a node cut off from the quorum answers 503 before running
     // anything, and a step right after one served by another node starts on that node's head.
-    if (req.session !== null) await this.log.readBarrier();
+    if (fresh && req.session !== null) await this.log.readBarrier();
     const head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
     const expect = head?.head ?? null;
     const parent = req.heap ?? expect;
