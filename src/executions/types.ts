@@ -47,6 +47,11 @@ export interface OutputPage {
   data: string;
   totalLines: number;
   totalBytes: number;
+  /** Where this page lies in both units (end exclusive), as MCP-V8 reports it. */
+  startLine: number;
+  endLine: number;
+  startByte: number;
+  endByte: number;
   /** Where the next page starts, in the unit that was asked for (null when there is no more). */
   nextLineOffset: number | null;
   nextByteOffset: number | null;

@@ -101,14 +101,26 @@ describe('running code', () => {
   it('pages console output by lines and by bytes', async () => {
     const e = await node.executions.run({ code: 'for (let i = 0; i < 5; i++) console.log("line " + i); console.warn("é!")' }, WAIT);
     const lines = await node.executions.output(e.id, { line: { offset: 1, limit: 2 } });
-    expect(lines).toEqual({ data: 'line 1\nline 2\n', totalLines: 6, totalBytes: 46, nextLineOffset: 3, nextByteOffset: null, hasMore: true });
+    expect(lines).toEqual({
+      data: 'line 1\nline 2\n',
+      totalLines: 6,
+      totalBytes: 46,
+      startLine: 1,
+      endLine: 3,
+      startByte: 7,
+      endByte: 21,
+      nextLineOffset: 3,
+      nextByteOffset: null,
+      hasMore: true,
+    });
     const tail = await node.executions.output(e.id, { line: { offset: 3, limit: 10 } });
     expect(tail).toMatchObject({ data: 'line 3\nline 4\n[warn] é!\n', nextLineOffset: null, hasMore: false });
     const bytes = await node.executions.output(e.id, { byte: { offset: 0, limit: 10 } });
-    expect(bytes).toMatchObject({ data: 'line 0\nlin', nextByteOffset: 10, hasMore: true });
+    expect(bytes).toMatchObject({ data: 'line 0\nlin', startLine: 0, endLine: 1, startByte: 0, endByte: 10, nextByteOffset: 10, hasMore: true });
     // A page never splits a character.
     const cut = await node.executions.output(e.id, { byte: { offset: 35, limit: 8 } });
-    expect(cut).toMatchObject({ data: '[warn] ', nextByteOffset: 42 });
+    expect(cut).toMatchObject({ data: '[warn] ', startLine: 5, endLine: 5, nextByteOffset: 42 });
+    expect(await node.executions.output(e.id, { byte: { offset: 42, limit: 100 } })).toMatchObject({ data: 'é!\n', endLine: 6, endByte: 46, hasMore: false, nextByteOffset: null });
     expect(await node.executions.output(e.id)).toMatchObject({ data: 'line 0\nline 1\nline 2\nline 3\nline 4\n[warn] é!\n', hasMore: false });
     await expect(node.executions.output(e.id, { line: { offset: -1, limit: 1 } })).rejects.toMatchObject({ status: 400 });
   });
