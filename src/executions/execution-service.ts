@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { conflict, notFound, UserError } from '../errors.ts';
+import { conflict, invalidParams, notFound, UserError } from '../errors.ts';
 import type { IsolatePool, RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
@@ -35,6 +35,9 @@ interface LocalRun {
   /** Another execution with the same idempotency key was committed first: that one is the answer. */
   answeredBy?: string;
 }
+
+// setTimeout fires at once for longer delays; a wait that long just wakes up and waits again.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 // How long cancel() waits for another node to stop an execution it owns before answering.
 const REMOTE_CANCEL_WAIT_MS = 5_000;
@@ -75,6 +78,7 @@ export class ExecutionService {
 
   async run(req: RunRequest, opts: { waitMs: number; signal?: AbortSignal }): Promise<Execution> {
     const r = checkRunRequest(req, this.options);
+    checkWait(opts.waitMs);
     const answer = { waitMs: opts.waitMs, subject: r.subject };
     if (r.idempotencyKey !== null) {
       await this.log.readBarrier();
@@ -120,7 +124,7 @@ export class ExecutionService {
   }
 
   async get(id: string, opts: { waitMs?: number; subject?: string | null } = {}): Promise<Execution> {
-    const deadline = Date.now() + (opts.waitMs ?? 0);
+    const deadline = Date.now() + checkWait(opts.waitMs ?? 0);
     let record = await this.find(id, opts.subject);
     while (!FINISHED.has(record.status) && Date.now() < deadline) {
       await this.nextChange(id, deadline - Date.now());
@@ -364,9 +368,11 @@ export class ExecutionService {
         resolve();
       };
       const timer = setTimeout(() => {
-        this.waiters.get(id)?.delete(wake);
+        const set = this.waiters.get(id);
+        set?.delete(wake);
+        if (set?.size === 0) this.waiters.delete(id);
         resolve();
-      }, ms);
+      }, Math.min(ms, MAX_TIMER_MS));
       let set = this.waiters.get(id);
       if (!set) this.waiters.set(id, (set = new Set()));
       set.add(wake);
@@ -402,6 +408,11 @@ function stopped(message: string): Partial<ExecutionRecord> {
 // Records are plain JSON data; the sandbox's interfaces just lack the index signature Json wants.
 const asJson = (record: ExecutionRecord) => record as unknown as Json;
 
+function checkWait(waitMs: number): number {
+  if (typeof waitMs !== 'number' || !(waitMs >= 0)) throw invalidParams('wait must be a non-negative number of milliseconds');
+  return waitMs;
+}
+
 function splitTag(tag: string | undefined): [string | undefined, string | undefined] {
   if (tag === undefined) return [undefined, undefined];
   const at = tag.indexOf('=');
@@ -426,7 +437,7 @@ function startsBeforeAbort(ticket: Ticket, signal: AbortSignal): Promise<boolean
 
 function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
+    const timer = setTimeout(() => resolve(false), Math.min(ms, MAX_TIMER_MS));
     void p.then(() => {
       clearTimeout(timer);
       resolve(true);
