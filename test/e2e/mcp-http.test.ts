@@ -77,7 +77,7 @@ describe('MCP over Streamable HTTP, real node', () => {
   it('pages console output by lines and bytes', async () => {
     const { out } = await call(client, 'run_js', { code: 'for (let i = 0; i < 10; i++) console.log("line " + i)' });
     const lines = await call(client, 'get_execution_output', { execution_id: out.execution_id, line_offset: 2, line_limit: 3 });
-    expect(lines.out).toMatchObject({ data: 'line 2\nline 3\nline 4\n', total_lines: 10, next_line_offset: 5, has_more: true });
+    expect(lines.out).toMatchObject({ data: 'line 2\nline 3\nline 4\n', start_line: 2, end_line: 5, start_byte: 14, end_byte: 35, total_lines: 10, next_line_offset: 5, has_more: true });
     const bytes = await call(client, 'get_execution_output', { execution_id: out.execution_id, byte_offset: 0, byte_limit: 7 });
     expect(bytes.out).toMatchObject({ data: 'line 0\n', next_byte_offset: 7, has_more: true });
   });
