@@ -5,7 +5,7 @@ import { pageLimit, type SessionService, type StepResult } from '../sessions/ind
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
 import { Admission, type Ticket } from './admission.ts';
 import { EXECUTION_ID, newExecutionId } from './execution-id.ts';
-import { EXECUTION_MODULE, idemKey, recordKey, type RecordVerdict } from './execution-state.ts';
+import { ACTIVE, EXECUTION_MODULE, idemKey, recordKey, type RecordVerdict } from './execution-state.ts';
 import { outputPage, type OutputWindow } from './output-pages.ts';
 import { checkRunRequest, type CheckedRequest, type LimitsOptions } from './run-request.ts';
 import { FINISHED, type Execution, type ExecutionRecord, type ExecutionStatus, type OutputPage, type RunRequest } from './types.ts';
@@ -55,6 +55,11 @@ export class ExecutionService {
   private readonly unsubscribe: () => void;
   /** Record proposals nobody waits for; close() lets them land before the log goes away. */
   private readonly pending = new Set<Promise<unknown>>();
+  /**
+   * Ids of replicated records still queued or running, kept from change notifications: the cluster
+   * layer asks for their owners every election timeout, and a scan would walk every record.
+   */
+  private readonly active = new Set<string>();
 
   constructor(
     private readonly state: ReplicatedState,
@@ -65,10 +70,19 @@ export class ExecutionService {
     private readonly logger?: Logger,
   ) {
     this.admission = new Admission(options.maxConcurrent, options.maxQueue);
+    this.loadActive();
     this.unsubscribe = state.onChange((module, key) => {
       if (module !== EXECUTION_MODULE) return;
-      if (key === null) for (const id of [...this.waiters.keys()]) this.changed(id);
-      else if (key.startsWith('rec/')) this.changed(key.slice('rec/'.length));
+      if (key === null) {
+        this.loadActive();
+        for (const id of [...this.waiters.keys()]) this.changed(id);
+      } else if (key.startsWith('rec/')) {
+        this.changed(key.slice('rec/'.length));
+      } else if (key.startsWith(ACTIVE)) {
+        const id = key.slice(ACTIVE.length);
+        if (state.get(EXECUTION_MODULE, key) === undefined) this.active.delete(id);
+        else this.active.add(id);
+      }
     });
   }
 
@@ -206,11 +220,16 @@ export class ExecutionService {
   /** Replicated records still queued or running, on any node. */
   private activeRecords(): ExecutionRecord[] {
     const records: ExecutionRecord[] = [];
-    for (const [key] of this.state.scan(EXECUTION_MODULE, 'active/')) {
-      const record = this.state.get(EXECUTION_MODULE, recordKey(key.slice('active/'.length)));
+    for (const id of this.active) {
+      const record = this.state.get(EXECUTION_MODULE, recordKey(id));
       if (record) records.push(record as unknown as ExecutionRecord);
     }
     return records;
+  }
+
+  private loadActive(): void {
+    this.active.clear();
+    for (const [key] of this.state.scan(EXECUTION_MODULE, ACTIVE)) this.active.add(key.slice(ACTIVE.length));
   }
 
   private async failNode(node: string, exceptBoot: string | null, reason: string): Promise<number> {

@@ -49,7 +49,8 @@ export type RecordVerdict = { ok: true } | { ok: false; existing: string };
 
 export const recordKey = (id: string) => `rec/${id}`;
 export const idemKey = (subject: string | null | undefined, key: string) => `idem/${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;
-const activeKey = (id: string) => `active/${id}`;
+export const ACTIVE = 'active/';
+const activeKey = (id: string) => ACTIVE + id;
 const META = 'meta/fin';
 
 export const executionModule: StateModule = {
@@ -136,8 +137,8 @@ function requestCancel(cmd: CancelCommand, tx: Tx): Json {
 
 function failNode(cmd: FailCommand, tx: Tx): Json {
   let failed = 0;
-  for (const [key] of tx.scan('active/')) {
-    const record = tx.get(recordKey(key.slice('active/'.length))) as ExecutionRecord | undefined;
+  for (const [key] of tx.scan(ACTIVE)) {
+    const record = tx.get(recordKey(key.slice(ACTIVE.length))) as ExecutionRecord | undefined;
     if (!record || record.node !== cmd.node || record.boot === cmd.exceptBoot) continue;
     const error = { name: 'NodeError', message: cmd.reason, stack: null, line: null, column: null };
     finish({ ...record, status: 'failed', error, finishedAt: cmd.at, durationMs: null }, cmd.keep, tx);

@@ -32,8 +32,10 @@ describe('executions whose node is gone', () => {
     const other = await a.executions.run(FOREVER, { waitMs: 0 });
     // A cancel on B reaches A's run through the replicated record.
     expect(await b.executions.cancel(other.id)).toMatchObject({ status: 'cancelled', node: 'a' });
+    expect(b.executions.activeOwners()).toEqual(new Set(['a']));
     expect(await b.executions.nodeLost('a')).toBe(1);
     expect(await b.executions.get(onA.id)).toMatchObject({ status: 'failed', error: { message: 'node lost' } });
+    expect(b.executions.activeOwners()).toEqual(new Set());
   });
 
   it('refuses the step of an execution declared lost, so journal and records agree', async () => {
