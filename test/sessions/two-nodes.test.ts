@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Domain } from '../../src/executions/index.ts';
+import { SessionService } from '../../src/sessions/index.ts';
 import { Fixture } from './fixture.ts';
 
 // Two nodes' services over one replicated state, each with its own warm isolates: what a cluster
@@ -43,6 +44,35 @@ describe('any node continues any session', () => {
     expect(info.steps).toBe(answered.length + 1);
     const final = await b.executions.run({ code: 'JSON.stringify({ n, len: order.length })', session: 's' }, WAIT);
     expect(JSON.parse(final.result as string)).toEqual({ n: answered.length, len: answered.length });
+  });
+
+  it('gives up with conflict after its bounded attempts, leaving the winner alone in the journal', async () => {
+    const limits = { memoryMb: 64, cpuTimeoutMs: 5_000, wallTimeoutMs: 5_000, maxOutputBytes: 65_536 };
+    const step = (code: string) => ({
+      code,
+      language: 'js' as const,
+      session: 's',
+      heap: null,
+      subject: null,
+      limits,
+      memoryExplicit: false,
+      idempotencyKey: null,
+      execution: null,
+    });
+    const options = { liveSessions: { maxCount: 4, maxMemoryMb: 1024 }, maxStepAttempts: 1 };
+    const x = new SessionService(f.state, f.log, options);
+    const y = new SessionService(f.state, f.log, options);
+    await x.step(step('let who = []'));
+    const [first, second] = await Promise.allSettled([x.step(step('who.push("x"); who.join()')), y.step(step('who.push("y"); who.join()'))]);
+    const won = [first, second].filter((r) => r.status === 'fulfilled');
+    const lost = [first, second].filter((r) => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toMatchObject([{ reason: { status: 409, code: 'conflict' } }]);
+    const journal = (await a.sessions.get('s')).journal;
+    expect(journal).toHaveLength(2);
+    expect((await y.step(step('who.join()'))).outcome.result).toBe(journal[1]!.code.includes('"x"') ? 'x' : 'y');
+    x.close();
+    y.close();
   });
 
   it('answers a poll on another node than the submit', async () => {
