@@ -137,7 +137,10 @@ export class SessionService {
     const warm = await this.warm(sessionKey ?? warmKeyOfHeap(base.parent), base.parent, base.memoryMb);
     let kept = false;
     try {
-      const input: Step = { code: req.code, language: req.language, seed: randomUUID(), clock: Date.now() };
+      // Never behind the parent's clock: Date.now() in a session does not go back when the next step
+      // runs on a node whose clock is behind.
+      const clock = Math.max(Date.now(), base.parentClock + 1);
+      const input: Step = { code: req.code, language: req.language, seed: randomUUID(), clock };
       const outcome = await warm.live.run(input, limits, req.signal);
       if (!COMMITTED.has(outcome.status)) {
         return { outcome, committed: false, session: req.session, heap: base.parent, step: null, duplicateOf: null };
@@ -244,14 +247,17 @@ export class SessionService {
   }
 
   /** Where the step starts: the state it runs on, the head it expects the session to have, its memory limit. */
-  private async base(req: StepRequest, fresh: boolean): Promise<{ parent: string | null; parentStep: number; expect: string | null; memoryMb: number }> {
+  private async base(
+    req: StepRequest,
+    fresh: boolean,
+  ): Promise<{ parent: string | null; parentStep: number; parentClock: number; expect: string | null; memoryMb: number }> {
     // Read the head as of now (ReadIndex): a node cut off from the quorum answers 503 before running
     // anything, and a step right after one served by another node starts on that node's head.
     if (fresh && req.session !== null) await this.log.readBarrier();
     const head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
     const expect = head?.head ?? null;
     const parent = req.heap ?? expect;
-    if (parent === null) return { parent, parentStep: 0, expect, memoryMb: req.limits.memoryMb };
+    if (parent === null) return { parent, parentStep: 0, parentClock: 0, expect, memoryMb: req.limits.memoryMb };
     const object = req.heap === null ? this.journal.heap(parent, req.subject)! : await this.existingHeap(req.heap, req.subject);
     if (req.memoryExplicit && req.limits.memoryMb !== object.memoryMb) {
       throw invalidParams(
@@ -259,7 +265,7 @@ export class SessionService {
           'fixed by the first step of its chain (replay needs the same limit); omit it or pass that value',
       );
     }
-    return { parent, parentStep: object.step, expect, memoryMb: object.memoryMb };
+    return { parent, parentStep: object.step, parentClock: object.clock, expect, memoryMb: object.memoryMb };
   }
 
   /** A warm isolate holding state `head`: the cached one plus the steps it lacks, or a rebuild. */

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Domain } from '../../src/executions/index.ts';
 import { Fixture } from './fixture.ts';
 
@@ -88,6 +88,16 @@ describe('a session behaves like a notebook', () => {
     // The seeded randomness of step 1 is the same on every branch.
     const r1 = (await step('r', { heap: one.heap! })).result;
     expect((await step('r')).result).toBe(r1);
+  });
+
+  it('never lets Date.now() go back between steps, even when the next node\'s clock is behind', async () => {
+    const before = (await step('Date.now()')).result as number;
+    const skewed = vi.spyOn(Date, 'now').mockReturnValue(before - 60_000);
+    try {
+      expect((await step('Date.now()')).result).toBeGreaterThan(before);
+    } finally {
+      skewed.mockRestore();
+    }
   });
 
   it('refuses an unknown heap, never starting from an empty state', async () => {
