@@ -1,9 +1,11 @@
 import { ConfigError, loadConfig, type Config } from '../config/index.ts';
 import { serveStdio } from '../mcp/index.ts';
 import { createLogger, limitsOf, openDomain, startNode } from '../server.ts';
+import { membersCommand } from '../cluster/members-command.ts';
+import { parseClusterArgs, runLocalCluster } from '../cluster/local-cluster.ts';
 import { helpText } from './help.ts';
 
-const COMMANDS = ['serve', 'stdio'] as const;
+const COMMANDS = ['serve', 'stdio', 'cluster', 'members'] as const;
 type Command = (typeof COMMANDS)[number];
 
 async function main(argv: string[]): Promise<number> {
@@ -14,6 +16,8 @@ async function main(argv: string[]): Promise<number> {
   const named = argv[0] !== undefined && !argv[0].startsWith('-');
   const command = (named ? argv[0] : 'serve') as Command;
   if (!COMMANDS.includes(command)) throw new ConfigError(`unknown command "${argv[0]}" (commands: ${COMMANDS.join(', ')})`);
+  if (command === 'cluster') return runLocalCluster(parseClusterArgs(argv.slice(1)));
+  if (command === 'members') return membersCommand(argv.slice(1));
   const config = loadConfig(named ? argv.slice(1) : argv);
   return command === 'serve' ? serve(config) : stdio(config);
 }
@@ -27,6 +31,8 @@ async function serve(config: Config): Promise<number> {
 }
 
 async function stdio(config: Config): Promise<number> {
+  // A cluster member must serve /raft/* over HTTP; stdio has no HTTP port.
+  if (Object.keys(config.peers).length > 0) throw new ConfigError('stdio runs a single node; a cluster member needs `raftbox serve`');
   // stdout carries the protocol: everything else goes to stderr.
   const log = createLogger(config, 2);
   const opened = await openDomain(config, log);

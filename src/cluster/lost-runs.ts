@@ -1,8 +1,10 @@
+import { UserError } from '../errors.ts';
 import type { RaftNode } from '../raft/index.ts';
 import type { ExecutionService } from '../executions/index.ts';
 import { silentAfterMs } from './status.ts';
 
 interface Log {
+  debug(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
 }
@@ -47,8 +49,9 @@ export class LostRuns {
       }
       await this.failLostNodes();
     } catch (err) {
-      // No quorum yet, or a leadership change: the next check tries again.
-      this.log.warn({ err }, 'could not settle the executions of a lost node yet');
+      // No quorum yet (normal while a cluster starts), or a leadership change: the next check tries again.
+      if (err instanceof UserError) this.log.debug({ reason: err.message }, 'lost runs not settled yet');
+      else this.log.warn({ err }, 'settling lost runs failed');
     } finally {
       this.busy = false;
     }

@@ -35,8 +35,8 @@ export function clusterRoutes(raft: RaftNode, opts: { electionMs: number; secret
   router.delete('/members/:id', signed(opts.secret), async (ctx) => {
     const id = ctx.params.id!;
     const s = raft.status();
-    if (!s.voters.includes(id) && !s.learners.includes(id)) throw new UserError(404, 'not_found', `${id} is not a member`);
-    await membership(() => raft.removeMember(id));
+    // Removing a node that is not a member (any more) is done already: a retried removal succeeds.
+    if (s.voters.includes(id) || s.learners.includes(id)) await membership(() => raft.removeMember(id));
     ctx.body = clusterStatus(raft, opts.electionMs);
   });
   return router.routes() as unknown as Koa.Middleware;

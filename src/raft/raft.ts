@@ -600,7 +600,8 @@ export class Raft {
 
     const pr = this.prs.get(m.from);
     if (!pr) return;
-    pr.lastContactTick = this.ticks;
+    // Unreachable and SnapStatus are reports of our own transport about the peer, not word from it.
+    if (m.type !== MessageType.Unreachable && m.type !== MessageType.SnapStatus) pr.lastContactTick = this.ticks;
     switch (m.type) {
       case MessageType.AppResp:
         pr.recentActive = true;

@@ -1,0 +1,130 @@
+// The three-node promise with real processes: any node continues any session, nothing acknowledged is
+// lost, executions answer everywhere, and a node cut off from the quorum serves nothing stale.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stepAcknowledged, TestCluster, waitFor } from './harness.ts';
+
+let c: TestCluster;
+beforeAll(async () => {
+  c = await TestCluster.start();
+}, 60_000);
+afterAll(() => c?.close());
+
+const IDS = ['n1', 'n2', 'n3'];
+
+/** The session as a node answers it right now (ReadIndex behind it). */
+const session = (id: string, name: string) => c.get(id, `/api/sessions/${name}?steps_limit=1000`);
+
+describe('a three-node cluster', { timeout: 60_000 }, () => {
+  it('continues one session across all three nodes in turn, with exact state', async () => {
+    expect((await c.step('n1', 'walk', 'let xs = []; xs.length')).json).toMatchObject({ status: 'completed', result: 0, node: 'n1' });
+    for (let i = 1; i <= 9; i++) {
+      const id = IDS[i % 3]!;
+      const r = await c.step(id, 'walk', `xs.push(${i}); xs.join(',')`);
+      expect(r.json).toMatchObject({ status: 'completed', node: id, step: i + 1 });
+      expect(r.json.result).toBe(Array.from({ length: i }, (_, k) => k + 1).join(','));
+    }
+    for (const id of IDS) expect((await session(id, 'walk')).json).toMatchObject({ steps: 10 });
+  });
+
+  it('serializes concurrent steps on one session sent to two nodes: no fork, exact results', async () => {
+    await c.step('n1', 'race', 'let log = []; 0');
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = await Promise.all([c.step('n1', 'race', `log.push('a${round}'); log.length`), c.step('n2', 'race', `log.push('b${round}'); log.length`)]);
+      for (const r of [a, b]) expect([200, 409]).toContain(r.status);
+      const won = [a, b].filter((r) => r.status === 200);
+      expect(won.length).toBeGreaterThan(0);
+      // The winners ran one after the other, each on the state the other left.
+      const lengths = won.map((r) => r.json.result as number).sort((x, y) => x - y);
+      const before = (await c.step('n3', 'race', 'log.length')).json.result - won.length;
+      expect(lengths).toEqual(won.length === 2 ? [before + 1, before + 2] : [before + 1]);
+    }
+    const all = (await c.step('n3', 'race', 'log.join()')).json.result as string;
+    const journal = (await session('n2', 'race')).json;
+    // Every acknowledged push is in the state exactly once; the journal has one step per acknowledged call.
+    expect(new Set(all.split(',')).size).toBe(all.split(',').length);
+    expect(journal.steps).toBe(1 + all.split(',').length + 5 + 1);
+  });
+
+  it('answers an execution submitted on one node on every other, and long-polls it there', async () => {
+    const submitted = await c.post('n1', '/api/exec', { code: 'let s = 0; for (let i = 0; i < 2e7; i++) s += i % 7; s', language: 'js' });
+    expect(submitted.status).toBe(202);
+    const id = submitted.json.execution_id as string;
+    expect((await c.get('n3', `/api/executions/${id}`)).json).toMatchObject({ execution_id: id, node: 'n1' });
+    const polled = await c.get('n2', `/api/executions/${id}?wait=20000`);
+    expect(polled.json).toMatchObject({ status: 'completed', node: 'n1' });
+    expect(typeof polled.json.result).toBe('number');
+    const list = await c.get('n3', '/api/executions?limit=500');
+    expect(list.json.executions.map((e: { execution_id: string }) => e.execution_id)).toContain(id);
+  });
+
+  it('cancels from another node an execution its owner is running', async () => {
+    const submitted = await c.post('n1', '/api/exec', { code: 'while (true) {}', language: 'js', execution_timeout_secs: 60 });
+    const id = submitted.json.execution_id as string;
+    await waitFor('the run to start', async () => (await c.get('n1', `/api/executions/${id}`)).json.status === 'running');
+    const cancelled = await c.post('n3', `/api/executions/${id}/cancel`);
+    expect(cancelled.json).toMatchObject({ status: 'cancelled', node: 'n1' });
+    expect((await c.get('n2', `/api/executions/${id}`)).json.status).toBe('cancelled');
+  });
+
+  it('ends the running execution of a killed node as failed "node lost" on the survivors', async () => {
+    const submitted = await c.post('n3', '/api/exec', { code: 'while (true) {}', language: 'js', execution_timeout_secs: 120 });
+    const id = submitted.json.execution_id as string;
+    await waitFor('the run to start', async () => (await c.get('n3', `/api/executions/${id}`)).json.status === 'running');
+    await c.kill('n3');
+    await waitFor('node lost', async () => (await c.get('n1', `/api/executions/${id}`)).json.status !== 'running', 30_000);
+    const lost = await c.get('n2', `/api/executions/${id}`);
+    expect(lost.json).toMatchObject({ status: 'failed', node: 'n3', error: { message: 'node lost' } });
+    await c.restart('n3');
+    await c.waitReady();
+  });
+
+  it('loses nothing acknowledged when the node that served the last step is killed; the node restarts and catches up', async () => {
+    await c.step('n1', 'survive', 'let total = 0; total');
+    for (const [k, id] of ['n2', 'n3', 'n1', 'n2'].entries()) expect((await c.step(id, 'survive', `total += ${k + 1}; total`)).json.result).toBe([1, 3, 6, 10][k]);
+    // n2 served the last step; it dies (it may be the leader: the others elect, a retry under one key rides that out).
+    await c.kill('n2');
+    const next = await stepAcknowledged(c, 'n3', 'survive', 'total += 100; total');
+    expect(next.json).toMatchObject({ status: 'completed', result: 110, step: 6 });
+    expect((await stepAcknowledged(c, 'n1', 'survive', 'total += 1000; total')).json.result).toBe(1110);
+    await c.restart('n2');
+    await c.waitReady();
+    // Caught up from its data dir plus the log: it answers the whole journal and continues the session.
+    expect((await session('n2', 'survive')).json).toMatchObject({ steps: 7 });
+    expect((await c.step('n2', 'survive', 'total')).json).toMatchObject({ result: 1110, node: 'n2' });
+  });
+
+  it('a node cut off from the others refuses writes with 503 and serves no stale session, then heals', async () => {
+    await stepAcknowledged(c, 'n1', 'split', 'let v = "before"; v');
+    const cut = (await c.leader()) === 'n2' ? 'n3' : 'n2'; // either works; cutting a follower keeps the test short
+    c.partition(cut);
+    const majority = IDS.find((id) => id !== cut && id !== 'n1') ?? 'n1';
+    expect((await stepAcknowledged(c, majority, 'split', 'v = "after"; v')).json.result).toBe('after');
+
+    const write = await c.step(cut, 'split', 'v = "forked"; v');
+    expect(write.status).toBe(503);
+    expect(write.json.error).toBe('unavailable');
+    expect(write.json.message).toMatch(/quorum|leader/);
+    expect(write.retryAfter).not.toBeNull();
+    const read = await session(cut, 'split');
+    expect(read.status).toBe(503);
+    expect(JSON.stringify(read.json)).not.toMatch(/"steps":1\b/);
+    await waitFor('the cut node to report not ready', async () => (await c.get(cut, '/readyz')).status === 503);
+    expect((await c.get(cut, '/healthz')).status).toBe(200);
+
+    c.partition(cut, false);
+    await c.waitReady();
+    expect((await stepAcknowledged(c, cut, 'split', 'v')).json).toMatchObject({ result: 'after', node: cut });
+    expect((await session('n1', 'split')).json.steps).toBe(3);
+  });
+
+  it('reports the cluster in /cluster/status without the secret', async () => {
+    const leader = await c.leader();
+    const s = await c.get(leader, '/cluster/status');
+    expect(s.json).toMatchObject({ node: leader, role: 'leader', leader: { id: leader } });
+    expect(s.json.members.map((m: { id: string }) => m.id).sort()).toEqual(IDS);
+    expect(s.json.appliedIndex).toBeGreaterThan(0);
+    expect(JSON.stringify(s.json)).not.toContain('test-cluster-secret');
+    const follower = IDS.find((id) => id !== leader)!;
+    expect((await c.get(follower, '/cluster/status')).json).toMatchObject({ role: 'follower', leader: { id: leader } });
+  });
+});

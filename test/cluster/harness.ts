@@ -1,0 +1,256 @@
+// Real raftbox nodes as child processes on loopback (`node --no-node-snapshot --import tsx
+// src/cli/main.ts serve`), each with its own temp data dir. Raft traffic from node a to node b goes
+// through its own TCP proxy (a→b), so a test can cut one node off from the others (a partition)
+// while clients still reach it directly.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repo = fileURLToPath(new URL('../..', import.meta.url));
+export const SECRET = 'test-cluster-secret-0123456789';
+
+export interface Answer {
+  status: number;
+  json: any; // test answers are checked field by field
+  retryAfter: string | null;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A TCP proxy that can be cut (drops every connection and refuses new ones) and healed. */
+export class CuttableProxy {
+  private readonly sockets = new Set<net.Socket>();
+  private cut = false;
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static async start(target: number): Promise<CuttableProxy> {
+    const server = net.createServer();
+    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+    const proxy = new CuttableProxy(server, port);
+    server.on('connection', (client) => proxy.accept(client, target));
+    return proxy;
+  }
+
+  private accept(client: net.Socket, target: number): void {
+    if (this.cut) return void client.destroy();
+    const upstream = net.connect(target, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      this.sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        this.sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  setCut(cut: boolean): void {
+    this.cut = cut;
+    if (cut) for (const s of this.sockets) s.destroy();
+  }
+
+  close(): Promise<void> {
+    this.setCut(true);
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+export interface TestNode {
+  id: string;
+  port: number;
+  url: string;
+  dataDir: string;
+  /** This node's view of the peers: its own URL, and a proxy per other node. */
+  peers: Record<string, string>;
+  child: ChildProcess | null;
+  output: string;
+}
+
+export class TestCluster {
+  private readonly proxies = new Map<string, CuttableProxy>(); // key `${from}>${to}`
+
+  private constructor(
+    readonly nodes: TestNode[],
+    private readonly root: string,
+    private readonly extraArgs: string[],
+  ) {}
+
+  static async start(opts: { size?: number; args?: string[] } = {}): Promise<TestCluster> {
+    const size = opts.size ?? 3;
+    const root = await mkdtemp(join(tmpdir(), 'raftbox-cluster-'));
+    const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+    const ports = await Promise.all(ids.map(() => freePort()));
+    const nodes: TestNode[] = ids.map((id, i) => ({
+      id,
+      port: ports[i]!,
+      url: `http://127.0.0.1:${ports[i]}`,
+      dataDir: join(root, id),
+      peers: {},
+      child: null,
+      output: '',
+    }));
+    const cluster = new TestCluster(nodes, root, opts.args ?? []);
+    for (const from of nodes) {
+      for (const to of nodes) {
+        if (from === to) {
+          from.peers[to.id] = to.url;
+          continue;
+        }
+        const proxy = await CuttableProxy.start(to.port);
+        cluster.proxies.set(`${from.id}>${to.id}`, proxy);
+        from.peers[to.id] = `http://127.0.0.1:${proxy.port}`;
+      }
+    }
+    await Promise.all(nodes.map((n) => cluster.spawn(n)));
+    await cluster.waitReady();
+    return cluster;
+  }
+
+  node(id: string): TestNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** Starts (or restarts, from its data dir) a node; resolves once it listens. */
+  async spawn(n: TestNode, extra: string[] = []): Promise<void> {
+    const peers = Object.entries(n.peers).map(([id, url]) => `${id}=${url}`).join(',');
+    const args = ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--node-id', n.id, '--port', String(n.port), '--data-dir', n.dataDir, '--peers', peers, '--log-level', 'warn', '--max-concurrent', '4', ...this.extraArgs, ...extra];
+    const child = spawn(process.execPath, args, { cwd: repo, env: { ...process.env, RAFTBOX_CLUSTER_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
+    n.child = child;
+    const collect = (c: Buffer) => (n.output = (n.output + c.toString()).slice(-20_000));
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    await waitFor(`${n.id} to listen`, async () => (await fetch(`${n.url}/healthz`).then((r) => r.ok, () => false)) || (child.exitCode !== null && fail(`${n.id} exited: ${n.output}`)), 30_000);
+  }
+
+  /** A new node that starts outside the membership (`--join`) and waits to be added. */
+  async addJoiner(id: string): Promise<TestNode> {
+    const port = await freePort();
+    const n: TestNode = { id, port, url: `http://127.0.0.1:${port}`, dataDir: join(this.root, id), peers: { ...this.nodes[0]!.peers }, child: null, output: '' };
+    n.peers[id] = n.url;
+    this.nodes.push(n);
+    await this.spawn(n, ['--join']);
+    return n;
+  }
+
+  kill(id: string): Promise<void> {
+    const n = this.node(id);
+    const c = n.child;
+    n.child = null;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill('SIGKILL');
+    });
+  }
+
+  restart(id: string): Promise<void> {
+    return this.spawn(this.node(id));
+  }
+
+  /** Cuts every Raft connection to and from `id` (clients still reach it), or heals them. */
+  partition(id: string, cut = true): void {
+    for (const [key, proxy] of this.proxies) {
+      const [from, to] = key.split('>');
+      if (from === id || to === id) proxy.setCut(cut);
+    }
+  }
+
+  alive(): TestNode[] {
+    return this.nodes.filter((n) => n.child !== null);
+  }
+
+  async waitReady(nodes: TestNode[] = this.alive()): Promise<void> {
+    await waitFor('nodes ready', async () => (await Promise.all(nodes.map((n) => this.get(n.id, '/readyz').then((r) => r.status === 200, () => false)))).every(Boolean), 30_000);
+  }
+
+  async leader(): Promise<string> {
+    let leader = '';
+    await waitFor('a leader', async () => {
+      for (const n of this.alive()) {
+        const s = await this.get(n.id, '/cluster/status').catch(() => null);
+        if (s?.json?.role === 'leader') leader = n.id;
+      }
+      return leader !== '';
+    });
+    return leader;
+  }
+
+  get(id: string, path: string): Promise<Answer> {
+    return this.call(id, 'GET', path);
+  }
+
+  post(id: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+    return this.call(id, 'POST', path, body, headers);
+  }
+
+  async call(id: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+    const res = await fetch(this.node(id).url + path, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(60_000),
+    });
+    const text = await res.text();
+    return { status: res.status, json: text ? JSON.parse(text) : null, retryAfter: res.headers.get('retry-after') };
+  }
+
+  /** A session step on node `id`, answered once committed. */
+  step(id: string, session: string, code: string, extra: Record<string, unknown> = {}): Promise<Answer> {
+    return this.post(id, '/api/exec?wait=30000', { code, session, language: 'js', ...extra });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.kill(n.id)));
+    await Promise.all([...this.proxies.values()].map((p) => p.close()));
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+/** Polls `cond` until it holds; a bounded liveness wait, not a timing assertion. */
+export async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * A step retried while the cluster answers 503 (an election after a kill or a partition), under one
+ * idempotency key: a retry of a step that did commit answers that first execution, never a second run.
+ */
+export async function stepAcknowledged(c: TestCluster, id: string, session: string, code: string, timeoutMs = 20_000): Promise<Answer> {
+  const key = `step-${Math.random().toString(36).slice(2)}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await c.post(id, '/api/exec?wait=30000', { code, session, language: 'js' }, { 'idempotency-key': key });
+    if (r.status !== 503 || Date.now() > deadline) return r;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
