@@ -28,11 +28,11 @@ export interface NodeHandle {
 /** The domain of a node and what it holds open. */
 export interface OpenDomain {
   domain: Domain;
-  /** The replicated state and its write path, for the OAuth server's state (absent in edge tests). */
-  store?: { state: ReplicatedState; log: CommandLog };
+  /** The replicated state and its write path, for the OAuth server's state. */
+  store: { state: ReplicatedState; log: CommandLog };
   readiness(): Readiness;
-  /** Node-to-node Raft RPC for `/raft/*`, served before auth and body parsing (absent in edge tests). */
-  raft?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Node-to-node Raft RPC for `/raft/*`, served before auth and body parsing. */
+  raft: (req: IncomingMessage, res: ServerResponse) => void;
   /** Routes of the cluster layer (`/cluster/*`), mounted before the product's. */
   routes?: Koa.Middleware[];
   close(): Promise<void>;
@@ -40,10 +40,6 @@ export interface OpenDomain {
 
 export interface NodeOptions {
   log?: Logger;
-  /** Replaces the real domain (store, command log, services): for tests of the edges. */
-  openDomain?: (config: Config, log: Logger) => Promise<OpenDomain>;
-  /** Replaces the gate built from `config.oauth` (for tests). */
-  auth?: AuthGate;
 }
 
 export function createLogger(config: Config, fd: 1 | 2 = 1): Logger {
@@ -58,7 +54,7 @@ export const limitsOf = (config: Config): Limits => ({ maxWaitMs: config.maxTime
  */
 export async function startNode(config: Config, opts: NodeOptions = {}): Promise<NodeHandle> {
   const log = opts.log ?? createLogger(config);
-  const opened = await (opts.openDomain ?? openDomain)(config, log);
+  const opened = await openDomain(config, log);
   const server = createServer();
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
   let auth: AuthGate | undefined;
@@ -67,7 +63,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     // Listen before building the app: the OAuth issuer defaults to this node's URL, known only now.
     await listen(server, config.host, config.port);
     url = urlOf(config.host, (server.address() as AddressInfo).port);
-    auth = opts.auth ?? (opened.store ? await createAuth(config.oauth, { url, ...opened.store }) : undefined);
+    auth = await createAuth(config.oauth, { url, ...opened.store });
   } catch (err) {
     server.close();
     await opened.close();
@@ -81,7 +77,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     maxBodyBytes: config.maxBodyBytes,
     readiness: opened.readiness,
     auth,
-    ...(opened.raft ? { raft: opened.raft } : {}),
+    raft: opened.raft,
     routes: [...(opened.routes ?? []), restRoutes(opened.domain, { guard, limits }), mcpRoutes(opened.domain, { guard, limits })],
   });
   server.on('request', app.callback());

@@ -1,18 +1,22 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restRouter, OPENAPI_PATH } from '../../src/api/rest.ts';
 import { openApiDocument, openApiPath } from '../../src/api/openapi.ts';
 import { guardOf } from '../../src/http/index.ts';
-import { fakeDomain } from './fake-domain.ts';
+import { Fixture } from '../sessions/fixture.ts';
 
 describe('OpenAPI document', () => {
   const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, unknown>> };
-  const router = restRouter(fakeDomain(), { guard: guardOf(undefined), limits: { maxWaitMs: 1000 } });
-  const routed = new Set(
-    router.stack.flatMap((layer) =>
-      layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m.toLowerCase()} ${openApiPath(String(layer.path))}`),
-    ),
-  );
-  routed.delete(`get ${OPENAPI_PATH}`);
+  const routed = new Set<string>();
+  let f: Fixture;
+  beforeAll(async () => {
+    f = await Fixture.open();
+    const router = restRouter(await f.node(), { guard: guardOf(undefined), limits: { maxWaitMs: 1000 } });
+    for (const layer of router.stack) {
+      for (const m of layer.methods) if (m !== 'HEAD') routed.add(`${m.toLowerCase()} ${openApiPath(String(layer.path))}`);
+    }
+    routed.delete(`get ${OPENAPI_PATH}`);
+  });
+  afterAll(() => f.close());
   const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
 
   it('is OpenAPI 3.1', () => {

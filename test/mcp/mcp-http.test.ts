@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type Koa from 'koa';
-import pino from 'pino';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ConfigSchema } from '../../src/config/index.ts';
-import { startNode, type NodeHandle } from '../../src/server.ts';
-import type { AuthGate } from '../../src/http/index.ts';
-import { fakeDomain, startFakeNode } from '../api/fake-domain.ts';
+import { hashPassword } from '../../src/auth/index.ts';
+import { startTestNode } from '../e2e/node.ts';
+import { call } from '../e2e/mcp-tools.ts';
+
+// The MCP edge over a real node: tool schemas, isError mapping, the stateless transport and the
+// auth seam. The tools' behaviour (runs, sessions, cancel, output pages) is in test/e2e/mcp-http.test.ts.
 
 const connect = async (url: string, headers: Record<string, string> = {}) => {
   const client = new Client({ name: 'test', version: '1' });
@@ -14,16 +15,17 @@ const connect = async (url: string, headers: Record<string, string> = {}) => {
   return client;
 };
 
-describe('MCP over Streamable HTTP (edge, fake domain)', () => {
-  let node: Awaited<ReturnType<typeof startFakeNode>>;
+describe('MCP over Streamable HTTP (edge)', () => {
+  let node: Awaited<ReturnType<typeof startTestNode>>;
   let client: Client;
   beforeAll(async () => {
-    node = await startFakeNode();
+    // One slot and no queue: a run holding the slot makes the next one overloaded.
+    node = await startTestNode({ maxConcurrent: 1, maxQueue: 0 });
     client = await connect(node.url);
   });
   afterAll(async () => {
     await client.close();
-    await node.close();
+    await node.stop();
   });
 
   it('lists the MCP-V8 tools, each with input and output schemas', async () => {
@@ -38,34 +40,24 @@ describe('MCP over Streamable HTTP (edge, fake domain)', () => {
     for (const t of tools) expect(t.outputSchema?.type).toBe('object');
   });
 
-  it('answers run_js with structuredContent and the same JSON as text', async () => {
-    const res = await client.callTool({ name: 'run_js', arguments: { code: '1+1' } });
-    expect(res.isError).toBeFalsy();
-    expect(res.structuredContent).toMatchObject({ status: 'completed', result: 2 });
-    expect(JSON.parse((res.content as Array<{ text: string }>)[0]!.text)).toEqual(res.structuredContent);
-  });
-
-  it('marks failed runs, domain errors and bad arguments as isError', async () => {
-    const threw = await client.callTool({ name: 'run_js', arguments: { code: 'throw' } });
-    expect(threw.isError).toBe(true);
-    expect(threw.structuredContent).toMatchObject({ status: 'failed', error: { message: 'boom' } });
-    const missing = await client.callTool({ name: 'get_execution', arguments: { execution_id: 'nope' } });
+  it('marks domain errors, bad arguments and overload as isError with the error code', async () => {
+    const missing = await call(client, 'get_execution', { execution_id: 'nope' });
     expect(missing.isError).toBe(true);
-    expect((missing.content as Array<{ text: string }>)[0]!.text).toMatch(/^not_found: /);
-    const bad = await client.callTool({ name: 'run_js', arguments: { code: 5 } });
+    expect(missing.text).toMatch(/^not_found: /);
+    const bad = await call(client, 'run_js', { code: 5 });
     expect(bad.isError).toBe(true);
-    expect((bad.content as Array<{ text: string }>)[0]!.text).toMatch(/invalid arguments for run_js: code/);
-    const busy = await client.callTool({ name: 'run_js', arguments: { code: 'overload' } });
-    expect((busy.content as Array<{ text: string }>)[0]!.text).toMatch(/overloaded: .*retry after 2s/);
-    await expect(client.callTool({ name: 'nope', arguments: {} })).rejects.toThrow(/unknown tool/);
-  });
+    expect(bad.text).toMatch(/invalid arguments for run_js: code/);
 
-  it('answers at once with async: true', async () => {
-    const res = await client.callTool({ name: 'run_js', arguments: { code: 'sleep()', async: true } });
-    expect(res.structuredContent).toMatchObject({ status: 'running' });
-    const id = (res.structuredContent as { execution_id: string }).execution_id;
-    const got = await client.callTool({ name: 'cancel_execution', arguments: { execution_id: id } });
-    expect(got.structuredContent).toMatchObject({ execution_id: id, status: 'cancelled' });
+    const holding = await call(client, 'run_js', { code: 'while (true) {}', async: true, execution_timeout_secs: 10 });
+    const busy = await call(client, 'run_js', { code: '1' });
+    expect(busy.isError).toBe(true);
+    expect(busy.text).toMatch(/^overloaded: .*retry after \d+s/);
+    expect((await call(client, 'cancel_execution', { execution_id: holding.out.execution_id })).out).toMatchObject({ status: 'cancelled' });
+    const finished = await call(client, 'cancel_execution', { execution_id: holding.out.execution_id });
+    expect(finished.isError).toBe(true);
+    expect(finished.text).toMatch(/^conflict: /);
+
+    await expect(client.callTool({ name: 'nope', arguments: {} })).rejects.toThrow(/unknown tool/);
   });
 
   it('keeps no transport session: GET and DELETE /mcp are 405, any request works without a session id', async () => {
@@ -85,63 +77,61 @@ describe('MCP over Streamable HTTP (edge, fake domain)', () => {
   });
 });
 
-describe('auth seam', () => {
-  // A stand-in gate: "Bearer <subject>:<scope,scope>".
-  const gate: AuthGate = {
-    routes: () => (ctx, next) => (ctx.path === '/.well-known/test' ? void (ctx.body = { ok: true }) : next()),
-    requireBearer: (scope) => (ctx: Koa.Context, next) => {
-      const m = /^Bearer (\w+):([\w:,]*)$/.exec(ctx.get('authorization'));
-      if (!m) {
-        ctx.status = 401;
-        ctx.body = { error: 'unauthorized' };
-        return;
-      }
-      const scopes = m[2]!.split(',');
-      if (scope && !scopes.includes(scope)) {
-        ctx.status = 403;
-        ctx.body = { error: 'insufficient_scope', scope };
-        return;
-      }
-      ctx.state.principal = { subject: m[1]!, scopes, clientId: null };
-      return next();
-    },
-    close: () => undefined,
+describe('auth seam, built-in OAuth server', () => {
+  // Two machine clients of the built-in server; a client_credentials token may narrow its scope.
+  const SECRET = 'machine-secret-for-tests';
+  let node: Awaited<ReturnType<typeof startTestNode>>;
+  const tokens = new Map<string, string>();
+  const bearer = async (client: 'alice' | 'bob', scope: string) => {
+    const key = `${client} ${scope}`;
+    if (!tokens.has(key)) {
+      const res = await fetch(node.url + '/oauth/token', {
+        method: 'POST',
+        headers: { authorization: `Basic ${btoa(`${client}:${SECRET}`)}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
+      });
+      expect(res.status).toBe(200);
+      tokens.set(key, ((await res.json()) as { access_token: string }).access_token);
+    }
+    return `Bearer ${tokens.get(key)!}`;
   };
-  const domain = fakeDomain();
-  let node: NodeHandle;
   beforeAll(async () => {
-    node = await startNode(ConfigSchema.parse({ port: 0 }), {
-      log: pino({ level: 'silent' }),
-      auth: gate,
-      openDomain: async () => ({ domain, readiness: () => ({ ready: true }), close: async () => {} }),
-    });
+    const hash = await hashPassword(SECRET);
+    node = await startTestNode({ oauth: ConfigSchema.shape.oauth.parse({ enabled: true, clients: { alice: hash, bob: hash } }) });
   });
-  afterAll(() => node.close());
+  afterAll(() => node.stop());
 
-  it('mounts the gate\'s routes and leaves health public', async () => {
-    expect((await fetch(node.url + '/.well-known/test')).status).toBe(200);
-    expect((await fetch(node.url + '/healthz')).status).toBe(200);
-    expect((await fetch(node.url + '/api/openapi.json')).status).toBe(200);
-  });
-
-  it('guards REST by scope and passes the subject to the domain', async () => {
+  it('guards REST by scope, and a run belongs to the subject that made it', async () => {
     expect((await fetch(node.url + '/api/executions')).status).toBe(401);
-    const readOnly = { authorization: 'Bearer alice:raftbox:read', 'content-type': 'application/json' };
-    expect((await fetch(node.url + '/api/executions', { headers: readOnly })).status).toBe(200);
-    expect((await fetch(node.url + '/api/exec', { method: 'POST', headers: readOnly, body: '{"code":"1"}' })).status).toBe(403);
-    const runner = { authorization: 'Bearer alice:raftbox:run', 'content-type': 'application/json' };
-    expect((await fetch(node.url + '/api/exec', { method: 'POST', headers: runner, body: '{"code":"1"}' })).status).toBe(200);
-    expect(domain.lastRun?.subject).toBe('alice');
+    const read = { authorization: await bearer('alice', 'raftbox:read'), 'content-type': 'application/json' };
+    expect((await fetch(node.url + '/api/executions', { headers: read })).status).toBe(200);
+    const refused = await fetch(node.url + '/api/exec', { method: 'POST', headers: read, body: '{"code":"1"}' });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('www-authenticate')).toMatch(/insufficient_scope/);
+
+    const run = { authorization: await bearer('alice', 'raftbox:run raftbox:read'), 'content-type': 'application/json' };
+    const made = await fetch(node.url + '/api/exec?wait=5000', { method: 'POST', headers: run, body: '{"code":"1+1"}' });
+    expect(made.status).toBe(200);
+    const { execution_id } = (await made.json()) as { execution_id: string };
+    expect((await fetch(`${node.url}/api/executions/${execution_id}`, { headers: read })).status).toBe(200);
+    const other = { authorization: await bearer('bob', 'raftbox:read') };
+    expect((await fetch(`${node.url}/api/executions/${execution_id}`, { headers: other })).status).toBe(404);
+    const listed = (await (await fetch(`${node.url}/api/executions`, { headers: other })).json()) as { executions: unknown[] };
+    expect(listed.executions).toEqual([]);
   });
 
   it('guards MCP tool calls by the tool\'s scope and hands the subject to the tools', async () => {
-    const reader = await connect(node.url, { authorization: 'Bearer bob:raftbox:read' });
+    const reader = await connect(node.url, { authorization: await bearer('bob', 'raftbox:read') });
     expect((await reader.listTools()).tools.length).toBe(8);
     await expect(reader.callTool({ name: 'run_js', arguments: { code: '1' } })).rejects.toThrow(/insufficient_scope/);
     await reader.close();
-    const runner = await connect(node.url, { authorization: 'Bearer bob:raftbox:run' });
-    await runner.callTool({ name: 'run_js', arguments: { code: '1+1' } });
-    expect(domain.lastRun?.subject).toBe('bob');
+
+    const runner = await connect(node.url, { authorization: await bearer('bob', 'raftbox:run raftbox:read') });
+    const id = (await call(runner, 'run_js', { code: '1+1' })).out.execution_id;
+    expect((await call(runner, 'get_execution', { execution_id: id })).out).toMatchObject({ result: 2 });
     await runner.close();
+    const alice = await connect(node.url, { authorization: await bearer('alice', 'raftbox:read') });
+    expect(await call(alice, 'get_execution', { execution_id: id })).toMatchObject({ isError: true, text: expect.stringMatching(/^not_found: /) });
+    await alice.close();
   });
 });
