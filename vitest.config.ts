@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     maxWorkers: 2,
+    // As `raftbox` runs (src/cli/utc.ts): the sandbox's local-time Date and Intl are UTC on every node.
+    env: { TZ: 'UTC' },
   },
 });

@@ -10,7 +10,7 @@ import type { Limits } from './api/operations.ts';
 import { restRoutes } from './api/rest.ts';
 import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.ts';
 import { mcpRoutes } from './mcp/index.ts';
-import { createDomain, domainModules } from './executions/index.ts';
+import { createDomain, DEFAULT_MEMORY_MB, domainModules } from './executions/index.ts';
 import { IsolatePool } from './sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from './store/index.ts';
 import { createAuth, oauthStateModule } from './auth/index.ts';
@@ -132,6 +132,8 @@ export async function openDomain(config: Config, log: Logger): Promise<OpenDomai
   });
   const { state, log: commandLog, raft, electionMs } = replicated;
   const pool = new IsolatePool({ maxIsolates: config.maxConcurrent });
+  // Isolates for the first runs, made while the node starts up rather than on their critical path.
+  pool.prewarm(DEFAULT_MEMORY_MB, config.maxConcurrent).catch((err: unknown) => log.warn({ err }, 'prewarming isolates failed'));
   let domain;
   try {
     domain = await createDomain({

@@ -1,3 +1,4 @@
+import './utc.ts'; // first: before anything reads the clock
 import { ConfigError, loadConfig, type Config } from '../config/index.ts';
 import { serveStdio } from '../mcp/index.ts';
 import { createLogger, limitsOf, openDomain, startNode } from '../server.ts';

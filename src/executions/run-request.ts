@@ -22,7 +22,8 @@ export interface CheckedRequest {
   subject: string | null;
 }
 
-const DEFAULT_MEMORY_MB = 64;
+/** The heap limit of a run that asks for none. */
+export const DEFAULT_MEMORY_MB = 64;
 const DEFAULT_TIMEOUT_SECS = 30;
 const MAX_TAGS = 32;
 

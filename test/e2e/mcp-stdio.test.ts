@@ -18,7 +18,8 @@ beforeAll(async () => {
     command: process.execPath,
     args: ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'stdio', '--data-dir', dataDir],
     cwd: root,
-    env: { ...(process.env as Record<string, string>), RAFTBOX_LOG_LEVEL: 'info' },
+    // A host in another time zone: the node must still run steps in UTC.
+    env: { ...(process.env as Record<string, string>), RAFTBOX_LOG_LEVEL: 'info', TZ: 'America/New_York' },
     stderr: 'pipe',
   });
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -43,5 +44,11 @@ describe('MCP over stdio (raftbox stdio)', () => {
     expect((await call(client, 'run_js', { code: 'greeting + "!"', session: 'stdio' })).out.result).toBe('hi!');
     // Had anything but protocol messages reached stdout, the client would have failed to parse it.
     expect(stderr).toMatch(/"level":30/);
+  });
+
+  it('runs steps in UTC whatever the host\'s time zone, so replays match on every node', async () => {
+    const code = '[new Date(0).getHours(), Intl.DateTimeFormat().resolvedOptions().timeZone, new Date(0).toString()]';
+    const { out } = await call(client, 'run_js', { code, session: 'tz', language: 'js' });
+    expect(out.result).toEqual([0, 'UTC', expect.stringMatching(/^Thu Jan 01 1970 00:00:00 GMT\+0000/)]);
   });
 });
