@@ -3,7 +3,7 @@
 import { Raft, type RaftConfig, type Ready } from '../../src/raft/raft.ts';
 import { MemoryStorage } from '../../src/raft/memory-storage.ts';
 import { bootstrapLog } from '../../src/raft/conf-change.ts';
-import { seeded } from './sim/random.ts';
+import { seeded } from '../support/random.ts';
 import { EntryType, MessageType, type LogEntry, type Message, type NodeId } from '../../src/raft/types.ts';
 
 export function newRaft(id: NodeId, ids: NodeId[], opts: Partial<RaftConfig> = {}, seed = 1): Raft {

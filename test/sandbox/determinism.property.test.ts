@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LiveSession, type Step } from '../../src/sandbox/index.ts';
 import { limits } from './helpers.ts';
+import { seeded, type Rng } from '../support/random.ts';
 
 /**
  * Property: running random step sequences live in one LiveSession, then replaying the same steps
@@ -10,18 +11,7 @@ import { limits } from './helpers.ts';
 const SEQUENCES = 200;
 const MASTER_SEED = Number(process.env.SANDBOX_PROPERTY_SEED ?? 20250101);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Rng = () => number;
+/** An integer in [0, n). */
 const int = (rng: Rng, n: number) => Math.floor(rng() * n);
 const name = (rng: Rng, prefix: string) => `s_${prefix}${int(rng, 3)}`;
 
@@ -87,7 +77,7 @@ function sequence(rng: Rng, index: number): Step[] {
 
 describe('replay determinism (property)', () => {
   it(`${SEQUENCES} random step sequences rebuild identical state (master seed ${MASTER_SEED})`, async () => {
-    const rng = mulberry32(MASTER_SEED);
+    const rng = seeded(MASTER_SEED);
     const dumpStep: Step = { code: DUMP, language: 'js', seed: 'dump', clock: 1_800_000_000_000 };
     for (let index = 0; index < SEQUENCES; index++) {
       const steps = sequence(rng, index);

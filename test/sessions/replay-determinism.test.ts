@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Domain } from '../../src/executions/index.ts';
 import { Fixture } from './fixture.ts';
+import { int, seeded } from '../support/random.ts';
 
 // Property: a session rebuilt from its journal on another node is the session that ran live.
 // Random step sequences run on A (warm isolate); then the same dump runs warm on A and, on B, from
@@ -16,14 +17,9 @@ beforeAll(async () => {
 });
 afterAll(() => f.close());
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
-}
-
 function sequence(seed: number): string[] {
-  const next = rng(seed);
-  const pick = (n: number) => Math.floor(next() * n);
+  const rng = seeded(seed);
+  const pick = (n: number) => int(rng, 0, n - 1);
   const steps = ['const st = { log: [] }; let counters = []'];
   let closures = 0;
   for (let i = 0, n = 4 + pick(8); i < n; i++) {

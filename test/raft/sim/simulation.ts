@@ -9,7 +9,7 @@ import { Raft, cloneConf, type Ready } from '../../../src/raft/raft.ts';
 import { contextKey } from '../../../src/raft/read-only.ts';
 import { EntryType, MessageType, type HardState, type LogEntry, type Message, type Snapshot } from '../../../src/raft/types.ts';
 import { checkLinearizable, kvModel, type CheckResult, type KvInput, type KvOutput, type Operation } from './linearizability.ts';
-import { int, pick, seeded, type Rng } from './random.ts';
+import { int, pick, seeded, type Rng } from '../../support/random.ts';
 
 export interface SimOptions {
   seed: number;
