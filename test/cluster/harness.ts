@@ -92,9 +92,11 @@ export class TestCluster {
     readonly nodes: TestNode[],
     private readonly root: string,
     private readonly extraArgs: string[],
+    private readonly nodeArgs: string[],
   ) {}
 
-  static async start(opts: { size?: number; args?: string[] } = {}): Promise<TestCluster> {
+  /** `direct`: nodes talk to each other without the proxies (no partitions; for benchmarks). */
+  static async start(opts: { size?: number; args?: string[]; direct?: boolean; nodeArgs?: string[] } = {}): Promise<TestCluster> {
     const size = opts.size ?? 3;
     const root = await mkdtemp(join(tmpdir(), 'raftbox-cluster-'));
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
@@ -108,10 +110,10 @@ export class TestCluster {
       child: null,
       output: '',
     }));
-    const cluster = new TestCluster(nodes, root, opts.args ?? []);
+    const cluster = new TestCluster(nodes, root, opts.args ?? [], opts.nodeArgs ?? []);
     for (const from of nodes) {
       for (const to of nodes) {
-        if (from === to) {
+        if (from === to || opts.direct) {
           from.peers[to.id] = to.url;
           continue;
         }
@@ -134,7 +136,7 @@ export class TestCluster {
   /** Starts (or restarts, from its data dir) a node; resolves once it listens. */
   async spawn(n: TestNode, extra: string[] = []): Promise<void> {
     const peers = Object.entries(n.peers).map(([id, url]) => `${id}=${url}`).join(',');
-    const args = ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--node-id', n.id, '--port', String(n.port), '--data-dir', n.dataDir, '--peers', peers, '--log-level', 'warn', '--max-concurrent', '4', ...this.extraArgs, ...extra];
+    const args = ['--no-node-snapshot', ...this.nodeArgs, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--node-id', n.id, '--port', String(n.port), '--data-dir', n.dataDir, '--peers', peers, '--log-level', 'warn', '--max-concurrent', '4', ...this.extraArgs, ...extra];
     const child = spawn(process.execPath, args, { cwd: repo, env: { ...process.env, RAFTBOX_CLUSTER_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
     n.child = child;
     const collect = (c: Buffer) => (n.output = (n.output + c.toString()).slice(-20_000));

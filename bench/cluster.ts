@@ -1,0 +1,91 @@
+// Stateful steps/s on warm sessions through a 3-node cluster (every step committed through Raft before
+// it is answered), with steps spread round-robin over the nodes and sticky per node; then failover: how
+// long after its node's SIGKILL a session's next step succeeds on another node.
+// Run: node --no-node-snapshot --import tsx bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=24)
+import { Agent, request } from 'undici';
+import { TestCluster } from '../test/cluster/harness.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 24);
+const agent = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
+
+const cluster = await TestCluster.start({ direct: true, args: ['--max-concurrent', '8', '--max-live-sessions', '256'] });
+const urls = cluster.nodes.map((n) => n.url);
+
+async function step(url: string, session: string, code: string, key?: string): Promise<{ status: number; json: any }> {
+  const res = await request(`${url}/api/exec?wait=30000`, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+    body: JSON.stringify({ code, session, language: 'js' }),
+  });
+  return { status: res.statusCode, json: await res.body.json() };
+}
+
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(2);
+
+/** Each session steps sequentially (a step waits for the previous answer), all sessions at once. */
+async function throughput(label: string, nodeOf: (s: number, k: number) => number): Promise<void> {
+  const names = Array.from({ length: SESSIONS }, (_, s) => `${label}-${s}`);
+  await Promise.all(names.map((n, s) => step(urls[nodeOf(s, 0)]!, n, 'let c = 0; c')));
+  // Warm every node's isolate of every session once, so the run measures warm steps.
+  for (let k = 1; k <= urls.length; k++) await Promise.all(names.map((n, s) => step(urls[nodeOf(s, k)]!, n, 'c += 1; c')));
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    names.map(async (n, s) => {
+      let expected = urls.length;
+      for (let k = 0; performance.now() < end; k++) {
+        const t0 = performance.now();
+        const r = await step(urls[nodeOf(s, k)]!, n, 'c += 1; c');
+        latencies.push(performance.now() - t0);
+        if (r.status !== 200 || r.json.result !== ++expected) {
+          errors++;
+          expected = r.json.result ?? expected;
+        }
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  console.log(
+    `${label}: ${Math.round(latencies.length / SECONDS)} steps/s (${SESSIONS} sessions), p50 ${pct(latencies, 50)} ms, p95 ${pct(latencies, 95)} ms, p99 ${pct(latencies, 99)} ms, wrong/failed ${errors}`,
+  );
+}
+
+/** Ms from SIGKILL of the node that served a session's last step to that session's next committed step elsewhere. */
+async function failover(victim: string): Promise<number> {
+  const at = cluster.nodes.findIndex((n) => n.id === victim);
+  const other = urls[(at + 1) % urls.length]!;
+  const name = `failover-${victim}-${Date.now()}`;
+  await step(urls[at]!, name, 'let c = 0; c');
+  for (let k = 0; k < 20; k++) await step(urls[at]!, name, 'c += 1; c');
+  const t0 = performance.now();
+  await cluster.kill(victim);
+  const key = `fo-${name}`;
+  for (;;) {
+    const r = await step(other, name, 'c += 1; c', key).catch(() => ({ status: 0, json: null }));
+    if (r.status === 200) {
+      if (r.json.result !== 21) throw new Error(`failover lost state: ${JSON.stringify(r.json)}`);
+      const ms = performance.now() - t0;
+      await cluster.restart(victim);
+      await cluster.waitReady();
+      return ms;
+    }
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
+
+try {
+  console.log(`3 nodes (child processes, loopback), ${SECONDS} s per run`);
+  await throughput('round-robin', (s, k) => (s + k) % urls.length);
+  await throughput('sticky', (s) => s % urls.length);
+  const leader = await cluster.leader();
+  const follower = cluster.nodes.find((n) => n.id !== leader)!.id;
+  console.log(`failover, follower ${follower} killed: next step on another node after ${(await failover(follower)).toFixed(0)} ms`);
+  const newLeader = await cluster.leader();
+  console.log(`failover, leader ${newLeader} killed: next step on another node after ${(await failover(newLeader)).toFixed(0)} ms`);
+} finally {
+  await cluster.close();
+  await agent.close();
+}
