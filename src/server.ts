@@ -2,8 +2,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
-import pino, { type Logger } from 'pino';
-import { clusterReadiness, clusterRoutes, LostRuns, openReplicatedLog } from './cluster/index.ts';
+import type { Logger } from 'pino';
+import { clusterReadiness, clusterRoutes, clusterStatus, LostRuns, openReplicatedLog, type ClusterStatus } from './cluster/index.ts';
 import type { Config } from './config/index.ts';
 import type { Domain } from './api/domain.ts';
 import type { Limits } from './api/operations.ts';
@@ -14,6 +14,9 @@ import { createDomain, DEFAULT_MEMORY_MB, domainModules } from './executions/ind
 import { IsolatePool } from './sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from './store/index.ts';
 import { createAuth, oauthStateModule } from './auth/index.ts';
+import { createLogger as newLogger, Metrics, metricsRoute, requestIdHeaders } from './observability/index.ts';
+import type { RaftNode } from './raft/index.ts';
+import { statusPageRoutes } from './status-page/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -21,7 +24,10 @@ export interface NodeHandle {
   readonly port: number;
   readonly config: Config;
   readonly log: Logger;
-  /** Stops accepting, lets in-flight requests finish, then closes the domain and its store. */
+  /**
+   * Graceful shutdown: stops accepting, gives running executions `shutdownGraceSecs` (then fails them
+   * as "node shutting down"), hands Raft leadership away, closes Raft and LevelDB.
+   */
   close(): Promise<void>;
 }
 
@@ -35,6 +41,9 @@ export interface OpenDomain {
   raft: (req: IncomingMessage, res: ServerResponse) => void;
   /** Routes of the cluster layer (`/cluster/*`), mounted before the product's. */
   routes?: Koa.Middleware[];
+  /** This node's view of the cluster (what `/cluster/status` answers), and its runs in progress. */
+  cluster(): ClusterStatus;
+  load(): { running: number; queued: number };
   close(): Promise<void>;
 }
 
@@ -43,7 +52,12 @@ export interface NodeOptions {
 }
 
 export function createLogger(config: Config, fd: 1 | 2 = 1): Logger {
-  return pino({ level: config.logLevel, base: { node: config.nodeId } }, pino.destination({ fd, sync: false }));
+  return newLogger({ level: config.logLevel, nodeId: config.nodeId }, fd);
+}
+
+/** Whether `/metrics` answers without a token when OAuth is on (see `metricsPublic`). */
+function metricsArePublic(config: Config): boolean {
+  return config.metricsPublic ?? /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(config.host);
 }
 
 export const limitsOf = (config: Config): Limits => ({ maxWaitMs: config.maxTimeoutSecs * 1000 + 60_000 });
@@ -54,7 +68,8 @@ export const limitsOf = (config: Config): Limits => ({ maxWaitMs: config.maxTime
  */
 export async function startNode(config: Config, opts: NodeOptions = {}): Promise<NodeHandle> {
   const log = opts.log ?? createLogger(config);
-  const opened = await openDomain(config, log);
+  const metrics = new Metrics();
+  const opened = await openDomain(config, log, metrics);
   const server = createServer();
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
   let auth: AuthGate | undefined;
@@ -63,7 +78,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     // Listen before building the app: the OAuth issuer defaults to this node's URL, known only now.
     await listen(server, config.host, config.port);
     url = urlOf(config.host, (server.address() as AddressInfo).port);
-    auth = await createAuth(config.oauth, { url, ...opened.store });
+    auth = await createAuth(config.oauth, { url, ...opened.store, onToken: (outcome) => metrics.token(outcome) });
   } catch (err) {
     server.close();
     await opened.close();
@@ -78,7 +93,13 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     readiness: opened.readiness,
     auth,
     raft: opened.raft,
-    routes: [...(opened.routes ?? []), restRoutes(opened.domain, { guard, limits }), mcpRoutes(opened.domain, { guard, limits })],
+    routes: [
+      metricsRoute(metrics, metricsArePublic(config) ? (_ctx, next) => next() : guard('raftbox:read')),
+      statusPageRoutes({ cluster: opened.cluster, load: opened.load, domain: opened.domain, guard }),
+      ...(opened.routes ?? []),
+      restRoutes(opened.domain, { guard, limits }),
+      mcpRoutes(opened.domain, { guard, limits }),
+    ],
   });
   server.on('request', app.callback());
   log.info({ url, oauth: auth !== undefined }, 'serving');
@@ -90,15 +111,24 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     log,
     close: () =>
       (closing ??= (async () => {
+        // No new connections; requests on open ones still reach the domain, which refuses new runs.
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await stopped;
-        auth?.close();
         await opened.close();
+        auth?.close();
+        // Answers of the drained runs are being written; a long poll left waiting is cut after a moment.
+        await Promise.race([stopped, delay(ANSWER_FLUSH_MS)]);
+        server.closeAllConnections();
+        await stopped;
         log.info('stopped');
       })()),
   };
 }
+
+// After the domain closed: how long answers still being written get before connections are cut.
+const ANSWER_FLUSH_MS = 1_000;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 function urlOf(host: string, port: number): string {
   const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
@@ -120,7 +150,7 @@ function listen(server: Server, host: string, port: number): Promise<void> {
  * (`<dataDir>/raft`; with no peers a cluster of one). It resolves without waiting for a quorum: the
  * node must serve `/raft/*` for one to form. Until then writes and barrier reads answer 503.
  */
-export async function openDomain(config: Config, log: Logger): Promise<OpenDomain> {
+export async function openDomain(config: Config, log: Logger, metrics?: Metrics): Promise<OpenDomain> {
   const replicated = await openReplicatedLog({
     nodeId: config.nodeId,
     peers: config.peers,
@@ -129,6 +159,10 @@ export async function openDomain(config: Config, log: Logger): Promise<OpenDomai
     join: config.join,
     modules: [...domainModules(), oauthStateModule],
     onError: (err) => log.fatal({ err }, 'raft stopped: its storage failed'),
+    observer: {
+      outgoingHeaders: requestIdHeaders,
+      ...(metrics ? { proposed: (s: number, ok: boolean) => metrics.proposed(s, ok), snapshot: (k: 'taken' | 'installed', b: number) => metrics.snapshot(k, b) } : {}),
+    },
   });
   const { state, log: commandLog, raft, electionMs } = replicated;
   const pool = new IsolatePool({ maxIsolates: config.maxConcurrent });
@@ -142,6 +176,7 @@ export async function openDomain(config: Config, log: Logger): Promise<OpenDomai
       pool,
       logger: log,
       recover: false,
+      ...(metrics ? { observer: metrics } : {}),
       options: {
         nodeId: config.nodeId,
         maxMemoryMb: config.maxMemoryMb,
@@ -161,6 +196,12 @@ export async function openDomain(config: Config, log: Logger): Promise<OpenDomai
   }
   const opened = domain;
   const lostRuns = new LostRuns(raft, opened.executions, electionMs, log);
+  metrics?.gauges({
+    raft: () => raft.status(),
+    pool: () => pool.stats(),
+    admission: () => opened.executions.load,
+    liveSessions: () => opened.sessions.warmCount,
+  });
   let closing = false;
   return {
     domain: opened,
@@ -168,12 +209,31 @@ export async function openDomain(config: Config, log: Logger): Promise<OpenDomai
     readiness: () => (closing ? { ready: false, reason: 'shutting down' } : clusterReadiness(raft)),
     raft: (req, res) => raft.handle(req, res),
     routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret })],
+    cluster: () => clusterStatus(raft, electionMs),
+    load: () => opened.executions.load,
     async close() {
       closing = true;
       lostRuns.stop();
+      await opened.drain(config.shutdownGraceSecs * 1000);
       await opened.close();
-      await replicated.close();
+      await handOffLeadership(raft, 2 * electionMs, log);
+      await replicated.close(); // stops Raft, then closes LevelDB (its writes are synced batches)
       pool.close();
     },
   };
+}
+
+/**
+ * A leader that leaves hands leadership to the most caught-up voter first, so the cluster does not sit
+ * an election timeout without a leader. Best effort: a failed transfer only costs that election.
+ */
+async function handOffLeadership(raft: RaftNode, timeoutMs: number, log: Logger): Promise<void> {
+  const s = raft.status();
+  if (s.role !== 'leader' || s.voters.length < 2) return;
+  try {
+    await raft.transferLeadership(undefined, { timeoutMs });
+    log.info({ to: raft.status().leader?.id ?? null }, 'handed off leadership');
+  } catch (err) {
+    log.warn({ err }, 'leadership hand-off failed; the others elect a leader after a timeout');
+  }
 }

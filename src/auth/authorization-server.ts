@@ -33,7 +33,7 @@ import {
   type PageView,
 } from './sign-in-page.ts';
 import type { SigningKeys } from './signing-keys.ts';
-import { SUPPORTED_SCOPES } from './types.ts';
+import { SUPPORTED_SCOPES, type TokenObserver } from './types.ts';
 
 /** An operator-configured person who can sign in at `/oauth/authorize`. */
 export interface User {
@@ -60,6 +60,7 @@ export interface AuthorizationServerParts {
   users: User[];
   lifetimes: Lifetimes;
   nowSecs: () => number;
+  onToken?: TokenObserver;
 }
 
 /** A client or redirect URI we cannot trust: answered with a page, never a redirect (RFC 6749 §4.1.2.1). */
@@ -131,7 +132,9 @@ export class AuthorizationServer {
     router.post('/oauth/token', ...api, async (ctx) => {
       ctx.set('Cache-Control', 'no-store');
       ctx.set('Pragma', 'no-cache');
-      ctx.body = await this.token(ctx, await formOf(ctx));
+      const form = await formOf(ctx);
+      ctx.body = await this.token(ctx, form);
+      this.p.onToken?.(form.grant_type === 'refresh_token' ? 'refreshed' : 'issued');
     });
     router.post('/oauth/revoke', ...api, async (ctx) => {
       await this.revoke(ctx, await formOf(ctx));
@@ -368,11 +371,13 @@ export class AuthorizationServer {
     const family = this.familyOf(form.token, client.clientId);
     if (family) {
       await this.p.store.propose({ type: 'oauth.revokeFamily', familyId: family.id, now: this.p.nowSecs() });
+      this.p.onToken?.('revoked');
       return;
     }
     const claims = await this.p.tokens.verifyClaims(form.token).catch(() => null);
     if (claims && claims.clientId === client.clientId) {
       await this.p.store.propose({ type: 'oauth.revokeAccess', access: { jti: claims.jti, exp: claims.expiresAt } });
+      this.p.onToken?.('revoked');
     }
   }
 

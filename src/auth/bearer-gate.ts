@@ -1,13 +1,13 @@
 import type Koa from 'koa';
 import type { ProtectedResource } from './protected-resource.ts';
-import { TokenRejected, type Principal, type TokenVerifier } from './types.ts';
+import { TokenRejected, type Principal, type TokenObserver, type TokenVerifier } from './types.ts';
 
 /**
  * RFC 6750 bearer enforcement with the MCP authorization spec's discovery hints: every 401/403 names
  * the protected-resource metadata and the scope the route needs. `scope` '' accepts any valid token.
  * The principal goes to `ctx.state.principal`; the MCP edge turns it into the SDK's `AuthInfo`.
  */
-export function bearerGate(verifier: TokenVerifier, resource: ProtectedResource): (scope: string) => Koa.Middleware {
+export function bearerGate(verifier: TokenVerifier, resource: ProtectedResource, onToken?: TokenObserver): (scope: string) => Koa.Middleware {
   return (scope) => async (ctx, next) => {
     const challenge = (error?: { code: string; description: string }) =>
       [
@@ -34,7 +34,10 @@ export function bearerGate(verifier: TokenVerifier, resource: ProtectedResource)
     try {
       verified = await verifier.verify(token);
     } catch (err) {
-      if (err instanceof TokenRejected) return refuse(401, 'invalid_token', err.message);
+      if (err instanceof TokenRejected) {
+        onToken?.('rejected');
+        return refuse(401, 'invalid_token', err.message);
+      }
       throw err;
     }
     if (scope && !verified.scopes.includes(scope)) {

@@ -9,10 +9,10 @@ import { ExternalProvider, type ExternalProviderOptions } from './external-provi
 import { OAuthStore, type OAuthStateReader } from './oauth-state.ts';
 import { canonicalOrigin, ProtectedResource } from './protected-resource.ts';
 import { SigningKeys } from './signing-keys.ts';
-import { SUPPORTED_SCOPES, type AuthGate } from './types.ts';
+import { SUPPORTED_SCOPES, type AuthGate, type TokenObserver } from './types.ts';
 import type { Config } from '../config/index.ts';
 
-export type { AuthGate, Principal, TokenVerifier, VerifiedToken } from './types.ts';
+export type { AuthGate, Principal, TokenObserver, TokenOutcome, TokenVerifier, VerifiedToken } from './types.ts';
 export { SCOPES, SUPPORTED_SCOPES, TokenRejected } from './types.ts';
 export type { User } from './authorization-server.ts';
 export type { StaticClient } from './client-registry.ts';
@@ -38,6 +38,7 @@ export interface BuiltInAuthOptions {
   pruneIntervalSecs?: number;
   /** Epoch milliseconds; the proposer's clock goes into every command. */
   clock?: () => number;
+  onToken?: TokenObserver;
 }
 
 export interface BuiltInAuth extends AuthGate {
@@ -71,6 +72,7 @@ export function createBuiltInAuth(opts: BuiltInAuthOptions): BuiltInAuth {
     users: opts.users,
     lifetimes: { codeTtlSecs: opts.codeTtlSecs ?? 60, refreshTtlSecs: opts.refreshTokenTtlSecs ?? 14 * 86400 },
     nowSecs,
+    ...(opts.onToken ? { onToken: opts.onToken } : {}),
   });
 
   const pruneExpired = async () => {
@@ -85,7 +87,7 @@ export function createBuiltInAuth(opts: BuiltInAuthOptions): BuiltInAuth {
 
   return {
     routes: () => compose(resource.routes(), server.routes()),
-    requireBearer: bearerGate(tokens, resource),
+    requireBearer: bearerGate(tokens, resource, opts.onToken),
     pruneExpired,
     close: () => clearInterval(timer),
   };
@@ -94,16 +96,18 @@ export function createBuiltInAuth(opts: BuiltInAuthOptions): BuiltInAuth {
 export type ExternalAuthOptions = Omit<ExternalProviderOptions, 'resource'> & {
   /** Our canonical resource URI (the cluster's public origin): the audience the provider must put in tokens. */
   resource: string;
+  onToken?: TokenObserver;
 };
 
 /** Delegation to an external provider (`--oauth-provider-url`): discovery happens here, once. */
 export async function createExternalAuth(opts: ExternalAuthOptions): Promise<AuthGate> {
   const resourceUri = canonicalOrigin(opts.resource, 'oauth.resource');
-  const provider = await ExternalProvider.discover({ ...opts, resource: resourceUri });
+  const { onToken, ...providerOptions } = opts;
+  const provider = await ExternalProvider.discover({ ...providerOptions, resource: resourceUri });
   const resource = new ProtectedResource(resourceUri, provider.issuer);
   return {
     routes: () => resource.routes(),
-    requireBearer: bearerGate(provider, resource),
+    requireBearer: bearerGate(provider, resource, onToken),
     close: () => undefined,
   };
 }
@@ -123,7 +127,7 @@ export type OAuthConfig = Config['oauth'];
  */
 export async function createAuth(
   config: OAuthConfig,
-  node: { url: string; state: OAuthStateReader; log: CommandLog },
+  node: { url: string; state: OAuthStateReader; log: CommandLog; onToken?: TokenObserver },
 ): Promise<AuthGate | undefined> {
   if (!config.enabled && !config.providerUrl) return undefined;
   const publicUrl = config.issuer ?? node.url;
@@ -134,6 +138,7 @@ export async function createAuth(
       ...(config.clientId !== undefined ? { clientId: config.clientId } : {}),
       ...(config.clientSecret !== undefined ? { clientSecret: config.clientSecret } : {}),
       ...(config.tokenFormat !== undefined ? { tokenFormat: config.tokenFormat } : {}),
+      ...(node.onToken ? { onToken: node.onToken } : {}),
     });
   }
   return createBuiltInAuth({
@@ -145,5 +150,6 @@ export async function createAuth(
     clients: Object.entries(config.clients).map(([clientId, secretHash]) => ({ clientId, secretHash, scope: SUPPORTED_SCOPES.join(' ') })),
     accessTokenTtlSecs: config.accessTokenTtlSecs,
     refreshTokenTtlSecs: config.refreshTokenTtlSecs,
+    ...(node.onToken ? { onToken: node.onToken } : {}),
   });
 }

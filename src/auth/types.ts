@@ -27,6 +27,10 @@ export interface AuthGate {
   close(): void;
 }
 
+/** Counted by the node's metrics: a token issued or refreshed at /oauth/token, a bearer token refused, a revocation. */
+export type TokenOutcome = 'issued' | 'refreshed' | 'rejected' | 'revoked';
+export type TokenObserver = (outcome: TokenOutcome) => void;
+
 export const SCOPES = { run: 'raftbox:run', read: 'raftbox:read' } as const;
 export const SUPPORTED_SCOPES: readonly string[] = [SCOPES.run, SCOPES.read];
 

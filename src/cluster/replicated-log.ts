@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RaftNode } from '../raft/index.ts';
+import { RaftNode, type RaftObserver } from '../raft/index.ts';
 import { CommandLog, ReplicatedState, type StateModule } from '../store/index.ts';
 import { RaftProposer } from './raft-proposer.ts';
 
@@ -18,6 +18,8 @@ export interface ReplicatedLogOptions {
   /** Raft timing, for tests that want faster elections. */
   raft?: { tickMs?: number; electionTicks?: number; proposalTimeoutMs?: number; snapshotEvery?: number };
   onError?: (err: unknown) => void;
+  /** Metrics and request-id hooks of the node's operator. */
+  observer?: RaftObserver;
 }
 
 /** The replicated state of a node, the Raft node that orders its commands, and the log the domain writes through. */
@@ -61,6 +63,7 @@ export async function openReplicatedLog(opts: ReplicatedLogOptions): Promise<Rep
       electionTicks,
       ...(opts.raft?.snapshotEvery ? { snapshotEvery: opts.raft.snapshotEvery } : {}),
       ...(opts.onError ? { onError: opts.onError } : {}),
+      ...(opts.observer ? { observer: opts.observer } : {}),
     });
   } catch (err) {
     await state.close();

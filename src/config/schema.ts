@@ -19,6 +19,15 @@ export const ConfigSchema = z.strictObject({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .describe('Log level of the JSON logs (stdout for `serve`, stderr for `stdio`).'),
+  metricsPublic: z
+    .boolean()
+    .optional()
+    .describe('Serve `GET /metrics` without a bearer token when OAuth is on (with it off, /metrics is always open). Default: true when `host` is a loopback address, else false (then it needs a `raftbox:read` token).'),
+  shutdownGraceSecs: z
+    .number()
+    .min(0)
+    .default(20)
+    .describe('On SIGTERM, how long running executions may take to finish before they are stopped and failed with "node shutting down".'),
 
   maxMemoryMb: z
     .number()

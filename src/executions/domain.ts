@@ -1,8 +1,8 @@
 import type { IsolatePool } from '../sandbox/index.ts';
-import { SessionService, sessionModule, type LiveSessionsOptions } from '../sessions/index.ts';
+import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver } from '../sessions/index.ts';
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
 import { executionModule } from './execution-state.ts';
-import { ExecutionService, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
+import { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
 
 export interface DomainOptions extends ExecutionServiceOptions {
   liveSessions: LiveSessionsOptions;
@@ -28,6 +28,8 @@ export function domainModules(): StateModule[] {
 export interface Domain {
   executions: ExecutionService;
   sessions: SessionService;
+  /** Graceful shutdown: no new runs; this node's runs get `graceMs` to finish, then fail as "node shutting down". */
+  drain(graceMs: number): Promise<void>;
   /** Cancels this node's runs, disposes warm isolates. Call before closing the command log. */
   close(): Promise<void>;
 }
@@ -45,14 +47,17 @@ export async function createDomain(deps: {
   options?: Partial<DomainOptions>;
   logger?: Logger;
   recover?: boolean;
+  /** The node's metrics (counts runs, rejections, replays). */
+  observer?: ExecutionObserver & SessionObserver;
 }): Promise<Domain> {
   const options = { ...defaultDomainOptions, ...deps.options };
-  const sessions = new SessionService(deps.state, deps.log, { liveSessions: options.liveSessions });
-  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger);
+  const sessions = new SessionService(deps.state, deps.log, { liveSessions: options.liveSessions, ...(deps.observer ? { observer: deps.observer } : {}) });
+  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer);
   if (deps.recover ?? true) await executions.recover();
   return {
     executions,
     sessions,
+    drain: (graceMs) => executions.drain(graceMs),
     async close() {
       await executions.close();
       sessions.close();

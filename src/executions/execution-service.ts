@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { conflict, invalidParams, notFound, UserError } from '../errors.ts';
+import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import type { IsolatePool, RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
@@ -16,6 +16,12 @@ export interface ExecutionServiceOptions extends LimitsOptions {
   maxQueue: number;
   /** Finished records kept in the replicated state; older ones are pruned. */
   maxExecutions: number;
+}
+
+/** What the node's metrics count; called once per event, so it must be cheap. */
+export interface ExecutionObserver {
+  executionFinished(status: ExecutionStatus, durationMs: number | null): void;
+  admissionRejected(): void;
 }
 
 /** The part of a pino logger this service uses. */
@@ -42,6 +48,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 // How long cancel() waits for another node to stop an execution it owns before answering.
 const REMOTE_CANCEL_WAIT_MS = 5_000;
 
+/** The abort reason of runs still going when a graceful shutdown's grace period ends. */
+const SHUTTING_DOWN = 'node shutting down';
+
 /**
  * Runs code under admission control and keeps execution records in the replicated state, so that
  * any node can answer for any execution (see docs/sessions.md for when each record is written).
@@ -60,6 +69,7 @@ export class ExecutionService {
    * layer asks for their owners every election timeout, and a scan would walk every record.
    */
   private readonly active = new Set<string>();
+  private draining = false;
 
   constructor(
     private readonly state: ReplicatedState,
@@ -68,6 +78,7 @@ export class ExecutionService {
     private readonly sessions: SessionService,
     private readonly options: ExecutionServiceOptions,
     private readonly logger?: Logger,
+    private readonly observer?: ExecutionObserver,
   ) {
     this.admission = new Admission(options.maxConcurrent, options.maxQueue);
     this.loadActive();
@@ -101,7 +112,14 @@ export class ExecutionService {
     }
     if (r.session !== null || r.heap !== null) await this.sessions.check({ ...r, execution: null });
 
-    const ticket = this.admission.admit();
+    if (this.draining) throw unavailable(`${SHUTTING_DOWN}; retry on another node`, 1);
+    let ticket: Ticket;
+    try {
+      ticket = this.admission.admit();
+    } catch (err) {
+      this.observer?.admissionRejected();
+      throw err;
+    }
     const record = this.newRecord(r);
     // A run that may outlive this call, or that claims an idempotency key, is replicated before it
     // starts: the id handed out can then be polled on any node, and a retry finds the first run.
@@ -207,6 +225,17 @@ export class ExecutionService {
   /** For the cluster layer: a node left for good, so its queued and running executions never finish. */
   nodeLost(nodeId: string): Promise<number> {
     return this.failNode(nodeId, null, 'node lost');
+  }
+
+  /**
+   * Graceful shutdown: refuses new runs, gives this node's runs `graceMs` to finish, then stops the
+   * rest, which end as failed with the reason "node shutting down" (never left running).
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    const settled = Promise.all([...this.local.values()].map((run) => run.done));
+    if (!(await settlesWithin(settled, graceMs))) for (const run of this.local.values()) run.controller.abort(SHUTTING_DOWN);
+    await settled;
   }
 
   /** Cancels this node's runs and waits for them to settle; call before closing the log. */
@@ -326,8 +355,11 @@ export class ExecutionService {
 
   /** Records a finished run that is not yet in the replicated state; the caller is answered without waiting for it. */
   private finish(run: LocalRun, fields: Partial<ExecutionRecord> & { status: ExecutionStatus }): void {
-    const record = { ...run.record, ...fields, finishedAt: fields.finishedAt ?? new Date().toISOString() };
+    const shutdown = fields.status === 'cancelled' && run.controller.signal.reason === SHUTTING_DOWN;
+    const ended = shutdown ? { ...fields, ...stopped(`${SHUTTING_DOWN}: stopped at the end of the shutdown grace period`), status: 'failed' as const } : fields;
+    const record = { ...run.record, ...ended, finishedAt: fields.finishedAt ?? new Date().toISOString() };
     this.update(run, record);
+    this.observer?.executionFinished(record.status, record.durationMs);
     const cmd: Command = { type: 'execution.finish', record: asJson(record), keep: this.options.maxExecutions };
     this.background(this.log.propose(cmd).finally(() => this.forget(run)));
   }
@@ -335,6 +367,7 @@ export class ExecutionService {
   /** A finished run whose record is already applied here. */
   private settle(run: LocalRun, record: ExecutionRecord): void {
     this.update(run, record);
+    this.observer?.executionFinished(record.status, record.durationMs);
     this.forget(run);
   }
 

@@ -1,5 +1,5 @@
 export { createDomain, defaultDomainOptions, domainModules, type Domain, type DomainOptions } from './domain.ts';
-export { ExecutionService, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
+export { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
 export { executionModule, EXECUTION_MODULE } from './execution-state.ts';
 export type { OutputWindow } from './output-pages.ts';
 export { DEFAULT_MEMORY_MB } from './run-request.ts';

@@ -3,7 +3,7 @@ import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import type { Logger } from 'pino';
 import { errorAnswers } from './errors.ts';
-import { requestIds } from './request-id.ts';
+import { requestLog } from '../observability/index.ts';
 import { healthRoutes, type Readiness } from './health.ts';
 import type { AuthGate } from './guard.ts';
 
@@ -31,6 +31,8 @@ export interface AppOptions {
 export function createApp(opts: AppOptions): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are answered and logged by errorAnswers, not printed by Koa
+  // First, so `/raft/*` calls forwarded on a request's behalf are logged with its id as well.
+  app.use(requestLog(opts.log));
   const raft = opts.raft;
   if (raft) {
     app.use((ctx, next) => {
@@ -39,7 +41,6 @@ export function createApp(opts: AppOptions): Koa {
       raft(ctx.req, ctx.res);
     });
   }
-  app.use(requestIds(opts.log));
   app.use(errorAnswers(opts.log));
   app.use(
     bodyParser({

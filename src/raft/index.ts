@@ -1,6 +1,6 @@
 // Public face of raftbox's Raft: the node driver, the state-machine contract and typed errors.
 export { RaftNode } from './node.ts';
-export type { RaftNodeOptions, RaftStatus, PeerInfo, ProposeOptions, StateMachine } from './node.ts';
+export type { RaftNodeOptions, RaftObserver, RaftStatus, PeerInfo, ProposeOptions, StateMachine } from './node.ts';
 export type { Entry, NodeId, Role } from './types.ts';
 export { NotLeaderError, ProposalDroppedError, RaftTimeoutError, RaftStoppedError, DataDirInUseError } from './errors.ts';
 export { RAFT_PREFIX } from './transport.ts';

@@ -47,6 +47,16 @@ export interface RaftNodeOptions {
   /** Seeded randomness for election jitter (defaults to crypto-random). */
   random?: () => number;
   onError?: (err: unknown) => void;
+  observer?: RaftObserver;
+}
+
+/** What the node's operator watches (metrics, request ids); every hook is optional and cheap. */
+export interface RaftObserver {
+  /** Headers for a call to the leader made on behalf of the current request (its `X-Request-Id`). */
+  outgoingHeaders?(): Record<string, string>;
+  /** A proposal ended: committed and applied here (ok), or failed. */
+  proposed?(seconds: number, ok: boolean): void;
+  snapshot?(kind: 'taken' | 'installed', bytes: number): void;
 }
 
 export interface ProposeOptions {
@@ -206,7 +216,17 @@ export class RaftNode {
 
   /** Replicates `data`; resolves with the local apply result once committed and applied here. */
   async propose(data: Uint8Array, opts: ProposeOptions = {}): Promise<unknown> {
-    return this.submit(data, undefined, opts.timeoutMs ?? this.proposalTimeoutMs);
+    const observe = this.opts.observer?.proposed;
+    if (!observe) return this.submit(data, undefined, opts.timeoutMs ?? this.proposalTimeoutMs);
+    const t0 = performance.now();
+    let ok = false;
+    try {
+      const result = await this.submit(data, undefined, opts.timeoutMs ?? this.proposalTimeoutMs);
+      ok = true;
+      return result;
+    } finally {
+      observe((performance.now() - t0) / 1000, ok);
+    }
   }
 
   /** Linearizable barrier: resolves once this node has applied everything committed before the call. */
@@ -379,7 +399,7 @@ export class RaftNode {
       if (!target || target === this.opts.id) throw new NotLeaderError(null, null);
       let res: { status: number; json: unknown };
       try {
-        res = await this.transport.call(target, op, body, timeoutMs);
+        res = await this.transport.call(target, op, body, timeoutMs, this.opts.observer?.outgoingHeaders?.());
       } catch (e) {
         throw new NotLeaderError(target, this.urlOf(target) ?? null, { cause: e });
       }
@@ -533,6 +553,7 @@ export class RaftNode {
     await this.opts.stateMachine.restore({ index: s.meta.index, term: s.meta.term, data: s.data });
     this.smApplied = s.meta.index;
     this.snapshotIndex = s.meta.index;
+    this.opts.observer?.snapshot?.('installed', s.data.length);
     for (const [index, w] of this.waiters) {
       // Entries covered by a snapshot were applied elsewhere; their results are not known here.
       if (index <= s.meta.index) {
@@ -592,6 +613,7 @@ export class RaftNode {
     await this.storage.saveSnapshot(snap, compactTo);
     this.core.compact(snap, this.keepEntries);
     this.snapshotIndex = applied;
+    this.opts.observer?.snapshot?.('taken', s.data.length);
   }
 
   private fail(e: unknown): void {

@@ -94,18 +94,18 @@ export class HttpTransport {
   }
 
   /** A non-raft RPC to a peer; returns its status and JSON answer. */
-  async call(peer: NodeId, op: string, body: Uint8Array, timeoutMs: number): Promise<{ status: number; json: unknown }> {
-    return this.post(peer, `/call/${op}`, body, timeoutMs);
+  async call(peer: NodeId, op: string, body: Uint8Array, timeoutMs: number, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown }> {
+    return this.post(peer, `/call/${op}`, body, timeoutMs, headers);
   }
 
-  private async post(peer: NodeId, subpath: string, body: Uint8Array, timeoutMs = 10_000): Promise<{ status: number; json: unknown }> {
+  private async post(peer: NodeId, subpath: string, body: Uint8Array, timeoutMs = 10_000, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown }> {
     const base = this.resolve(peer);
     if (!base) throw new Error(`no address for ${peer}`);
     const p = RAFT_PREFIX + subpath;
     const res = await request(base.replace(/\/$/, '') + p, {
       method: 'POST',
       dispatcher: this.agent,
-      headers: { 'content-type': 'application/octet-stream', ...this.sign('POST', p, body) },
+      headers: { ...headers, 'content-type': 'application/octet-stream', ...this.sign('POST', p, body) },
       body,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,

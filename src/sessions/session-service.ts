@@ -11,6 +11,12 @@ export interface SessionServiceOptions {
   liveSessions: LiveSessionsOptions;
   /** Runs of one step that lost the compare-and-set on the head to another node before `conflict`. */
   maxStepAttempts?: number;
+  observer?: SessionObserver;
+}
+
+/** What the node's metrics time: rebuilding a warm isolate from the journal. */
+export interface SessionObserver {
+  sessionReplayed(seconds: number): void;
 }
 
 export interface StepRequest {
@@ -88,6 +94,7 @@ export class SessionService {
   private readonly live: LiveSessions;
   private readonly mutex = new KeyedMutex();
   private readonly maxAttempts: number;
+  private readonly observer: SessionObserver | undefined;
 
   constructor(
     state: ReplicatedState,
@@ -97,6 +104,12 @@ export class SessionService {
     this.journal = new SessionJournal(state);
     this.live = new LiveSessions(options.liveSessions);
     this.maxAttempts = options.maxStepAttempts ?? 5;
+    this.observer = options.observer;
+  }
+
+  /** Warm session isolates held on this node. */
+  get warmCount(): number {
+    return this.live.size;
   }
 
   /** Rejects a malformed session name or heap id before any work is queued for it. */
@@ -276,7 +289,11 @@ export class SessionService {
     if (warm !== cached) cached?.live.dispose();
     const steps = missing ?? this.journal.stepsBetween(null, head)!;
     try {
-      if (steps.length > 0) await warm.live.replay(steps);
+      if (steps.length > 0) {
+        const t0 = performance.now();
+        await warm.live.replay(steps);
+        this.observer?.sessionReplayed((performance.now() - t0) / 1000);
+      }
     } catch (err) {
       warm.live.dispose();
       // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.

@@ -1,0 +1,42 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+/**
+ * Field names whose values never reach a log line, wherever a caller puts them (top level or one
+ * object deep): user code, credentials of every kind, the cluster secret. Censoring by name is the
+ * safety net; the first rule is that nobody logs request bodies or headers at all.
+ */
+export const REDACTED_FIELDS = [
+  'code',
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'code_verifier',
+  'password',
+  'client_secret',
+  'clientSecret',
+  'secret',
+  'clusterSecret',
+];
+
+const REDACT_PATHS = [
+  ...REDACTED_FIELDS.map((f) => (/^[A-Za-z_$][\w$]*$/.test(f) ? f : `["${f}"]`)),
+  ...REDACTED_FIELDS.map((f) => (/^[A-Za-z_$][\w$]*$/.test(f) ? `*.${f}` : `*["${f}"]`)),
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'config.oauth.clientSecret',
+];
+
+export interface LoggerOptions {
+  level: string;
+  nodeId: string;
+}
+
+/** The JSON logger of a node: one object per line, stamped with the node id, secrets censored. */
+export function createLogger(opts: LoggerOptions, destination: DestinationStream | 1 | 2 = 1): Logger {
+  const dest = typeof destination === 'number' ? pino.destination({ fd: destination, sync: false }) : destination;
+  return pino({ level: opts.level, base: { node: opts.nodeId }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, dest);
+}

@@ -1,0 +1,146 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What the scrape-time gauges read: each is cheap and synchronous (no I/O, no Raft round). */
+export interface NodeGauges {
+  raft(): {
+    role: string;
+    term: number;
+    commit: number;
+    applied: number;
+    lastIndex: number;
+    snapshotIndex: number;
+    peers: Record<string, { match: number | null; lastContactMs: number | null }>;
+    id: string;
+  };
+  pool(): { isolates: number; idle: number; waiting: number };
+  admission(): { running: number; queued: number };
+  liveSessions(): number;
+}
+
+export type TokenOutcome = 'issued' | 'refreshed' | 'rejected' | 'revoked';
+
+const ROLES = ['leader', 'follower', 'candidate', 'pre-candidate'] as const;
+// Runs last from a few ms to the 300 s cap; proposals from sub-ms (one fsync) to the 5 s timeout.
+const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const RAFT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * A node's Prometheus metrics in a registry of its own (several nodes in one test process must not
+ * share prom-client's global one). Events are counted through the methods below, which the wiring
+ * hands to the parts as their observers; state (Raft, pool, queue, sessions) is read at scrape time.
+ * Every label has a small closed set of values: no ids, names or subjects.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly executions: Counter<'status'>;
+  private readonly executionSeconds: Histogram;
+  private readonly admissionRejections: Counter;
+  private readonly replaySeconds: Histogram;
+  private readonly proposalSeconds: Histogram<'outcome'>;
+  private readonly snapshots: Counter<'kind'>;
+  private readonly snapshotBytes: Gauge;
+  private readonly tokens: Counter<'outcome'>;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.executions = new Counter({ name: 'raftbox_executions_total', help: 'Executions this node ran to an end, by final status.', labelNames: ['status'], registers });
+    this.executionSeconds = new Histogram({ name: 'raftbox_execution_duration_seconds', help: 'Run time of executions on this node (start to end, queueing excluded).', buckets: RUN_BUCKETS, registers });
+    this.admissionRejections = new Counter({ name: 'raftbox_admission_rejections_total', help: 'Runs refused with 429 because the admission queue was full.', registers });
+    this.replaySeconds = new Histogram({ name: 'raftbox_session_replay_seconds', help: 'Time to rebuild a warm session isolate by replaying journal steps (count = replays).', buckets: RUN_BUCKETS, registers });
+    this.proposalSeconds = new Histogram({ name: 'raftbox_raft_proposal_seconds', help: 'Raft proposals from propose to local apply, by outcome.', labelNames: ['outcome'], buckets: RAFT_BUCKETS, registers });
+    this.snapshots = new Counter({ name: 'raftbox_raft_snapshots_total', help: 'Raft snapshots taken locally or installed from the leader.', labelNames: ['kind'], registers });
+    this.snapshotBytes = new Gauge({ name: 'raftbox_raft_snapshot_bytes', help: 'Size of the latest snapshot taken or installed.', registers });
+    this.tokens = new Counter({ name: 'raftbox_oauth_tokens_total', help: 'OAuth token outcomes: issued, refreshed, rejected (a bearer token refused), revoked.', labelNames: ['outcome'], registers });
+    for (const status of ['completed', 'failed', 'timeout', 'memory_limit', 'cancelled']) this.executions.inc({ status }, 0);
+    for (const outcome of ['issued', 'refreshed', 'rejected', 'revoked'] satisfies TokenOutcome[]) this.tokens.inc({ outcome }, 0);
+  }
+
+  // ---- observers, called by the parts (cheap: a counter or histogram update) ----------------------
+
+  executionFinished(status: string, durationMs: number | null): void {
+    this.executions.inc({ status });
+    if (durationMs !== null) this.executionSeconds.observe(durationMs / 1000);
+  }
+
+  admissionRejected(): void {
+    this.admissionRejections.inc();
+  }
+
+  sessionReplayed(seconds: number): void {
+    this.replaySeconds.observe(seconds);
+  }
+
+  proposed(seconds: number, ok: boolean): void {
+    this.proposalSeconds.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
+  }
+
+  snapshot(kind: 'taken' | 'installed', bytes: number): void {
+    this.snapshots.inc({ kind });
+    this.snapshotBytes.set(bytes);
+  }
+
+  token(outcome: TokenOutcome): void {
+    this.tokens.inc({ outcome });
+  }
+
+  // ---- state read at scrape time --------------------------------------------------------------------
+
+  /** Registers the gauges computed from the node's state on every scrape. Call once, at wiring. */
+  gauges(node: NodeGauges): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    gauge('raftbox_admission_queue_depth', 'Runs waiting for a free slot.', () => node.admission().queued);
+    gauge('raftbox_admission_running', 'Runs holding a slot.', () => node.admission().running);
+    gauge('raftbox_pool_isolates', 'Isolates alive in the stateless pool (idle or busy).', () => node.pool().isolates);
+    gauge('raftbox_pool_idle_isolates', 'Idle isolates in the stateless pool.', () => node.pool().idle);
+    gauge('raftbox_live_sessions', 'Warm session isolates held on this node.', () => node.liveSessions());
+    gauge('raftbox_raft_term', 'Current Raft term.', () => node.raft().term);
+    gauge('raftbox_raft_commit_index', 'Highest log index known committed.', () => node.raft().commit);
+    gauge('raftbox_raft_applied_index', 'Highest log index applied to the state machine.', () => node.raft().applied);
+    gauge('raftbox_raft_last_index', 'Last index in the local log.', () => node.raft().lastIndex);
+    gauge('raftbox_raft_snapshot_index', 'Index of the latest snapshot.', () => node.raft().snapshotIndex);
+    new Gauge({
+      name: 'raftbox_raft_role',
+      help: 'This node\'s Raft role (1 for the current one).',
+      labelNames: ['role'],
+      registers,
+      collect() {
+        const role = node.raft().role;
+        for (const r of ROLES) this.set({ role: r }, r === role ? 1 : 0);
+      },
+    });
+    // Per-peer series exist only on the leader (only it tracks progress); reset drops stale peers.
+    new Gauge({
+      name: 'raftbox_raft_peer_match_lag_entries',
+      help: 'Leader only: entries a peer\'s log trails the commit index by.',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        this.reset();
+        const s = node.raft();
+        for (const [peer, p] of Object.entries(s.peers)) if (peer !== s.id && p.match !== null) this.set({ peer }, Math.max(0, s.commit - p.match));
+      },
+    });
+    new Gauge({
+      name: 'raftbox_raft_peer_last_contact_seconds',
+      help: 'Leader only: time since a peer last answered.',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        this.reset();
+        const s = node.raft();
+        for (const [peer, p] of Object.entries(s.peers)) if (peer !== s.id && p.lastContactMs !== null) this.set({ peer }, p.lastContactMs / 1000);
+      },
+    });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

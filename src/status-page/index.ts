@@ -1,0 +1,2 @@
+export { statusPageRoutes } from './routes.ts';
+export type { MemberStatus, NodeStatus } from './node-status.ts';
