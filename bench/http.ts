@@ -7,22 +7,17 @@
  *
  *   node --no-node-snapshot --import tsx bench/http.ts [--duration 10] [--connections 32]
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
+import { startSingle } from './runner/servers.ts';
 
 const { values } = parseArgs({
   options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' } },
 });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 interface Target {
   name: string;
@@ -106,28 +101,9 @@ async function paced(url: string, t: Target, seconds: number, rate: number): Pro
   return summary(times, seconds, errors);
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-const dataDir = await mkdtemp(join(tmpdir(), 'raftbox-bench-'));
-const port = await freePort();
-const url = `http://127.0.0.1:${port}`;
-const node = spawn(
-  process.execPath,
-  ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'],
-  { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
-);
+const node = await startSingle();
+const url = node.urls[0]!;
 try {
-  for (let i = 0; ; i++) {
-    if ((await fetch(url + '/readyz').catch(() => null))?.ok) break;
-    if (i > 100) throw new Error('node did not become ready');
-    await new Promise((r) => setTimeout(r, 100));
-  }
   const rows: string[] = [];
   for (const t of targets) {
     const sample = await fetch(url + t.path, { method: 'POST', headers: t.headers, body: t.body });
@@ -151,7 +127,5 @@ try {
     ].join('\n'),
   );
 } finally {
-  node.kill('SIGTERM');
-  await new Promise((resolve) => node.once('exit', resolve));
-  await rm(dataDir, { recursive: true, force: true });
+  await node.stop();
 }

@@ -187,15 +187,24 @@ function problems(results) {
   return lines;
 }
 
+// Dropped and Max VUs mean what each load generator can count.
+const DROPPED = {
+  k6: 'with k6, iterations it could not start for lack of a free VU',
+  autocannon:
+    'with autocannon, target iterations (rate × duration) minus completed ones: it never refuses an iteration, ' +
+    'a saturated connection starts its next one late, and Max VUs is its fixed connection count',
+};
+
 export function renderMarkdown(results, { title = 'raftbox load test', svgLink = null } = {}) {
-  const tools = [...new Set(results.map((r) => r.tool))].join(', ');
+  const tools = [...new Set(results.map((r) => r.tool))];
+  const dropped = tools.map((tool) => DROPPED[tool] || `with ${tool}, as that tool counts it`).join('; ');
   const issues = problems(results);
   return [
     `# ${title}`,
     '',
-    `${results.length} runs (${tools}). Exec columns are client-observed latency from submit to the finished, ` +
+    `${results.length} runs (${tools.join(', ')}). Exec columns are client-observed latency from submit to the finished, ` +
       'checked result; Server Exec is the execution time the server reports (`duration_ms`). Success counts only ' +
-      'results with the right value. Dropped: iterations the load generator could not start for lack of free VUs.',
+      `results with the right value. Dropped: ${dropped}.`,
     '',
     renderTable(results),
     '',
@@ -220,20 +229,20 @@ function parseArgs(argv) {
   return args;
 }
 
-function main(argv) {
-  const args = parseArgs(argv);
-  const results = loadResults(args.dir);
-  if (results.length === 0) throw new Error(`no ${SCHEMA} result files in ${args.dir}`);
-  const md = args.md || join(args.dir, 'report.md');
-  const svg = args.svg || join(args.dir, 'p95.svg');
+/** Renders every result file in `dir` to `md` and `svg` (defaults: <dir>/report.md, <dir>/p95.svg); returns the Markdown. */
+export function writeReport(dir, { md = join(dir, 'report.md'), svg = join(dir, 'p95.svg'), title } = {}) {
+  const results = loadResults(dir);
+  if (results.length === 0) throw new Error(`no ${SCHEMA} result files in ${dir}`);
   for (const file of [md, svg]) mkdirSync(dirname(file), { recursive: true });
   writeFileSync(svg, renderSvg(results));
-  const markdown = renderMarkdown(results, {
-    title: args.title,
-    svgLink: relative(dirname(md), svg),
-  });
+  const markdown = renderMarkdown(results, { title, svgLink: relative(dirname(md), svg) });
   writeFileSync(md, markdown);
-  process.stdout.write(markdown);
+  return markdown;
+}
+
+function main(argv) {
+  const args = parseArgs(argv);
+  process.stdout.write(writeReport(args.dir, { md: args.md || undefined, svg: args.svg || undefined, title: args.title }));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
