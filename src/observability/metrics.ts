@@ -54,6 +54,7 @@ export class Metrics {
     this.tokens = new Counter({ name: 'raftbox_oauth_tokens_total', help: 'OAuth token outcomes: issued, refreshed, rejected (a bearer token refused), revoked.', labelNames: ['outcome'], registers });
     for (const status of ['completed', 'failed', 'timeout', 'memory_limit', 'cancelled']) this.executions.inc({ status }, 0);
     for (const outcome of ['issued', 'refreshed', 'rejected', 'revoked'] satisfies TokenOutcome[]) this.tokens.inc({ outcome }, 0);
+    for (const kind of ['taken', 'installed']) this.snapshots.inc({ kind }, 0);
   }
 
   // ---- observers, called by the parts (cheap: a counter or histogram update) ----------------------
