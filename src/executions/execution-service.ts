@@ -317,6 +317,7 @@ export class ExecutionService {
         ...r,
         execution: run.record.id,
         signal,
+        ran: () => run.ticket.release(),
         record: (s) => {
           committed = this.finished(run, s, t0);
           return { type: 'execution.finish', record: asJson(committed), keep: this.options.maxExecutions };

@@ -38,6 +38,11 @@ export interface StepRequest {
   signal?: AbortSignal;
   /** Builds the command that records the step's execution; it is committed atomically with the step. */
   record?: (result: StepResult) => Command;
+  /**
+   * Told when the sandbox is done with the step, before its commit: the CPU slot the caller holds can
+   * go to the next run while this one waits for a quorum.
+   */
+  ran?: () => void;
 }
 
 export interface StepResult {
@@ -155,6 +160,7 @@ export class SessionService {
       const clock = Math.max(Date.now(), base.parentClock + 1);
       const input: Step = { code: req.code, language: req.language, seed: randomUUID(), clock };
       const outcome = await warm.live.run(input, limits, req.signal);
+      req.ran?.();
       if (!COMMITTED.has(outcome.status)) {
         return { outcome, committed: false, session: req.session, heap: base.parent, step: null, duplicateOf: null };
       }
