@@ -13,6 +13,7 @@ import { mcpRoutes } from './mcp/index.ts';
 import { createDomain, DEFAULT_MEMORY_MB, domainModules } from './executions/index.ts';
 import { IsolatePool } from './sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from './store/index.ts';
+import { unavailable } from './errors.ts';
 import { createAuth, oauthStateModule } from './auth/index.ts';
 import { createLogger as newLogger, Metrics, metricsRoute, requestIdHeaders } from './observability/index.ts';
 import type { RaftNode } from './raft/index.ts';
@@ -86,6 +87,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
   }
   const guard = guardOf(auth);
   const limits = limitsOf(config);
+  let closing: Promise<void> | undefined;
   const app = createApp({
     nodeId: config.nodeId,
     log,
@@ -94,6 +96,11 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     auth,
     raft: opened.raft,
     routes: [
+      // While shutting down, new work is refused; `/raft/*` (served before this) keeps going until Raft is left.
+      (_ctx, next) => {
+        if (closing) throw unavailable('node shutting down; retry on another node', 1);
+        return next();
+      },
       metricsRoute(metrics, metricsArePublic(config) ? (_ctx, next) => next() : guard('raftbox:read')),
       statusPageRoutes({ cluster: opened.cluster, load: opened.load, domain: opened.domain, guard }),
       ...(opened.routes ?? []),
@@ -103,7 +110,6 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
   });
   server.on('request', app.callback());
   log.info({ url, oauth: auth !== undefined }, 'serving');
-  let closing: Promise<void> | undefined;
   return {
     url,
     port: (server.address() as AddressInfo).port,
@@ -111,11 +117,12 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     log,
     close: () =>
       (closing ??= (async () => {
-        // No new connections; requests on open ones still reach the domain, which refuses new runs.
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
+        // The HTTP server stays up until Raft is left (peers' messages arrive over it; a leader
+        // hands off through it), but new work is refused from here on.
         await opened.close();
         auth?.close();
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
         // Answers of the drained runs are being written; a long poll left waiting is cut after a moment.
         await Promise.race([stopped, delay(ANSWER_FLUSH_MS)]);
         server.closeAllConnections();
@@ -216,7 +223,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       lostRuns.stop();
       await opened.drain(config.shutdownGraceSecs * 1000);
       await opened.close();
-      await handOffLeadership(raft, 2 * electionMs, log);
+      await handOffLeadership(raft, 4 * electionMs, log);
       await replicated.close(); // stops Raft, then closes LevelDB (its writes are synced batches)
       pool.close();
     },

@@ -1,0 +1,66 @@
+import type { BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster, waitFor } from '../cluster/harness.ts';
+import { ensureChromium, launchChromium } from './chromium.ts';
+
+const unavailable = ensureChromium();
+if (unavailable) console.warn(`SKIPPED status page browser test: ${unavailable}`);
+
+let cluster: TestCluster;
+let browser: BrowserContext;
+beforeAll(async () => {
+  // info: the request lines of forwarded proposals are what the request-id check below reads.
+  cluster = await TestCluster.start({ args: ['--log-level', 'info', '--shutdown-grace-secs', '2'] });
+  if (!unavailable) browser = await launchChromium();
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+  await cluster?.close();
+});
+
+describe.skipIf(unavailable !== null)('the status page in headless Chromium', () => {
+  it('shows three nodes, then marks a SIGKILLed one as down', async () => {
+    const leader = await cluster.leader();
+    const viewer = cluster.nodes.find((n) => n.id !== leader)!;
+    const victim = cluster.nodes.find((n) => n.id !== leader && n !== viewer)!;
+    await cluster.step(viewer.id, 'page-session', 'let a = 1; a');
+
+    const page = await browser.newPage();
+    await page.goto(`${viewer.url}/`);
+    const rows = page.locator('#nodes tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
+    for (const n of cluster.nodes) await expect.poll(() => page.locator(`tr[data-node="${n.id}"]`).getAttribute('data-state'), { timeout: 10_000 }).toBe('up');
+    await expect.poll(() => page.locator('#nodes').innerText()).toContain('leader');
+    await expect.poll(() => page.locator('#sessions').innerText()).toContain('page-session');
+    await expect.poll(() => page.locator('#executions tbody tr').count()).toBeGreaterThan(0);
+
+    await cluster.kill(victim.id);
+    const row = page.locator(`tr[data-node="${victim.id}"]`);
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 15_000 }).toBe('down');
+    expect(await row.locator('td').nth(1).innerText()).toBe('down');
+    await page.close();
+    await cluster.restart(victim.id);
+  }, 60_000);
+});
+
+describe('a three-node cluster', () => {
+  it('forwards a request id with a follower\'s proposal, so the leader logs the same id', async () => {
+    const leader = await cluster.leader();
+    const follower = cluster.nodes.find((n) => n.id !== leader && n.child !== null)!;
+    const res = await cluster.post(follower.id, '/api/exec?wait=20000', { code: '40 + 2', language: 'js' }, { 'x-request-id': 'trace-across-nodes-1' });
+    expect(res.status).toBe(200);
+    await waitFor('the leader to log the forwarded proposal', () => /"requestId":"trace-across-nodes-1".*"path":"\/raft\/call\/propose"/.test(cluster.node(leader).output));
+    expect(follower.output).toMatch(/"requestId":"trace-across-nodes-1".*"path":"\/api\/exec"/);
+  });
+
+  it('hands leadership off when the leader gets SIGTERM, and the leader exits 0', async () => {
+    await cluster.waitReady();
+    const leader = await cluster.leader();
+    const child = cluster.node(leader).child!;
+    const code = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    child.kill('SIGTERM');
+    expect(await code).toBe(0);
+    expect(cluster.node(leader).output).toContain('"msg":"handed off leadership"');
+    cluster.node(leader).child = null;
+  }, 30_000);
+});
