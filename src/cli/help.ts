@@ -10,6 +10,8 @@ Usage:
                               <data-dir>/n1.., round-robin nginx on --lb-port when installed; Ctrl-C stops all
   raftbox members list|add <id> <url>|remove <id> --via <node url> [--cluster-secret <s>]
                               show or change the membership (signed with the cluster secret; see docs/cluster.md)
+  raftbox hash-password       read a password from stdin (or a prompt without echo) and print its scrypt hash,
+                              for --oauth-users / --oauth-clients (see OAUTH.md)
   raftbox --help              this text
 
 Every option can also be set as an environment variable (${ENV_PREFIX}<NAME>, shown below) or as a key of a

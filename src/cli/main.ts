@@ -4,9 +4,10 @@ import { serveStdio } from '../mcp/index.ts';
 import { createLogger, limitsOf, openDomain, startNode } from '../server.ts';
 import { membersCommand } from '../cluster/members-command.ts';
 import { parseClusterArgs, runLocalCluster } from '../cluster/local-cluster.ts';
+import { hashPasswordCommand } from './hash-password.ts';
 import { helpText } from './help.ts';
 
-const COMMANDS = ['serve', 'stdio', 'cluster', 'members'] as const;
+const COMMANDS = ['serve', 'stdio', 'cluster', 'members', 'hash-password'] as const;
 type Command = (typeof COMMANDS)[number];
 
 async function main(argv: string[]): Promise<number> {
@@ -19,6 +20,7 @@ async function main(argv: string[]): Promise<number> {
   if (!COMMANDS.includes(command)) throw new ConfigError(`unknown command "${argv[0]}" (commands: ${COMMANDS.join(', ')})`);
   if (command === 'cluster') return runLocalCluster(parseClusterArgs(argv.slice(1)));
   if (command === 'members') return membersCommand(argv.slice(1));
+  if (command === 'hash-password') return hashPasswordCommand(argv.slice(1));
   const config = loadConfig(named ? argv.slice(1) : argv);
   return command === 'serve' ? serve(config) : stdio(config);
 }
