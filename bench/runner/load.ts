@@ -7,6 +7,9 @@
 // spread the arrivals over the second, each connection here is its own instance, started 1000/C ms after
 // the previous one: C connections give C evenly spaced bursts per second, each of rate/C sequential requests.
 // Under saturation nothing is dropped: a connection starts its next iteration late (see aggregate.ts).
+// The budget counts requests, not iterations: in the poll flow every poll spends one, so an iteration
+// that needs polls waits for the connection's next tick (up to 1 s) and fewer iterations than the target
+// start. The wait and mcp flows take one request per iteration unless a run outlasts the wait.
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { Connection, type ScenarioOptions, type Tally } from './scenario.ts';

@@ -78,9 +78,9 @@ export class Connection {
 
   onResponse(status: number, body: string): void {
     this.outstanding = false;
-    this.tally.httpResponses += 1;
     const it = this.iteration;
     if (it === null) return;
+    if (it.started <= this.windowEnd) this.tally.httpResponses += 1;
     const execution = status === 200 || status === 202 ? this.parse(body) : null;
     if (execution === null) return this.end(null);
     // Success needs HTTP 200 as well as the right value.
