@@ -9,6 +9,7 @@ import type { Domain } from './api/domain.ts';
 import type { Limits } from './api/operations.ts';
 import { restRoutes } from './api/rest.ts';
 import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.ts';
+import { isLoopbackAddress, originCheck } from './http/origin-check.ts';
 import { mcpRoutes } from './mcp/index.ts';
 import { createDomain, DEFAULT_MEMORY_MB, domainModules } from './executions/index.ts';
 import { IsolatePool } from './sandbox/index.ts';
@@ -58,7 +59,7 @@ export function createLogger(config: Config, fd: 1 | 2 = 1): Logger {
 
 /** Whether `/metrics` answers without a token when OAuth is on (see `metricsPublic`). */
 function metricsArePublic(config: Config): boolean {
-  return config.metricsPublic ?? /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(config.host);
+  return config.metricsPublic ?? isLoopbackAddress(config.host);
 }
 
 export const limitsOf = (config: Config): Limits => ({ maxWaitMs: config.maxTimeoutSecs * 1000 + 60_000 });
@@ -96,6 +97,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     auth,
     raft: opened.raft,
     routes: [
+      originCheck({ listenHost: config.host, publicOrigins: [config.oauth.issuer, config.oauth.resource].filter((o) => o !== undefined) }),
       // While shutting down, new work is refused; `/raft/*` (served before this) keeps going until Raft is left.
       (_ctx, next) => {
         if (closing) throw unavailable('node shutting down; retry on another node', 1);
