@@ -3,6 +3,7 @@
 // the same public origin as its issuer (what a load balancer would serve); each OAuth request picks
 // the node it lands on, the way a round-robin balancer would.
 import * as oauth from 'oauth4webapi';
+import { decodeJwt } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +108,8 @@ describe('OAuth 2.1 across a three-node cluster', { timeout: 60_000 }, () => {
     alice = await oauth.processAuthorizationCodeResponse(as, agent, res);
     expect(alice.scope).toBe('raftbox:run raftbox:read');
     expect(alice.refresh_token).toEqual(expect.any(String));
+    // Whichever node signed it, the token names the cluster's public origin, so every node accepts it.
+    expect(decodeJwt(alice.access_token)).toMatchObject({ iss: PUBLIC, aud: PUBLIC, sub: 'alice', client_id: agent.client_id });
 
     const mcp = await mcpClient(n2, alice.access_token);
     const { isError, out } = await call(mcp, 'run_js', { code: '1 + 1', session: 'alice-notes' });
