@@ -50,8 +50,8 @@ export const ConfigSchema = z.strictObject({
   maxOutputBytes: z.number().int().min(1024).default(1 << 20).describe('Console output kept per execution; the rest is dropped and reported as truncated.'),
   maxBodyBytes: z.number().int().min(1024).default(1 << 20).describe('Largest HTTP request body (code included); larger is refused with 413.'),
   maxExecutions: z.number().int().min(1).default(10_000).describe('Finished execution records kept; the oldest are forgotten first.'),
-  maxLiveSessions: z.number().int().min(0).default(64).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay).'),
-  maxLiveSessionsMemoryMb: z.number().int().min(0).default(2048).describe('Total heap limit of the warm session isolates; beyond it the least recently used are evicted.'),
+  maxLiveSessions: z.number().int().min(0).default(256).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay).'),
+  maxLiveSessionsMemoryMb: z.number().int().min(0).default(2048).describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted.'),
 
   peers: z
     .record(z.string(), z.url())

@@ -9,7 +9,7 @@ export interface WarmSession {
 
 export interface LiveSessionsOptions {
   maxCount: number;
-  /** Budget for the sum of the isolates' memory limits: an upper bound of what they may hold. */
+  /** Budget for the heap the warm isolates hold, as measured when each goes back into the LRU. */
   maxMemoryMb: number;
 }
 
@@ -18,8 +18,9 @@ export interface LiveSessionsOptions {
  * so eviction never disposes an isolate that is running, and two users never share one.
  */
 export class LiveSessions {
-  private readonly entries = new Map<string, WarmSession>(); // insertion order = least recently used first
-  private memoryMb = 0;
+  // Insertion order = least recently used first; each with the heap bytes it held when put back.
+  private readonly entries = new Map<string, { warm: WarmSession; bytes: number }>();
+  private bytes = 0;
 
   constructor(private readonly options: LiveSessionsOptions) {}
 
@@ -29,33 +30,37 @@ export class LiveSessions {
 
   take(key: string): WarmSession | undefined {
     const entry = this.entries.get(key);
-    if (entry) this.remove(key, entry);
-    return entry?.live.disposed ? undefined : entry;
+    if (!entry) return undefined;
+    this.remove(key, entry.bytes);
+    return entry.warm.live.disposed ? undefined : entry.warm;
   }
 
-  put(key: string, entry: WarmSession): void {
+  put(key: string, warm: WarmSession): void {
     this.drop(key);
-    if (entry.live.disposed) return;
-    this.entries.set(key, entry);
-    this.memoryMb += entry.memoryMb;
-    for (const [oldKey, old] of this.entries) {
-      if (this.entries.size <= this.options.maxCount && this.memoryMb <= this.options.maxMemoryMb) break;
-      this.drop(oldKey, old);
+    if (warm.live.disposed) return;
+    const bytes = warm.live.heapBytes();
+    this.entries.set(key, { warm, bytes });
+    this.bytes += bytes;
+    const maxBytes = this.options.maxMemoryMb * 1024 * 1024;
+    for (const oldKey of this.entries.keys()) {
+      if (this.entries.size <= this.options.maxCount && this.bytes <= maxBytes) break;
+      this.drop(oldKey);
     }
   }
 
-  drop(key: string, entry = this.entries.get(key)): void {
+  drop(key: string): void {
+    const entry = this.entries.get(key);
     if (!entry) return;
-    this.remove(key, entry);
-    entry.live.dispose();
+    this.remove(key, entry.bytes);
+    entry.warm.live.dispose();
   }
 
   clear(): void {
     for (const key of [...this.entries.keys()]) this.drop(key);
   }
 
-  private remove(key: string, entry: WarmSession): void {
+  private remove(key: string, bytes: number): void {
     this.entries.delete(key);
-    this.memoryMb -= entry.memoryMb;
+    this.bytes -= bytes;
   }
 }

@@ -2,28 +2,40 @@ import { describe, expect, it } from 'vitest';
 import { LiveSession } from '../../src/sandbox/index.ts';
 import { LiveSessions } from '../../src/sessions/live-sessions.ts';
 
+const make = async () => ({ live: await LiveSession.create(64), head: null, memoryMb: 64 });
+const limits = { memoryMb: 64, cpuTimeoutMs: 5_000, wallTimeoutMs: 10_000, maxOutputBytes: 1_000 };
+
 describe('LiveSessions', () => {
-  it('evicts the least recently used isolates past the count and the memory budget, disposing them', async () => {
-    const lru = new LiveSessions({ maxCount: 3, maxMemoryMb: 40 });
-    const make = async (memoryMb: number) => ({ live: await LiveSession.create(memoryMb), head: null, memoryMb });
-    const a = await make(16);
-    const b = await make(16);
+  it('evicts the least recently used isolates past the count, disposing them, never one that is taken', async () => {
+    const lru = new LiveSessions({ maxCount: 2, maxMemoryMb: 1024 });
+    const [a, b, c] = [await make(), await make(), await make()];
     lru.put('a', a);
     lru.put('b', b);
     expect(lru.take('a')).toBe(a); // taken out: a running step holds it, eviction cannot touch it
-    lru.put('a', a); // back as the most recent
-    const c = await make(16); // 48 MB > 40: the least recently used (b) goes
     lru.put('c', c);
+    expect(a.live.disposed).toBe(false);
+    lru.put('a', a); // back as the most recent: b is now the least recently used
     expect(b.live.disposed).toBe(true);
     expect(lru.take('b')).toBeUndefined();
     expect(lru.size).toBe(2);
-    const d = await make(8);
-    const e = await make(8);
-    lru.put('d', d); // 40 MB: fits
-    lru.put('e', e); // 4 entries > 3: a goes
-    expect(a.live.disposed).toBe(true);
-    expect([c, d, e].every((x) => !x.live.disposed)).toBe(true);
     lru.clear();
-    expect([c, d, e].every((x) => x.live.disposed)).toBe(true);
+    expect([a, c].every((x) => x.live.disposed)).toBe(true);
+  });
+
+  it('budgets memory by the heap the isolates really hold, not by their limits', async () => {
+    // Five idle 64 MB-limit isolates fit in 24 MB: each holds about 2 MB.
+    const lru = new LiveSessions({ maxCount: 100, maxMemoryMb: 24 });
+    const idle = await Promise.all([1, 2, 3, 4, 5].map(make));
+    idle.forEach((w, i) => lru.put(`idle${i}`, w));
+    expect(idle.every((w) => !w.live.disposed)).toBe(true);
+
+    // One that holds ~20 MB pushes out the least recently used until the total fits again.
+    const big = await make();
+    await big.live.run({ code: 'globalThis.buf = new Float64Array(2_500_000); buf.length', language: 'js', seed: 's', clock: 0 }, limits);
+    lru.put('big', big);
+    expect(big.live.disposed).toBe(false);
+    expect(idle[0]!.live.disposed).toBe(true);
+    expect(idle[4]!.live.disposed).toBe(false);
+    lru.clear();
   });
 });

@@ -63,7 +63,13 @@ describe('any node continues any session', () => {
     const x = new SessionService(f.state, f.log, options);
     const y = new SessionService(f.state, f.log, options);
     await x.step(step('let who = []'));
-    const [first, second] = await Promise.allSettled([x.step(step('who.push("x"); who.join()')), y.step(step('who.push("y"); who.join()'))]);
+    // Each step reads the head first and then spins long enough that both have read it before
+    // either commits, so exactly one compare-and-set can win.
+    const spin = 'for (let i = 0; i < 1e8; i++);';
+    const [first, second] = await Promise.allSettled([
+      x.step(step(`${spin} who.push("x"); who.join()`)),
+      y.step(step(`${spin} who.push("y"); who.join()`)),
+    ]);
     const won = [first, second].filter((r) => r.status === 'fulfilled');
     const lost = [first, second].filter((r) => r.status === 'rejected');
     expect(won).toHaveLength(1);
