@@ -21,6 +21,13 @@ describe('stateless runs leak nothing into the next run', () => {
     ['RegExp legacy statics', '/(secret)/.exec("my secret")', 'typeof RegExp.$1', 'undefined'],
     ['Error.prepareStackTrace', 'try { Error.prepareStackTrace = () => "hooked" } catch {}', 'typeof Error.prepareStackTrace', 'undefined'],
     ['unhandled rejections', 'Promise.reject(new Error("first")); (async () => { await null; throw new Error("later") })(); setTimeout(() => Promise.reject(new Error("timer")), 5)', '"clean"', 'clean'],
+    ['data on the global object\'s prototype', 'try { Object.getPrototypeOf(globalThis).stash = "secret" } catch {}', 'typeof stash', 'undefined'],
+    [
+      'a setter on the global object\'s prototype catching the next run\'s declarations',
+      '(() => { const loot = []; try { Object.defineProperty(Object.getPrototypeOf(globalThis), "token", { set(v) { loot.push(v) } }); Object.defineProperty(Object.getPrototypeOf(globalThis), "loot", { get: () => loot }) } catch {} })()',
+      'const token = "victim secret"; [token, typeof loot]',
+      ['victim secret', 'undefined'],
+    ],
     ['Symbol registry data', 'try { Symbol.for("k").description2 = 1 } catch {}', 'Symbol.for("k").description2 ?? null', null],
   ])('%s', async (_, first, second, expected) => {
     await run(first);

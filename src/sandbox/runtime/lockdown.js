@@ -85,7 +85,10 @@ function makeOverridable(object, key, value, enumerable) {
 
 function hardenIntrinsics(global) {
   const seen = new Set([global]);
-  const queue = [...hiddenIntrinsics()];
+  // The global object itself stays mutable (resetGlobals puts it back), but its prototype is an
+  // ordinary object V8 makes per context: left mutable, one run could plant a setter there that
+  // catches the next caller's top-level declarations (`const token = …` assigns `global.token`).
+  const queue = [...hiddenIntrinsics(), Object.getPrototypeOf(global)];
   for (const key of Reflect.ownKeys(global)) {
     const desc = Reflect.getOwnPropertyDescriptor(global, key);
     queue.push(desc.value, desc.get, desc.set);
