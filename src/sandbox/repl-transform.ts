@@ -141,7 +141,9 @@ function parseObjectLiteralCell(code: string): string | null {
 function visitStatement(node: Statement | ModuleDeclaration, edits: Edit[], hoistedVars: Set<string>): void {
   switch (node.type) {
     case 'ExpressionStatement':
-      edits.push({ at: node.expression.start, remove: 0, insert: `${COMPLETION} = (` });
+      // An anonymous function or class assigned straight to the completion variable would be named
+      // after it (`[Function: __raftbox_completion]`); `(0, …)` keeps it anonymous.
+      edits.push({ at: node.expression.start, remove: 0, insert: `${COMPLETION} = (${isAnonymousFunction(node.expression) ? '0, ' : ''}` });
       edits.push({ at: node.expression.end, remove: 0, insert: ')' });
       return;
     case 'VariableDeclaration':
@@ -184,6 +186,11 @@ function visitStatement(node: Statement | ModuleDeclaration, edits: Edit[], hois
     default:
       return;
   }
+}
+
+function isAnonymousFunction(node: Node): boolean {
+  if (node.type === 'ArrowFunctionExpression') return true;
+  return (node.type === 'FunctionExpression' || node.type === 'ClassExpression') && !(node as { id?: unknown }).id;
 }
 
 /**

@@ -33,6 +33,10 @@ describe('completion value', () => {
 
   it.each([
     ['(function named() {})', '[Function: named]'],
+    ['(x) => x + 1', '[Function (anonymous)]'],
+    ['async () => 1', '[AsyncFunction (anonymous)]'],
+    ['(function () {})', '[Function (anonymous)]'],
+    ['(class {})', '[class (anonymous)]'],
     ['class Foo {}; Foo', '[class Foo]'],
     ['Symbol("s")', 'Symbol(s)'],
     ['new Map([["a", 1]])', "Map(1) { 'a' => 1 }"],
@@ -51,6 +55,11 @@ describe('completion value', () => {
     expect(outcome.result).toBeNull();
     expect(outcome.resultText).toBe(text);
   });
+});
+
+it('keeps an anonymous function result anonymous in TypeScript too', async () => {
+  const outcome = await run('(x: number): number => x + 1', 'ts');
+  expect(outcome).toMatchObject({ status: 'completed', result: null, resultText: '[Function (anonymous)]' });
 });
 
 describe('errors', () => {
