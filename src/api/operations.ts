@@ -74,7 +74,7 @@ export const RunInput = z.strictObject({
   language: z.enum(['js', 'ts']).optional().describe('Default `ts` (a superset of JS: types are stripped before running).'),
   session: sessionName.optional().describe('Continue (or start) this named session: state persists from step to step.'),
   heap: z.string().min(1).max(128).optional().describe('Fork from this state id (the `heap` of an earlier step).'),
-  heap_memory_max_mb: z.number().int().min(1).optional().describe('Heap limit in MB for this run (server default 64; above the server cap is an error).'),
+  heap_memory_max_mb: z.number().int().min(8).optional().describe('Heap limit in MB for this run (server default 64; above the server cap is an error).'),
   execution_timeout_secs: z.number().positive().optional().describe('Time limit in seconds (server default 30; above the server cap is an error).'),
   tags: z.record(z.string(), z.string()).optional().describe('Free key/value labels, filterable in list_executions.'),
   async: z.boolean().optional().describe('Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given.'),
@@ -201,7 +201,8 @@ export const OPERATIONS: readonly Operation[] = [
       session: sessionName.optional(),
       tag: z.string().optional().describe('`key=value`: only executions with that tag.'),
       cursor,
-      limit,
+      // The service pages executions 500 at a time at most (sessions: 1000).
+      limit: z.number().int().min(1).max(500).optional().describe('Page size.'),
     }),
     output: ExecutionList,
     async call(domain, args, ctx) {

@@ -187,6 +187,9 @@ export class ExecutionService {
   async list(
     opts: { status?: ExecutionStatus; session?: string; tag?: string; cursor?: string; limit?: number; subject?: string | null } = {},
   ): Promise<{ executions: Execution[]; nextCursor: string | null }> {
+    // A cursor is the id of the last execution of the previous page; anything else (even '') would
+    // silently answer an empty or wrong page.
+    if (opts.cursor !== undefined && !EXECUTION_ID.test(opts.cursor)) throw invalidParams('cursor must be a next_cursor returned by an earlier page');
     await this.log.readBarrier();
     const limit = pageLimit(opts.limit, 50, 500);
     const [tagName, tagValue] = splitTag(opts.tag);

@@ -38,12 +38,12 @@ export function checkRunRequest(req: RunRequest, o: LimitsOptions): CheckedReque
   SessionService.validate(session, heap);
 
   const memoryMb = req.memoryMb ?? Math.min(DEFAULT_MEMORY_MB, o.maxMemoryMb);
-  if (!Number.isInteger(memoryMb) || memoryMb < 8) throw invalidParams('heap_memory_max_mb (memoryMb) must be an integer of at least 8');
-  if (memoryMb > o.maxMemoryMb) throw invalidParams(`heap_memory_max_mb (memoryMb) ${memoryMb} is over this server's cap of ${o.maxMemoryMb}`);
+  if (!Number.isInteger(memoryMb) || memoryMb < 8) throw invalidParams('heap_memory_max_mb must be an integer of at least 8');
+  if (memoryMb > o.maxMemoryMb) throw invalidParams(`heap_memory_max_mb ${memoryMb} is over this server's cap of ${o.maxMemoryMb}`);
   const timeoutSecs = req.timeoutSecs ?? Math.min(DEFAULT_TIMEOUT_SECS, o.maxTimeoutSecs);
-  if (typeof timeoutSecs !== 'number' || !(timeoutSecs > 0)) throw invalidParams('execution_timeout_secs (timeoutSecs) must be a positive number');
+  if (typeof timeoutSecs !== 'number' || !(timeoutSecs > 0)) throw invalidParams('execution_timeout_secs must be a positive number');
   if (timeoutSecs > o.maxTimeoutSecs) {
-    throw invalidParams(`execution_timeout_secs (timeoutSecs) ${timeoutSecs} is over this server's cap of ${o.maxTimeoutSecs}`);
+    throw invalidParams(`execution_timeout_secs ${timeoutSecs} is over this server's cap of ${o.maxTimeoutSecs}`);
   }
 
   const tags = req.tags ?? {};
@@ -55,7 +55,7 @@ export function checkRunRequest(req: RunRequest, o: LimitsOptions): CheckedReque
   }
   const idempotencyKey = req.idempotencyKey ?? null;
   if (idempotencyKey !== null && (typeof idempotencyKey !== 'string' || idempotencyKey.length < 1 || idempotencyKey.length > 256)) {
-    throw invalidParams('idempotencyKey must be a string of 1-256 characters');
+    throw invalidParams('Idempotency-Key must be 1-256 characters');
   }
   const timeoutMs = Math.round(timeoutSecs * 1000);
   return {

@@ -243,7 +243,7 @@ export class SessionService {
     const head = this.journal.session(opts.subject, name);
     if (!head) throw notFound(`session ${name} not found`);
     const after = opts.stepsCursor === undefined ? 0 : Number(opts.stepsCursor);
-    if (!Number.isInteger(after) || after < 0) throw invalidParams('stepsCursor must be a cursor returned by an earlier page');
+    if (!Number.isInteger(after) || after < 0) throw invalidParams('steps_cursor must be a next_steps_cursor returned by an earlier page');
     const limit = pageLimit(opts.stepsLimit, 100, 1000);
     const page = this.journal
       .chain(head.head)

@@ -67,7 +67,7 @@ describe('REST API', () => {
     expect((await call('POST', '/api/exec', { code: '1', sesion: 'typo' })).body.message).toMatch(/unknown parameter sesion/);
     expect((await call('POST', '/api/exec', { code: 1 })).status).toBe(400);
     expect((await call('POST', '/api/exec', { code: '1', heap_memory_max_mb: 4096 })).body).toEqual({
-      error: 'invalid_params', message: "heap_memory_max_mb (memoryMb) 4096 is over this server's cap of 128",
+      error: 'invalid_params', message: "heap_memory_max_mb 4096 is over this server's cap of 128",
     });
     expect((await call('POST', '/api/exec', { code: '1', heap: 'nope' })).body.message).toMatch(/heap must be a state id/);
     const bad = await call('POST', '/api/exec', '{"code": ');
@@ -77,6 +77,27 @@ describe('REST API', () => {
     expect((await call('POST', '/api/exec', [1, 2])).status).toBe(400);
     expect((await call('GET', '/api/executions?limit=0')).status).toBe(400);
     expect((await call('GET', '/api/executions?status=bogus')).status).toBe(400);
+  });
+
+  it('names parameters as the caller sent them, and validates what the schema promises', async () => {
+    const small = await call('POST', '/api/exec', { code: '1', heap_memory_max_mb: 4 });
+    expect(small).toMatchObject({ status: 400, body: { error: 'invalid_params' } });
+    expect(small.body.message).toMatch(/heap_memory_max_mb: .*8/);
+    expect((await call('POST', '/api/exec', { code: '1', heap_memory_max_mb: 4096 })).body.message).not.toMatch(/memoryMb/);
+    const longKey = await call('POST', '/api/exec', { code: '1' }, { 'idempotency-key': 'k'.repeat(300) });
+    expect(longKey).toMatchObject({ status: 400, body: { message: 'Idempotency-Key must be 1-256 characters' } });
+
+    // The documented page size is the one the service accepts.
+    expect((await call('GET', '/api/executions?limit=500')).status).toBe(200);
+    const tooMany = await call('GET', '/api/executions?limit=501');
+    expect(tooMany).toMatchObject({ status: 400, body: { error: 'invalid_params' } });
+    expect(tooMany.body.message).toMatch(/limit/);
+    // A cursor that no page gave is an error, not a silently empty page.
+    for (const cursor of ['', 'garbage']) {
+      expect(await call('GET', `/api/executions?cursor=${cursor}`)).toMatchObject({ status: 400, body: { message: 'cursor must be a next_cursor returned by an earlier page' } });
+    }
+    await call('POST', '/api/exec?wait=5000', { code: 'let paged = 1', session: 'paged' });
+    expect((await call('GET', '/api/sessions/paged?steps_cursor=abc')).body.message).toMatch(/^steps_cursor /);
   });
 
   it('answers 404 for unknown executions, sessions, states and routes', async () => {
