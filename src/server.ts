@@ -10,7 +10,7 @@ import type { Limits } from './api/operations.ts';
 import { restRoutes } from './api/rest.ts';
 import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.ts';
 import { isLoopbackAddress, originCheck } from './http/origin-check.ts';
-import { mcpRoutes } from './mcp/index.ts';
+import { MCP_PATH, mcpRoutes } from './mcp/index.ts';
 import { createDomain, DEFAULT_MEMORY_MB, domainModules } from './executions/index.ts';
 import { IsolatePool } from './sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from './store/index.ts';
@@ -96,6 +96,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     readiness: opened.readiness,
     auth,
     raft: opened.raft,
+    jsonRpcPaths: [MCP_PATH],
     routes: [
       originCheck({ listenHost: config.host, publicOrigins: [config.oauth.issuer, config.oauth.resource].filter((o) => o !== undefined) }),
       // While shutting down, new work is refused; `/raft/*` (served before this) keeps going until Raft is left.

@@ -22,6 +22,8 @@ export interface AppOptions {
   raft?: (req: IncomingMessage, res: ServerResponse) => void;
   /** OAuth: its routes are mounted first; the guards of `routes` come from the same gate. */
   auth?: AuthGate;
+  /** Paths that speak JSON-RPC (`/mcp`): a body the parser refuses is answered as a JSON-RPC error. */
+  jsonRpcPaths?: readonly string[];
 }
 
 /**
@@ -41,7 +43,7 @@ export function createApp(opts: AppOptions): Koa {
       raft(ctx.req, ctx.res);
     });
   }
-  app.use(errorAnswers(opts.log));
+  app.use(errorAnswers(opts.log, opts.jsonRpcPaths));
   app.use(
     bodyParser({
       enableTypes: ['json', 'text'],

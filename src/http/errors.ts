@@ -7,7 +7,7 @@ import { UserError, invalidParams, payloadTooLarge } from '../errors.ts';
  * `{ error, message }` (with Retry-After); the body parser's and router's own HTTP errors are mapped
  * the same way; anything else is a bug, logged with the request id and answered 500 without internals.
  */
-export function errorAnswers(log: Logger): Koa.Middleware {
+export function errorAnswers(log: Logger, jsonRpcPaths: readonly string[] = []): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -18,6 +18,12 @@ export function errorAnswers(log: Logger): Koa.Middleware {
       }
     } catch (err) {
       const known = asUserError(err);
+      if (known && !(err instanceof UserError) && jsonRpcPaths.includes(ctx.path)) {
+        // The body parser refused a JSON-RPC request: answer as the MCP transport itself would.
+        ctx.status = known.status;
+        ctx.body = { jsonrpc: '2.0', error: { code: known.code === 'invalid_params' ? -32700 : -32000, message: jsonRpcMessage(known) }, id: null };
+        return;
+      }
       if (known) {
         ctx.status = known.status;
         ctx.body = { error: known.code, message: known.message };
@@ -29,6 +35,10 @@ export function errorAnswers(log: Logger): Koa.Middleware {
       ctx.body = { error: 'internal', message: `internal error (request id ${ctx.state.requestId})` };
     }
   };
+}
+
+function jsonRpcMessage(e: UserError): string {
+  return e.code === 'invalid_params' ? `Parse error: ${e.message}` : e.message;
 }
 
 /** A UserError for anything a caller caused, including co-body's and the router's http-errors. */

@@ -1,5 +1,5 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
 import { TOOLS, callTool, hasTool } from './tools.ts';
@@ -21,7 +21,9 @@ export function createMcpServer(domain: Domain, limits: Limits): Server {
   const listResult = { tools: TOOLS };
   server.setRequestHandler(ListToolsRequestSchema, () => listResult);
   server.setRequestHandler(CallToolRequestSchema, (req, extra) => {
-    if (!hasTool(req.params.name)) throw new McpError(ErrorCode.InvalidParams, `unknown tool ${req.params.name}`);
+    // Not McpError: its message would read "MCP error -32602: unknown tool …" on the wire, and the
+    // client adds that prefix once more.
+    if (!hasTool(req.params.name)) throw Object.assign(new Error(`unknown tool ${req.params.name}`), { code: ErrorCode.InvalidParams });
     const subject = extra.authInfo?.extra?.subject;
     return callTool(
       domain,

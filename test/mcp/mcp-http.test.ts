@@ -60,6 +60,22 @@ describe('MCP over Streamable HTTP (edge)', () => {
     await expect(client.callTool({ name: 'nope', arguments: {} })).rejects.toThrow(/unknown tool/);
   });
 
+  it('answers JSON-RPC errors, never the REST error shape, for bodies it cannot take and unknown tools', async () => {
+    const post = (body: string, type = 'application/json') =>
+      fetch(node.url + '/mcp', { method: 'POST', headers: { 'content-type': type, accept: 'application/json, text/event-stream' }, body });
+    const malformed = await post('{"jsonrpc": "2.0", "id": 1, "method": ');
+    expect(malformed.status).toBe(400);
+    const parseError = (await malformed.json()) as { error: { message: string } };
+    expect(parseError).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
+    expect(parseError.error.message).toMatch(/^Parse error: /);
+    const tooLarge = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(2 * 1024 * 1024) } }));
+    expect(tooLarge.status).toBe(413);
+    expect(await tooLarge.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000, message: expect.stringMatching(/larger than/) } });
+
+    const unknown = await post(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'nope', arguments: {} } }));
+    expect(await unknown.json()).toEqual({ jsonrpc: '2.0', id: 2, error: { code: -32602, message: 'unknown tool nope' } });
+  });
+
   it('keeps no transport session: GET and DELETE /mcp are 405, any request works without a session id', async () => {
     for (const method of ['GET', 'DELETE']) {
       const res = await fetch(node.url + '/mcp', { method, headers: { accept: 'text/event-stream' } });
