@@ -45,24 +45,40 @@ export function openApiDocument(): Json {
   };
 }
 
+const joinText = (a: string | undefined, b: string) => (a ? `${a} ${b}` : b);
+
 function operationObject(op: Operation): Json {
   const pathKeys = [...op.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
   const shape = op.input.shape as Record<string, z.ZodType>;
   const inQuery = op.method !== 'post';
-  const parameters = Object.entries(shape)
-    .filter(([key]) => pathKeys.includes(key) || inQuery)
+  const bodyKeys = Object.keys(shape).filter((k) => !pathKeys.includes(k));
+  // The REST edge reads scalar arguments from the query string too (src/api/rest.ts), which a raw
+  // script body needs; on a POST, `code` and objects (`tags`) only ever come in the body.
+  const unwrap = (field: z.ZodType) => (field instanceof z.ZodOptional ? (field.def.innerType as z.ZodType) : field);
+  const scalar = (field: z.ZodType) => !(unwrap(field) instanceof z.ZodRecord || unwrap(field) instanceof z.ZodObject);
+  const parameters: Json[] = Object.entries(shape)
+    .filter(([key, field]) => pathKeys.includes(key) || inQuery || (key !== 'code' && scalar(field)))
     .map(([key, field]) => ({
       name: key,
       in: pathKeys.includes(key) ? 'path' : 'query',
       required: pathKeys.includes(key),
-      description: field.description,
-      schema: schemaOf(field instanceof z.ZodOptional ? (field.def.innerType as z.ZodType) : field, 'input'),
+      description: inQuery || pathKeys.includes(key) ? field.description : joinText(field.description, 'Also accepted in the query string (the body wins).'),
+      schema: schemaOf(unwrap(field), 'input'),
     }));
-  const bodyKeys = Object.keys(shape).filter((k) => !pathKeys.includes(k));
+  if (op.tool === 'run_js') {
+    parameters.push({
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      description: 'Makes retries safe: a later submit with the same key (1-256 characters) answers the first execution.',
+      schema: { type: 'string', minLength: 1, maxLength: 256 },
+    });
+  }
   const ok = { description: op.summary, content: { 'application/json': { schema: schemaOf(op.output, 'output') } } };
   const responses: Json = { '200': ok };
   if (op.restStatus) responses['202'] = { description: 'Accepted, not finished yet: the current record', content: ok.content };
-  for (const [status, description] of Object.entries(errorStatuses)) {
+  const statuses = !inQuery && bodyKeys.length ? { ...errorStatuses, '415': 'Body neither JSON nor a raw script type' } : errorStatuses;
+  for (const [status, description] of Object.entries(statuses).sort(([a], [b]) => a.localeCompare(b))) {
     responses[status] = { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
   }
   const out: Json = {

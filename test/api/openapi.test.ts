@@ -27,6 +27,19 @@ describe('OpenAPI document', () => {
     expect([...documented].sort()).toEqual([...routed].sort());
   });
 
+  it('documents what POST /api/exec reads besides the body: scalar query parameters, Idempotency-Key, and its 415', () => {
+    const run = doc.paths['/api/exec']!.post as { parameters: Array<{ name: string; in: string }>; responses: Record<string, unknown> };
+    const where = (name: string) => run.parameters.find((p) => p.name === name)?.in;
+    // src/api/rest.ts merges the query string under the body; a raw script body needs it.
+    for (const name of ['wait', 'session', 'heap', 'language', 'heap_memory_max_mb', 'execution_timeout_secs', 'async']) expect(where(name)).toBe('query');
+    expect(where('code')).toBeUndefined();
+    expect(where('tags')).toBeUndefined(); // an object: body only
+    expect(where('Idempotency-Key')).toBe('header');
+    expect(Object.keys(run.responses)).toEqual(expect.arrayContaining(['200', '202', '400', '413', '415', '429']));
+    const cancel = doc.paths['/api/executions/{execution_id}/cancel']!.post as { responses: Record<string, unknown> };
+    expect(Object.keys(cancel.responses)).not.toContain('415');
+  });
+
   it('declares every path parameter it uses', () => {
     for (const [path, ops] of Object.entries(doc.paths)) {
       const names = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
