@@ -24,7 +24,7 @@ Options:
 /** The --help text, generated from the configuration schema so it never drifts from it. */
 export function helpText(): string {
   const rows = SETTINGS.map((s) => {
-    const arg = s.choices ? ` <${s.choices.join('|')}>` : s.kind === 'boolean' ? '' : s.kind === 'map' ? ' <id=url,...>' : s.kind === 'number' ? ' <n>' : ' <value>';
+    const arg = s.choices ? ` <${s.choices.join('|')}>` : s.kind === 'boolean' ? '' : s.kind === 'map' ? ' <key=value,...>' : s.kind === 'number' ? ' <n>' : ' <value>';
     const dflt = s.defaultValue === undefined || (typeof s.defaultValue === 'object' && Object.keys(s.defaultValue as object).length === 0)
       ? ''
       : ` (default: ${JSON.stringify(s.defaultValue)})`;

@@ -14,6 +14,9 @@ describe('raftbox command', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/raftbox \[serve\]/);
     expect(r.stdout).toMatch(/--max-memory-mb <n>\s+\[RAFTBOX_MAX_MEMORY_MB\]/);
+    // Map options take key=value pairs; users and clients are name=hash, not id=url.
+    expect(r.stdout).toMatch(/--oauth-users <key=value,...>\s+\[RAFTBOX_OAUTH_USERS\]/);
+    expect(r.stdout).not.toMatch(/--oauth-(users|clients) <id=url/);
   });
 
   it('refuses bad flags and commands with a clear message and exit code 2', () => {
