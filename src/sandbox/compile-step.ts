@@ -44,7 +44,16 @@ function compileJavaScript(code: string): CompiledStep {
 async function compileTypeScript(code: string): Promise<CompiledStep> {
   const filename = 'step.ts';
   const stripped = await stripTypes(code, filename);
-  const repl = transformRepl(stripped.code, filename);
+  let repl;
+  try {
+    repl = transformRepl(stripped.code, filename);
+  } catch (err) {
+    // esbuild accepted it but it is not a script (import/export, decorators…): acorn's position is in
+    // esbuild's reformatted output, so it goes back to the TypeScript source the same way.
+    if (!(err instanceof ReplSyntaxError)) throw err;
+    const at = stripped.toSource(err.line, err.column);
+    throw new ReplSyntaxError(err.message, at.line, at.column);
+  }
   return {
     source: repl.source,
     filename,

@@ -112,13 +112,17 @@ function columnShifts(code: string, sortedEdits: Edit[]): Map<number, ColumnShif
   return byLine;
 }
 
+const MODULE_SYNTAX = /^'import' and 'export' may appear only with 'sourceType: module'$/;
+const NO_MODULES = 'import and export are not available: code runs as a script in a sandbox without modules';
+
 function parseScript(code: string): Program {
   try {
     return parse(code, { ecmaVersion: 'latest', sourceType: 'script', allowAwaitOutsideFunction: true, locations: true });
   } catch (err) {
     const e = err as SyntaxError & { loc?: { line: number; column: number } };
     if (e instanceof SyntaxError && e.loc) {
-      throw new ReplSyntaxError(e.message.replace(/ \(\d+:\d+\)$/, ''), e.loc.line, e.loc.column + 1);
+      const message = e.message.replace(/ \(\d+:\d+\)$/, '');
+      throw new ReplSyntaxError(MODULE_SYNTAX.test(message) ? NO_MODULES : message, e.loc.line, e.loc.column + 1);
     }
     throw err;
   }

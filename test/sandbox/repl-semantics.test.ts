@@ -93,6 +93,15 @@ describe('errors', () => {
     const outcome = await run('const a: number = 1;\nconst b: = 2;', 'ts');
     expect(outcome.error).toMatchObject({ name: 'SyntaxError', line: 2, column: 10 });
   });
+
+  it('places errors in TS that esbuild accepts but a script cannot hold at the TypeScript line, not esbuild\'s', async () => {
+    // esbuild spreads the one-line function over three lines; the decorator is on line 2 of the cell.
+    const decorator = await run('function dec(t: any, c: any) { return t }\n@dec class K {}\nK.name', 'ts');
+    expect(decorator.error).toMatchObject({ name: 'SyntaxError', line: 2, column: 1 });
+    const exported = await run('function f(): number { return 1 }\nexport const b = f()', 'ts');
+    expect(exported.error).toMatchObject({ name: 'SyntaxError', line: 2, message: expect.stringMatching(/^import and export are not available/) });
+    expect((await run('import fs from "fs"')).error).toMatchObject({ line: 1, message: expect.stringMatching(/^import and export are not available/) });
+  });
 });
 
 describe('TypeScript', () => {
