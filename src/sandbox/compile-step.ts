@@ -25,7 +25,7 @@ export async function compileStep(code: string, language: Language): Promise<Com
     cache.set(key, hit);
     return hit;
   }
-  const compiled = language === 'ts' ? await compileTypeScript(code) : compileJavaScript(code);
+  const compiled = language === 'ts' ? await compileTypeScriptOrPlain(code) : compileJavaScript(code);
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
   cache.set(key, compiled);
   return compiled;
@@ -39,6 +39,20 @@ function compileJavaScript(code: string): CompiledStep {
     filename,
     toUserPosition: (line, column) => repl.toSource(line, column),
   };
+}
+
+/**
+ * Most cells sent as TypeScript carry no types at all. Those run as they are: esbuild would also drop
+ * expression statements it deems unused (`-1`, `1; -1`, `NaN` as a cell's completion value;
+ * evanw/esbuild#3502), and skipping it saves its round trip.
+ */
+async function compileTypeScriptOrPlain(code: string): Promise<CompiledStep> {
+  try {
+    return compileJavaScript(code);
+  } catch (err) {
+    if (!(err instanceof ReplSyntaxError)) throw err;
+    return compileTypeScript(code);
+  }
 }
 
 async function compileTypeScript(code: string): Promise<CompiledStep> {

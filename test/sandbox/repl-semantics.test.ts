@@ -110,6 +110,15 @@ describe('TypeScript', () => {
     expect(outcome).toMatchObject({ status: 'completed', result: 6 });
   });
 
+  it.each([
+    ['-1', -1],
+    ['1; -1', -1],
+    ['!0', true],
+    ['let n = 2; +n', 2],
+  ])('keeps the completion value of a type-free cell sent as TypeScript: %s', async (code, expected) => {
+    expect(await run(code, 'ts')).toMatchObject({ status: 'completed', result: expected });
+  });
+
   it('maps stack lines to the TypeScript source', async () => {
     const outcome = await run('type T = {\n  a: string;\n};\nconst v: T = { a: "x" };\nthrow new Error(v.a);', 'ts');
     expect(outcome.error).toMatchObject({ message: 'x', line: 5 });
