@@ -126,7 +126,10 @@ export const OPERATIONS: readonly Operation[] = [
     description:
       'Runs code in an isolated V8 sandbox and answers the finished execution: status, result (the completion value, ' +
       '`1 + 1` gives 2), console output, error. With `session` it continues that named session (top-level declarations ' +
-      'persist); with `heap` it forks from an earlier state. With `async: true` it answers `execution_id` at once.',
+      'persist); with `heap` it forks from an earlier state. With `async: true` it answers `execution_id` at once. ' +
+      'The sandbox has no network, file system or modules (no fetch, require or import); timers run on a virtual ' +
+      'clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once and Math.random/Date are ' +
+      'reproducible per step, which is what lets any node rebuild a session exactly.',
     scope: 'raftbox:run',
     input: RunInput,
     output: ExecutionView,
