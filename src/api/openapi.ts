@@ -20,6 +20,7 @@ const errorStatuses: Record<string, string> = {
   '404': 'No such execution or session',
   '409': 'Conflicts with the current state (e.g. a concurrent step on the session)',
   '413': 'Body larger than the server\'s cap',
+  '422': 'Idempotency-Key already used for a different request',
   '429': 'Too many runs queued; retry after `Retry-After` seconds',
   '503': 'Not ready (no leader, catching up)',
 };

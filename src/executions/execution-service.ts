@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import type { IsolatePool, RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
@@ -108,7 +108,7 @@ export class ExecutionService {
     if (r.idempotencyKey !== null) {
       await this.log.readBarrier();
       const first = this.state.get(EXECUTION_MODULE, idemKey(r.subject, r.idempotencyKey)) as string | undefined;
-      if (first !== undefined) return this.get(first, answer);
+      if (first !== undefined) return this.get(this.sameRequest(first, r), answer);
     }
     if (r.session !== null || r.heap !== null) await this.sessions.check({ ...r, execution: null });
 
@@ -134,7 +134,7 @@ export class ExecutionService {
       }
       if (!verdict.ok) {
         ticket.release();
-        return this.get(verdict.existing, answer);
+        return this.get(this.sameRequest(verdict.existing, r), answer);
       }
     }
     const run = this.start(record, r, ticket, claimed);
@@ -290,7 +290,17 @@ export class ExecutionService {
       subject: r.subject,
       boot: this.boot,
       idempotencyKey: r.idempotencyKey,
+      ...(r.idempotencyKey === null ? {} : { requestHash: requestHash(r) }),
     };
+  }
+
+  /** The execution a retry is answered with, unless its key was first used for a different request. */
+  private sameRequest(first: string, r: CheckedRequest): string {
+    const hash = this.lookup(first)?.requestHash;
+    if (hash !== undefined && hash !== requestHash(r)) {
+      throw new UserError(422, 'idempotency_key_reused', `Idempotency-Key ${r.idempotencyKey} was already used for a different request (execution ${first})`);
+    }
+    return first;
   }
 
   private start(record: ExecutionRecord, r: CheckedRequest, ticket: Ticket, claimed: boolean): LocalRun {
@@ -499,4 +509,10 @@ function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
       resolve(true);
     });
   });
+}
+
+/** What a request asks to run; limits are left out, since omitted ones resolve to each node's defaults. */
+function requestHash(r: CheckedRequest): string {
+  const asked = [r.code, r.language, r.session, r.heap, r.tags];
+  return createHash('sha256').update(JSON.stringify(asked)).digest('base64url');
 }

@@ -39,6 +39,8 @@ export interface ExecutionRecord extends Execution {
   subject: string | null;
   boot: string;
   idempotencyKey: string | null;
+  /** With an idempotency key: what was asked, so a reuse of the key for another request is refused. */
+  requestHash?: string;
   /** Someone asked to cancel it on another node; its owner aborts the run when it sees this. */
   cancelRequested?: boolean;
 }

@@ -75,6 +75,12 @@ describe('running code', () => {
     expect((await node.executions.run({ code: '5', idempotencyKey: 'k1', subject: 'eve' }, WAIT)).result).toBe(5);
   });
 
+  it('refuses a key reused for a different request, rather than answering the first one', async () => {
+    await node.executions.run({ code: '1 + 1', idempotencyKey: 'k3' }, WAIT);
+    await expect(node.executions.run({ code: '2 + 2', idempotencyKey: 'k3' }, WAIT)).rejects.toMatchObject({ status: 422, code: 'idempotency_key_reused' });
+    await expect(node.executions.run({ code: '1 + 1', session: 'other', idempotencyKey: 'k3' }, WAIT)).rejects.toMatchObject({ status: 422 });
+  });
+
   it('runs a key once when retries race on two nodes', async () => {
     const other = await f.node({ nodeId: 'other' });
     const code = 'globalThis.n = (globalThis.n ?? 0) + 1; let once = Math.random(); once';
