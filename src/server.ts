@@ -1,6 +1,7 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { clusterReadiness, clusterRoutes, clusterStatus, LostRuns, openReplicatedLog, type ClusterStatus } from './cluster/index.ts';
@@ -16,7 +17,7 @@ import { IsolatePool } from './sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from './store/index.ts';
 import { unavailable } from './errors.ts';
 import { createAuth, oauthStateModule } from './auth/index.ts';
-import { createLogger as newLogger, Metrics, metricsRoute, requestIdHeaders } from './observability/index.ts';
+import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestIdHeaders } from './observability/index.ts';
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
 
@@ -39,8 +40,8 @@ export interface OpenDomain {
   /** The replicated state and its write path, for the OAuth server's state. */
   store: { state: ReplicatedState; log: CommandLog };
   readiness(): Readiness;
-  /** Node-to-node Raft RPC for `/raft/*`, served before auth and body parsing. */
-  raft: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Node-to-node Raft streams: HTTP upgrades to `/raft/stream` (see src/raft/transport.ts). */
+  raftStream: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Routes of the cluster layer (`/cluster/*`), mounted before the product's. */
   routes?: Koa.Middleware[];
   /** This node's view of the cluster (what `/cluster/status` answers), and its runs in progress. */
@@ -95,11 +96,10 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     maxBodyBytes: config.maxBodyBytes,
     readiness: opened.readiness,
     auth,
-    raft: opened.raft,
     jsonRpcPaths: [MCP_PATH],
     routes: [
       originCheck({ listenHost: config.host, publicOrigins: [config.oauth.issuer, config.oauth.resource].filter((o) => o !== undefined) }),
-      // While shutting down, new work is refused; `/raft/*` (served before this) keeps going until Raft is left.
+      // While shutting down, new work is refused; Raft streams (upgrades, not requests) go on until Raft is left.
       (_ctx, next) => {
         if (closing) throw unavailable('node shutting down; retry on another node', 1);
         return next();
@@ -112,6 +112,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     ],
   });
   server.on('request', app.callback());
+  server.on('upgrade', opened.raftStream);
   log.info({ url, oauth: auth !== undefined }, 'serving');
   return {
     url,
@@ -158,7 +159,7 @@ function listen(server: Server, host: string, port: number): Promise<void> {
 /**
  * The node's domain over its replicated state (`<dataDir>/state`), written through its Raft node
  * (`<dataDir>/raft`; with no peers a cluster of one). It resolves without waiting for a quorum: the
- * node must serve `/raft/*` for one to form. Until then writes and barrier reads answer 503.
+ * node must accept Raft streams for one to form. Until then writes and barrier reads answer 503.
  */
 export async function openDomain(config: Config, log: Logger, metrics?: Metrics): Promise<OpenDomain> {
   const replicated = await openReplicatedLog({
@@ -171,6 +172,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     onError: (err) => log.fatal({ err }, 'raft stopped: its storage failed'),
     observer: {
       outgoingHeaders: requestIdHeaders,
+      servingCall: peerCallLog(log),
       ...(metrics ? { proposed: (s: number, ok: boolean) => metrics.proposed(s, ok), snapshot: (k: 'taken' | 'installed', b: number) => metrics.snapshot(k, b) } : {}),
     },
   });
@@ -217,7 +219,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     domain: opened,
     store: { state, log: commandLog },
     readiness: () => (closing ? { ready: false, reason: 'shutting down' } : clusterReadiness(raft)),
-    raft: (req, res) => raft.handle(req, res),
+    raftStream: (req, socket, head) => raft.accept(req, socket, head),
     routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret })],
     cluster: () => clusterStatus(raft, electionMs),
     load: () => opened.executions.load,

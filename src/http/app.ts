@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import type { Logger } from 'pino';
@@ -18,8 +17,6 @@ export interface AppOptions {
   readiness: () => Readiness;
   /** Route middleware mounted in order after health: REST, MCP, and later /cluster/*, /metrics, /. */
   routes: Koa.Middleware[];
-  /** Node-to-node Raft RPC: gets `/raft/*` as raw Node request/response, before any body parsing. */
-  raft?: (req: IncomingMessage, res: ServerResponse) => void;
   /** OAuth: its routes are mounted first; the guards of `routes` come from the same gate. */
   auth?: AuthGate;
   /** Paths that speak JSON-RPC (`/mcp`): a body the parser refuses is answered as a JSON-RPC error. */
@@ -33,16 +30,7 @@ export interface AppOptions {
 export function createApp(opts: AppOptions): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are answered and logged by errorAnswers, not printed by Koa
-  // First, so `/raft/*` calls forwarded on a request's behalf are logged with its id as well.
   app.use(requestLog(opts.log));
-  const raft = opts.raft;
-  if (raft) {
-    app.use((ctx, next) => {
-      if (!ctx.path.startsWith('/raft/')) return next();
-      ctx.respond = false;
-      raft(ctx.req, ctx.res);
-    });
-  }
   app.use(errorAnswers(opts.log, opts.jsonRpcPaths));
   app.use(
     bodyParser({

@@ -6,13 +6,13 @@ import { withRequestId } from './request-context.ts';
 const VALID = /^[A-Za-z0-9._:-]{1,128}$/;
 // Routine traffic a healthy cluster makes all the time (heartbeats, probes, scrapes, the status
 // page's poll) is logged at debug, so `info` stays readable; it is still one line per request.
-const ROUTINE = /^\/(raft\/(msg|snap)|healthz|readyz|metrics|status\.json)$/;
+const ROUTINE = /^\/(healthz|readyz|metrics|status\.json)$/;
 
 /**
  * Gives each request an id (the caller's `X-Request-Id` when sane, so one id follows a request across
  * nodes), echoes it, runs the rest of the request in its context, and logs one line when the response
  * is done: method, path (never the query: it may carry codes or state), status, ms, request id. The
- * line is written on the response's close, so `/raft/*` requests answered outside Koa are logged too.
+ * line is written on the response's close.
  */
 export function requestLog(log: Logger): Koa.Middleware {
   return (ctx, next) => {
@@ -30,5 +30,25 @@ export function requestLog(log: Logger): Koa.Middleware {
       });
     }
     return withRequestId(id, next);
+  };
+}
+
+/**
+ * Runs a call a peer made on a request's behalf (a follower forwarding a proposal) under that
+ * request's id, and logs it like a request, so one id finds the request on every node it touched.
+ */
+export function peerCallLog(log: Logger) {
+  return async <T>(op: string, headers: Record<string, string>, serve: () => Promise<T>): Promise<T> => {
+    const given = headers['x-request-id'] ?? '';
+    const id = VALID.test(given) ? given : randomUUID();
+    const start = performance.now();
+    let ok = false;
+    try {
+      const out = await withRequestId(id, serve);
+      ok = true;
+      return out;
+    } finally {
+      if (log.isLevelEnabled('info')) log.info({ requestId: id, peerCall: op, ok, ms: +(performance.now() - start).toFixed(2) }, 'peer call');
+    }
   };
 }

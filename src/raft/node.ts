@@ -3,14 +3,15 @@
 // apply → advance. Proposals queued while a Ready is in flight join the next batch, so many
 // proposals cost one fsync and one AppendEntries per follower.
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { bootstrapLog, encodeConfChange } from './conf-change.ts';
 import { NotLeaderError, ProposalDroppedError, RaftStoppedError, RaftTimeoutError } from './errors.ts';
 import { MemoryStorage } from './memory-storage.ts';
 import { Raft, cloneConf, type Ready } from './raft.ts';
 import { contextKey } from './read-only.ts';
 import { RaftStorage } from './storage.ts';
-import { HttpTransport } from './transport.ts';
+import { PeerTransport } from './transport.ts';
 import { EntryType, type ConfChange, type Entry, type LogEntry, type Message, type NodeId, type Role, type Snapshot } from './types.ts';
 
 export interface StateMachine {
@@ -54,6 +55,8 @@ export interface RaftNodeOptions {
 export interface RaftObserver {
   /** Headers for a call to the leader made on behalf of the current request (its `X-Request-Id`). */
   outgoingHeaders?(): Record<string, string>;
+  /** Runs a call from a peer (`op`: propose, conf, transfer) in the context its headers carry (the request id it was made for). */
+  servingCall?<T>(op: string, headers: Record<string, string>, serve: () => Promise<T>): Promise<T>;
   /** A proposal ended: committed and applied here (ok), or failed. */
   proposed?(seconds: number, ok: boolean): void;
   snapshot?(kind: 'taken' | 'installed', bytes: number): void;
@@ -111,7 +114,7 @@ const MAX_FORWARD_HOPS = 3;
 
 export class RaftNode {
   private readonly core: Raft;
-  private readonly transport: HttpTransport;
+  private readonly transport: PeerTransport;
   private readonly waiters = new Map<number, Waiter>();
   /** Recent apply results, for forwarded proposals whose answer arrives after the local apply. */
   private readonly results = new Map<number, { term: number; result: unknown }>();
@@ -145,9 +148,12 @@ export class RaftNode {
     this.snapshotEvery = opts.snapshotEvery ?? 10_000;
     this.keepEntries = opts.keepEntries ?? 1_000;
     this.proposalTimeoutMs = opts.proposalTimeoutMs ?? 10_000;
-    this.transport = new HttpTransport(opts.id, opts.secret, (id) => this.urlOf(id), {
+    this.transport = new PeerTransport(opts.id, opts.secret, (id) => this.urlOf(id), {
       onMessages: (msgs) => this.receive(msgs),
-      onCall: (op, body) => this.serveCall(op, body),
+      onCall: (op, body, meta) => {
+        const serve = () => this.serveCall(op, body);
+        return this.opts.observer?.servingCall ? this.opts.observer.servingCall(op, meta, serve) : serve();
+      },
       onUnreachable: (peer, snapshot) => {
         if (this.stopped) return;
         if (snapshot) this.core.reportSnapshot(peer, false);
@@ -314,9 +320,9 @@ export class RaftNode {
     };
   }
 
-  /** HTTP handler for `/raft/*` (mount it on this node's own port, with the raw request body). */
-  handle(req: IncomingMessage, res: ServerResponse): void {
-    this.transport.handle(req, res);
+  /** Takes an HTTP upgrade to `/raft/stream` (the `upgrade` event of this node's own HTTP server). */
+  accept(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.transport.accept(req, socket, head);
   }
 
   async stop(): Promise<void> {
@@ -331,7 +337,7 @@ export class RaftNode {
     for (const r of this.reads.values()) r.reject(err);
     this.reads.clear();
     await this.loopDone;
-    await this.transport.close();
+    this.transport.close();
     await this.storage.close();
   }
 
@@ -410,6 +416,7 @@ export class RaftNode {
         continue;
       }
       if (res.status === 409) throw new ProposalDroppedError(j?.reason ?? 'rejected by leader');
+      if (res.status === 503) throw new NotLeaderError(null, null);
       if (res.status === 504) throw new RaftTimeoutError(`${op} on leader`, timeoutMs);
       throw new Error(`raft ${op} on ${target}: HTTP ${res.status} ${JSON.stringify(j)}`);
     }

@@ -1,9 +1,9 @@
 // A tiny KV server process over RaftNode, for the real-process tests and the benchmark:
 //   node --import tsx test/raft/kv-server.ts '{"id":"a","port":7101,"dataDir":"...","peers":{...}}'
-// HTTP: /raft/* (raft RPC), POST /kv/put {key,value}, GET /kv/get?key=, GET /status,
+// HTTP: upgrades to /raft/stream (raft RPC), POST /kv/put {key,value}, GET /kv/get?key=, GET /status,
 //       POST /admin/{addLearner,promote,remove} {id,url}.
 import http from 'node:http';
-import { RaftNode, RAFT_PREFIX, type RaftNodeOptions } from '../../src/raft/index.ts';
+import { RaftNode, type RaftNodeOptions } from '../../src/raft/index.ts';
 import { KvStateMachine, encodeKv } from './kv-state-machine.ts';
 
 interface ServerConfig {
@@ -21,11 +21,6 @@ const sm = await KvStateMachine.open(cfg.dataDir);
 let node: RaftNode | null = null;
 
 const server = http.createServer((req, res) => {
-  if (req.url?.startsWith(RAFT_PREFIX + '/')) {
-    if (node) node.handle(req, res);
-    else res.writeHead(503).end();
-    return;
-  }
   void route(req, res).catch((e: unknown) => {
     const err = e as Error;
     res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: err.name, message: err.message }));
@@ -61,6 +56,10 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse): Promi
   res.writeHead(404).end();
 }
 
+server.on('upgrade', (req, socket, head) => {
+  if (node) node.accept(req, socket, head);
+  else socket.destroy();
+});
 await new Promise<void>((r) => server.listen(cfg.port, '127.0.0.1', r));
 node = await RaftNode.start({
   id: cfg.id,

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { RaftNode, RAFT_PREFIX, type RaftNodeOptions } from '../../src/raft/index.ts';
+import { RaftNode, type RaftNodeOptions } from '../../src/raft/index.ts';
 import { KvStateMachine } from './kv-state-machine.ts';
 
 export const SECRET = 'test-cluster-secret';
@@ -21,9 +21,10 @@ export interface LiveNode {
 /** Starts an HTTP server first (so the URL is known), then the RaftNode behind it. */
 export async function listen(): Promise<{ server: http.Server; url: string; setNode(n: RaftNode | null): void }> {
   let node: RaftNode | null = null;
-  const server = http.createServer((req, res) => {
-    if (node && req.url?.startsWith(RAFT_PREFIX + '/')) node.handle(req, res);
-    else res.writeHead(503).end();
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req, socket, head) => {
+    if (node) node.accept(req, socket, head);
+    else socket.destroy();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,5 +1,8 @@
 // RaftNode over real LevelDB and real HTTP on loopback.
 import { afterEach, describe, expect, it } from 'vitest';
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { request } from 'undici';
 import { RaftNode, DataDirInUseError, NotLeaderError } from '../../src/raft/index.ts';
 import { KvStateMachine, encodeKv } from './kv-state-machine.ts';
@@ -57,20 +60,34 @@ describe('RaftNode', () => {
     expect(st.peers[follower]!.match).toBeGreaterThan(0);
   });
 
-  it('rejects unauthenticated RPC with 401', async () => {
+  it('opens a raft stream only for a peer that proves the secret, and drops a connection whose frame fails its MAC', async () => {
     cluster = new LocalCluster();
     await cluster.start(['a']);
     const url = cluster.nodes.get('a')!.url;
-    const res = await request(url + '/raft/msg', { method: 'POST', body: new Uint8Array([1, 0, 0, 0, 0]) });
-    expect(res.statusCode).toBe(401);
-    await res.body.dump();
-    const bad = await request(url + '/raft/call/propose', {
-      method: 'POST',
-      body: 'x',
-      headers: { 'x-raft-ts': String(Date.now()), 'x-raft-nonce': 'n', 'x-raft-mac': '00'.repeat(32) },
-    });
-    expect(bad.statusCode).toBe(401);
-    await bad.body.dump();
+    // The old per-request RPC paths are gone, and a plain request never reaches Raft.
+    expect((await request(url + '/raft/msg', { method: 'POST', body: 'x' })).statusCode).toBe(404);
+
+    expect((await openStream(url, {})).status).toBe(401);
+    expect((await openStream(url, signedOpen('b', 'a', 'f'.repeat(32), 'wrong-secret'))).status).toBe(401);
+    expect((await openStream(url, { ...signedOpen('b', 'a', 'e'.repeat(32)), 'x-raft-ts': String(Date.now() - 3_600_000) })).status).toBe(401);
+    expect((await openStream(url, signedOpen('b', 'zz', 'd'.repeat(32)))).status).toBe(421);
+
+    const nonce = 'c'.repeat(32);
+    const ok = await openStream(url, signedOpen('b', 'a', nonce));
+    expect(ok.status).toBe(101);
+    // The answer proves that node holds the secret too.
+    expect(ok.headers['x-raft-mac']).toBe(hmacHex(SECRET, `accept\nb\na\n${nonce}\n${ok.headers['x-raft-nonce']}`));
+    // A replayed handshake is refused.
+    expect((await openStream(url, signedOpen('b', 'a', nonce))).status).toBe(401);
+
+    // A well-formed frame with a forged MAC: the node closes the connection.
+    const closed = new Promise<void>((resolve) => ok.socket!.once('close', () => resolve()));
+    const frame = Buffer.alloc(4 + 1 + 3 + 16);
+    frame.writeUInt32BE(1 + 3 + 16, 0);
+    frame.writeUInt8(1, 4);
+    ok.socket!.write(frame);
+    await closed;
+    expect(cluster.node('a').status().role).toBe('leader');
   });
 
   it('adds a learner, promotes it, transfers leadership and removes a member without downtime', async () => {
@@ -104,3 +121,24 @@ describe('RaftNode', () => {
     await sm.close();
   });
 });
+
+const hmacHex = (secret: string, text: string) => createHmac('sha256', secret).update(text).digest('hex');
+
+function signedOpen(from: string, to: string, nonce: string, secret = SECRET): Record<string, string> {
+  const ts = String(Date.now());
+  return { 'x-raft-from': from, 'x-raft-to': to, 'x-raft-ts': ts, 'x-raft-nonce': nonce, 'x-raft-mac': hmacHex(secret, `open\n${from}\n${to}\n${ts}\n${nonce}`) };
+}
+
+/** Asks `url` for a raft stream with these headers: 101 and the open socket, or the refusal's status. */
+function openStream(url: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; socket?: Duplex }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url + '/raft/stream', { headers: { connection: 'Upgrade', upgrade: 'raftbox-raft/1', ...headers } });
+    req.on('upgrade', (res, socket) => resolve({ status: res.statusCode!, headers: res.headers, socket }));
+    req.on('response', (res) => {
+      res.resume();
+      resolve({ status: res.statusCode!, headers: res.headers });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

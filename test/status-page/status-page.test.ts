@@ -49,7 +49,7 @@ describe('a three-node cluster', () => {
     const follower = cluster.nodes.find((n) => n.id !== leader && n.child !== null)!;
     const res = await cluster.post(follower.id, '/api/exec?wait=20000', { code: '40 + 2', language: 'js' }, { 'x-request-id': 'trace-across-nodes-1' });
     expect(res.status).toBe(200);
-    await waitFor('the leader to log the forwarded proposal', () => /"requestId":"trace-across-nodes-1".*"path":"\/raft\/call\/propose"/.test(cluster.node(leader).output));
+    await waitFor('the leader to log the forwarded proposal', () => /"requestId":"trace-across-nodes-1".*"peerCall":"propose"/.test(cluster.node(leader).output));
     expect(follower.output).toMatch(/"requestId":"trace-across-nodes-1".*"path":"\/api\/exec"/);
   });
 
