@@ -1,25 +1,31 @@
 // Stateful steps/s on warm sessions through a 3-node cluster (every step committed through Raft before
 // it is answered), with steps spread round-robin over the nodes and sticky per node; then failover: how
 // long after its node's SIGKILL a session's next step succeeds on another node.
-// Run: node --no-node-snapshot --import tsx bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=24)
-import { Agent, request } from 'undici';
+// Run: node --no-node-snapshot --import tsx bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=64)
+// Each session is one agent: it sends a step, waits for the answer, sends the next.
+import { JsonConnection, type JsonAnswer } from './runner/json-connection.ts';
 import { TestCluster } from '../test/cluster/harness.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 24);
-const agent = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 64);
 
 const cluster = await TestCluster.start({ direct: true, args: ['--max-concurrent', '8', '--max-live-sessions', '256'] });
 const urls = cluster.nodes.map((n) => n.url);
 
-async function step(url: string, session: string, code: string, key?: string): Promise<{ status: number; json: any }> {
-  const res = await request(`${url}/api/exec?wait=30000`, {
-    method: 'POST',
-    dispatcher: agent,
-    headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
-    body: JSON.stringify({ code, session, language: 'js' }),
-  });
-  return { status: res.statusCode, json: await res.body.json() };
+/** One keep-alive connection per (session, node), as an agent behind a balancer would hold. */
+const connections = new Map<string, JsonConnection>();
+
+async function step(url: string, session: string, code: string, key?: string): Promise<JsonAnswer> {
+  const id = `${session} ${url}`;
+  let conn = connections.get(id);
+  if (!conn) connections.set(id, (conn = await JsonConnection.open(url)));
+  try {
+    return await conn.post('/api/exec?wait=30000', { code, session, language: 'js' }, key ? { 'idempotency-key': key } : {});
+  } catch (err) {
+    connections.delete(id);
+    conn.close();
+    throw err;
+  }
 }
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(2);
@@ -86,6 +92,6 @@ try {
   const newLeader = await cluster.leader();
   console.log(`failover, leader ${newLeader} killed: next step on another node after ${(await failover(newLeader)).toFixed(0)} ms`);
 } finally {
+  for (const c of connections.values()) c.close();
   await cluster.close();
-  await agent.close();
 }
