@@ -5,14 +5,18 @@ import type { Proposer } from '../store/index.ts';
 /**
  * The store's write path over a RaftNode. Raft's typed errors become `unavailable` (503 with
  * Retry-After) with a message a caller can act on, and concurrent read barriers share one ReadIndex
- * round: a barrier that starts after a caller arrived covers that caller, so under load one heartbeat
- * round serves every read that queued behind the one in flight.
+ * round: a barrier that starts after a caller arrived covers that caller, so under load one round
+ * serves every read that queued behind the one in flight. Lease reads share rounds of their own (a
+ * linearizable read never rides on a lease round).
  */
 export class RaftProposer implements Proposer {
-  private reading: Promise<void> | null = null;
-  private queued: Promise<void> | null = null;
+  private readonly strict: ReadRounds;
+  private readonly lease: ReadRounds;
 
-  constructor(private readonly raft: RaftNode) {}
+  constructor(private readonly raft: RaftNode) {
+    this.strict = new ReadRounds(() => raft.readIndex());
+    this.lease = new ReadRounds(() => raft.readIndex({ lease: true }));
+  }
 
   async propose(data: Uint8Array): Promise<unknown> {
     try {
@@ -22,8 +26,19 @@ export class RaftProposer implements Proposer {
     }
   }
 
-  readIndex(): Promise<void> {
-    if (this.reading === null) return this.startRead();
+  readIndex(opts: { lease?: boolean } = {}): Promise<void> {
+    return (opts.lease ? this.lease : this.strict).join();
+  }
+}
+
+class ReadRounds {
+  private reading: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
+
+  constructor(private readonly read: () => Promise<void>) {}
+
+  join(): Promise<void> {
+    if (this.reading === null) return this.start();
     // The round in flight began before this call, so it may miss a write acknowledged just now.
     return (this.queued ??= this.reading.then(
       () => this.startQueued(),
@@ -33,11 +48,11 @@ export class RaftProposer implements Proposer {
 
   private startQueued(): Promise<void> {
     this.queued = null;
-    return this.startRead();
+    return this.start();
   }
 
-  private startRead(): Promise<void> {
-    const round = this.raft.readIndex().catch((err: unknown) => {
+  private start(): Promise<void> {
+    const round = this.read().catch((err: unknown) => {
       throw raftUnavailable(err, 'read');
     });
     this.reading = round;

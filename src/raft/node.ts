@@ -235,8 +235,11 @@ export class RaftNode {
     }
   }
 
-  /** Linearizable barrier: resolves once this node has applied everything committed before the call. */
-  async readIndex(opts: ProposeOptions = {}): Promise<void> {
+  /**
+   * Linearizable barrier: resolves once this node has applied everything committed before the call.
+   * With `lease`, the leader vouches for its commit index without a heartbeat round (see Raft.readIndex).
+   */
+  async readIndex(opts: ProposeOptions & { lease?: boolean } = {}): Promise<void> {
     const deadline = Date.now() + (opts.timeoutMs ?? this.proposalTimeoutMs);
     for (;;) {
       this.assertRunning();
@@ -244,7 +247,7 @@ export class RaftNode {
       if (attemptMs <= 0) throw new RaftTimeoutError('readIndex', opts.timeoutMs ?? this.proposalTimeoutMs);
       await this.leaderKnown(attemptMs);
       try {
-        return await this.readOnce(attemptMs);
+        return await this.readOnce(attemptMs, opts.lease ?? false);
       } catch (e) {
         // A lost request or a leader change: ask again (reads are idempotent) until the deadline.
         if (!(e instanceof RaftTimeoutError)) throw e;
@@ -438,7 +441,7 @@ export class RaftNode {
 
   // ---- reads ---------------------------------------------------------------------------------
 
-  private readOnce(timeoutMs: number): Promise<void> {
+  private readOnce(timeoutMs: number, lease: boolean): Promise<void> {
     const ctx = new TextEncoder().encode(`${this.readPrefix}:${++this.readSeq}`);
     const key = contextKey(ctx);
     return new Promise<void>((resolve, reject) => {
@@ -458,7 +461,7 @@ export class RaftNode {
         },
       });
       try {
-        this.core.readIndex(ctx);
+        this.core.readIndex(ctx, lease);
       } catch (e) {
         this.reads.delete(key);
         clearTimeout(timer);

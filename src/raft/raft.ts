@@ -164,10 +164,15 @@ export class Raft {
     return this.proposeEntries([{ type: EntryType.ConfChange, data: encoded }]);
   }
 
-  /** Requests a linearizable read point; the answer arrives as a ReadState carrying `ctx`. */
-  readIndex(ctx: Uint8Array): void {
+  /**
+   * Requests a read point; the answer arrives as a ReadState carrying `ctx`. It is linearizable unless
+   * `lease`: then the leader answers from its commit index without a heartbeat round, trusting that
+   * check-quorum deposed it if it lost the quorum (§6.4's lease: sound only while clocks run at
+   * about the same rate). Callers that re-check what they read when they write can afford it.
+   */
+  readIndex(ctx: Uint8Array, lease = false): void {
     if (this.role !== 'leader' && this.lead === null) throw new NotLeaderError(null, null);
-    this.step(message({ type: MessageType.ReadIndex, from: this.id, entries: [{ index: 0, term: 0, type: EntryType.Normal, data: ctx }] }));
+    this.step(message({ type: MessageType.ReadIndex, from: this.id, lease, entries: [{ index: 0, term: 0, type: EntryType.Normal, data: ctx }] }));
   }
 
   transferLeadership(to: NodeId): void {
@@ -670,7 +675,7 @@ export class Raft {
   }
 
   private startReadIndex(m: Message): void {
-    if (this.leaseRead) {
+    if (this.leaseRead || (m.lease && this.checkQuorum)) {
       this.respondReadIndex(m, this.log.committed);
       return;
     }

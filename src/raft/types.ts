@@ -90,6 +90,8 @@ export interface Message {
   rejectHint: number;
   snapshot?: Snapshot;
   context?: Uint8Array;
+  /** ReadIndex: the caller accepts a lease read (the leader answers from its commit index at once). */
+  lease?: boolean;
 }
 
 export interface ReadState {

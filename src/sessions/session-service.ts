@@ -270,9 +270,11 @@ export class SessionService {
     req: StepRequest,
     fresh: boolean,
   ): Promise<{ parent: string | null; parentStep: number; parentClock: number; expect: string | null; memoryMb: number }> {
-    // Read the head as of now (ReadIndex): a node cut off from the quorum answers 503 before running
-    // anything, and a step right after one served by another node starts on that node's head.
-    if (fresh && req.session !== null) await this.log.readBarrier();
+    // Read the head as of now: a node cut off from the quorum answers 503 before running anything, and
+    // a step right after one served by another node starts on that node's head. A lease read is
+    // enough: the commit's compare-and-set on the head decides, so a stale read costs a retry, never
+    // a lost or forked step.
+    if (fresh && req.session !== null) await this.log.readBarrier({ lease: true });
     const head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
     const expect = head?.head ?? null;
     const parent = req.heap ?? expect;

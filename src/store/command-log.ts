@@ -10,7 +10,7 @@ export class CommandLog {
     return (await this.proposer.propose(encoder.encode(JSON.stringify(cmd)))) as Json | undefined;
   }
 
-  readBarrier(): Promise<void> {
-    return this.proposer.readIndex();
+  readBarrier(opts?: { lease?: boolean }): Promise<void> {
+    return this.proposer.readIndex(opts);
   }
 }
