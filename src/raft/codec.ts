@@ -11,6 +11,7 @@ const F_REJECT = 1;
 const F_SNAPSHOT = 2;
 const F_CONTEXT = 4;
 const F_LEASE = 8;
+const F_COMMIT_ONLY = 16;
 
 class Writer {
   private buf = new Uint8Array(256);
@@ -132,7 +133,7 @@ export function encodeMessages(msgs: readonly Message[]): Uint8Array {
   w.u32(msgs.length);
   for (const m of msgs) {
     w.u8(m.type);
-    w.u8((m.reject ? F_REJECT : 0) | (m.snapshot ? F_SNAPSHOT : 0) | (m.context ? F_CONTEXT : 0) | (m.lease ? F_LEASE : 0));
+    w.u8((m.reject ? F_REJECT : 0) | (m.snapshot ? F_SNAPSHOT : 0) | (m.context ? F_CONTEXT : 0) | (m.lease ? F_LEASE : 0) | (m.commitOnly ? F_COMMIT_ONLY : 0));
     w.str(m.from);
     w.str(m.to);
     w.num(m.term);
@@ -176,6 +177,7 @@ export function decodeMessages(buf: Uint8Array): Message[] {
     for (let j = 0; j < ne; j++) m.entries.push(readEntry(r));
     if (flags & F_CONTEXT) m.context = r.bytes();
     if (flags & F_LEASE) m.lease = true;
+    if (flags & F_COMMIT_ONLY) m.commitOnly = true;
     if (flags & F_SNAPSHOT) {
       const meta = decodeSnapshotMeta(r.bytes());
       const s: Snapshot = { meta, data: r.bytes() };

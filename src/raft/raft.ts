@@ -532,6 +532,26 @@ export class Raft {
     for (const id of this.prs.keys()) if (id !== this.id) this.maybeSendAppend(id, true);
   }
 
+  /**
+   * A follower that has every entry (or has the rest in flight) hears of the new commit index in an
+   * App that asks for no answer: its acknowledgement would tell us nothing, and it was a message
+   * and a Ready on both sides for every commit. Anyone else gets a normal append.
+   */
+  private bcastCommit(): void {
+    const last = this.log.lastIndex();
+    for (const [id, pr] of this.prs) {
+      if (id === this.id) continue;
+      if (pr.state !== 'replicate' || pr.next <= last) {
+        this.maybeSendAppend(id, true);
+        continue;
+      }
+      const prevIndex = pr.next - 1;
+      const prevTerm = this.log.term(prevIndex);
+      if (prevTerm === undefined) this.maybeSendAppend(id, true);
+      else this.send(message({ type: MessageType.App, to: id, index: prevIndex, logTerm: prevTerm, commit: this.log.committed, commitOnly: true }));
+    }
+  }
+
   private bcastHeartbeat(ctx?: Uint8Array): void {
     for (const [id, pr] of this.prs) {
       if (id === this.id) continue;
@@ -630,7 +650,7 @@ export class Raft {
 
           if (this.maybeCommit()) {
             this.releasePendingReadIndex();
-            this.bcastAppend(); // followers learn the new commit index now, not at the next heartbeat
+            this.bcastCommit(); // followers learn the new commit index now, not at the next heartbeat
           }
           while (this.maybeSendAppend(m.from, false)) {
             // drain the backlog while the inflight window has room
@@ -771,7 +791,7 @@ export class Raft {
     }
     const last = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (last !== undefined) {
-      this.send(message({ type: MessageType.AppResp, to: m.from, index: last }));
+      if (!m.commitOnly) this.send(message({ type: MessageType.AppResp, to: m.from, index: last }));
       return;
     }
     // Reject with a hint: the last index at or before the probe whose term is ≤ the leader's prev term.

@@ -1,5 +1,7 @@
-// Durable raft state in its own LevelDB at <dataDir>/raft. Every Ready is one synced batch
-// (hard state + entries + received snapshot) written before any message acknowledging it is sent.
+// Durable raft state in its own LevelDB at <dataDir>/raft. Every Ready is one batch (hard state +
+// entries + received snapshot) written before any message acknowledging it is sent; it is synced
+// unless only the commit index moved (as etcd's MustSync: a lost commit index is learned again from
+// the leader, while entries, term and vote are promises made to others).
 // Keys: "hs" hard state, "sm"/"sd" snapshot meta/data, "e" + 16 hex digits per entry.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,6 +35,9 @@ export class RaftStorage {
   /** Indexes of entries on disk: (first-1 .. last]. Lets a save delete a truncated tail without reading. */
   private first = 1;
   private last = 0;
+  /** Term and vote as last written: a change to either must be synced. */
+  private term = 0;
+  private vote: string | null = null;
 
   private constructor(private readonly db: Level<string, Uint8Array>) {}
 
@@ -53,7 +58,11 @@ export class RaftStorage {
   async load(): Promise<PersistedState> {
     const out: PersistedState = { entries: [] };
     const hs = await this.db.get('hs');
-    if (hs) out.hardState = JSON.parse(dec.decode(hs)) as HardState;
+    if (hs) {
+      out.hardState = JSON.parse(dec.decode(hs)) as HardState;
+      this.term = out.hardState.term;
+      this.vote = out.hardState.vote;
+    }
     const sm = await this.db.get('sm');
     if (sm) {
       const data = (await this.db.get('sd')) ?? new Uint8Array();
@@ -90,9 +99,15 @@ export class RaftStorage {
       for (let i = lastNew + 1; i <= this.last; i++) ops.push({ type: 'del', key: entryKey(i) });
       this.last = lastNew;
     }
-    if (req.hardState) ops.push({ type: 'put', key: 'hs', value: enc.encode(JSON.stringify(req.hardState)) });
+    const hs = req.hardState;
+    const promised = hs !== undefined && (hs.term !== this.term || hs.vote !== this.vote);
+    if (hs) {
+      ops.push({ type: 'put', key: 'hs', value: enc.encode(JSON.stringify(hs)) });
+      this.term = hs.term;
+      this.vote = hs.vote;
+    }
     if (ops.length === 0) return;
-    await this.db.batch(ops, { sync: true });
+    await this.db.batch(ops, { sync: promised || req.entries.length > 0 || req.snapshot !== undefined });
   }
 
   /** Records a locally taken snapshot and deletes entries before `compactTo` (exclusive). */

@@ -92,6 +92,8 @@ export interface Message {
   context?: Uint8Array;
   /** ReadIndex: the caller accepts a lease read (the leader answers from its commit index at once). */
   lease?: boolean;
+  /** App carrying no entries, only the commit index, to a follower with nothing to catch up: no answer unless it rejects. */
+  commitOnly?: boolean;
 }
 
 export interface ReadState {
