@@ -146,10 +146,17 @@ const MAX_COLLECT_ATTEMPTS = 100;
 async function callDriver(isolate: ivm.Isolate, prepared: PreparedContext, call: DriverCall, cpuTimeoutMs: number): Promise<string> {
   // `timeout` bounds the first task, including leftover microtasks of a step that never yielded.
   const result = { promise: true, copy: true } as const;
-  let attempt =
-    call.command === 'run'
-      ? prepared.driver.apply(undefined, ['run', ...call.payload], { result, timeout: cpuTimeoutMs })
-      : prepared.driver.apply(undefined, ['replay', call.payload], { arguments: { copy: true }, result, timeout: cpuTimeoutMs });
+  let attempt: Promise<string>;
+  if (call.command === 'run') {
+    attempt = prepared.driver.apply(undefined, ['run', ...call.payload], { result, timeout: cpuTimeoutMs });
+  } else {
+    // One call per step, in order (the driver runs each in a task of its own, as live); only the
+    // last answers, once every step before it is done: no round trip to this thread per step.
+    const steps = call.payload;
+    if (steps.length === 0) return 'null';
+    for (const step of steps.slice(0, -1)) prepared.driver.applyIgnored(undefined, ['replay', ...step], { timeout: cpuTimeoutMs });
+    attempt = prepared.driver.apply(undefined, ['replay', ...steps[steps.length - 1]!], { result, timeout: cpuTimeoutMs });
+  }
   for (let i = 0; ; i++) {
     try {
       return await attempt;

@@ -61,6 +61,23 @@ describe('LiveSession', () => {
     expect(b.result).toEqual(a.result);
   });
 
+  it('replay keeps the order of work a step left behind: a long microtask chain, then a step that waits on timers', async () => {
+    const steps: Step[] = [
+      step("let log = []; (async () => { for (let i = 0; i < 200; i++) await null; log.push('chain done') })(); log.push('sync 1');"),
+      step("log.push('step 2 sees ' + log.length); Promise.resolve().then(() => log.push('micro 2')); await new Promise((r) => setTimeout(r, 20)); log.push('timer 2'); (async () => { for (let i = 0; i < 100; i++) await null; log.push('chain 2') })();"),
+      step("Promise.reject(new Error('left unhandled')); log.push('step 3 sees ' + log.length);"),
+      step("(async () => { for (let i = 0; i < 50; i++) await null; log.push('chain 4') })(); log.push('sync 4');"),
+    ];
+    const live = await session();
+    for (const s of steps) await live.run(s, limits);
+    const replayed = await session();
+    await replayed.replay(steps);
+    const probe = step('log.join(" | ")');
+    const a = await live.run(probe, limits);
+    expect(a.result).toBe('sync 1 | chain done | step 2 sees 2 | micro 2 | timer 2 | chain 2 | step 3 sees 6 | sync 4 | chain 4');
+    expect((await replayed.run(probe, limits)).result).toBe(a.result);
+  });
+
   it('is disposed after a timeout and refuses further runs', async () => {
     const s = await session();
     const outcome = await s.run(step('while (true) {}'), { ...limits, cpuTimeoutMs: 50 });

@@ -27,8 +27,8 @@ export interface PreparedContext {
   context: ivm.Context;
   /**
    * Returns a promise inside the isolate; called with `result: { promise: true }` it yields the
-   * string. 'run' takes a StepPayload spread out, 'replay' an array of them, and 'collect' returns
-   * the result of the latest 'run' or 'replay' again.
+   * string. 'run' and 'replay' take a StepPayload spread out ('replay': one journal step, queued
+   * behind the replay's earlier steps), and 'collect' returns the result of the latest call again.
    */
   driver: ivm.Reference<(command: 'run' | 'replay' | 'collect', ...args: unknown[]) => string>;
   release(): void;

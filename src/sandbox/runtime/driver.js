@@ -176,25 +176,44 @@ function installRuntime(global, lockdown) {
   // that started it (or of an earlier task), though the call goes on inside the isolate. The host
   // then asks for the same result again with 'collect' (see step-runner.ts).
   let current = null;
-  async function perform(command, args) {
-    if (command === 'run') {
-      if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
-      try {
-        return jsonStringify(await runStep(args, lockdown));
-      } catch (e) {
-        // Only reachable if user code sabotaged the runtime's own helpers (possible in a session).
-        return jsonStringify({ ...failure(e), console: [], consoleTruncated: false });
-      }
+  async function run(args) {
+    if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
+    try {
+      return jsonStringify(await runStep(args, lockdown));
+    } catch (e) {
+      // Only reachable if user code sabotaged the runtime's own helpers (possible in a session).
+      return jsonStringify({ ...failure(e), console: [], consoleTruncated: false });
     }
-    for (const step of args[0]) {
-      await runStep(step, lockdown);
-      // A live step's leftover microtasks run before the next step's call starts; so here.
-      await hostYield();
-    }
-    return 'null';
+  }
+  // A replay is one 'replay' call per journal step, queued by the host in order. A step whose
+  // predecessor is done starts in a task of its own, as it did live (so every microtask its
+  // predecessor left has run); one queued behind a step still waiting on a host yield runs after
+  // that step and a host yield of its own, which ends the task its predecessor finished in.
+  let replayTail = null;
+  function replay(args) {
+    const previous = replayTail;
+    const step =
+      previous === null
+        ? runStep(args, lockdown)
+        : Reflect.apply(promiseThen, previous, [
+            async () => {
+              await hostYield();
+              return runStep(args, lockdown);
+            },
+          ]);
+    replayTail = step;
+    const settle = () => {
+      if (replayTail === step) replayTail = null;
+      return 'null';
+    };
+    return Reflect.apply(promiseThen, step, [settle, (e) => {
+      settle();
+      throw e;
+    }]);
   }
   return function driver(command, ...args) {
-    if (command !== 'collect') current = perform(command, args);
+    if (command === 'replay') current = replay(args);
+    else if (command === 'run') current = run(args);
     return current;
   };
 }
