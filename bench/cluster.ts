@@ -3,6 +3,7 @@
 // long after its node's SIGKILL a session's next step succeeds on another node.
 // Run: node --no-node-snapshot --import tsx bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=64)
 // Each session is one agent: it sends a step, waits for the answer, sends the next.
+import { readFileSync } from 'node:fs';
 import { JsonConnection, type JsonAnswer } from './runner/json-connection.ts';
 import { TestCluster } from '../test/cluster/harness.ts';
 
@@ -28,6 +29,19 @@ async function step(url: string, session: string, code: string, key?: string): P
   }
 }
 
+/** CPU time (user + system, all threads) the node processes have used, in ms; null off Linux. */
+function nodesCpuMs(): number | null {
+  try {
+    return cluster.nodes.reduce((sum, n) => {
+      const fields = readFileSync(`/proc/${n.child!.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return sum + (Number(fields[11]) + Number(fields[12])) * (1000 / CLOCK_TICKS);
+    }, 0);
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = 100;
+
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(2);
 
 /** Each session steps sequentially (a step waits for the previous answer), all sessions at once. */
@@ -38,6 +52,7 @@ async function throughput(label: string, nodeOf: (s: number, k: number) => numbe
   for (let k = 1; k <= urls.length; k++) await Promise.all(names.map((n, s) => step(urls[nodeOf(s, k)]!, n, 'c += 1; c')));
   const latencies: number[] = [];
   let errors = 0;
+  const cpu0 = nodesCpuMs();
   const end = performance.now() + SECONDS * 1000;
   await Promise.all(
     names.map(async (n, s) => {
@@ -53,9 +68,12 @@ async function throughput(label: string, nodeOf: (s: number, k: number) => numbe
       }
     }),
   );
+  const cpu1 = nodesCpuMs();
   latencies.sort((a, b) => a - b);
+  // Node CPU per step does not depend on what else the machine runs, unlike steps/s.
+  const cpu = cpu0 === null || cpu1 === null ? '' : `, node CPU ${((cpu1 - cpu0) / latencies.length).toFixed(2)} ms/step`;
   console.log(
-    `${label}: ${Math.round(latencies.length / SECONDS)} steps/s (${SESSIONS} sessions), p50 ${pct(latencies, 50)} ms, p95 ${pct(latencies, 95)} ms, p99 ${pct(latencies, 99)} ms, wrong/failed ${errors}`,
+    `${label}: ${Math.round(latencies.length / SECONDS)} steps/s (${SESSIONS} sessions), p50 ${pct(latencies, 50)} ms, p95 ${pct(latencies, 95)} ms, p99 ${pct(latencies, 99)} ms${cpu}, wrong/failed ${errors}`,
   );
 }
 

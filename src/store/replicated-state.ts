@@ -16,6 +16,7 @@ interface Snapshot {
 const APPLIED_KEY = '\u0001applied';
 const SEP = '\u0000';
 const SNAPSHOT_CHUNK = 1000;
+const utf8 = new TextDecoder();
 
 type Batch = ReturnType<Level<string, string>['batch']>;
 
@@ -112,7 +113,7 @@ export class ReplicatedState {
   }
 
   async restore(snap: Snapshot): Promise<void> {
-    const flat = JSON.parse(new TextDecoder().decode(snap.data)) as Json[];
+    const flat = JSON.parse(utf8.decode(snap.data)) as Json[];
     await this.db.clear();
     for (const ns of this.data.values()) ns.clear();
     const batch = this.db.batch();
@@ -133,7 +134,7 @@ export class ReplicatedState {
   }
 
   private applyOne(entry: Entry, batch: Batch, changed: Array<[string, string]>): unknown {
-    const cmd = JSON.parse(new TextDecoder().decode(entry.data)) as Command;
+    const cmd = JSON.parse(utf8.decode(entry.data)) as Command;
     const moduleName = cmd.type.slice(0, cmd.type.indexOf('.'));
     const module = this.modules.get(moduleName);
     // An unknown command is answered, not thrown: every node must reach the same verdict for it.
