@@ -47,6 +47,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 // How long cancel() waits for another node to stop an execution it owns before answering.
 const REMOTE_CANCEL_WAIT_MS = 5_000;
+/** First and longest wait before proposing a final record again while the cluster cannot commit. */
+const FINAL_RETRY_MS = 100;
+const MAX_FINAL_RETRY_MS = 2_000;
 
 /** The abort reason of runs still going when a graceful shutdown's grace period ends. */
 const SHUTTING_DOWN = 'node shutting down';
@@ -70,6 +73,7 @@ export class ExecutionService {
    */
   private readonly active = new Set<string>();
   private draining = false;
+  private closing = false;
 
   constructor(
     private readonly state: ReplicatedState,
@@ -243,6 +247,7 @@ export class ExecutionService {
 
   /** Cancels this node's runs and waits for them to settle; call before closing the log. */
   async close(): Promise<void> {
+    this.closing = true;
     this.unsubscribe();
     for (const run of this.local.values()) run.controller.abort();
     await Promise.all([...this.local.values()].map((run) => run.done));
@@ -375,7 +380,26 @@ export class ExecutionService {
     this.update(run, record);
     this.observer?.executionFinished(record.status, record.durationMs);
     const cmd: Command = { type: 'execution.finish', record: asJson(record), keep: this.options.maxExecutions };
-    this.background(this.log.propose(cmd).finally(() => this.forget(run)));
+    this.background(this.replicateFinal(cmd).finally(() => this.forget(run)));
+  }
+
+  /**
+   * A final record must reach the replicated state even when it is written during a leader change:
+   * left `running` on a node that stays up, nothing would ever end it (LostRuns only ends the runs
+   * of nodes that died), and every retry under its idempotency key would answer `running`. So it is
+   * proposed again (finishing is idempotent: a record ends once) until it commits or this service
+   * closes (then recover() on restart, or LostRuns elsewhere, ends it).
+   */
+  private async replicateFinal(cmd: Command): Promise<void> {
+    for (let delayMs = FINAL_RETRY_MS; ; delayMs = Math.min(2 * delayMs, MAX_FINAL_RETRY_MS)) {
+      try {
+        await this.log.propose(cmd);
+        return;
+      } catch (err) {
+        if (this.closing || !(err instanceof UserError) || err.status !== 503) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
   }
 
   /** A finished run whose record is already applied here. */

@@ -122,6 +122,29 @@ describe('a three-node cluster', { timeout: 60_000 }, () => {
     expect((await session('n1', 'split')).json.steps).toBe(3);
   });
 
+  it('a run that finishes while its node is cut off is recorded once the node can commit again, not left running', async () => {
+    await c.waitReady();
+    const leader = await c.leader();
+    const node = IDS.find((id) => id !== leader)!;
+    // Real CPU time (the sandbox's timers are virtual), so the run ends while the node is cut off.
+    const submitted = await c.post(node, '/api/exec', { code: 'let x = 0; for (let i = 0; i < 3e7; i++) x += i % 7; x', language: 'js' });
+    expect(submitted.status).toBe(202);
+    const id = submitted.json.execution_id as string;
+    c.partition(node);
+    // While its record is not replicated its own node answers from the run it holds; it cannot read
+    // the cluster's (503).
+    await waitFor('the run to end on its node', async () => {
+      const r = await c.get(node, `/api/executions/${id}`);
+      return r.status === 503 || r.json.status === 'completed';
+    }, 20_000);
+    await new Promise((r) => setTimeout(r, 1_500)); // its final record's proposals fail meanwhile
+    c.partition(node, false);
+    await c.waitReady();
+    const other = IDS.find((n) => n !== node)!;
+    await waitFor('the final record on another node', async () => (await c.get(other, `/api/executions/${id}`)).json.status === 'completed', 20_000);
+    expect((await c.get(other, `/api/executions/${id}`)).json).toMatchObject({ status: 'completed', result: expect.any(Number), node });
+  });
+
   it('reports the cluster in /cluster/status without the secret', async () => {
     const leader = await c.leader();
     const s = await c.get(leader, '/cluster/status');

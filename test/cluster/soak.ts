@@ -37,9 +37,10 @@ async function driver(s: number): Promise<void> {
         break;
       }
       refused++;
-      // The execution under this key ended without its step (its node was lost before the commit; the
-      // cluster refuses such a step afterwards): the value was not applied, send it under a new key.
-      if (r?.status === 200 && /node (lost|restarted)/.test(r.json.error?.message ?? '')) key = `${name}-${value}-${++attempt}`;
+      // The execution under this key ended without its step (its node was lost, or the commit failed
+      // in a leader change; a step of an ended execution is refused afterwards): the value was not
+      // applied, send it under a new key.
+      if (r?.status === 200 && r.json.step === null) key = `${name}-${value}-${++attempt}`;
       if (Date.now() > until + 60_000) throw new Error(`step ${key} never acknowledged`);
       await new Promise((res) => setTimeout(res, 100));
       if (!c.node(node.id).child) break; // its node died: the value is retried under the same key elsewhere below
