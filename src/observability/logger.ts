@@ -38,5 +38,17 @@ export interface LoggerOptions {
 /** The JSON logger of a node: one object per line, stamped with the node id, secrets censored. */
 export function createLogger(opts: LoggerOptions, destination: DestinationStream | 1 | 2 = 1): Logger {
   const dest = typeof destination === 'number' ? pino.destination({ fd: destination, sync: false }) : destination;
-  return pino({ level: opts.level, base: { node: opts.nodeId }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, dest);
+  return pino({ level: opts.level, base: { node: opts.nodeId }, serializers: { err: serializeError }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, dest);
+}
+
+/**
+ * An error's own code (`ECONNREFUSED`, `unavailable`) is what an operator needs from a log line, but
+ * `code` is censored everywhere (it names user code and authorization codes), so it travels as
+ * `errorCode`.
+ */
+function serializeError(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error) as unknown;
+  if (typeof out !== 'object' || out === null) return out;
+  const { code, ...rest } = out as Record<string, unknown>;
+  return typeof code === 'string' || typeof code === 'number' ? { ...rest, errorCode: code } : out;
 }

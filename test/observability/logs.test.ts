@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/index.ts';
 import { MACHINE, machineToken, revoke, startOAuthNode } from './oauth-node.ts';
 
 type Started = Awaited<ReturnType<typeof startOAuthNode>>;
@@ -46,5 +47,17 @@ describe('JSON request logs', () => {
     // Routine probes are logged at debug.
     expect(lines.find((l) => l.requestId === mintedId)).toMatchObject({ path: '/healthz', level: 20 });
     expect(n.logs()).not.toContain('query-MARKER');
+  });
+});
+
+describe('log lines of errors', () => {
+  it("keep an error's own code (as errorCode) while a `code` field is still censored", () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', nodeId: 'n1' }, { write: (line: string) => void lines.push(line) });
+    log.warn({ err: Object.assign(new Error('connect failed'), { code: 'ECONNREFUSED' }), code: 'user-code-MARKER-3310' }, 'peer unreachable');
+    const line = JSON.parse(lines[0]!) as { err: Record<string, unknown>; code: unknown };
+    expect(line.err).toMatchObject({ message: 'connect failed', errorCode: 'ECONNREFUSED' });
+    expect(line.code).toBe('[redacted]');
+    expect(lines[0]).not.toContain('user-code-MARKER-3310');
   });
 });
