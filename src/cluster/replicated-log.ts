@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { RaftNode, type RaftObserver } from '../raft/index.ts';
 import { CommandLog, ReplicatedState, type StateModule } from '../store/index.ts';
 import { RaftProposer } from './raft-proposer.ts';
@@ -43,6 +43,7 @@ const ELECTION_TICKS = 10;
  * A single node is a Raft cluster of one: the product has one write path.
  */
 export async function openReplicatedLog(opts: ReplicatedLogOptions): Promise<ReplicatedLog> {
+  await makeDataDir(opts.dataDir);
   const stateDir = join(opts.dataDir, 'state');
   await mkdir(stateDir, { recursive: true });
   const state = await ReplicatedState.open(stateDir, opts.modules);
@@ -79,4 +80,27 @@ export async function openReplicatedLog(opts: ReplicatedLogOptions): Promise<Rep
       await state.close();
     },
   };
+}
+
+/**
+ * `mkdir -p` one level at a time: Node 20's recursive mkdir never settles for a path it cannot
+ * create under a parent that exists (`/proc/x`), and the node would hang at start instead of saying so.
+ */
+async function makeDataDir(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    const found = await stat(at).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw new Error(`cannot use data dir ${dir}: ${e.code ?? e.message} at ${at}`);
+    });
+    if (found?.isDirectory()) break;
+    if (found) throw new Error(`data dir ${dir}: ${at} is not a directory`);
+    missing.push(at);
+    if (dirname(at) === at) break;
+  }
+  for (const at of missing.reverse()) {
+    await mkdir(at).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw new Error(`cannot create data dir ${dir}: ${e.code ?? e.message} at ${at}`);
+    });
+  }
 }

@@ -28,6 +28,14 @@ describe('raftbox command', () => {
     expect(cmd.stderr).toMatch(/unknown command "srve"/);
   });
 
+  it('exits with a clear message for a data dir it cannot create, instead of hanging', () => {
+    for (const [dir, reason] of [['/proc/raftbox-data', /cannot create data dir \/proc\/raftbox-data: ENOENT/], ['/etc/hostname/data', /cannot use data dir \/etc\/hostname\/data: ENOTDIR/]] as const) {
+      const r = spawnSync(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dir], { cwd: tmpdir(), encoding: 'utf8', env, timeout: 20_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(reason);
+    }
+  });
+
   it('serves, then shuts down cleanly on SIGTERM', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'raftbox-cli-'));
     const child = spawn(process.execPath, [bin, '--port', '0', '--data-dir', dataDir], { cwd: tmpdir(), env });
