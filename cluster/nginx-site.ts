@@ -13,14 +13,30 @@ export interface NginxSite {
   nodes: string[];
   /** The `listen` argument: a port, or address:port. */
   listen: string;
+  /**
+   * `request` (default): round-robin per request. `connection`: a client connection keeps to one node
+   * (consistent hash of its address and port), so an agent on a keep-alive connection finds its
+   * session warm and current where it lands; a new connection may land anywhere.
+   */
+  balance?: LbBalance;
 }
 
-export function renderNginxSite({ nodes, listen }: NginxSite): string {
+export type LbBalance = 'request' | 'connection';
+
+export function renderNginxSite({ nodes, listen, balance = 'request' }: NginxSite): string {
   if (nodes.length === 0) throw new Error('an nginx site needs at least one node');
   const servers = nodes.map((node) => `    server ${node} max_fails=3 fail_timeout=2s;`);
+  const balancing =
+    balance === 'connection'
+      ? [
+          '    # Each client connection keeps to one node: a session stepped over one connection stays warm there',
+          '    # (no replay of steps run elsewhere). Correctness needs no stickiness; this only saves work.',
+          '    hash $remote_addr$remote_port consistent;',
+        ]
+      : ['    # No stickiness: any node continues any session and answers for any execution.'];
   return [
     'upstream raftbox_nodes {',
-    '    # No stickiness: any node continues any session and answers for any execution.',
+    ...balancing,
     '    # Passive health checks: after 3 failed attempts within 2 s a node is left out for 2 s, then tried again.',
     ...servers,
     '    keepalive 64;',

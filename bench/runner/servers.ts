@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LbBalance } from '../../cluster/nginx-site.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const HOST = '127.0.0.1';
@@ -124,19 +125,25 @@ export async function startSingle(): Promise<Topology> {
   return started('single', child, dataDir, [`http://${HOST}:${port}`], 'one node');
 }
 
-/** `raftbox cluster --nodes 3` behind its nginx; without nginx, connections go to the nodes round-robin. */
-export async function startCluster(): Promise<Topology> {
+/**
+ * `raftbox cluster --nodes 3` behind its nginx (per request, or keeping each connection to one node);
+ * without nginx, connections go to the nodes round-robin.
+ */
+export async function startCluster(balance: LbBalance = 'request'): Promise<Topology> {
   const dataDir = await mkdtemp(join(tmpdir(), 'raftbox-bench-cluster-'));
   const base = await freePortRun(3);
   const nodes = [0, 1, 2].map((i) => `http://${HOST}:${base + i}`);
   const lbPort = hasNginx() ? await freePort() : null;
-  const lb = lbPort === null ? [] : ['--lb-port', String(lbPort)];
+  const lb = lbPort === null ? [] : ['--lb-port', String(lbPort), '--lb-balance', balance];
   const child = spawnCli(['cluster', '--nodes', '3', '--base-port', String(base), '--host', HOST, '--data-dir', dataDir, ...lb]);
   if (lbPort === null) {
     const routing = 'nginx not installed: each connection goes straight to one node, round-robin over connections (a session stays on its node)';
     return started('cluster', child, dataDir, nodes, routing);
   }
-  const routing = 'nginx round-robin per request over the 3 nodes (no stickiness: consecutive steps of a session land on different nodes)';
+  const routing =
+    balance === 'connection'
+      ? 'nginx keeping each client connection to one node (a session stepped over one connection stays on its node)'
+      : 'nginx round-robin per request over the 3 nodes (no stickiness: consecutive steps of a session land on different nodes)';
   // Every node must serve, not only the path through nginx.
   return started('cluster', child, dataDir, [`http://${HOST}:${lbPort}`], routing, [...nodes, `http://${HOST}:${lbPort}`]);
 }

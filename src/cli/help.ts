@@ -5,9 +5,11 @@ const USAGE = `raftbox — runs JavaScript/TypeScript for AI agents in isolated 
 Usage:
   raftbox [serve] [options]   start a node: MCP at POST /mcp, REST at /api, health at /healthz and /readyz
   raftbox stdio [options]     serve the MCP tools over stdin/stdout (logs go to stderr)
-  raftbox cluster [--nodes 3] [--base-port 7101] [--lb-port 8080] [--data-dir ./data] [serve options]
+  raftbox cluster [--nodes 3] [--base-port 7101] [--lb-port 8080] [--lb-balance request|connection]
+                  [--data-dir ./data] [serve options]
                               a local cluster: nodes n1..nN on consecutive ports as child processes, data in
-                              <data-dir>/n1.., round-robin nginx on --lb-port when installed; Ctrl-C stops all
+                              <data-dir>/n1.., nginx on --lb-port when installed (round-robin per request, or
+                              each client connection kept to one node); Ctrl-C stops all
   raftbox members list|add <id> <url>|remove <id> --via <node url> [--cluster-secret <s>]
                               show or change the membership (signed with the cluster secret; see docs/cluster.md)
   raftbox hash-password       read a password from stdin (or a prompt without echo) and print its scrypt hash,

@@ -6,13 +6,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { prepareNginxRunDir } from '../../cluster/nginx-site.ts';
+import { prepareNginxRunDir, type LbBalance } from '../../cluster/nginx-site.ts';
 import { ConfigError } from '../config/index.ts';
 
 export interface LocalClusterOptions {
   nodes: number;
   basePort: number;
   lbPort: number | null;
+  /** How nginx spreads requests: per request (default) or per client connection. */
+  lbBalance: LbBalance;
   dataDir: string;
   host: string;
   /** Flags passed on to every node's `serve` (e.g. --max-concurrent 4). */
@@ -28,6 +30,7 @@ export function parseClusterArgs(argv: readonly string[]): LocalClusterOptions {
         nodes: { type: 'string', default: '3' },
         'base-port': { type: 'string', default: '7101' },
         'lb-port': { type: 'string' },
+        'lb-balance': { type: 'string', default: 'request' },
         'data-dir': { type: 'string', default: './data' },
         host: { type: 'string', default: '127.0.0.1' },
       },
@@ -44,7 +47,7 @@ export function parseClusterArgs(argv: readonly string[]): LocalClusterOptions {
   };
   const v = parsed.values as Record<string, string | undefined>;
   // Everything that is not one of ours goes to each node's `serve`, which validates it.
-  const ours = new Set(['nodes', 'base-port', 'lb-port', 'data-dir', 'host']);
+  const ours = new Set(['nodes', 'base-port', 'lb-port', 'lb-balance', 'data-dir', 'host']);
   const serveArgs: string[] = [];
   for (const t of parsed.tokens ?? []) {
     if (t.kind === 'option' && !ours.has(t.name)) serveArgs.push(t.rawName, ...(t.value !== undefined ? [t.value] : []));
@@ -53,10 +56,13 @@ export function parseClusterArgs(argv: readonly string[]): LocalClusterOptions {
   for (const forbidden of ['--node-id', '--peers', '--port', '--data-dir', '--join']) {
     if (serveArgs.includes(forbidden)) throw new ConfigError(`${forbidden} is set per node by \`raftbox cluster\``);
   }
+  const lbBalance = v['lb-balance']!;
+  if (lbBalance !== 'request' && lbBalance !== 'connection') throw new ConfigError(`--lb-balance expects request or connection, got "${lbBalance}"`);
   return {
     nodes: int('nodes', v.nodes!, 1, 9),
     basePort: int('base-port', v['base-port']!, 1, 65535),
     lbPort: v['lb-port'] === undefined ? null : int('lb-port', v['lb-port'], 1, 65535),
+    lbBalance,
     dataDir: resolve(v['data-dir']!),
     host: v.host!,
     serveArgs,
@@ -118,6 +124,7 @@ export async function runLocalCluster(opts: LocalClusterOptions, env: NodeJS.Pro
       const args = prepareNginxRunDir(join(opts.dataDir, 'nginx'), {
         nodes: ids.map((_, i) => `${opts.host}:${opts.basePort + i}`),
         listen: `${opts.host}:${opts.lbPort}`,
+        balance: opts.lbBalance,
       });
       nginx = spawn('nginx', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       forward('nginx', nginx);
@@ -127,7 +134,8 @@ export async function runLocalCluster(opts: LocalClusterOptions, env: NodeJS.Pro
 
   say(`secret: ${file ? `kept in ${file}` : 'as given'}; data under ${opts.dataDir}`);
   for (const [i, id] of ids.entries()) say(`${id}: ${urlOf(i)}  (MCP ${urlOf(i)}/mcp, REST ${urlOf(i)}/api, status ${urlOf(i)}/cluster/status)`);
-  if (nginx) say(`load balancer: http://${opts.host}:${opts.lbPort} (round-robin over the nodes)`);
+  const spread = opts.lbBalance === 'connection' ? 'each client connection kept to one node' : 'round-robin over the nodes';
+  if (nginx) say(`load balancer: http://${opts.host}:${opts.lbPort} (${spread})`);
   void waitReady(ids.map((_, i) => urlOf(i))).then((ok) => ok && !stopping && say('all nodes ready'));
 
   await untilSignal();

@@ -6,8 +6,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { prepareNginxRunDir, renderNginxSite } from '../../cluster/nginx-site.ts';
+import { prepareNginxRunDir, renderNginxSite, type LbBalance } from '../../cluster/nginx-site.ts';
 import { onPath } from './on-path.ts';
 
 const clusterDir = new URL('../../cluster/', import.meta.url).pathname;
@@ -83,11 +84,11 @@ interface Balancer {
 const running: Balancer[] = [];
 
 /** nginx from cluster/ (rendered exactly as `raftbox cluster` would) in front of three fresh fake nodes. */
-async function startBalancer(): Promise<Balancer> {
+async function startBalancer(balance: LbBalance = 'request'): Promise<Balancer> {
   const nodes = [await fakeNode(), await fakeNode(), await fakeNode()];
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'raftbox-nginx-'));
-  const args = prepareNginxRunDir(dir, { nodes: nodes.map((n) => `127.0.0.1:${n.port}`), listen: `127.0.0.1:${port}` });
+  const args = prepareNginxRunDir(dir, { nodes: nodes.map((n) => `127.0.0.1:${n.port}`), listen: `127.0.0.1:${port}`, balance });
   const nginx = spawn('nginx', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   nginx.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -146,6 +147,25 @@ describe.skipIf(!hasNginx)('cluster/nginx.conf under a real nginx (skipped: ngin
     const id = minted.headers.get('x-request-id');
     expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect(lb.nodes.flatMap((n) => n.seen).map((s) => s.requestId)).toEqual(expect.arrayContaining(['req-42', id]));
+  });
+
+  it('with --lb-balance connection keeps each client connection on one node, and spreads connections', async () => {
+    const lb = await startBalancer('connection');
+    const nodeOf = (tag: string) => lb.nodes.findIndex((n) => n.seen.some((s) => s.url.endsWith(tag)));
+    const used = new Set<number>();
+    for (let c = 0; c < 12; c++) {
+      const conn = new Client(lb.url, { pipelining: 1 });
+      for (let i = 0; i < 5; i++) {
+        const res = await conn.request({ path: `/api/executions/c${c}-${i}`, method: 'GET' });
+        await res.body.dump();
+        expect(res.statusCode).toBe(200);
+      }
+      await conn.close();
+      const where = [0, 1, 2, 3, 4].map((i) => nodeOf(`/c${c}-${i}`));
+      expect(new Set(where).size, `connection ${c} went to nodes ${where}`).toBe(1);
+      used.add(where[0]!);
+    }
+    expect(used.size).toBeGreaterThan(1);
   });
 
   it('retries a GET on the next node when a node answers 503', async () => {
