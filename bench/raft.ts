@@ -1,4 +1,4 @@
-// Raft benchmark: a 3-node cluster in this process with real LevelDB (synced) and real HTTP on
+// Raft benchmark: a 3-node cluster in this process with real LevelDB (synced) and real peer streams on
 // loopback, next to the raw LevelDB synced-batch rate (the physical floor).
 //   node --import tsx bench/raft.ts
 import { rm } from 'node:fs/promises';
