@@ -173,6 +173,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     observer: {
       outgoingHeaders: requestIdHeaders,
       servingCall: peerCallLog(log),
+      peerRefused: oncePerMinutePerPeer((peer, reason) => log.warn({ peer, reason }, 'a peer refused the raft stream (check --cluster-secret and --peers)')),
       ...(metrics ? { proposed: (s: number, ok: boolean) => metrics.proposed(s, ok), snapshot: (k: 'taken' | 'installed', b: number) => metrics.snapshot(k, b) } : {}),
     },
   });
@@ -248,4 +249,15 @@ async function handOffLeadership(raft: RaftNode, timeoutMs: number, log: Logger)
   } catch (err) {
     log.warn({ err }, 'leadership hand-off failed; the others elect a leader after a timeout');
   }
+}
+
+/** A setup error repeats on every redial: say it once a minute per peer, not a hundred times. */
+function oncePerMinutePerPeer(say: (peer: string, reason: string) => void): (peer: string, reason: string) => void {
+  const saidAt = new Map<string, number>();
+  return (peer, reason) => {
+    const now = Date.now();
+    if (now - (saidAt.get(peer) ?? -Infinity) < 60_000) return;
+    saidAt.set(peer, now);
+    say(peer, reason);
+  };
 }

@@ -60,6 +60,8 @@ export interface RaftObserver {
   /** A proposal ended: committed and applied here (ok), or failed. */
   proposed?(seconds: number, ok: boolean): void;
   snapshot?(kind: 'taken' | 'installed', bytes: number): void;
+  /** A peer would not open a Raft stream with this node (told on every refused attempt). */
+  peerRefused?(peer: NodeId, reason: string): void;
 }
 
 export interface ProposeOptions {
@@ -165,6 +167,7 @@ export class RaftNode {
         this.core.reportSnapshot(peer, true);
         this.kick();
       },
+      onRefused: (peer, reason) => this.opts.observer?.peerRefused?.(peer, reason),
     });
   }
 

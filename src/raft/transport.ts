@@ -46,6 +46,8 @@ export interface TransportHandlers {
   /** A send to `peer` failed; `snapshot` says whether it was a snapshot (reported to the core). */
   onUnreachable(peer: NodeId, snapshot: boolean | null): void;
   onSnapshotSent(peer: NodeId): void;
+  /** A peer answered but would not open a stream (wrong secret, wrong node, not a raftbox node): a setup error to report. */
+  onRefused(peer: NodeId, reason: string): void;
 }
 
 interface PendingCall {
@@ -55,7 +57,7 @@ interface PendingCall {
 }
 
 /** A peer the upgrade or a frame did not authenticate, or a connection that broke. */
-export class PeerLinkError extends Error {}
+class PeerLinkError extends Error {}
 
 export class PeerTransport {
   private readonly links = new Map<NodeId, OutgoingLink>();
@@ -115,7 +117,10 @@ export class PeerTransport {
   private link(peer: NodeId): OutgoingLink {
     let l = this.links.get(peer);
     if (!l) {
-      l = new OutgoingLink(peer, this.selfId, this.secret, () => this.resolve(peer), () => this.handlers.onUnreachable(peer, null));
+      l = new OutgoingLink(peer, this.selfId, this.secret, () => this.resolve(peer), {
+        unreachable: () => this.handlers.onUnreachable(peer, null),
+        refused: (reason) => this.handlers.onRefused(peer, reason),
+      });
       this.links.set(peer, l);
     }
     return l;
@@ -233,7 +238,7 @@ class OutgoingLink {
     private readonly selfId: NodeId,
     private readonly secret: string,
     private readonly address: () => string | undefined,
-    private readonly unreachable: () => void,
+    private readonly report: { unreachable(): void; refused(reason: string): void },
   ) {}
 
   sendMessages(frame: Uint8Array): void {
@@ -303,7 +308,9 @@ class OutgoingLink {
     req.on('response', (res) => {
       clearTimeout(timer);
       res.resume();
-      this.failed(new PeerLinkError(`${this.peer} refused the raft stream: HTTP ${res.statusCode}`));
+      const reason = `${this.peer} refused the raft stream: HTTP ${res.statusCode}`;
+      this.report.refused(reason);
+      this.failed(new PeerLinkError(reason));
     });
     req.on('upgrade', (res, socket, head) => {
       clearTimeout(timer);
@@ -311,7 +318,9 @@ class OutgoingLink {
       const proof = header(res, 'x-raft-mac');
       if (!serverNonce || !proof || !sameMac(proof, hmacHex(this.secret, `accept\n${this.selfId}\n${this.peer}\n${nonce}\n${serverNonce}`))) {
         socket.destroy();
-        this.failed(new PeerLinkError(`${this.peer} did not prove it holds the cluster secret`));
+        const reason = `${this.peer} did not prove it holds the cluster secret`;
+        this.report.refused(reason);
+        this.failed(new PeerLinkError(reason));
         return;
       }
       const keys = sessionKeys(this.secret, nonce, serverNonce);
@@ -357,7 +366,7 @@ class OutgoingLink {
     if (this.closed) return;
     this.failures++;
     this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, 25 * 2 ** Math.min(this.failures, 5));
-    this.unreachable();
+    this.report.unreachable();
   }
 
   close(): void {

@@ -90,6 +90,18 @@ describe('RaftNode', () => {
     expect(cluster.node('a').status().role).toBe('leader');
   });
 
+  it('reports a peer that refuses its stream: a member restarted with another cluster secret', async () => {
+    const refused: string[] = [];
+    cluster = new LocalCluster({ observer: { peerRefused: (peer, reason) => refused.push(`${peer}: ${reason}`) } });
+    await cluster.start(['a', 'b', 'c']);
+    await cluster.leader();
+    await cluster.halt('b');
+    await cluster.boot('b', { secret: 'not-the-cluster-secret' });
+    await waitFor(() => refused.some((r) => /^b: b refused the raft stream: HTTP 401/.test(r)));
+    // b, which hears from no one, campaigns: its own dials are refused the same way.
+    await waitFor(() => refused.some((r) => /^[ac]: [ac] refused the raft stream: HTTP 401/.test(r)));
+  });
+
   it('sends a snapshot larger than one stream chunk in pieces, and the learner rebuilds it exactly', async () => {
     cluster = new LocalCluster({ snapshotEvery: 20, keepEntries: 2 });
     await cluster.start(['a', 'b', 'c']);
