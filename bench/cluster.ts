@@ -29,6 +29,9 @@ async function step(url: string, session: string, code: string, key?: string): P
   }
 }
 
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
+const CLOCK_TICKS = 100;
+
 /** CPU time (user + system, all threads) the node processes have used, in ms; null off Linux. */
 function nodesCpuMs(): number | null {
   try {
@@ -40,7 +43,6 @@ function nodesCpuMs(): number | null {
     return null;
   }
 }
-const CLOCK_TICKS = 100;
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(2);
 

@@ -16,8 +16,7 @@ const ROUTINE = /^\/(healthz|readyz|metrics|status\.json)$/;
  */
 export function requestLog(log: Logger): Koa.Middleware {
   return (ctx, next) => {
-    const given = ctx.get('x-request-id');
-    const id = VALID.test(given) ? given : randomUUID();
+    const id = requestIdOf(ctx.get('x-request-id'));
     ctx.state.requestId = id;
     ctx.set('X-Request-Id', id);
     const start = performance.now();
@@ -39,8 +38,7 @@ export function requestLog(log: Logger): Koa.Middleware {
  */
 export function peerCallLog(log: Logger) {
   return async <T>(op: string, headers: Record<string, string>, serve: () => Promise<T>): Promise<T> => {
-    const given = headers['x-request-id'] ?? '';
-    const id = VALID.test(given) ? given : randomUUID();
+    const id = requestIdOf(headers['x-request-id']);
     const start = performance.now();
     let ok = false;
     try {
@@ -51,4 +49,9 @@ export function peerCallLog(log: Logger) {
       if (log.isLevelEnabled('info')) log.info({ requestId: id, peerCall: op, ok, ms: +(performance.now() - start).toFixed(2) }, 'peer call');
     }
   };
+}
+
+/** The caller's request id when it is sane, else a new one. */
+function requestIdOf(given: string | undefined): string {
+  return given !== undefined && VALID.test(given) ? given : randomUUID();
 }
