@@ -7,6 +7,7 @@ import { parseClusterArgs, runLocalCluster } from '../cluster/local-cluster.ts';
 import { hashPasswordCommand } from './hash-password.ts';
 import { helpText } from './help.ts';
 
+const EXIT_BACKSTOP_MS = 5_000;
 const COMMANDS = ['serve', 'stdio', 'cluster', 'members', 'hash-password'] as const;
 type Command = (typeof COMMANDS)[number];
 
@@ -58,16 +59,23 @@ function untilSignal(): Promise<void> {
   });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`raftbox: ${err.message}\n`);
-      process.exit(2);
-    }
-    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    const text = e?.code === 'EADDRINUSE' ? `port ${e.port} on ${e.address} is already in use` : (e?.message ?? String(err));
-    process.stderr.write(`raftbox: ${text}\n`);
-    process.exit(1);
-  },
-);
+/**
+ * The process ends by running out of work, not by `process.exit`: only a natural exit lets
+ * isolated-vm wait for its isolates' teardown threads, and exiting under them crashes (SIGSEGV).
+ * A handle left open by mistake must not keep it alive, hence the unref'd backstop.
+ */
+function exitWith(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), EXIT_BACKSTOP_MS).unref();
+}
+
+main(process.argv.slice(2)).then(exitWith, (err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`raftbox: ${err.message}\n`);
+    return exitWith(2);
+  }
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const text = e?.code === 'EADDRINUSE' ? `port ${e.port} on ${e.address} is already in use` : (e?.message ?? String(err));
+  process.stderr.write(`raftbox: ${text}\n`);
+  exitWith(1);
+});

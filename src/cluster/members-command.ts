@@ -29,7 +29,8 @@ export async function membersCommand(argv: readonly string[], env: NodeJS.Proces
   // A change may meet an election (503): it is safe to repeat (an applied step is skipped), so retry a while.
   const deadline = Date.now() + RETRY_FOR_MS;
   for (;;) {
-    const headers: Record<string, string> = { ...(body ? { 'content-type': 'application/json' } : {}) };
+    // `close`: a kept-alive connection would hold the process open for seconds after the answer.
+    const headers: Record<string, string> = { connection: 'close', ...(body ? { 'content-type': 'application/json' } : {}) };
     if (method !== 'GET') Object.assign(headers, adminSignature(secret!, method, path, body));
     const res = await fetch(via + path, { method, headers, ...(body ? { body } : {}) });
     const text = await res.text();

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { invalidParams, UserError } from '../errors.ts';
-import type { RaftNode } from '../raft/index.ts';
+import { LearnerSilentError, type RaftNode } from '../raft/index.ts';
 import { ADMIN_MAC, ADMIN_TS, verifyAdmin } from './admin-auth.ts';
 import { raftUnavailable } from './raft-proposer.ts';
 import { clusterStatus } from './status.ts';
@@ -29,6 +29,15 @@ export function clusterRoutes(raft: RaftNode, opts: { electionMs: number; secret
       const s = raft.status();
       if (!s.learners.includes(id) && !s.voters.includes(id)) await raft.addLearner(id, url);
       if (!raft.status().voters.includes(id)) await raft.promote(id, { timeoutMs: PROMOTE_TIMEOUT_MS });
+    }).catch((err: unknown) => {
+      if (!(err instanceof LearnerSilentError)) throw err;
+      throw new UserError(
+        504,
+        'learner_unreachable',
+        `${id} was added as a learner, but the leader has not heard from it for ${Math.round(err.silentMs / 1000)} s, so it was not made a voter. ` +
+          `Check that it runs (\`raftbox serve --join\`), is reachable at ${url} from the leader and has the same --cluster-secret, then repeat this command; ` +
+          `or take it out with \`raftbox members remove ${id}\`.`,
+      );
     });
     ctx.body = clusterStatus(raft, opts.electionMs);
   });

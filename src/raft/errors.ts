@@ -28,6 +28,17 @@ export class RaftTimeoutError extends Error {
   }
 }
 
+/** A learner to be promoted has not been heard from for a while: it was not promoted (nothing committed). */
+export class LearnerSilentError extends Error {
+  override readonly name = 'LearnerSilentError';
+  constructor(
+    readonly learner: string,
+    readonly silentMs: number,
+  ) {
+    super(`learner ${learner} has not answered the leader for ${silentMs} ms`);
+  }
+}
+
 /** The node was stopped while the request was pending. */
 export class RaftStoppedError extends Error {
   override readonly name = 'RaftStoppedError';

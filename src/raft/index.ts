@@ -2,5 +2,5 @@
 export { RaftNode } from './node.ts';
 export type { RaftNodeOptions, RaftObserver, RaftStatus, PeerInfo, ProposeOptions, StateMachine } from './node.ts';
 export type { Entry, NodeId, Role } from './types.ts';
-export { NotLeaderError, ProposalDroppedError, RaftTimeoutError, RaftStoppedError, DataDirInUseError } from './errors.ts';
+export { LearnerSilentError, NotLeaderError, ProposalDroppedError, RaftTimeoutError, RaftStoppedError, DataDirInUseError } from './errors.ts';
 export { RAFT_PREFIX, RAFT_STREAM_PATH } from './transport.ts';

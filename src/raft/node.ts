@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { bootstrapLog, encodeConfChange } from './conf-change.ts';
-import { NotLeaderError, ProposalDroppedError, RaftStoppedError, RaftTimeoutError } from './errors.ts';
+import { LearnerSilentError, NotLeaderError, ProposalDroppedError, RaftStoppedError, RaftTimeoutError } from './errors.ts';
 import { MemoryStorage } from './memory-storage.ts';
 import { Raft, cloneConf, type Ready } from './raft.ts';
 import { contextKey } from './read-only.ts';
@@ -113,6 +113,8 @@ interface QueuedProposal {
 
 const RESULT_CACHE = 4096;
 const MAX_FORWARD_HOPS = 3;
+// A live learner answers every heartbeat; this many election timeouts of silence means it is not there.
+const LEARNER_SILENCE_ELECTIONS = 10;
 
 export class RaftNode {
   private readonly core: Raft;
@@ -415,12 +417,13 @@ export class RaftNode {
       } catch (e) {
         throw new NotLeaderError(target, this.urlOf(target) ?? null, { cause: e });
       }
-      const j = res.json as { leaderId?: string | null; error?: string; reason?: string } | null;
+      const j = res.json as { leaderId?: string | null; error?: string; reason?: string; learner?: string; silentMs?: number } | null;
       if (res.status === 200) return res.json;
       if (res.status === 421) {
         target = j?.leaderId ?? null;
         continue;
       }
+      if (res.status === 409 && j?.error === 'learner_silent') throw new LearnerSilentError(j.learner ?? '?', j.silentMs ?? 0);
       if (res.status === 409) throw new ProposalDroppedError(j?.reason ?? 'rejected by leader');
       if (res.status === 503) throw new NotLeaderError(null, null);
       if (res.status === 504) throw new RaftTimeoutError(`${op} on leader`, timeoutMs);
@@ -660,16 +663,22 @@ export class RaftNode {
     } catch (e) {
       if (e instanceof NotLeaderError) return { status: 421, json: { error: 'not_leader', leaderId: this.core.lead } };
       if (e instanceof ProposalDroppedError) return { status: 409, json: { error: 'dropped', reason: e.reason } };
+      if (e instanceof LearnerSilentError) return { status: 409, json: { error: 'learner_silent', learner: e.learner, silentMs: e.silentMs } };
       if (e instanceof RaftTimeoutError) return { status: 504, json: { error: 'timeout' } };
       throw e;
     }
   }
 
-  /** A learner that lags would make the new quorum wait for it: promote only once it caught up. */
+  /**
+   * A learner that lags would make the new quorum wait for it: promote only once it caught up. One
+   * that never answers (not started, wrong address or secret) fails fast rather than at the timeout.
+   */
   private learnerCaughtUp(id: NodeId, timeoutMs: number): Promise<void> {
+    const silenceTicks = LEARNER_SILENCE_ELECTIONS * (this.electionMs / this.tickMs);
     return this.until(
       () => {
         const pr = this.core.progress()[id];
+        if (pr !== undefined && pr.ticksSinceContact > silenceTicks) throw new LearnerSilentError(id, pr.ticksSinceContact * this.tickMs);
         return pr !== undefined && pr.match >= this.core.log.committed;
       },
       timeoutMs,
@@ -688,13 +697,17 @@ export class RaftNode {
     if (this.stopped) throw new RaftStoppedError();
   }
 
-  /** Polls `cond` on every tick until true; rejects with a timeout. */
+  /** Polls `cond` on every tick until true; rejects with a timeout, or with what `cond` throws. */
   private until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const started = Date.now();
       const check = () => {
         if (this.stopped) return reject(new RaftStoppedError());
-        if (cond()) return resolve();
+        try {
+          if (cond()) return resolve();
+        } catch (err) {
+          return reject(err);
+        }
         if (Date.now() - started >= timeoutMs) return reject(new RaftTimeoutError(what, timeoutMs));
         setTimeout(check, this.tickMs);
       };

@@ -1,7 +1,7 @@
 // Growing and shrinking a running cluster with `raftbox serve --join` and `raftbox members`.
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { repo, SECRET, stepAcknowledged, TestCluster, waitFor } from './harness.ts';
+import { freePort, repo, SECRET, stepAcknowledged, TestCluster, waitFor } from './harness.ts';
 
 let c: TestCluster;
 beforeAll(async () => {
@@ -40,4 +40,18 @@ it('adds a joining node as a voter that serves the sessions, and removes it agai
   expect((await stepAcknowledged(c, 'n1', 'grow', 'n')).json.result).toBe(2);
   const listed = await members('list', '--via', c.node('n1').url);
   expect(JSON.parse(listed.stdout).members.map((m: { id: string }) => m.id).sort()).toEqual(['n1', 'n2', 'n3']);
+});
+
+it('does not make a node that never answers a voter: it says so within seconds, and the learner can be removed', { timeout: 60_000 }, async () => {
+  const nowhere = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+  const added = await members('add', 'n9', nowhere, '--via', c.node('n2').url);
+  expect(added.status).toBe(1);
+  expect(JSON.parse(added.stderr)).toMatchObject({ error: 'learner_unreachable', message: expect.stringContaining(`is reachable at ${nowhere}`) });
+  const listed = JSON.parse((await members('list', '--via', c.node('n1').url)).stdout) as { members: { id: string; voter: boolean }[] };
+  expect(listed.members.find((m) => m.id === 'n9')).toMatchObject({ voter: false });
+  expect((await stepAcknowledged(c, 'n3', 'nowhere', '1 + 1')).json.result).toBe(2); // a learner is no part of the quorum
+
+  const removed = await members('remove', 'n9', '--via', c.node('n1').url);
+  expect(removed.status, removed.stderr).toBe(0);
+  expect(JSON.parse(removed.stdout).members.map((m: { id: string }) => m.id).sort()).toEqual(['n1', 'n2', 'n3']);
 });

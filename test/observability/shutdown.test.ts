@@ -20,7 +20,9 @@ function serve(): Promise<void> {
   return waitFor('the node to be ready', () => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), 30_000);
 }
 
-const exited = (c: ChildProcess) => new Promise<number | null>((resolve) => (c.exitCode !== null ? resolve(c.exitCode) : c.once('exit', (code) => resolve(code))));
+/** The exit code, or the signal that killed the process. */
+const exited = (c: ChildProcess) =>
+  new Promise<number | string | null>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(c.exitCode ?? c.signalCode) : c.once('exit', (code, signal) => resolve(code ?? signal))));
 const post = (path: string, body: object) => fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 beforeAll(async () => {
@@ -58,6 +60,6 @@ describe('SIGTERM', () => {
     const again = (await (await fetch(`http://127.0.0.1:${port}/api/executions/${longRun.execution_id}`)).json()) as { status: string; error: { message: string } };
     expect(again).toMatchObject({ status: 'failed', error: { message: expect.stringMatching(/^node shutting down/) } });
     child!.kill('SIGTERM');
-    expect(await exited(child!)).toBe(0);
+    expect(await exited(child!), output).toBe(0);
   }, 60_000);
 });

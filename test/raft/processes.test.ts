@@ -25,6 +25,7 @@ async function leaderOf(candidates: ProcNode[]): Promise<ProcNode> {
 /** Writers that keep putting unique keys through random live nodes; records what was acknowledged. */
 function writers(count: number) {
   const acked = new Map<string, string>();
+  const inFlight = new Map<ProcNode, number>();
   let failures = 0;
   let running = true;
   let seq = 0;
@@ -33,18 +34,22 @@ function writers(count: number) {
       const live = nodes.filter((n) => n.child);
       const n = live[(seq + w) % live.length]!;
       const key = `w${w}-${++seq}`;
+      inFlight.set(n, (inFlight.get(n) ?? 0) + 1);
       try {
         const r = await call(n.url, '/kv/put', { key, value: key });
         if (r.status === 200) acked.set(key, key);
         else failures++;
       } catch {
         failures++;
+      } finally {
+        inFlight.set(n, inFlight.get(n)! - 1);
       }
     }
   });
   return {
     acked,
     failures: () => failures,
+    inFlightOn: (n: ProcNode) => inFlight.get(n) ?? 0,
     stop: async () => {
       running = false;
       await Promise.all(loops);
@@ -99,7 +104,7 @@ describe('real processes', () => {
     // As an operator would: drain it first (writers stop choosing it, writes already sent to it finish).
     // A write still waiting on it when it leaves could not finish: it no longer hears of commits.
     nodes.splice(nodes.indexOf(victim), 1);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => w2.inFlightOn(victim) === 0, 20_000);
     expect((await call(lead.url, '/admin/remove', { id: victim.id })).status).toBe(200);
     await kill(victim, 'SIGTERM');
     const after = w2.acked.size;
