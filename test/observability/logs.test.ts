@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/index.ts';
+import { waitFor } from '../cluster/harness.ts';
 import { MACHINE, machineToken, revoke, startOAuthNode } from './oauth-node.ts';
 
 type Started = Awaited<ReturnType<typeof startOAuthNode>>;
@@ -23,7 +24,7 @@ describe('JSON request logs', () => {
     await fetch(`${n.node.url}/api/executions`, { headers: { authorization: 'Bearer bogus-token-MARKER-7730' } });
     await fetch(`${n.node.url}/api/executions?access_token=${token}`);
     await revoke(n.node.url, token);
-    await new Promise((r) => setTimeout(r, 100)); // let the async destination flush
+    await waitFor('the async log destination to flush', () => n.logs().includes('"path":"/oauth/revoke"'));
 
     const logs = n.logs();
     expect(logs).toContain('"path":"/api/exec"');
@@ -38,7 +39,7 @@ describe('JSON request logs', () => {
     const minted = await fetch(`${n.node.url}/healthz`);
     const mintedId = minted.headers.get('x-request-id')!;
     expect(mintedId).toMatch(/^[0-9a-f-]{36}$/);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the async log destination to flush', () => n.logs().includes(mintedId));
     const lines = n.logs().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const traced = lines.filter((l) => l.requestId === 'trace-42');
     expect(traced).toHaveLength(1);

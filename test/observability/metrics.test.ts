@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../cluster/harness.ts';
 import { machineToken, revoke, sample, startOAuthNode } from './oauth-node.ts';
 
 type Started = Awaited<ReturnType<typeof startOAuthNode>>;
@@ -20,6 +21,11 @@ const scrape = async (url: string, token?: string) => {
 const run = (url: string, token: string, body: object) =>
   fetch(`${url}/api/exec?wait=20000`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
 
+const listRunning = async (url: string, token: string) => {
+  const res = await fetch(`${url}/api/executions?status=running`, { headers: { authorization: `Bearer ${token}` } });
+  return ((await res.json()) as { executions: unknown[] }).executions.length;
+};
+
 describe('GET /metrics', () => {
   it('counts runs by outcome, their durations, replays, rejections and token outcomes, per node', async () => {
     const token = await machineToken(a.node.url);
@@ -32,7 +38,7 @@ describe('GET /metrics', () => {
     expect(await fork.json()).toMatchObject({ status: "completed", result: 1 });
     // One slot, no queue: a second run while one holds the slot is refused.
     const busy = run(a.node.url, token, { code: 'while (true) {}', language: 'js', execution_timeout_secs: 1 });
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor('the busy run to hold the slot', async () => (await listRunning(a.node.url, token)) === 1);
     expect((await run(a.node.url, token, { code: '2', language: 'js' })).status).toBe(429);
     expect(((await (await busy).json()) as { status: string }).status).toBe('timeout');
     expect((await fetch(`${a.node.url}/api/executions`, { headers: { authorization: 'Bearer not-a-token' } })).status).toBe(401);
