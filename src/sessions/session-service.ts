@@ -270,12 +270,17 @@ export class SessionService {
     req: StepRequest,
     fresh: boolean,
   ): Promise<{ parent: string | null; parentStep: number; parentClock: number; expect: string | null; memoryMb: number }> {
-    // Read the head as of now: a node cut off from the quorum answers 503 before running anything, and
-    // a step right after one served by another node starts on that node's head. A lease read is
-    // enough: the commit's compare-and-set on the head decides, so a stale read costs a retry, never
-    // a lost or forked step.
-    if (fresh && req.session !== null) await this.log.readBarrier({ lease: true });
-    const head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
+    // The commit's compare-and-set on the head decides, so a stale head costs a retry, never a lost or
+    // forked step. A node whose warm isolate holds the head it knows ran that step itself, and nothing
+    // newer exists while an agent keeps to one node: it skips the round trip to the leader (a cut-off
+    // node then finds out when it proposes). Otherwise the head is read as of now with a lease read: a
+    // node cut off from the quorum answers 503 before running anything, and a step right after one
+    // served by another node starts on that node's head.
+    let head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
+    if (fresh && req.session !== null && !(head && this.live.holds(warmKeyOfSession(req.subject, req.session), head.head))) {
+      await this.log.readBarrier({ lease: true });
+      head = this.journal.session(req.subject, req.session);
+    }
     const expect = head?.head ?? null;
     const parent = req.heap ?? expect;
     if (parent === null) return { parent, parentStep: 0, parentClock: 0, expect, memoryMb: req.limits.memoryMb };

@@ -122,6 +122,28 @@ describe('a three-node cluster', { timeout: 60_000 }, () => {
     expect((await session('n1', 'split')).json.steps).toBe(3);
   });
 
+  it('a node that served the last step it knows of runs the next without asking the leader: behind, its answer is still from the newest head; cut off, it refuses the step', async () => {
+    await c.waitReady();
+    const node = (await c.leader()) === 'n2' ? 'n3' : 'n2';
+    const other = IDS.find((id) => id !== node)!;
+    expect((await stepAcknowledged(c, node, 'own', 'let w = 1; w')).json).toMatchObject({ result: 1, node });
+    c.partition(node);
+    expect((await stepAcknowledged(c, other, 'own', 'w += 1; w')).json.result).toBe(2);
+    // Healed, it may still be behind when the next step comes: whatever ran on its old state (refused
+    // for want of a leader, or a lost compare-and-set) is not kept, and the answer is from the newer head.
+    c.partition(node, false);
+    expect((await stepAcknowledged(c, node, 'own', 'w += 100; w')).json).toMatchObject({ result: 102, node });
+
+    c.partition(node);
+    const write = await c.step(node, 'own', 'w += 10; w');
+    expect(write.status).toBe(503);
+    expect(write.json.message).toMatch(/quorum|leader/);
+    c.partition(node, false);
+    await c.waitReady();
+    expect((await stepAcknowledged(c, other, 'own', 'w')).json.result).toBe(102);
+    expect((await session(other, 'own')).json).toMatchObject({ steps: 4 });
+  });
+
   it('a run that finishes while its node is cut off is recorded once the node can commit again, not left running', async () => {
     await c.waitReady();
     const leader = await c.leader();
