@@ -6,16 +6,13 @@ import type { Proposer } from '../store/index.ts';
  * The store's write path over a RaftNode. Raft's typed errors become `unavailable` (503 with
  * Retry-After) with a message a caller can act on, and concurrent read barriers share one ReadIndex
  * round: a barrier that starts after a caller arrived covers that caller, so under load one round
- * serves every read that queued behind the one in flight. Lease reads share rounds of their own (a
- * linearizable read never rides on a lease round).
+ * serves every read that queued behind the one in flight. A local read needs no round.
  */
 export class RaftProposer implements Proposer {
   private readonly strict: ReadRounds;
-  private readonly lease: ReadRounds;
 
   constructor(private readonly raft: RaftNode) {
     this.strict = new ReadRounds(() => raft.readIndex());
-    this.lease = new ReadRounds(() => raft.readIndex({ lease: true }));
   }
 
   async propose(data: Uint8Array): Promise<unknown> {
@@ -26,8 +23,11 @@ export class RaftProposer implements Proposer {
     }
   }
 
-  readIndex(opts: { lease?: boolean } = {}): Promise<void> {
-    return (opts.lease ? this.lease : this.strict).join();
+  readIndex(opts: { local?: boolean } = {}): Promise<void> {
+    if (!opts.local) return this.strict.join();
+    return this.raft.localRead().catch((err: unknown) => {
+      throw raftUnavailable(err, 'read');
+    });
   }
 }
 

@@ -447,34 +447,48 @@ export class RaftNode {
 
   // ---- reads ---------------------------------------------------------------------------------
 
+  /**
+   * Resolves once this node has applied every entry it knows to be committed, without a message to
+   * anyone: not linearizable (the leader may have committed more), for callers that check again when
+   * they write. During an election it waits for a leader as a proposal does; a node that finds none
+   * refuses rather than serve what may be stale.
+   */
+  async localRead(opts: ProposeOptions = {}): Promise<void> {
+    this.assertRunning();
+    const timeoutMs = opts.timeoutMs ?? this.proposalTimeoutMs;
+    await this.leaderKnown(timeoutMs);
+    const index = this.core.log.committed;
+    if (this.core.log.applied >= index) return;
+    return this.awaitRead(`local:${++this.readSeq}`, index, timeoutMs, 'local read');
+  }
+
   private readOnce(timeoutMs: number, lease: boolean): Promise<void> {
     const ctx = new TextEncoder().encode(`${this.readPrefix}:${++this.readSeq}`);
     const key = contextKey(ctx);
+    const read = this.awaitRead(key, null, timeoutMs, 'readIndex');
+    try {
+      this.core.readIndex(ctx, lease);
+    } catch (e) {
+      this.reads.get(key)?.reject(e instanceof NotLeaderError ? new NotLeaderError(null, null) : e);
+      this.reads.delete(key);
+      return read;
+    }
+    this.kick();
+    return read;
+  }
+
+  /** A read released once `index` is applied (`null`: until the leader names it); rejected after `timeoutMs`. */
+  private awaitRead(key: string, index: number | null, timeoutMs: number, what: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.reads.delete(key);
-        reject(new RaftTimeoutError('readIndex', timeoutMs));
+        reject(new RaftTimeoutError(what, timeoutMs));
       }, timeoutMs);
-      this.reads.set(key, {
-        index: null,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      try {
-        this.core.readIndex(ctx, lease);
-      } catch (e) {
-        this.reads.delete(key);
+      const settle = (f: () => void) => {
         clearTimeout(timer);
-        reject(e instanceof NotLeaderError ? new NotLeaderError(null, null) : e);
-        return;
-      }
-      this.kick();
+        f();
+      };
+      this.reads.set(key, { index, resolve: () => settle(resolve), reject: (e) => settle(() => reject(e)) });
     });
   }
 

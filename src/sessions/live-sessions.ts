@@ -28,12 +28,6 @@ export class LiveSessions {
     return this.entries.size;
   }
 
-  /** Whether the warm isolate under `key` holds state `head` (without taking it). */
-  holds(key: string, head: string): boolean {
-    const entry = this.entries.get(key);
-    return entry !== undefined && entry.warm.head === head && !entry.warm.live.disposed;
-  }
-
   take(key: string): WarmSession | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;

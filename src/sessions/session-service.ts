@@ -270,17 +270,13 @@ export class SessionService {
     req: StepRequest,
     fresh: boolean,
   ): Promise<{ parent: string | null; parentStep: number; parentClock: number; expect: string | null; memoryMb: number }> {
-    // The commit's compare-and-set on the head decides, so a stale head costs a retry, never a lost or
-    // forked step. A node whose warm isolate holds the head it knows ran that step itself, and nothing
-    // newer exists while an agent keeps to one node: it skips the round trip to the leader (a cut-off
-    // node then finds out when it proposes). Otherwise the head is read as of now with a lease read: a
-    // node cut off from the quorum answers 503 before running anything, and a step right after one
-    // served by another node starts on that node's head.
-    let head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
-    if (fresh && req.session !== null && !(head && this.live.holds(warmKeyOfSession(req.subject, req.session), head.head))) {
-      await this.log.readBarrier({ lease: true });
-      head = this.journal.session(req.subject, req.session);
-    }
+    // The head this node has applied, once it applied every entry it knows to be committed: no round
+    // to the leader, which cost more CPU than the rest of a step's reads. The commit's compare-and-set
+    // on the head decides, so a stale head (this node had not yet heard of a step committed elsewhere)
+    // costs a run and a rebuild, never a lost or forked step. A node that knows no leader answers 503
+    // before running anything.
+    if (fresh && req.session !== null) await this.log.readBarrier({ local: true });
+    const head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
     const expect = head?.head ?? null;
     const parent = req.heap ?? expect;
     if (parent === null) return { parent, parentStep: 0, parentClock: 0, expect, memoryMb: req.limits.memoryMb };

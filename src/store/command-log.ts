@@ -10,7 +10,7 @@ export class CommandLog {
     return (await this.proposer.propose(encoder.encode(JSON.stringify(cmd)))) as Json | undefined;
   }
 
-  readBarrier(opts?: { lease?: boolean }): Promise<void> {
+  readBarrier(opts?: { local?: boolean }): Promise<void> {
     return this.proposer.readIndex(opts);
   }
 }

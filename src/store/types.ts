@@ -40,6 +40,6 @@ export interface StateModule {
 /** The part of a Raft node the store needs: replicate bytes, and wait until local reads are linearizable. */
 export interface Proposer {
   propose(data: Uint8Array): Promise<unknown>;
-  /** `lease`: fresh in practice rather than linearizable (for callers that re-check on write). */
-  readIndex(opts?: { lease?: boolean }): Promise<void>;
+  /** `local`: only what this node knows to be committed, no round to the leader (for callers that re-check on write). */
+  readIndex(opts?: { local?: boolean }): Promise<void>;
 }

@@ -122,7 +122,7 @@ describe('a three-node cluster', { timeout: 60_000 }, () => {
     expect((await session('n1', 'split')).json.steps).toBe(3);
   });
 
-  it('a node that served the last step it knows of runs the next without asking the leader: behind, its answer is still from the newest head; cut off, it refuses the step', async () => {
+  it('a step reads its head without asking the leader: on a node behind, the answer is still from the newest head; cut off, the step is refused', async () => {
     await c.waitReady();
     const node = (await c.leader()) === 'n2' ? 'n3' : 'n2';
     const other = IDS.find((id) => id !== node)!;
@@ -130,7 +130,7 @@ describe('a three-node cluster', { timeout: 60_000 }, () => {
     c.partition(node);
     expect((await stepAcknowledged(c, other, 'own', 'w += 1; w')).json.result).toBe(2);
     // Healed, it may still be behind when the next step comes: whatever ran on its old state (refused
-    // for want of a leader, or a lost compare-and-set) is not kept, and the answer is from the newer head.
+    // for want of a leader, or a lost compare-and-set) is not kept, and the answer is from the newest head.
     c.partition(node, false);
     expect((await stepAcknowledged(c, node, 'own', 'w += 100; w')).json).toMatchObject({ result: 102, node });
 

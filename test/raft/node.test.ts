@@ -55,6 +55,11 @@ describe('RaftNode', () => {
     await cluster.node(leader).propose(encodeKv({ op: 'put', key: 'g', value: '2' }));
     await cluster.node(follower).readIndex();
     expect(cluster.sm(follower).data.get('g')).toBe('2');
+    // A local read promises only what the node already knew to be committed, applied.
+    await cluster.node(leader).propose(encodeKv({ op: 'put', key: 'h', value: '3' }));
+    const known = cluster.node(follower).status().commit;
+    await cluster.node(follower).localRead();
+    expect(cluster.node(follower).status().applied).toBeGreaterThanOrEqual(known);
     const st = cluster.node(leader).status();
     expect(st.leader?.id).toBe(leader);
     expect(st.peers[follower]!.match).toBeGreaterThan(0);
@@ -137,12 +142,13 @@ describe('RaftNode', () => {
     expect(cluster.node('d').status().voters.sort()).toEqual(['a', 'b', 'c', 'd'].filter((x) => x !== victim).sort());
   });
 
-  it('rejects a proposal with NotLeaderError when no leader is known', async () => {
+  it('rejects a proposal and a local read with NotLeaderError when no leader is known', async () => {
     cluster = new LocalCluster();
     const dir = await tempDir();
     const sm = await KvStateMachine.open(dir);
     const lonely = await RaftNode.start({ id: 'x', peers: { y: 'http://127.0.0.1:1', z: 'http://127.0.0.1:2' }, dataDir: dir, secret: SECRET, stateMachine: sm });
     await expect(lonely.propose(encodeKv({ op: 'put', key: 'a', value: 'b' }))).rejects.toBeInstanceOf(NotLeaderError);
+    await expect(lonely.localRead()).rejects.toBeInstanceOf(NotLeaderError);
     await lonely.stop();
     await sm.close();
   });
