@@ -9,11 +9,10 @@ import type { Proposer } from '../store/index.ts';
  * serves every read that queued behind the one in flight. A local read needs no round.
  */
 export class RaftProposer implements Proposer {
-  private readonly strict: ReadRounds;
+  private reading: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
 
-  constructor(private readonly raft: RaftNode) {
-    this.strict = new ReadRounds(() => raft.readIndex());
-  }
+  constructor(private readonly raft: RaftNode) {}
 
   async propose(data: Uint8Array): Promise<unknown> {
     try {
@@ -24,21 +23,8 @@ export class RaftProposer implements Proposer {
   }
 
   readIndex(opts: { local?: boolean } = {}): Promise<void> {
-    if (!opts.local) return this.strict.join();
-    return this.raft.localRead().catch((err: unknown) => {
-      throw raftUnavailable(err, 'read');
-    });
-  }
-}
-
-class ReadRounds {
-  private reading: Promise<void> | null = null;
-  private queued: Promise<void> | null = null;
-
-  constructor(private readonly read: () => Promise<void>) {}
-
-  join(): Promise<void> {
-    if (this.reading === null) return this.start();
+    if (opts.local) return this.raft.localRead().catch(unavailableRead);
+    if (this.reading === null) return this.startRead();
     // The round in flight began before this call, so it may miss a write acknowledged just now.
     return (this.queued ??= this.reading.then(
       () => this.startQueued(),
@@ -48,13 +34,11 @@ class ReadRounds {
 
   private startQueued(): Promise<void> {
     this.queued = null;
-    return this.start();
+    return this.startRead();
   }
 
-  private start(): Promise<void> {
-    const round = this.read().catch((err: unknown) => {
-      throw raftUnavailable(err, 'read');
-    });
+  private startRead(): Promise<void> {
+    const round = this.raft.readIndex().catch(unavailableRead);
     this.reading = round;
     const clear = () => {
       if (this.reading === round) this.reading = null;
@@ -62,6 +46,10 @@ class ReadRounds {
     round.then(clear, clear);
     return round;
   }
+}
+
+function unavailableRead(err: unknown): never {
+  throw raftUnavailable(err, 'read');
 }
 
 /** What a Raft failure means to a caller. Anything else is passed through unchanged (a bug stays a bug). */

@@ -383,7 +383,10 @@ class OutgoingLink {
 class FramedSocket {
   private sendSeq = 0n;
   private recvSeq = 0n;
-  private buf: Buffer = Buffer.alloc(0);
+  /** Received bytes not yet parsed, kept as chunks until a whole frame is there (a 1 MB snapshot chunk arrives in many). */
+  private chunks: Buffer[] = [];
+  private received = 0;
+  private needed = 4;
   private corked = false;
   readonly closed: Promise<Error | null>;
 
@@ -429,16 +432,23 @@ class FramedSocket {
   }
 
   push(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.chunks.push(chunk);
+    this.received += chunk.length;
+    if (this.received < this.needed) return;
+    const buf = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.received);
     let off = 0;
+    let needed = 4;
     try {
-      while (this.buf.length - off >= 4) {
-        const len = this.buf.readUInt32BE(off);
+      while (buf.length - off >= 4) {
+        const len = buf.readUInt32BE(off);
         if (len < 1 + MAC_BYTES || len > MAX_FRAME) throw new PeerLinkError(`bad frame length ${len}`);
-        if (this.buf.length - off < 4 + len) break;
-        const kind = this.buf.subarray(off + 4, off + 5);
-        const payload = this.buf.subarray(off + 5, off + 4 + len - MAC_BYTES);
-        const tag = this.buf.subarray(off + 4 + len - MAC_BYTES, off + 4 + len);
+        if (buf.length - off < 4 + len) {
+          needed = 4 + len;
+          break;
+        }
+        const kind = buf.subarray(off + 4, off + 5);
+        const payload = buf.subarray(off + 5, off + 4 + len - MAC_BYTES);
+        const tag = buf.subarray(off + 4 + len - MAC_BYTES, off + 4 + len);
         if (!timingSafeEqual(tag, frameMac(this.recvKey, this.recvSeq++, kind, payload))) throw new PeerLinkError('frame failed authentication');
         off += 4 + len;
         this.onFrame(kind[0]!, payload);
@@ -447,7 +457,10 @@ class FramedSocket {
       this.socket.destroy(e as Error);
       return;
     }
-    this.buf = this.buf.subarray(off);
+    const rest = buf.subarray(off);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.received = rest.length;
+    this.needed = needed;
   }
 
   destroy(): void {
