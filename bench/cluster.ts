@@ -1,7 +1,7 @@
 // Stateful steps/s on warm sessions through a 3-node cluster (every step committed through Raft before
 // it is answered), with steps spread round-robin over the nodes and sticky per node; then failover: how
 // long after its node's SIGKILL a session's next step succeeds on another node.
-// Run: node --no-node-snapshot --import tsx bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=64)
+// Run: node --no-node-snapshot bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=64)
 // Each session is one agent: it sends a step, waits for the answer, sends the next.
 import { readFileSync } from 'node:fs';
 import { JsonConnection, type JsonAnswer } from './runner/json-connection.ts';

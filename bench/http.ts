@@ -5,7 +5,7 @@
  * (open loop: autocannon's own rate limit sends each second's requests in one burst, which measures
  * its bursts, not the server). The node runs in its own process, as in production.
  *
- *   node --no-node-snapshot --import tsx bench/http.ts [--duration 10] [--connections 32]
+ *   node --no-node-snapshot bench/http.ts [--duration 10] [--connections 32]
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';

@@ -1,6 +1,6 @@
 // Raft benchmark: a 3-node cluster in this process with real LevelDB (synced) and real peer streams on
 // loopback, next to the raw LevelDB synced-batch rate (the physical floor).
-//   node --import tsx bench/raft.ts
+//   node bench/raft.ts
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Level } from 'level';

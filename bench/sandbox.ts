@@ -1,6 +1,6 @@
 // Micro-benchmark of the sandbox alone: stateless `1 + 1` through the IsolatePool at concurrency 1
 // and 8, warm session steps, and replay of a 100-step session.
-// Run: node --no-node-snapshot --import tsx bench/sandbox.ts
+// Run: node --no-node-snapshot bench/sandbox.ts
 import { performance } from 'node:perf_hooks';
 import { IsolatePool, LiveSession, type Limits, type Step } from '../src/sandbox/index.ts';
 

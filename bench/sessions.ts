@@ -1,5 +1,5 @@
 // Warm-session steps/s through SessionService (each step committed) and replay time of a 100-step session.
-// Run: node --no-node-snapshot --import tsx bench/sessions.ts
+// Run: node --no-node-snapshot bench/sessions.ts
 // Single node: the command log is a real single-node RaftNode (synced log) over the state; see bench/RESULTS.md.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -46,7 +46,7 @@ start_node() {
   local name=$1
   shift
   PORT=$(free_port)
-  (cd "$REPO" && exec node --no-node-snapshot --import tsx src/cli/main.ts serve --port "$PORT" --data-dir "$WORK/$name" --log-level warn "$@") >"$WORK/$name.log" 2>&1 &
+  (cd "$REPO" && exec node --no-node-snapshot src/cli/main.ts serve --port "$PORT" --data-dir "$WORK/$name" --log-level warn "$@") >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$PORT/readyz"
 }

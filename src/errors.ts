@@ -3,14 +3,15 @@
  * status with a JSON body `{ error: code, message }`, a JSON-RPC error, or an `isError` tool result.
  */
 export class UserError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    /** Seconds a client should wait before retrying, for 429/503. */
-    readonly retryAfter?: number,
-  ) {
+  readonly status: number;
+  readonly code: string;
+  /** Seconds a client should wait before retrying, for 429/503. */
+  readonly retryAfter?: number;
+  constructor(status: number, code: string, message: string, retryAfter?: number) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
     this.name = 'UserError';
   }
 }

@@ -59,13 +59,17 @@ export class Connection {
   /** A request was written and has no answer yet. */
   private outstanding = false;
 
-  constructor(
-    private readonly opts: ScenarioOptions,
-    private readonly id: number,
-    private readonly tally: Tally,
-    /** performance.now() at the end of the load window: autocannon may still start one burst at its edge, uncounted. */
-    private readonly windowEnd: number,
-  ) {}
+  private readonly opts: ScenarioOptions;
+  private readonly id: number;
+  private readonly tally: Tally;
+  /** performance.now() at the end of the load window: autocannon may still start one burst at its edge, uncounted. */
+  private readonly windowEnd: number;
+  constructor(opts: ScenarioOptions, id: number, tally: Tally, windowEnd: number) {
+    this.opts = opts;
+    this.id = id;
+    this.tally = tally;
+    this.windowEnd = windowEnd;
+  }
 
   next(): HttpRequest {
     // autocannon asks for the next request without an answer only after a timeout or a dropped connection:

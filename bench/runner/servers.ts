@@ -53,7 +53,7 @@ function hasNginx(): boolean {
 
 function spawnCli(args: string[]): ChildProcess {
   // Children log to our stderr, so stdout keeps only the benchmark's own output.
-  return spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', ...args, '--log-level', 'warn'], {
+  return spawn(process.execPath, ['--no-node-snapshot', 'src/cli/main.ts', ...args, '--log-level', 'warn'], {
     cwd: root,
     stdio: ['ignore', 2, 2],
   });

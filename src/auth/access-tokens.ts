@@ -22,11 +22,18 @@ export interface IssuedAccessToken {
 
 /** Built-in ES256 JWT access tokens: issued here, verified on any node from the replicated keys and revocations. */
 export class AccessTokens implements TokenVerifier {
+  private readonly keys: SigningKeys;
+  private readonly store: OAuthStore;
+  private readonly opts: { issuer: string; resource: string; ttlSecs: number; nowSecs: () => number };
   constructor(
-    private readonly keys: SigningKeys,
-    private readonly store: OAuthStore,
-    private readonly opts: { issuer: string; resource: string; ttlSecs: number; nowSecs: () => number },
-  ) {}
+    keys: SigningKeys,
+    store: OAuthStore,
+    opts: { issuer: string; resource: string; ttlSecs: number; nowSecs: () => number },
+  ) {
+    this.keys = keys;
+    this.store = store;
+    this.opts = opts;
+  }
 
   /** Claims are fixed here; `exp` and `jti` are returned so the caller can record them in the command log. */
   async issue(grant: AccessTokenGrant): Promise<IssuedAccessToken> {

@@ -68,12 +68,18 @@ class UntrustedRedirect extends Error {}
 
 /** An error to report to the client at its (validated) redirect URI. */
 class RedirectedError extends Error {
+  readonly error: OAuthError;
+  readonly redirectUri: string;
+  readonly state: string | undefined;
   constructor(
-    readonly error: OAuthError,
-    readonly redirectUri: string,
-    readonly state: string | undefined,
+    error: OAuthError,
+    redirectUri: string,
+    state: string | undefined,
   ) {
     super(error.message);
+    this.error = error;
+    this.redirectUri = redirectUri;
+    this.state = state;
   }
 }
 
@@ -83,7 +89,9 @@ type Form = Record<string, string>;
 export class AuthorizationServer {
   private readonly users: Map<string, User>;
 
-  constructor(private readonly p: AuthorizationServerParts) {
+  private readonly p: AuthorizationServerParts;
+  constructor(p: AuthorizationServerParts) {
+    this.p = p;
     this.users = new Map(p.users.map((u) => [u.username, u]));
   }
 

@@ -29,10 +29,12 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 export class ClientRegistry {
   private readonly statics: Map<string, Client>;
 
+  private readonly store: OAuthStore;
   constructor(
-    private readonly store: OAuthStore,
+    store: OAuthStore,
     staticClients: StaticClient[],
   ) {
+    this.store = store;
     this.statics = new Map(
       staticClients.map((c) => [
         c.clientId,

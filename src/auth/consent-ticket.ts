@@ -12,11 +12,18 @@ const TICKET_TTL_SECS = 600;
  * the request, so it cannot approve a different client, redirect, scope or PKCE challenge.
  */
 export class ConsentTickets {
+  private readonly keys: SigningKeys;
+  private readonly audience: string;
+  private readonly nowSecs: () => number;
   constructor(
-    private readonly keys: SigningKeys,
-    private readonly audience: string,
-    private readonly nowSecs: () => number,
-  ) {}
+    keys: SigningKeys,
+    audience: string,
+    nowSecs: () => number,
+  ) {
+    this.keys = keys;
+    this.audience = audience;
+    this.nowSecs = nowSecs;
+  }
 
   async issue(subject: string, request: AuthorizationRequest): Promise<string> {
     const { kid, key } = await this.keys.active();

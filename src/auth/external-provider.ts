@@ -37,11 +37,17 @@ export class ExternalProvider implements TokenVerifier {
   private readonly cache = new Map<string, { token: VerifiedToken; until: number }>();
   private readonly jwks;
 
+  readonly issuer: string;
+  private readonly metadata: ProviderMetadata;
+  private readonly opts: ExternalProviderOptions & { tokenFormat: 'jwt' | 'introspection' };
   private constructor(
-    readonly issuer: string,
-    private readonly metadata: ProviderMetadata,
-    private readonly opts: ExternalProviderOptions & { tokenFormat: 'jwt' | 'introspection' },
+    issuer: string,
+    metadata: ProviderMetadata,
+    opts: ExternalProviderOptions & { tokenFormat: 'jwt' | 'introspection' },
   ) {
+    this.issuer = issuer;
+    this.metadata = metadata;
+    this.opts = opts;
     this.jwks = metadata.jwks_uri ? createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: FETCH_TIMEOUT_MS }) : null;
   }
 

@@ -209,10 +209,15 @@ export interface OAuthStateReader {
 
 /** Typed reads of the local applied OAuth state, and typed proposals through the command log. */
 export class OAuthStore {
+  private readonly state: OAuthStateReader;
+  private readonly log: CommandLog;
   constructor(
-    private readonly state: OAuthStateReader,
-    private readonly log: CommandLog,
-  ) {}
+    state: OAuthStateReader,
+    log: CommandLog,
+  ) {
+    this.state = state;
+    this.log = log;
+  }
 
   client(id: string): ClientRecord | undefined {
     return this.state.get(OAUTH_MODULE, `client/${id}`) as ClientRecord | undefined;

@@ -11,10 +11,15 @@ const PROTECTED_PATHS = ['/mcp', '/api'] as const;
  * trailing slash): the audience of every token this server accepts.
  */
 export class ProtectedResource {
+  readonly resource: string;
+  private readonly authorizationServer: string;
   constructor(
-    readonly resource: string,
-    private readonly authorizationServer: string,
-  ) {}
+    resource: string,
+    authorizationServer: string,
+  ) {
+    this.resource = resource;
+    this.authorizationServer = authorizationServer;
+  }
 
   /** Where a 401 for `requestPath` sends the client (RFC 9728 §5.1). */
   metadataUrl(requestPath: string): string {

@@ -19,11 +19,18 @@ export class SigningKeys {
   private readonly imported = new Map<string, Promise<CryptoKey>>();
   private installing: Promise<void> | null = null;
 
+  private readonly store: OAuthStore;
+  private readonly policy: SigningKeyPolicy;
+  private readonly nowSecs: () => number;
   constructor(
-    private readonly store: OAuthStore,
-    private readonly policy: SigningKeyPolicy,
-    private readonly nowSecs: () => number,
-  ) {}
+    store: OAuthStore,
+    policy: SigningKeyPolicy,
+    nowSecs: () => number,
+  ) {
+    this.store = store;
+    this.policy = policy;
+    this.nowSecs = nowSecs;
+  }
 
   /** The key to sign with now, generating or rotating it through the log when needed. */
   async active(): Promise<{ kid: string; key: CryptoKey }> {

@@ -23,12 +23,20 @@ export class LostRuns {
   private recovered = false;
   private busy = false;
 
+  private readonly raft: RaftNode;
+  private readonly executions: ExecutionService;
+  private readonly electionMs: number;
+  private readonly log: Log;
   constructor(
-    private readonly raft: RaftNode,
-    private readonly executions: ExecutionService,
-    private readonly electionMs: number,
-    private readonly log: Log,
+    raft: RaftNode,
+    executions: ExecutionService,
+    electionMs: number,
+    log: Log,
   ) {
+    this.raft = raft;
+    this.executions = executions;
+    this.electionMs = electionMs;
+    this.log = log;
     this.timer = setInterval(() => void this.check(), electionMs);
     this.timer.unref();
     void this.check();

@@ -12,7 +12,10 @@ export class RaftProposer implements Proposer {
   private reading: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
 
-  constructor(private readonly raft: RaftNode) {}
+  private readonly raft: RaftNode;
+  constructor(raft: RaftNode) {
+    this.raft = raft;
+  }
 
   async propose(data: Uint8Array): Promise<unknown> {
     try {

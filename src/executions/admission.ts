@@ -19,10 +19,15 @@ export class Admission {
   private active = 0;
   private readonly queue: Waiter[] = [];
 
+  private readonly maxConcurrent: number;
+  private readonly maxQueue: number;
   constructor(
-    private readonly maxConcurrent: number,
-    private readonly maxQueue: number,
-  ) {}
+    maxConcurrent: number,
+    maxQueue: number,
+  ) {
+    this.maxConcurrent = maxConcurrent;
+    this.maxQueue = maxQueue;
+  }
 
   get running(): number {
     return this.active;
@@ -66,7 +71,9 @@ class Waiter implements Ticket {
   private resolve!: () => void;
   private reject!: (err: Error) => void;
 
-  constructor(private readonly admission: Admission) {
+  private readonly admission: Admission;
+  constructor(admission: Admission) {
+    this.admission = admission;
     this.started = new Promise<void>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;

@@ -75,15 +75,29 @@ export class ExecutionService {
   private draining = false;
   private closing = false;
 
+  private readonly state: ReplicatedState;
+  private readonly log: CommandLog;
+  private readonly pool: IsolatePool;
+  private readonly sessions: SessionService;
+  private readonly options: ExecutionServiceOptions;
+  private readonly logger?: Logger;
+  private readonly observer?: ExecutionObserver;
   constructor(
-    private readonly state: ReplicatedState,
-    private readonly log: CommandLog,
-    private readonly pool: IsolatePool,
-    private readonly sessions: SessionService,
-    private readonly options: ExecutionServiceOptions,
-    private readonly logger?: Logger,
-    private readonly observer?: ExecutionObserver,
+    state: ReplicatedState,
+    log: CommandLog,
+    pool: IsolatePool,
+    sessions: SessionService,
+    options: ExecutionServiceOptions,
+    logger?: Logger,
+    observer?: ExecutionObserver,
   ) {
+    this.state = state;
+    this.log = log;
+    this.pool = pool;
+    this.sessions = sessions;
+    this.options = options;
+    this.logger = logger;
+    this.observer = observer;
     this.admission = new Admission(options.maxConcurrent, options.maxQueue);
     this.loadActive();
     this.unsubscribe = state.onChange((module, key) => {

@@ -3,20 +3,22 @@
 /** This node is not the leader and cannot forward (no leader known, or forwarding is off). */
 export class NotLeaderError extends Error {
   override readonly name = 'NotLeaderError';
-  constructor(
-    readonly leaderId: string | null,
-    readonly leaderUrl: string | null,
-    options?: ErrorOptions,
-  ) {
+  readonly leaderId: string | null;
+  readonly leaderUrl: string | null;
+  constructor(leaderId: string | null, leaderUrl: string | null, options?: ErrorOptions) {
     super(leaderId ? `not the leader; leader is ${leaderId} (${leaderUrl ?? 'unknown address'})` : 'not the leader; no leader known', options);
+    this.leaderId = leaderId;
+    this.leaderUrl = leaderUrl;
   }
 }
 
 /** The proposal was definitely not committed: rejected before appending, or overwritten by a new leader. */
 export class ProposalDroppedError extends Error {
   override readonly name = 'ProposalDroppedError';
-  constructor(readonly reason: string) {
+  readonly reason: string;
+  constructor(reason: string) {
     super(`proposal dropped: ${reason}`);
+    this.reason = reason;
   }
 }
 
@@ -31,11 +33,15 @@ export class RaftTimeoutError extends Error {
 /** A learner to be promoted has not been heard from for a while: it was not promoted (nothing committed). */
 export class LearnerSilentError extends Error {
   override readonly name = 'LearnerSilentError';
+  readonly learner: string;
+  readonly silentMs: number;
   constructor(
-    readonly learner: string,
-    readonly silentMs: number,
+    learner: string,
+    silentMs: number,
   ) {
     super(`learner ${learner} has not answered the leader for ${silentMs} ms`);
+    this.learner = learner;
+    this.silentMs = silentMs;
   }
 }
 
@@ -50,7 +56,9 @@ export class RaftStoppedError extends Error {
 /** Another process holds the data directory's LevelDB lock. */
 export class DataDirInUseError extends Error {
   override readonly name = 'DataDirInUseError';
-  constructor(readonly dataDir: string) {
+  readonly dataDir: string;
+  constructor(dataDir: string) {
     super(`data dir ${dataDir} is in use by another process`);
+    this.dataDir = dataDir;
   }
 }

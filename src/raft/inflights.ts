@@ -3,7 +3,10 @@
 export class Inflights {
   private readonly buf: number[] = [];
 
-  constructor(readonly capacity: number) {}
+  readonly capacity: number;
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
 
   get count(): number {
     return this.buf.length;

@@ -9,7 +9,9 @@ export class RaftLog {
   committed: number;
   applied: number;
 
-  constructor(readonly storage: MemoryStorage) {
+  readonly storage: MemoryStorage;
+  constructor(storage: MemoryStorage) {
+    this.storage = storage;
     this.unstable = new UnstableLog(storage.lastIndex() + 1);
     this.committed = storage.firstIndex() - 1;
     this.applied = storage.firstIndex() - 1;

@@ -138,12 +138,16 @@ export class RaftNode {
   private readonly keepEntries: number;
   private readonly proposalTimeoutMs: number;
 
+  private readonly opts: RaftNodeOptions;
+  private readonly storage: RaftStorage;
   private constructor(
-    private readonly opts: RaftNodeOptions,
-    private readonly storage: RaftStorage,
+    opts: RaftNodeOptions,
+    storage: RaftStorage,
     core: Raft,
     snapshotIndex: number,
   ) {
+    this.opts = opts;
+    this.storage = storage;
     this.core = core;
     this.snapshotIndex = snapshotIndex;
     this.smApplied = opts.stateMachine.appliedIndex();

@@ -18,11 +18,13 @@ export class Progress {
   lastContactTick = 0;
   readonly inflights: Inflights;
 
+  public isLearner: boolean;
   constructor(
     next: number,
     maxInflight: number,
-    public isLearner: boolean,
+    isLearner: boolean,
   ) {
+    this.isLearner = isLearner;
     this.next = next;
     this.inflights = new Inflights(maxInflight);
   }

@@ -39,7 +39,10 @@ export class RaftStorage {
   private term = 0;
   private vote: string | null = null;
 
-  private constructor(private readonly db: Level<string, Uint8Array>) {}
+  private readonly db: Level<string, Uint8Array>;
+  private constructor(db: Level<string, Uint8Array>) {
+    this.db = db;
+  }
 
   static async open(dataDir: string): Promise<RaftStorage> {
     const dir = path.join(dataDir, 'raft');

@@ -29,14 +29,16 @@ const CONNECT_TIMEOUT_MS = 2_000;
 const MAX_RETRY_MS = 500;
 const MAC_BYTES = 16;
 
-const enum Kind {
+/** A frame's kind, its first byte. */
+const Kind = {
   /** Raft messages (no answer). */
-  Messages = 1,
+  Messages: 1,
   /** A request answered by a Reply with the same id: [u32 id][op][meta JSON][body]. */
-  Call = 2,
+  Call: 2,
   /** [u32 id][u16 status][JSON]. */
-  Reply = 3,
-}
+  Reply: 3,
+} as const;
+type Kind = (typeof Kind)[keyof typeof Kind];
 
 export interface TransportHandlers {
   /** Raft messages received from a peer (already authenticated and decoded). */
@@ -65,12 +67,21 @@ export class PeerTransport {
   private readonly seenNonces = new Map<string, number>();
   private closed = false;
 
+  private readonly selfId: NodeId;
+  private readonly secret: string;
+  private readonly resolve: (id: NodeId) => string | undefined;
+  private readonly handlers: TransportHandlers;
   constructor(
-    private readonly selfId: NodeId,
-    private readonly secret: string,
-    private readonly resolve: (id: NodeId) => string | undefined,
-    private readonly handlers: TransportHandlers,
-  ) {}
+    selfId: NodeId,
+    secret: string,
+    resolve: (id: NodeId) => string | undefined,
+    handlers: TransportHandlers,
+  ) {
+    this.selfId = selfId;
+    this.secret = secret;
+    this.resolve = resolve;
+    this.handlers = handlers;
+  }
 
   // ---- client side ---------------------------------------------------------------------------
 
@@ -231,15 +242,27 @@ class OutgoingLink {
   private nextCallId = 1;
   private failures = 0;
   private retryAt = 0;
+  private redial: NodeJS.Timeout | null = null;
   private closed = false;
 
+  private readonly peer: NodeId;
+  private readonly selfId: NodeId;
+  private readonly secret: string;
+  private readonly address: () => string | undefined;
+  private readonly report: { unreachable(): void; refused(reason: string): void };
   constructor(
-    private readonly peer: NodeId,
-    private readonly selfId: NodeId,
-    private readonly secret: string,
-    private readonly address: () => string | undefined,
-    private readonly report: { unreachable(): void; refused(reason: string): void },
-  ) {}
+    peer: NodeId,
+    selfId: NodeId,
+    secret: string,
+    address: () => string | undefined,
+    report: { unreachable(): void; refused(reason: string): void },
+  ) {
+    this.peer = peer;
+    this.selfId = selfId;
+    this.secret = secret;
+    this.address = address;
+    this.report = report;
+  }
 
   sendMessages(frame: Uint8Array): void {
     this.write(Kind.Messages, frame, true);
@@ -270,12 +293,24 @@ class OutgoingLink {
       return true;
     }
     if (!this.connecting) {
-      if (Date.now() < this.retryAt) return false;
-      this.dial();
+      const wait = this.retryAt - Date.now();
+      // Raft messages are resent by the core; a call (a forwarded proposal) waits for the redial instead,
+      // bounded by its own timeout, so a link just healed does not refuse the first write after it.
+      if (wait > 0 && droppable) return false;
+      if (wait > 0) this.redialIn(wait);
+      else this.dial();
     }
     if (this.pending.length >= MAX_PENDING_FRAMES) return false;
     this.pending.push({ kind, payload });
     return true;
+  }
+
+  private redialIn(ms: number): void {
+    if (this.redial) return;
+    this.redial = setTimeout(() => {
+      this.redial = null;
+      if (!this.conn && !this.connecting && !this.closed) this.dial();
+    }, ms);
   }
 
   private dial(): void {
@@ -371,6 +406,7 @@ class OutgoingLink {
 
   close(): void {
     this.closed = true;
+    if (this.redial) clearTimeout(this.redial);
     this.conn?.destroy();
     this.failed(new PeerLinkError('transport closed'));
   }
@@ -390,12 +426,20 @@ class FramedSocket {
   private corked = false;
   readonly closed: Promise<Error | null>;
 
+  private readonly socket: Duplex;
+  private readonly recvKey: Buffer;
+  private readonly sendKey: Buffer;
+  private readonly onFrame: (kind: number, payload: Uint8Array) => void;
   constructor(
-    private readonly socket: Duplex,
-    private readonly recvKey: Buffer,
-    private readonly sendKey: Buffer,
-    private readonly onFrame: (kind: number, payload: Uint8Array) => void,
+    socket: Duplex,
+    recvKey: Buffer,
+    sendKey: Buffer,
+    onFrame: (kind: number, payload: Uint8Array) => void,
   ) {
+    this.socket = socket;
+    this.recvKey = recvKey;
+    this.sendKey = sendKey;
+    this.onFrame = onFrame;
     let error: Error | null = null;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve(error)));
     socket.on('error', (e: Error) => (error = e));

@@ -25,10 +25,14 @@ class PoolMember {
   runs = 0;
   #context: Promise<PreparedContext>;
 
+  readonly isolate: ivm.Isolate;
+  readonly memoryMb: number;
   constructor(
-    readonly isolate: ivm.Isolate,
-    readonly memoryMb: number,
+    isolate: ivm.Isolate,
+    memoryMb: number,
   ) {
+    this.isolate = isolate;
+    this.memoryMb = memoryMb;
     this.#context = this.#prepare();
   }
 

@@ -26,11 +26,18 @@ const REPLAY_OUTPUT_BYTES = 1 << 20;
 export class LiveSession {
   #tail: Promise<unknown> = Promise.resolve();
 
+  readonly memoryMb: number;
+  private readonly isolate: ivm.Isolate;
+  private readonly prepared: PreparedContext;
   private constructor(
-    readonly memoryMb: number,
-    private readonly isolate: ivm.Isolate,
-    private readonly prepared: PreparedContext,
-  ) {}
+    memoryMb: number,
+    isolate: ivm.Isolate,
+    prepared: PreparedContext,
+  ) {
+    this.memoryMb = memoryMb;
+    this.isolate = isolate;
+    this.prepared = prepared;
+  }
 
   static async create(memoryMb: number): Promise<LiveSession> {
     const isolate = new ivm.Isolate({ memoryLimit: memoryMb });

@@ -15,12 +15,16 @@ export interface ReplProgram {
 
 export class ReplSyntaxError extends Error {
   override readonly name = 'SyntaxError';
+  readonly line: number;
+  readonly column: number;
   constructor(
     message: string,
-    readonly line: number,
-    readonly column: number,
+    line: number,
+    column: number,
   ) {
     super(message);
+    this.line = line;
+    this.column = column;
   }
 }
 

@@ -22,7 +22,10 @@ export class LiveSessions {
   private readonly entries = new Map<string, { warm: WarmSession; bytes: number }>();
   private bytes = 0;
 
-  constructor(private readonly options: LiveSessionsOptions) {}
+  private readonly options: LiveSessionsOptions;
+  constructor(options: LiveSessionsOptions) {
+    this.options = options;
+  }
 
   get size(): number {
     return this.entries.size;

@@ -4,7 +4,10 @@ import { SESSION_MODULE, heapKey, nameKey, namePrefix, type HeapObject, type Ses
 
 /** Reads of the session namespace in this node's applied state: heads, state objects and their chains. */
 export class SessionJournal {
-  constructor(private readonly state: ReplicatedState) {}
+  private readonly state: ReplicatedState;
+  constructor(state: ReplicatedState) {
+    this.state = state;
+  }
 
   session(subject: string | null | undefined, name: string): SessionHead | undefined {
     return this.state.get(SESSION_MODULE, nameKey(subject, name)) as SessionHead | undefined;

@@ -101,11 +101,13 @@ export class SessionService {
   private readonly maxAttempts: number;
   private readonly observer: SessionObserver | undefined;
 
+  private readonly log: CommandLog;
   constructor(
     state: ReplicatedState,
-    private readonly log: CommandLog,
+    log: CommandLog,
     options: SessionServiceOptions,
   ) {
+    this.log = log;
     this.journal = new SessionJournal(state);
     this.live = new LiveSessions(options.liveSessions);
     this.maxAttempts = options.maxStepAttempts ?? 5;

@@ -42,11 +42,18 @@ const LIST_LIMIT = 20;
 export class StatusReport {
   private polled: { at: number; members: Promise<MemberStatus[]> } | null = null;
 
+  private readonly cluster: () => ClusterStatus;
+  private readonly domain: Domain;
+  private readonly load: () => { running: number; queued: number };
   constructor(
-    private readonly cluster: () => ClusterStatus,
-    private readonly domain: Domain,
-    private readonly load: () => { running: number; queued: number },
-  ) {}
+    cluster: () => ClusterStatus,
+    domain: Domain,
+    load: () => { running: number; queued: number },
+  ) {
+    this.cluster = cluster;
+    this.domain = domain;
+    this.load = load;
+  }
 
   async build(subject: string | undefined): Promise<NodeStatus> {
     const cluster = this.cluster();

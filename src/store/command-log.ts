@@ -4,7 +4,10 @@ const encoder = new TextEncoder();
 
 /** How the domain writes: a command is answered only after it is committed and applied on this node. */
 export class CommandLog {
-  constructor(private readonly proposer: Proposer) {}
+  private readonly proposer: Proposer;
+  constructor(proposer: Proposer) {
+    this.proposer = proposer;
+  }
 
   async propose(cmd: Command): Promise<Json | undefined> {
     return (await this.proposer.propose(encoder.encode(JSON.stringify(cmd)))) as Json | undefined;

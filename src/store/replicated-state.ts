@@ -35,7 +35,10 @@ export class ReplicatedState {
   private applied = 0;
   private appliedTerm = 0;
 
-  private constructor(private readonly db: Level<string, string>) {}
+  private readonly db: Level<string, string>;
+  private constructor(db: Level<string, string>) {
+    this.db = db;
+  }
 
   static async open(dir: string, modules: StateModule[]): Promise<ReplicatedState> {
     const db = new Level<string, string>(dir, { valueEncoding: 'utf8' });

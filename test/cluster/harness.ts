@@ -1,4 +1,4 @@
-// Real raftbox nodes as child processes on loopback (`node --no-node-snapshot --import tsx
+// Real raftbox nodes as child processes on loopback (`node --no-node-snapshot
 // src/cli/main.ts serve`), each with its own temp data dir. Raft traffic from node a to node b goes
 // through its own TCP proxy (a→b), so a test can cut one node off from the others (a partition)
 // while clients still reach it directly.
@@ -34,10 +34,15 @@ export class CuttableProxy {
   private readonly sockets = new Set<net.Socket>();
   private cut = false;
 
+  private readonly server: net.Server;
+  readonly port: number;
   private constructor(
-    private readonly server: net.Server,
-    readonly port: number,
-  ) {}
+    server: net.Server,
+    port: number,
+  ) {
+    this.server = server;
+    this.port = port;
+  }
 
   static async start(target: number): Promise<CuttableProxy> {
     const server = net.createServer();
@@ -88,12 +93,21 @@ export interface TestNode {
 export class TestCluster {
   private readonly proxies = new Map<string, CuttableProxy>(); // key `${from}>${to}`
 
+  readonly nodes: TestNode[];
+  private readonly root: string;
+  private readonly extraArgs: string[];
+  private readonly nodeArgs: string[];
   private constructor(
-    readonly nodes: TestNode[],
-    private readonly root: string,
-    private readonly extraArgs: string[],
-    private readonly nodeArgs: string[],
-  ) {}
+    nodes: TestNode[],
+    root: string,
+    extraArgs: string[],
+    nodeArgs: string[],
+  ) {
+    this.nodes = nodes;
+    this.root = root;
+    this.extraArgs = extraArgs;
+    this.nodeArgs = nodeArgs;
+  }
 
   /** `direct`: nodes talk to each other without the proxies (no partitions; for benchmarks). */
   static async start(opts: { size?: number; args?: string[]; direct?: boolean; nodeArgs?: string[] } = {}): Promise<TestCluster> {
@@ -136,7 +150,7 @@ export class TestCluster {
   /** Starts (or restarts, from its data dir) a node; resolves once it listens. */
   async spawn(n: TestNode, extra: string[] = []): Promise<void> {
     const peers = Object.entries(n.peers).map(([id, url]) => `${id}=${url}`).join(',');
-    const args = ['--no-node-snapshot', ...this.nodeArgs, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--node-id', n.id, '--port', String(n.port), '--data-dir', n.dataDir, '--peers', peers, '--log-level', 'warn', '--max-concurrent', '4', ...this.extraArgs, ...extra];
+    const args = ['--no-node-snapshot', ...this.nodeArgs, 'src/cli/main.ts', 'serve', '--node-id', n.id, '--port', String(n.port), '--data-dir', n.dataDir, '--peers', peers, '--log-level', 'warn', '--max-concurrent', '4', ...this.extraArgs, ...extra];
     const child = spawn(process.execPath, args, { cwd: repo, env: { ...process.env, RAFTBOX_CLUSTER_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
     n.child = child;
     const collect = (c: Buffer) => (n.output = (n.output + c.toString()).slice(-20_000));

@@ -12,7 +12,7 @@ afterAll(() => c?.close());
 // Async on purpose: this process runs the Raft proxies, and a blocking spawnSync would freeze them.
 const cli = (args: string[], secret = SECRET) =>
   new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'members', ...args], { cwd: repo, env: { ...process.env, RAFTBOX_CLUSTER_SECRET: secret }, timeout: 60_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['--no-node-snapshot', 'src/cli/main.ts', 'members', ...args], { cwd: repo, env: { ...process.env, RAFTBOX_CLUSTER_SECRET: secret }, timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

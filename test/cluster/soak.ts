@@ -1,7 +1,7 @@
 // Soak (not part of `vitest run`): thousands of stateful steps over a 3-node cluster while nodes are
 // SIGKILLed and restarted at random; afterwards every acknowledged step must be in its session's
 // journal exactly once and in order.
-// Run: npm run soak -- --minutes 2     (or node --no-node-snapshot --import tsx test/cluster/soak.ts --minutes 2)
+// Run: npm run soak -- --minutes 2     (or node --no-node-snapshot test/cluster/soak.ts --minutes 2)
 import { parseArgs } from 'node:util';
 import { TestCluster } from './harness.ts';
 

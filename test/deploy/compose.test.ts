@@ -82,19 +82,21 @@ describe('docker-compose.cluster.yml', () => {
 describe('cluster/Dockerfile', () => {
   const dockerfile = read('cluster/Dockerfile');
   const stages = dockerfile.split(/^FROM /m).slice(1);
-  const stage = (name: string) => stages.find((s) => s.startsWith(`node:20-bookworm-slim AS ${name}\n`));
+  const stage = (name: string) => stages.find((s) => s.startsWith(`node:24-bookworm-slim AS ${name}\n`));
 
-  it('builds production deps in a stage with the node-gyp toolchain, and runs from one without it', () => {
-    expect(stages.map((s) => s.split('\n')[0])).toEqual(['node:20-bookworm-slim AS deps', 'node:20-bookworm-slim AS runtime']);
-    expect(stage('deps')).toMatch(/apt-get install -y --no-install-recommends python3 make g\+\+/);
+  it('builds production deps on Node 24 without a compiler, and runs from a stage without npm installs', () => {
+    expect(stages.map((s) => s.split('\n')[0])).toEqual(['node:24-bookworm-slim AS deps', 'node:24-bookworm-slim AS runtime']);
+    expect(stage('deps')).not.toMatch(/g\+\+|node-gyp/);
     expect(stage('deps')).toContain('RUN npm ci --omit=dev');
     expect(stage('runtime')).not.toMatch(/g\+\+|npm (ci|install)/);
     expect(stage('runtime')).toContain('COPY --from=deps /app/node_modules ./node_modules');
   });
 
-  it('ships tsx as a runtime dependency, since the server runs its TypeScript through it', () => {
-    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
-    expect(Object.keys(pkg.dependencies)).toContain('tsx');
+  it('needs no TypeScript loader at run time, and leaves the pinned Node out of the image (the base image has Node 24)', () => {
+    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    expect(Object.keys(pkg.dependencies)).not.toContain('tsx');
+    expect(Object.keys(pkg.dependencies)).not.toContain('node');
+    expect(pkg.devDependencies.node).toMatch(/^24\./);
   });
 
   it('runs as non-root with --no-node-snapshot, a /data volume and a /healthz healthcheck', () => {
@@ -102,7 +104,7 @@ describe('cluster/Dockerfile', () => {
     expect(runtime).toMatch(/^USER node$/m);
     expect(runtime).toMatch(/^VOLUME \/data$/m);
     expect(runtime).toMatch(/^HEALTHCHECK .*\n.*\/healthz/m);
-    expect(runtime).toContain('ENTRYPOINT ["/usr/bin/tini", "--", "node", "--no-node-snapshot", "--import", "tsx", "src/cli/main.ts"]');
+    expect(runtime).toContain('ENTRYPOINT ["/usr/bin/tini", "--", "node", "--no-node-snapshot", "src/cli/main.ts"]');
     expect(runtime).toContain('CMD ["serve"]');
   });
 

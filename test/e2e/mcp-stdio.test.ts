@@ -16,7 +16,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'raftbox-stdio-'));
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'stdio', '--data-dir', dataDir],
+    args: ['--no-node-snapshot', 'src/cli/main.ts', 'stdio', '--data-dir', dataDir],
     cwd: root,
     // A host in another time zone: the node must still run steps in UTC.
     env: { ...(process.env as Record<string, string>), RAFTBOX_LOG_LEVEL: 'info', TZ: 'America/New_York' },

@@ -12,7 +12,7 @@ let child: ChildProcess | null = null;
 let output = '';
 
 function serve(): Promise<void> {
-  const args = ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', String(port), '--data-dir', dataDir, '--shutdown-grace-secs', String(GRACE_SECS), '--max-concurrent', '2'];
+  const args = ['--no-node-snapshot', 'src/cli/main.ts', 'serve', '--port', String(port), '--data-dir', dataDir, '--shutdown-grace-secs', String(GRACE_SECS), '--max-concurrent', '2'];
   child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   const collect = (c: Buffer) => (output += c.toString());
   child.stdout!.on('data', collect);

@@ -1,5 +1,5 @@
 // A tiny KV server process over RaftNode, for the real-process tests and the benchmark:
-//   node --import tsx test/raft/kv-server.ts '{"id":"a","port":7101,"dataDir":"...","peers":{...}}'
+//   node test/raft/kv-server.ts '{"id":"a","port":7101,"dataDir":"...","peers":{...}}'
 // HTTP: upgrades to /raft/stream (raft RPC), POST /kv/put {key,value}, GET /kv/get?key=, GET /status,
 //       POST /admin/{addLearner,promote,remove} {id,url}.
 import http from 'node:http';

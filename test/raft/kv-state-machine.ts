@@ -18,7 +18,10 @@ export class KvStateMachine implements StateMachine {
   readonly data = new Map<string, string>();
   private applied = 0;
 
-  private constructor(private readonly db: Level<string, string>) {}
+  private readonly db: Level<string, string>;
+  private constructor(db: Level<string, string>) {
+    this.db = db;
+  }
 
   static async open(dataDir: string): Promise<KvStateMachine> {
     const dir = path.join(dataDir, 'kv');

@@ -38,7 +38,10 @@ export async function tempDir(prefix = 'raft-'): Promise<string> {
 export class LocalCluster {
   readonly nodes = new Map<string, LiveNode & { setNode(n: RaftNode | null): void }>();
 
-  constructor(private readonly extra: Partial<RaftNodeOptions> = {}) {}
+  private readonly extra: Partial<RaftNodeOptions>;
+  constructor(extra: Partial<RaftNodeOptions> = {}) {
+    this.extra = extra;
+  }
 
   async start(ids: string[]): Promise<void> {
     for (const id of ids) {

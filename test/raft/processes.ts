@@ -32,7 +32,7 @@ export async function spawnNode(
   opts: { join?: boolean; raft?: Partial<RaftNodeOptions> } = {},
 ): Promise<void> {
   const cfg = JSON.stringify({ id: n.id, port: n.port, dataDir: n.dataDir, peers, ...opts });
-  const child = spawn(process.execPath, ['--import', 'tsx', serverPath, cfg], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [serverPath, cfg], { stdio: ['ignore', 'pipe', 'inherit'] });
   n.child = child;
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {

@@ -40,6 +40,15 @@ const processAttempts: Record<string, string> = {
   'toString passed to console %s': "(() => { let got; console.log('%s', { toString() { got = this.constructor.constructor('return process')(); return 'x' } }); return got })()",
   'string callback to setTimeout': "(() => { try { setTimeout('globalThis.p = process', 1) } catch {} return globalThis.p })()",
   'timer callback this': '(() => { let got; setTimeout(function () { got = this }, 1); return got })()',
+  // Built-ins new in V8 12-13 (Node 24): their constructors and hidden prototypes are the isolate's own.
+  'iterator helper constructor chain': "[].values().map((x) => x).constructor.constructor('return process')()",
+  'wrapped iterator constructor chain': "Object.getPrototypeOf(Iterator.from({ next() {} })).constructor.constructor('return process')()",
+  'Iterator.from of a getter': "(() => { let got; Iterator.from({ get next() { got = this.constructor.constructor('return process')(); return () => ({ done: true }) } }).toArray(); return got })()",
+  'Promise.withResolvers / Promise.try': "Promise.withResolvers().promise.constructor.constructor('return process')() ?? Promise.try(() => 1).constructor.constructor('return process')()",
+  'Object.groupBy callback this': "(() => { let got; Object.groupBy([1], function () { got = this; return 'k' }); return got })()",
+  'DisposableStack callback this': "(() => { let got; const s = new DisposableStack(); s.defer(function () { got = this }); s.dispose(); return got })()",
+  'Error.captureStackTrace frames': "(() => { const o = {}; Error.captureStackTrace(o); return typeof o.stack === 'string' ? undefined : o.stack })()",
+  'Array.fromAsync of a thenable': "(() => { let got; Array.fromAsync({ length: 1, 0: { then(r) { got = this.constructor.constructor('return process')(); r(1) } } }); return got })()",
 };
 
 const modes: Array<[string, () => Promise<{ run(code: string): Promise<RunOutcome>; close(): void }>]> = [

@@ -28,12 +28,29 @@ describe('stateless runs leak nothing into the next run', () => {
       'const token = "victim secret"; [token, typeof loot]',
       ['victim secret', 'undefined'],
     ],
+    ['Iterator.prototype', 'try { Iterator.prototype.take = () => "hooked"; Iterator.prototype.stash = 1 } catch {}', '[[1, 2].values().take(1).toArray(), Iterator.prototype.stash ?? null]', [[1], null]],
+    ['iterator helper prototype', 'try { const p = Object.getPrototypeOf([].values().map((x) => x)); p.next = () => ({ done: true }); p.stash = "secret" } catch {}', '[[1, 2].values().map((x) => x * 2).toArray(), [].values().filter(Boolean).stash ?? null]', [[2, 4], null]],
+    ['wrapped iterator prototype', 'try { Object.getPrototypeOf(Iterator.from({ next() {} })).stash = "secret" } catch {}', 'Iterator.from({ next() { return { done: true } } }).stash ?? null', null],
+    ['Set methods, groupBy, withResolvers', 'try { Set.prototype.union = () => "hooked"; Object.groupBy = null; Promise.withResolvers = null } catch {}', '[[...new Set([1]).union(new Set([2]))], Object.keys(Object.groupBy([1, 2], (x) => x % 2)), typeof Promise.withResolvers]', [[1, 2], ['0', '1'], 'function']],
+    ['Float16Array, DisposableStack', 'try { Float16Array.prototype.stash = 1; DisposableStack.prototype.stash = 2 } catch {}', '[new Float16Array(1).stash ?? null, new DisposableStack().stash ?? null]', [null, null]],
     ['Symbol registry data', 'try { Symbol.for("k").description2 = 1 } catch {}', 'Symbol.for("k").description2 ?? null', null],
   ])('%s', async (_, first, second, expected) => {
     await run(first);
     const outcome = await run(second);
     expect(outcome.error).toBeNull();
     expect(outcome.result).toEqual(expected);
+  });
+
+  it('freezes every intrinsic a run can reach, including the hidden ones of newer JavaScript', async () => {
+    const outcome = await run(`const P = Object.getPrototypeOf; Object.entries({
+      iteratorHelper: P([].values().map((x) => x)), wrapForValidIterator: P(Iterator.from({ next() {} })),
+      iterator: Iterator.prototype, arrayIterator: P([].values()), generator: P(function* () {}), asyncGenerator: P(async function* () {}),
+      regExpStringIterator: P(/a/g[Symbol.matchAll]('a')), segments: P(new Intl.Segmenter().segment('')),
+      float16: Float16Array.prototype, typedArray: P(Int8Array), disposableStack: DisposableStack.prototype,
+      asyncDisposableStack: AsyncDisposableStack.prototype, suppressedError: SuppressedError.prototype,
+    }).filter(([, o]) => !Object.isFrozen(o)).map(([k]) => k)`);
+    expect(outcome.error).toBeNull();
+    expect(outcome.result).toEqual([]);
   });
 
   it('still allows normal code that shadows built-in members', async () => {

@@ -15,7 +15,10 @@ export class Fixture {
   private replicated!: ReplicatedLog;
   private readonly domains: Domain[] = [];
 
-  private constructor(readonly dir: string) {}
+  readonly dir: string;
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
 
   static async open(): Promise<Fixture> {
     const f = new Fixture(await mkdtemp(join(tmpdir(), 'raftbox-domain-')));

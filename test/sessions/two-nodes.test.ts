@@ -26,6 +26,12 @@ describe('any node continues any session', () => {
     expect(last).toMatchObject({ status: 'completed', result: 'a1,b2,b3,a4', step: 4, node: 'a' });
   });
 
+  it('continues a session that uses Node 24-era built-ins on the other node, exactly', async () => {
+    await a.executions.run({ code: 'let byParity = Object.groupBy([1, 2, 3, 4], (x) => x % 2); let seen = new Set([1]).union(new Set([2]))', session: 's' }, WAIT);
+    const next = await b.executions.run({ code: 'seen = seen.union(new Set(Iterator.from(byParity[1]).map((x) => x * 10))); [[...seen], RegExp.escape("a.b"), Array.from(new Float16Array([0.5])), Promise.withResolvers().promise instanceof Promise]', session: 's' }, WAIT);
+    expect(next).toMatchObject({ status: 'completed', node: 'b', step: 2, result: [[1, 2, 10, 30], '\\x61\\.b', [0.5], true] });
+  });
+
   it('serializes concurrent steps from two nodes: every answered step is in the journal exactly once', async () => {
     await a.executions.run({ code: 'let n = 0; const order = []', session: 's' }, WAIT);
     const attempts = Array.from({ length: 12 }, (_, i) =>

@@ -60,6 +60,11 @@ function hiddenIntrinsics() {
       return Object.getOwnPropertyDescriptor(arguments, 'callee').get;
     })(),
   ];
+  // Iterator helpers (V8 12+): `values().map(f)` and `Iterator.from(plainObject)` return objects whose
+  // prototypes no global reaches.
+  if (typeof Iterator === 'function') {
+    found.push(Object.getPrototypeOf([].values().map((x) => x)), Object.getPrototypeOf(Iterator.from({ next: () => ({ done: true }) })));
+  }
   if (typeof Intl === 'object' && typeof Intl.Segmenter === 'function') {
     const segments = new Intl.Segmenter().segment('');
     found.push(Object.getPrototypeOf(segments), Object.getPrototypeOf(segments[Symbol.iterator]()));

@@ -170,7 +170,9 @@ export class Simulation {
   private valueSeq = 0;
   private readonly stats = { events: 0, elections: 0, commits: 0, crashes: 0, partitions: 0, snapshots: 0, ops: 0 };
 
-  constructor(private readonly opts: SimOptions) {
+  private readonly opts: SimOptions;
+  constructor(opts: SimOptions) {
+    this.opts = opts;
     this.rng = seeded(opts.seed);
     const n = opts.nodes ?? (this.rng() < 0.5 ? 3 : 5);
     this.ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
