@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
-import { clusterReadiness, clusterRoutes, clusterStatus, LostRuns, openReplicatedLog, type ClusterStatus } from './cluster/index.ts';
+import { clusterReadiness, clusterRoutes, clusterStatus, LostRuns, type ClusterStatus } from './cluster/index.ts';
+import { openReplica } from './replication/index.ts';
 import type { Config } from './config/index.ts';
 import type { Domain } from './api/domain.ts';
 import type { Limits } from './api/operations.ts';
@@ -162,7 +163,7 @@ function listen(server: Server, host: string, port: number): Promise<void> {
  * node must accept Raft streams for one to form. Until then writes and barrier reads answer 503.
  */
 export async function openDomain(config: Config, log: Logger, metrics?: Metrics): Promise<OpenDomain> {
-  const replicated = await openReplicatedLog({
+  const replicated = await openReplica({
     nodeId: config.nodeId,
     peers: config.peers,
     dataDir: config.dataDir,

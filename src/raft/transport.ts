@@ -51,6 +51,13 @@ interface PendingCall {
   resolve(v: { status: number; json: unknown }): void;
   reject(e: unknown): void;
   timer: NodeJS.Timeout;
+  /** Written to a connected socket: the peer may have received it, even if no answer comes. */
+  sent: boolean;
+}
+
+/** A call that failed before its frame reached any socket: the peer never saw it, so it is safe to make again. */
+export class CallNotSentError extends Error {
+  override readonly name = 'CallNotSentError';
 }
 
 export class PeerTransport {
@@ -206,7 +213,7 @@ class OutgoingLink {
   private conn: FramedSocket | null = null;
   private connecting = false;
   /** Frames written while the link is being opened. */
-  private pending: { kind: Kind; payload: Uint8Array }[] = [];
+  private pending: { kind: Kind; payload: Uint8Array; callId?: number }[] = [];
   private readonly calls = new Map<number, PendingCall>();
   private nextCallId = 1;
   private failures = 0;
@@ -241,25 +248,30 @@ class OutgoingLink {
     return new Promise((resolve, reject) => {
       const id = this.nextCallId++;
       const timer = setTimeout(() => {
+        const c = this.calls.get(id);
         this.calls.delete(id);
-        reject(new PeerLinkError(`${op} to ${this.peer}: no answer in ${timeoutMs} ms`));
+        const why = `${op} to ${this.peer}: no answer in ${timeoutMs} ms`;
+        reject(c?.sent === false ? new CallNotSentError(why) : new PeerLinkError(why));
       }, timeoutMs);
-      this.calls.set(id, { resolve, reject, timer });
-      if (!this.write(Kind.Call, encodeCall(id, op, meta, body), false)) {
+      const call: PendingCall = { resolve, reject, timer, sent: false };
+      this.calls.set(id, call);
+      const written = this.write(Kind.Call, encodeCall(id, op, meta, body), false, id);
+      if (written === 'sent') call.sent = true;
+      if (!written) {
         clearTimeout(timer);
         this.calls.delete(id);
-        reject(new PeerLinkError(`${this.peer} is unreachable`));
+        reject(new CallNotSentError(`${this.peer} is unreachable`));
       }
     });
   }
 
-  /** Writes or queues a frame; false when it was dropped (the peer is down or not draining). */
-  private write(kind: Kind, payload: Uint8Array, droppable: boolean): boolean {
+  /** Writes a frame ('sent') or queues it until the link opens ('queued'); false when it was dropped (the peer is down or not draining). */
+  private write(kind: Kind, payload: Uint8Array, droppable: boolean, callId?: number): 'sent' | 'queued' | false {
     if (this.closed) return false;
     if (this.conn) {
       if (droppable && this.conn.buffered > MAX_BUFFERED) return false;
       this.conn.write(kind, payload);
-      return true;
+      return 'sent';
     }
     if (!this.connecting) {
       const wait = this.retryAt - Date.now();
@@ -270,8 +282,8 @@ class OutgoingLink {
       else this.dial();
     }
     if (this.pending.length >= MAX_PENDING_FRAMES) return false;
-    this.pending.push({ kind, payload });
-    return true;
+    this.pending.push({ kind, payload, ...(callId === undefined ? {} : { callId }) });
+    return 'queued';
   }
 
   private redialIn(ms: number): void {
@@ -325,7 +337,11 @@ class OutgoingLink {
     if (this.closed) return conn.destroy();
     this.conn = conn;
     this.failures = 0;
-    for (const f of this.pending) conn.write(f.kind, f.payload);
+    for (const f of this.pending) {
+      conn.write(f.kind, f.payload);
+      const c = f.callId === undefined ? undefined : this.calls.get(f.callId);
+      if (c) c.sent = true;
+    }
     this.pending = [];
     void conn.closed.then((err) => {
       if (this.conn === conn) this.conn = null;
@@ -349,7 +365,7 @@ class OutgoingLink {
     this.pending = [];
     for (const c of this.calls.values()) {
       clearTimeout(c.timer);
-      c.reject(err);
+      c.reject(c.sent ? err : new CallNotSentError(`${this.peer} is unreachable`, { cause: err }));
     }
     this.calls.clear();
     if (this.closed) return;

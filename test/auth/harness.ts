@@ -44,7 +44,8 @@ export class SharedLog {
         this.tail = run.catch(() => undefined);
         return run;
       },
-      readIndex: () => this.tail.then(() => undefined),
+      linearizableRead: () => this.tail.then(() => undefined),
+      localRead: () => this.tail.then(() => undefined),
     };
   }
 }

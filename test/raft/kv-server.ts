@@ -42,7 +42,7 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse): Promi
     return json(await node.propose(encodeKv({ op: 'put', key: b.key!, value: b.value! })));
   }
   if (url.pathname === '/kv/get') {
-    await node.readIndex();
+    await node.linearizableRead();
     return json({ value: sm.data.get(url.searchParams.get('key')!) ?? null });
   }
   if (url.pathname === '/kv/dump') return json(Object.fromEntries(sm.data));

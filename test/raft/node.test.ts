@@ -22,7 +22,7 @@ describe('RaftNode', () => {
     expect(n.status().role).toBe('leader');
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => n.propose(encodeKv({ op: 'append', key: 'k', value: String(i % 10) }))));
     expect(results).toHaveLength(50);
-    await n.readIndex();
+    await n.linearizableRead();
     expect(cluster.sm('solo').data.get('k')).toHaveLength(50);
     await cluster.halt('solo');
     const again = await cluster.boot('solo');
@@ -53,7 +53,7 @@ describe('RaftNode', () => {
     expect(r.value).toBe('1');
     expect(cluster.sm(follower).data.get('f')).toBe('1');
     await cluster.node(leader).propose(encodeKv({ op: 'put', key: 'g', value: '2' }));
-    await cluster.node(follower).readIndex();
+    await cluster.node(follower).linearizableRead();
     expect(cluster.sm(follower).data.get('g')).toBe('2');
     // A local read promises only what the node already knew to be committed, applied.
     await cluster.node(leader).propose(encodeKv({ op: 'put', key: 'h', value: '3' }));
@@ -142,11 +142,11 @@ describe('RaftNode', () => {
     expect(cluster.node('d').status().voters.sort()).toEqual(['a', 'b', 'c', 'd'].filter((x) => x !== victim).sort());
   });
 
-  it('rejects a proposal and a local read with NotLeaderError when no leader is known', async () => {
+  it('rejects a proposal and a local read with NotLeaderError when no leader is known within their wait', async () => {
     cluster = new LocalCluster();
     const dir = await tempDir();
     const sm = await KvStateMachine.open(dir);
-    const lonely = await RaftNode.start({ id: 'x', peers: { y: 'http://127.0.0.1:1', z: 'http://127.0.0.1:2' }, dataDir: dir, secret: SECRET, stateMachine: sm });
+    const lonely = await RaftNode.start({ id: 'x', peers: { y: 'http://127.0.0.1:1', z: 'http://127.0.0.1:2' }, dataDir: dir, secret: SECRET, stateMachine: sm, proposalTimeoutMs: 1000 });
     await expect(lonely.propose(encodeKv({ op: 'put', key: 'a', value: 'b' }))).rejects.toBeInstanceOf(NotLeaderError);
     await expect(lonely.localRead()).rejects.toBeInstanceOf(NotLeaderError);
     await lonely.stop();

@@ -308,21 +308,6 @@ describe('§8 / thesis §6.4 linearizable reads (ReadIndex)', () => {
     net.send();
     expect(net.readStates.get('a')).toHaveLength(1);
   });
-
-  it('a read asks for a lease on its own: a follower\'s is answered without a heartbeat, a linearizable one still costs a round', () => {
-    const net = new Network(['a', 'b', 'c']);
-    net.campaign('a');
-    net.propose('a', 'x');
-    net.trace.length = 0;
-    net.get('b').readIndex(enc.encode('lease'), true);
-    net.send();
-    expect(net.readStates.get('b')).toEqual([net.get('a').log.committed]);
-    expect(net.trace.filter((m) => m.type === MessageType.Heartbeat)).toEqual([]);
-    net.get('b').readIndex(enc.encode('strict'));
-    net.send();
-    expect(net.readStates.get('b')).toHaveLength(2);
-    expect(net.trace.some((m) => m.type === MessageType.Heartbeat && m.context !== undefined)).toBe(true);
-  });
 });
 
 describe('entries handed to the application', () => {
