@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeConfChange } from '../../src/raft/conf-change.ts';
 import { ProposalDroppedError } from '../../src/raft/errors.ts';
 import { EntryType, MessageType, message, type ConfChange } from '../../src/raft/types.ts';
-import { Network, drain, newRaft } from './cluster.ts';
+import { Network, drain, newRaft } from './memory-network.ts';
 
 const enc = new TextEncoder();
 
