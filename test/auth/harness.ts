@@ -50,7 +50,7 @@ export class SharedLog {
   }
 }
 
-export interface TestNode {
+export interface AuthNode {
   url: string;
   state: ReplicatedState;
   gate: AuthGate & { pruneExpired(): Promise<void> };
@@ -80,7 +80,7 @@ function protectedRoutes(gate: AuthGate): Koa.Middleware {
 export async function startNode(
   log: SharedLog,
   opts: { issuer?: string; clockOffsetMs?: number } & Partial<BuiltInAuthOptions> = {},
-): Promise<TestNode> {
+): Promise<AuthNode> {
   hashes ??= Promise.all([hashPassword(PASSWORD), hashPassword(MACHINE_SECRET)]);
   const [userHash, machineHash] = await hashes;
   const dir = await mkdtemp(join(tmpdir(), 'raftbox-auth-'));

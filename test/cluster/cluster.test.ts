@@ -1,7 +1,8 @@
 // The three-node promise with real processes: any node continues any session, nothing acknowledged is
 // lost, executions answer everywhere, and a node cut off from the quorum serves nothing stale.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stepAcknowledged, TestCluster, waitFor } from './harness.ts';
+import { waitFor } from '../support/index.ts';
+import { stepAcknowledged, TestCluster } from './harness.ts';
 
 let c: TestCluster;
 beforeAll(async () => {

@@ -12,7 +12,7 @@ interface ServerConfig {
   dataDir: string;
   peers: Record<string, string>;
   join?: boolean;
-  secret?: string;
+  secret: string;
   raft?: Partial<RaftNodeOptions>;
 }
 
@@ -66,7 +66,7 @@ node = await RaftNode.start({
   peers: cfg.peers,
   url: `http://127.0.0.1:${cfg.port}`,
   dataDir: cfg.dataDir,
-  secret: cfg.secret ?? 'process-test-secret',
+  secret: cfg.secret,
   stateMachine: sm,
   ...(cfg.join ? { join: true } : {}),
   ...cfg.raft,
