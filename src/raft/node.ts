@@ -12,6 +12,7 @@ import { bootCore, runReady, unrestoredSnapshot, type ReadyIO } from './driver.t
 import { LearnerSilentError, NotLeaderError, ProposalDroppedError, RaftStoppedError, RaftTimeoutError } from './errors.ts';
 import { callLeader, encodeConf, encodeTransfer, LeaderUnavailableError, serveLeaderCall, type LeaderOp, type LeaderSide, type Position } from './leader-rpc.ts';
 import { cloneConf, type Raft } from './raft.ts';
+import { LEARNER_SILENCE_ELECTIONS, learnerReadiness } from './learner-promotion.ts';
 import { ReadBarriers } from './read-barriers.ts';
 import { RaftStorage } from './storage.ts';
 import { PeerTransport } from './transport.ts';
@@ -110,8 +111,6 @@ interface QueuedProposal {
 }
 
 const RESULT_CACHE = 4096;
-// A live learner answers every heartbeat; this many election timeouts of silence means it is not there.
-const LEARNER_SILENCE_ELECTIONS = 10;
 
 export class RaftNode {
   private readonly core: Raft;
@@ -463,17 +462,15 @@ export class RaftNode {
       .sort((a, b) => (prs[b]?.match ?? 0) - (prs[a]?.match ?? 0))[0];
   }
 
-  /**
-   * A learner that lags would make the new quorum wait for it: promote only once it caught up. One
-   * that never answers (not started, wrong address or secret) fails fast rather than at the timeout.
-   */
+  /** Waits until learner `id` may be promoted (learner-promotion.ts); LearnerSilentError when it is not there. */
   private learnerCaughtUp(id: NodeId, timeoutMs: number): Promise<void> {
     const silenceTicks = LEARNER_SILENCE_ELECTIONS * (this.electionMs / this.tickMs);
     return this.until(
       () => {
         const pr = this.core.progress()[id];
-        if (pr !== undefined && pr.ticksSinceContact > silenceTicks) throw new LearnerSilentError(id, pr.ticksSinceContact * this.tickMs);
-        return pr !== undefined && pr.match >= this.core.log.committed;
+        const readiness = learnerReadiness(pr, this.core.log.committed, silenceTicks);
+        if (readiness === 'silent') throw new LearnerSilentError(id, pr!.ticksSinceContact * this.tickMs);
+        return readiness === 'caught-up';
       },
       timeoutMs,
       `catch-up of learner ${id}`,

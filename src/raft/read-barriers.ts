@@ -13,6 +13,14 @@ import type { Raft } from './raft.ts';
 import { contextKey } from './read-only.ts';
 import type { ReadState } from './types.ts';
 
+/**
+ * The index a local read waits to have applied: the commit index this node knows, or null while it
+ * knows no leader (an election is on, or it is cut off), when what it holds may be stale.
+ */
+export function localReadPoint(core: Pick<Raft, 'lead' | 'log'>): number | null {
+  return core.lead === null ? null : core.log.committed;
+}
+
 /** What the barriers need from the node that drives the core. */
 export interface ReadHost {
   readonly core: Raft;
@@ -62,10 +70,13 @@ export class ReadBarriers {
   async local(timeoutMs: number): Promise<void> {
     this.host.assertRunning();
     const deadline = Date.now() + timeoutMs;
-    await this.host.leaderKnown(deadline);
-    const index = this.host.core.log.committed;
-    if (this.host.core.log.applied >= index) return;
-    return this.wait(`local:${++this.seq}`, index, Math.max(1, deadline - Date.now()), 'local read');
+    for (;;) {
+      await this.host.leaderKnown(deadline);
+      const index = localReadPoint(this.host.core);
+      if (index === null) continue; // the leader was lost again in between: wait once more
+      if (this.host.core.log.applied >= index) return;
+      return this.wait(`local:${++this.seq}`, index, Math.max(1, deadline - Date.now()), 'local read');
+    }
   }
 
   /** From a Ready: the read index the leader named for each of this node's ReadIndex requests. */

@@ -12,12 +12,12 @@ import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decodeMessages, encodeMessages } from './codec.ts';
 import { FramedSocket, PeerLinkError } from './framed-socket.ts';
+import { SnapshotAssembler, snapshotChunks } from './snapshot-chunks.ts';
 import { openRequest, StreamGate } from './stream-handshake.ts';
 import { MessageType, type Message, type NodeId } from './types.ts';
 
 export const RAFT_PREFIX = '/raft';
 export const RAFT_STREAM_PATH = `${RAFT_PREFIX}/stream`;
-const SNAPSHOT_CHUNK = 1 << 20;
 /** Bytes a peer that stopped reading may leave buffered before messages to it are dropped (raft resends). */
 const MAX_BUFFERED = 32 << 20;
 const MAX_PENDING_FRAMES = 4096;
@@ -112,12 +112,9 @@ export class PeerTransport {
     const id = randomBytes(8).toString('hex');
     try {
       // Chunks go one at a time, each acknowledged: a snapshot never floods the link.
-      for (let off = 0; off < frame.length || off === 0; off += SNAPSHOT_CHUNK) {
-        const chunk = frame.subarray(off, Math.min(off + SNAPSHOT_CHUNK, frame.length));
-        const meta = { id, offset: String(off), total: String(frame.length) };
+      for (const { meta, chunk } of snapshotChunks(frame, id)) {
         const res = await this.call(m.to, SNAPSHOT_OP, chunk, 30_000, meta);
         if (res.status !== 204) throw new PeerLinkError(`snapshot chunk refused: ${res.status}`);
-        if (frame.length === 0) break;
       }
       this.handlers.onSnapshotSent(m.to);
     } catch {
@@ -159,7 +156,7 @@ export class PeerTransport {
     if (head.length > 0) conn.push(head);
   }
 
-  private readonly assemblies = new Map<string, { parts: Uint8Array[]; received: number; total: number }>();
+  private readonly snapshots = new SnapshotAssembler();
 
   private serveFrame(conn: FramedSocket, from: NodeId, kind: number, payload: Uint8Array): void {
     if (kind === Kind.Messages) {
@@ -170,7 +167,7 @@ export class PeerTransport {
     const call = decodeCall(payload);
     const answer = (status: number, json: unknown) => conn.write(Kind.Reply, encodeReply(call.id, status, json));
     if (call.op === SNAPSHOT_OP) {
-      const frame = this.assemble(from, call.meta, call.body);
+      const frame = this.snapshots.accept(from, call.meta, call.body);
       if (frame) this.handlers.onMessages(decodeMessages(frame));
       return answer(204, null);
     }
@@ -178,25 +175,6 @@ export class PeerTransport {
       (out) => answer(out.status, out.json),
       (e: unknown) => answer(500, { error: String((e as Error)?.message ?? e) }),
     );
-  }
-
-  private assemble(from: NodeId, meta: Record<string, string>, chunk: Uint8Array): Uint8Array | undefined {
-    const key = `${from}:${meta.id ?? ''}`;
-    const offset = Number(meta.offset);
-    const total = Number(meta.total);
-    let a = this.assemblies.get(key);
-    if (offset === 0) {
-      // One snapshot at a time per sender is enough; drop that sender's abandoned assemblies.
-      for (const k of this.assemblies.keys()) if (k.startsWith(`${from}:`)) this.assemblies.delete(k);
-      a = { parts: [], received: 0, total };
-      this.assemblies.set(key, a);
-    }
-    if (!a || a.received !== offset) return undefined;
-    a.parts.push(chunk);
-    a.received += chunk.length;
-    if (a.received < a.total) return undefined;
-    this.assemblies.delete(key);
-    return Buffer.concat(a.parts);
   }
 
   close(): void {

@@ -39,6 +39,12 @@ export class Network {
   readonly readStates = new Map<NodeId, number[]>();
   /** Every message delivered, in order. */
   readonly trace: Message[] = [];
+  /**
+   * How a Snap message travels. Unset: whole, and the sender hears nothing (as the paper's tests
+   * assume). Set: the message that arrives, or undefined when it was lost; the sender is told which,
+   * as RaftNode's transport tells its core.
+   */
+  snapshotPath: ((m: Message) => Message | undefined) | undefined;
   private dropped = new Set<string>();
   private ignored = new Set<MessageType>();
 
@@ -83,9 +89,19 @@ export class Network {
     const queue = [...msgs];
     for (const r of this.nodes.values()) queue.push(...this.collect(r));
     while (queue.length > 0) {
-      const m = queue.shift()!;
+      let m = queue.shift()!;
       const r = this.nodes.get(m.to);
       if (!r || this.dropped.has(`${m.from}>${m.to}`) || this.ignored.has(m.type)) continue;
+      if (m.type === MessageType.Snap && this.snapshotPath) {
+        const arrived = this.snapshotPath(m);
+        const sender = this.nodes.get(m.from);
+        if (sender) {
+          sender.reportSnapshot(m.to, arrived !== undefined);
+          queue.push(...this.collect(sender));
+        }
+        if (!arrived) continue;
+        m = arrived;
+      }
       this.trace.push(m);
       r.step(m);
       queue.push(...this.collect(r));
