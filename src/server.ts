@@ -178,7 +178,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       ...(metrics ? { proposed: (s: number, ok: boolean) => metrics.proposed(s, ok), snapshot: (k: 'taken' | 'installed', b: number) => metrics.snapshot(k, b) } : {}),
     },
   });
-  const { state, log: commandLog, raft, electionMs } = replicated;
+  const { state, commandLog, raft, electionMs } = replicated;
   const pool = new IsolatePool({ maxIsolates: config.maxConcurrent });
   // Isolates for the first runs, made while the node starts up rather than on their critical path.
   pool.prewarm(DEFAULT_MEMORY_MB, config.maxConcurrent).catch((err: unknown) => log.warn({ err }, 'prewarming isolates failed'));

@@ -28,7 +28,8 @@ export interface Replica {
   /** Raft's election timeout (ms): the unit the cluster layer measures silence in. */
   readonly electionMs: number;
   readonly raft: RaftNode;
-  readonly log: CommandLog;
+  /** What the domain writes through (its commands are Raft entries of `raft`). */
+  readonly commandLog: CommandLog;
   close(): Promise<void>;
 }
 
@@ -74,7 +75,7 @@ export async function openReplica(opts: ReplicaOptions): Promise<Replica> {
     state,
     raft,
     electionMs: tickMs * electionTicks,
-    log: new CommandLog(new RaftProposer(raft)),
+    commandLog: new CommandLog(new RaftProposer(raft)),
     async close() {
       await raft.stop();
       await state.close();

@@ -53,6 +53,6 @@ export class Fixture {
 
   private async openState(): Promise<void> {
     this.replicated = await singleNodeReplica(this.dir, domainModules());
-    ({ state: this.state, log: this.log } = this.replicated);
+    ({ state: this.state, commandLog: this.log } = this.replicated);
   }
 }

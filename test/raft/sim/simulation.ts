@@ -436,7 +436,7 @@ export class Simulation {
     }
   }
 
-  /** Like the HTTP transport: the sender learns whether the (chunked) snapshot arrived. */
+  /** Like the peer transport: the sender learns whether the (chunked) snapshot arrived. */
   private sendSnapshot(m: Message): void {
     this.at(1 + this.rng() * this.maxDelay * 3, () => {
       const delivered = this.rng() >= this.dropRate && this.connected(m.from, m.to) && !!this.nodes.get(m.to)?.core;
