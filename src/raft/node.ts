@@ -353,7 +353,7 @@ export class RaftNode {
       const target = this.core.lead!;
       try {
         if (target === this.opts.id) return await here();
-        return await callLeader(this.transport, target, op, body(), timeoutMs, {
+        return await callLeader(this.transport, target, op, body(), Math.max(1, deadline - Date.now()), {
           urlOf: (id) => this.urlOf(id),
           ...(this.opts.observer?.outgoingHeaders ? { headers: this.opts.observer.outgoingHeaders() } : {}),
         });
