@@ -4,7 +4,8 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Level } from 'level';
-import { LocalCluster, tempDir } from '../test/raft/node-harness.ts';
+import { InProcessCluster } from '../test/raft/in-process-cluster.ts';
+import { tempDir } from '../test/support/index.ts';
 import { encodeKv } from '../test/raft/kv-state-machine.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -31,7 +32,7 @@ async function rawLevelDb(): Promise<{ batchesPerSec: number; recordsPerSec: num
   return { batchesPerSec: 100 / batchSec, recordsPerSec: 10_000 / batchSec, singlePutsPerSec: 1000 / putSec };
 }
 
-async function throughput(cluster: LocalCluster, leader: string, concurrency: number) {
+async function throughput(cluster: InProcessCluster, leader: string, concurrency: number) {
   const node = cluster.node(leader);
   let done = 0;
   let seq = 0;
@@ -47,7 +48,7 @@ async function throughput(cluster: LocalCluster, leader: string, concurrency: nu
   return done / SECONDS;
 }
 
-async function latencyAtRate(cluster: LocalCluster, leader: string, perSec: number) {
+async function latencyAtRate(cluster: InProcessCluster, leader: string, perSec: number) {
   const node = cluster.node(leader);
   const lat: number[] = [];
   const pending: Promise<void>[] = [];
@@ -72,7 +73,7 @@ const raw = await rawLevelDb();
 console.log(`raw LevelDB: ${raw.batchesPerSec.toFixed(0)} synced batches/s (${raw.recordsPerSec.toFixed(0)} records/s in batches of 100), ${raw.singlePutsPerSec.toFixed(0)} synced single puts/s`);
 
 for (const size of [1, 3]) {
-  const cluster = new LocalCluster({ tickMs: 50, snapshotEvery: 50_000 });
+  const cluster = new InProcessCluster({ tickMs: 50, snapshotEvery: 50_000 });
   const ids = size === 1 ? ['solo'] : ['a', 'b', 'c'];
   await cluster.start(ids);
   const leader = await cluster.leader();

@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { createDomain, domainModules } from '../src/executions/index.ts';
 import { IsolatePool, LiveSession, type Limits } from '../src/sandbox/index.ts';
 import { SessionService, type StepRequest } from '../src/sessions/index.ts';
-import { openReplicatedLog } from '../src/cluster/index.ts';
+import { openReplica } from '../src/replication/index.ts';
 
 const LIMITS: Limits = { memoryMb: 64, cpuTimeoutMs: 5_000, wallTimeoutMs: 5_000, maxOutputBytes: 65_536 };
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 
 const dir = await mkdtemp(join(tmpdir(), 'raftbox-bench-sessions-'));
-const { state, log, close: closeLog } = await openReplicatedLog({ nodeId: 'n1', peers: {}, dataDir: dir, modules: domainModules() });
+const { state, commandLog: log, close: closeLog } = await openReplica({ nodeId: 'n1', peers: {}, dataDir: dir, modules: domainModules() });
 const pool = new IsolatePool();
 const domain = await createDomain({ state, log, pool });
 const liveSessions = { maxCount: 256, maxMemoryMb: 64 * 256 };

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
-import { clusterReadiness, clusterRoutes, clusterStatus, LostRuns, openReplicatedLog, type ClusterStatus } from './cluster/index.ts';
+import { clusterReadiness, clusterRoutes, clusterStatus, LostRuns, type ClusterStatus } from './cluster/index.ts';
+import { openReplica } from './replication/index.ts';
 import type { Config } from './config/index.ts';
 import type { Domain } from './api/domain.ts';
 import type { Limits } from './api/operations.ts';
@@ -162,7 +163,7 @@ function listen(server: Server, host: string, port: number): Promise<void> {
  * node must accept Raft streams for one to form. Until then writes and barrier reads answer 503.
  */
 export async function openDomain(config: Config, log: Logger, metrics?: Metrics): Promise<OpenDomain> {
-  const replicated = await openReplicatedLog({
+  const replicated = await openReplica({
     nodeId: config.nodeId,
     peers: config.peers,
     dataDir: config.dataDir,
@@ -177,7 +178,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       ...(metrics ? { proposed: (s: number, ok: boolean) => metrics.proposed(s, ok), snapshot: (k: 'taken' | 'installed', b: number) => metrics.snapshot(k, b) } : {}),
     },
   });
-  const { state, log: commandLog, raft, electionMs } = replicated;
+  const { state, commandLog, raft, electionMs } = replicated;
   const pool = new IsolatePool({ maxIsolates: config.maxConcurrent });
   // Isolates for the first runs, made while the node starts up rather than on their critical path.
   pool.prewarm(DEFAULT_MEMORY_MB, config.maxConcurrent).catch((err: unknown) => log.warn({ err }, 'prewarming isolates failed'));

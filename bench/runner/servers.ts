@@ -2,11 +2,11 @@
 // one `raftbox serve`, or `raftbox cluster --nodes 3` (nodes plus a round-robin nginx when it is installed).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LbBalance } from '../../cluster/nginx-site.ts';
+import { freePort } from '../../test/support/index.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const HOST = '127.0.0.1';
@@ -21,28 +21,12 @@ export interface Topology {
   stop(): Promise<void>;
 }
 
-/** Binds `port` (0: any) on loopback and lets it go: the port, or null when it is taken. */
-function probePort(port: number): Promise<number | null> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(null));
-    server.listen(port, HOST, () => {
-      const bound = (server.address() as { port: number }).port;
-      server.close(() => resolve(bound));
-    });
-  });
-}
-
-export async function freePort(): Promise<number> {
-  return (await probePort(0))!;
-}
-
 /** The first of `count` consecutive free ports: `raftbox cluster` numbers its nodes from --base-port. */
 async function freePortRun(count: number): Promise<number> {
   for (;;) {
     const base = await freePort();
     if (base + count > 65_535) continue;
-    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => probePort(base + i + 1)));
+    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => freePort(base + i + 1).catch(() => null)));
     if (rest.every((p) => p !== null)) return base;
   }
 }

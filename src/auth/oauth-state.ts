@@ -254,7 +254,7 @@ export class OAuthStore {
 
   /** Makes everything committed before this call visible to the reads above (a code issued on another node). */
   sync(): Promise<void> {
-    return this.log.readBarrier();
+    return this.log.linearizableRead();
   }
 
   propose(cmd: Extract<OAuthCommand, { type: 'oauth.redeemCode' }>): Promise<RedeemResult>;

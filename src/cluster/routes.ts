@@ -3,7 +3,7 @@ import type Koa from 'koa';
 import { invalidParams, UserError } from '../errors.ts';
 import { LearnerSilentError, type RaftNode } from '../raft/index.ts';
 import { ADMIN_MAC, ADMIN_TS, verifyAdmin } from './admin-auth.ts';
-import { raftUnavailable } from './raft-proposer.ts';
+import { raftUnavailable } from '../replication/index.ts';
 import { clusterStatus } from './status.ts';
 
 // A new member must catch up before it may vote; on a long log that takes longer than a proposal.

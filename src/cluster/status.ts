@@ -23,7 +23,7 @@ export interface ClusterStatus {
   members: MemberView[];
 }
 
-/** A peer the leader has not heard from for this long is reported unreachable (and its runs lost, see LostNodes). */
+/** A peer the leader has not heard from for this long is reported unreachable (and its runs lost, see LostRuns). */
 export const silentAfterMs = (electionMs: number) => 4 * electionMs;
 // Entries a member may trail the leader's commit index by and still be reported `ok`.
 const LAG_ENTRIES = 100;

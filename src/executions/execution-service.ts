@@ -124,7 +124,7 @@ export class ExecutionService {
     checkWait(opts.waitMs);
     const answer = { waitMs: opts.waitMs, subject: r.subject };
     if (r.idempotencyKey !== null) {
-      await this.log.readBarrier();
+      await this.log.linearizableRead();
       const first = this.state.get(EXECUTION_MODULE, idemKey(r.subject, r.idempotencyKey)) as string | undefined;
       if (first !== undefined) return this.get(this.sameRequest(first, r), answer);
     }
@@ -208,7 +208,7 @@ export class ExecutionService {
     // A cursor is the id of the last execution of the previous page; anything else (even '') would
     // silently answer an empty or wrong page.
     if (opts.cursor !== undefined && !EXECUTION_ID.test(opts.cursor)) throw invalidParams('cursor must be a next_cursor returned by an earlier page');
-    await this.log.readBarrier();
+    await this.log.linearizableRead();
     const limit = pageLimit(opts.limit, 50, 500);
     const [tagName, tagValue] = splitTag(opts.tag);
     const records = new Map<string, ExecutionRecord>();
@@ -233,7 +233,7 @@ export class ExecutionService {
    * restarted"). Call once at startup, when the command log accepts proposals.
    */
   async recover(): Promise<number> {
-    await this.log.readBarrier();
+    await this.log.linearizableRead();
     const stale = this.activeRecords().some((r) => r.node === this.options.nodeId && r.boot !== this.boot);
     return stale ? this.failNode(this.options.nodeId, this.boot, 'node restarted') : 0;
   }
@@ -447,7 +447,7 @@ export class ExecutionService {
     if (typeof id !== 'string' || !EXECUTION_ID.test(id)) throw notFound(`execution ${id} not found`);
     // Unless this node runs it (its own view is the freshest), read the record as of now (ReadIndex):
     // a poll after a step served elsewhere sees it, and a node cut off from the quorum answers 503.
-    if (!this.local.has(id)) await this.log.readBarrier();
+    if (!this.local.has(id)) await this.log.linearizableRead();
     const record = this.lookup(id);
     if (!record || record.subject !== (subject ?? null)) throw notFound(`execution ${id} not found`);
     return record;

@@ -10,7 +10,7 @@ const dec = new TextDecoder();
 const F_REJECT = 1;
 const F_SNAPSHOT = 2;
 const F_CONTEXT = 4;
-const F_LEASE = 8;
+// 8 flagged a per-request lease read, which nothing asks for any more: a frame that sets it reads as a plain ReadIndex.
 const F_COMMIT_ONLY = 16;
 
 class Writer {
@@ -135,7 +135,7 @@ export function encodeMessages(msgs: readonly Message[]): Uint8Array {
   w.u32(msgs.length);
   for (const m of msgs) {
     w.u8(m.type);
-    w.u8((m.reject ? F_REJECT : 0) | (m.snapshot ? F_SNAPSHOT : 0) | (m.context ? F_CONTEXT : 0) | (m.lease ? F_LEASE : 0) | (m.commitOnly ? F_COMMIT_ONLY : 0));
+    w.u8((m.reject ? F_REJECT : 0) | (m.snapshot ? F_SNAPSHOT : 0) | (m.context ? F_CONTEXT : 0) | (m.commitOnly ? F_COMMIT_ONLY : 0));
     w.str(m.from);
     w.str(m.to);
     w.num(m.term);
@@ -178,7 +178,6 @@ export function decodeMessages(buf: Uint8Array): Message[] {
     const ne = r.u32();
     for (let j = 0; j < ne; j++) m.entries.push(readEntry(r));
     if (flags & F_CONTEXT) m.context = r.bytes();
-    if (flags & F_LEASE) m.lease = true;
     if (flags & F_COMMIT_ONLY) m.commitOnly = true;
     if (flags & F_SNAPSHOT) {
       const meta = decodeSnapshotMeta(r.bytes());

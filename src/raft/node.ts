@@ -1,15 +1,19 @@
-// RaftNode: the driver around the pure core. It owns the timers, the LevelDB log, the HTTP
-// transport and the state machine, and runs the Ready loop: persist (one synced batch) → send →
-// apply → advance. Proposals queued while a Ready is in flight join the next batch, so many
-// proposals cost one fsync and one AppendEntries per follower.
+// RaftNode: the front of raftbox's Raft and the driver around its pure core. It owns the timers,
+// the LevelDB log, the peer transport and the state machine, and runs the Ready loop (driver.ts:
+// persist → send → apply → advance). Proposals queued while a Ready is in flight join the next
+// batch, so many proposals cost one fsync and one AppendEntries per follower. A follower's
+// proposals go to the leader over the raft stream (leader-rpc.ts); reads wait at one of two
+// barriers (read-barriers.ts).
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { bootstrapLog, encodeConfChange } from './conf-change.ts';
+import { bootCore, runReady, unrestoredSnapshot, type ReadyIO } from './driver.ts';
 import { LearnerSilentError, NotLeaderError, ProposalDroppedError, RaftStoppedError, RaftTimeoutError } from './errors.ts';
-import { MemoryStorage } from './memory-storage.ts';
-import { Raft, cloneConf, type Ready } from './raft.ts';
-import { contextKey } from './read-only.ts';
+import { callLeader, encodeConf, encodeTransfer, LeaderUnavailableError, serveLeaderCall, type LeaderOp, type LeaderSide, type Position } from './leader-rpc.ts';
+import { cloneConf, type Raft } from './raft.ts';
+import { LEARNER_SILENCE_ELECTIONS, learnerReadiness } from './learner-promotion.ts';
+import { ReadBarriers } from './read-barriers.ts';
 import { RaftStorage } from './storage.ts';
 import { PeerTransport } from './transport.ts';
 import { EntryType, type ConfChange, type Entry, type LogEntry, type Message, type NodeId, type Role, type Snapshot } from './types.ts';
@@ -41,10 +45,10 @@ export interface RaftNodeOptions {
   snapshotEvery?: number;
   /** Entries kept behind a snapshot so slightly lagging followers need no InstallSnapshot. */
   keepEntries?: number;
+  /** How long a proposal or a read may wait, an election included (a follower holds it until a leader is known). */
   proposalTimeoutMs?: number;
   preVote?: boolean;
   checkQuorum?: boolean;
-  leaseRead?: boolean;
   /** Seeded randomness for election jitter (defaults to crypto-random). */
   random?: () => number;
   onError?: (err: unknown) => void;
@@ -92,44 +96,34 @@ export interface RaftStatus {
   peers: Record<NodeId, PeerInfo>;
 }
 
-interface Waiter {
+/** A local proposal waiting for its entry to apply here. */
+interface ApplyWaiter {
   term: number;
   resolve(v: unknown): void;
-  reject(e: unknown): void;
-}
-
-interface ReadWaiter {
-  index: number | null;
-  resolve(): void;
   reject(e: unknown): void;
 }
 
 interface QueuedProposal {
   data: Uint8Array;
   conf?: ConfChange;
-  resolve(pos: { index: number; term: number }): void;
+  resolve(pos: Position): void;
   reject(e: unknown): void;
 }
 
 const RESULT_CACHE = 4096;
-const MAX_FORWARD_HOPS = 3;
-// A live learner answers every heartbeat; this many election timeouts of silence means it is not there.
-const LEARNER_SILENCE_ELECTIONS = 10;
 
 export class RaftNode {
   private readonly core: Raft;
   private readonly transport: PeerTransport;
-  private readonly waiters = new Map<number, Waiter>();
+  private readonly reads: ReadBarriers;
+  private readonly waiters = new Map<number, ApplyWaiter>();
   /** Recent apply results, for forwarded proposals whose answer arrives after the local apply. */
   private readonly results = new Map<number, { term: number; result: unknown }>();
-  private readonly reads = new Map<string, ReadWaiter>();
   private queue: QueuedProposal[] = [];
   private running = false;
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private readSeq = 0;
-  private readonly readPrefix = randomBytes(6).toString('hex');
   private snapshotIndex: number;
   private smApplied: number;
   private readonly tickMs: number;
@@ -137,15 +131,11 @@ export class RaftNode {
   private readonly snapshotEvery: number;
   private readonly keepEntries: number;
   private readonly proposalTimeoutMs: number;
+  private readonly io: ReadyIO;
 
   private readonly opts: RaftNodeOptions;
   private readonly storage: RaftStorage;
-  private constructor(
-    opts: RaftNodeOptions,
-    storage: RaftStorage,
-    core: Raft,
-    snapshotIndex: number,
-  ) {
+  private constructor(opts: RaftNodeOptions, storage: RaftStorage, core: Raft, snapshotIndex: number) {
     this.opts = opts;
     this.storage = storage;
     this.core = core;
@@ -156,10 +146,28 @@ export class RaftNode {
     this.snapshotEvery = opts.snapshotEvery ?? 10_000;
     this.keepEntries = opts.keepEntries ?? 1_000;
     this.proposalTimeoutMs = opts.proposalTimeoutMs ?? 10_000;
+    this.reads = new ReadBarriers({
+      core,
+      kick: () => this.kick(),
+      leaderKnown: (deadline) => this.leaderKnown(deadline),
+      roundMs: 2 * this.electionMs,
+      assertRunning: () => this.assertRunning(),
+    });
+    this.io = {
+      persist: (rd) => this.storage.save(rd),
+      restore: (s) => this.installSnapshot(s),
+      send: (msgs) => this.transport.send(msgs),
+      readStates: (states) => this.reads.named(states),
+      apply: (ents) => this.apply(ents),
+      advanced: () => {
+        this.reads.release(this.core.log.applied);
+        return this.maybeSnapshot();
+      },
+    };
     this.transport = new PeerTransport(opts.id, opts.secret, (id) => this.urlOf(id), {
       onMessages: (msgs) => this.receive(msgs),
       onCall: (op, body, meta) => {
-        const serve = () => this.serveCall(op, body);
+        const serve = () => serveLeaderCall(op, body, this.leaderSide);
         return this.opts.observer?.servingCall ? this.opts.observer.servingCall(op, meta, serve) : serve();
       },
       onUnreachable: (peer, snapshot) => {
@@ -183,28 +191,18 @@ export class RaftNode {
       let state = await storage.load();
       if (!state.hardState && !state.snapshot && state.entries.length === 0 && !opts.join) {
         // Fresh data dir: write the same bootstrap membership every initial member writes.
-        const boot = bootstrapLog([opts.id, ...Object.keys(opts.peers)]);
-        await storage.save(boot);
+        await storage.save({ ...bootstrapLog([opts.id, ...Object.keys(opts.peers)]), mustSync: true });
         state = await storage.load();
       }
-      const mem = new MemoryStorage({ voters: [], learners: [], addrs: {} }, state.snapshot);
-      mem.append(state.entries);
-      const sm = opts.stateMachine;
-      // A snapshot installed in raft's log but not yet restored into the state machine (crash in between).
-      if (state.snapshot && sm.appliedIndex() < state.snapshot.meta.index) {
-        const s = state.snapshot;
-        await sm.restore({ index: s.meta.index, term: s.meta.term, data: s.data });
-      }
-      const core = new Raft({
+      const restore = unrestoredSnapshot(state, opts.stateMachine.appliedIndex());
+      if (restore) await opts.stateMachine.restore({ index: restore.meta.index, term: restore.meta.term, data: restore.data });
+      const core = bootCore(state, {
         id: opts.id,
-        storage: mem,
-        ...(state.hardState ? { hardState: state.hardState } : {}),
         electionTick: opts.electionTicks ?? 10,
         heartbeatTick: opts.heartbeatTicks ?? 1,
         random: opts.random ?? (() => randomBytes(4).readUInt32BE() / 2 ** 32),
         preVote: opts.preVote ?? true,
         checkQuorum: opts.checkQuorum ?? true,
-        leaseRead: opts.leaseRead ?? false,
       });
       const node = new RaftNode(opts, storage, core, state.snapshot?.meta.index ?? 0);
       await node.catchUp();
@@ -244,24 +242,17 @@ export class RaftNode {
     }
   }
 
+  /** Resolves once this node has applied every entry committed anywhere before the call (see read-barriers.ts). */
+  linearizableRead(opts: ProposeOptions = {}): Promise<void> {
+    return this.reads.linearizable(opts.timeoutMs ?? this.proposalTimeoutMs);
+  }
+
   /**
-   * Linearizable barrier: resolves once this node has applied everything committed before the call.
-   * With `lease`, the leader vouches for its commit index without a heartbeat round (see Raft.readIndex).
+   * Resolves once this node has applied every entry it knows to be committed, without a message to
+   * anyone: for callers that check again when they write (see read-barriers.ts).
    */
-  async readIndex(opts: ProposeOptions & { lease?: boolean } = {}): Promise<void> {
-    const deadline = Date.now() + (opts.timeoutMs ?? this.proposalTimeoutMs);
-    for (;;) {
-      this.assertRunning();
-      const attemptMs = Math.min(this.electionMs * 2, deadline - Date.now());
-      if (attemptMs <= 0) throw new RaftTimeoutError('readIndex', opts.timeoutMs ?? this.proposalTimeoutMs);
-      await this.leaderKnown(attemptMs);
-      try {
-        return await this.readOnce(attemptMs, opts.lease ?? false);
-      } catch (e) {
-        // A lost request or a leader change: ask again (reads are idempotent) until the deadline.
-        if (!(e instanceof RaftTimeoutError)) throw e;
-      }
-    }
+  localRead(opts: ProposeOptions = {}): Promise<void> {
+    return this.reads.local(opts.timeoutMs ?? this.proposalTimeoutMs);
   }
 
   async addLearner(id: NodeId, url: string, opts: ProposeOptions = {}): Promise<void> {
@@ -280,26 +271,7 @@ export class RaftNode {
   /** Hands leadership to `to` (default: the most caught-up other voter); resolves when it leads. */
   async transferLeadership(to?: NodeId, opts: ProposeOptions = {}): Promise<void> {
     const timeoutMs = opts.timeoutMs ?? this.proposalTimeoutMs;
-    if (this.core.role !== 'leader') {
-      const body = new TextEncoder().encode(JSON.stringify({ to: to ?? null }));
-      await this.forward('transfer', body, timeoutMs);
-      return;
-    }
-    const target = to ?? this.bestTransferee();
-    if (!target) throw new ProposalDroppedError('no other voter to transfer leadership to');
-    if (!this.core.isVoter(target)) throw new ProposalDroppedError(`${target} is not a voter`);
-    await this.until(
-      () => {
-        // The core abandons a transfer that takes longer than an election timeout: ask again.
-        if (this.core.role === 'leader' && this.core.leadTransferee === null) {
-          this.core.transferLeadership(target);
-          this.kick();
-        }
-        return this.core.lead === target;
-      },
-      timeoutMs,
-      'leadership transfer',
-    );
+    await this.atLeader('transfer', () => encodeTransfer(to), timeoutMs, () => this.transferHere(to, timeoutMs));
   }
 
   status(): RaftStatus {
@@ -346,8 +318,7 @@ export class RaftNode {
     this.queue = [];
     for (const w of this.waiters.values()) w.reject(err);
     this.waiters.clear();
-    for (const r of this.reads.values()) r.reject(err);
-    this.reads.clear();
+    this.reads.rejectAll(err);
     await this.loopDone;
     this.transport.close();
     await this.storage.close();
@@ -355,32 +326,80 @@ export class RaftNode {
 
   // ---- proposals -----------------------------------------------------------------------------
 
-  /** During an election no leader is known for a moment: wait up to two election timeouts for one. */
-  private async leaderKnown(timeoutMs: number): Promise<void> {
+  /**
+   * During an election no leader is known for a moment: wait for one until `deadline`, so a leader's
+   * death costs a caller latency, not an error. A node that finds none by then refuses.
+   */
+  private async leaderKnown(deadline: number): Promise<void> {
     if (this.core.lead !== null) return;
     try {
-      await this.until(() => this.core.lead !== null, Math.min(timeoutMs, 2 * this.electionMs), 'leader');
+      await this.until(() => this.core.lead !== null, deadline - Date.now(), 'leader');
     } catch (e) {
       if (e instanceof RaftTimeoutError) throw new NotLeaderError(null, null);
       throw e;
     }
   }
 
-  private async submit(data: Uint8Array, conf: ConfChange | undefined, timeoutMs: number): Promise<unknown> {
-    this.assertRunning();
-    await this.leaderKnown(timeoutMs);
-    if (this.core.role === 'leader') {
-      const pos = await new Promise<{ index: number; term: number }>((resolve, reject) => {
-        this.queue.push({ data, ...(conf ? { conf } : {}), resolve, reject });
-        this.kick();
-      });
-      return this.awaitApply(pos.index, pos.term, timeoutMs);
+  /**
+   * Runs `here` when this node leads, else asks the leader (`op`). A refusal that certainly appended
+   * nothing (the leader died, stepped down or is stopping) is asked again of the next leader, until
+   * the deadline; every other outcome is the caller's.
+   */
+  private async atLeader<T>(op: LeaderOp, body: () => Uint8Array, timeoutMs: number, here: () => Promise<T>): Promise<T | unknown> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.assertRunning();
+      await this.leaderKnown(deadline);
+      const target = this.core.lead!;
+      try {
+        if (target === this.opts.id) return await here();
+        return await callLeader(this.transport, target, op, body(), Math.max(1, deadline - Date.now()), {
+          urlOf: (id) => this.urlOf(id),
+          ...(this.opts.observer?.outgoingHeaders ? { headers: this.opts.observer.outgoingHeaders() } : {}),
+        });
+      } catch (e) {
+        // NotLeaderError from here: this node stopped leading before the entry was appended.
+        const appendedNothing = e instanceof LeaderUnavailableError || (target === this.opts.id && e instanceof NotLeaderError);
+        if (!appendedNothing) throw e;
+        if (Date.now() >= deadline) throw e instanceof NotLeaderError ? e : new NotLeaderError(target, this.urlOf(target) ?? null, { cause: e });
+        // Give the election a moment: until this node hears of another leader, or one election timeout.
+        await this.until(() => this.core.lead !== target, Math.min(this.electionMs, deadline - Date.now()), 'leader change').catch((w: unknown) => {
+          if (!(w instanceof RaftTimeoutError)) throw w;
+        });
+      }
     }
-    const op = conf ? 'conf' : 'propose';
-    const body = conf ? new TextEncoder().encode(JSON.stringify(conf)) : data;
-    const pos = (await this.forward(op, body, timeoutMs)) as { index: number; term: number };
+  }
+
+  private async submit(data: Uint8Array, conf: ConfChange | undefined, timeoutMs: number): Promise<unknown> {
+    const pos = (await this.atLeader(
+      conf ? 'conf' : 'propose',
+      () => (conf ? encodeConf(conf) : data),
+      timeoutMs,
+      () => this.append(data, conf),
+    )) as Position;
     return this.awaitApply(pos.index, pos.term, timeoutMs);
   }
+
+  /** Queues an entry on the leader; resolves with its position once appended. */
+  private append(data: Uint8Array, conf?: ConfChange): Promise<Position> {
+    return new Promise<Position>((resolve, reject) => {
+      this.queue.push({ data, ...(conf ? { conf } : {}), resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** What this node does for a follower's call while it leads. */
+  private readonly leaderSide: LeaderSide = {
+    stopped: () => this.stopped,
+    isLeader: () => this.core.role === 'leader',
+    leaderId: () => this.core.lead,
+    append: (data) => this.append(data),
+    appendConf: async (cc) => {
+      if (cc.type === 'promote') await this.learnerCaughtUp(cc.id, this.proposalTimeoutMs);
+      return this.append(encodeConfChange(cc), cc);
+    },
+    transfer: (to) => this.transferLeadership(to),
+  };
 
   /** Resolves with the local apply result of the entry appended at (index, term). */
   private awaitApply(index: number, term: number, timeoutMs: number): Promise<unknown> {
@@ -410,36 +429,30 @@ export class RaftNode {
     });
   }
 
-  /** Sends a request to the leader, following redirects a few hops. Returns the leader's JSON answer. */
-  private async forward(op: string, body: Uint8Array, timeoutMs: number): Promise<unknown> {
-    let target = this.core.lead;
-    for (let hop = 0; hop < MAX_FORWARD_HOPS; hop++) {
-      if (!target || target === this.opts.id) throw new NotLeaderError(null, null);
-      let res: { status: number; json: unknown };
-      try {
-        res = await this.transport.call(target, op, body, timeoutMs, this.opts.observer?.outgoingHeaders?.());
-      } catch (e) {
-        throw new NotLeaderError(target, this.urlOf(target) ?? null, { cause: e });
-      }
-      const j = res.json as { leaderId?: string | null; error?: string; reason?: string; learner?: string; silentMs?: number } | null;
-      if (res.status === 200) return res.json;
-      if (res.status === 421) {
-        target = j?.leaderId ?? null;
-        continue;
-      }
-      if (res.status === 409 && j?.error === 'learner_silent') throw new LearnerSilentError(j.learner ?? '?', j.silentMs ?? 0);
-      if (res.status === 409) throw new ProposalDroppedError(j?.reason ?? 'rejected by leader');
-      if (res.status === 503) throw new NotLeaderError(null, null);
-      if (res.status === 504) throw new RaftTimeoutError(`${op} on leader`, timeoutMs);
-      throw new Error(`raft ${op} on ${target}: HTTP ${res.status} ${JSON.stringify(j)}`);
-    }
-    throw new NotLeaderError(target, target ? (this.urlOf(target) ?? null) : null);
-  }
+  // ---- membership ----------------------------------------------------------------------------
 
   private async changeMembership(cc: ConfChange, opts: ProposeOptions): Promise<void> {
     const timeoutMs = opts.timeoutMs ?? this.proposalTimeoutMs;
     if (cc.type === 'promote' && this.core.role === 'leader') await this.learnerCaughtUp(cc.id, timeoutMs);
     await this.submit(encodeConfChange(cc), cc, timeoutMs);
+  }
+
+  private async transferHere(to: NodeId | undefined, timeoutMs: number): Promise<void> {
+    const target = to ?? this.bestTransferee();
+    if (!target) throw new ProposalDroppedError('no other voter to transfer leadership to');
+    if (!this.core.isVoter(target)) throw new ProposalDroppedError(`${target} is not a voter`);
+    await this.until(
+      () => {
+        // The core abandons a transfer that takes longer than an election timeout: ask again.
+        if (this.core.role === 'leader' && this.core.leadTransferee === null) {
+          this.core.transferLeadership(target);
+          this.kick();
+        }
+        return this.core.lead === target;
+      },
+      timeoutMs,
+      'leadership transfer',
+    );
   }
 
   private bestTransferee(): NodeId | undefined {
@@ -449,51 +462,19 @@ export class RaftNode {
       .sort((a, b) => (prs[b]?.match ?? 0) - (prs[a]?.match ?? 0))[0];
   }
 
-  // ---- reads ---------------------------------------------------------------------------------
-
-  /**
-   * Resolves once this node has applied every entry it knows to be committed, without a message to
-   * anyone: not linearizable (the leader may have committed more), for callers that check again when
-   * they write. During an election it waits for a leader as a proposal does; a node that finds none
-   * refuses rather than serve what may be stale.
-   */
-  async localRead(opts: ProposeOptions = {}): Promise<void> {
-    this.assertRunning();
-    const timeoutMs = opts.timeoutMs ?? this.proposalTimeoutMs;
-    await this.leaderKnown(timeoutMs);
-    const index = this.core.log.committed;
-    if (this.core.log.applied >= index) return;
-    return this.awaitRead(`local:${++this.readSeq}`, index, timeoutMs, 'local read');
-  }
-
-  private readOnce(timeoutMs: number, lease: boolean): Promise<void> {
-    const ctx = new TextEncoder().encode(`${this.readPrefix}:${++this.readSeq}`);
-    const key = contextKey(ctx);
-    const read = this.awaitRead(key, null, timeoutMs, 'readIndex');
-    try {
-      this.core.readIndex(ctx, lease);
-    } catch (e) {
-      this.reads.get(key)?.reject(e instanceof NotLeaderError ? new NotLeaderError(null, null) : e);
-      this.reads.delete(key);
-      return read;
-    }
-    this.kick();
-    return read;
-  }
-
-  /** A read released once `index` is applied (`null`: until the leader names it); rejected after `timeoutMs`. */
-  private awaitRead(key: string, index: number | null, timeoutMs: number, what: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(key);
-        reject(new RaftTimeoutError(what, timeoutMs));
-      }, timeoutMs);
-      const settle = (f: () => void) => {
-        clearTimeout(timer);
-        f();
-      };
-      this.reads.set(key, { index, resolve: () => settle(resolve), reject: (e) => settle(() => reject(e)) });
-    });
+  /** Waits until learner `id` may be promoted (learner-promotion.ts); LearnerSilentError when it is not there. */
+  private learnerCaughtUp(id: NodeId, timeoutMs: number): Promise<void> {
+    const silenceTicks = LEARNER_SILENCE_ELECTIONS * (this.electionMs / this.tickMs);
+    return this.until(
+      () => {
+        const pr = this.core.progress()[id];
+        const readiness = learnerReadiness(pr, this.core.log.committed, silenceTicks);
+        if (readiness === 'silent') throw new LearnerSilentError(id, pr!.ticksSinceContact * this.tickMs);
+        return readiness === 'caught-up';
+      },
+      timeoutMs,
+      `catch-up of learner ${id}`,
+    );
   }
 
   // ---- the Ready loop ------------------------------------------------------------------------
@@ -508,7 +489,7 @@ export class RaftNode {
     if (this.stopped) return;
     for (const m of msgs) {
       if (m.to !== this.opts.id) continue;
-      this.core.step(m);
+      this.core.step(m); // refuses types only this node may produce
     }
     this.kick();
   }
@@ -568,18 +549,7 @@ export class RaftNode {
       if (this.stopped) return;
       this.flushProposals();
       if (!this.core.hasReady()) return;
-      const rd = this.core.ready();
-      await this.storage.save(rd);
-      if (rd.snapshot) await this.installSnapshot(rd.snapshot);
-      this.transport.send(rd.messages);
-      for (const rs of rd.readStates) {
-        const w = this.reads.get(contextKey(rs.context));
-        if (w) w.index = rs.index;
-      }
-      await this.apply(rd);
-      this.core.advance(rd);
-      this.releaseReads();
-      await this.maybeSnapshot();
+      await runReady(this.core, this.io);
     }
   }
 
@@ -597,15 +567,13 @@ export class RaftNode {
     }
   }
 
-  private async apply(rd: Ready): Promise<void> {
-    const ents = rd.committedEntries;
-    if (ents.length === 0) return;
+  private async apply(ents: readonly LogEntry[]): Promise<void> {
     // Only the product's own commands reach the state machine; entries it already applied before
     // a restart are skipped (its applied index is persisted atomically with its effects).
     const commands = ents.filter((e) => e.type === EntryType.Normal && e.data.length > 0 && e.index > this.smApplied);
     let results: unknown[] = [];
     if (commands.length > 0) {
-      results = await this.opts.stateMachine.apply(commands.map((e) => ({ index: e.index, term: e.term, data: e.data })));
+      results = await this.opts.stateMachine.apply(commands.map((e): Entry => ({ index: e.index, term: e.term, data: e.data })));
       this.smApplied = commands[commands.length - 1]!.index;
     }
     let k = 0;
@@ -623,16 +591,6 @@ export class RaftNode {
   private remember(e: LogEntry, result: unknown): void {
     this.results.set(e.index, { term: e.term, result });
     if (this.results.size > RESULT_CACHE) this.results.delete(this.results.keys().next().value!);
-  }
-
-  private releaseReads(): void {
-    const applied = this.core.log.applied;
-    for (const [key, r] of this.reads) {
-      if (r.index !== null && r.index <= applied) {
-        this.reads.delete(key);
-        r.resolve();
-      }
-    }
   }
 
   private async maybeSnapshot(): Promise<void> {
@@ -654,54 +612,6 @@ export class RaftNode {
     // A storage failure leaves us unable to promise durability: stop serving.
     this.opts.onError?.(e);
     void this.stop();
-  }
-
-  // ---- RPC from peers ------------------------------------------------------------------------
-
-  private async serveCall(op: string, body: Uint8Array): Promise<{ status: number; json: unknown }> {
-    if (this.stopped) return { status: 503, json: { error: 'stopped' } };
-    if (this.core.role !== 'leader') return { status: 421, json: { error: 'not_leader', leaderId: this.core.lead } };
-    try {
-      if (op === 'propose' || op === 'conf') {
-        const conf = op === 'conf' ? (JSON.parse(new TextDecoder().decode(body)) as ConfChange) : undefined;
-        if (conf?.type === 'promote') await this.learnerCaughtUp(conf.id, this.proposalTimeoutMs);
-        const data = conf ? encodeConfChange(conf) : body;
-        const pos = await new Promise<{ index: number; term: number }>((resolve, reject) => {
-          this.queue.push({ data, ...(conf ? { conf } : {}), resolve, reject });
-          this.kick();
-        });
-        return { status: 200, json: pos };
-      }
-      if (op === 'transfer') {
-        const { to } = JSON.parse(new TextDecoder().decode(body)) as { to: NodeId | null };
-        await this.transferLeadership(to ?? undefined);
-        return { status: 200, json: {} };
-      }
-      return { status: 404, json: { error: `unknown op ${op}` } };
-    } catch (e) {
-      if (e instanceof NotLeaderError) return { status: 421, json: { error: 'not_leader', leaderId: this.core.lead } };
-      if (e instanceof ProposalDroppedError) return { status: 409, json: { error: 'dropped', reason: e.reason } };
-      if (e instanceof LearnerSilentError) return { status: 409, json: { error: 'learner_silent', learner: e.learner, silentMs: e.silentMs } };
-      if (e instanceof RaftTimeoutError) return { status: 504, json: { error: 'timeout' } };
-      throw e;
-    }
-  }
-
-  /**
-   * A learner that lags would make the new quorum wait for it: promote only once it caught up. One
-   * that never answers (not started, wrong address or secret) fails fast rather than at the timeout.
-   */
-  private learnerCaughtUp(id: NodeId, timeoutMs: number): Promise<void> {
-    const silenceTicks = LEARNER_SILENCE_ELECTIONS * (this.electionMs / this.tickMs);
-    return this.until(
-      () => {
-        const pr = this.core.progress()[id];
-        if (pr !== undefined && pr.ticksSinceContact > silenceTicks) throw new LearnerSilentError(id, pr.ticksSinceContact * this.tickMs);
-        return pr !== undefined && pr.match >= this.core.log.committed;
-      },
-      timeoutMs,
-      `catch-up of learner ${id}`,
-    );
   }
 
   // ---- helpers -------------------------------------------------------------------------------

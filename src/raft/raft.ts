@@ -63,6 +63,11 @@ export interface Ready {
   committedEntries: LogEntry[];
   messages: Message[];
   readStates: ReadState[];
+  /**
+   * Whether persisting this Ready needs an fsync (etcd's MustSync): entries, a snapshot, a new term
+   * or a vote are promises made to others; a commit index alone is learned again from the leader.
+   */
+  mustSync: boolean;
 }
 
 export interface PeerStatus {
@@ -165,31 +170,29 @@ export class Raft {
   }
 
   /**
-   * Requests a read point; the answer arrives as a ReadState carrying `ctx`. It is linearizable unless
-   * `lease`: then the leader answers from its commit index without a heartbeat round, trusting that
-   * check-quorum deposed it if it lost the quorum (§6.4's lease: sound only while clocks run at
-   * about the same rate). Callers that re-check what they read when they write can afford it.
+   * Requests a linearizable read point (§6.4): the answer arrives as a ReadState carrying `ctx`, once
+   * a heartbeat round proved this node's leader still leads (or at once with the `leaseRead` option).
    */
-  readIndex(ctx: Uint8Array, lease = false): void {
+  readIndex(ctx: Uint8Array): void {
     if (this.role !== 'leader' && this.lead === null) throw new NotLeaderError(null, null);
-    this.step(message({ type: MessageType.ReadIndex, from: this.id, lease, entries: [{ index: 0, term: 0, type: EntryType.Normal, data: ctx }] }));
+    this.handle(message({ type: MessageType.ReadIndex, from: this.id, entries: [{ index: 0, term: 0, type: EntryType.Normal, data: ctx }] }));
   }
 
   transferLeadership(to: NodeId): void {
-    this.step(message({ type: MessageType.TransferLeader, from: to, to: this.id }));
+    this.handle(message({ type: MessageType.TransferLeader, from: to, to: this.id }));
   }
 
   /** Starts an election now (tests and operators). */
   campaign(): void {
-    this.step(message({ type: MessageType.Hup, from: this.id }));
+    this.handle(message({ type: MessageType.Hup, from: this.id }));
   }
 
   reportSnapshot(to: NodeId, ok: boolean): void {
-    this.step(message({ type: MessageType.SnapStatus, from: to, reject: !ok }));
+    this.handle(message({ type: MessageType.SnapStatus, from: to, reject: !ok }));
   }
 
   reportUnreachable(to: NodeId): void {
-    this.step(message({ type: MessageType.Unreachable, from: to }));
+    this.handle(message({ type: MessageType.Unreachable, from: to }));
   }
 
   /** The driver saved a state-machine snapshot at `snap.meta.index`; keep `keep` entries behind it for slow followers. */
@@ -200,7 +203,18 @@ export class Raft {
     if (to > this.log.storage.offset) this.log.storage.compact(to);
   }
 
-  step(m: Message): void {
+  /**
+   * A message from another node. Types only this node's own driver produces (isLocalMessage) are
+   * refused, as etcd's RawNode.Step refuses them: a peer must not start this node's election, make
+   * it heartbeat or report on its snapshots. Returns whether the message was taken.
+   */
+  step(m: Message): boolean {
+    if (isLocalMessage(m.type)) return false;
+    this.handle(m);
+    return true;
+  }
+
+  private handle(m: Message): void {
     if (m.term === 0 || isLocalMessage(m.type)) {
       // local message, or a forwarded ReadIndex/TransferLeader (term-less, like etcd)
     } else if (m.term > this.term) {
@@ -290,6 +304,7 @@ export class Raft {
       committedEntries: this.log.nextCommittedEnts(this.maxApplyEntries),
       messages: this.msgs,
       readStates: this.readStates,
+      mustSync: false,
     };
     this.msgs = [];
     this.readStates = [];
@@ -301,6 +316,7 @@ export class Raft {
     const hs = this.hardState();
     if (!sameHardState(hs, this.prevHardState)) rd.hardState = hs;
     if (this.log.unstable.snapshot) rd.snapshot = this.log.unstable.snapshot;
+    rd.mustSync = rd.entries.length > 0 || rd.snapshot !== undefined || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
     return rd;
   }
 
@@ -474,7 +490,7 @@ export class Raft {
     this.electionElapsed++;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
-      this.step(message({ type: MessageType.Hup, from: this.id }));
+      this.handle(message({ type: MessageType.Hup, from: this.id }));
     }
   }
 
@@ -483,14 +499,14 @@ export class Raft {
     this.electionElapsed++;
     if (this.electionElapsed >= this.electionTimeout) {
       this.electionElapsed = 0;
-      if (this.checkQuorum) this.step(message({ type: MessageType.CheckQuorum, from: this.id }));
+      if (this.checkQuorum) this.handle(message({ type: MessageType.CheckQuorum, from: this.id }));
       // A transfer that did not finish within an election timeout is abandoned.
       if (this.role === 'leader' && this.leadTransferee !== null) this.leadTransferee = null;
     }
     if (this.role !== 'leader') return;
     if (this.heartbeatElapsed >= this.heartbeatTimeout) {
       this.heartbeatElapsed = 0;
-      this.step(message({ type: MessageType.Beat, from: this.id }));
+      this.handle(message({ type: MessageType.Beat, from: this.id }));
     }
   }
 
@@ -695,7 +711,7 @@ export class Raft {
   }
 
   private startReadIndex(m: Message): void {
-    if (this.leaseRead || (m.lease && this.checkQuorum)) {
+    if (this.leaseRead) {
       this.respondReadIndex(m, this.log.committed);
       return;
     }

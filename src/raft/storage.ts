@@ -1,14 +1,13 @@
 // Durable raft state in its own LevelDB at <dataDir>/raft. Every Ready is one batch (hard state +
 // entries + received snapshot) written before any message acknowledging it is sent; it is synced
-// unless only the commit index moved (as etcd's MustSync: a lost commit index is learned again from
-// the leader, while entries, term and vote are promises made to others).
+// when the Ready says it must be (Ready.mustSync: not when only the commit index moved).
 // Keys: "hs" hard state, "sm"/"sd" snapshot meta/data, "e" + 16 hex digits per entry.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Level } from 'level';
 import { decodeEntryValue, decodeSnapshotMeta, encodeEntryValue, encodeSnapshotMeta } from './codec.ts';
 import { DataDirInUseError } from './errors.ts';
-import type { HardState, LogEntry, Snapshot } from './types.ts';
+import type { DurableState, HardState, LogEntry, Snapshot } from './types.ts';
 
 type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
@@ -19,25 +18,17 @@ function entryKey(i: number): string {
   return 'e' + i.toString(16).padStart(16, '0');
 }
 
-export interface PersistedState {
-  hardState?: HardState;
-  snapshot?: Snapshot;
-  entries: LogEntry[];
-}
-
 export interface SaveRequest {
   hardState?: HardState;
   entries: readonly LogEntry[];
   snapshot?: Snapshot;
+  mustSync: boolean;
 }
 
 export class RaftStorage {
   /** Indexes of entries on disk: (first-1 .. last]. Lets a save delete a truncated tail without reading. */
   private first = 1;
   private last = 0;
-  /** Term and vote as last written: a change to either must be synced. */
-  private term = 0;
-  private vote: string | null = null;
 
   private readonly db: Level<string, Uint8Array>;
   private constructor(db: Level<string, Uint8Array>) {
@@ -58,13 +49,11 @@ export class RaftStorage {
     return new RaftStorage(db);
   }
 
-  async load(): Promise<PersistedState> {
-    const out: PersistedState = { entries: [] };
+  async load(): Promise<DurableState> {
+    const out: DurableState = { entries: [] };
     const hs = await this.db.get('hs');
     if (hs) {
       out.hardState = JSON.parse(dec.decode(hs)) as HardState;
-      this.term = out.hardState.term;
-      this.vote = out.hardState.vote;
     }
     const sm = await this.db.get('sm');
     if (sm) {
@@ -86,7 +75,7 @@ export class RaftStorage {
     return out;
   }
 
-  /** One synced batch: a received snapshot replaces the log, entries overwrite any conflicting tail. */
+  /** One batch, synced if `mustSync`: a received snapshot replaces the log, entries overwrite any conflicting tail. */
   async save(req: SaveRequest): Promise<void> {
     const ops: Op[] = [];
     if (req.snapshot) {
@@ -102,15 +91,9 @@ export class RaftStorage {
       for (let i = lastNew + 1; i <= this.last; i++) ops.push({ type: 'del', key: entryKey(i) });
       this.last = lastNew;
     }
-    const hs = req.hardState;
-    const promised = hs !== undefined && (hs.term !== this.term || hs.vote !== this.vote);
-    if (hs) {
-      ops.push({ type: 'put', key: 'hs', value: enc.encode(JSON.stringify(hs)) });
-      this.term = hs.term;
-      this.vote = hs.vote;
-    }
+    if (req.hardState) ops.push({ type: 'put', key: 'hs', value: enc.encode(JSON.stringify(req.hardState)) });
     if (ops.length === 0) return;
-    await this.db.batch(ops, { sync: promised || req.entries.length > 0 || req.snapshot !== undefined });
+    await this.db.batch(ops, { sync: req.mustSync });
   }
 
   /** Records a locally taken snapshot and deletes entries before `compactTo` (exclusive). */

@@ -4,30 +4,25 @@
 // it batched nothing; a stream carries every message as a small frame, and frames written in one
 // turn of the event loop leave in one write.
 //
-// Authentication: the upgrade carries HMAC-SHA256(secret) over both node ids, a timestamp and a
-// nonce (stale timestamps and replayed nonces are refused with 401); the answer proves the server
-// holds the secret too. Both nonces derive one key per direction, and every frame carries a MAC over
-// its sequence number and bytes, so a frame cannot be forged, replayed, reordered or dropped
-// without the connection being torn down.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// Who may open a stream, and the keys its frames are MAC'd with: stream-handshake.ts. The frames
+// themselves: framed-socket.ts. This file is the links between them: dialling, calls and replies,
+// chunked snapshots.
+import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { decodeMessages, encodeMessages } from './codec.ts';
+import { FramedSocket, PeerLinkError } from './framed-socket.ts';
+import { SnapshotAssembler, snapshotChunks } from './snapshot-chunks.ts';
+import { openRequest, StreamGate } from './stream-handshake.ts';
 import { MessageType, type Message, type NodeId } from './types.ts';
 
 export const RAFT_PREFIX = '/raft';
 export const RAFT_STREAM_PATH = `${RAFT_PREFIX}/stream`;
-const PROTOCOL = 'raftbox-raft/1';
-const MAX_CLOCK_SKEW_MS = 60_000;
-const SNAPSHOT_CHUNK = 1 << 20;
-const MAX_FRAME = 64 << 20;
 /** Bytes a peer that stopped reading may leave buffered before messages to it are dropped (raft resends). */
 const MAX_BUFFERED = 32 << 20;
 const MAX_PENDING_FRAMES = 4096;
 const CONNECT_TIMEOUT_MS = 2_000;
 const MAX_RETRY_MS = 500;
-const MAC_BYTES = 16;
 
 /** A frame's kind, its first byte. */
 const Kind = {
@@ -56,15 +51,19 @@ interface PendingCall {
   resolve(v: { status: number; json: unknown }): void;
   reject(e: unknown): void;
   timer: NodeJS.Timeout;
+  /** Written to a connected socket: the peer may have received it, even if no answer comes. */
+  sent: boolean;
 }
 
-/** A peer the upgrade or a frame did not authenticate, or a connection that broke. */
-class PeerLinkError extends Error {}
+/** A call that failed before its frame reached any socket: the peer never saw it, so it is safe to make again. */
+export class CallNotSentError extends Error {
+  override readonly name = 'CallNotSentError';
+}
 
 export class PeerTransport {
   private readonly links = new Map<NodeId, OutgoingLink>();
   private readonly accepted = new Set<FramedSocket>();
-  private readonly seenNonces = new Map<string, number>();
+  private readonly gate: StreamGate;
   private closed = false;
 
   private readonly selfId: NodeId;
@@ -81,6 +80,7 @@ export class PeerTransport {
     this.secret = secret;
     this.resolve = resolve;
     this.handlers = handlers;
+    this.gate = new StreamGate(selfId, secret);
   }
 
   // ---- client side ---------------------------------------------------------------------------
@@ -112,12 +112,9 @@ export class PeerTransport {
     const id = randomBytes(8).toString('hex');
     try {
       // Chunks go one at a time, each acknowledged: a snapshot never floods the link.
-      for (let off = 0; off < frame.length || off === 0; off += SNAPSHOT_CHUNK) {
-        const chunk = frame.subarray(off, Math.min(off + SNAPSHOT_CHUNK, frame.length));
-        const meta = { id, offset: String(off), total: String(frame.length) };
+      for (const { meta, chunk } of snapshotChunks(frame, id)) {
         const res = await this.call(m.to, SNAPSHOT_OP, chunk, 30_000, meta);
         if (res.status !== 204) throw new PeerLinkError(`snapshot chunk refused: ${res.status}`);
-        if (frame.length === 0) break;
       }
       this.handlers.onSnapshotSent(m.to);
     } catch {
@@ -149,41 +146,17 @@ export class PeerTransport {
     };
     if (this.closed) return refuse(503, 'stopped');
     if (new URL(req.url ?? '/', 'http://x').pathname !== RAFT_STREAM_PATH) return refuse(404, 'not found');
-    if (header(req, 'upgrade')?.toLowerCase() !== PROTOCOL) return refuse(400, `expected Upgrade: ${PROTOCOL}`);
-    const from = header(req, 'x-raft-from');
-    const to = header(req, 'x-raft-to');
-    const ts = header(req, 'x-raft-ts');
-    const nonce = header(req, 'x-raft-nonce');
-    const given = header(req, 'x-raft-mac');
-    if (!from || !to || !ts || !nonce || !given) return refuse(401, 'unauthorized');
-    if (!this.fresh(ts, nonce)) return refuse(401, 'unauthorized');
-    if (!sameMac(given, hmacHex(this.secret, `open\n${from}\n${to}\n${ts}\n${nonce}`))) return refuse(401, 'unauthorized');
-    // Checked after the MAC: only a member learns that it dialled the wrong node.
-    if (to !== this.selfId) return refuse(421, `this is ${this.selfId}, not ${to}`);
-    this.seenNonces.set(nonce, Date.now());
-    const serverNonce = randomBytes(16).toString('hex');
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nupgrade: ${PROTOCOL}\r\nconnection: Upgrade\r\n` +
-        `x-raft-nonce: ${serverNonce}\r\nx-raft-mac: ${hmacHex(this.secret, `accept\n${from}\n${to}\n${nonce}\n${serverNonce}`)}\r\n\r\n`,
-    );
-    const keys = sessionKeys(this.secret, nonce, serverNonce);
-    const conn = new FramedSocket(socket, keys.toServer, keys.toClient, (kind, payload) => this.serveFrame(conn, from, kind, payload));
+    const gate = this.gate.check(req);
+    if (!gate.ok) return refuse(gate.status, gate.reason);
+    socket.write(gate.response);
+    const from = gate.from;
+    const conn = new FramedSocket(socket, gate.keys.toServer, gate.keys.toClient, (kind, payload) => this.serveFrame(conn, from, kind, payload));
     this.accepted.add(conn);
     conn.closed.then(() => this.accepted.delete(conn));
     if (head.length > 0) conn.push(head);
   }
 
-  private fresh(ts: string, nonce: string): boolean {
-    const now = Date.now();
-    if (!(Math.abs(now - Number(ts)) <= MAX_CLOCK_SKEW_MS)) return false;
-    if (this.seenNonces.has(nonce)) return false; // replay
-    if (this.seenNonces.size > 10_000) {
-      for (const [n, t] of this.seenNonces) if (now - t > MAX_CLOCK_SKEW_MS) this.seenNonces.delete(n);
-    }
-    return true;
-  }
-
-  private readonly assemblies = new Map<string, { parts: Uint8Array[]; received: number; total: number }>();
+  private readonly snapshots = new SnapshotAssembler();
 
   private serveFrame(conn: FramedSocket, from: NodeId, kind: number, payload: Uint8Array): void {
     if (kind === Kind.Messages) {
@@ -194,7 +167,7 @@ export class PeerTransport {
     const call = decodeCall(payload);
     const answer = (status: number, json: unknown) => conn.write(Kind.Reply, encodeReply(call.id, status, json));
     if (call.op === SNAPSHOT_OP) {
-      const frame = this.assemble(from, call.meta, call.body);
+      const frame = this.snapshots.accept(from, call.meta, call.body);
       if (frame) this.handlers.onMessages(decodeMessages(frame));
       return answer(204, null);
     }
@@ -202,25 +175,6 @@ export class PeerTransport {
       (out) => answer(out.status, out.json),
       (e: unknown) => answer(500, { error: String((e as Error)?.message ?? e) }),
     );
-  }
-
-  private assemble(from: NodeId, meta: Record<string, string>, chunk: Uint8Array): Uint8Array | undefined {
-    const key = `${from}:${meta.id ?? ''}`;
-    const offset = Number(meta.offset);
-    const total = Number(meta.total);
-    let a = this.assemblies.get(key);
-    if (offset === 0) {
-      // One snapshot at a time per sender is enough; drop that sender's abandoned assemblies.
-      for (const k of this.assemblies.keys()) if (k.startsWith(`${from}:`)) this.assemblies.delete(k);
-      a = { parts: [], received: 0, total };
-      this.assemblies.set(key, a);
-    }
-    if (!a || a.received !== offset) return undefined;
-    a.parts.push(chunk);
-    a.received += chunk.length;
-    if (a.received < a.total) return undefined;
-    this.assemblies.delete(key);
-    return Buffer.concat(a.parts);
   }
 
   close(): void {
@@ -237,7 +191,7 @@ class OutgoingLink {
   private conn: FramedSocket | null = null;
   private connecting = false;
   /** Frames written while the link is being opened. */
-  private pending: { kind: Kind; payload: Uint8Array }[] = [];
+  private pending: { kind: Kind; payload: Uint8Array; callId?: number }[] = [];
   private readonly calls = new Map<number, PendingCall>();
   private nextCallId = 1;
   private failures = 0;
@@ -272,25 +226,30 @@ class OutgoingLink {
     return new Promise((resolve, reject) => {
       const id = this.nextCallId++;
       const timer = setTimeout(() => {
+        const c = this.calls.get(id);
         this.calls.delete(id);
-        reject(new PeerLinkError(`${op} to ${this.peer}: no answer in ${timeoutMs} ms`));
+        const why = `${op} to ${this.peer}: no answer in ${timeoutMs} ms`;
+        reject(c?.sent === false ? new CallNotSentError(why) : new PeerLinkError(why));
       }, timeoutMs);
-      this.calls.set(id, { resolve, reject, timer });
-      if (!this.write(Kind.Call, encodeCall(id, op, meta, body), false)) {
+      const call: PendingCall = { resolve, reject, timer, sent: false };
+      this.calls.set(id, call);
+      const written = this.write(Kind.Call, encodeCall(id, op, meta, body), false, id);
+      if (written === 'sent') call.sent = true;
+      if (!written) {
         clearTimeout(timer);
         this.calls.delete(id);
-        reject(new PeerLinkError(`${this.peer} is unreachable`));
+        reject(new CallNotSentError(`${this.peer} is unreachable`));
       }
     });
   }
 
-  /** Writes or queues a frame; false when it was dropped (the peer is down or not draining). */
-  private write(kind: Kind, payload: Uint8Array, droppable: boolean): boolean {
+  /** Writes a frame ('sent') or queues it until the link opens ('queued'); false when it was dropped (the peer is down or not draining). */
+  private write(kind: Kind, payload: Uint8Array, droppable: boolean, callId?: number): 'sent' | 'queued' | false {
     if (this.closed) return false;
     if (this.conn) {
       if (droppable && this.conn.buffered > MAX_BUFFERED) return false;
       this.conn.write(kind, payload);
-      return true;
+      return 'sent';
     }
     if (!this.connecting) {
       const wait = this.retryAt - Date.now();
@@ -301,8 +260,8 @@ class OutgoingLink {
       else this.dial();
     }
     if (this.pending.length >= MAX_PENDING_FRAMES) return false;
-    this.pending.push({ kind, payload });
-    return true;
+    this.pending.push({ kind, payload, ...(callId === undefined ? {} : { callId }) });
+    return 'queued';
   }
 
   private redialIn(ms: number): void {
@@ -320,21 +279,8 @@ class OutgoingLink {
       return;
     }
     this.connecting = true;
-    const ts = String(Date.now());
-    const nonce = randomBytes(16).toString('hex');
-    const req = http.request(base.replace(/\/$/, '') + RAFT_STREAM_PATH, {
-      method: 'GET',
-      agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: PROTOCOL,
-        'x-raft-from': this.selfId,
-        'x-raft-to': this.peer,
-        'x-raft-ts': ts,
-        'x-raft-nonce': nonce,
-        'x-raft-mac': hmacHex(this.secret, `open\n${this.selfId}\n${this.peer}\n${ts}\n${nonce}`),
-      },
-    });
+    const open = openRequest(this.secret, this.selfId, this.peer);
+    const req = http.request(base.replace(/\/$/, '') + RAFT_STREAM_PATH, { method: 'GET', agent: false, headers: open.headers });
     const timer = setTimeout(() => req.destroy(new PeerLinkError(`connecting to ${this.peer} timed out`)), CONNECT_TIMEOUT_MS);
     req.on('error', (e) => {
       clearTimeout(timer);
@@ -349,16 +295,14 @@ class OutgoingLink {
     });
     req.on('upgrade', (res, socket, head) => {
       clearTimeout(timer);
-      const serverNonce = header(res, 'x-raft-nonce');
-      const proof = header(res, 'x-raft-mac');
-      if (!serverNonce || !proof || !sameMac(proof, hmacHex(this.secret, `accept\n${this.selfId}\n${this.peer}\n${nonce}\n${serverNonce}`))) {
+      const keys = open.accepted(res);
+      if (!keys) {
         socket.destroy();
         const reason = `${this.peer} did not prove it holds the cluster secret`;
         this.report.refused(reason);
         this.failed(new PeerLinkError(reason));
         return;
       }
-      const keys = sessionKeys(this.secret, nonce, serverNonce);
       const conn = new FramedSocket(socket, keys.toClient, keys.toServer, (kind, payload) => this.onFrame(kind, payload));
       if (head.length > 0) conn.push(head);
       this.opened(conn);
@@ -371,7 +315,11 @@ class OutgoingLink {
     if (this.closed) return conn.destroy();
     this.conn = conn;
     this.failures = 0;
-    for (const f of this.pending) conn.write(f.kind, f.payload);
+    for (const f of this.pending) {
+      conn.write(f.kind, f.payload);
+      const c = f.callId === undefined ? undefined : this.calls.get(f.callId);
+      if (c) c.sent = true;
+    }
     this.pending = [];
     void conn.closed.then((err) => {
       if (this.conn === conn) this.conn = null;
@@ -395,7 +343,7 @@ class OutgoingLink {
     this.pending = [];
     for (const c of this.calls.values()) {
       clearTimeout(c.timer);
-      c.reject(err);
+      c.reject(c.sent ? err : new CallNotSentError(`${this.peer} is unreachable`, { cause: err }));
     }
     this.calls.clear();
     if (this.closed) return;
@@ -410,132 +358,6 @@ class OutgoingLink {
     this.conn?.destroy();
     this.failed(new PeerLinkError('transport closed'));
   }
-}
-
-/**
- * Length-prefixed, MAC'd frames over a socket: [u32 length][u8 kind][payload][16-byte MAC], the MAC
- * over (sequence number, kind, payload) with this direction's key. A bad frame destroys the socket.
- */
-class FramedSocket {
-  private sendSeq = 0n;
-  private recvSeq = 0n;
-  /** Received bytes not yet parsed, kept as chunks until a whole frame is there (a 1 MB snapshot chunk arrives in many). */
-  private chunks: Buffer[] = [];
-  private received = 0;
-  private needed = 4;
-  private corked = false;
-  readonly closed: Promise<Error | null>;
-
-  private readonly socket: Duplex;
-  private readonly recvKey: Buffer;
-  private readonly sendKey: Buffer;
-  private readonly onFrame: (kind: number, payload: Uint8Array) => void;
-  constructor(
-    socket: Duplex,
-    recvKey: Buffer,
-    sendKey: Buffer,
-    onFrame: (kind: number, payload: Uint8Array) => void,
-  ) {
-    this.socket = socket;
-    this.recvKey = recvKey;
-    this.sendKey = sendKey;
-    this.onFrame = onFrame;
-    let error: Error | null = null;
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve(error)));
-    socket.on('error', (e: Error) => (error = e));
-    socket.on('data', (chunk: Buffer) => this.push(chunk));
-    const tcp = socket as Partial<Socket>;
-    tcp.setNoDelay?.(true);
-    // Long-lived by design: no idle timeout (an HTTP server may have set one), keep-alive probes instead.
-    tcp.setTimeout?.(0);
-    tcp.setKeepAlive?.(true, 10_000);
-  }
-
-  get buffered(): number {
-    return this.socket.writableLength;
-  }
-
-  write(kind: Kind, payload: Uint8Array): void {
-    if (this.socket.destroyed) return;
-    const head = Buffer.allocUnsafe(5);
-    head.writeUInt32BE(1 + payload.length + MAC_BYTES, 0);
-    head.writeUInt8(kind, 4);
-    const tag = frameMac(this.sendKey, this.sendSeq++, head.subarray(4), payload);
-    // Frames written in one turn of the event loop go out in one write.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(head);
-    this.socket.write(payload);
-    this.socket.write(tag);
-  }
-
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.received += chunk.length;
-    if (this.received < this.needed) return;
-    const buf = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.received);
-    let off = 0;
-    let needed = 4;
-    try {
-      while (buf.length - off >= 4) {
-        const len = buf.readUInt32BE(off);
-        if (len < 1 + MAC_BYTES || len > MAX_FRAME) throw new PeerLinkError(`bad frame length ${len}`);
-        if (buf.length - off < 4 + len) {
-          needed = 4 + len;
-          break;
-        }
-        const kind = buf.subarray(off + 4, off + 5);
-        const payload = buf.subarray(off + 5, off + 4 + len - MAC_BYTES);
-        const tag = buf.subarray(off + 4 + len - MAC_BYTES, off + 4 + len);
-        if (!timingSafeEqual(tag, frameMac(this.recvKey, this.recvSeq++, kind, payload))) throw new PeerLinkError('frame failed authentication');
-        off += 4 + len;
-        this.onFrame(kind[0]!, payload);
-      }
-    } catch (e) {
-      this.socket.destroy(e as Error);
-      return;
-    }
-    const rest = buf.subarray(off);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.received = rest.length;
-    this.needed = needed;
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
-
-function frameMac(key: Buffer, seq: bigint, kind: Uint8Array, payload: Uint8Array): Buffer {
-  const s = Buffer.allocUnsafe(8);
-  s.writeBigUInt64BE(seq);
-  return createHmac('sha256', key).update(s).update(kind).update(payload).digest().subarray(0, MAC_BYTES);
-}
-
-function sessionKeys(secret: string, clientNonce: string, serverNonce: string): { toServer: Buffer; toClient: Buffer } {
-  const key = (dir: string) => createHmac('sha256', secret).update(`key\n${dir}\n${clientNonce}\n${serverNonce}`).digest();
-  return { toServer: key('to-server'), toClient: key('to-client') };
-}
-
-function hmacHex(secret: string, text: string): string {
-  return createHmac('sha256', secret).update(text).digest('hex');
-}
-
-function sameMac(givenHex: string, wantHex: string): boolean {
-  const given = Buffer.from(givenHex, 'hex');
-  const want = Buffer.from(wantHex, 'hex');
-  return given.length === want.length && timingSafeEqual(given, want);
-}
-
-function header(msg: IncomingMessage, name: string): string | undefined {
-  const v = msg.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 const utf8 = new TextEncoder();

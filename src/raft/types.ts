@@ -42,6 +42,13 @@ export interface Snapshot {
   data: Uint8Array;
 }
 
+/** What was durable when a node stopped: the hard state, the latest snapshot and the entries after it. */
+export interface DurableState {
+  hardState?: HardState;
+  snapshot?: Snapshot;
+  entries: LogEntry[];
+}
+
 export type ConfChangeType = 'addVoter' | 'addLearner' | 'promote' | 'remove';
 export interface ConfChange {
   type: ConfChangeType;
@@ -52,7 +59,7 @@ export interface ConfChange {
 export const MessageType = {
   Hup: 0, // local: start an election
   Beat: 1, // local: leader heartbeat
-  Prop: 2, // local: proposal
+  // 2 was a local proposal message; proposals enter the core through propose(), never as a message.
   App: 3,
   AppResp: 4,
   Vote: 5,
@@ -90,8 +97,6 @@ export interface Message {
   rejectHint: number;
   snapshot?: Snapshot;
   context?: Uint8Array;
-  /** ReadIndex: the caller accepts a lease read (the leader answers from its commit index at once). */
-  lease?: boolean;
   /** App carrying no entries, only the commit index, to a follower with nothing to catch up: no answer unless it rejects. */
   commitOnly?: boolean;
 }
@@ -118,6 +123,7 @@ export function message(m: Partial<Message> & Pick<Message, 'type'>): Message {
   };
 }
 
+/** Types only a node's own driver produces: the core refuses them from the network (etcd's IsLocalMsg). */
 export function isLocalMessage(t: MessageType): boolean {
   return (
     t === MessageType.Hup ||
@@ -125,15 +131,5 @@ export function isLocalMessage(t: MessageType): boolean {
     t === MessageType.SnapStatus ||
     t === MessageType.Unreachable ||
     t === MessageType.CheckQuorum
-  );
-}
-
-export function isResponseMessage(t: MessageType): boolean {
-  return (
-    t === MessageType.AppResp ||
-    t === MessageType.VoteResp ||
-    t === MessageType.PreVoteResp ||
-    t === MessageType.HeartbeatResp ||
-    t === MessageType.ReadIndexResp
   );
 }

@@ -221,7 +221,7 @@ export class SessionService {
     // A heap made on another node may not be applied here yet: catch up once before saying it is unknown.
     let object = this.journal.heap(heap, subject);
     if (!object) {
-      await this.log.readBarrier();
+      await this.log.linearizableRead();
       object = this.journal.heap(heap, subject);
     }
     if (!object) throw notFound(`heap ${heap} not found`);
@@ -229,7 +229,7 @@ export class SessionService {
   }
 
   async list(opts: { cursor?: string; limit?: number; subject?: string | null } = {}): Promise<{ sessions: SessionInfo[]; nextCursor: string | null }> {
-    await this.log.readBarrier();
+    await this.log.linearizableRead();
     const limit = pageLimit(opts.limit, 100, 1000);
     const all = this.journal.sessions(opts.subject).filter((s) => opts.cursor === undefined || s.name > opts.cursor);
     const page = all.slice(0, limit).map(info);
@@ -241,7 +241,7 @@ export class SessionService {
     opts: { stepsCursor?: string; stepsLimit?: number; subject?: string | null } = {},
   ): Promise<SessionInfo & { journal: JournalStep[]; nextStepsCursor: string | null }> {
     SessionService.validate(name, null);
-    await this.log.readBarrier();
+    await this.log.linearizableRead();
     const head = this.journal.session(opts.subject, name);
     if (!head) throw notFound(`session ${name} not found`);
     const after = opts.stepsCursor === undefined ? 0 : Number(opts.stepsCursor);
@@ -277,7 +277,7 @@ export class SessionService {
     // on the head decides, so a stale head (this node had not yet heard of a step committed elsewhere)
     // costs a run and a rebuild, never a lost or forked step. A node that knows no leader answers 503
     // before running anything.
-    if (fresh && req.session !== null) await this.log.readBarrier({ local: true });
+    if (fresh && req.session !== null) await this.log.localRead();
     const head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
     const expect = head?.head ?? null;
     const parent = req.heap ?? expect;

@@ -13,7 +13,13 @@ export class CommandLog {
     return (await this.proposer.propose(encoder.encode(JSON.stringify(cmd)))) as Json | undefined;
   }
 
-  readBarrier(opts?: { local?: boolean }): Promise<void> {
-    return this.proposer.readIndex(opts);
+  /** Reads of the state after this see every command committed anywhere before the call. */
+  linearizableRead(): Promise<void> {
+    return this.proposer.linearizableRead();
+  }
+
+  /** Reads of the state after this see every command this node knows committed (not linearizable: re-check on write). */
+  localRead(): Promise<void> {
+    return this.proposer.localRead();
   }
 }

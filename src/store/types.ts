@@ -37,9 +37,11 @@ export interface StateModule {
   apply(cmd: Command, tx: Tx): Json | undefined;
 }
 
-/** The part of a Raft node the store needs: replicate bytes, and wait until local reads are linearizable. */
+/** The part of a Raft node the store needs: replicate bytes, and the two read barriers. */
 export interface Proposer {
   propose(data: Uint8Array): Promise<unknown>;
-  /** `local`: only what this node knows to be committed, no round to the leader (for callers that re-check on write). */
-  readIndex(opts?: { local?: boolean }): Promise<void>;
+  /** Resolves once this node has applied every command committed anywhere before the call. */
+  linearizableRead(): Promise<void>;
+  /** Resolves once this node has applied every command it knows to be committed; no round to the leader (for callers that re-check on write). */
+  localRead(): Promise<void>;
 }

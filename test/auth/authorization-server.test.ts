@@ -1,14 +1,14 @@
 import * as oauth from 'oauth4webapi';
 import { decodeProtectedHeader, importJWK, SignJWT, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cookieOf, formFields, MACHINE_SECRET, PASSWORD, SharedLog, startNode, type TestNode } from './harness.ts';
+import { cookieOf, formFields, MACHINE_SECRET, PASSWORD, SharedLog, startNode, type AuthNode } from './harness.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 const insecure = { [oauth.allowInsecureRequests]: true };
 
 let log: SharedLog;
-let n1: TestNode; // issuer = n1's URL: the cluster's public origin
-let n2: TestNode; // same cluster, another node
+let n1: AuthNode; // issuer = n1's URL: the cluster's public origin
+let n2: AuthNode; // same cluster, another node
 let as: oauth.AuthorizationServer;
 let asAtN2: oauth.AuthorizationServer; // the same server's endpoints, reached through node 2
 
@@ -33,7 +33,7 @@ const auth = (client: oauth.Client) =>
   client.token_endpoint_auth_method === 'none' ? oauth.None() : oauth.ClientSecretBasic(client.client_secret as string);
 
 /** Browser part of the flow: authorize page → sign-in POST → consent POST → redirect carrying the code. */
-async function signInAndConsent(node: TestNode, params: Record<string, string>, user = 'alice', password = PASSWORD): Promise<URL> {
+async function signInAndConsent(node: AuthNode, params: Record<string, string>, user = 'alice', password = PASSWORD): Promise<URL> {
   const page = await fetch(`${node.url}/oauth/authorize?${new URLSearchParams(params)}`);
   expect(page.status).toBe(200);
   expect(page.headers.get('x-frame-options')).toBe('DENY');
@@ -80,7 +80,7 @@ async function tokensFor(client: oauth.Client, at = asAtN2) {
   return oauth.processAuthorizationCodeResponse(at, client, res);
 }
 
-const call = (node: TestNode, token: string, path = '/mcp') =>
+const call = (node: AuthNode, token: string, path = '/mcp') =>
   fetch(`${node.url}${path}`, { method: path === '/mcp' ? 'POST' : 'GET', headers: { authorization: `Bearer ${token}` } });
 
 async function expectRejected(res: Response, status: number, error: string) {
@@ -90,7 +90,7 @@ async function expectRejected(res: Response, status: number, error: string) {
   return res;
 }
 
-const tokenRequest = (node: TestNode, params: Record<string, string>, headers: Record<string, string> = {}) =>
+const tokenRequest = (node: AuthNode, params: Record<string, string>, headers: Record<string, string> = {}) =>
   fetch(`${node.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params) });
 
 describe('discovery', () => {

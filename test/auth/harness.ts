@@ -44,12 +44,13 @@ export class SharedLog {
         this.tail = run.catch(() => undefined);
         return run;
       },
-      readIndex: () => this.tail.then(() => undefined),
+      linearizableRead: () => this.tail.then(() => undefined),
+      localRead: () => this.tail.then(() => undefined),
     };
   }
 }
 
-export interface TestNode {
+export interface AuthNode {
   url: string;
   state: ReplicatedState;
   gate: AuthGate & { pruneExpired(): Promise<void> };
@@ -79,7 +80,7 @@ function protectedRoutes(gate: AuthGate): Koa.Middleware {
 export async function startNode(
   log: SharedLog,
   opts: { issuer?: string; clockOffsetMs?: number } & Partial<BuiltInAuthOptions> = {},
-): Promise<TestNode> {
+): Promise<AuthNode> {
   hashes ??= Promise.all([hashPassword(PASSWORD), hashPassword(MACHINE_SECRET)]);
   const [userHash, machineHash] = await hashes;
   const dir = await mkdtemp(join(tmpdir(), 'raftbox-auth-'));

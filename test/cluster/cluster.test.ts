@@ -1,7 +1,8 @@
 // The three-node promise with real processes: any node continues any session, nothing acknowledged is
 // lost, executions answer everywhere, and a node cut off from the quorum serves nothing stale.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stepAcknowledged, TestCluster, waitFor } from './harness.ts';
+import { waitFor } from '../support/index.ts';
+import { stepAcknowledged, TestCluster } from './harness.ts';
 
 let c: TestCluster;
 beforeAll(async () => {
@@ -176,5 +177,19 @@ describe('a three-node cluster', { timeout: 60_000 }, () => {
     expect(JSON.stringify(s.json)).not.toContain('test-cluster-secret');
     const follower = IDS.find((id) => id !== leader)!;
     expect((await c.get(follower, '/cluster/status')).json).toMatchObject({ role: 'follower', leader: { id: leader } });
+  });
+
+  it('a step sent to a follower right after the leader is SIGKILLed waits out the election and commits', async () => {
+    await c.waitReady();
+    const leader = await c.leader();
+    const followers = IDS.filter((id) => id !== leader);
+    for (const id of followers) expect((await stepAcknowledged(c, id, `failover-${id}`, 'let n = 1; n')).json.result).toBe(1);
+    await c.kill(leader);
+    // No retry: each step must be answered by the cluster's next leader, not refused during the election.
+    const steps = await Promise.all(followers.map((id) => c.step(id, `failover-${id}`, 'n += 1; n')));
+    expect(steps.map((r) => [r.status, r.json.result])).toEqual(followers.map(() => [200, 2]));
+    await c.restart(leader);
+    await c.waitReady();
+    for (const id of followers) expect((await session(leader, `failover-${id}`)).json.steps).toBe(2);
   });
 });

@@ -2,31 +2,19 @@
 // src/cli/main.ts serve`), each with its own temp data dir. Raft traffic from node a to node b goes
 // through its own TCP proxy (a→b), so a test can cut one node off from the others (a partition)
 // while clients still reach it directly.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CLUSTER_SECRET, freePort, startChild, stopChild, tempDir, waitFor } from '../support/index.ts';
 
 export const repo = fileURLToPath(new URL('../..', import.meta.url));
-export const SECRET = 'test-cluster-secret-0123456789';
 
 export interface Answer {
   status: number;
   json: any; // test answers are checked field by field
   retryAfter: string | null;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** A TCP proxy that can be cut (drops every connection and refuses new ones) and healed. */
@@ -79,7 +67,8 @@ export class CuttableProxy {
   }
 }
 
-export interface TestNode {
+/** A `raftbox serve` child process of a TestCluster. */
+export interface ClusterNode {
   id: string;
   port: number;
   url: string;
@@ -87,18 +76,19 @@ export interface TestNode {
   /** This node's view of the peers: its own URL, and a proxy per other node. */
   peers: Record<string, string>;
   child: ChildProcess | null;
+  /** The tail of what it printed. */
   output: string;
 }
 
 export class TestCluster {
   private readonly proxies = new Map<string, CuttableProxy>(); // key `${from}>${to}`
 
-  readonly nodes: TestNode[];
+  readonly nodes: ClusterNode[];
   private readonly root: string;
   private readonly extraArgs: string[];
   private readonly nodeArgs: string[];
   private constructor(
-    nodes: TestNode[],
+    nodes: ClusterNode[],
     root: string,
     extraArgs: string[],
     nodeArgs: string[],
@@ -112,10 +102,10 @@ export class TestCluster {
   /** `direct`: nodes talk to each other without the proxies (no partitions; for benchmarks). */
   static async start(opts: { size?: number; args?: string[]; direct?: boolean; nodeArgs?: string[] } = {}): Promise<TestCluster> {
     const size = opts.size ?? 3;
-    const root = await mkdtemp(join(tmpdir(), 'raftbox-cluster-'));
+    const root = await tempDir('raftbox-cluster-');
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
     const ports = await Promise.all(ids.map(() => freePort()));
-    const nodes: TestNode[] = ids.map((id, i) => ({
+    const nodes: ClusterNode[] = ids.map((id, i) => ({
       id,
       port: ports[i]!,
       url: `http://127.0.0.1:${ports[i]}`,
@@ -141,28 +131,30 @@ export class TestCluster {
     return cluster;
   }
 
-  node(id: string): TestNode {
+  node(id: string): ClusterNode {
     const n = this.nodes.find((x) => x.id === id);
     if (!n) throw new Error(`no node ${id}`);
     return n;
   }
 
   /** Starts (or restarts, from its data dir) a node; resolves once it listens. */
-  async spawn(n: TestNode, extra: string[] = []): Promise<void> {
+  async spawn(n: ClusterNode, extra: string[] = []): Promise<void> {
     const peers = Object.entries(n.peers).map(([id, url]) => `${id}=${url}`).join(',');
     const args = ['--no-node-snapshot', ...this.nodeArgs, 'src/cli/main.ts', 'serve', '--node-id', n.id, '--port', String(n.port), '--data-dir', n.dataDir, '--peers', peers, '--log-level', 'warn', '--max-concurrent', '4', ...this.extraArgs, ...extra];
-    const child = spawn(process.execPath, args, { cwd: repo, env: { ...process.env, RAFTBOX_CLUSTER_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = startChild(args, { cwd: repo, env: { ...process.env, RAFTBOX_CLUSTER_SECRET: CLUSTER_SECRET } });
+    const child = started.child;
     n.child = child;
-    const collect = (c: Buffer) => (n.output = (n.output + c.toString()).slice(-20_000));
+    // `output` is read by tests while the node runs and after it died: keep the tail on the node.
+    const collect = () => (n.output = started.output());
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
-    await waitFor(`${n.id} to listen`, async () => (await fetch(`${n.url}/healthz`).then((r) => r.ok, () => false)) || (child.exitCode !== null && fail(`${n.id} exited: ${n.output}`)), 30_000);
+    await waitFor(`${n.id} to listen`, async () => (await fetch(`${n.url}/healthz`).then((r) => r.ok, () => false)) || (child.exitCode !== null && fail(`${n.id} exited: ${started.output()}`)), 30_000);
   }
 
   /** A new node that starts outside the membership (`--join`) and waits to be added. */
-  async addJoiner(id: string): Promise<TestNode> {
+  async addJoiner(id: string): Promise<ClusterNode> {
     const port = await freePort();
-    const n: TestNode = { id, port, url: `http://127.0.0.1:${port}`, dataDir: join(this.root, id), peers: { ...this.nodes[0]!.peers }, child: null, output: '' };
+    const n: ClusterNode = { id, port, url: `http://127.0.0.1:${port}`, dataDir: join(this.root, id), peers: { ...this.nodes[0]!.peers }, child: null, output: '' };
     n.peers[id] = n.url;
     this.nodes.push(n);
     await this.spawn(n, ['--join']);
@@ -173,11 +165,7 @@ export class TestCluster {
     const n = this.node(id);
     const c = n.child;
     n.child = null;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill('SIGKILL');
-    });
+    return stopChild(c);
   }
 
   restart(id: string): Promise<void> {
@@ -192,11 +180,11 @@ export class TestCluster {
     }
   }
 
-  alive(): TestNode[] {
+  alive(): ClusterNode[] {
     return this.nodes.filter((n) => n.child !== null);
   }
 
-  async waitReady(nodes: TestNode[] = this.alive()): Promise<void> {
+  async waitReady(nodes: ClusterNode[] = this.alive()): Promise<void> {
     await waitFor('nodes ready', async () => (await Promise.all(nodes.map((n) => this.get(n.id, '/readyz').then((r) => r.status === 200, () => false)))).every(Boolean), 30_000);
   }
 
@@ -245,16 +233,6 @@ export class TestCluster {
 
 function fail(message: string): never {
   throw new Error(message);
-}
-
-/** Polls `cond` until it holds; a bounded liveness wait, not a timing assertion. */
-export async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /**

@@ -1,7 +1,8 @@
 // Growing and shrinking a running cluster with `raftbox serve --join` and `raftbox members`.
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, repo, SECRET, stepAcknowledged, TestCluster, waitFor } from './harness.ts';
+import { CLUSTER_SECRET, freePort, waitFor } from '../support/index.ts';
+import { repo, stepAcknowledged, TestCluster } from './harness.ts';
 
 let c: TestCluster;
 beforeAll(async () => {
@@ -10,7 +11,7 @@ beforeAll(async () => {
 afterAll(() => c?.close());
 
 // Async on purpose: this process runs the Raft proxies, and a blocking spawnSync would freeze them.
-const cli = (args: string[], secret = SECRET) =>
+const cli = (args: string[], secret = CLUSTER_SECRET) =>
   new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
     execFile(process.execPath, ['--no-node-snapshot', 'src/cli/main.ts', 'members', ...args], { cwd: repo, env: { ...process.env, RAFTBOX_CLUSTER_SECRET: secret }, timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),

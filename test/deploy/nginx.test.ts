@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Client } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prepareNginxRunDir, renderNginxSite, type LbBalance } from '../../cluster/nginx-site.ts';
+import { freePort } from '../support/index.ts';
 import { onPath } from './on-path.ts';
 
 const clusterDir = new URL('../../cluster/', import.meta.url).pathname;
@@ -67,13 +68,6 @@ async function fakeNode(): Promise<FakeNode> {
   });
   node.port = await listen(node.server);
   return node;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  const port = await listen(probe);
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 interface Balancer {

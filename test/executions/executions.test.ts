@@ -96,7 +96,7 @@ describe('running code', () => {
     const small = await f.node({ nodeId: 'small', maxExecutions: 3 });
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await small.executions.run({ code: String(i), idempotencyKey: `p${i}` }, WAIT)).id);
-    await f.log.readBarrier();
+    await f.log.linearizableRead();
     const { executions } = await small.executions.list();
     expect(executions.map((e) => e.id)).toEqual(ids.slice(2).reverse());
     await expect(small.executions.get(ids[0]!)).rejects.toMatchObject({ status: 404 });
@@ -159,7 +159,7 @@ describe('running code', () => {
     const a = await node.executions.run({ code: '1', tags: { team: 'red' } }, WAIT);
     const b = await node.executions.run({ code: 'throw new Error("x")', tags: { team: 'blue' } }, WAIT);
     const c = await node.executions.run({ code: '3', session: 's', tags: { team: 'red' } }, WAIT);
-    await f.log.readBarrier();
+    await f.log.linearizableRead();
     const ids = (q: Parameters<Domain['executions']['list']>[0]) => node.executions.list(q).then((r) => r.executions.map((e) => e.id));
     expect(await ids({})).toEqual([c.id, b.id, a.id]);
     expect(await ids({ status: 'failed' })).toEqual([b.id]);
@@ -173,7 +173,7 @@ describe('running code', () => {
 
   it('hides executions of other subjects', async () => {
     const mine = await node.executions.run({ code: 'console.log("x"); 1', subject: 'alice' }, WAIT);
-    await f.log.readBarrier();
+    await f.log.linearizableRead();
     await expect(node.executions.get(mine.id, { subject: 'bob' })).rejects.toMatchObject({ status: 404 });
     await expect(node.executions.get(mine.id)).rejects.toMatchObject({ status: 404 });
     await expect(node.executions.output(mine.id, { subject: 'bob' })).rejects.toMatchObject({ status: 404 });

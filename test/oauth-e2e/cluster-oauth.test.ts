@@ -8,7 +8,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/index.ts';
-import { TestCluster, waitFor, type TestNode } from '../cluster/harness.ts';
+import { TestCluster, type ClusterNode } from '../cluster/harness.ts';
+import { waitFor } from '../support/index.ts';
 import { cookieOf, formFields } from '../auth/harness.ts';
 import { call } from '../e2e/mcp-tools.ts';
 
@@ -21,7 +22,7 @@ const issuer = new URL(PUBLIC);
 let c: TestCluster;
 let as: oauth.AuthorizationServer;
 const machine: oauth.Client = { client_id: MACHINE.id };
-let n1: TestNode, n2: TestNode, n3: TestNode;
+let n1: ClusterNode, n2: ClusterNode, n3: ClusterNode;
 
 beforeAll(async () => {
   const [userHash, machineHash] = await Promise.all([hashPassword(PASSWORD), hashPassword(MACHINE.secret)]);
@@ -34,7 +35,7 @@ beforeAll(async () => {
 afterAll(() => c?.close());
 
 /** oauth4webapi options that send a request for the public origin to one node. */
-function at(node: TestNode) {
+function at(node: ClusterNode) {
   return {
     [oauth.allowInsecureRequests]: true,
     [oauth.customFetch]: (url: string, init: RequestInit) => fetch(url.replace(PUBLIC, node.url), init),
@@ -42,7 +43,7 @@ function at(node: TestNode) {
 }
 
 /** The browser's part: the authorize page, the sign-in form POST, the consent POST; answers the redirect. */
-async function signInAndConsent(node: TestNode, params: Record<string, string>): Promise<URL> {
+async function signInAndConsent(node: ClusterNode, params: Record<string, string>): Promise<URL> {
   const page = await fetch(`${node.url}/oauth/authorize?${new URLSearchParams(params)}`);
   expect(page.status).toBe(200);
   const cookie = cookieOf(page);
@@ -65,15 +66,15 @@ async function signInAndConsent(node: TestNode, params: Record<string, string>):
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** A bearer call's status on a node: 200 while the token is good, 401 once it is not. */
-const apiStatus = (node: TestNode, token: string) => fetch(`${node.url}/api/executions?limit=1`, { headers: bearer(token) }).then((r) => r.status);
+const apiStatus = (node: ClusterNode, token: string) => fetch(`${node.url}/api/executions?limit=1`, { headers: bearer(token) }).then((r) => r.status);
 
-async function mcpClient(node: TestNode, token: string): Promise<Client> {
+async function mcpClient(node: ClusterNode, token: string): Promise<Client> {
   const client = new Client({ name: 'oauth-e2e', version: '1' });
   await client.connect(new StreamableHTTPClientTransport(new URL('/mcp', node.url), { requestInit: { headers: bearer(token) } }));
   return client;
 }
 
-async function machineToken(node: TestNode, scope: string): Promise<string> {
+async function machineToken(node: ClusterNode, scope: string): Promise<string> {
   const res = await oauth.clientCredentialsGrantRequest(as, machine, oauth.ClientSecretBasic(MACHINE.secret), { scope }, at(node));
   return (await oauth.processClientCredentialsResponse(as, machine, res)).access_token;
 }

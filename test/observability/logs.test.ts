@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/index.ts';
-import { waitFor } from '../cluster/harness.ts';
+import { waitFor } from '../support/index.ts';
 import { MACHINE, machineToken, revoke, startOAuthNode } from './oauth-node.ts';
 
 type Started = Awaited<ReturnType<typeof startOAuthNode>>;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../cluster/harness.ts';
+import { waitFor } from '../support/index.ts';
 import { machineToken, revoke, sample, startOAuthNode } from './oauth-node.ts';
 
 type Started = Awaited<ReturnType<typeof startOAuthNode>>;

@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, repo, waitFor } from '../cluster/harness.ts';
+import { repo } from '../cluster/harness.ts';
+import { freePort, waitFor } from '../support/index.ts';
 
 const GRACE_SECS = 5;
 let dataDir: string;
@@ -11,13 +12,13 @@ let port: number;
 let child: ChildProcess | null = null;
 let output = '';
 
-function serve(): Promise<void> {
+async function serve(): Promise<void> {
   const args = ['--no-node-snapshot', 'src/cli/main.ts', 'serve', '--port', String(port), '--data-dir', dataDir, '--shutdown-grace-secs', String(GRACE_SECS), '--max-concurrent', '2'];
   child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   const collect = (c: Buffer) => (output += c.toString());
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
-  return waitFor('the node to be ready', () => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), 30_000);
+  await waitFor('the node to be ready', () => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), 30_000);
 }
 
 /** The exit code, or the signal that killed the process. */

@@ -12,7 +12,7 @@ interface ServerConfig {
   dataDir: string;
   peers: Record<string, string>;
   join?: boolean;
-  secret?: string;
+  secret: string;
   raft?: Partial<RaftNodeOptions>;
 }
 
@@ -42,7 +42,7 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse): Promi
     return json(await node.propose(encodeKv({ op: 'put', key: b.key!, value: b.value! })));
   }
   if (url.pathname === '/kv/get') {
-    await node.readIndex();
+    await node.linearizableRead();
     return json({ value: sm.data.get(url.searchParams.get('key')!) ?? null });
   }
   if (url.pathname === '/kv/dump') return json(Object.fromEntries(sm.data));
@@ -66,7 +66,7 @@ node = await RaftNode.start({
   peers: cfg.peers,
   url: `http://127.0.0.1:${cfg.port}`,
   dataDir: cfg.dataDir,
-  secret: cfg.secret ?? 'process-test-secret',
+  secret: cfg.secret,
   stateMachine: sm,
   ...(cfg.join ? { join: true } : {}),
   ...cfg.raft,

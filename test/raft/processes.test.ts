@@ -1,8 +1,8 @@
 // Three real Node processes on loopback, each with its own LevelDB: SIGKILL the leader under a
 // steady stream of writes, restart it from disk; then grow to four (learner → voter) and shrink.
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, kill, spawnNode, call, status, type ProcNode } from './processes.ts';
-import { tempDir, waitFor } from './node-harness.ts';
+import { waitFor } from '../support/index.ts';
+import { kill, procNode, spawnNode, call, status, type ProcNode } from './processes.ts';
 
 const RAFT = { tickMs: 50, electionTicks: 10, snapshotEvery: 200, keepEntries: 50 };
 const nodes: ProcNode[] = [];
@@ -12,7 +12,7 @@ afterAll(async () => {
 });
 
 async function leaderOf(candidates: ProcNode[]): Promise<ProcNode> {
-  return waitFor(async () => {
+  return waitFor('a leader', async () => {
     for (const n of candidates) {
       if (!n.child) continue;
       const s = await status(n);
@@ -59,28 +59,25 @@ function writers(count: number) {
 
 describe('real processes', () => {
   it('survive SIGKILL of the leader without losing acknowledged writes, and membership changes without downtime', async () => {
-    for (const id of ['a', 'b', 'c']) {
-      const port = await freePort();
-      nodes.push({ id, port, url: `http://127.0.0.1:${port}`, dataDir: await tempDir('raft-proc-'), child: null });
-    }
+    for (const id of ['a', 'b', 'c']) nodes.push(await procNode(id));
     const peers = Object.fromEntries(nodes.map((n) => [n.id, n.url]));
     await Promise.all(nodes.map((n) => spawnNode(n, peers, { raft: RAFT })));
     const first = await leaderOf(nodes);
 
     const w = writers(4);
-    await waitFor(() => w.acked.size >= 200, 20_000);
+    await waitFor('200 writes', () => w.acked.size >= 200, 20_000);
     await kill(first); // SIGKILL under load
     const second = await leaderOf(nodes.filter((n) => n !== first)); // bounded: a few election timeouts
     expect(second).not.toBe(first);
     const before = w.acked.size;
-    await waitFor(() => w.acked.size >= before + 200, 20_000); // the cluster keeps committing
+    await waitFor('200 writes after the kill', () => w.acked.size >= before + 200, 20_000); // the cluster keeps committing
     await spawnNode(first, peers, { raft: RAFT }); // restart from its data dir
-    await waitFor(() => w.acked.size >= before + 400, 20_000);
+    await waitFor('200 writes after the restart', () => w.acked.size >= before + 400, 20_000);
     await w.stop();
 
     // The restarted node catches up, and every acknowledged write is on every node.
     const leaderStatus = (await status(await leaderOf(nodes)))!;
-    await waitFor(async () => ((await status(first))?.applied ?? 0) >= leaderStatus.commit, 20_000);
+    await waitFor('the restarted node to catch up', async () => ((await status(first))?.applied ?? 0) >= leaderStatus.commit, 20_000);
     for (const n of nodes) {
       await call(n.url, '/kv/get?key=none'); // ReadIndex barrier
       const dump = (await call(n.url, '/kv/dump')).json as Record<string, string>;
@@ -90,12 +87,11 @@ describe('real processes', () => {
 
     // Grow: d joins as a learner, catches up (via snapshot: the log was compacted), becomes a voter.
     const w2 = writers(2);
-    const dPort = await freePort();
-    const d: ProcNode = { id: 'd', port: dPort, url: `http://127.0.0.1:${dPort}`, dataDir: await tempDir('raft-proc-'), child: null };
+    const d = await procNode('d');
     await spawnNode(d, peers, { join: true, raft: RAFT });
     expect((await call(nodes[0]!.url, '/admin/addLearner', { id: 'd', url: d.url })).status).toBe(200);
     expect((await call(nodes[1]!.url, '/admin/promote', { id: 'd' })).status).toBe(200);
-    await waitFor(async () => (await status(d))?.voters.includes('d'), 20_000);
+    await waitFor('d to be a voter', async () => (await status(d))?.voters.includes('d'), 20_000);
     nodes.push(d); // clients use it once it is a member
 
     // Shrink: remove a follower.
@@ -104,11 +100,11 @@ describe('real processes', () => {
     // As an operator would: drain it first (writers stop choosing it, writes already sent to it finish).
     // A write still waiting on it when it leaves could not finish: it no longer hears of commits.
     nodes.splice(nodes.indexOf(victim), 1);
-    await waitFor(() => w2.inFlightOn(victim) === 0, 20_000);
+    await waitFor('writes in flight on the leaving node', () => w2.inFlightOn(victim) === 0, 20_000);
     expect((await call(lead.url, '/admin/remove', { id: victim.id })).status).toBe(200);
     await kill(victim, 'SIGTERM');
     const after = w2.acked.size;
-    await waitFor(() => w2.acked.size >= after + 50, 20_000);
+    await waitFor('50 writes after the removal', () => w2.acked.size >= after + 50, 20_000);
     await w2.stop();
     expect(w2.failures()).toBe(0); // no downtime while the membership changed
     const final = (await status(lead))!;

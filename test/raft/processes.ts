@@ -1,22 +1,12 @@
 // Child-process KV servers (test/raft/kv-server.ts) on loopback, for process tests and the benchmark.
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import type { RaftNodeOptions, RaftStatus } from '../../src/raft/index.ts';
+import { CLUSTER_SECRET, freePort, startChild, stopChild, tempDir, waitFor } from '../support/index.ts';
 
 const serverPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'kv-server.ts');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ProcNode {
   id: string;
@@ -31,25 +21,25 @@ export async function spawnNode(
   peers: Record<string, string>,
   opts: { join?: boolean; raft?: Partial<RaftNodeOptions> } = {},
 ): Promise<void> {
-  const cfg = JSON.stringify({ id: n.id, port: n.port, dataDir: n.dataDir, peers, ...opts });
-  const child = spawn(process.execPath, [serverPath, cfg], { stdio: ['ignore', 'pipe', 'inherit'] });
-  n.child = child;
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`${n.id} exited with ${code}`)));
-  });
+  const cfg = JSON.stringify({ id: n.id, port: n.port, dataDir: n.dataDir, peers, secret: CLUSTER_SECRET, ...opts });
+  const started = startChild([serverPath, cfg]);
+  n.child = started.child;
+  await waitFor(`${n.id} to start`, () => {
+    if (started.child.exitCode !== null) throw new Error(`${n.id} exited with ${started.child.exitCode}: ${started.output()}`);
+    return started.output().includes('ready\n');
+  }, 30_000);
+}
+
+/** A fresh kv-server node (not started) on a free port with its own data dir. */
+export async function procNode(id: string): Promise<ProcNode> {
+  const port = await freePort();
+  return { id, port, url: `http://127.0.0.1:${port}`, dataDir: await tempDir('raft-proc-'), child: null };
 }
 
 export function kill(n: ProcNode, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   const c = n.child;
   n.child = null;
-  if (!c || c.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    c.once('exit', () => resolve());
-    c.kill(signal);
-  });
+  return stopChild(c, signal);
 }
 
 export async function call(url: string, p: string, body?: unknown): Promise<{ status: number; json: unknown }> {

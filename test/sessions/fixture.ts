@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import { createDomain, domainModules, type Domain, type DomainOptions } from '../../src/executions/index.ts';
 import { IsolatePool } from '../../src/sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from '../../src/store/index.ts';
-import type { ReplicatedLog } from '../../src/cluster/index.ts';
-import { singleNodeLog } from '../support/replicated-log.ts';
+import type { Replica } from '../../src/replication/index.ts';
+import { singleNodeReplica } from '../support/replica.ts';
 
 /** One node's domain over a real single-node Raft log, or several "nodes" sharing one replicated state. */
 export class Fixture {
   readonly pool = new IsolatePool({ maxIsolates: 2 });
   state!: ReplicatedState;
   log!: CommandLog;
-  private replicated!: ReplicatedLog;
+  private replicated!: Replica;
   private readonly domains: Domain[] = [];
 
   readonly dir: string;
@@ -52,7 +52,7 @@ export class Fixture {
   }
 
   private async openState(): Promise<void> {
-    this.replicated = await singleNodeLog(this.dir, domainModules());
-    ({ state: this.state, log: this.log } = this.replicated);
+    this.replicated = await singleNodeReplica(this.dir, domainModules());
+    ({ state: this.state, commandLog: this.log } = this.replicated);
   }
 }

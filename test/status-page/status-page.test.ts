@@ -1,6 +1,7 @@
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster, waitFor } from '../cluster/harness.ts';
+import { TestCluster } from '../cluster/harness.ts';
+import { waitFor } from '../support/index.ts';
 import { ensureChromium, launchChromium } from './chromium.ts';
 
 const unavailable = ensureChromium();

@@ -1,11 +1,12 @@
-// Deterministic simulation of a raft cluster: the real core (src/raft/raft.ts) driven the way
-// RaftNode drives it, with virtual time, a fake disk that keeps only what was synced, a network
-// that drops, delays, duplicates and reorders, partitions, crash/restart and per-node clock skew.
+// Deterministic simulation of a raft cluster: the real core (src/raft/raft.ts) booted and driven by
+// RaftNode's own driver (src/raft/driver.ts), with virtual time, a fake disk that keeps only what was
+// synced, a network that drops, delays, duplicates and reorders, partitions, crash/restart and
+// per-node clock skew.
 // Every choice comes from one seeded PRNG, so a seed replays exactly. Safety invariants are
 // checked as the run goes; concurrent KV clients produce a history for the linearizability checker.
 import { bootstrapLog } from '../../../src/raft/conf-change.ts';
-import { MemoryStorage } from '../../../src/raft/memory-storage.ts';
-import { Raft, cloneConf, type Ready } from '../../../src/raft/raft.ts';
+import { after, bootCore, runReady, unrestoredSnapshot, type ReadyIO } from '../../../src/raft/driver.ts';
+import { cloneConf, type Raft, type Ready } from '../../../src/raft/raft.ts';
 import { contextKey } from '../../../src/raft/read-only.ts';
 import { EntryType, MessageType, type HardState, type LogEntry, type Message, type Snapshot } from '../../../src/raft/types.ts';
 import { checkLinearizable, kvModel, type CheckResult, type KvInput, type KvOutput, type Operation } from './linearizability.ts';
@@ -38,13 +39,25 @@ const KEYS = ['x', 'y', 'z'];
 
 class InvariantError extends Error {}
 
-/** Only what a synced batch wrote survives a crash. */
+/**
+ * Only what a synced batch wrote survives a crash. A batch the Ready says needs no sync (only the
+ * commit index moved) is lost at a crash unless a later synced write carried it to disk (LevelDB's
+ * log is one file: a synced write syncs what was written before it).
+ */
 class FakeDisk {
   hardState: HardState | undefined;
   snapshot: Snapshot | undefined;
   entries: LogEntry[] = [];
+  /** A hard state written without sync: lost at a crash. */
+  private unsynced: HardState | undefined;
 
-  save(rd: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>): void {
+  save(rd: Pick<Ready, 'hardState' | 'entries' | 'snapshot' | 'mustSync'>): void {
+    if (!rd.mustSync) {
+      if (rd.entries.length > 0 || rd.snapshot) throw new InvariantError('a Ready with entries or a snapshot was not synced');
+      if (rd.hardState) this.unsynced = rd.hardState;
+      return;
+    }
+    this.unsynced = undefined;
     if (rd.snapshot) {
       this.snapshot = rd.snapshot;
       this.entries = [];
@@ -57,7 +70,13 @@ class FakeDisk {
     if (rd.hardState) this.hardState = rd.hardState;
   }
 
+  crash(): void {
+    this.unsynced = undefined;
+  }
+
   saveSnapshot(s: Snapshot): void {
+    if (this.unsynced) this.hardState = this.unsynced;
+    this.unsynced = undefined;
     this.snapshot = s;
     this.entries = this.entries.filter((e) => e.index > s.meta.index);
   }
@@ -144,6 +163,32 @@ function before(a: Event, b: Event): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
+/**
+ * A step of I/O that finishes in virtual time, or never when its node crashed first: what a Promise
+ * is to RaftNode, without a microtask queue, so the driver's steps run inside simulator events.
+ */
+class VirtualStep implements PromiseLike<unknown> {
+  private done = false;
+  private readonly waiting: Array<() => void> = [];
+
+  finish(): void {
+    this.done = true;
+    for (const f of this.waiting.splice(0)) f();
+  }
+
+  then<A = unknown, B = never>(onDone?: ((value: unknown) => A | PromiseLike<A>) | null): PromiseLike<A | B> {
+    const next = new VirtualStep();
+    const run = () => {
+      const r = onDone?.(undefined);
+      if (r && typeof (r as PromiseLike<A>).then === 'function') (r as PromiseLike<A>).then(() => next.finish());
+      else next.finish();
+    };
+    if (this.done) run();
+    else this.waiting.push(run);
+    return next as unknown as PromiseLike<A | B>;
+  }
+}
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -182,7 +227,7 @@ export class Simulation {
     this.faultsOn = opts.faults ?? true;
     for (const id of this.ids) {
       const disk = new FakeDisk();
-      disk.save(bootstrapLog(this.ids));
+      disk.save({ ...bootstrapLog(this.ids), mustSync: true });
       const node: SimNode = {
         id,
         core: null,
@@ -250,13 +295,10 @@ export class Simulation {
   // ---- nodes ---------------------------------------------------------------------------------
 
   private boot(n: SimNode): void {
-    const mem = new MemoryStorage({ voters: [], learners: [], addrs: {} }, n.disk.snapshot);
-    mem.append(n.disk.entries);
-    if (n.disk.snapshot && n.sm.applied < n.disk.snapshot.meta.index) this.restoreSm(n, n.disk.snapshot);
-    n.core = new Raft({
+    const restore = unrestoredSnapshot(n.disk, n.sm.applied);
+    if (restore) this.restoreSm(n, restore);
+    n.core = bootCore(n.disk, {
       id: n.id,
-      storage: mem,
-      ...(n.disk.hardState ? { hardState: n.disk.hardState } : {}),
       electionTick: ELECTION_TICKS,
       heartbeatTick: 1,
       random: seeded(Math.floor(this.rng() * 2 ** 32)),
@@ -281,56 +323,70 @@ export class Simulation {
     this.stats.crashes++;
     n.core = null;
     n.epoch++;
+    n.disk.crash();
     for (let i = this.writes.length - 1; i >= 0; i--) {
       if (this.writes[i]!.node === n.id) this.finishWriteUnknown(this.writes.splice(i, 1)[0]!);
     }
     for (const [k, r] of this.reads) if (r.node === n.id) this.abandonRead(k, r);
   }
 
-  /** Runs the Ready cycle in two steps, like the driver: synced write, then send/apply/advance. */
+  /** Runs one Ready through the driver a while after there is one; the synced write takes virtual time of its own. */
   private kick(n: SimNode): void {
     if (!n.core || n.processing || !n.core.hasReady()) return;
     n.processing = true;
     const epoch = n.epoch;
     this.at(0.1 + this.rng() * 1.5, () => {
       if (n.epoch !== epoch) return;
-      const rd = n.core!.ready();
-      n.disk.save(rd);
-      this.at(0.05, () => {
-        if (n.epoch !== epoch) return; // crashed after the sync: the messages are never sent
-        this.afterPersist(n, rd);
+      after(runReady(n.core!, this.io(n, epoch)), () => {
         n.processing = false;
         this.kick(n);
       });
     });
   }
 
-  private afterPersist(n: SimNode, rd: Ready): void {
-    const core = n.core!;
-    if (rd.snapshot) {
-      this.restoreSm(n, rd.snapshot);
-      n.snapshotIndex = rd.snapshot.meta.index;
-    }
-    for (const m of rd.messages) this.send(m);
-    for (const rs of rd.readStates) {
-      const r = this.reads.get(contextKey(rs.context));
-      if (r && r.node === n.id) r.index = rs.index;
-    }
-    for (const e of rd.committedEntries) this.applyEntry(n, e);
-    core.advance(rd);
-    this.completeReads(n);
-    if (core.log.applied - n.snapshotIndex >= SNAPSHOT_EVERY) {
-      const applied = core.log.applied;
-      const snap: Snapshot = {
-        meta: { index: applied, term: core.log.term(applied)!, conf: cloneConf(core.conf) },
-        data: enc.encode(JSON.stringify([...n.sm.data])),
-      };
-      n.disk.saveSnapshot(snap);
-      core.compact(snap, int(this.rng, 0, 10));
-      n.snapshotIndex = applied;
-      this.stats.snapshots++;
-    }
-    if (rd.softState?.role === 'leader') this.checkLeaderCompleteness(n);
+  /** The driver's I/O for node `n` in its current life (`epoch`): a crash cuts every step after it. */
+  private io(n: SimNode, epoch: number): ReadyIO {
+    return {
+      persist: (rd) => {
+        n.disk.save(rd);
+        const synced = new VirtualStep();
+        // Crashed after the sync: the messages are never sent.
+        this.at(0.05, () => n.epoch === epoch && synced.finish());
+        return synced;
+      },
+      restore: (s) => {
+        this.restoreSm(n, s);
+        n.snapshotIndex = s.meta.index;
+      },
+      send: (msgs) => {
+        for (const m of msgs) this.send(m);
+      },
+      readStates: (states) => {
+        for (const rs of states) {
+          const r = this.reads.get(contextKey(rs.context));
+          if (r && r.node === n.id) r.index = rs.index;
+        }
+      },
+      apply: (ents) => {
+        for (const e of ents) this.applyEntry(n, e);
+      },
+      advanced: (rd) => {
+        const core = n.core!;
+        this.completeReads(n);
+        if (core.log.applied - n.snapshotIndex >= SNAPSHOT_EVERY) {
+          const applied = core.log.applied;
+          const snap: Snapshot = {
+            meta: { index: applied, term: core.log.term(applied)!, conf: cloneConf(core.conf) },
+            data: enc.encode(JSON.stringify([...n.sm.data])),
+          };
+          n.disk.saveSnapshot(snap);
+          core.compact(snap, int(this.rng, 0, 10));
+          n.snapshotIndex = applied;
+          this.stats.snapshots++;
+        }
+        if (rd.softState?.role === 'leader') this.checkLeaderCompleteness(n);
+      },
+    };
   }
 
   private restoreSm(n: SimNode, s: Snapshot): void {
@@ -380,7 +436,7 @@ export class Simulation {
     }
   }
 
-  /** Like the HTTP transport: the sender learns whether the (chunked) snapshot arrived. */
+  /** Like the peer transport: the sender learns whether the (chunked) snapshot arrived. */
   private sendSnapshot(m: Message): void {
     this.at(1 + this.rng() * this.maxDelay * 3, () => {
       const delivered = this.rng() >= this.dropRate && this.connected(m.from, m.to) && !!this.nodes.get(m.to)?.core;
@@ -400,7 +456,7 @@ export class Simulation {
     const n = this.nodes.get(m.to);
     if (!n?.core) return;
     if (!this.connected(m.from, m.to)) return;
-    n.core.step(m);
+    if (!n.core.step(m)) throw new InvariantError(`a ${m.type} message (local-only) crossed the network`);
     this.kick(n);
   }
 

@@ -4,9 +4,9 @@ import type { Proposer } from '../store/index.ts';
 
 /**
  * The store's write path over a RaftNode. Raft's typed errors become `unavailable` (503 with
- * Retry-After) with a message a caller can act on, and concurrent read barriers share one ReadIndex
- * round: a barrier that starts after a caller arrived covers that caller, so under load one round
- * serves every read that queued behind the one in flight. A local read needs no round.
+ * Retry-After) with a message a caller can act on, and concurrent linearizable reads share one
+ * ReadIndex round: a round that starts after a caller arrived covers that caller, so under load one
+ * round serves every read that queued behind the one in flight. A local read needs no round.
  */
 export class RaftProposer implements Proposer {
   private reading: Promise<void> | null = null;
@@ -25,8 +25,11 @@ export class RaftProposer implements Proposer {
     }
   }
 
-  readIndex(opts: { local?: boolean } = {}): Promise<void> {
-    if (opts.local) return this.raft.localRead().catch(unavailableRead);
+  localRead(): Promise<void> {
+    return this.raft.localRead().catch(unavailableRead);
+  }
+
+  linearizableRead(): Promise<void> {
     if (this.reading === null) return this.startRead();
     // The round in flight began before this call, so it may miss a write acknowledged just now.
     return (this.queued ??= this.reading.then(
@@ -41,7 +44,7 @@ export class RaftProposer implements Proposer {
   }
 
   private startRead(): Promise<void> {
-    const round = this.raft.readIndex().catch(unavailableRead);
+    const round = this.raft.linearizableRead().catch(unavailableRead);
     this.reading = round;
     const clear = () => {
       if (this.reading === round) this.reading = null;

@@ -1,13 +1,9 @@
-// In-process RaftNodes with real LevelDB and real HTTP on loopback.
+// A cluster of in-process RaftNodes with real LevelDB and real HTTP on loopback.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { RaftNode, type RaftNodeOptions } from '../../src/raft/index.ts';
+import { CLUSTER_SECRET, tempDir, waitFor } from '../support/index.ts';
 import { KvStateMachine } from './kv-state-machine.ts';
-
-export const SECRET = 'test-cluster-secret';
 
 export interface LiveNode {
   id: string;
@@ -31,11 +27,7 @@ export async function listen(): Promise<{ server: http.Server; url: string; setN
   return { server, url, setNode: (n) => (node = n) };
 }
 
-export async function tempDir(prefix = 'raft-'): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), prefix));
-}
-
-export class LocalCluster {
+export class InProcessCluster {
   readonly nodes = new Map<string, LiveNode & { setNode(n: RaftNode | null): void }>();
 
   private readonly extra: Partial<RaftNodeOptions>;
@@ -46,7 +38,7 @@ export class LocalCluster {
   async start(ids: string[]): Promise<void> {
     for (const id of ids) {
       const l = await listen();
-      this.nodes.set(id, { id, url: l.url, server: l.server, setNode: l.setNode, dataDir: await tempDir(), node: null, sm: null });
+      this.nodes.set(id, { id, url: l.url, server: l.server, setNode: l.setNode, dataDir: await tempDir('raft-'), node: null, sm: null });
     }
     await Promise.all(ids.map((id) => this.boot(id)));
   }
@@ -65,7 +57,7 @@ export class LocalCluster {
       peers: this.peers(),
       url: n.url,
       dataDir: n.dataDir,
-      secret: SECRET,
+      secret: CLUSTER_SECRET,
       stateMachine: n.sm,
       tickMs: 20,
       ...this.extra,
@@ -77,7 +69,7 @@ export class LocalCluster {
 
   async add(id: string, opts: Partial<RaftNodeOptions> = {}): Promise<RaftNode> {
     const l = await listen();
-    this.nodes.set(id, { id, url: l.url, server: l.server, setNode: l.setNode, dataDir: await tempDir(), node: null, sm: null });
+    this.nodes.set(id, { id, url: l.url, server: l.server, setNode: l.setNode, dataDir: await tempDir('raft-'), node: null, sm: null });
     return this.boot(id, { join: true, ...opts });
   }
 
@@ -99,7 +91,7 @@ export class LocalCluster {
   }
 
   async leader(timeoutMs = 10_000): Promise<string> {
-    return waitFor(() => {
+    return waitFor('a leader', () => {
       for (const [id, n] of this.nodes) if (n.node?.status().role === 'leader') return id;
       return undefined;
     }, timeoutMs);
@@ -108,15 +100,5 @@ export class LocalCluster {
   async close(): Promise<void> {
     for (const id of this.nodes.keys()) await this.halt(id);
     for (const n of this.nodes.values()) await new Promise((r) => n.server.close(r));
-  }
-}
-
-export async function waitFor<T>(f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
   }
 }

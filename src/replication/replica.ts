@@ -5,7 +5,7 @@ import { RaftNode, type RaftObserver } from '../raft/index.ts';
 import { CommandLog, ReplicatedState, type StateModule } from '../store/index.ts';
 import { RaftProposer } from './raft-proposer.ts';
 
-export interface ReplicatedLogOptions {
+export interface ReplicaOptions {
   nodeId: string;
   /** All members as id → base URL (this node included); empty: a cluster of one. */
   peers: Record<string, string>;
@@ -22,13 +22,14 @@ export interface ReplicatedLogOptions {
   observer?: RaftObserver;
 }
 
-/** The replicated state of a node, the Raft node that orders its commands, and the log the domain writes through. */
-export interface ReplicatedLog {
+/** A node's replica: its replicated state, the Raft node that orders its commands, and the log the domain writes through. */
+export interface Replica {
   readonly state: ReplicatedState;
   /** Raft's election timeout (ms): the unit the cluster layer measures silence in. */
   readonly electionMs: number;
   readonly raft: RaftNode;
-  readonly log: CommandLog;
+  /** What the domain writes through (its commands are Raft entries of `raft`). */
+  readonly commandLog: CommandLog;
   close(): Promise<void>;
 }
 
@@ -42,7 +43,7 @@ const ELECTION_TICKS = 10;
  * Opens `<dataDir>/state` (the state machine) and `<dataDir>/raft` (its log) and starts the Raft node.
  * A single node is a Raft cluster of one: the product has one write path.
  */
-export async function openReplicatedLog(opts: ReplicatedLogOptions): Promise<ReplicatedLog> {
+export async function openReplica(opts: ReplicaOptions): Promise<Replica> {
   await makeDataDir(opts.dataDir);
   const stateDir = join(opts.dataDir, 'state');
   await mkdir(stateDir, { recursive: true });
@@ -74,7 +75,7 @@ export async function openReplicatedLog(opts: ReplicatedLogOptions): Promise<Rep
     state,
     raft,
     electionMs: tickMs * electionTicks,
-    log: new CommandLog(new RaftProposer(raft)),
+    commandLog: new CommandLog(new RaftProposer(raft)),
     async close() {
       await raft.stop();
       await state.close();

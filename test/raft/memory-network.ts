@@ -1,31 +1,34 @@
-// In-memory cluster of raft cores for unit tests (etcd's `network` in raft_test.go): synchronous
-// delivery, a synced "disk" that is just the core's stable storage, and drop/isolate filters.
-import { Raft, type RaftConfig, type Ready } from '../../src/raft/raft.ts';
-import { MemoryStorage } from '../../src/raft/memory-storage.ts';
+// In-memory network of raft cores for unit tests (etcd's `network` in raft_test.go): synchronous
+// delivery, a synced "disk" that is just the core's stable storage, and drop/isolate filters. The
+// cores are booted and their Readies run by the driver RaftNode uses (src/raft/driver.ts).
+import type { Raft, RaftConfig } from '../../src/raft/raft.ts';
+import { bootCore, runReady } from '../../src/raft/driver.ts';
 import { bootstrapLog } from '../../src/raft/conf-change.ts';
 import { seeded } from '../support/random.ts';
 import { EntryType, MessageType, type LogEntry, type Message, type NodeId } from '../../src/raft/types.ts';
 
 export function newRaft(id: NodeId, ids: NodeId[], opts: Partial<RaftConfig> = {}, seed = 1): Raft {
-  const storage = new MemoryStorage({ voters: [], learners: [], addrs: {} });
-  const boot = bootstrapLog(ids);
-  storage.append(boot.entries);
-  const r = new Raft({ id, storage, hardState: boot.hardState, electionTick: 10, heartbeatTick: 1, random: seeded(seed), ...opts });
+  const r = bootCore(bootstrapLog(ids), { id, electionTick: 10, heartbeatTick: 1, random: seeded(seed), ...opts });
   drain(r); // apply the bootstrap membership
   return r;
 }
 
-/** Persists and applies one ready the way a driver would; returns its messages and applied entries. */
+/** Runs every Ready the core has; returns their messages, applied commands and read indexes. */
 export function drain(r: Raft): { messages: Message[]; applied: LogEntry[]; readStates: number[] } {
   const messages: Message[] = [];
   const applied: LogEntry[] = [];
   const readStates: number[] = [];
   while (r.hasReady()) {
-    const rd: Ready = r.ready();
-    messages.push(...rd.messages);
-    readStates.push(...rd.readStates.map((s) => s.index));
-    applied.push(...rd.committedEntries.filter((e) => e.type === EntryType.Normal && e.data.length > 0));
-    r.advance(rd);
+    runReady(r, {
+      persist: () => undefined, // the core's stable storage is this network's disk
+      restore: () => undefined,
+      send: (msgs) => messages.push(...msgs),
+      readStates: (states) => readStates.push(...states.map((s) => s.index)),
+      apply: (ents) => {
+        applied.push(...ents.filter((e) => e.type === EntryType.Normal && e.data.length > 0));
+      },
+      advanced: () => undefined,
+    });
   }
   return { messages, applied, readStates };
 }
@@ -36,6 +39,12 @@ export class Network {
   readonly readStates = new Map<NodeId, number[]>();
   /** Every message delivered, in order. */
   readonly trace: Message[] = [];
+  /**
+   * How a Snap message travels. Unset: whole, and the sender hears nothing (as the paper's tests
+   * assume). Set: the message that arrives, or undefined when it was lost; the sender is told which,
+   * as RaftNode's transport tells its core.
+   */
+  snapshotPath: ((m: Message) => Message | undefined) | undefined;
   private dropped = new Set<string>();
   private ignored = new Set<MessageType>();
 
@@ -80,9 +89,19 @@ export class Network {
     const queue = [...msgs];
     for (const r of this.nodes.values()) queue.push(...this.collect(r));
     while (queue.length > 0) {
-      const m = queue.shift()!;
+      let m = queue.shift()!;
       const r = this.nodes.get(m.to);
       if (!r || this.dropped.has(`${m.from}>${m.to}`) || this.ignored.has(m.type)) continue;
+      if (m.type === MessageType.Snap && this.snapshotPath) {
+        const arrived = this.snapshotPath(m);
+        const sender = this.nodes.get(m.from);
+        if (sender) {
+          sender.reportSnapshot(m.to, arrived !== undefined);
+          queue.push(...this.collect(sender));
+        }
+        if (!arrived) continue;
+        m = arrived;
+      }
       this.trace.push(m);
       r.step(m);
       queue.push(...this.collect(r));
