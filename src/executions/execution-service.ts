@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
+import { settlesWithin } from '../settles-within.ts';
 import type { IsolatePool, RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
@@ -126,7 +127,11 @@ export class ExecutionService {
     if (r.idempotencyKey !== null) {
       await this.log.readBarrier();
       const first = this.state.get(EXECUTION_MODULE, idemKey(r.subject, r.idempotencyKey)) as string | undefined;
-      if (first !== undefined) return this.get(this.sameRequest(first, r), answer);
+      if (first !== undefined) {
+        const earlier = await this.get(this.sameRequest(first, r), answer);
+        // One that was interrupted while this retry waited for it gives up its key: run again.
+        if (!(FINISHED.has(earlier.status) && this.lookup(first)?.interrupted)) return earlier;
+      }
     }
     if (r.session !== null || r.heap !== null) await this.sessions.check({ ...r, execution: null });
 
@@ -333,7 +338,7 @@ export class ExecutionService {
     const { signal } = run.controller;
     if (!(await startsBeforeAbort(run.ticket, signal))) {
       run.ticket.release();
-      return this.finish(run, { ...stopped('cancelled before it started'), status: 'cancelled' });
+      return this.finish(run, { ...stopped('cancelled before it started'), status: 'cancelled', interrupted: true });
     }
     const startedAt = new Date().toISOString();
     this.update(run, { ...run.record, status: 'running', startedAt });
@@ -364,7 +369,7 @@ export class ExecutionService {
       if (err instanceof UserError) run.error = err;
       else this.logger?.error({ err, execution: run.record.id }, 'execution failed inside the server');
       const message = err instanceof UserError ? err.message : 'internal error';
-      this.finish(run, { ...stopped(message), status: 'failed' });
+      this.finish(run, { ...stopped(message), status: 'failed', interrupted: true });
     }
   }
 
@@ -390,6 +395,7 @@ export class ExecutionService {
   private finish(run: LocalRun, fields: Partial<ExecutionRecord> & { status: ExecutionStatus }): void {
     const shutdown = fields.status === 'cancelled' && run.controller.signal.reason === SHUTTING_DOWN;
     const ended = shutdown ? { ...fields, ...stopped(`${SHUTTING_DOWN}: stopped at the end of the shutdown grace period`), status: 'failed' as const } : fields;
+    if (fields.status === 'cancelled') ended.interrupted = true;
     const record = { ...run.record, ...ended, finishedAt: fields.finishedAt ?? new Date().toISOString() };
     this.update(run, record);
     this.observer?.executionFinished(record.status, record.durationMs);
@@ -536,16 +542,6 @@ function startsBeforeAbort(ticket: Ticket, signal: AbortSignal): Promise<boolean
       },
       () => resolve(false),
     );
-  });
-}
-
-function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), Math.min(ms, MAX_TIMER_MS));
-    void p.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
   });
 }
 

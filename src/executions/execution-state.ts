@@ -98,6 +98,7 @@ function finish(record: ExecutionRecord, keep: number, tx: Tx): RecordVerdict {
   }
   putRecord(tx, current?.cancelRequested ? { ...record, cancelRequested: true } : record);
   tx.del(activeKey(record.id));
+  if (record.interrupted) releaseKey(record, tx);
   const meta = (tx.get(META) as { next: number; oldest: number } | undefined) ?? { next: 0, oldest: 0 };
   tx.put(`fin/${meta.next}`, record.id);
   meta.next++;
@@ -111,7 +112,12 @@ function prune(id: string, n: number, tx: Tx): void {
   const record = tx.get(recordKey(id)) as ExecutionRecord | undefined;
   if (!record) return;
   tx.del(recordKey(id));
-  if (record.idempotencyKey !== null && tx.get(idemKey(record.subject, record.idempotencyKey)) === id) {
+  releaseKey(record, tx);
+}
+
+/** Frees the record's idempotency key, unless a later execution holds it by now. */
+function releaseKey(record: ExecutionRecord, tx: Tx): void {
+  if (record.idempotencyKey !== null && tx.get(idemKey(record.subject, record.idempotencyKey)) === record.id) {
     tx.del(idemKey(record.subject, record.idempotencyKey));
   }
 }
@@ -141,7 +147,7 @@ function failNode(cmd: FailCommand, tx: Tx): Json {
     const record = tx.get(recordKey(key.slice(ACTIVE.length))) as ExecutionRecord | undefined;
     if (!record || record.node !== cmd.node || record.boot === cmd.exceptBoot) continue;
     const error = { name: 'NodeError', message: cmd.reason, stack: null, line: null, column: null };
-    finish({ ...record, status: 'failed', error, finishedAt: cmd.at, durationMs: null }, cmd.keep, tx);
+    finish({ ...record, status: 'failed', error, finishedAt: cmd.at, durationMs: null, interrupted: true }, cmd.keep, tx);
     failed++;
   }
   return { failed };
