@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import type { IsolatePool, RunOutcome } from '../sandbox/index.ts';
+import { CompilerFailure, type IsolatePool, type RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
 import { Admission, type Ticket } from './admission.ts';
@@ -365,7 +365,9 @@ export class ExecutionService {
       // A committed step carried its record in the same command; a stopped one is recorded alone.
       if (step.committed && step.duplicateOf === null) this.settle(run, committed!);
       else this.finish(run, this.finished(run, step, t0));
-    } catch (err) {
+    } catch (caught) {
+      // A cell the TypeScript compiler could not handle ran nothing: the caller's to fix, never committed.
+      const err = caught instanceof CompilerFailure ? invalidParams(caught.message) : caught;
       if (err instanceof UserError) run.error = err;
       else this.logger?.error({ err, execution: run.record.id }, 'execution failed inside the server');
       const message = err instanceof UserError ? err.message : 'internal error';
