@@ -17,6 +17,8 @@ export interface ExecutionServiceOptions extends LimitsOptions {
   maxQueue: number;
   /** Finished records kept in the replicated state; older ones are pruned. */
   maxExecutions: number;
+  /** Their total size as JSON at most (default 128 MiB); the oldest are pruned first. */
+  maxExecutionBytes?: number;
 }
 
 /** What the node's metrics count; called once per event, so it must be cheap. */
@@ -51,6 +53,8 @@ const REMOTE_CANCEL_WAIT_MS = 5_000;
 /** First and longest wait before proposing a final record again while the cluster cannot commit. */
 const FINAL_RETRY_MS = 100;
 const MAX_FINAL_RETRY_MS = 2_000;
+
+const DEFAULT_MAX_EXECUTION_BYTES = 128 << 20;
 
 /** The abort reason of runs still going when a graceful shutdown's grace period ends. */
 const SHUTTING_DOWN = 'node shutting down';
@@ -229,8 +233,17 @@ export class ExecutionService {
           (tagName === undefined || (tagName in e.tags && (tagValue === undefined || e.tags[tagName] === tagValue))),
       )
       .sort((a, b) => (a.id < b.id ? 1 : -1));
-    const page = matching.slice(0, limit).map(view);
-    return { executions: page, nextCursor: matching.length > limit ? page[page.length - 1]!.id : null };
+    const page: Execution[] = [];
+    let bytes = 0;
+    for (const record of matching) {
+      if (page.length === limit) break;
+      const item = listItem(record);
+      const size = approximateSize(item);
+      if (page.length > 0 && bytes + size > LIST_PAGE_BYTES) break;
+      page.push(item);
+      bytes += size;
+    }
+    return { executions: page, nextCursor: matching.length > page.length ? page[page.length - 1]!.id : null };
   }
 
   /**
@@ -273,6 +286,10 @@ export class ExecutionService {
     await Promise.all(this.pending);
   }
 
+  private retention(): { keep: number; keepBytes: number } {
+    return { keep: this.options.maxExecutions, keepBytes: this.options.maxExecutionBytes ?? DEFAULT_MAX_EXECUTION_BYTES };
+  }
+
   /** Replicated records still queued or running, on any node. */
   private activeRecords(): ExecutionRecord[] {
     const records: ExecutionRecord[] = [];
@@ -289,7 +306,7 @@ export class ExecutionService {
   }
 
   private async failNode(node: string, exceptBoot: string | null, reason: string): Promise<number> {
-    const cmd = { type: 'execution.fail', node, exceptBoot, reason, at: new Date().toISOString(), keep: this.options.maxExecutions };
+    const cmd = { type: 'execution.fail', node, exceptBoot, reason, at: new Date().toISOString(), ...this.retention() };
     return ((await this.log.propose(cmd)) as { failed: number }).failed;
   }
 
@@ -357,7 +374,7 @@ export class ExecutionService {
         ran: () => run.ticket.release(),
         record: (s) => {
           committed = this.finished(run, s, t0);
-          return { type: 'execution.finish', record: asJson(committed), keep: this.options.maxExecutions };
+          return { type: 'execution.finish', record: asJson(committed), ...this.retention() };
         },
       });
       // (A first execution already pruned by retention leaves only its place in the session to report.)
@@ -401,7 +418,7 @@ export class ExecutionService {
     const record = { ...run.record, ...ended, finishedAt: fields.finishedAt ?? new Date().toISOString() };
     this.update(run, record);
     this.observer?.executionFinished(record.status, record.durationMs);
-    const cmd: Command = { type: 'execution.finish', record: asJson(record), keep: this.options.maxExecutions };
+    const cmd: Command = { type: 'execution.finish', record: asJson(record), ...this.retention() };
     this.background(this.replicateFinal(cmd).finally(() => this.forget(run)));
   }
 
@@ -511,6 +528,40 @@ function view(r: ExecutionRecord): Execution {
     finishedAt: r.finishedAt,
     durationMs: r.durationMs,
   };
+}
+
+// A list page holds at most about this much, whatever its `limit` (the last item may pass it)...
+const LIST_PAGE_BYTES = 1 << 20;
+// ...and its items carry their console, result and error stack only when these are this small.
+const LIST_BODY_CHARS = 4096;
+const LIST_ERROR_MESSAGE_CHARS = 1024;
+// What an item holds besides its body (ids, times, node…), for the page's size.
+const ITEM_OVERHEAD_CHARS = 512;
+
+/** An execution as a list page shows it: large bodies are fetched with `get`, not listed. */
+function listItem(r: ExecutionRecord): Execution {
+  const item = view(r);
+  if (bodyChars(item) <= LIST_BODY_CHARS) return item;
+  const error = item.error && {
+    ...item.error,
+    message: item.error.message.length > LIST_ERROR_MESSAGE_CHARS ? `${item.error.message.slice(0, LIST_ERROR_MESSAGE_CHARS)}…` : item.error.message,
+    stack: null,
+  };
+  return { ...item, result: null, resultText: null, console: [], error, bodyOmitted: true };
+}
+
+/** Characters of what can be large in a record (the wire view shows the console twice). */
+function bodyChars(e: Execution): number {
+  let chars = (e.resultText?.length ?? 0) + (e.error ? e.error.message.length + (e.error.stack?.length ?? 0) : 0);
+  for (const line of e.console) chars += 2 * line.text.length + 24;
+  return chars;
+}
+
+/** A bound on the item's size in its answer: its body (UTF-8 takes up to 3 bytes a character) and the rest. */
+function approximateSize(e: Execution): number {
+  let tags = 0;
+  for (const [k, v] of Object.entries(e.tags)) tags += k.length + v.length + 8;
+  return 3 * (bodyChars(e) + tags + (e.session?.length ?? 0)) + ITEM_OVERHEAD_CHARS;
 }
 
 function stopped(message: string): Partial<ExecutionRecord> {

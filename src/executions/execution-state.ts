@@ -7,8 +7,10 @@ import { FINISHED, type ExecutionRecord } from './types.ts';
  *   rec/<id>                 ExecutionRecord
  *   active/<id>              present while the record is queued or running (what "node lost" scans)
  *   idem/<subject>/<key>     id of the first execution run with that idempotency key
- *   fin/<n>                  id of the n-th finished record, for retention in finishing order
- *   meta/fin                 { next, oldest }: the window of fin/ that still has records
+ *   fin/<n>                  { id, bytes } of the n-th finished record, for retention in finishing
+ *                            order (bytes: its size as JSON; a bare id in data from before sizes)
+ *   meta/fin                 { next, oldest, bytes }: the window of fin/ that still has records,
+ *                            and the size of the records in it
  *
  * Transitions only move forward: a record that is finished stays as it first finished, so the order
  * in which a node's create, start and finish commands reach the log does not matter.
@@ -26,22 +28,25 @@ export interface StartCommand extends Command {
   id: string;
   startedAt: string;
 }
-export interface FinishCommand extends Command {
+/** Retention, decided by the proposer so that every replica prunes the same records. */
+interface Retention {
+  keep: number; // finished records at most
+  keepBytes?: number; // their size as JSON at most (the newest is kept whatever its size); absent: no cap
+}
+export interface FinishCommand extends Command, Retention {
   type: 'execution.finish';
   record: Json;
-  keep: number; // retention decided by the proposer, so every replica prunes the same records
 }
 export interface CancelCommand extends Command {
   type: 'execution.cancel';
   id: string;
 }
-export interface FailCommand extends Command {
+export interface FailCommand extends Command, Retention {
   type: 'execution.fail';
   node: string;
   exceptBoot: string | null; // the node's current run, whose executions are still alive
   reason: string;
   at: string;
-  keep: number;
 }
 
 /** Answer to create/finish: `existing` names the execution that already holds the id or idempotency key. */
@@ -62,7 +67,7 @@ export const executionModule: StateModule = {
       case 'execution.start':
         return start(cmd as StartCommand, tx);
       case 'execution.finish':
-        return finish((cmd as FinishCommand).record as unknown as ExecutionRecord, (cmd as FinishCommand).keep, tx);
+        return finish((cmd as FinishCommand).record as unknown as ExecutionRecord, cmd as FinishCommand, tx);
       case 'execution.cancel':
         return requestCancel(cmd as CancelCommand, tx);
       case 'execution.fail':
@@ -89,7 +94,7 @@ function start(cmd: StartCommand, tx: Tx): Json {
   return { ok: true };
 }
 
-function finish(record: ExecutionRecord, keep: number, tx: Tx): RecordVerdict {
+function finish(record: ExecutionRecord, retention: Retention, tx: Tx): RecordVerdict {
   const current = tx.get(recordKey(record.id)) as ExecutionRecord | undefined;
   if (current && FINISHED.has(current.status)) return { ok: false, existing: record.id };
   if (!current) {
@@ -99,20 +104,39 @@ function finish(record: ExecutionRecord, keep: number, tx: Tx): RecordVerdict {
   putRecord(tx, current?.cancelRequested ? { ...record, cancelRequested: true } : record);
   tx.del(activeKey(record.id));
   if (record.interrupted) releaseKey(record, tx);
-  const meta = (tx.get(META) as { next: number; oldest: number } | undefined) ?? { next: 0, oldest: 0 };
-  tx.put(`fin/${meta.next}`, record.id);
+  const meta = (tx.get(META) as FinishedWindow | undefined) ?? { next: 0, oldest: 0, bytes: 0 };
+  const bytes = Buffer.byteLength(JSON.stringify(record));
+  tx.put(`fin/${meta.next}`, { id: record.id, bytes });
   meta.next++;
-  for (; meta.next - meta.oldest > keep; meta.oldest++) prune(tx.get(`fin/${meta.oldest}`) as string, meta.oldest, tx);
+  meta.bytes = (meta.bytes ?? 0) + bytes;
+  const keepBytes = retention.keepBytes ?? Infinity;
+  while (meta.next - meta.oldest > retention.keep || (meta.bytes > keepBytes && meta.next - meta.oldest > 1)) {
+    meta.bytes -= prune(meta.oldest, tx);
+    meta.oldest++;
+  }
   tx.put(META, meta);
   return { ok: true };
 }
 
-function prune(id: string, n: number, tx: Tx): void {
+interface FinishedWindow {
+  next: number;
+  oldest: number;
+  bytes?: number; // absent in data from before sizes
+  [field: string]: Json | undefined;
+}
+
+/** Forgets the n-th finished record; returns the bytes it was counted with. */
+function prune(n: number, tx: Tx): number {
+  const entry = tx.get(`fin/${n}`) as string | { id: string; bytes: number } | undefined;
   tx.del(`fin/${n}`);
+  if (entry === undefined) return 0;
+  const [id, bytes] = typeof entry === 'string' ? [entry, 0] : [entry.id, entry.bytes];
   const record = tx.get(recordKey(id)) as ExecutionRecord | undefined;
-  if (!record) return;
-  tx.del(recordKey(id));
-  releaseKey(record, tx);
+  if (record) {
+    tx.del(recordKey(id));
+    releaseKey(record, tx);
+  }
+  return bytes;
 }
 
 /** Frees the record's idempotency key, unless a later execution holds it by now. */
@@ -147,7 +171,7 @@ function failNode(cmd: FailCommand, tx: Tx): Json {
     const record = tx.get(recordKey(key.slice(ACTIVE.length))) as ExecutionRecord | undefined;
     if (!record || record.node !== cmd.node || record.boot === cmd.exceptBoot) continue;
     const error = { name: 'NodeError', message: cmd.reason, stack: null, line: null, column: null };
-    finish({ ...record, status: 'failed', error, finishedAt: cmd.at, durationMs: null, interrupted: true }, cmd.keep, tx);
+    finish({ ...record, status: 'failed', error, finishedAt: cmd.at, durationMs: null, interrupted: true }, cmd, tx);
     failed++;
   }
   return { failed };

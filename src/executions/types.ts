@@ -32,6 +32,8 @@ export interface Execution {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
+  /** In a list page: its console, result and error stack were left out for size (get the execution for them). */
+  bodyOmitted?: true;
 }
 
 /** An execution as replicated: the public view plus who owns it and which run of which node made it. */

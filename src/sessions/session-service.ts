@@ -204,11 +204,11 @@ export class SessionService {
         return { ...result, heap: verdict.heap, step: verdict.step, duplicateOf };
       }
       if (verdict.reason === 'no_heap') throw notFound(`heap ${req.heap ?? base.parent} not found`);
+      if (verdict.reason === 'record_closed') throw conflict(`execution ${req.execution} was ended before its step could commit; the session is unchanged`);
       // Retrying on an empty head would bring a deleted session back under its name.
-      if (verdict.head === null && base.expect !== null) {
+      if (verdict.reason === 'moved' && verdict.head === null && base.expect !== null) {
         throw conflict(`session ${req.session} was deleted while this step ran; the step was not recorded`);
       }
-      if (verdict.reason === 'record_closed') throw conflict(`execution ${req.execution} was ended before its step could commit; the session is unchanged`);
       return 'moved';
     } finally {
       // Unless it went back holding a committed head, the isolate ran something the journal does not
@@ -255,10 +255,14 @@ export class SessionService {
     const after = opts.stepsCursor === undefined ? 0 : Number(opts.stepsCursor);
     if (!Number.isInteger(after) || after < 0) throw invalidParams('steps_cursor must be a next_steps_cursor returned by an earlier page');
     const limit = pageLimit(opts.stepsLimit, 100, 1000);
-    const page = this.journal
-      .chain(head.head)
-      .slice(after, after + limit)
-      .map((o): JournalStep => ({ step: o.step, heap: o.id, code: o.code, language: o.language, threw: o.threw, createdAt: o.createdAt }));
+    const page: JournalStep[] = [];
+    let chars = 0;
+    for (const o of this.journal.chain(head.head).slice(after, after + limit)) {
+      // Each step's code can be as large as a request: a page stops at about a megabyte of it.
+      if (page.length > 0 && chars + o.code.length > JOURNAL_PAGE_CHARS) break;
+      chars += o.code.length;
+      page.push({ step: o.step, heap: o.id, code: o.code, language: o.language, threw: o.threw, createdAt: o.createdAt });
+    }
     const last = page[page.length - 1];
     return { ...info(head), journal: page, nextStepsCursor: last && last.step < head.steps ? String(last.step) : null };
   }
@@ -346,6 +350,8 @@ export class SessionService {
     return warm;
   }
 }
+
+const JOURNAL_PAGE_CHARS = 1 << 20;
 
 const stillRebuilding = () => unavailable('this session is being rebuilt from its journal on this node, which takes longer than the step\'s time limit; retry the step (the rebuild goes on without it)', 1);
 
