@@ -100,4 +100,25 @@ describe('LiveSession', () => {
     await Promise.all([1, 2, 3].map((n) => s.run(step(`await new Promise(r => setTimeout(r, ${100 - n * 10})); log.push(${n})`), limits)));
     expect((await s.run(step('log'), limits)).result).toEqual([1, 2, 3]);
   });
+
+  // Recursion depth is not a pure function of the journal: V8's frame sizes depend on how far its
+  // JIT has optimized a function, and a replayed step may start a few frames higher or lower. The
+  // documented bound (src/sandbox/README.md, "Known limits") is what this checks.
+  it('replays recursion to within 1% of the depth it reached live', async () => {
+    const steps = [
+      step('function depth(n) { try { return depth(n + 1) } catch { return n } } globalThis.d1 = depth(0); d1'),
+      step('await new Promise((r) => setTimeout(r, 5)); globalThis.d2 = depth(0); d2'),
+      step('globalThis.d3 = depth(0); d3'),
+    ];
+    const live = await session();
+    const liveDepths: number[] = [];
+    for (const s of steps) liveDepths.push((await live.run(s, limits)).result as number);
+    const rebuilt = await session();
+    await rebuilt.replay(steps);
+    const replayed = (await rebuilt.run(step('[d1, d2, d3]'), limits)).result as number[];
+    for (let i = 0; i < steps.length; i++) {
+      expect(liveDepths[i]).toBeGreaterThan(10_000);
+      expect(Math.abs(replayed[i]! - liveDepths[i]!) / liveDepths[i]!).toBeLessThan(0.01);
+    }
+  });
 });
