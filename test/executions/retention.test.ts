@@ -1,59 +1,52 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { executionView } from '../../src/api/views.ts';
-import type { Domain } from '../../src/executions/index.ts';
-import { Fixture } from '../sessions/fixture.ts';
+import { perTestNode } from '../sessions/fixture.ts';
 
-let f: Fixture;
-let node: Domain;
-beforeEach(async () => {
-  f = await Fixture.open();
-  node = await f.node();
-});
-afterEach(() => f.close());
+const t = perTestNode();
 
 const WAIT = { waitMs: 20_000 };
 const logs = (bytes: number) => `console.log("x".repeat(${bytes}))`;
 
 describe('records are bounded by bytes as well as by count', () => {
   it('prunes the oldest finished records once their total size passes the cap', async () => {
-    const small = await f.node({ nodeId: 'small', maxExecutionBytes: 200_000 });
+    const small = await t.f.node({ nodeId: 'small', maxExecutionBytes: 200_000 });
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await small.executions.run({ code: logs(60_000) }, WAIT)).id);
-    await f.log.readBarrier();
+    await t.f.log.readBarrier();
     const kept = (await small.executions.list()).executions.map((e) => e.id);
     expect(kept).toEqual(ids.slice(2).reverse());
     await expect(small.executions.get(ids[1]!)).rejects.toMatchObject({ status: 404 });
   });
 
   it('keeps the newest record even when it alone passes the cap', async () => {
-    const tiny = await f.node({ nodeId: 'tiny', maxExecutionBytes: 1_000 });
+    const tiny = await t.f.node({ nodeId: 'tiny', maxExecutionBytes: 1_000 });
     const e = await tiny.executions.run({ code: logs(5_000) }, WAIT);
-    await f.log.readBarrier();
+    await t.f.log.readBarrier();
     expect((await tiny.executions.get(e.id)).console[0]!.text).toHaveLength(5_000);
   });
 });
 
 describe('list pages are bounded by bytes', () => {
   it('leaves large bodies out of list items, and get still has them', async () => {
-    const big = await node.executions.run({ code: `${logs(200_000)}; "r".repeat(100_000)` }, WAIT);
-    const little = await node.executions.run({ code: 'console.log("hi"); 42' }, WAIT);
-    await f.log.readBarrier();
-    const { executions } = await node.executions.list();
+    const big = await t.node.executions.run({ code: `${logs(200_000)}; "r".repeat(100_000)` }, WAIT);
+    const little = await t.node.executions.run({ code: 'console.log("hi"); 42' }, WAIT);
+    await t.f.log.readBarrier();
+    const { executions } = await t.node.executions.list();
     expect(executions.find((e) => e.id === little.id)).toMatchObject({ result: 42, console: [{ text: 'hi' }] });
     expect(executions.find((e) => e.id === big.id)).toMatchObject({ bodyOmitted: true, console: [], result: null, resultText: null });
     expect(executionView(executions.find((e) => e.id === big.id)!).body_omitted).toBe(true);
-    expect((await node.executions.get(big.id)).console[0]!.text).toHaveLength(200_000);
+    expect((await t.node.executions.get(big.id)).console[0]!.text).toHaveLength(200_000);
   });
 
   it('cuts a page at about a megabyte whatever its limit, and the pages still cover every record once', async () => {
     const ids = new Set<string>();
-    for (let i = 0; i < 200; i++) ids.add((await node.executions.run({ code: logs(1_500) }, WAIT)).id);
-    await f.log.readBarrier();
+    for (let i = 0; i < 200; i++) ids.add((await t.node.executions.run({ code: logs(1_500) }, WAIT)).id);
+    await t.f.log.readBarrier();
     const seen: string[] = [];
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await node.executions.list({ limit: 500, ...(cursor ? { cursor } : {}) });
+      const page = await t.node.executions.list({ limit: 500, ...(cursor ? { cursor } : {}) });
       expect(Buffer.byteLength(JSON.stringify({ executions: page.executions.map(executionView) }))).toBeLessThan(1 << 20);
       seen.push(...page.executions.map((e) => e.id));
       cursor = page.nextCursor ?? undefined;
@@ -65,11 +58,11 @@ describe('list pages are bounded by bytes', () => {
 
   it('pages a session journal at about a megabyte of code', async () => {
     const code = (i: number) => `globalThis.v${i} = ${i}; // ${'c'.repeat(600_000)}`;
-    for (let i = 0; i < 3; i++) await node.executions.run({ code: code(i), session: 'big' }, WAIT);
-    const first = await node.sessions.get('big');
+    for (let i = 0; i < 3; i++) await t.node.executions.run({ code: code(i), session: 'big' }, WAIT);
+    const first = await t.node.sessions.get('big');
     expect(first.journal.map((s) => s.step)).toEqual([1]);
     expect(first.nextStepsCursor).toBe('1');
-    const second = await node.sessions.get('big', { stepsCursor: first.nextStepsCursor! });
+    const second = await t.node.sessions.get('big', { stepsCursor: first.nextStepsCursor! });
     expect(second.journal.map((s) => s.step)).toEqual([2]);
   });
 });
