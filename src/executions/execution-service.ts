@@ -6,7 +6,7 @@ import { pageLimit, type SessionService, type StepResult } from '../sessions/ind
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
 import { Admission, type Ticket } from './admission.ts';
 import { EXECUTION_ID, newExecutionId } from './execution-id.ts';
-import { ACTIVE, EXECUTION_MODULE, idemKey, recordKey, type RecordVerdict } from './execution-state.ts';
+import { ACTIVE, bodyChars, bodyKey, EXECUTION_MODULE, idemKey, recordKey, splitBody, type ExecutionBody, type RecordVerdict } from './execution-state.ts';
 import { outputPage, type OutputWindow } from './output-pages.ts';
 import { checkRunRequest, type CheckedRequest, type LimitsOptions } from './run-request.ts';
 import { FINISHED, type Execution, type ExecutionRecord, type ExecutionStatus, type OutputPage, type RunRequest } from './types.ts';
@@ -190,11 +190,21 @@ export class ExecutionService {
       record = this.lookup(id) ?? record;
     }
     // The freshest view: the event loop may have been busy past the deadline while the run moved on.
-    return view(this.lookup(id) ?? record);
+    return view(await this.withBody(this.lookup(id) ?? record));
   }
 
   async output(id: string, opts: OutputWindow & { subject?: string | null } = {}): Promise<OutputPage> {
-    return outputPage((await this.find(id, opts.subject)).console, opts);
+    return outputPage((await this.withBody(await this.find(id, opts.subject))).console, opts);
+  }
+
+  /** The whole record: a large one's body is read from disk (it is not kept in memory). */
+  private async withBody(record: ExecutionRecord): Promise<ExecutionRecord> {
+    if (!record.bodyOmitted) return record;
+    const body = (await this.state.getCold(EXECUTION_MODULE, bodyKey(record.id))) as unknown as ExecutionBody | undefined;
+    // Pruned between the lookup and this read: the summary is all there is.
+    if (!body) return record;
+    const { bodyOmitted: _, ...whole } = record;
+    return { ...whole, ...body };
   }
 
   async cancel(id: string, subject?: string | null): Promise<Execution> {
@@ -527,35 +537,17 @@ function view(r: ExecutionRecord): Execution {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     durationMs: r.durationMs,
+    ...(r.bodyOmitted ? { bodyOmitted: true as const } : {}),
   };
 }
 
-// A list page holds at most about this much, whatever its `limit` (the last item may pass it)...
+// A list page holds at most about this much, whatever its `limit` (the last item may pass it).
 const LIST_PAGE_BYTES = 1 << 20;
-// ...and its items carry their console, result and error stack only when these are this small.
-const LIST_BODY_CHARS = 4096;
-const LIST_ERROR_MESSAGE_CHARS = 1024;
 // What an item holds besides its body (ids, times, node…), for the page's size.
 const ITEM_OVERHEAD_CHARS = 512;
 
 /** An execution as a list page shows it: large bodies are fetched with `get`, not listed. */
-function listItem(r: ExecutionRecord): Execution {
-  const item = view(r);
-  if (bodyChars(item) <= LIST_BODY_CHARS) return item;
-  const error = item.error && {
-    ...item.error,
-    message: item.error.message.length > LIST_ERROR_MESSAGE_CHARS ? `${item.error.message.slice(0, LIST_ERROR_MESSAGE_CHARS)}…` : item.error.message,
-    stack: null,
-  };
-  return { ...item, result: null, resultText: null, console: [], error, bodyOmitted: true };
-}
-
-/** Characters of what can be large in a record (the wire view shows the console twice). */
-function bodyChars(e: Execution): number {
-  let chars = (e.resultText?.length ?? 0) + (e.error ? e.error.message.length + (e.error.stack?.length ?? 0) : 0);
-  for (const line of e.console) chars += 2 * line.text.length + 24;
-  return chars;
-}
+const listItem = (r: ExecutionRecord): Execution => view(splitBody(r).summary);
 
 /** A bound on the item's size in its answer: its body (UTF-8 takes up to 3 bytes a character) and the rest. */
 function approximateSize(e: Execution): number {

@@ -4,7 +4,8 @@ import { FINISHED, type ExecutionRecord } from './types.ts';
 /**
  * The replicated execution records.
  *
- *   rec/<id>                 ExecutionRecord
+ *   rec/<id>                 ExecutionRecord; a large one without its body (`bodyOmitted`)
+ *   body/<id>                cold (on disk only): the console, result and error of a large record
  *   active/<id>              present while the record is queued or running (what "node lost" scans)
  *   idem/<subject>/<key>     id of the first execution run with that idempotency key
  *   fin/<n>                  { id, bytes } of the n-th finished record, for retention in finishing
@@ -53,6 +54,40 @@ export interface FailCommand extends Command, Retention {
 export type RecordVerdict = { ok: true } | { ok: false; existing: string };
 
 export const recordKey = (id: string) => `rec/${id}`;
+export const bodyKey = (id: string) => `body/${id}`;
+
+/** What a large record keeps on disk only: everything that can be large. */
+export type ExecutionBody = Pick<ExecutionRecord, 'result' | 'resultText' | 'console' | 'error'>;
+
+// A record whose console, result and error take more characters than this keeps them cold (and out
+// of list pages); the first kilobyte of the error message stays with the record.
+const BODY_INLINE_CHARS = 4096;
+const SUMMARY_ERROR_MESSAGE_CHARS = 1024;
+
+/**
+ * Splits a large record into what stays in memory (and in list pages) and its body (`null`: small
+ * enough to stay whole). Every field the records' own logic reads (status, ids, keys) stays.
+ */
+export function splitBody(record: ExecutionRecord): { summary: ExecutionRecord; body: ExecutionBody | null } {
+  if (record.bodyOmitted || bodyChars(record) <= BODY_INLINE_CHARS) return { summary: record, body: null };
+  const { result, resultText, console, error } = record;
+  const summaryError = error && {
+    ...error,
+    message: error.message.length > SUMMARY_ERROR_MESSAGE_CHARS ? `${error.message.slice(0, SUMMARY_ERROR_MESSAGE_CHARS)}…` : error.message,
+    stack: null,
+  };
+  return {
+    summary: { ...record, result: null, resultText: null, console: [], error: summaryError, bodyOmitted: true },
+    body: { result, resultText, console, error },
+  };
+}
+
+/** Characters of what can be large in a record (the wire view shows the console twice). */
+export function bodyChars(e: Pick<ExecutionRecord, 'resultText' | 'console' | 'error'>): number {
+  let chars = (e.resultText?.length ?? 0) + (e.error ? e.error.message.length + (e.error.stack?.length ?? 0) : 0);
+  for (const line of e.console) chars += 2 * line.text.length + 24;
+  return chars;
+}
 export const idemKey = (subject: string | null | undefined, key: string) => `idem/${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;
 export const ACTIVE = 'active/';
 const activeKey = (id: string) => ACTIVE + id;
@@ -60,6 +95,7 @@ const META = 'meta/fin';
 
 export const executionModule: StateModule = {
   name: EXECUTION_MODULE,
+  coldPrefixes: ['body/'],
   apply(cmd: Command, tx: Tx): Json | undefined {
     switch (cmd.type) {
       case 'execution.create':
@@ -101,7 +137,9 @@ function finish(record: ExecutionRecord, retention: Retention, tx: Tx): RecordVe
     const claimed = claim(record, tx);
     if (claimed) return claimed;
   }
-  putRecord(tx, current?.cancelRequested ? { ...record, cancelRequested: true } : record);
+  const { summary, body } = splitBody(current?.cancelRequested ? { ...record, cancelRequested: true } : record);
+  putRecord(tx, summary);
+  if (body) tx.put(bodyKey(record.id), body as unknown as Json);
   tx.del(activeKey(record.id));
   if (record.interrupted) releaseKey(record, tx);
   const meta = (tx.get(META) as FinishedWindow | undefined) ?? { next: 0, oldest: 0, bytes: 0 };
@@ -134,6 +172,7 @@ function prune(n: number, tx: Tx): number {
   const record = tx.get(recordKey(id)) as ExecutionRecord | undefined;
   if (record) {
     tx.del(recordKey(id));
+    if (record.bodyOmitted) tx.del(bodyKey(id));
     releaseKey(record, tx);
   }
   return bytes;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { executionView } from '../../src/api/views.ts';
+import { EXECUTION_MODULE } from '../../src/executions/index.ts';
 import { perTestNode } from '../sessions/fixture.ts';
 
 const t = perTestNode();
@@ -23,6 +24,24 @@ describe('records are bounded by bytes as well as by count', () => {
     const e = await tiny.executions.run({ code: logs(5_000) }, WAIT);
     await t.f.log.readBarrier();
     expect((await tiny.executions.get(e.id)).console[0]!.text).toHaveLength(5_000);
+  });
+});
+
+describe('large bodies stay on disk', () => {
+  it('keeps a large record\'s console, result and error out of memory, and get reads them, also after a restart', async () => {
+    const big = await t.node.executions.run({ code: `${logs(100_000)}; throw new Error("E".repeat(50_000))` }, WAIT);
+    await t.f.log.readBarrier();
+    const inMemory = t.f.state.get(EXECUTION_MODULE, `rec/${big.id}`) as { console: unknown[]; error: { message: string; stack: unknown }; bodyOmitted?: boolean };
+    expect(inMemory).toMatchObject({ console: [], bodyOmitted: true, error: { name: 'Error', stack: null } });
+    expect(inMemory.error.message.length).toBeLessThan(1100);
+    expect(t.f.state.get(EXECUTION_MODULE, `body/${big.id}`)).toBeUndefined();
+    const whole = (e: Awaited<ReturnType<typeof t.node.executions.get>>) => [e.console[0]!.text.length, e.error!.message.length, e.bodyOmitted];
+    expect(whole(await t.node.executions.get(big.id))).toEqual([100_000, 50_000, undefined]);
+    expect((await t.node.executions.output(big.id, { byte: { offset: 0, limit: 10 } })).data).toBe('x'.repeat(10));
+    await t.f.restart();
+    t.node = await t.f.node();
+    expect(t.f.state.get(EXECUTION_MODULE, `body/${big.id}`)).toBeUndefined();
+    expect(whole(await t.node.executions.get(big.id))).toEqual([100_000, 50_000, undefined]);
   });
 });
 
