@@ -330,6 +330,11 @@ export class SessionService {
         },
       );
       if (!(await settlesWithin(replayed, waitMs))) {
+        // Rebuilds without a caller hold no admission slot: past a few at once, one is stopped instead.
+        if (this.rebuilds.size >= MAX_BACKGROUND_REBUILDS) {
+          warm.live.dispose();
+          throw unavailable('this node is rebuilding too many sessions at once; retry the step', 1);
+        }
         const background = replayed.then(
           () => {
             warm.head = head;
@@ -352,6 +357,7 @@ export class SessionService {
 }
 
 const JOURNAL_PAGE_CHARS = 1 << 20;
+const MAX_BACKGROUND_REBUILDS = 4;
 
 const stillRebuilding = () => unavailable('this session is being rebuilt from its journal on this node, which takes longer than the step\'s time limit; retry the step (the rebuild goes on without it)', 1);
 
