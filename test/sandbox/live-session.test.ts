@@ -102,23 +102,22 @@ describe('LiveSession', () => {
   });
 
   // Recursion depth is not a pure function of the journal: V8's frame sizes depend on how far its
-  // JIT has optimized a function, and a replayed step may start a few frames higher or lower. The
-  // documented bound (src/sandbox/README.md, "Known limits") is what this checks.
-  it('replays recursion to within 1% of the depth it reached live', async () => {
+  // JIT has optimized a function (which depends on timing), so where the stack overflows differs
+  // between a live step and its replay (src/sandbox/README.md, "Known limits"). What holds: the
+  // limit is far above what steps use, and recursion clear of it replays exactly.
+  it('replays recursion that stays clear of the stack limit exactly; the limit is well above it live and replayed', async () => {
     const steps = [
-      step('function depth(n) { try { return depth(n + 1) } catch { return n } } globalThis.d1 = depth(0); d1'),
-      step('await new Promise((r) => setTimeout(r, 5)); globalThis.d2 = depth(0); d2'),
-      step('globalThis.d3 = depth(0); d3'),
+      step('function limit(n) { try { return limit(n + 1) } catch { return n } } function down(n) { return n === 0 ? 0 : 1 + down(n - 1) } globalThis.l1 = limit(0); 0'),
+      step('await new Promise((r) => setTimeout(r, 5)); globalThis.d = down(20_000); globalThis.l2 = limit(0); d'),
     ];
     const live = await session();
-    const liveDepths: number[] = [];
-    for (const s of steps) liveDepths.push((await live.run(s, limits)).result as number);
+    for (const s of steps) expect((await live.run(s, limits)).status).toBe('completed');
     const rebuilt = await session();
     await rebuilt.replay(steps);
-    const replayed = (await rebuilt.run(step('[d1, d2, d3]'), limits)).result as number[];
-    for (let i = 0; i < steps.length; i++) {
-      expect(liveDepths[i]).toBeGreaterThan(10_000);
-      expect(Math.abs(replayed[i]! - liveDepths[i]!) / liveDepths[i]!).toBeLessThan(0.01);
+    for (const s of [live, rebuilt]) {
+      const [d, l1, l2] = (await s.run(step('[d, l1, l2]'), limits)).result as number[];
+      expect(d).toBe(20_000);
+      expect(Math.min(l1!, l2!)).toBeGreaterThan(40_000);
     }
   });
 });
