@@ -200,6 +200,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
         maxConcurrent: config.maxConcurrent,
         maxQueue: config.maxQueue,
         maxExecutions: config.maxExecutions,
+        maxExecutionBytes: config.maxExecutionsMb * 1024 * 1024,
         liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb },
       },
     });

@@ -41,6 +41,9 @@ export const ExecutionView = z.object({
   started_at: z.string().nullable(),
   completed_at: z.string().nullable(),
   duration_ms: z.number().nullable(),
+  body_omitted: z
+    .boolean()
+    .describe('In a list page only: true when this execution\'s console, result and error stack were left out for size; get the execution for them.'),
 });
 export type ExecutionView = z.output<typeof ExecutionView>;
 
@@ -63,6 +66,7 @@ export function executionView(e: Execution): ExecutionView {
     started_at: e.startedAt,
     completed_at: e.finishedAt,
     duration_ms: e.durationMs,
+    body_omitted: e.bodyOmitted === true,
   };
 }
 

@@ -3,7 +3,8 @@ import { Router } from '@koa/router';
 import type { OAuthMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { AccessTokens, IssuedAccessToken } from './access-tokens.ts';
 import type { Client, ClientRegistry } from './client-registry.ts';
-import type { ConsentTickets } from './consent-ticket.ts';
+import { TICKET_TTL_SECS, type ConsentTickets } from './consent-ticket.ts';
+import type { FailureBackoff } from './failure-backoff.ts';
 import {
   InvalidClientError,
   InvalidGrantError,
@@ -60,6 +61,8 @@ export interface AuthorizationServerParts {
   users: User[];
   lifetimes: Lifetimes;
   nowSecs: () => number;
+  /** Per account: wrong passwords slow the next sign-in down. */
+  signInBackoff: FailureBackoff;
   onToken?: TokenObserver;
 }
 
@@ -161,8 +164,14 @@ export class AuthorizationServer {
   // ---- /oauth/authorize --------------------------------------------------------------------------
 
   private async authorizePage(ctx: Koa.Context): Promise<void> {
+    let query: Form;
+    try {
+      query = queryOf(ctx);
+    } catch (err) {
+      return sendPage(ctx, 400, renderError(err instanceof Error ? err.message : 'malformed request'));
+    }
     await this.p.store.sync(); // the client may have registered on another node a moment ago
-    await this.withAuthorizationRequest(ctx, queryOf(ctx), async (client, request) => {
+    await this.withAuthorizationRequest(ctx, query, async (client, request) => {
       sendPage(ctx, 200, renderSignIn(this.view(ctx, client, request)));
     });
   }
@@ -181,6 +190,12 @@ export class AuthorizationServer {
     await this.withAuthorizationRequest(ctx, form, async (client, request) => {
       const view = this.view(ctx, client, request);
       if (form.step === 'signin') {
+        const waitMs = this.p.signInBackoff.waitMs(`user:${form.username ?? ''}`);
+        if (waitMs > 0) {
+          ctx.set('Retry-After', String(Math.ceil(waitMs / 1000)));
+          const error = `Too many wrong passwords for this account. Wait ${Math.ceil(waitMs / 1000)} s and try again.`;
+          return sendPage(ctx, 429, renderSignIn({ ...view, error }));
+        }
         const subject = await this.signIn(form.username, form.password);
         if (!subject) return sendPage(ctx, 401, renderSignIn({ ...view, error: 'Wrong username or password.' }));
         const ticket = await this.p.tickets.issue(subject, request);
@@ -191,7 +206,7 @@ export class AuthorizationServer {
       if (!subject) return sendPage(ctx, 401, renderSignIn({ ...view, error: 'Your sign-in has expired. Sign in again.' }));
       if (form.decision !== 'allow') throw new AccessDeniedError('the user denied access');
       const code = randomToken();
-      await this.p.store.propose({
+      const issued = (await this.p.store.propose({
         type: 'oauth.issueCode',
         codeHash: sha256(code),
         code: {
@@ -202,7 +217,10 @@ export class AuthorizationServer {
           subject,
           expiresAt: this.p.nowSecs() + this.p.lifetimes.codeTtlSecs,
         },
-      });
+        // Spent with the code it approves, on every node at once: a consent is given once.
+        ticket: { hash: sha256(form.ticket!), expiresAt: this.p.nowSecs() + TICKET_TTL_SECS },
+      })) as { ok: boolean };
+      if (!issued.ok) return sendPage(ctx, 401, renderSignIn({ ...view, error: 'This consent was already given. Sign in again.' }));
       this.redirect(ctx, request.redirectUri, { code, state: request.state });
     });
   }
@@ -265,11 +283,13 @@ export class AuthorizationServer {
   private async signIn(username: string | undefined, password: string | undefined): Promise<string | null> {
     if (!username || !password) return null;
     const user = this.users.get(username);
-    if (!user) {
-      await burnPasswordCheck(password);
-      return null;
-    }
-    return (await verifySecret(password, user.passwordHash)) ? (user.subject ?? user.username) : null;
+    let ok = false;
+    if (user) ok = await verifySecret(password, user.passwordHash);
+    else await burnPasswordCheck(password);
+    // Unknown names are throttled like known ones, so the answer does not tell which exist.
+    if (ok) this.p.signInBackoff.succeeded(`user:${username}`);
+    else this.p.signInBackoff.failed(`user:${username}`);
+    return ok ? (user!.subject ?? user!.username) : null;
   }
 
   private redirect(ctx: Koa.Context, redirectUri: string, params: Record<string, string | undefined>): void {
@@ -389,7 +409,7 @@ export class AuthorizationServer {
     }
   }
 
-  /** RFC 7662, for confidential clients (resource servers): any of our access tokens, or the caller's own refresh tokens. */
+  /** RFC 7662, for confidential clients: configured ones (resource servers) any access token, others their own tokens only. */
   private async introspect(ctx: Koa.Context, form: Form): Promise<Record<string, unknown>> {
     const client = await this.p.clients.authenticate(ctx, form);
     if (client.authMethod === 'none') throw new InvalidClientError('introspection needs client authentication');
@@ -402,7 +422,9 @@ export class AuthorizationServer {
       return { active: true, token_type: 'refresh_token', scope: record.scope, client_id: record.clientId, sub: record.subject, exp: record.expiresAt, iss: this.p.issuer };
     }
     const claims = await this.p.tokens.verify(form.token).catch(() => null);
-    if (!claims) return { active: false };
+    // RFC 7662 §4: only a configured client (a resource server) or the token's own client learns
+    // about it; to any other registered client it is as good as unknown.
+    if (!claims || (claims.clientId !== client.clientId && !this.p.clients.isConfigured(client.clientId))) return { active: false };
     return {
       active: true,
       token_type: 'Bearer',

@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import { OAuthClientMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { InvalidClientError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from './oauth-errors.ts';
+import type { FailureBackoff } from './failure-backoff.ts';
+import { InvalidClientError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError, SlowDownError } from './oauth-errors.ts';
 import type { ClientRecord, OAuthStore } from './oauth-state.ts';
 import { hashGeneratedSecret, randomToken, verifySecret } from './secrets.ts';
 import { SUPPORTED_SCOPES } from './types.ts';
@@ -30,11 +31,14 @@ export class ClientRegistry {
   private readonly statics: Map<string, Client>;
 
   private readonly store: OAuthStore;
+  private readonly backoff: FailureBackoff;
   constructor(
     store: OAuthStore,
     staticClients: StaticClient[],
+    backoff: FailureBackoff,
   ) {
     this.store = store;
+    this.backoff = backoff;
     this.statics = new Map(
       staticClients.map((c) => [
         c.clientId,
@@ -54,6 +58,11 @@ export class ClientRegistry {
 
   find(clientId: string): Client | undefined {
     return this.statics.get(clientId) ?? this.store.client(clientId);
+  }
+
+  /** An operator-configured client (a resource server or machine client), not a registered one. */
+  isConfigured(clientId: string): boolean {
+    return this.statics.has(clientId);
   }
 
   /** RFC 7591 registration: validates the metadata, proposes the client, answers the registration response. */
@@ -119,10 +128,16 @@ export class ClientRegistry {
     const clientId = basic?.id ?? form.client_id;
     const secret = basic?.secret ?? form.client_secret;
     if (!clientId) throw new InvalidClientError('client authentication is required');
+    const waitMs = secret === undefined ? 0 : this.backoff.waitMs(clientId);
+    if (waitMs > 0) {
+      const secs = Math.ceil(waitMs / 1000);
+      throw new SlowDownError(`too many failed authentications for client ${clientId}; retry in ${secs} s`, secs);
+    }
     const client = this.find(clientId);
     if (!client) {
       // Same cost for unknown clients, so timing does not reveal which ids exist.
       if (secret !== undefined) await verifySecret(secret, 'sha256$');
+      if (secret !== undefined) this.backoff.failed(clientId);
       throw new InvalidClientError('client authentication failed');
     }
     if (client.authMethod === 'none') {
@@ -130,8 +145,10 @@ export class ClientRegistry {
       return client;
     }
     if (secret === undefined || !client.secretHash || !(await verifySecret(secret, client.secretHash))) {
+      if (secret !== undefined) this.backoff.failed(clientId);
       throw new InvalidClientError('client authentication failed');
     }
+    this.backoff.succeeded(clientId);
     return client;
   }
 }

@@ -4,12 +4,13 @@ import { sha256 } from './secrets.ts';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.ts';
 
 const TICKET_TYP = 'raftbox-consent+jwt';
-const TICKET_TTL_SECS = 600;
+export const TICKET_TTL_SECS = 600;
 
 /**
  * Carries "this user signed in for this exact authorization request" from the sign-in POST to the
  * consent POST. Signed with the replicated keys, so the consent may be posted to any node; bound to
- * the request, so it cannot approve a different client, redirect, scope or PKCE challenge.
+ * the request, so it cannot approve a different client, redirect, scope or PKCE challenge. Single
+ * use: the code it approves is issued only if its hash is not yet spent (see `oauth.issueCode`).
  */
 export class ConsentTickets {
   private readonly keys: SigningKeys;

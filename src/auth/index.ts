@@ -5,6 +5,7 @@ import { AuthorizationServer, type User } from './authorization-server.ts';
 import { bearerGate } from './bearer-gate.ts';
 import { ClientRegistry, type StaticClient } from './client-registry.ts';
 import { ConsentTickets } from './consent-ticket.ts';
+import { guessBackoff } from './failure-backoff.ts';
 import { ExternalProvider, type ExternalProviderOptions } from './external-provider.ts';
 import { OAuthStore, type OAuthStateReader } from './oauth-state.ts';
 import { canonicalOrigin, ProtectedResource } from './protected-resource.ts';
@@ -65,13 +66,14 @@ export function createBuiltInAuth(opts: BuiltInAuthOptions): BuiltInAuth {
     issuer,
     resource,
     store,
-    clients: new ClientRegistry(store, opts.clients ?? []),
+    clients: new ClientRegistry(store, opts.clients ?? [], guessBackoff(clock)),
     keys,
     tokens,
     tickets: new ConsentTickets(keys, `${issuer}/oauth/authorize`, nowSecs),
     users: opts.users,
     lifetimes: { codeTtlSecs: opts.codeTtlSecs ?? 60, refreshTtlSecs: opts.refreshTokenTtlSecs ?? 14 * 86400 },
     nowSecs,
+    signInBackoff: guessBackoff(clock),
     ...(opts.onToken ? { onToken: opts.onToken } : {}),
   });
 

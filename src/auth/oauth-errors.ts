@@ -23,7 +23,16 @@ export class InvalidRedirectUriError extends CustomOAuthError {
   }
 }
 
-const STATUS: Record<string, number> = { invalid_client: 401, server_error: 500, temporarily_unavailable: 503 };
+/** Too many failed attempts for this client: 429 with Retry-After (the code is RFC 8628's). */
+export class SlowDownError extends CustomOAuthError {
+  readonly retryAfterSecs: number;
+  constructor(message: string, retryAfterSecs: number) {
+    super('slow_down', message);
+    this.retryAfterSecs = retryAfterSecs;
+  }
+}
+
+const STATUS: Record<string, number> = { invalid_client: 401, slow_down: 429, server_error: 500, temporarily_unavailable: 503 };
 
 /**
  * OAuth endpoints answer errors in RFC 6749 §5.2 form (`{ error, error_description }`), not the
@@ -38,6 +47,7 @@ export async function oauthErrors(ctx: Koa.Context, next: Koa.Next): Promise<voi
     if (err.errorCode === 'invalid_client' && /^Basic /i.test(ctx.get('authorization'))) {
       ctx.set('WWW-Authenticate', 'Basic realm="raftbox"');
     }
+    if (err instanceof SlowDownError) ctx.set('Retry-After', String(err.retryAfterSecs));
     ctx.set('Cache-Control', 'no-store');
     ctx.body = err.toResponseObject();
   }

@@ -7,7 +7,8 @@ import type { Command, CommandLog, Json, StateModule, Tx } from '../store/index.
  * compare-and-set inside `apply`. Times are epoch seconds decided by the proposer and carried in the
  * command, so `apply` is a pure function of the state and the command.
  *
- * Keys: `client/<id>`, `code/<sha256(code)>`, `family/<id>`, `revoked/<jti>`, `key/<kid>`, `active-key`.
+ * Keys: `client/<id>`, `code/<sha256(code)>`, `family/<id>`, `revoked/<jti>`, `key/<kid>`, `active-key`,
+ * `ticket/<sha256(consent ticket)>` (a spent consent ticket, until it would have expired).
  */
 
 export type ClientRecord = {
@@ -62,7 +63,8 @@ export type RotateResult = { ok: true } | { ok: false; reason: 'unknown' | 'expi
 
 export type OAuthCommand =
   | { type: 'oauth.registerClient'; client: ClientRecord }
-  | { type: 'oauth.issueCode'; codeHash: string; code: CodeRecord }
+  /** `ticket`: the consent ticket that approved it, spent by this command (absent in older logs). */
+  | { type: 'oauth.issueCode'; codeHash: string; code: CodeRecord; ticket?: { hash: string; expiresAt: number } }
   | { type: 'oauth.redeemCode'; codeHash: string; now: number; access: IssuedAccess; family: { id: string; refreshHash: string; expiresAt: number } | null }
   | { type: 'oauth.rotateRefresh'; familyId: string; presentedHash: string; nextHash: string; now: number; expiresAt: number; access: IssuedAccess }
   | { type: 'oauth.revokeFamily'; familyId: string; now: number }
@@ -85,6 +87,10 @@ export const oauthStateModule: StateModule = {
         tx.put(`client/${cmd.client.clientId}`, cmd.client);
         return { ok: true };
       case 'oauth.issueCode':
+        if (cmd.ticket) {
+          if (tx.get(`ticket/${cmd.ticket.hash}`) !== undefined) return { ok: false, reason: 'ticket_used' };
+          tx.put(`ticket/${cmd.ticket.hash}`, cmd.ticket.expiresAt);
+        }
         tx.put(`code/${cmd.codeHash}`, cmd.code);
         return { ok: true };
       case 'oauth.redeemCode':
@@ -194,6 +200,7 @@ function prune(now: number, tx: Tx): Json {
     if (family.expiresAt <= now) drop(key);
   }
   for (const [key, v] of tx.scan('revoked/')) if ((v as number) <= now) drop(key);
+  for (const [key, v] of tx.scan('ticket/')) if ((v as number) <= now) drop(key);
   for (const [key, v] of tx.scan('key/')) {
     const retireUntil = (v as KeyRecord).retireUntil;
     if (retireUntil !== undefined && retireUntil <= now) drop(key);
@@ -248,6 +255,7 @@ export class OAuthStore {
       expired('code/', (v) => (v as CodeRecord).expiresAt) ||
       expired('family/', (v) => (v as FamilyRecord).expiresAt) ||
       expired('revoked/', (v) => v as number) ||
+      expired('ticket/', (v) => v as number) ||
       expired('key/', (v) => (v as KeyRecord).retireUntil)
     );
   }

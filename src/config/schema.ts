@@ -47,9 +47,10 @@ export const ConfigSchema = z.strictObject({
     .default(() => availableParallelism())
     .describe('Stateless runs executing at once (default: the number of CPU cores).'),
   maxQueue: z.number().int().min(0).default(1024).describe('Runs waiting for a free isolate; beyond it calls are refused with 429 and Retry-After.'),
-  maxOutputBytes: z.number().int().min(1024).default(1 << 20).describe('Console output kept per execution; the rest is dropped and reported as truncated.'),
+  maxOutputBytes: z.number().int().min(1024).default(1 << 20).describe('UTF-8 bytes an execution may hand out in all (console, result, error message and stack); the rest is cut and marked.'),
   maxBodyBytes: z.number().int().min(1024).default(1 << 20).describe('Largest HTTP request body (code included); larger is refused with 413.'),
   maxExecutions: z.number().int().min(1).default(10_000).describe('Finished execution records kept; the oldest are forgotten first.'),
+  maxExecutionsMb: z.number().int().min(1).default(128).describe('Total size (as JSON) of the finished execution records kept; past it the oldest are forgotten first.'),
   maxLiveSessions: z.number().int().min(0).default(256).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay).'),
   maxLiveSessionsMemoryMb: z.number().int().min(0).default(2048).describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted.'),
 

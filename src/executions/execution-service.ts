@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
-import type { IsolatePool, RunOutcome } from '../sandbox/index.ts';
+import { settlesWithin } from '../settles-within.ts';
+import { CompilerFailure, type IsolatePool, type RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
 import { Admission, type Ticket } from './admission.ts';
 import { EXECUTION_ID, newExecutionId } from './execution-id.ts';
-import { ACTIVE, EXECUTION_MODULE, idemKey, recordKey, type RecordVerdict } from './execution-state.ts';
+import { ACTIVE, bodyChars, bodyKey, EXECUTION_MODULE, idemKey, recordKey, splitBody, type ExecutionBody, type RecordVerdict } from './execution-state.ts';
 import { outputPage, type OutputWindow } from './output-pages.ts';
 import { checkRunRequest, type CheckedRequest, type LimitsOptions } from './run-request.ts';
 import { FINISHED, type Execution, type ExecutionRecord, type ExecutionStatus, type OutputPage, type RunRequest } from './types.ts';
@@ -16,6 +17,8 @@ export interface ExecutionServiceOptions extends LimitsOptions {
   maxQueue: number;
   /** Finished records kept in the replicated state; older ones are pruned. */
   maxExecutions: number;
+  /** Their total size as JSON at most (default 128 MiB); the oldest are pruned first. */
+  maxExecutionBytes?: number;
 }
 
 /** What the node's metrics count; called once per event, so it must be cheap. */
@@ -50,6 +53,8 @@ const REMOTE_CANCEL_WAIT_MS = 5_000;
 /** First and longest wait before proposing a final record again while the cluster cannot commit. */
 const FINAL_RETRY_MS = 100;
 const MAX_FINAL_RETRY_MS = 2_000;
+
+const DEFAULT_MAX_EXECUTION_BYTES = 128 << 20;
 
 /** The abort reason of runs still going when a graceful shutdown's grace period ends. */
 const SHUTTING_DOWN = 'node shutting down';
@@ -126,7 +131,11 @@ export class ExecutionService {
     if (r.idempotencyKey !== null) {
       await this.log.linearizableRead();
       const first = this.state.get(EXECUTION_MODULE, idemKey(r.subject, r.idempotencyKey)) as string | undefined;
-      if (first !== undefined) return this.get(this.sameRequest(first, r), answer);
+      if (first !== undefined) {
+        const earlier = await this.get(this.sameRequest(first, r), answer);
+        // One that was interrupted while this retry waited for it gives up its key: run again.
+        if (!(FINISHED.has(earlier.status) && this.lookup(first)?.interrupted)) return earlier;
+      }
     }
     if (r.session !== null || r.heap !== null) await this.sessions.check({ ...r, execution: null });
 
@@ -181,11 +190,21 @@ export class ExecutionService {
       record = this.lookup(id) ?? record;
     }
     // The freshest view: the event loop may have been busy past the deadline while the run moved on.
-    return view(this.lookup(id) ?? record);
+    return view(await this.withBody(this.lookup(id) ?? record));
   }
 
   async output(id: string, opts: OutputWindow & { subject?: string | null } = {}): Promise<OutputPage> {
-    return outputPage((await this.find(id, opts.subject)).console, opts);
+    return outputPage((await this.withBody(await this.find(id, opts.subject))).console, opts);
+  }
+
+  /** The whole record: a large one's body is read from disk (it is not kept in memory). */
+  private async withBody(record: ExecutionRecord): Promise<ExecutionRecord> {
+    if (!record.bodyOmitted) return record;
+    const body = (await this.state.getCold(EXECUTION_MODULE, bodyKey(record.id))) as unknown as ExecutionBody | undefined;
+    // Pruned between the lookup and this read: the summary is all there is.
+    if (!body) return record;
+    const { bodyOmitted: _, ...whole } = record;
+    return { ...whole, ...body };
   }
 
   async cancel(id: string, subject?: string | null): Promise<Execution> {
@@ -224,8 +243,17 @@ export class ExecutionService {
           (tagName === undefined || (tagName in e.tags && (tagValue === undefined || e.tags[tagName] === tagValue))),
       )
       .sort((a, b) => (a.id < b.id ? 1 : -1));
-    const page = matching.slice(0, limit).map(view);
-    return { executions: page, nextCursor: matching.length > limit ? page[page.length - 1]!.id : null };
+    const page: Execution[] = [];
+    let bytes = 0;
+    for (const record of matching) {
+      if (page.length === limit) break;
+      const item = listItem(record);
+      const size = approximateSize(item);
+      if (page.length > 0 && bytes + size > LIST_PAGE_BYTES) break;
+      page.push(item);
+      bytes += size;
+    }
+    return { executions: page, nextCursor: matching.length > page.length ? page[page.length - 1]!.id : null };
   }
 
   /**
@@ -268,6 +296,10 @@ export class ExecutionService {
     await Promise.all(this.pending);
   }
 
+  private retention(): { keep: number; keepBytes: number } {
+    return { keep: this.options.maxExecutions, keepBytes: this.options.maxExecutionBytes ?? DEFAULT_MAX_EXECUTION_BYTES };
+  }
+
   /** Replicated records still queued or running, on any node. */
   private activeRecords(): ExecutionRecord[] {
     const records: ExecutionRecord[] = [];
@@ -284,7 +316,7 @@ export class ExecutionService {
   }
 
   private async failNode(node: string, exceptBoot: string | null, reason: string): Promise<number> {
-    const cmd = { type: 'execution.fail', node, exceptBoot, reason, at: new Date().toISOString(), keep: this.options.maxExecutions };
+    const cmd = { type: 'execution.fail', node, exceptBoot, reason, at: new Date().toISOString(), ...this.retention() };
     return ((await this.log.propose(cmd)) as { failed: number }).failed;
   }
 
@@ -333,7 +365,7 @@ export class ExecutionService {
     const { signal } = run.controller;
     if (!(await startsBeforeAbort(run.ticket, signal))) {
       run.ticket.release();
-      return this.finish(run, { ...stopped('cancelled before it started'), status: 'cancelled' });
+      return this.finish(run, { ...stopped('cancelled before it started'), status: 'cancelled', interrupted: true });
     }
     const startedAt = new Date().toISOString();
     this.update(run, { ...run.record, status: 'running', startedAt });
@@ -352,7 +384,7 @@ export class ExecutionService {
         ran: () => run.ticket.release(),
         record: (s) => {
           committed = this.finished(run, s, t0);
-          return { type: 'execution.finish', record: asJson(committed), keep: this.options.maxExecutions };
+          return { type: 'execution.finish', record: asJson(committed), ...this.retention() };
         },
       });
       // (A first execution already pruned by retention leaves only its place in the session to report.)
@@ -360,11 +392,13 @@ export class ExecutionService {
       // A committed step carried its record in the same command; a stopped one is recorded alone.
       if (step.committed && step.duplicateOf === null) this.settle(run, committed!);
       else this.finish(run, this.finished(run, step, t0));
-    } catch (err) {
+    } catch (caught) {
+      // A cell the TypeScript compiler could not handle ran nothing: the caller's to fix, never committed.
+      const err = caught instanceof CompilerFailure ? invalidParams(caught.message) : caught;
       if (err instanceof UserError) run.error = err;
       else this.logger?.error({ err, execution: run.record.id }, 'execution failed inside the server');
       const message = err instanceof UserError ? err.message : 'internal error';
-      this.finish(run, { ...stopped(message), status: 'failed' });
+      this.finish(run, { ...stopped(message), status: 'failed', interrupted: true });
     }
   }
 
@@ -390,10 +424,11 @@ export class ExecutionService {
   private finish(run: LocalRun, fields: Partial<ExecutionRecord> & { status: ExecutionStatus }): void {
     const shutdown = fields.status === 'cancelled' && run.controller.signal.reason === SHUTTING_DOWN;
     const ended = shutdown ? { ...fields, ...stopped(`${SHUTTING_DOWN}: stopped at the end of the shutdown grace period`), status: 'failed' as const } : fields;
+    if (fields.status === 'cancelled') ended.interrupted = true;
     const record = { ...run.record, ...ended, finishedAt: fields.finishedAt ?? new Date().toISOString() };
     this.update(run, record);
     this.observer?.executionFinished(record.status, record.durationMs);
-    const cmd: Command = { type: 'execution.finish', record: asJson(record), keep: this.options.maxExecutions };
+    const cmd: Command = { type: 'execution.finish', record: asJson(record), ...this.retention() };
     this.background(this.replicateFinal(cmd).finally(() => this.forget(run)));
   }
 
@@ -502,7 +537,23 @@ function view(r: ExecutionRecord): Execution {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     durationMs: r.durationMs,
+    ...(r.bodyOmitted ? { bodyOmitted: true as const } : {}),
   };
+}
+
+// A list page holds at most about this much, whatever its `limit` (the last item may pass it).
+const LIST_PAGE_BYTES = 1 << 20;
+// What an item holds besides its body (ids, times, node…), for the page's size.
+const ITEM_OVERHEAD_CHARS = 512;
+
+/** An execution as a list page shows it: large bodies are fetched with `get`, not listed. */
+const listItem = (r: ExecutionRecord): Execution => view(splitBody(r).summary);
+
+/** A bound on the item's size in its answer: its body (UTF-8 takes up to 3 bytes a character) and the rest. */
+function approximateSize(e: Execution): number {
+  let tags = 0;
+  for (const [k, v] of Object.entries(e.tags)) tags += k.length + v.length + 8;
+  return 3 * (bodyChars(e) + tags + (e.session?.length ?? 0)) + ITEM_OVERHEAD_CHARS;
 }
 
 function stopped(message: string): Partial<ExecutionRecord> {
@@ -536,16 +587,6 @@ function startsBeforeAbort(ticket: Ticket, signal: AbortSignal): Promise<boolean
       },
       () => resolve(false),
     );
-  });
-}
-
-function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), Math.min(ms, MAX_TIMER_MS));
-    void p.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
   });
 }
 

@@ -13,8 +13,9 @@ const decoder = new TextDecoder();
 /**
  * An execution's console output as text (one line per console line; warnings and errors marked), cut
  * into a page by lines or by UTF-8 bytes, like MCP-V8's get_execution_output: every page says where
- * it starts and ends in both units. A byte page never splits a character: it ends early at the last
- * whole one, and the next offset says where to resume.
+ * it starts and ends in both units. A byte page never splits a character: an offset inside one
+ * starts at its first byte, the page ends early at the last whole one, and the next offset says
+ * where to resume.
  */
 export function outputPage(console: readonly ConsoleLine[], window: OutputWindow): OutputPage {
   if (window.line && window.byte) throw invalidParams('page the output by lines or by bytes, not both');
@@ -27,7 +28,9 @@ export function outputPage(console: readonly ConsoleLine[], window: OutputWindow
 
   if (window.byte) {
     const { offset, limit } = checked(window.byte, 'byte');
-    const start = Math.min(offset, bytes.length);
+    let start = Math.min(offset, bytes.length);
+    // An offset inside a character starts at that character, so nothing is cut or skipped.
+    while (start > 0 && start < bytes.length && (bytes[start]! & 0xc0) === 0x80) start--;
     let end = Math.min(bytes.length, start + limit);
     while (end < bytes.length && end > start && (bytes[end]! & 0xc0) === 0x80) end--; // not inside a character
     // A character longer than the limit is still handed out whole, or the client could never move on.

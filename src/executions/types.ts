@@ -32,6 +32,8 @@ export interface Execution {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
+  /** In a list page: its console, result and error stack were left out for size (get the execution for them). */
+  bodyOmitted?: true;
 }
 
 /** An execution as replicated: the public view plus who owns it and which run of which node made it. */
@@ -43,6 +45,12 @@ export interface ExecutionRecord extends Execution {
   requestHash?: string;
   /** Someone asked to cancel it on another node; its owner aborts the run when it sees this. */
   cancelRequested?: boolean;
+  /**
+   * It ended through no fault of the caller's code (cancelled, node lost or restarted, a conflict,
+   * shutdown, a rebuild to wait for, an internal error): it does not hold its idempotency key, so a
+   * retry runs (see docs/sessions.md, "Idempotency keys").
+   */
+  interrupted?: boolean;
 }
 
 export interface OutputPage {

@@ -28,19 +28,47 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
   const pool: Server[] = [];
   const router = new Router();
 
-  router.post(MCP_PATH, scopeGuard(opts.guard), async (ctx) => {
+  const handle = async (ctx: Koa.Context, message: unknown): Promise<Response> => {
+    const refused = refusedToolCall(message);
+    if (refused) return Response.json(refused);
     const server = pool.pop() ?? createMcpServer(domain, opts.limits);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     try {
       await server.connect(transport);
-      const res = await transport.handleRequest(webRequest(ctx), { parsedBody: ctx.request.body, authInfo: authInfo(ctx) });
-      ctx.status = res.status;
-      res.headers.forEach((value, key) => ctx.set(key, value));
-      ctx.body = res.body ? await res.text() : ''; // '' keeps a 202; null would make Koa answer 204
+      const res = await transport.handleRequest(webRequest(ctx), { parsedBody: message, authInfo: authInfo(ctx) });
+      // Read before the server goes back to the pool: the answer is written by then.
+      return new Response(res.body ? await res.text() : null, { status: res.status, headers: res.headers });
     } finally {
       await server.close();
       if (pool.length < POOL_MAX) pool.push(server);
     }
+  };
+
+  router.post(MCP_PATH, scopeGuard(opts.guard), async (ctx) => {
+    const body: unknown = ctx.request.body;
+    if (!Array.isArray(body)) {
+      const res = await handle(ctx, body);
+      ctx.status = res.status;
+      res.headers.forEach((value, key) => ctx.set(key, value));
+      ctx.body = await res.text(); // '' keeps a 202; null would make Koa answer 204
+      return;
+    }
+    // A batch is answered by an array with one answer per request (JSON-RPC 2.0 §6), also when two
+    // share an id: the SDK's transport matches answers to requests by id and would drop one, so
+    // each message goes through a transport of its own.
+    if (body.length === 0) {
+      ctx.status = 400;
+      ctx.body = { jsonrpc: '2.0', error: { code: -32600, message: 'Invalid Request: an empty batch' }, id: null };
+      return;
+    }
+    const answers: unknown[] = [];
+    for (const message of body) {
+      const res = await handle(ctx, message);
+      const text = await res.text();
+      if (text !== '') answers.push(...[JSON.parse(text) as unknown].flat());
+    }
+    ctx.status = answers.length > 0 ? 200 : 202;
+    ctx.body = answers.length > 0 ? answers : '';
   });
 
   const notAllowed = (ctx: Koa.Context) => {
@@ -71,6 +99,23 @@ function scopeGuard(guard: Guard): Koa.Middleware {
     const run = (i: number): Promise<unknown> => (i < checks.length ? Promise.resolve(checks[i]!(ctx, () => run(i + 1))) : next());
     return run(0);
   };
+}
+
+/**
+ * A `tools/call` whose name or arguments have the wrong type is the caller's mistake (-32602), not an
+ * internal error with the SDK's schema dump (-32603).
+ */
+function refusedToolCall(message: unknown): object | null {
+  const m = message as { id?: unknown; method?: unknown; params?: { name?: unknown; arguments?: unknown } } | null;
+  if (typeof m !== 'object' || m === null || m.method !== 'tools/call' || m.id === undefined) return null;
+  const args = m.params?.arguments;
+  const problem =
+    typeof m.params?.name !== 'string'
+      ? 'params.name must be the name of a tool (a string)'
+      : args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))
+        ? `params.arguments of ${m.params.name} must be an object of named arguments`
+        : null;
+  return problem === null ? null : { jsonrpc: '2.0', id: m.id, error: { code: -32602, message: `Invalid params: ${problem}` } };
 }
 
 /**

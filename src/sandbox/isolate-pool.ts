@@ -106,7 +106,14 @@ export class IsolatePool {
           member.dispose();
           throw err;
         });
-        const run = await runInContext(member.isolate, prepared, step, compiled, limits, signal);
+        let run;
+        try {
+          run = await runInContext(member.isolate, prepared, step, compiled, limits, signal);
+        } catch (err) {
+          // Only a clean outcome returns an isolate to the pool.
+          member.dispose();
+          throw err;
+        }
         if (run.kind === 'tainted') {
           member.renewContext();
           continue;

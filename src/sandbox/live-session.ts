@@ -88,7 +88,13 @@ export class LiveSession {
       this.#assertUsable();
       const compilation = await compileForRun(step);
       if ('outcome' in compilation) return compilation.outcome;
-      const run = await runInContext(this.isolate, this.prepared, step, compilation.compiled, { ...limits, memoryMb: this.memoryMb }, signal);
+      let run;
+      try {
+        run = await runInContext(this.isolate, this.prepared, step, compilation.compiled, { ...limits, memoryMb: this.memoryMb }, signal);
+      } catch (err) {
+        this.dispose();
+        throw err;
+      }
       if (run.kind === 'tainted') throw new Error('unreachable: session contexts are never locked down');
       if (!run.isolateReusable) this.dispose();
       return run.outcome;

@@ -53,7 +53,7 @@ export async function runInContext(
   if (!call.ok) {
     return { kind: 'outcome', outcome: stoppedOutcome(call.status, limits, call.cpuMs, call.wallMs), isolateReusable: false };
   }
-  const raw = readDriverOutcome(call.value);
+  const raw = readDriverOutcome(call.value, limits.maxOutputBytes);
   if (raw === null) {
     // Only a session's user code can get here, by patching built-ins the runtime relies on.
     const outcome = stoppedOutcome('failed', limits, call.cpuMs, call.wallMs);
@@ -73,8 +73,14 @@ export async function runInContext(
   return { kind: 'outcome', outcome, isolateReusable: true };
 }
 
-function readDriverOutcome(value: unknown): DriverOutcome | null {
-  const raw = typeof value === 'string' ? parseJsonOrNull(value) : null;
+// The runtime charges every field to the output budget (runtime/console.js); in JSON a byte of it
+// takes at most 6 characters (`\u0000`), plus the outcome's framing and the truncation marks.
+const OUTCOME_JSON_SLACK = 64 * 1024;
+
+/** The runtime's outcome, or null when it is unreadable or larger than the budget allows. */
+function readDriverOutcome(value: unknown, maxOutputBytes: number): DriverOutcome | null {
+  if (typeof value !== 'string' || value.length > 6 * maxOutputBytes + OUTCOME_JSON_SLACK) return null;
+  const raw = parseJsonOrNull(value);
   return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as DriverOutcome) : null;
 }
 
@@ -88,13 +94,16 @@ function parseJsonOrNull(text: string): unknown {
 
 export type GuardedCall<T> =
   | { ok: true; value: T; cpuMs: number; wallMs: number }
-  | { ok: false; status: 'timeout' | 'cancelled' | 'memory_limit'; cpuMs: number; wallMs: number };
+  /** The isolate is disposed: whatever stopped the call may have left the step running in it. */
+  | { ok: false; status: 'timeout' | 'cancelled' | 'memory_limit' | 'failed'; cpuMs: number; wallMs: number };
 
 /**
  * Makes one driver call under a CPU and a wall-clock budget and an abort signal. isolated-vm's own
  * `timeout` covers just the task that starts a call, not the later tasks a step goes on in (after
  * each awaited `hostYield`), so CPU time is also watched here through `isolate.cpuTime`; the wall
  * deadline, the CPU watchdog and the signal dispose the isolate, the only way to stop it from here.
+ * Any other failure of the call disposes it too: its step may still be running in there, and once
+ * the watchdogs are gone nothing would bound it.
  */
 export async function guardedCall(
   isolate: ivm.Isolate,
@@ -127,7 +136,9 @@ export async function guardedCall(
     return { ok: true, value, cpuMs: elapsedCpuMs(isolate, cpuBefore), wallMs: performance.now() - startedAt };
   } catch (err) {
     const status = killedFor ?? classifyFailure(err, isolate);
-    return { ok: false, status, cpuMs: killedFor ? cpuAtKill : elapsedCpuMs(isolate, cpuBefore), wallMs: performance.now() - startedAt };
+    const cpuMs = killedFor ? cpuAtKill : elapsedCpuMs(isolate, cpuBefore);
+    if (!isolate.isDisposed) isolate.dispose();
+    return { ok: false, status, cpuMs, wallMs: performance.now() - startedAt };
   } finally {
     clearTimeout(deadline);
     clearTimeout(watchdog);
@@ -196,13 +207,14 @@ function syntaxErrorOutcome(err: StepSyntaxError, startedAt: number): RunOutcome
   };
 }
 
-function classifyFailure(err: unknown, isolate: ivm.Isolate): 'timeout' | 'memory_limit' {
+function classifyFailure(err: unknown, isolate: ivm.Isolate): 'timeout' | 'memory_limit' | 'failed' {
   const message = err instanceof Error ? err.message : String(err);
   if (/memory limit/i.test(message)) return 'memory_limit';
   if (message.includes('Script execution timed out')) return 'timeout';
   // The isolate died under us for a reason isolated-vm does not name; heap exhaustion is the only one left.
   if (isolate.isDisposed) return 'memory_limit';
-  throw err;
+  // e.g. more unhandled rejections than `callDriver` collects: the outcome is lost, not the node.
+  return 'failed';
 }
 
 /** An outcome decided by the host: a limit was hit, or the runtime's answer was unreadable ('failed'). */
@@ -210,7 +222,8 @@ export function stoppedOutcome(status: Exclude<RunStatus, 'completed'>, limits: 
   const error: RunError = { name: '', message: '', stack: null, line: null, column: null };
   if (status === 'failed') {
     error.name = 'Error';
-    error.message = 'The step broke the sandbox runtime (patched built-ins it relies on); its outcome could not be read';
+    error.message =
+      "The step's outcome could not be read (it broke the sandbox runtime, or left more unhandled promise rejections than can be collected); its isolate was discarded";
   } else if (status === 'timeout') {
     error.name = 'TimeoutError';
     error.message = `Execution exceeded its time limit (cpu ${limits.cpuTimeoutMs} ms, wall ${limits.wallTimeoutMs} ms)`;

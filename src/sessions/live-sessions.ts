@@ -41,7 +41,15 @@ export class LiveSessions {
   put(key: string, warm: WarmSession): void {
     this.drop(key);
     if (warm.live.disposed) return;
-    const bytes = warm.live.heapBytes();
+    let bytes;
+    try {
+      bytes = warm.live.heapBytes();
+    } catch {
+      // An isolate that cannot tell its heap is not kept; the journal rebuilds it. Whoever put it
+      // back has committed its step already, so this must not throw.
+      warm.live.dispose();
+      return;
+    }
     this.entries.set(key, { warm, bytes });
     this.bytes += bytes;
     const maxBytes = this.options.maxMemoryMb * 1024 * 1024;

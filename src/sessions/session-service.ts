@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { conflict, invalidParams, notFound } from '../errors.ts';
+import { conflict, invalidParams, notFound, unavailable } from '../errors.ts';
+import { settlesWithin } from '../settles-within.ts';
 import { LiveSession, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
 import type { Command, CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
@@ -98,6 +99,9 @@ export class SessionService {
   private readonly journal: SessionJournal;
   private readonly live: LiveSessions;
   private readonly mutex = new KeyedMutex();
+  /** Rebuilds that outlived the step that started them, by warm key: the retry waits for this one. */
+  private readonly rebuilds = new Map<string, Promise<void>>();
+  private closed = false;
   private readonly maxAttempts: number;
   private readonly observer: SessionObserver | undefined;
 
@@ -154,7 +158,7 @@ export class SessionService {
   private async attempt(req: StepRequest, sessionKey: string | null, fresh: boolean): Promise<StepResult | 'moved'> {
     const base = await this.base(req, fresh);
     const limits = { ...req.limits, memoryMb: base.memoryMb };
-    const warm = await this.warm(sessionKey ?? warmKeyOfHeap(base.parent), base.parent, base.memoryMb);
+    const warm = await this.warm(sessionKey ?? warmKeyOfHeap(base.parent), base.parent, base.memoryMb, req.limits.wallTimeoutMs);
     let kept = false;
     try {
       // Never behind the parent's clock: Date.now() in a session does not go back when the next step
@@ -201,6 +205,10 @@ export class SessionService {
       }
       if (verdict.reason === 'no_heap') throw notFound(`heap ${req.heap ?? base.parent} not found`);
       if (verdict.reason === 'record_closed') throw conflict(`execution ${req.execution} was ended before its step could commit; the session is unchanged`);
+      // Retrying on an empty head would bring a deleted session back under its name.
+      if (verdict.reason === 'moved' && verdict.head === null && base.expect !== null) {
+        throw conflict(`session ${req.session} was deleted while this step ran; the step was not recorded`);
+      }
       return 'moved';
     } finally {
       // Unless it went back holding a committed head, the isolate ran something the journal does not
@@ -247,10 +255,14 @@ export class SessionService {
     const after = opts.stepsCursor === undefined ? 0 : Number(opts.stepsCursor);
     if (!Number.isInteger(after) || after < 0) throw invalidParams('steps_cursor must be a next_steps_cursor returned by an earlier page');
     const limit = pageLimit(opts.stepsLimit, 100, 1000);
-    const page = this.journal
-      .chain(head.head)
-      .slice(after, after + limit)
-      .map((o): JournalStep => ({ step: o.step, heap: o.id, code: o.code, language: o.language, threw: o.threw, createdAt: o.createdAt }));
+    const page: JournalStep[] = [];
+    let chars = 0;
+    for (const o of this.journal.chain(head.head).slice(after, after + limit)) {
+      // Each step's code can be as large as a request: a page stops at about a megabyte of it.
+      if (page.length > 0 && chars + o.code.length > JOURNAL_PAGE_CHARS) break;
+      chars += o.code.length;
+      page.push({ step: o.step, heap: o.id, code: o.code, language: o.language, threw: o.threw, createdAt: o.createdAt });
+    }
     const last = page[page.length - 1];
     return { ...info(head), journal: page, nextStepsCursor: last && last.step < head.steps ? String(last.step) : null };
   }
@@ -262,8 +274,9 @@ export class SessionService {
     if (!done.ok) throw notFound(`session ${name} not found`);
   }
 
-  /** Disposes every warm isolate on this node. */
+  /** Disposes every warm isolate on this node (and those of rebuilds still going, when they end). */
   close(): void {
+    this.closed = true;
     this.live.clear();
   }
 
@@ -292,29 +305,61 @@ export class SessionService {
     return { parent, parentStep: object.step, parentClock: object.clock, expect, memoryMb: object.memoryMb };
   }
 
-  /** A warm isolate holding state `head`: the cached one plus the steps it lacks, or a rebuild. */
-  private async warm(key: string, head: string | null, memoryMb: number): Promise<WarmSession> {
+  /**
+   * A warm isolate holding state `head`: the cached one plus the steps it lacks, or a rebuild. The
+   * caller waits for a replay no longer than its own wall limit (`waitMs`): past that it is told to
+   * retry, and the replay goes on without it and leaves the isolate warm for the retry.
+   */
+  private async warm(key: string, head: string | null, memoryMb: number, waitMs: number): Promise<WarmSession> {
+    const earlier = this.rebuilds.get(key);
+    if (earlier && !(await settlesWithin(earlier, waitMs))) throw stillRebuilding();
     const cached = this.live.take(key);
     const missing = cached && cached.memoryMb === memoryMb ? this.journal.stepsBetween(cached.head, head) : null;
     const warm = cached && missing ? cached : { live: await LiveSession.create(memoryMb), head: null, memoryMb };
     if (warm !== cached) cached?.live.dispose();
     const steps = missing ?? this.journal.stepsBetween(null, head)!;
-    try {
-      if (steps.length > 0) {
-        const t0 = performance.now();
-        await warm.live.replay(steps);
-        this.observer?.sessionReplayed((performance.now() - t0) / 1000);
+    if (steps.length > 0) {
+      const t0 = performance.now();
+      const replayed = warm.live.replay(steps).then(
+        () => this.observer?.sessionReplayed((performance.now() - t0) / 1000),
+        (err: unknown) => {
+          warm.live.dispose();
+          // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
+          if (err instanceof SessionDisposedError) throw conflict(`this session's state cannot be rebuilt: ${err.message}`);
+          throw err;
+        },
+      );
+      if (!(await settlesWithin(replayed, waitMs))) {
+        // Rebuilds without a caller hold no admission slot: past a few at once, one is stopped instead.
+        if (this.rebuilds.size >= MAX_BACKGROUND_REBUILDS) {
+          warm.live.dispose();
+          throw unavailable('this node is rebuilding too many sessions at once; retry the step', 1);
+        }
+        const background = replayed.then(
+          () => {
+            warm.head = head;
+            if (this.closed) warm.live.dispose();
+            else this.live.put(key, warm);
+          },
+          () => undefined,
+        );
+        this.rebuilds.set(key, background);
+        void background.finally(() => {
+          if (this.rebuilds.get(key) === background) this.rebuilds.delete(key);
+        });
+        throw stillRebuilding();
       }
-    } catch (err) {
-      warm.live.dispose();
-      // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
-      if (err instanceof SessionDisposedError) throw conflict(`this session's state cannot be rebuilt: ${err.message}`);
-      throw err;
+      await replayed;
     }
     warm.head = head;
     return warm;
   }
 }
+
+const JOURNAL_PAGE_CHARS = 1 << 20;
+const MAX_BACKGROUND_REBUILDS = 4;
+
+const stillRebuilding = () => unavailable('this session is being rebuilt from its journal on this node, which takes longer than the step\'s time limit; retry the step (the rebuild goes on without it)', 1);
 
 const warmKeyOfSession = (subject: string | null, name: string) => `session:${subject ?? ''}\u0000${name}`;
 const warmKeyOfHeap = (heap: string | null) => `heap:${heap}`;

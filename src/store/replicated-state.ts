@@ -24,7 +24,7 @@ export class UnknownCommandError extends Error {}
 
 /**
  * The deterministic state machine behind Raft: every module's data in memory (reads are synchronous
- * and cheap on the hot path) and in LevelDB. Each group of applied entries is one LevelDB batch that
+ * and cheap on the hot path; cold keys, the large rarely read values, stay on disk only) and in LevelDB. Each group of applied entries is one LevelDB batch that
  * also records the applied index, so a restart resumes exactly where the disk says it stopped and
  * Raft re-applies the rest from its log.
  */
@@ -52,7 +52,7 @@ export class ReplicatedState {
       state.modules.set(m.name, m);
       state.data.set(m.name, new Map());
     }
-    for await (const [key, value] of db.iterator()) state.load(key, value);
+    for await (const [key, value] of db.iterator()) if (!state.isColdStoreKey(key)) state.load(key, value);
     return state;
   }
 
@@ -62,6 +62,13 @@ export class ReplicatedState {
 
   get(module: string, key: string): Json | undefined {
     return this.namespace(module).get(key);
+  }
+
+  /** A cold key's value (see StateModule.coldPrefixes), read from disk as of the last applied entry. */
+  async getCold(module: string, key: string): Promise<Json | undefined> {
+    this.namespace(module);
+    const text = await this.db.get(module + SEP + key);
+    return text === undefined ? undefined : (JSON.parse(text) as Json);
   }
 
   scan(module: string, prefix: string): Array<[string, Json]> {
@@ -123,7 +130,7 @@ export class ReplicatedState {
     for (let i = 0; i < flat.length; i += 2) {
       const key = flat[i] as string;
       batch.put(key, JSON.stringify(flat[i + 1]));
-      this.loadParsed(key, flat[i + 1]!);
+      if (!this.isColdStoreKey(key)) this.loadParsed(key, flat[i + 1]!);
     }
     this.applied = snap.index;
     this.appliedTerm = snap.term;
@@ -147,11 +154,12 @@ export class ReplicatedState {
 
   private tx(moduleName: string, index: number, batch: Batch, changed: Array<[string, string]>): Tx {
     const ns = this.namespace(moduleName);
+    const cold = this.isCold(moduleName);
     return {
       index,
       get: (key) => ns.get(key),
       put: (key, value) => {
-        ns.set(key, value);
+        if (!cold(key)) ns.set(key, value);
         batch.put(moduleName + SEP + key, JSON.stringify(value));
         changed.push([moduleName, key]);
       },
@@ -188,6 +196,17 @@ export class ReplicatedState {
   private loadParsed(storeKey: string, value: Json): void {
     const sep = storeKey.indexOf(SEP);
     this.data.get(storeKey.slice(0, sep))?.set(storeKey.slice(sep + 1), value);
+  }
+
+  /** Whether a stored key (module + SEP + key) is cold, decided before its value is parsed. */
+  private isColdStoreKey(storeKey: string): boolean {
+    const sep = storeKey.indexOf(SEP);
+    return sep > 0 && this.isCold(storeKey.slice(0, sep))(storeKey.slice(sep + 1));
+  }
+
+  private isCold(module: string): (key: string) => boolean {
+    const prefixes = this.modules.get(module)?.coldPrefixes ?? [];
+    return (key) => prefixes.some((p) => key.startsWith(p));
   }
 
   private namespace(module: string): Map<string, Json> {

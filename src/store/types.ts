@@ -35,6 +35,12 @@ export type ChangeListener = (module: string, key: string | null) => void;
 export interface StateModule {
   readonly name: string;
   apply(cmd: Command, tx: Tx): Json | undefined;
+  /**
+   * Keys under these prefixes are cold: written to disk with the rest (and in snapshots), but not
+   * kept in memory. `get`/`scan` (and a Tx's reads) do not see them; `ReplicatedState.getCold`
+   * reads one from disk. For large values read rarely, such as an execution's console.
+   */
+  readonly coldPrefixes?: readonly string[];
 }
 
 /** The part of a Raft node the store needs: replicate bytes, and the two read barriers. */

@@ -160,6 +160,69 @@ describe('authorization code flow across two nodes', () => {
   });
 });
 
+describe('hardening (issue #12)', () => {
+  const authorizeQuery = async (client: oauth.Client) =>
+    new URLSearchParams({ response_type: 'code', client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: await oauth.calculatePKCECodeChallenge(oauth.generateRandomCodeVerifier()), code_challenge_method: 'S256' });
+
+  it('answers a repeated authorize parameter with a 400 page, not a 500', async () => {
+    const client = await register({ token_endpoint_auth_method: 'none' });
+    const res = await fetch(`${n1.url}/oauth/authorize?${await authorizeQuery(client)}&redirect_uri=b`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('parameter redirect_uri must be given once');
+  });
+
+  it('spends a consent ticket with the code it approves: posting the consent again mints nothing', async () => {
+    const client = await register({ token_endpoint_auth_method: 'none' });
+    const page = await fetch(`${n1.url}/oauth/authorize?${await authorizeQuery(client)}`);
+    const cookie = cookieOf(page);
+    const post = (node: AuthNode, body: Record<string, string>) =>
+      fetch(`${node.url}/oauth/authorize`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+    const consentHtml = await (await post(n1, { ...formFields(await page.text()), username: 'alice', password: PASSWORD })).text();
+    const consent = { ...formFields(consentHtml), decision: 'allow' };
+    expect((await post(n1, consent)).status).toBe(303);
+    const again = await post(n2, consent);
+    expect(again.status).toBe(401);
+    expect(await again.text()).toContain('This consent was already given');
+  });
+
+  it('tells a registered client nothing about another client\'s access token; its own and a configured client\'s still work', async () => {
+    const owner = await register();
+    const tokens = await tokensFor(owner);
+    const introspect = (id: string, secret: string) =>
+      fetch(as.introspection_endpoint!, { method: 'POST', headers: { authorization: `Basic ${btoa(`${id}:${secret}`)}`, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: tokens.access_token }) }).then((r) => r.json());
+    const stranger = await register();
+    expect(await introspect(stranger.client_id, stranger.client_secret as string)).toEqual({ active: false });
+    expect(await introspect(owner.client_id, owner.client_secret as string)).toMatchObject({ active: true, sub: 'alice' });
+    expect(await introspect('k6', MACHINE_SECRET)).toMatchObject({ active: true, sub: 'alice' });
+  });
+
+  it('slows down password guessing per account, with a clear message, and other accounts are unaffected', async () => {
+    const client = await register({ token_endpoint_auth_method: 'none' });
+    const page = await fetch(`${n1.url}/oauth/authorize?${await authorizeQuery(client)}`);
+    const fields = formFields(await page.text());
+    const signIn = (username: string, password: string) =>
+      fetch(`${n1.url}/oauth/authorize`, { method: 'POST', headers: { cookie: cookieOf(page), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...fields, username, password }) });
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await signIn('bob', `guess ${i}`)).status);
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toContain(429);
+    const locked = await signIn('bob', PASSWORD);
+    expect(locked.status).toBe(429);
+    expect(locked.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await locked.text()).toContain('Too many wrong passwords for this account');
+    expect((await signIn('alice', PASSWORD)).status).toBe(200);
+  });
+
+  it('slows down client-secret guessing per client with 429 slow_down and Retry-After', async () => {
+    const client = await register();
+    const guess = (secret: string) => tokenRequest(n1, { grant_type: 'refresh_token', refresh_token: 'x.y' }, { authorization: `Basic ${btoa(`${client.client_id}:${secret}`)}` });
+    for (let i = 0; i < 5; i++) await expectRejected(await guess(`wrong ${i}`), 401, 'invalid_client');
+    await guess('wrong 5');
+    const locked = await expectRejected(await guess(client.client_secret as string), 429, 'slow_down');
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
 describe('refresh tokens', () => {
   it('rotate on every use; a reused token revokes the whole family and its access tokens', async () => {
     const client = await register({ token_endpoint_auth_method: 'none' });

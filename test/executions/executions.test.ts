@@ -104,6 +104,13 @@ describe('running code', () => {
     expect((await small.executions.run({ code: '"again"', idempotencyKey: 'p0' }, WAIT)).result).toBe('again');
   });
 
+  it('starts a byte page that begins inside a character at that character', async () => {
+    const e = await node.executions.run({ code: 'console.log("€€€")' }, WAIT);
+    const page = await node.executions.output(e.id, { byte: { offset: 4, limit: 2 } });
+    expect(page).toMatchObject({ data: '€', startByte: 3, endByte: 6, nextByteOffset: 6 });
+    expect((await node.executions.output(e.id, { byte: { offset: 8, limit: 2 } })).data).toBe('€');
+  });
+
   it('pages console output by lines and by bytes', async () => {
     const e = await node.executions.run({ code: 'for (let i = 0; i < 5; i++) console.log("line " + i); console.warn("é!")' }, WAIT);
     const lines = await node.executions.output(e.id, { line: { offset: 1, limit: 2 } });

@@ -76,6 +76,31 @@ describe('MCP over Streamable HTTP (edge)', () => {
     expect(await unknown.json()).toEqual({ jsonrpc: '2.0', id: 2, error: { code: -32602, message: 'unknown tool nope' } });
   });
 
+  it('answers a batch with an array holding one answer per request, also when two share an id', async () => {
+    const post = (body: unknown) =>
+      fetch(node.url + '/mcp', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as unknown }));
+    const run = (id: number, code: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'run_js', arguments: { code } } });
+    const twins = await post([run(1, '"a"'), run(1, '"b"'), { jsonrpc: '2.0', method: 'notifications/initialized' }]);
+    expect(twins.status).toBe(200);
+    expect(twins.body).toEqual([
+      expect.objectContaining({ id: 1, result: expect.objectContaining({ structuredContent: expect.objectContaining({ result: 'a' }) }) }),
+      expect.objectContaining({ id: 1, result: expect.objectContaining({ structuredContent: expect.objectContaining({ result: 'b' }) }) }),
+    ]);
+    expect((await post([{ jsonrpc: '2.0', id: 3, method: 'ping' }])).body).toEqual([{ jsonrpc: '2.0', id: 3, result: {} }]);
+    expect(await post([])).toMatchObject({ status: 400, body: { error: { code: -32600 } } });
+  });
+
+  it('answers tool arguments of the wrong type with -32602 and a plain message', async () => {
+    const post = (params: unknown) =>
+      fetch(node.url + '/mcp', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/call', params }) }).then((r) => r.json());
+    expect(await post({ name: 'run_js', arguments: ['x'] })).toEqual({
+      jsonrpc: '2.0',
+      id: 4,
+      error: { code: -32602, message: 'Invalid params: params.arguments of run_js must be an object of named arguments' },
+    });
+    expect(await post({ name: 5 })).toMatchObject({ id: 4, error: { code: -32602, message: expect.stringMatching(/params.name must be/) } });
+  });
+
   it('keeps no transport session: GET and DELETE /mcp are 405, any request works without a session id', async () => {
     for (const method of ['GET', 'DELETE']) {
       const res = await fetch(node.url + '/mcp', { method, headers: { accept: 'text/event-stream' } });

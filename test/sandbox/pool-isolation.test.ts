@@ -71,3 +71,19 @@ describe('stateless runs leak nothing into the next run', () => {
     expect(b.result).toEqual(a.result);
   });
 });
+
+describe('consecutive pooled runs see identical runtime state', () => {
+  const probe = 'const t = setTimeout(() => {}, 5); clearTimeout(t); [t, setInterval(() => {}, 1), performance.now(), Math.random(), Date.now()]';
+  it('timer ids, clocks and random numbers do not depend on the run before', async () => {
+    const fresh = new IsolatePool({ maxIsolates: 1 });
+    try {
+      const first = await fresh.run(step(probe), limits);
+      await pool.run(step('for (let i = 0; i < 5000; i++) setTimeout(() => {}, 1e9); for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 1))'), limits);
+      const after = await pool.run(step(probe), limits);
+      expect(first.status).toBe('completed');
+      expect(after.result).toEqual(first.result);
+    } finally {
+      fresh.close();
+    }
+  });
+});

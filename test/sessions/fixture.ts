@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { afterEach, beforeEach } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDomain, domainModules, type Domain, type DomainOptions } from '../../src/executions/index.ts';
@@ -55,4 +56,15 @@ export class Fixture {
     this.replicated = await singleNodeReplica(this.dir, domainModules());
     ({ state: this.state, commandLog: this.log } = this.replicated);
   }
+}
+
+/** A fresh fixture and one node of it for every test of the calling file. */
+export function perTestNode(options: Partial<DomainOptions> = {}): { f: Fixture; node: Domain } {
+  const current = {} as { f: Fixture; node: Domain };
+  beforeEach(async () => {
+    current.f = await Fixture.open();
+    current.node = await current.f.node(options);
+  });
+  afterEach(() => current.f.close());
+  return current;
 }

@@ -26,7 +26,35 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
+// Puts `value` under a cold key and its length under a hot one.
+const blobs: StateModule = {
+  name: 'blob',
+  coldPrefixes: ['cold/'],
+  apply(cmd, tx) {
+    tx.put(`cold/${String(cmd.key)}`, cmd.value as string);
+    tx.put(`len/${String(cmd.key)}`, (cmd.value as string).length);
+    return { seen: tx.get(`cold/${String(cmd.key)}`) ?? null };
+  },
+};
+
 describe('ReplicatedState', () => {
+  it('keeps cold keys on disk only: not in memory, read with getCold, in snapshots, and after a reopen', async () => {
+    const dir = await tempDir();
+    const state = await ReplicatedState.open(dir, [blobs]);
+    expect(await state.apply([{ index: 1, term: 1, data: enc({ type: 'blob.put', key: 'a', value: 'big' }) }])).toEqual([{ seen: null }]);
+    expect(state.get('blob', 'cold/a')).toBeUndefined();
+    expect(state.scan('blob', '')).toEqual([['len/a', 3]]);
+    expect(await state.getCold('blob', 'cold/a')).toBe('big');
+    const replica = await ReplicatedState.open(await tempDir(), [blobs]);
+    await replica.restore(await state.snapshot());
+    expect(replica.get('blob', 'cold/a')).toBeUndefined();
+    expect(await replica.getCold('blob', 'cold/a')).toBe('big');
+    await Promise.all([state.close(), replica.close()]);
+    const reopened = await ReplicatedState.open(dir, [blobs]);
+    expect([reopened.get('blob', 'cold/a'), await reopened.getCold('blob', 'cold/a'), reopened.get('blob', 'len/a')]).toEqual([undefined, 'big', 3]);
+    await reopened.close();
+  });
+
   it('applies commands in order, answers compare-and-set refusals, and survives a reopen', async () => {
     const dir = await tempDir();
     const state = await ReplicatedState.open(dir, [counters]);

@@ -1,46 +1,102 @@
 // Runs inside the isolate (see bootstrap.ts). Console lines are buffered here and leave the isolate
 // by copy at the end of the step; nothing calls out to the host while user code runs.
+//
+// Everything that leaves the isolate (console lines, the result's text, the error's name, message
+// and stack) is charged to one per-execution budget of UTF-8 bytes, here, where it is produced: the
+// host, the records, the Raft log and the list pages downstream never see more.
+//
+// A session's context is not frozen, so its code may replace any built-in method after bootstrap.
+// What the runtime builds for the host therefore uses only methods captured now (called through
+// `uncurry`), null-prototype objects and plain strings: a patched `Object.prototype.then`,
+// `Array.prototype.push` or `String.prototype.slice` cannot change an outcome.
 
-let consoleLines = [];
-let consoleBytes = 0;
-let consoleLimit = 0;
+const functionCall = Function.prototype.call;
+const uncurry = (method) => Reflect.apply(Function.prototype.bind, functionCall, [method]);
+const reflectApply = Reflect.apply;
+const charCodeAt = uncurry(String.prototype.charCodeAt);
+const stringSlice = uncurry(String.prototype.slice);
+const { min: mathMin, max: mathMax, floor: mathFloor } = Math;
+
+// A console line costs its text's bytes plus this much for its level and framing, so that a flood
+// of empty lines is bounded as tightly as one long line.
+const CONSOLE_LINE_OVERHEAD_BYTES = 8;
+
+let outputLimit = 0;
+let outputUsed = 0;
+// The console's lines, already as JSON array elements (`["log","text"]`, comma-separated).
+let consoleJson = '';
 let consoleTruncated = false;
 let consoleOpen = false;
 
 function beginConsole(maxOutputBytes) {
-  consoleLines = [];
-  consoleBytes = 0;
-  consoleLimit = maxOutputBytes;
+  outputLimit = maxOutputBytes;
+  outputUsed = 0;
+  consoleJson = '';
   consoleTruncated = false;
   consoleOpen = true;
 }
 
+/**
+ * The console may fill the budget up to this point; the rest is kept for the result or the error,
+ * which are only known at the end of the step.
+ */
+function consoleLimit() {
+  return outputLimit - mathMin(8192, mathFloor(outputLimit / 8));
+}
+
 function utf8Length(text) {
+  return utf8Prefix(text, Infinity).bytes;
+}
+
+/**
+ * The longest prefix of `text` (in UTF-16 units) of at most `maxBytes` UTF-8 bytes that does not
+ * split a surrogate pair; it reads at most `maxBytes` units, whatever the text's length.
+ */
+function utf8Prefix(text, maxBytes) {
   let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
+  let i = 0;
+  for (; i < text.length; i++) {
+    const c = charCodeAt(text, i);
+    const size = c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdbff && i + 1 < text.length ? 4 : 3;
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    if (size === 4) i++;
   }
-  return bytes;
+  return { __proto__: null, units: i, bytes };
+}
+
+/**
+ * Charges `text` to the budget and returns what of it fits, marked when cut. `what` names the field
+ * in the mark; marks are not charged (a few dozen bytes each, at most one per field).
+ */
+function chargeOutput(text, what) {
+  const prefix = utf8Prefix(text, outputLimit - outputUsed);
+  outputUsed += prefix.bytes;
+  if (prefix.units === text.length) return text;
+  return `${stringSlice(text, 0, prefix.units)}… [${what} truncated: output limit of ${outputLimit} bytes]`;
 }
 
 function emit(level, args) {
   // Late callbacks of a finished step (or of an earlier run in a pooled context) write nowhere.
   if (!consoleOpen || consoleTruncated) return;
-  const text = formatLogArgs(args);
-  const bytes = utf8Length(text) + 1;
-  if (consoleBytes + bytes > consoleLimit) {
+  let text;
+  try {
+    text = formatLogArgs(args);
+  } catch {}
+  if (typeof text !== 'string') text = '[console arguments could not be formatted]';
+  const room = consoleLimit() - outputUsed - CONSOLE_LINE_OVERHEAD_BYTES;
+  const prefix = utf8Prefix(text, mathMax(0, room));
+  if (room < 0 || prefix.units < text.length) {
     consoleTruncated = true;
-    consoleLines.push(['warn', `[console output truncated: limit of ${consoleLimit} bytes reached]`]);
+    appendConsoleLine('warn', `[console output truncated: limit of ${outputLimit} bytes reached]`);
     return;
   }
-  consoleBytes += bytes;
-  consoleLines.push([level, text]);
+  outputUsed += prefix.bytes + CONSOLE_LINE_OVERHEAD_BYTES;
+  appendConsoleLine(level, text);
+}
+
+function appendConsoleLine(level, text) {
+  consoleJson += `${consoleJson === '' ? '' : ','}[${jsonStringify(level)},${jsonStringify(text)}]`;
 }
 
 function installConsole(global) {

@@ -12,11 +12,17 @@ const indirectEval = globalObject.eval;
 const jsonStringify = JSON.stringify;
 const ArrayPrototype = Array.prototype;
 const ObjectPrototype = Object.prototype;
+const { isArray } = Array;
+const { getPrototypeOf } = Object;
+const { ownKeys, getOwnPropertyDescriptor } = Reflect;
 
-async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputBytes], pooled) {
-  beginDeterminism(seed0, seed1, seed2, seed3, clock, pooled);
-  beginConsole(maxOutputBytes);
-  resetTimers();
+/** Runs one step; its outcome comes back as JSON text built here (see `serializeOutcome`). */
+async function runStep(args, pooled) {
+  // Indexed, not destructured: destructuring calls the (patchable) array iterator.
+  const source = args[0];
+  beginDeterminism(args[1], args[2], args[3], args[4], args[5], pooled);
+  beginConsole(args[6]);
+  resetTimers(pooled);
 
   let settled = false;
   let threw = false;
@@ -24,7 +30,7 @@ async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputByte
   let error;
   try {
     const promise = indirectEval(source)(globalObject);
-    Reflect.apply(promiseThen, promise, [
+    reflectApply(promiseThen, promise, [
       (boxed) => {
         settled = true;
         value = boxed[0];
@@ -47,12 +53,12 @@ async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputByte
   let firedAfterSettle = 0;
   let yielded = false;
   for (;;) {
-    if (!firedSinceYield && settled && timers.size === 0) break;
+    if (!firedSinceYield && settled && timerCount === 0) break;
     await hostYield();
     yielded = true;
     firedSinceYield = false;
     if (hasUncaughtError) break;
-    if (timers.size === 0) {
+    if (timerCount === 0) {
       stuck = !settled;
       break;
     }
@@ -61,32 +67,51 @@ async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputByte
     firedSinceYield = true;
   }
 
-  const abandoned = timers.size;
+  const abandoned = timerCount;
   clearTimers();
   if (abandoned > 0 && settled && !hasUncaughtError) {
     emit('warn', [`[${abandoned} timer${abandoned > 1 ? 's' : ''} still pending after ${TIMER_CALLBACKS_AFTER_SETTLE} callbacks were cleared at the end of the step]`]);
   }
 
+  // The console closes first: user code that runs while the outcome is described (getters of the
+  // error, a result's toJSON) must not add lines to it.
+  consoleOpen = false;
   let outcome;
   if (threw) outcome = failure(error);
   else if (hasUncaughtError) outcome = failure(uncaughtError);
   else if (stuck) {
     outcome = failure(new Error('The step is awaiting a promise that nothing can settle (no timers are pending)'));
   } else {
-    outcome = { status: 'completed', error: null, ...describeResult(value, maxOutputBytes) };
+    outcome = describeResult(value);
   }
-  consoleOpen = false;
-  outcome.console = consoleLines;
-  outcome.consoleTruncated = consoleTruncated;
+  const json = serializeOutcome(outcome);
   // Microtasks that outlive the step must run before the host sees the outcome, so that their CPU
   // time counts against this step. A step that never yielded is still in the task that started
   // the call, whose own checkpoint (under isolated-vm's timeout) runs them; otherwise drain here.
   if (yielded) await hostYield();
-  return outcome;
+  return json;
+}
+
+/**
+ * The outcome as JSON text, built by concatenation: `JSON.stringify` of an object would look up a
+ * `toJSON` the step may have put on a prototype, and an object handed back through a promise would
+ * be asked for its `then`. Only strings are stringified here, which looks up nothing.
+ */
+function serializeOutcome(outcome) {
+  const error = outcome.error;
+  const errorJson =
+    error === null
+      ? 'null'
+      : `{"name":${jsonStringify(error.name)},"message":${jsonStringify(error.message)},"stack":${error.stack === null ? 'null' : jsonStringify(error.stack)}}`;
+  return (
+    `{"status":${jsonStringify(outcome.status)},"resultText":${outcome.resultText === null ? 'null' : jsonStringify(outcome.resultText)},` +
+    `"resultIsJson":${outcome.resultIsJson ? 'true' : 'false'},"error":${errorJson},` +
+    `"console":[${consoleJson}],"consoleTruncated":${consoleTruncated ? 'true' : 'false'}}`
+  );
 }
 
 function failure(reason) {
-  return { status: 'failed', error: describeError(reason), resultText: null, resultIsJson: false };
+  return { __proto__: null, status: 'failed', error: describeError(reason), resultText: null, resultIsJson: false };
 }
 
 function readString(read) {
@@ -98,30 +123,37 @@ function readString(read) {
   }
 }
 
+/** The error's fields, each charged to the output budget in turn (see console.js). */
 function describeError(reason) {
   if ((typeof reason === 'object' && reason !== null) || typeof reason === 'function') {
     const name = readString(() => reason.name);
     const message = readString(() => reason.message);
     if (name !== null || message !== null) {
-      return { name: name ?? 'Error', message: message ?? '', stack: readString(() => reason.stack) };
+      const stack = readString(() => reason.stack);
+      return {
+        __proto__: null,
+        name: chargeOutput(name ?? 'Error', 'error name'),
+        message: chargeOutput(message ?? '', 'error message'),
+        stack: stack === null ? null : chargeOutput(stack, 'stack'),
+      };
     }
   }
   let text;
   try {
     text = inspect(reason);
-  } catch {
-    text = '[uninspectable value]';
-  }
-  return { name: 'Error', message: `Uncaught ${text}`, stack: null };
+  } catch {}
+  if (typeof text !== 'string') text = '[uninspectable value]';
+  return { __proto__: null, name: 'Error', message: chargeOutput(`Uncaught ${text}`, 'error message'), stack: null };
 }
 
-function describeResult(value, maxOutputBytes) {
-  if (value === undefined) return { resultText: null, resultIsJson: false };
+function describeResult(value) {
+  const outcome = { __proto__: null, status: 'completed', error: null, resultText: null, resultIsJson: false };
+  if (value === undefined) return outcome;
   let text = null;
   let isJson = false;
   try {
     // A proxy can answer the check and JSON.stringify differently, hence the type test.
-    if (isJsonFaithful(value, [])) {
+    if (isJsonFaithful(value, { __proto__: null, length: 0 })) {
       const json = jsonStringify(value);
       if (typeof json === 'string') {
         text = json;
@@ -135,31 +167,34 @@ function describeResult(value, maxOutputBytes) {
     } catch (e) {
       text = `[result could not be inspected: ${readString(() => e.message)}]`;
     }
+    if (typeof text !== 'string') text = '[result could not be inspected]';
   }
-  if (utf8Length(text) > maxOutputBytes) {
-    return { resultText: `${text.slice(0, maxOutputBytes)}… [result truncated: limit of ${maxOutputBytes} bytes]`, resultIsJson: false };
-  }
-  return { resultText: text, resultIsJson: isJson };
+  outcome.resultText = chargeOutput(text, 'result');
+  // A cut JSON text is no longer JSON: it is handed out as text only.
+  outcome.resultIsJson = isJson && outcome.resultText === text;
+  return outcome;
 }
 
 /** True when JSON.stringify(value) round-trips to an equal value (no lossy conversions). */
 function isJsonFaithful(value, path) {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
   if (typeof value === 'number') return Number.isFinite(value);
-  if (typeof value !== 'object' || path.length > 200 || path.includes(value)) return false;
-  const isArray = Array.isArray(value);
-  const proto = Object.getPrototypeOf(value);
-  if (isArray ? proto !== ArrayPrototype : proto !== ObjectPrototype && proto !== null) return false;
-  const keys = Reflect.ownKeys(value);
-  if (isArray && keys.length !== value.length + 1) return false;
-  path.push(value);
-  for (const key of keys) {
+  if (typeof value !== 'object' || path.length > 200) return false;
+  for (let i = 0; i < path.length; i++) if (path[i] === value) return false;
+  const array = isArray(value);
+  const proto = getPrototypeOf(value);
+  if (array ? proto !== ArrayPrototype : proto !== ObjectPrototype && proto !== null) return false;
+  const keys = ownKeys(value);
+  if (array && keys.length !== value.length + 1) return false;
+  path[path.length] = value;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     if (typeof key === 'symbol') return false;
-    if (isArray && key === 'length') continue;
-    const desc = Reflect.getOwnPropertyDescriptor(value, key);
+    if (array && key === 'length') continue;
+    const desc = getOwnPropertyDescriptor(value, key);
     if (!('value' in desc) || !desc.enumerable || !isJsonFaithful(desc.value, path)) return false;
   }
-  path.pop();
+  path.length--;
   return true;
 }
 
@@ -179,10 +214,11 @@ function installRuntime(global, lockdown) {
   async function run(args) {
     if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
     try {
-      return jsonStringify(await runStep(args, lockdown));
+      return await runStep(args, lockdown);
     } catch (e) {
       // Only reachable if user code sabotaged the runtime's own helpers (possible in a session).
-      return jsonStringify({ ...failure(e), console: [], consoleTruncated: false });
+      consoleOpen = false;
+      return serializeOutcome(failure(e));
     }
   }
   // A replay is one 'replay' call per journal step, queued by the host in order. A step whose
@@ -195,7 +231,7 @@ function installRuntime(global, lockdown) {
     const step =
       previous === null
         ? runStep(args, lockdown)
-        : Reflect.apply(promiseThen, previous, [
+        : reflectApply(promiseThen, previous, [
             async () => {
               await hostYield();
               return runStep(args, lockdown);
@@ -206,7 +242,7 @@ function installRuntime(global, lockdown) {
       if (replayTail === step) replayTail = null;
       return 'null';
     };
-    return Reflect.apply(promiseThen, step, [settle, (e) => {
+    return reflectApply(promiseThen, step, [settle, (e) => {
       settle();
       throw e;
     }]);

@@ -4,22 +4,37 @@
 
 const TIMEOUT_MAX = 2147483647;
 
-// Pending timers by id; `queue` is a binary min-heap of [due, seq, id] entries. Cleared timers and
-// superseded interval entries stay in the heap and are skipped when they reach the top.
-let timers = new Map();
-let queue = [];
+// Pending timers by id in a null-prototype object (`timerCount` of them); `queue` is a binary
+// min-heap of [due, seq, id] entries in another, `queueLength` long. Cleared timers and superseded
+// interval entries stay in the heap and are skipped when they reach the top. No built-in method is
+// called on them: a session's code may have replaced those (see console.js).
+let timers = { __proto__: null };
+let timerCount = 0;
+let queue = { __proto__: null };
+let queueLength = 0;
 let nextTimerId = 1;
 let timerSeq = 0;
 let uncaughtError = null;
 let hasUncaughtError = false;
 
 function clearTimers() {
-  timers = new Map();
-  queue = [];
+  timers = { __proto__: null };
+  timerCount = 0;
+  queue = { __proto__: null };
+  queueLength = 0;
 }
 
-function resetTimers() {
+/**
+ * A pooled run starts from the ids and order a fresh context has: timer ids must not tell one
+ * caller how many timers the one before made. A session's ids go on across its steps (a closure
+ * may still hold an id from an earlier step), the same way live and on replay.
+ */
+function resetTimers(pooled) {
   clearTimers();
+  if (pooled) {
+    nextTimerId = 1;
+    timerSeq = 0;
+  }
   uncaughtError = null;
   hasUncaughtError = false;
 }
@@ -35,35 +50,48 @@ function earlier(a, b) {
   return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
 }
 
+function swap(i, j) {
+  const t = queue[i];
+  queue[i] = queue[j];
+  queue[j] = t;
+}
+
 function enqueue(entry) {
-  let i = queue.length;
+  let i = queueLength++;
   queue[i] = entry;
   while (i > 0) {
     const parent = (i - 1) >> 1;
     if (!earlier(queue[i], queue[parent])) break;
-    [queue[i], queue[parent]] = [queue[parent], queue[i]];
+    swap(i, parent);
     i = parent;
   }
 }
 
 function dequeue() {
   const top = queue[0];
-  const last = queue.pop();
-  if (queue.length > 0) {
+  const last = queue[--queueLength];
+  delete queue[queueLength];
+  if (queueLength > 0) {
     queue[0] = last;
     let i = 0;
     for (;;) {
       const left = 2 * i + 1;
       const right = left + 1;
       let smallest = i;
-      if (left < queue.length && earlier(queue[left], queue[smallest])) smallest = left;
-      if (right < queue.length && earlier(queue[right], queue[smallest])) smallest = right;
+      if (left < queueLength && earlier(queue[left], queue[smallest])) smallest = left;
+      if (right < queueLength && earlier(queue[right], queue[smallest])) smallest = right;
       if (smallest === i) break;
-      [queue[i], queue[smallest]] = [queue[smallest], queue[i]];
+      swap(i, smallest);
       i = smallest;
     }
   }
   return top;
+}
+
+function removeTimer(id) {
+  if (timers[id] === undefined) return;
+  delete timers[id];
+  timerCount--;
 }
 
 function schedule(id, timer, due) {
@@ -79,8 +107,9 @@ function addTimer(callback, delay, args, repeat) {
   delay = Number(delay);
   if (!(delay >= 1 && delay <= TIMEOUT_MAX)) delay = 1;
   const id = nextTimerId++;
-  const timer = { due: 0, seq: 0, callback, args, interval: repeat ? delay : 0 };
-  timers.set(id, timer);
+  const timer = { __proto__: null, due: 0, seq: 0, callback, args, interval: repeat ? delay : 0 };
+  timers[id] = timer;
+  timerCount++;
   schedule(id, timer, virtualNow + delay);
   return id;
 }
@@ -90,18 +119,18 @@ function fireNextTimer() {
   let id;
   let timer;
   for (;;) {
-    const [, seq, candidate] = dequeue();
-    timer = timers.get(candidate);
-    if (timer !== undefined && timer.seq === seq) {
-      id = candidate;
+    const entry = dequeue();
+    timer = timers[entry[2]];
+    if (timer !== undefined && timer.seq === entry[1]) {
+      id = entry[2];
       break;
     }
   }
   advanceClockTo(timer.due);
   if (timer.interval > 0) schedule(id, timer, virtualNow + timer.interval);
-  else timers.delete(id);
+  else removeTimer(id);
   try {
-    Reflect.apply(timer.callback, undefined, timer.args);
+    reflectApply(timer.callback, undefined, timer.args);
   } catch (error) {
     reportUncaught(error);
   }
@@ -114,11 +143,11 @@ function installTimers(global) {
   const timerApi = {
     setTimeout: (callback, delay, ...args) => addTimer(callback, delay, args, false),
     setInterval: (callback, delay, ...args) => addTimer(callback, delay, args, true),
-    clearTimeout: (id) => void timers.delete(id),
-    clearInterval: (id) => void timers.delete(id),
+    clearTimeout: (id) => void (typeof id === 'number' && removeTimer(id)),
+    clearInterval: (id) => void (typeof id === 'number' && removeTimer(id)),
     queueMicrotask: (callback) => {
       if (typeof callback !== 'function') throw new TypeError('The "callback" argument must be of type function');
-      Reflect.apply(promiseThen, resolvedPromise, [() => {
+      reflectApply(promiseThen, resolvedPromise, [() => {
         try {
           callback();
         } catch (error) {
