@@ -1,10 +1,9 @@
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, waitFor } from '../cluster/harness.ts';
-import { ensureChromium, launchChromium } from './chromium.ts';
+import { launchChromium, missingChromium } from './chromium.ts';
 
-const unavailable = ensureChromium();
-if (unavailable) console.warn(`SKIPPED status page browser test: ${unavailable}`);
+const unavailable = missingChromium();
 
 let cluster: TestCluster;
 let browser: BrowserContext;
