@@ -1,14 +1,63 @@
 import { z } from 'zod';
 import { OPERATIONS, type Operation } from './operations.ts';
-import { ErrorView } from './views.ts';
+import { ErrorView, ExecutionView, JournalStepView, SessionView } from './views.ts';
 import { SCRIPT_TYPES } from '../http/app.ts';
 
 type Json = Record<string, unknown>;
 
-const schemaOf = (t: z.ZodType, io: 'input' | 'output'): Json => {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(t, { io, unrepresentable: 'any' }) as Json;
-  return rest;
+/**
+ * The shapes that get a name under `components.schemas`, so generated clients have types called
+ * `Execution` or `SessionList` instead of anonymous inline objects. An operation's answer is named by
+ * its tool; the records inside answers by what they are.
+ */
+const OUTPUT_NAMES: Record<string, string> = {
+  run_js: 'Execution',
+  get_execution_output: 'ExecutionOutput',
+  list_executions: 'ExecutionList',
+  list_sessions: 'SessionList',
+  get_session: 'SessionDetail',
+  delete_session: 'DeletedSession',
 };
+const INPUT_NAMES: Record<string, string> = { run_js: 'RunRequest' };
+
+function namedSchemas(): z.core.$ZodRegistry<{ id: string }> {
+  const names = z.registry<{ id: string }>();
+  const add = (schema: z.ZodType, id: string) => {
+    if (!names.has(schema)) names.add(schema, { id });
+  };
+  add(ExecutionView, 'Execution');
+  add(ExecutionView.shape.console.element, 'ConsoleLine');
+  add(ExecutionView.shape.error.unwrap(), 'RunError');
+  add(SessionView, 'Session');
+  add(JournalStepView, 'JournalStep');
+  add(ErrorView, 'Error');
+  for (const op of OPERATIONS) if (OUTPUT_NAMES[op.tool]) add(op.output, OUTPUT_NAMES[op.tool]!);
+  return names;
+}
+
+/** JSON Schemas of zod types whose named parts are collected into one `components.schemas`. */
+class Components {
+  readonly schemas: Record<string, Json> = {};
+  private readonly names = namedSchemas();
+
+  name(schema: z.ZodType, id: string): void {
+    this.names.add(schema, { id });
+  }
+
+  /** The schema of `t`, with every named part (`t` itself included) a `$ref` into the components. */
+  of(t: z.ZodType, io: 'input' | 'output'): Json {
+    const { $schema: _ignored, $defs, ...rest } = z.toJSONSchema(t, { io, unrepresentable: 'any', metadata: this.names }) as Json;
+    for (const [id, def] of Object.entries(($defs ?? {}) as Record<string, Json>)) this.schemas[id] ??= relinked(def);
+    const id = this.names.get(t)?.id;
+    if (id !== undefined && rest.$ref === undefined) {
+      this.schemas[id] ??= relinked(rest);
+      return { $ref: `#/components/schemas/${id}` };
+    }
+    return relinked(rest);
+  }
+}
+
+const relinked = (schema: Json): Json => JSON.parse(JSON.stringify(schema).replaceAll('"#/$defs/', '"#/components/schemas/')) as Json;
 
 /** `/api/executions/:execution_id` → `/api/executions/{execution_id}` */
 export const openApiPath = (koaPath: string) => koaPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -28,9 +77,11 @@ const errorStatuses: Record<string, string> = {
 /** The OpenAPI 3.1 document of the REST API, generated from the operations table's zod schemas. */
 export function openApiDocument(): Json {
   const paths: Record<string, Record<string, Json>> = {};
+  const components = new Components();
   for (const op of OPERATIONS) {
-    (paths[openApiPath(op.path)] ??= {})[op.method] = operationObject(op);
+    (paths[openApiPath(op.path)] ??= {})[op.method] = operationObject(op, components);
   }
+  components.of(ErrorView, 'output');
   return {
     openapi: '3.1.0',
     info: {
@@ -40,7 +91,7 @@ export function openApiDocument(): Json {
     },
     paths,
     components: {
-      schemas: { Error: schemaOf(ErrorView, 'output') },
+      schemas: Object.fromEntries(Object.entries(components.schemas).sort(([a], [b]) => a.localeCompare(b))),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Only when the server runs with OAuth.' } },
     },
   };
@@ -48,7 +99,8 @@ export function openApiDocument(): Json {
 
 const joinText = (a: string | undefined, b: string) => (a ? `${a} ${b}` : b);
 
-function operationObject(op: Operation): Json {
+function operationObject(op: Operation, components: Components): Json {
+  const schemaOf = (t: z.ZodType, io: 'input' | 'output') => components.of(t, io);
   const pathKeys = [...op.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
   const shape = op.input.shape as Record<string, z.ZodType>;
   const inQuery = op.method !== 'post';
@@ -90,7 +142,9 @@ function operationObject(op: Operation): Json {
     responses,
   };
   if (!inQuery && bodyKeys.length) {
-    const body = schemaOf(op.input.pick(Object.fromEntries(bodyKeys.map((k) => [k, true])) as Record<string, true>), 'input');
+    const bodySchema = op.input.pick(Object.fromEntries(bodyKeys.map((k) => [k, true])) as Record<string, true>);
+    if (INPUT_NAMES[op.tool]) components.name(bodySchema, INPUT_NAMES[op.tool]!);
+    const body = schemaOf(bodySchema, 'input');
     const content: Json = { 'application/json': { schema: body } };
     if (bodyKeys.includes('code')) {
       for (const type of SCRIPT_TYPES) content[type] = { schema: { type: 'string', description: 'The script itself; other parameters go in the query string.' } };
