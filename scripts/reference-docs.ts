@@ -20,7 +20,7 @@ function shownDefault(value: unknown): string {
 
 export function configurationReference(): string {
   const rows = SETTINGS.map((s) => {
-    const type = s.choices ? s.choices.map((c) => `\`${c}\``).join(' \\| ') : s.kind === 'map' ? 'id=value,…' : s.kind;
+    const type = s.choices ? s.choices.map((c) => `\`${c}\``).join(' \\| ') : s.kind === 'map' ? 'id=value,…' : s.kind === 'list' ? 'a,b,…' : s.kind;
     const key = s.path.join('.');
     // The CPU-count default differs per machine: say what it is rather than this machine's number.
     const dflt = key === 'maxConcurrent' ? 'CPU cores' : shownDefault(s.defaultValue);

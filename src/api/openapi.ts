@@ -20,44 +20,48 @@ const OUTPUT_NAMES: Record<string, string> = {
 };
 const INPUT_NAMES: Record<string, string> = { run_js: 'RunRequest' };
 
-function namedSchemas(): z.core.$ZodRegistry<{ id: string }> {
-  const names = z.registry<{ id: string }>();
-  const add = (schema: z.ZodType, id: string) => {
-    if (!names.has(schema)) names.add(schema, { id });
-  };
-  add(ExecutionView, 'Execution');
-  add(ExecutionView.shape.console.element, 'ConsoleLine');
-  add(ExecutionView.shape.error.unwrap(), 'RunError');
-  add(SessionView, 'Session');
-  add(JournalStepView, 'JournalStep');
-  add(ErrorView, 'Error');
-  for (const op of OPERATIONS) if (OUTPUT_NAMES[op.tool]) add(op.output, OUTPUT_NAMES[op.tool]!);
-  return names;
-}
+const schemaOf = (t: z.ZodType, io: 'input' | 'output'): Json => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(t, { io, unrepresentable: 'any' }) as Json;
+  return rest;
+};
 
-/** JSON Schemas of zod types whose named parts are collected into one `components.schemas`. */
+/**
+ * The named schemas of the document. Each operation's schemas are generated whole (with every
+ * description), then any part that is exactly a named schema becomes a `$ref` to it.
+ */
 class Components {
   readonly schemas: Record<string, Json> = {};
-  private readonly names = namedSchemas();
+  private readonly byText = new Map<string, string>();
 
-  name(schema: z.ZodType, id: string): void {
-    this.names.add(schema, { id });
+  constructor() {
+    this.name(ExecutionView, 'Execution', 'output');
+    this.name(ExecutionView.shape.console.element, 'ConsoleLine', 'output');
+    this.name(ExecutionView.shape.error.unwrap(), 'RunError', 'output');
+    this.name(SessionView, 'Session', 'output');
+    this.name(JournalStepView, 'JournalStep', 'output');
+    this.name(ErrorView, 'Error', 'output');
+    for (const op of OPERATIONS) if (OUTPUT_NAMES[op.tool]) this.name(op.output, OUTPUT_NAMES[op.tool]!, 'output');
   }
 
-  /** The schema of `t`, with every named part (`t` itself included) a `$ref` into the components. */
+  name(t: z.ZodType, id: string, io: 'input' | 'output'): void {
+    this.byText.set(JSON.stringify(schemaOf(t, io)), id);
+  }
+
   of(t: z.ZodType, io: 'input' | 'output'): Json {
-    const { $schema: _ignored, $defs, ...rest } = z.toJSONSchema(t, { io, unrepresentable: 'any', metadata: this.names }) as Json;
-    for (const [id, def] of Object.entries(($defs ?? {}) as Record<string, Json>)) this.schemas[id] ??= relinked(def);
-    const id = this.names.get(t)?.id;
-    if (id !== undefined && rest.$ref === undefined) {
-      this.schemas[id] ??= relinked(rest);
+    return this.linked(schemaOf(t, io), null) as Json;
+  }
+
+  private linked(node: unknown, self: string | null): unknown {
+    if (typeof node !== 'object' || node === null) return node;
+    const id = this.byText.get(JSON.stringify(node));
+    if (id !== undefined && id !== self) {
+      this.schemas[id] ??= this.linked(node, id) as Json;
       return { $ref: `#/components/schemas/${id}` };
     }
-    return relinked(rest);
+    if (Array.isArray(node)) return node.map((x) => this.linked(x, null));
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, this.linked(v, null)]));
   }
 }
-
-const relinked = (schema: Json): Json => JSON.parse(JSON.stringify(schema).replaceAll('"#/$defs/', '"#/components/schemas/')) as Json;
 
 /** `/api/executions/:execution_id` → `/api/executions/{execution_id}` */
 export const openApiPath = (koaPath: string) => koaPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -100,7 +104,6 @@ export function openApiDocument(): Json {
 const joinText = (a: string | undefined, b: string) => (a ? `${a} ${b}` : b);
 
 function operationObject(op: Operation, components: Components): Json {
-  const schemaOf = (t: z.ZodType, io: 'input' | 'output') => components.of(t, io);
   const pathKeys = [...op.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
   const shape = op.input.shape as Record<string, z.ZodType>;
   const inQuery = op.method !== 'post';
@@ -116,7 +119,7 @@ function operationObject(op: Operation, components: Components): Json {
       in: pathKeys.includes(key) ? 'path' : 'query',
       required: pathKeys.includes(key),
       description: inQuery || pathKeys.includes(key) ? field.description : joinText(field.description, 'Also accepted in the query string (the body wins).'),
-      schema: schemaOf(unwrap(field), 'input'),
+      schema: components.of(unwrap(field), 'input'),
     }));
   if (op.tool === 'run_js') {
     parameters.push({
@@ -127,7 +130,7 @@ function operationObject(op: Operation, components: Components): Json {
       schema: { type: 'string', minLength: 1, maxLength: 256 },
     });
   }
-  const ok = { description: op.summary, content: { 'application/json': { schema: schemaOf(op.output, 'output') } } };
+  const ok = { description: op.summary, content: { 'application/json': { schema: components.of(op.output, 'output') } } };
   const responses: Json = { '200': ok };
   if (op.restStatus) responses['202'] = { description: 'Accepted, not finished yet: the current record', content: ok.content };
   const statuses = !inQuery && bodyKeys.length ? { ...errorStatuses, '415': 'Body neither JSON nor a raw script type' } : errorStatuses;
@@ -143,8 +146,8 @@ function operationObject(op: Operation, components: Components): Json {
   };
   if (!inQuery && bodyKeys.length) {
     const bodySchema = op.input.pick(Object.fromEntries(bodyKeys.map((k) => [k, true])) as Record<string, true>);
-    if (INPUT_NAMES[op.tool]) components.name(bodySchema, INPUT_NAMES[op.tool]!);
-    const body = schemaOf(bodySchema, 'input');
+    if (INPUT_NAMES[op.tool]) components.name(bodySchema, INPUT_NAMES[op.tool]!, 'input');
+    const body = components.of(bodySchema, 'input');
     const content: Json = { 'application/json': { schema: body } };
     if (bodyKeys.includes('code')) {
       for (const type of SCRIPT_TYPES) content[type] = { schema: { type: 'string', description: 'The script itself; other parameters go in the query string.' } };

@@ -69,6 +69,15 @@ export const ConfigSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('Start outside the membership and wait to be added by the running cluster (`raftbox members add`); use with peers.'),
+  // How a node meets browsers and its supervisor.
+  corsOrigins: z
+    .array(z.union([z.literal('*'), z.url().refine((u) => new URL(u).origin === u, 'must be an origin: scheme://host[:port], no path')]))
+    .default([])
+    .describe('Origins whose browser pages may call /mcp, /api and /oauth (CORS), e.g. `https://app.example.com`; `*` for any. Default: none.'),
+  exitWithStdin: z
+    .boolean()
+    .default(false)
+    .describe('Shut down when stdin closes: how `raftbox cluster` makes its nodes end with it, even when it is killed with SIGKILL.'),
   oauth: z
     .strictObject({
       enabled: z.boolean().default(false).meta({ flag: 'oauth' }).describe('Require OAuth bearer tokens on /mcp and /api.'),

@@ -8,7 +8,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Kind = 'string' | 'number' | 'boolean' | 'enum' | 'map';
+type Kind = 'string' | 'number' | 'boolean' | 'enum' | 'map' | 'list';
 
 /** One settable value of the schema, with the names it goes by in each source. */
 export interface Setting {
@@ -71,6 +71,7 @@ function kindOf(t: z.ZodType): Kind {
   if (t instanceof z.ZodBoolean) return 'boolean';
   if (t instanceof z.ZodEnum) return 'enum';
   if (t instanceof z.ZodRecord) return 'map';
+  if (t instanceof z.ZodArray) return 'list';
   return 'string';
 }
 
@@ -90,6 +91,9 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   const best = closest(word, [...candidates]);
   return distance(word, best) <= Math.max(2, Math.floor(word.length / 4)) ? `; did you mean ${best}?` : '';
 }
+
+/** Read by the client commands (`raftbox run`, …), not by a node: a shell may set them for both. */
+export const CLIENT_VARIABLES: ReadonlySet<string> = new Set(['URL', 'TOKEN', 'CLIENT_ID', 'CLIENT_SECRET', 'CLIENT_SECRET_FILE'].map((n) => ENV_PREFIX + n));
 
 /** Every flag name a command line may carry (without `--`), for "did you mean". */
 export const FLAG_NAMES: readonly string[] = ['config', ...byFlag.keys(), ...byFileFlag.keys()];
@@ -190,7 +194,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   }
   if (env.PORT !== undefined && env.PORT !== '') set(byFlag.get('port')!, env.PORT, 'PORT');
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || name === ENV_PREFIX + 'CONFIG' || raw === undefined) continue;
+    if (!name.startsWith(ENV_PREFIX) || name === ENV_PREFIX + 'CONFIG' || raw === undefined || CLIENT_VARIABLES.has(name)) continue;
     // First: Kubernetes' `RAFTBOX_PORT=tcp://…` is a service link, not our port.
     if (isKubernetesServiceLink(name, raw)) continue;
     const fromFile = byFileEnv.get(name);
@@ -267,6 +271,8 @@ function coerce(setting: Setting, raw: string | true, source: string): unknown {
       }
       return map;
     }
+    case 'list':
+      return raw.split(',').map((p) => p.trim()).filter(Boolean);
     default:
       return raw;
   }

@@ -178,26 +178,39 @@ export interface components {
             /** @constant */
             deleted: true;
         };
+        /** @description Every error answer. */
         Error: {
+            /** @description Machine-readable code, e.g. `not_found`. */
             error: string;
             message: string;
         };
         Execution: {
             execution_id: string;
-            /** @enum {string} */
+            /**
+             * @description `completed` or `failed` (the code threw), `timeout`, `memory_limit`, `cancelled`; `queued`/`running` while not finished.
+             * @enum {string}
+             */
             status: "queued" | "running" | "completed" | "failed" | "timeout" | "memory_limit" | "cancelled";
+            /** @description Completion value of the code as JSON (`1 + 1` gives 2; objects, arrays and class instances by their own fields); null when none, or when JSON would lose what it holds (Map, Set, BigInt, Date, a function, NaN, a cycle): then only `result_text` has it. */
             result: unknown;
+            /** @description The result as text: JSON, or a readable inspection when not JSON-able. */
             result_text: string | null;
+            /** @description Console output as text, one line per console call (MCP-V8 compatible). */
             output: string;
+            /** @description Console output with levels, in order. */
             console: components["schemas"]["ConsoleLine"][];
+            /** @description True when output went past the server's cap and the rest was dropped. */
             console_truncated: boolean;
             error: components["schemas"]["RunError"] | null;
             session: string | null;
+            /** @description Index of this step in the session's journal. */
             step: number | null;
+            /** @description State id after this step: pass it as `heap` to fork from here. */
             heap: string | null;
             tags: {
                 [key: string]: string;
             };
+            /** @description Id of the node that ran it. */
             node: string;
             created_at: string;
             started_at: string | null;
@@ -206,71 +219,101 @@ export interface components {
         };
         ExecutionList: {
             executions: components["schemas"]["Execution"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
         };
         ExecutionOutput: {
             execution_id: string;
-            /** @enum {string} */
+            /**
+             * @description `completed` or `failed` (the code threw), `timeout`, `memory_limit`, `cancelled`; `queued`/`running` while not finished.
+             * @enum {string}
+             */
             status: "queued" | "running" | "completed" | "failed" | "timeout" | "memory_limit" | "cancelled";
+            /** @description The text of this window: one line per console line, warnings and errors marked. */
             data: string;
+            /** @description Where this page lies, in lines (0-based) and UTF-8 bytes; ends are exclusive. */
             start_line: number;
             end_line: number;
             start_byte: number;
             end_byte: number;
             total_lines: number;
             total_bytes: number;
+            /** @description Pass as `line_offset` for the next page (line paging); null at the end. */
             next_line_offset: number | null;
+            /** @description Pass as `byte_offset` for the next page (byte paging); null at the end. */
             next_byte_offset: number | null;
             has_more: boolean;
         };
         JournalStep: {
             step: number;
+            /** @description State id after this step. */
             heap: string;
             code: string;
             /** @enum {string} */
             language: "js" | "ts";
+            /** @description The step threw; its effects up to the throw are kept. */
             threw: boolean;
             created_at: string;
         };
+        /** @description What the code threw, or why it stopped (timeout, memory limit, cancel, syntax error). */
         RunError: {
             name: string;
             message: string;
             stack: string | null;
+            /** @description 1-based line in the submitted code, when known. */
             line: number | null;
             column: number | null;
         };
         RunRequest: {
+            /** @description JavaScript or TypeScript to run; the value of the last expression is the result. */
             code: string;
-            /** @enum {string} */
+            /**
+             * @description Default `ts` (a superset of JS: types are stripped before running).
+             * @enum {string}
+             */
             language?: "js" | "ts";
+            /** @description Continue (or start) this named session: state persists from step to step. */
             session?: string;
+            /** @description Fork from this state id (the `heap` of an earlier step). */
             heap?: string;
+            /** @description Heap limit in MB for this run (server default 64; above the server cap is an error). */
             heap_memory_max_mb?: number;
+            /** @description Time limit in seconds (server default 30; above the server cap is an error). */
             execution_timeout_secs?: number;
+            /** @description Free key/value labels, filterable in list_executions. */
             tags?: {
                 [key: string]: string;
             };
+            /** @description Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given. */
             async?: boolean;
+            /** @description Milliseconds to wait for the execution to finish before answering with its current record. */
             wait?: number;
         };
         Session: {
             name: string;
+            /** @description State id of the session's latest step. */
             heap: string;
+            /** @description Steps in the journal. */
             steps: number;
             created_at: string;
             updated_at: string;
         };
         SessionDetail: {
             name: string;
+            /** @description State id of the session's latest step. */
             heap: string;
+            /** @description Steps in the journal. */
             steps: number;
             created_at: string;
             updated_at: string;
+            /** @description Steps in order, one page of them. */
             journal: components["schemas"]["JournalStep"][];
+            /** @description Pass as `steps_cursor` for the next steps; null at the end. */
             next_steps_cursor: string | null;
         };
         SessionList: {
             sessions: components["schemas"]["Session"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
         };
     };

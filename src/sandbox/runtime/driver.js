@@ -12,6 +12,10 @@ const indirectEval = globalObject.eval;
 const jsonStringify = JSON.stringify;
 const ArrayPrototype = Array.prototype;
 const ObjectPrototype = Object.prototype;
+// Objects whose JSON.stringify loses what they hold (a Map gives `{}`, a Date its toJSON text): a result
+// whose prototype chain reaches one of these is text only. A user class's instance is not among them.
+const LOSSY_PROTOTYPES = [Map, Set, WeakMap, WeakSet, WeakRef, Date, RegExp, Error, Promise, ArrayBuffer, SharedArrayBuffer, DataView, Number, String, Boolean, Symbol, BigInt, Function, Array, Object.getPrototypeOf(Uint8Array)].map((c) => c.prototype);
+const arrayIncludes = Array.prototype.includes;
 
 async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputBytes], pooled) {
   beginDeterminism(seed0, seed1, seed2, seed3, clock, pooled);
@@ -149,7 +153,7 @@ function isJsonFaithful(value, path) {
   if (typeof value !== 'object' || path.length > 200 || path.includes(value)) return false;
   const isArray = Array.isArray(value);
   const proto = Object.getPrototypeOf(value);
-  if (isArray ? proto !== ArrayPrototype : proto !== ObjectPrototype && proto !== null) return false;
+  if (isArray ? proto !== ArrayPrototype : !isPlainChain(proto)) return false;
   const keys = Reflect.ownKeys(value);
   if (isArray && keys.length !== value.length + 1) return false;
   path.push(value);
@@ -160,6 +164,18 @@ function isJsonFaithful(value, path) {
     if (!('value' in desc) || !desc.enumerable || !isJsonFaithful(desc.value, path)) return false;
   }
   path.pop();
+  return true;
+}
+
+/**
+ * Whether objects of this prototype serialize as their own fields: Object.prototype, null, or a chain of
+ * user classes over it (`class P { constructor() { this.x = 1 } }`) with no toJSON and no built-in in it.
+ */
+function isPlainChain(proto) {
+  for (let depth = 0; proto !== null && proto !== ObjectPrototype; depth++) {
+    if (depth > 100 || Reflect.apply(arrayIncludes, LOSSY_PROTOTYPES, [proto]) || Reflect.getOwnPropertyDescriptor(proto, 'toJSON')) return false;
+    proto = Object.getPrototypeOf(proto);
+  }
   return true;
 }
 
