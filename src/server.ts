@@ -97,8 +97,9 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     readiness: opened.readiness,
     auth,
     jsonRpcPaths: [MCP_PATH],
+    corsOrigins: config.corsOrigins,
     routes: [
-      originCheck({ listenHost: config.host, publicOrigins: [config.oauth.issuer, config.oauth.resource].filter((o) => o !== undefined) }),
+      originCheck({ listenHost: config.host, publicOrigins: [config.oauth.issuer, config.oauth.resource].filter((o) => o !== undefined), corsOrigins: config.corsOrigins }),
       // While shutting down, new work is refused; Raft streams (upgrades, not requests) go on until Raft is left.
       (_ctx, next) => {
         if (closing) throw unavailable('node shutting down; retry on another node', 1);
@@ -247,7 +248,7 @@ async function handOffLeadership(raft: RaftNode, timeoutMs: number, log: Logger)
     await raft.transferLeadership(undefined, { timeoutMs });
     log.info({ to: raft.status().leader?.id ?? null }, 'handed off leadership');
   } catch (err) {
-    log.warn({ err }, 'leadership hand-off failed; the others elect a leader after a timeout');
+    log.warn({ reason: (err as Error).message }, 'leadership hand-off failed; the others elect a leader after a timeout');
   }
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { OPERATIONS, type Operation } from './operations.ts';
 import { ErrorView, ExecutionView, JournalStepView, SessionView } from './views.ts';
-import { SCRIPT_TYPES } from '../http/app.ts';
+import { SCRIPT_LANGUAGES } from '../http/app.ts';
 
 type Json = Record<string, unknown>;
 
@@ -150,7 +150,10 @@ function operationObject(op: Operation, components: Components): Json {
     const body = components.of(bodySchema, 'input');
     const content: Json = { 'application/json': { schema: body } };
     if (bodyKeys.includes('code')) {
-      for (const type of SCRIPT_TYPES) content[type] = { schema: { type: 'string', description: 'The script itself; other parameters go in the query string.' } };
+      for (const [type, language] of Object.entries(SCRIPT_LANGUAGES)) {
+        const as = language ? `, run as ${language} unless \`language\` says otherwise` : '';
+        content[type] = { schema: { type: 'string', description: `The script itself${as}; other parameters go in the query string.` } };
+      }
     }
     out.requestBody = { required: bodyKeys.includes('code'), content };
   }

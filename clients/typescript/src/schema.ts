@@ -358,6 +358,7 @@ export interface operations {
                 "text/javascript": string;
                 "application/typescript": string;
                 "text/typescript": string;
+                "text/x-typescript": string;
             };
         };
         responses: {
