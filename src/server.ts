@@ -29,9 +29,10 @@ export interface NodeHandle {
   readonly log: Logger;
   /**
    * Graceful shutdown: stops accepting, gives running executions `shutdownGraceSecs` (then fails them
-   * as "node shutting down"), hands Raft leadership away, closes Raft and LevelDB.
+   * as "node shutting down"), hands Raft leadership away (unless the whole cluster is stopping: then
+   * no one is left to take it), closes Raft and LevelDB.
    */
-  close(): Promise<void>;
+  close(opts?: CloseOptions): Promise<void>;
 }
 
 /** The domain of a node and what it holds open. */
@@ -47,7 +48,12 @@ export interface OpenDomain {
   /** This node's view of the cluster (what `/cluster/status` answers), and its runs in progress. */
   cluster(): ClusterStatus;
   load(): { running: number; queued: number };
-  close(): Promise<void>;
+  close(opts?: CloseOptions): Promise<void>;
+}
+
+export interface CloseOptions {
+  /** False when every member is stopping at once (`raftbox cluster` ending): a hand-off would only time out. */
+  handOff?: boolean;
 }
 
 export interface NodeOptions {
@@ -120,11 +126,11 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     port: (server.address() as AddressInfo).port,
     config,
     log,
-    close: () =>
+    close: (opts) =>
       (closing ??= (async () => {
         // The HTTP server stays up until Raft is left (peers' messages arrive over it; a leader
         // hands off through it), but new work is refused from here on.
-        await opened.close();
+        await opened.close(opts);
         auth?.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
@@ -225,12 +231,12 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret })],
     cluster: () => clusterStatus(raft, electionMs),
     load: () => opened.executions.load,
-    async close() {
+    async close(opts = {}) {
       closing = true;
       lostRuns.stop();
       await opened.drain(config.shutdownGraceSecs * 1000);
       await opened.close();
-      await handOffLeadership(raft, 4 * electionMs, log);
+      if (opts.handOff !== false) await handOffLeadership(raft, 4 * electionMs, log);
       await replicated.close(); // stops Raft, then closes LevelDB (its writes are synced batches)
       pool.close();
     },

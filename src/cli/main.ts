@@ -3,6 +3,13 @@ import { COMMANDS, overview, type Command } from './commands.ts';
 
 const EXIT_BACKSTOP_MS = 5_000;
 
+// Started by bin/raftbox.js over an IPC channel: when that launcher dies (a SIGKILL, a closed
+// terminal) the channel closes, and we stop as on SIGTERM instead of living on without it.
+if (process.channel) {
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
+
 /** A mistake on the command line: printed as `raftbox: …`, exit code 2. */
 const usageError = (message: string) => Object.assign(new Error(message), { name: 'ConfigError' });
 

@@ -8,10 +8,11 @@ import { stdioRefusal } from './stdio-settings.ts';
 export async function serve(argv: string[]): Promise<number> {
   const config = loadConfig(argv);
   const node = await startNode(config);
-  await Promise.race([untilSignal(), ...(config.exitWithStdin ? [untilStdinCloses()] : [])]);
+  const why = await Promise.race([untilSignal().then(() => 'signal' as const), ...(config.exitWithStdin ? [untilStdinCloses().then(() => 'stdin' as const)] : [])]);
   if (config.exitWithStdin) process.stdin.destroy(); // a stdin still being read would keep the process from ending
-  node.log.info('shutting down');
-  await node.close();
+  // stdin closes when the supervisor stops the whole cluster (or dies): every member is leaving at once.
+  node.log.info(why === 'stdin' ? 'shutting down with the whole cluster (no leadership hand-off)' : 'shutting down');
+  await node.close({ handOff: why !== 'stdin' });
   return 0;
 }
 

@@ -21,8 +21,9 @@ const RESTART_DELAY_MS = 1_000;
 export const CLUSTER_HELP = `Usage: raftbox cluster [options] [serve options]
 
 A local cluster: nodes n1..nN on consecutive ports as child processes, each with its data in
-<data-dir>/n1.., and nginx on --lb-port where nginx is installed. Ctrl-C stops them all (the leader
-first, so every hand-off succeeds); if this supervisor dies any other way, the nodes end with it.
+<data-dir>/n1.., and nginx on --lb-port where nginx is installed. Ctrl-C stops them all at once,
+quietly (no node tries to hand leadership to the others); if this supervisor dies any other way,
+the nodes end with it.
 It exits non-zero when the nodes cannot start.
 
 Options:
@@ -158,7 +159,7 @@ export async function runLocalCluster(opts: LocalClusterOptions, env: NodeJS.Pro
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...m.args, '--exit-with-stdin'], {
       env: { ...env, ...secret.env },
       // stdin: a pipe only we hold, so the node ends when we do (--exit-with-stdin), even on SIGKILL.
-      // Own process group: a terminal's Ctrl-C reaches only us, and we stop the nodes once, in order.
+      // Own process group: a terminal's Ctrl-C reaches only us, and we stop the nodes once, together.
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
@@ -222,7 +223,7 @@ export async function runLocalCluster(opts: LocalClusterOptions, env: NodeJS.Pro
   stopping = true;
   if (failed) say(`${failed}; stopping`);
   else say('stopping');
-  await stopInOrder(members);
+  await stopAll(members);
   if (nginx && nginx.exitCode === null && nginx.signalCode === null) {
     const exited = new Promise((done) => nginx!.once('exit', done));
     nginx.kill('SIGQUIT'); // nginx's graceful stop
@@ -232,34 +233,19 @@ export async function runLocalCluster(opts: LocalClusterOptions, env: NodeJS.Pro
 }
 
 /**
- * Stops the nodes one at a time, the current leader first: each leaving leader then hands off to a node
- * that is still running, so a whole-cluster stop is as quiet as a rolling restart (stopped all at once,
- * every leader's hand-off would time out against peers that are stopping too).
+ * Stops every node at once by closing its stdin: each shuts down gracefully, as one of a whole cluster
+ * stopping, so none tries to hand leadership to peers that are leaving too (that only times out).
  */
-async function stopInOrder(members: Member[]): Promise<void> {
-  for (;;) {
-    const running = members.filter((m) => m.child !== null);
-    if (running.length === 0) return;
-    const leader = await leaderOf(running);
-    const next = running.find((m) => m.id === leader) ?? running[0]!;
-    const child = next.child!;
-    const exited = new Promise<void>((done) => child.once('exit', () => done()));
-    child.kill('SIGTERM');
-    await exited;
-  }
-}
-
-async function leaderOf(running: Member[]): Promise<string | null> {
-  for (const m of running) {
-    try {
-      const res = await fetch(`${m.url}/cluster/status`, { signal: AbortSignal.timeout(500) });
-      const s = (await res.json()) as { leader?: { id: string } | null };
-      if (s.leader?.id) return s.leader.id;
-    } catch {
-      // not answering: ask the next one
-    }
-  }
-  return null;
+async function stopAll(members: Member[]): Promise<void> {
+  await Promise.all(
+    members.map((m) => {
+      const child = m.child;
+      if (!child) return;
+      const exited = new Promise<void>((done) => child.once('exit', () => done()));
+      child.stdin?.end();
+      return exited;
+    }),
+  );
 }
 
 function forward(name: string, child: ChildProcess): void {

@@ -77,7 +77,7 @@ export const ConfigSchema = z.strictObject({
   exitWithStdin: z
     .boolean()
     .default(false)
-    .describe('Shut down when stdin closes: how `raftbox cluster` makes its nodes end with it, even when it is killed with SIGKILL.'),
+    .describe('Shut down when stdin closes, as one of a whole cluster stopping (no leadership hand-off): how `raftbox cluster` stops its nodes, and makes them end with it even when it is killed with SIGKILL.'),
   oauth: z
     .strictObject({
       enabled: z.boolean().default(false).meta({ flag: 'oauth' }).describe('Require OAuth bearer tokens on /mcp and /api.'),
