@@ -81,6 +81,17 @@ describe('against an OAuth-protected node', () => {
     expect(ok.stdout).toBe('4\n');
   });
 
+  it('says which origin it expects when a client names localhost for 127.0.0.1 (OAUTH.md\'s walk-through)', async () => {
+    const reg = await fetch(`${locked.url}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:8765/callback'], token_endpoint_auth_method: 'none' }) });
+    const { client_id } = (await reg.json()) as { client_id: string };
+    const localhost = locked.url.replace('127.0.0.1', 'localhost');
+    const q = new URLSearchParams({ response_type: 'code', client_id, redirect_uri: 'http://127.0.0.1:8765/callback', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256', resource: localhost });
+    const res = await fetch(`${locked.url}/oauth/authorize?${q}`, { redirect: 'manual' });
+    const error = new URL(res.headers.get('location')!).searchParams;
+    expect(error.get('error')).toBe('invalid_target');
+    expect(error.get('error_description')).toBe(`resource must be ${locked.url}, this server's origin (oauth.resource); ${localhost} reaches the same server but is another origin: use ${locked.url}`);
+  });
+
   it('signs in with `raftbox login` (PKCE, loopback redirect), caches the token 0600, and refreshes it when due', async () => {
     const login = spawn(process.execPath, [bin, 'login', '--url', locked.url, '--no-browser'], { env: baseEnv });
     let err = '';
