@@ -40,7 +40,7 @@ export const ExecutionView = z.object({
   created_at: z.string(),
   started_at: z.string().nullable(),
   completed_at: z.string().nullable(),
-  duration_ms: z.number().nullable(),
+  duration_ms: z.number().nullable().describe('Time the run took on the server, in milliseconds with microsecond precision.'),
 });
 export type ExecutionView = z.output<typeof ExecutionView>;
 

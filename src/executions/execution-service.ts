@@ -382,7 +382,8 @@ export class ExecutionService {
       consoleTruncated: o.consoleTruncated,
       error: o.error,
       finishedAt: new Date().toISOString(),
-      durationMs: Math.round(performance.now() - t0),
+      // Microseconds: a warm run takes well under a millisecond, which whole milliseconds would hide.
+      durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
     };
   }
 

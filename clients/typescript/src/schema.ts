@@ -215,6 +215,7 @@ export interface components {
             created_at: string;
             started_at: string | null;
             completed_at: string | null;
+            /** @description Time the run took on the server, in milliseconds with microsecond precision. */
             duration_ms: number | null;
         };
         ExecutionList: {
