@@ -40,6 +40,8 @@ interface LocalRun {
   error?: UserError;
   /** Another execution with the same idempotency key was committed first: that one is the answer. */
   answeredBy?: string;
+  /** Its id has reached a caller (an async submit, an idempotency key, a wait that ran out): it must be recorded. */
+  handedOut: boolean;
 }
 
 // setTimeout fires at once for longer delays; a wait that long just wakes up and waits again.
@@ -169,7 +171,10 @@ export class ExecutionService {
     } finally {
       opts.signal?.removeEventListener('abort', abandon);
     }
-    if (!claimed) await this.log.propose({ type: 'execution.create', record: asJson(run.record) });
+    if (!claimed) {
+      run.handedOut = true;
+      await this.log.propose({ type: 'execution.create', record: asJson(run.record) });
+    }
     return view(run.record);
   }
 
@@ -323,7 +328,7 @@ export class ExecutionService {
   }
 
   private start(record: ExecutionRecord, r: CheckedRequest, ticket: Ticket, claimed: boolean): LocalRun {
-    const run: LocalRun = { record, controller: new AbortController(), ticket, done: Promise.resolve() };
+    const run: LocalRun = { record, controller: new AbortController(), ticket, done: Promise.resolve(), handedOut: claimed };
     this.local.set(record.id, run);
     run.done = this.execute(run, r, claimed).finally(() => ticket.release());
     return run;
@@ -364,7 +369,10 @@ export class ExecutionService {
       if (err instanceof UserError) run.error = err;
       else this.logger?.error({ err, execution: run.record.id }, 'execution failed inside the server');
       const message = err instanceof UserError ? err.message : 'internal error';
-      this.finish(run, { ...stopped(message), status: 'failed' });
+      // A step whose commit was refused (503: no leader to take it) is answered with that refusal; if its
+      // id never reached the caller, a `failed` record of it would only be a record no one can ask for.
+      const refused = err instanceof UserError && err.status === 503 && !run.handedOut;
+      this.finish(run, { ...stopped(message), status: 'failed' }, { replicate: !refused });
     }
   }
 
@@ -388,12 +396,13 @@ export class ExecutionService {
   }
 
   /** Records a finished run that is not yet in the replicated state; the caller is answered without waiting for it. */
-  private finish(run: LocalRun, fields: Partial<ExecutionRecord> & { status: ExecutionStatus }): void {
+  private finish(run: LocalRun, fields: Partial<ExecutionRecord> & { status: ExecutionStatus }, opts: { replicate?: boolean } = {}): void {
     const shutdown = fields.status === 'cancelled' && run.controller.signal.reason === SHUTTING_DOWN;
     const ended = shutdown ? { ...fields, ...stopped(`${SHUTTING_DOWN}: stopped at the end of the shutdown grace period`), status: 'failed' as const } : fields;
     const record = { ...run.record, ...ended, finishedAt: fields.finishedAt ?? new Date().toISOString() };
     this.update(run, record);
     this.observer?.executionFinished(record.status, record.durationMs);
+    if (opts.replicate === false) return this.forget(run);
     const cmd: Command = { type: 'execution.finish', record: asJson(record), keep: this.options.maxExecutions };
     this.background(this.replicateFinal(cmd).finally(() => this.forget(run)));
   }
