@@ -1,8 +1,7 @@
 // `raftbox members list|add|remove`: membership changes sent to any running node, signed with the
 // cluster secret (see admin-auth.ts); the node forwards them to the leader.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config/index.ts';
+import { ConfigError, readSecretFile } from '../config/index.ts';
 import { adminSignature } from './admin-auth.ts';
 
 const RETRY_FOR_MS = 30_000;
@@ -33,7 +32,7 @@ export async function membersCommand(argv: readonly string[], env: NodeJS.Proces
   const [action, id, url] = parsed.positionals;
   const via = parsed.values.via?.replace(/\/+$/, '');
   const secretFile = parsed.values['cluster-secret-file'] ?? env.RAFTBOX_CLUSTER_SECRET_FILE;
-  const secret = parsed.values['cluster-secret'] ?? env.RAFTBOX_CLUSTER_SECRET ?? (secretFile ? readSecret(secretFile) : undefined);
+  const secret = parsed.values['cluster-secret'] ?? env.RAFTBOX_CLUSTER_SECRET ?? (secretFile ? readSecretFile(secretFile, '--cluster-secret-file') : undefined);
   if (!via) throw new ConfigError(`--via <url of a running node> is required\n${USAGE}`);
   let method: string;
   let path: string;
@@ -57,13 +56,5 @@ export async function membersCommand(argv: readonly string[], env: NodeJS.Proces
     }
     (res.ok ? process.stdout : process.stderr).write(`${text}\n`);
     return res.ok ? 0 : 1;
-  }
-}
-
-function readSecret(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw new ConfigError(`cannot read the cluster secret file ${path}: ${(err as Error).message}`);
   }
 }

@@ -93,10 +93,10 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 }
 
 /** Read by the client commands (`raftbox run`, …), not by a node: a shell may set them for both. */
-export const CLIENT_VARIABLES: ReadonlySet<string> = new Set(['URL', 'TOKEN', 'CLIENT_ID', 'CLIENT_SECRET', 'CLIENT_SECRET_FILE'].map((n) => ENV_PREFIX + n));
+const CLIENT_VARIABLES: ReadonlySet<string> = new Set(['URL', 'TOKEN', 'CLIENT_ID', 'CLIENT_SECRET', 'CLIENT_SECRET_FILE'].map((n) => ENV_PREFIX + n));
 
 /** Every flag name a command line may carry (without `--`), for "did you mean". */
-export const FLAG_NAMES: readonly string[] = ['config', ...byFlag.keys(), ...byFileFlag.keys()];
+const FLAG_NAMES: readonly string[] = ['config', ...byFlag.keys(), ...byFileFlag.keys()];
 const ENV_NAMES: readonly string[] = [ENV_PREFIX + 'CONFIG', ...byEnv.keys(), ...byFileEnv.keys()];
 
 /**
@@ -124,7 +124,7 @@ const SERVICE_LINKS: ReadonlyArray<[RegExp, RegExp]> = (() => {
   ];
 })();
 
-export function isKubernetesServiceLink(name: string, value: string): boolean {
+function isKubernetesServiceLink(name: string, value: string): boolean {
   if (!name.startsWith(ENV_PREFIX)) return false;
   const rest = name.slice(ENV_PREFIX.length - 1); // keeps the underscore: `_SERVICE_HOST`, `_API_SERVICE_HOST`
   return SERVICE_LINKS.some(([n, v]) => n.test(rest) && v.test(value));
@@ -217,7 +217,7 @@ export type Applicability = (setting: Setting) => string | null;
 const ALL: Applicability = () => null;
 
 /** A secret's file (`--cluster-secret-file`, `RAFTBOX_OAUTH_USERS_FILE`): its text without the final newline. */
-function readSecretFile(path: string, source: string): string {
+export function readSecretFile(path: string, source: string): string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

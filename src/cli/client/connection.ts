@@ -1,10 +1,9 @@
 // What every client command (run, executions, sessions) shares: its connection options, and a typed
 // REST client with the right bearer token.
-import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as oauth from 'oauth4webapi';
 import { createRaftboxClient, type RaftboxApi } from '../../../clients/typescript/src/index.ts';
-import { ConfigError, didYouMean } from '../../config/index.ts';
+import { ConfigError, didYouMean, readSecretFile } from '../../config/index.ts';
 import { discover, insecure } from './oauth-discovery.ts';
 import { cachedLogin, saveLogin, type CachedLogin } from './token-cache.ts';
 
@@ -62,19 +61,11 @@ export function connect(values: Parsed['values'], env: NodeJS.ProcessEnv = proce
   let bearer: () => Promise<string | undefined>;
   if (token) bearer = async () => token;
   else if (clientId) {
-    const secret = secretFile ? readSecret(secretFile) : env.RAFTBOX_CLIENT_SECRET;
+    const secret = secretFile ? readSecretFile(secretFile, '--client-secret-file') : env.RAFTBOX_CLIENT_SECRET;
     if (!secret) throw new ConfigError('--client-id needs its secret: --client-secret-file <path> or RAFTBOX_CLIENT_SECRET');
     bearer = memo(() => clientCredentials(url, clientId, secret));
   } else bearer = () => cachedToken(url, env);
   return { url, api: createRaftboxClient({ baseUrl: url, token: bearer }) };
-}
-
-function readSecret(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw new ConfigError(`cannot read the client secret file ${path}: ${(err as Error).message}`);
-  }
 }
 
 /** One token per process for a machine client, fetched on the first request that needs it. */
