@@ -26,6 +26,7 @@ export interface ExecutionObserver {
 
 /** The part of a pino logger this service uses. */
 export interface Logger {
+  info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
@@ -404,7 +405,7 @@ export class ExecutionService {
     this.observer?.executionFinished(record.status, record.durationMs);
     if (opts.replicate === false) return this.forget(run);
     const cmd: Command = { type: 'execution.finish', record: asJson(record), keep: this.options.maxExecutions };
-    this.background(this.replicateFinal(cmd).finally(() => this.forget(run)));
+    this.background(this.replicateFinal(cmd, record.id).finally(() => this.forget(run)));
   }
 
   /**
@@ -412,15 +413,21 @@ export class ExecutionService {
    * left `running` on a node that stays up, nothing would ever end it (LostRuns only ends the runs
    * of nodes that died), and every retry under its idempotency key would answer `running`. So it is
    * proposed again (finishing is idempotent: a record ends once) until it commits or this service
-   * closes (then recover() on restart, or LostRuns elsewhere, ends it).
+   * closes (then recover() on restart, or LostRuns elsewhere, ends it: no warning, a whole-cluster stop
+   * meets this routinely).
    */
-  private async replicateFinal(cmd: Command): Promise<void> {
+  private async replicateFinal(cmd: Command, id: string): Promise<void> {
     for (let delayMs = FINAL_RETRY_MS; ; delayMs = Math.min(2 * delayMs, MAX_FINAL_RETRY_MS)) {
       try {
         await this.log.propose(cmd);
         return;
       } catch (err) {
-        if (this.closing || !(err instanceof UserError) || err.status !== 503) throw err;
+        if (!(err instanceof UserError) || err.status !== 503) throw err;
+        if (this.closing) {
+          // Routine when the whole cluster stops at once: nothing is lost, the next start ends the run.
+          this.logger?.info({ execution: id }, 'final record not replicated before shutdown; recovered at the next start');
+          return;
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
