@@ -121,7 +121,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
     const s = await ok(api.GET('/api/sessions/{session}', { params: { path: { session }, query } }));
     print(values, s, () => {
       const steps = s.journal.map((j) => `--- step ${j.step} (${j.language}${j.threw ? ', threw' : ''}, heap ${j.heap}, ${j.created_at})\n${j.code}${j.code.endsWith('\n') ? '' : '\n'}`);
-      return `${s.name}: ${s.steps} steps, heap ${s.heap}, updated ${s.updated_at}\n${steps.join('')}${more(s.next_steps_cursor)}`;
+      return `${s.name}: ${s.steps} step${s.steps === 1 ? '' : 's'}, heap ${s.heap}, updated ${s.updated_at}\n${steps.join('')}${more(s.next_steps_cursor)}`;
     });
     return 0;
   }
