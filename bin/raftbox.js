@@ -20,6 +20,8 @@ if (!runtime) {
   );
   process.exit(1);
 }
-const child = spawn(runtime, ['--no-node-snapshot', main, ...process.argv.slice(2)], { stdio: 'inherit' });
+// The IPC channel is how the CLI ends with this process: when it dies, however it dies (SIGKILL
+// included), the channel closes and src/cli/main.ts stops as on SIGTERM.
+const child = spawn(runtime, ['--no-node-snapshot', main, ...process.argv.slice(2)], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => (signal ? process.kill(process.pid, signal) : process.exit(code ?? 1)));

@@ -1,8 +1,10 @@
 // The reference documents generated from code, so they cannot drift: the configuration reference
-// from the config schema, the MCP tools reference from the operations table. `npm run docs` writes
+// from the config schema, the MCP tools reference from the operations table, the OpenAPI document the
+// typed client is generated from. `npm run docs` writes
 // them; test/docs/reference.test.ts fails when a committed copy is out of date.
 import { z } from 'zod';
 import { OPERATIONS } from '../src/api/operations.ts';
+import { openApiDocument } from '../src/api/openapi.ts';
 import { ENV_PREFIX, SETTINGS } from '../src/config/index.ts';
 
 const HEADER = (source: string, script: string) =>
@@ -18,7 +20,7 @@ function shownDefault(value: unknown): string {
 
 export function configurationReference(): string {
   const rows = SETTINGS.map((s) => {
-    const type = s.choices ? s.choices.map((c) => `\`${c}\``).join(' \\| ') : s.kind === 'map' ? 'id=value,…' : s.kind;
+    const type = s.choices ? s.choices.map((c) => `\`${c}\``).join(' \\| ') : s.kind === 'map' ? 'id=value,…' : s.kind === 'list' ? 'a,b,…' : s.kind;
     const key = s.path.join('.');
     // The CPU-count default differs per machine: say what it is rather than this machine's number.
     const dflt = key === 'maxConcurrent' ? 'CPU cores' : shownDefault(s.defaultValue);
@@ -97,4 +99,6 @@ ${tools.join('\n')}`;
 export const REFERENCE_DOCS = [
   { path: 'docs/configuration.md', render: configurationReference },
   { path: 'docs/mcp-tools.md', render: mcpToolsReference },
+  // The typed client (clients/typescript) is generated from this copy: `npm run client`.
+  { path: 'clients/typescript/openapi.json', render: () => `${JSON.stringify(openApiDocument(), null, 2)}\n` },
 ] as const;

@@ -30,9 +30,10 @@ export interface NodeHandle {
   readonly log: Logger;
   /**
    * Graceful shutdown: stops accepting, gives running executions `shutdownGraceSecs` (then fails them
-   * as "node shutting down"), hands Raft leadership away, closes Raft and LevelDB.
+   * as "node shutting down"), hands Raft leadership away (unless the whole cluster is stopping: then
+   * no one is left to take it), closes Raft and LevelDB.
    */
-  close(): Promise<void>;
+  close(opts?: CloseOptions): Promise<void>;
 }
 
 /** The domain of a node and what it holds open. */
@@ -48,7 +49,12 @@ export interface OpenDomain {
   /** This node's view of the cluster (what `/cluster/status` answers), and its runs in progress. */
   cluster(): ClusterStatus;
   load(): { running: number; queued: number };
-  close(): Promise<void>;
+  close(opts?: CloseOptions): Promise<void>;
+}
+
+export interface CloseOptions {
+  /** False when every member is stopping at once (`raftbox cluster` ending): a hand-off would only time out. */
+  handOff?: boolean;
 }
 
 export interface NodeOptions {
@@ -98,8 +104,9 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     readiness: opened.readiness,
     auth,
     jsonRpcPaths: [MCP_PATH],
+    corsOrigins: config.corsOrigins,
     routes: [
-      originCheck({ listenHost: config.host, publicOrigins: [config.oauth.issuer, config.oauth.resource].filter((o) => o !== undefined) }),
+      originCheck({ listenHost: config.host, publicOrigins: [config.oauth.issuer, config.oauth.resource].filter((o) => o !== undefined), corsOrigins: config.corsOrigins }),
       // While shutting down, new work is refused; Raft streams (upgrades, not requests) go on until Raft is left.
       (_ctx, next) => {
         if (closing) throw unavailable('node shutting down; retry on another node', 1);
@@ -120,11 +127,11 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
     port: (server.address() as AddressInfo).port,
     config,
     log,
-    close: () =>
+    close: (opts) =>
       (closing ??= (async () => {
         // The HTTP server stays up until Raft is left (peers' messages arrive over it; a leader
         // hands off through it), but new work is refused from here on.
-        await opened.close();
+        await opened.close(opts);
         auth?.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
@@ -226,12 +233,12 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret })],
     cluster: () => clusterStatus(raft, electionMs),
     load: () => opened.executions.load,
-    async close() {
+    async close(opts = {}) {
       closing = true;
       lostRuns.stop();
       await opened.drain(config.shutdownGraceSecs * 1000);
       await opened.close();
-      await handOffLeadership(raft, 4 * electionMs, log);
+      if (opts.handOff !== false) await handOffLeadership(raft, 4 * electionMs, log);
       await replicated.close(); // stops Raft, then closes LevelDB (its writes are synced batches)
       pool.close();
     },
@@ -249,7 +256,7 @@ async function handOffLeadership(raft: RaftNode, timeoutMs: number, log: Logger)
     await raft.transferLeadership(undefined, { timeoutMs });
     log.info({ to: raft.status().leader?.id ?? null }, 'handed off leadership');
   } catch (err) {
-    log.warn({ err }, 'leadership hand-off failed; the others elect a leader after a timeout');
+    log.warn({ reason: (err as Error).message }, 'leadership hand-off failed; the others elect a leader after a timeout');
   }
 }
 

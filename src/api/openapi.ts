@@ -1,14 +1,67 @@
 import { z } from 'zod';
 import { OPERATIONS, type Operation } from './operations.ts';
-import { ErrorView } from './views.ts';
-import { SCRIPT_TYPES } from '../http/app.ts';
+import { ErrorView, ExecutionView, JournalStepView, SessionView } from './views.ts';
+import { SCRIPT_LANGUAGES } from '../http/app.ts';
 
 type Json = Record<string, unknown>;
+
+/**
+ * The shapes that get a name under `components.schemas`, so generated clients have types called
+ * `Execution` or `SessionList` instead of anonymous inline objects. An operation's answer is named by
+ * its tool; the records inside answers by what they are.
+ */
+const OUTPUT_NAMES: Record<string, string> = {
+  run_js: 'Execution',
+  get_execution_output: 'ExecutionOutput',
+  list_executions: 'ExecutionList',
+  list_sessions: 'SessionList',
+  get_session: 'SessionDetail',
+  delete_session: 'DeletedSession',
+};
+const INPUT_NAMES: Record<string, string> = { run_js: 'RunRequest' };
 
 const schemaOf = (t: z.ZodType, io: 'input' | 'output'): Json => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(t, { io, unrepresentable: 'any' }) as Json;
   return rest;
 };
+
+/**
+ * The named schemas of the document. Each operation's schemas are generated whole (with every
+ * description), then any part that is exactly a named schema becomes a `$ref` to it.
+ */
+class Components {
+  readonly schemas: Record<string, Json> = {};
+  private readonly byText = new Map<string, string>();
+
+  constructor() {
+    this.name(ExecutionView, 'Execution', 'output');
+    this.name(ExecutionView.shape.console.element, 'ConsoleLine', 'output');
+    this.name(ExecutionView.shape.error.unwrap(), 'RunError', 'output');
+    this.name(SessionView, 'Session', 'output');
+    this.name(JournalStepView, 'JournalStep', 'output');
+    this.name(ErrorView, 'Error', 'output');
+    for (const op of OPERATIONS) if (OUTPUT_NAMES[op.tool]) this.name(op.output, OUTPUT_NAMES[op.tool]!, 'output');
+  }
+
+  name(t: z.ZodType, id: string, io: 'input' | 'output'): void {
+    this.byText.set(JSON.stringify(schemaOf(t, io)), id);
+  }
+
+  of(t: z.ZodType, io: 'input' | 'output'): Json {
+    return this.linked(schemaOf(t, io), null) as Json;
+  }
+
+  private linked(node: unknown, self: string | null): unknown {
+    if (typeof node !== 'object' || node === null) return node;
+    const id = this.byText.get(JSON.stringify(node));
+    if (id !== undefined && id !== self) {
+      this.schemas[id] ??= this.linked(node, id) as Json;
+      return { $ref: `#/components/schemas/${id}` };
+    }
+    if (Array.isArray(node)) return node.map((x) => this.linked(x, null));
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, this.linked(v, null)]));
+  }
+}
 
 /** `/api/executions/:execution_id` → `/api/executions/{execution_id}` */
 export const openApiPath = (koaPath: string) => koaPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -28,9 +81,11 @@ const errorStatuses: Record<string, string> = {
 /** The OpenAPI 3.1 document of the REST API, generated from the operations table's zod schemas. */
 export function openApiDocument(): Json {
   const paths: Record<string, Record<string, Json>> = {};
+  const components = new Components();
   for (const op of OPERATIONS) {
-    (paths[openApiPath(op.path)] ??= {})[op.method] = operationObject(op);
+    (paths[openApiPath(op.path)] ??= {})[op.method] = operationObject(op, components);
   }
+  components.of(ErrorView, 'output');
   return {
     openapi: '3.1.0',
     info: {
@@ -40,7 +95,7 @@ export function openApiDocument(): Json {
     },
     paths,
     components: {
-      schemas: { Error: schemaOf(ErrorView, 'output') },
+      schemas: Object.fromEntries(Object.entries(components.schemas).sort(([a], [b]) => a.localeCompare(b))),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Only when the server runs with OAuth.' } },
     },
   };
@@ -48,7 +103,7 @@ export function openApiDocument(): Json {
 
 const joinText = (a: string | undefined, b: string) => (a ? `${a} ${b}` : b);
 
-function operationObject(op: Operation): Json {
+function operationObject(op: Operation, components: Components): Json {
   const pathKeys = [...op.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
   const shape = op.input.shape as Record<string, z.ZodType>;
   const inQuery = op.method !== 'post';
@@ -64,7 +119,7 @@ function operationObject(op: Operation): Json {
       in: pathKeys.includes(key) ? 'path' : 'query',
       required: pathKeys.includes(key),
       description: inQuery || pathKeys.includes(key) ? field.description : joinText(field.description, 'Also accepted in the query string (the body wins).'),
-      schema: schemaOf(unwrap(field), 'input'),
+      schema: components.of(unwrap(field), 'input'),
     }));
   if (op.tool === 'run_js') {
     parameters.push({
@@ -75,7 +130,7 @@ function operationObject(op: Operation): Json {
       schema: { type: 'string', minLength: 1, maxLength: 256 },
     });
   }
-  const ok = { description: op.summary, content: { 'application/json': { schema: schemaOf(op.output, 'output') } } };
+  const ok = { description: op.summary, content: { 'application/json': { schema: components.of(op.output, 'output') } } };
   const responses: Json = { '200': ok };
   if (op.restStatus) responses['202'] = { description: 'Accepted, not finished yet: the current record', content: ok.content };
   const statuses = !inQuery && bodyKeys.length ? { ...errorStatuses, '415': 'Body neither JSON nor a raw script type' } : errorStatuses;
@@ -90,10 +145,15 @@ function operationObject(op: Operation): Json {
     responses,
   };
   if (!inQuery && bodyKeys.length) {
-    const body = schemaOf(op.input.pick(Object.fromEntries(bodyKeys.map((k) => [k, true])) as Record<string, true>), 'input');
+    const bodySchema = op.input.pick(Object.fromEntries(bodyKeys.map((k) => [k, true])) as Record<string, true>);
+    if (INPUT_NAMES[op.tool]) components.name(bodySchema, INPUT_NAMES[op.tool]!, 'input');
+    const body = components.of(bodySchema, 'input');
     const content: Json = { 'application/json': { schema: body } };
     if (bodyKeys.includes('code')) {
-      for (const type of SCRIPT_TYPES) content[type] = { schema: { type: 'string', description: 'The script itself; other parameters go in the query string.' } };
+      for (const [type, language] of Object.entries(SCRIPT_LANGUAGES)) {
+        const as = language ? `, run as ${language} unless \`language\` says otherwise` : '';
+        content[type] = { schema: { type: 'string', description: `The script itself${as}; other parameters go in the query string.` } };
+      }
     }
     out.requestBody = { required: bodyKeys.includes('code'), content };
   }

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
-import { SCRIPT_TYPES } from '../http/app.ts';
+import { SCRIPT_LANGUAGES, SCRIPT_TYPES } from '../http/app.ts';
 import { principalOf, type Guard } from '../http/guard.ts';
 import type { Domain } from './domain.ts';
 import { OPERATIONS, parseArgs, type Limits, type Operation } from './operations.ts';
@@ -23,7 +23,13 @@ export function restRouter(domain: Domain, opts: { guard: Guard; limits: Limits 
   });
   for (const op of OPERATIONS) {
     router[op.method](op.path, opts.guard(op.scope), async (ctx) => {
-      const args = parseArgs(op, { ...queryArgs(op, ctx.query), ...bodyArgs(ctx), ...ctx.params });
+      const query = queryArgs(op, ctx.query);
+      const body = bodyArgs(ctx);
+      if ('code' in op.input.shape && body.code === undefined && query.code === undefined && isEmptyBody(ctx)) {
+        throw new UserError(400, 'invalid_params', `empty body: send the code as the body (${SCRIPT_TYPES.join(', ')}) or as JSON {"code": "…"}`);
+      }
+      // The script's content type names its language; an explicit `language` parameter wins.
+      const args = parseArgs(op, { ...scriptLanguage(ctx), ...query, ...body, ...ctx.params });
       const out = await op.call(
         domain,
         args,
@@ -53,7 +59,7 @@ export function restRoutes(domain: Domain, opts: { guard: Guard; limits: Limits 
 function bodyArgs(ctx: Koa.Context): Record<string, unknown> {
   const body: unknown = ctx.request.body;
   if (ctx.method === 'GET' || ctx.method === 'DELETE') return {};
-  if (typeof body === 'string') return ctx.request.is(...SCRIPT_TYPES) ? { code: body } : {};
+  if (typeof body === 'string') return body !== '' && ctx.request.is(...SCRIPT_TYPES) ? { code: body } : {};
   if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
     throw new UserError(400, 'invalid_params', 'the JSON body must be an object');
   }
@@ -61,6 +67,17 @@ function bodyArgs(ctx: Koa.Context): Record<string, unknown> {
     throw new UserError(415, 'unsupported_media_type', `send application/json or a raw script as ${SCRIPT_TYPES.join(', ')}`);
   }
   return (body as Record<string, unknown>) ?? {};
+}
+
+function isEmptyBody(ctx: Koa.Context): boolean {
+  const body: unknown = ctx.request.body;
+  return body === undefined || body === '' || (typeof body === 'object' && body !== null && Object.keys(body).length === 0);
+}
+
+function scriptLanguage(ctx: Koa.Context): { language?: 'js' | 'ts' } {
+  if (typeof ctx.request.body !== 'string') return {};
+  const language = SCRIPT_LANGUAGES[ctx.request.type];
+  return language ? { language } : {};
 }
 
 /** Query strings are text: numbers and booleans are read as the operation's schema expects. */

@@ -26,7 +26,7 @@ export const ExecutionView = z.object({
   status: z
     .enum(['queued', 'running', 'completed', 'failed', 'timeout', 'memory_limit', 'cancelled'])
     .describe('`completed` or `failed` (the code threw), `timeout`, `memory_limit`, `cancelled`; `queued`/`running` while not finished.'),
-  result: z.unknown().describe('Completion value of the code as JSON (`1 + 1` gives 2); null when none or not JSON-able.'),
+  result: z.unknown().describe('Completion value of the code as JSON (`1 + 1` gives 2; objects, arrays and class instances by their own fields); null when none, or when JSON would lose what it holds (Map, Set, BigInt, Date, a function, NaN, a cycle): then only `result_text` has it.'),
   result_text: z.string().nullable().describe('The result as text: JSON, or a readable inspection when not JSON-able.'),
   output: z.string().describe('Console output as text, one line per console call (MCP-V8 compatible).'),
   console: z.array(ConsoleLineView).describe('Console output with levels, in order.'),
@@ -40,7 +40,7 @@ export const ExecutionView = z.object({
   created_at: z.string(),
   started_at: z.string().nullable(),
   completed_at: z.string().nullable(),
-  duration_ms: z.number().nullable(),
+  duration_ms: z.number().nullable().describe('Time the run took on the server, in milliseconds with microsecond precision.'),
   body_omitted: z
     .boolean()
     .describe('In a list page only: true when this execution\'s console, result and error stack were left out for size; get the execution for them.'),

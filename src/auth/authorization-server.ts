@@ -259,7 +259,7 @@ export class AuthorizationServer {
       const codeChallenge = checkChallenge(q.code_challenge, q.code_challenge_method);
       const scope = this.grantableScope(q.scope, client);
       if (q.resource !== undefined && !this.p.resource.accepts(q.resource)) {
-        throw new InvalidTargetError(`resource must be ${this.p.resource.resource}`);
+        throw new InvalidTargetError(wrongResource(q.resource, this.p.resource.resource));
       }
       const request: AuthorizationRequest = { clientId: client.clientId, redirectUri: q.redirect_uri, scope, codeChallenge };
       if (q.state !== undefined) request.state = q.state;
@@ -312,7 +312,7 @@ export class AuthorizationServer {
         : new UnsupportedGrantTypeError(`grant_type ${form.grant_type} is not supported`);
     }
     if (form.resource !== undefined && !this.p.resource.accepts(form.resource)) {
-      throw new InvalidTargetError(`resource must be ${this.p.resource.resource}`);
+      throw new InvalidTargetError(wrongResource(form.resource, this.p.resource.resource));
     }
     await this.p.store.sync(); // codes and refresh tokens may come from another node
     switch (form.grant_type) {
@@ -494,6 +494,15 @@ function singleValued(input: unknown, malformed: (message: string) => Error): Fo
     out[k] = v;
   }
   return out;
+}
+
+/**
+ * Says which origin tokens are for. `localhost` and `127.0.0.1` reach the same node but are different
+ * origins (and token audiences), the commonest way to get this wrong, so that case is named.
+ */
+function wrongResource(requested: string, expected: string): string {
+  const alias = URL.canParse(requested) && new URL(requested).port === new URL(expected).port && [requested, expected].every((u) => /^(localhost|127\.0\.0\.1|\[::1\])$/.test(new URL(u).hostname));
+  return `resource must be ${expected}, this server's origin (oauth.resource)${alias ? `; ${requested} reaches the same server but is another origin: use ${expected}` : ''}`;
 }
 
 async function cors(ctx: Koa.Context, next: Koa.Next): Promise<void> {

@@ -1,5 +1,13 @@
-import { hashPassword } from '../auth/index.ts';
 import { ConfigError } from '../config/index.ts';
+
+export const HASH_PASSWORD_HELP = `Usage: raftbox hash-password
+
+Prints the scrypt hash of a password (or a machine client's secret) for --oauth-users / --oauth-clients
+(or their files, --oauth-users-file). The password is read from a pipe, or on a terminal from a prompt
+that does not echo, asked twice; never from an argument (arguments end up in shell history and \`ps\`):
+
+  printf %s "$PASSWORD" | npx raftbox hash-password
+`;
 
 /**
  * `raftbox hash-password`: prints the scrypt hash of a password (or a machine client's secret) for
@@ -11,6 +19,7 @@ export async function hashPasswordCommand(argv: string[]): Promise<number> {
   if (argv.length > 0) throw new ConfigError('hash-password takes no arguments: it reads the password from stdin or a prompt');
   const password = process.stdin.isTTY ? await promptTwice() : withoutFinalNewline(await readAll(process.stdin));
   if (password === '') throw new ConfigError('empty password');
+  const { hashPassword } = await import('../auth/index.ts'); // not for --help: it loads the OAuth server
   process.stdout.write(`${await hashPassword(password)}\n`);
   return 0;
 }

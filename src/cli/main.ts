@@ -1,62 +1,38 @@
 import './utc.ts'; // first: before anything reads the clock
-import { ConfigError, loadConfig, type Config } from '../config/index.ts';
-import { serveStdio } from '../mcp/index.ts';
-import { createLogger, limitsOf, openDomain, startNode } from '../server.ts';
-import { membersCommand } from '../cluster/members-command.ts';
-import { parseClusterArgs, runLocalCluster } from '../cluster/local-cluster.ts';
-import { hashPasswordCommand } from './hash-password.ts';
-import { helpText } from './help.ts';
+import { COMMANDS, overview, type Command } from './commands.ts';
 
 const EXIT_BACKSTOP_MS = 5_000;
-const COMMANDS = ['serve', 'stdio', 'cluster', 'members', 'hash-password'] as const;
-type Command = (typeof COMMANDS)[number];
+
+// Started by bin/raftbox.js over an IPC channel: when that launcher dies (a SIGKILL, a closed
+// terminal) the channel closes, and we stop as on SIGTERM instead of living on without it.
+if (process.channel) {
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
+
+/** A mistake on the command line: printed as `raftbox: …`, exit code 2. */
+const usageError = (message: string) => Object.assign(new Error(message), { name: 'ConfigError' });
 
 async function main(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') {
-    process.stdout.write(helpText());
+  const first = argv[0];
+  if (first === '--help' || first === '-h' || (first === 'help' && argv.length === 1)) {
+    process.stdout.write(overview());
     return 0;
   }
-  const named = argv[0] !== undefined && !argv[0].startsWith('-');
-  const command = (named ? argv[0] : 'serve') as Command;
-  if (!COMMANDS.includes(command)) throw new ConfigError(`unknown command "${argv[0]}" (commands: ${COMMANDS.join(', ')})`);
-  if (command === 'cluster') return runLocalCluster(parseClusterArgs(argv.slice(1)));
-  if (command === 'members') return membersCommand(argv.slice(1));
-  if (command === 'hash-password') return hashPasswordCommand(argv.slice(1));
-  const config = loadConfig(named ? argv.slice(1) : argv);
-  return command === 'serve' ? serve(config) : stdio(config);
+  const asksHelp = first === 'help' || argv.includes('--help') || argv.includes('-h');
+  const name = first === 'help' ? argv[1]! : first !== undefined && !first.startsWith('-') ? first : 'serve';
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) throw usageError(`unknown command "${name}"${await suggestion(name)} (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+  if (asksHelp) {
+    process.stdout.write(await command.help());
+    return 0;
+  }
+  return command.run(name === first ? argv.slice(1) : argv);
 }
 
-async function serve(config: Config): Promise<number> {
-  const node = await startNode(config);
-  await untilSignal();
-  node.log.info('shutting down');
-  await node.close();
-  return 0;
-}
-
-async function stdio(config: Config): Promise<number> {
-  // A cluster member must serve /raft/* over HTTP; stdio has no HTTP port.
-  if (Object.keys(config.peers).length > 0) throw new ConfigError('stdio runs a single node; a cluster member needs `raftbox serve`');
-  // stdout carries the protocol: everything else goes to stderr.
-  const log = createLogger(config, 2);
-  const opened = await openDomain(config, log);
-  log.info({ dataDir: config.dataDir }, 'serving MCP over stdio');
-  await Promise.race([serveStdio(opened.domain, limitsOf(config)), untilSignal()]);
-  await opened.close();
-  return 0;
-}
-
-/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const onSignal = () => {
-      process.once('SIGINT', () => process.exit(130));
-      process.once('SIGTERM', () => process.exit(143));
-      resolve();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
+async function suggestion(name: string): Promise<string> {
+  const { didYouMean } = await import('../config/index.ts');
+  return didYouMean(name, COMMANDS.map((c: Command) => c.name));
 }
 
 /**
@@ -70,11 +46,12 @@ function exitWith(code: number): void {
 }
 
 main(process.argv.slice(2)).then(exitWith, (err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`raftbox: ${err.message}\n`);
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  // ConfigError (src/config) and the client's usage errors: the caller's mistake, exit 2.
+  if (e?.name === 'ConfigError') {
+    process.stderr.write(`raftbox: ${e.message}\n`);
     return exitWith(2);
   }
-  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   const text = e?.code === 'EADDRINUSE' ? `port ${e.port} on ${e.address} is already in use` : (e?.message ?? String(err));
   process.stderr.write(`raftbox: ${text}\n`);
   exitWith(1);

@@ -4,7 +4,9 @@ import { z } from 'zod';
 /**
  * Every setting raftbox reads, in one schema. Flags, `RAFTBOX_*` variables and config-file keys are all
  * derived from it (see sources.ts), and the configuration reference is generated from its descriptions.
- * A leaf may carry `.meta({ flag: 'name' })` when its flag must differ from the derived kebab-case path.
+ * A leaf may carry `.meta({ flag: 'name' })` when its flag must differ from the derived kebab-case path,
+ * and `.meta({ secretFile: true })` when it is a secret: then `--<flag>-file <path>` and `<VAR>_FILE` read
+ * it from a file, so it need not appear in `ps` or the environment.
  */
 export const ConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server listens on.'),
@@ -62,23 +64,33 @@ export const ConfigSchema = z.strictObject({
     .string()
     .min(16)
     .optional()
+    .meta({ secretFile: true })
     .describe('Shared secret that authenticates node-to-node Raft traffic and membership changes (required with peers; at least 16 characters).'),
   join: z
     .boolean()
     .default(false)
     .describe('Start outside the membership and wait to be added by the running cluster (`raftbox members add`); use with peers.'),
+  // How a node meets browsers and its supervisor.
+  corsOrigins: z
+    .array(z.union([z.literal('*'), z.url().refine((u) => new URL(u).origin === u, 'must be an origin: scheme://host[:port], no path')]))
+    .default([])
+    .describe('Origins whose browser pages may call /mcp, /api and /oauth (CORS), e.g. `https://app.example.com`; `*` for any. Default: none.'),
+  exitWithStdin: z
+    .boolean()
+    .default(false)
+    .describe('Shut down when stdin closes, as one of a whole cluster stopping (no leadership hand-off): how `raftbox cluster` stops its nodes, and makes them end with it even when it is killed with SIGKILL.'),
   oauth: z
     .strictObject({
       enabled: z.boolean().default(false).meta({ flag: 'oauth' }).describe('Require OAuth bearer tokens on /mcp and /api.'),
       issuer: z.url().optional().describe('Public origin of the cluster (same on every node): issuer of built-in tokens and their audience. Default: this node\'s URL.'),
       resource: z.url().optional().describe('Canonical resource URI (`aud` tokens must carry), an origin. Default: `oauth.issuer`.'),
-      users: z.record(z.string(), z.string()).default({}).describe('Built-in server: users as username=passwordHash (hash from `raftbox hash-password`).'),
-      clients: z.record(z.string(), z.string()).default({}).describe('Built-in server: client_credentials machine clients as clientId=secretHash.'),
+      users: z.record(z.string(), z.string()).default({}).meta({ secretFile: true }).describe('Built-in server: users as username=passwordHash (hash from `raftbox hash-password`).'),
+      clients: z.record(z.string(), z.string()).default({}).meta({ secretFile: true }).describe('Built-in server: client_credentials machine clients as clientId=secretHash.'),
       accessTokenTtlSecs: z.number().int().min(30).default(600).describe('Built-in server: lifetime of access tokens.'),
       refreshTokenTtlSecs: z.number().int().min(60).default(1_209_600).describe('Built-in server: lifetime of a refresh token (renewed by each rotation).'),
       providerUrl: z.url().optional().describe('External authorization server (issuer URL, e.g. a Keycloak realm); replaces the built-in one.'),
       clientId: z.string().optional().describe('External provider: our client id for token introspection.'),
-      clientSecret: z.string().optional().describe('External provider: our client secret for token introspection.'),
+      clientSecret: z.string().optional().meta({ secretFile: true }).describe('External provider: our client secret for token introspection.'),
       tokenFormat: z.enum(['jwt', 'introspection']).optional().describe('External provider: verify JWTs by its JWKS, or introspect. Default: introspection when a client secret is set.'),
     })
     .prefault({})

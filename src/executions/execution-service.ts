@@ -29,6 +29,7 @@ export interface ExecutionObserver {
 
 /** The part of a pino logger this service uses. */
 export interface Logger {
+  info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
@@ -43,6 +44,8 @@ interface LocalRun {
   error?: UserError;
   /** Another execution with the same idempotency key was committed first: that one is the answer. */
   answeredBy?: string;
+  /** Its id has reached a caller (an async submit, an idempotency key, a wait that ran out): it must be recorded. */
+  handedOut: boolean;
 }
 
 // setTimeout fires at once for longer delays; a wait that long just wakes up and waits again.
@@ -178,7 +181,10 @@ export class ExecutionService {
     } finally {
       opts.signal?.removeEventListener('abort', abandon);
     }
-    if (!claimed) await this.log.propose({ type: 'execution.create', record: asJson(run.record) });
+    if (!claimed) {
+      run.handedOut = true;
+      await this.log.propose({ type: 'execution.create', record: asJson(run.record) });
+    }
     return view(run.record);
   }
 
@@ -355,7 +361,7 @@ export class ExecutionService {
   }
 
   private start(record: ExecutionRecord, r: CheckedRequest, ticket: Ticket, claimed: boolean): LocalRun {
-    const run: LocalRun = { record, controller: new AbortController(), ticket, done: Promise.resolve() };
+    const run: LocalRun = { record, controller: new AbortController(), ticket, done: Promise.resolve(), handedOut: claimed };
     this.local.set(record.id, run);
     run.done = this.execute(run, r, claimed).finally(() => ticket.release());
     return run;
@@ -398,7 +404,10 @@ export class ExecutionService {
       if (err instanceof UserError) run.error = err;
       else this.logger?.error({ err, execution: run.record.id }, 'execution failed inside the server');
       const message = err instanceof UserError ? err.message : 'internal error';
-      this.finish(run, { ...stopped(message), status: 'failed', interrupted: true });
+      // A step whose commit was refused (503: no leader to take it) is answered with that refusal; if its
+      // id never reached the caller, a `failed` record of it would only be a record no one can ask for.
+      const refused = err instanceof UserError && err.status === 503 && !run.handedOut;
+      this.finish(run, { ...stopped(message), status: 'failed', interrupted: true }, { replicate: !refused });
     }
   }
 
@@ -416,20 +425,22 @@ export class ExecutionService {
       consoleTruncated: o.consoleTruncated,
       error: o.error,
       finishedAt: new Date().toISOString(),
-      durationMs: Math.round(performance.now() - t0),
+      // Microseconds: a warm run takes well under a millisecond, which whole milliseconds would hide.
+      durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
     };
   }
 
   /** Records a finished run that is not yet in the replicated state; the caller is answered without waiting for it. */
-  private finish(run: LocalRun, fields: Partial<ExecutionRecord> & { status: ExecutionStatus }): void {
+  private finish(run: LocalRun, fields: Partial<ExecutionRecord> & { status: ExecutionStatus }, opts: { replicate?: boolean } = {}): void {
     const shutdown = fields.status === 'cancelled' && run.controller.signal.reason === SHUTTING_DOWN;
     const ended = shutdown ? { ...fields, ...stopped(`${SHUTTING_DOWN}: stopped at the end of the shutdown grace period`), status: 'failed' as const } : fields;
     if (fields.status === 'cancelled') ended.interrupted = true;
     const record = { ...run.record, ...ended, finishedAt: fields.finishedAt ?? new Date().toISOString() };
     this.update(run, record);
     this.observer?.executionFinished(record.status, record.durationMs);
+    if (opts.replicate === false) return this.forget(run);
     const cmd: Command = { type: 'execution.finish', record: asJson(record), ...this.retention() };
-    this.background(this.replicateFinal(cmd).finally(() => this.forget(run)));
+    this.background(this.replicateFinal(cmd, record.id).finally(() => this.forget(run)));
   }
 
   /**
@@ -437,15 +448,21 @@ export class ExecutionService {
    * left `running` on a node that stays up, nothing would ever end it (LostRuns only ends the runs
    * of nodes that died), and every retry under its idempotency key would answer `running`. So it is
    * proposed again (finishing is idempotent: a record ends once) until it commits or this service
-   * closes (then recover() on restart, or LostRuns elsewhere, ends it).
+   * closes (then recover() on restart, or LostRuns elsewhere, ends it: no warning, a whole-cluster stop
+   * meets this routinely).
    */
-  private async replicateFinal(cmd: Command): Promise<void> {
+  private async replicateFinal(cmd: Command, id: string): Promise<void> {
     for (let delayMs = FINAL_RETRY_MS; ; delayMs = Math.min(2 * delayMs, MAX_FINAL_RETRY_MS)) {
       try {
         await this.log.propose(cmd);
         return;
       } catch (err) {
-        if (this.closing || !(err instanceof UserError) || err.status !== 503) throw err;
+        if (!(err instanceof UserError) || err.status !== 503) throw err;
+        if (this.closing) {
+          // Routine when the whole cluster stops at once: nothing is lost, the next start ends the run.
+          this.logger?.info({ execution: id }, 'final record not replicated before shutdown; recovered at the next start');
+          return;
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }

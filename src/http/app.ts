@@ -4,10 +4,22 @@ import type { Logger } from 'pino';
 import { errorAnswers } from './errors.ts';
 import { requestLog } from '../observability/index.ts';
 import { healthRoutes, type Readiness } from './health.ts';
+import { corsPolicy } from './cors.ts';
 import type { AuthGate } from './guard.ts';
 
-/** Content types whose body is a raw script (MCP-V8: `curl --data-binary @script.js`). */
-export const SCRIPT_TYPES = ['text/plain', 'application/javascript', 'text/javascript', 'application/typescript', 'text/typescript'];
+/**
+ * Content types whose body is a raw script (MCP-V8: `curl --data-binary @script.js`), and the language
+ * each one names (text/plain names none: the `language` parameter, default ts, decides).
+ */
+export const SCRIPT_LANGUAGES: Readonly<Record<string, 'js' | 'ts' | undefined>> = {
+  'text/plain': undefined,
+  'application/javascript': 'js',
+  'text/javascript': 'js',
+  'application/typescript': 'ts',
+  'text/typescript': 'ts',
+  'text/x-typescript': 'ts',
+};
+export const SCRIPT_TYPES = Object.keys(SCRIPT_LANGUAGES);
 
 export interface AppOptions {
   nodeId: string;
@@ -21,6 +33,8 @@ export interface AppOptions {
   auth?: AuthGate;
   /** Paths that speak JSON-RPC (`/mcp`): a body the parser refuses is answered as a JSON-RPC error. */
   jsonRpcPaths?: readonly string[];
+  /** Origins whose pages may call the node (CORS); none by default. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -31,6 +45,8 @@ export function createApp(opts: AppOptions): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are answered and logged by errorAnswers, not printed by Koa
   app.use(requestLog(opts.log));
+  // Before the error answers: a refused request's answer carries the CORS headers too, so a page can read why.
+  if (opts.corsOrigins?.length) app.use(corsPolicy(opts.corsOrigins));
   app.use(errorAnswers(opts.log, opts.jsonRpcPaths));
   app.use(
     bodyParser({

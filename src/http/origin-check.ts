@@ -16,19 +16,22 @@ export function isLoopbackAddress(host: string): boolean {
  * - a node listening on loopback answers only requests addressed to a loopback name or to the
  *   configured public origin (a local load balancer passes the client's `Host` through);
  * - an `Origin`, when a browser sends one, must be the request's own origin, a loopback origin on a
- *   loopback node, or the public origin.
+ *   loopback node, the public origin, or one opened to CORS with `--cors-origins`.
  * A node listening beyond loopback is reached under names it cannot know, so only `Origin` is checked;
  * there OAuth is what keeps other sites out.
  */
-export function originCheck(opts: { listenHost: string; publicOrigins: string[] }): Koa.Middleware {
+export function originCheck(opts: { listenHost: string; publicOrigins: string[]; corsOrigins?: readonly string[] }): Koa.Middleware {
   const loopback = isLoopbackAddress(opts.listenHost);
   const allowed = new Set([...(loopback ? LOOPBACK_HOSTNAMES : []), ...opts.publicOrigins.map((o) => new URL(o).hostname)]);
+  // Origins the operator opened to CORS (--cors-origins) may call it from their pages; `*` means any.
+  const corsOrigins = new Set(opts.corsOrigins ?? []);
+  const corsAllows = (origin: string) => corsOrigins.has('*') || corsOrigins.has(origin);
   const refuse = (what: string) => new UserError(403, 'forbidden', `${what} is not allowed to call this node (DNS rebinding / cross-site protection)`);
   return (ctx, next) => {
     const host = ctx.get('host');
     if (loopback && !allowed.has(hostnameOf(`http://${host}`))) throw refuse(`Host "${host}"`);
     const origin = ctx.get('origin');
-    if (origin && !allowed.has(hostnameOf(origin)) && originHost(origin) !== host) throw refuse(`Origin "${origin}"`);
+    if (origin && !allowed.has(hostnameOf(origin)) && originHost(origin) !== host && !corsAllows(origin)) throw refuse(`Origin "${origin}"`);
     return next();
   };
 }

@@ -82,6 +82,11 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
   };
   router.get(MCP_PATH, notAllowed);
   router.delete(MCP_PATH, notAllowed);
+  // What the route serves (a CORS preflight is answered before this, in src/http/cors.ts).
+  router.options(MCP_PATH, (ctx) => {
+    ctx.status = 204;
+    ctx.set('Allow', 'OPTIONS, POST');
+  });
   return router.routes() as unknown as Koa.Middleware;
 }
 

@@ -5,8 +5,8 @@ import { withRequestId } from './request-context.ts';
 
 const VALID = /^[A-Za-z0-9._:-]{1,128}$/;
 // Routine traffic a healthy cluster makes all the time (heartbeats, probes, scrapes, the status
-// page's poll) is logged at debug, so `info` stays readable; it is still one line per request.
-const ROUTINE = /^\/(healthz|readyz|metrics|status\.json)$/;
+// page's poll of /status.json and of every member's /cluster/status) is logged at debug, so `info` stays readable; it is still one line per request.
+const ROUTINE = /^\/(healthz|readyz|metrics|status\.json|cluster\/status)$/;
 
 /**
  * Gives each request an id (the caller's `X-Request-Id` when sane, so one id follows a request across

@@ -46,7 +46,7 @@ describe('REST API', () => {
   });
 
   it('takes a raw script body, with the other parameters in the query string', async () => {
-    for (const type of ['text/plain', 'application/javascript']) {
+    for (const type of ['text/plain', 'application/typescript']) {
       const res = await fetch(`${node.url}/api/exec?wait=5000&session=raw&execution_timeout_secs=0.3`, {
         method: 'POST', headers: { 'content-type': type }, body: 'const x: number = 1 + 1; x',
       });

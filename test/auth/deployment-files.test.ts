@@ -36,4 +36,16 @@ describe('docker-compose.oauth.yml and keycloak/realm.json', () => {
     expect(audience).toBe(env.RAFTBOX_OAUTH_ISSUER);
     expect(realm.users.map((u) => u.username)).toContain('test');
   });
+
+  it('puts `sub` in access tokens and introspection answers for every client that gets tokens', () => {
+    // Keycloak 25+ emits `sub` only through a mapper (its `basic` scope), and an import that declares any
+    // clientScopes gets none of the built-in ones (RealmManager.importRealm), so the realm declares it.
+    const scopes = new Map(realm.clientScopes.map((s) => [s.name, s]));
+    for (const id of ['raftbox-agent', 'raftbox-machine']) {
+      const defaults = (realm.clients.find((c) => c.clientId === id) as { defaultClientScopes?: string[] }).defaultClientScopes ?? [];
+      for (const name of defaults) expect(scopes.has(name), `${id}'s default scope ${name} is declared`).toBe(true);
+      const mappers = defaults.flatMap((name) => scopes.get(name)!.protocolMappers ?? []) as Array<{ protocolMapper: string; config: Record<string, string> }>;
+      expect(mappers.find((m) => m.protocolMapper === 'oidc-sub-mapper')?.config, id).toMatchObject({ 'access.token.claim': 'true', 'introspection.token.claim': 'true' });
+    }
+  });
 });

@@ -46,10 +46,57 @@ describe('configuration', () => {
   });
 
   it('refuses unknown flags, variables and file keys with a clear message', () => {
-    expect(() => loadConfig(['--prot', '1'], {})).toThrow(new ConfigError('unknown flag --prot (see raftbox --help)'));
-    expect(() => loadConfig([], { RAFTBOX_PROT: '1' })).toThrow(/unknown environment variable RAFTBOX_PROT/);
-    expect(() => loadConfig(['--config', file({ prot: 1 })], {})).toThrow(/unknown key "prot" in the config file/);
+    expect(() => loadConfig(['--prot', '1'], {})).toThrow(new ConfigError('unknown flag --prot; did you mean --port? (see raftbox --help)'));
+    expect(() => loadConfig([], { RAFTBOX_PROT: '1' })).toThrow(/unknown environment variable RAFTBOX_PROT; did you mean RAFTBOX_PORT\?/);
+    expect(() => loadConfig(['--config', file({ prot: 1 })], {})).toThrow(/unknown key "prot"; did you mean port\? in the config file/);
     expect(() => loadConfig(['--config', file({ oauth: { bogus: 1 } })], {})).toThrow(/unknown key "bogus" in "oauth"/);
+    // Nothing close: no suggestion.
+    expect(() => loadConfig(['--zzzzzzzz'], {})).toThrow(new ConfigError('unknown flag --zzzzzzzz (see raftbox --help)'));
+    expect(() => loadConfig([], { RAFTBOX_MAX_CONCURENT: '2' })).toThrow(/did you mean RAFTBOX_MAX_CONCURRENT\?/);
+  });
+
+  it("ignores exactly the shapes of Kubernetes' service-link variables, and nothing else", () => {
+    // What a Service named `raftbox` (port 3000, named http) and one named `raftbox-admin` inject into a pod.
+    const links = {
+      RAFTBOX_SERVICE_HOST: '10.96.0.11',
+      RAFTBOX_SERVICE_PORT: '3000',
+      RAFTBOX_SERVICE_PORT_HTTP: '3000',
+      RAFTBOX_PORT: 'tcp://10.96.0.11:3000',
+      RAFTBOX_PORT_3000_TCP: 'tcp://10.96.0.11:3000',
+      RAFTBOX_PORT_3000_TCP_PROTO: 'tcp',
+      RAFTBOX_PORT_3000_TCP_PORT: '3000',
+      RAFTBOX_PORT_3000_TCP_ADDR: '10.96.0.11',
+      RAFTBOX_ADMIN_SERVICE_HOST: 'fd00::11',
+      RAFTBOX_ADMIN_PORT: 'tcp://[fd00::11]:8080',
+    };
+    expect(loadConfig([], links).port).toBe(3000);
+    expect(loadConfig([], { ...links, PORT: '4000' }).port).toBe(4000);
+    expect(loadConfig([], { RAFTBOX_PORT: '3001' }).port).toBe(3001); // a number is still our port
+    expect(() => loadConfig([], { RAFTBOX_SERVICE_HOST: 'my-host' })).toThrow(/unknown environment variable RAFTBOX_SERVICE_HOST/);
+    expect(() => loadConfig([], { RAFTBOX_PORT: 'http://10.0.0.1:3000' })).toThrow(/RAFTBOX_PORT expects a number/);
+    expect(() => loadConfig([], { RAFTBOX_PORT_3000_TCP_PROTO: 'http' })).toThrow(/unknown environment variable/);
+  });
+
+  it('reads secrets from files: --<flag>-file and <VAR>_FILE', () => {
+    const secret = join(dir, 'cluster-secret');
+    writeFileSync(secret, 'a-secret-of-16-chars-or-more\n');
+    const users = join(dir, 'users');
+    writeFileSync(users, '# name=hash, one a line\nalice=scrypt$a\nbob=scrypt$b\n');
+    const peers = ['--peers', 'n1=http://127.0.0.1:7101'];
+    expect(loadConfig([...peers, '--cluster-secret-file', secret], {}).clusterSecret).toBe('a-secret-of-16-chars-or-more');
+    expect(loadConfig(peers, { RAFTBOX_CLUSTER_SECRET_FILE: secret }).clusterSecret).toBe('a-secret-of-16-chars-or-more');
+    expect(loadConfig(['--oauth-users-file', users], {}).oauth.users).toEqual({ alice: 'scrypt$a', bob: 'scrypt$b' });
+    expect(loadConfig([], { RAFTBOX_OAUTH_CLIENT_SECRET_FILE: secret }).oauth.clientSecret).toBe('a-secret-of-16-chars-or-more');
+    expect(() => loadConfig(['--oauth-users-file', join(dir, 'none')], {})).toThrow(/--oauth-users-file: cannot read .*none: ENOENT/);
+    expect(() => loadConfig(['--port-file', secret], {})).toThrow(/unknown flag --port-file/);
+  });
+
+  it('refuses a setting the command cannot apply, from any source', () => {
+    const applies = (s: { path: string[] }) => (s.path[0] === 'oauth' ? 'does not apply to `raftbox stdio`' : null);
+    expect(() => loadConfig(['--oauth'], {}, applies)).toThrow(new ConfigError('--oauth does not apply to `raftbox stdio`'));
+    expect(() => loadConfig([], { RAFTBOX_OAUTH_ENABLED: 'true' }, applies)).toThrow('RAFTBOX_OAUTH_ENABLED does not apply');
+    expect(() => loadConfig(['--config', file({ oauth: { enabled: true } })], {}, applies)).toThrow(/key "oauth.enabled" of config file .* does not apply/);
+    expect(loadConfig(['--port', '1'], {}, applies).port).toBe(1);
   });
 
   it('explains bad values and where they came from', () => {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { renderNginxSite } from '../../cluster/nginx-site.ts';
-import { onPath } from './on-path.ts';
+import { missingPrerequisite, onPath } from './prerequisites.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const read = (path: string) => readFileSync(root + path, 'utf8');
@@ -71,7 +71,7 @@ describe('docker-compose.cluster.yml', () => {
     expect(read('cluster/compose/raftbox-site.conf').endsWith(renderNginxSite({ nodes: upstreams, listen: '8080' }))).toBe(true);
   });
 
-  it.skipIf(!onPath('docker-compose'))('passes `docker-compose config` (runs where docker-compose is installed)', () => {
+  it.skipIf(missingPrerequisite('docker-compose', onPath('docker-compose')) !== null)('passes `docker-compose config`', () => {
     execFileSync('docker-compose', ['-f', root + 'docker-compose.cluster.yml', 'config', '-q'], {
       env: { ...process.env, RAFTBOX_CLUSTER_SECRET: 'test-secret' },
       stdio: 'pipe',

@@ -1,5 +1,5 @@
 // The load balancer config: static checks always; `nginx -t` and a real nginx in front of three fake nodes
-// where nginx is on PATH (`.ci/run` installs Debian's nginx-light; without it these tests are skipped).
+// where nginx is on PATH (`npm run setup:e2e` installs Debian's nginx-light; without it these tests are skipped, and fail under .ci/run).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,11 +10,11 @@ import { Client } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prepareNginxRunDir, renderNginxSite, type LbBalance } from '../../cluster/nginx-site.ts';
 import { freePort } from '../support/index.ts';
-import { onPath } from './on-path.ts';
+import { missingPrerequisite, onPath } from './prerequisites.ts';
 
 const clusterDir = new URL('../../cluster/', import.meta.url).pathname;
 const read = (file: string) => readFileSync(join(clusterDir, file), 'utf8');
-const hasNginx = onPath('nginx');
+const noNginx = missingPrerequisite('nginx-light', onPath('nginx'));
 
 describe('cluster/nginx.conf (static)', () => {
   it('the local site file is renderNginxSite() for 127.0.0.1:7101-7103 behind 127.0.0.1:8080', () => {
@@ -116,7 +116,7 @@ const answerWith = (status: number, method?: string) => (req: IncomingMessage, r
   return true;
 };
 
-describe.skipIf(!hasNginx)('cluster/nginx.conf under a real nginx (skipped: nginx not on PATH)', () => {
+describe.skipIf(noNginx !== null)('cluster/nginx.conf under a real nginx', () => {
   it('passes nginx -t as shipped, run from a prefix directory by a non-daemon nginx', () => {
     const prefix = mkdtempSync(join(tmpdir(), 'raftbox-nginx-t-'));
     execFileSync('nginx', ['-t', '-p', prefix, '-c', join(clusterDir, 'nginx.conf'), '-e', 'stderr'], { stdio: 'pipe' });

@@ -40,3 +40,45 @@ describe('a node listening on loopback', () => {
     expect(await post('/api/exec?wait=10000', { 'content-type': 'text/plain', host: `127.0.0.1:${node.port}` }, '1')).toBe(200);
   });
 });
+
+describe('CORS (--cors-origins)', () => {
+  const APP = 'https://app.example.com';
+  let open: Awaited<ReturnType<typeof startTestNode>>;
+  beforeAll(async () => {
+    open = await startTestNode({ corsOrigins: [APP] });
+  });
+  afterAll(() => open.stop());
+
+  const preflight = (base: string, path: string, origin: string) =>
+    fetch(`${base}${path}`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization, mcp-protocol-version' } });
+
+  it('answers a preflight from a listed origin with what the request may send', async () => {
+    const res = await preflight(open.url, '/mcp', APP);
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(res.headers.get('access-control-allow-methods')).toBe('POST');
+    expect(res.headers.get('access-control-allow-headers')).toMatch(/Authorization.*Content-Type.*Mcp-Protocol-Version/);
+    expect(res.headers.get('vary')).toMatch(/Origin/);
+    expect((await preflight(open.url, '/api/exec', APP)).headers.get('access-control-allow-methods')).toBe('GET, POST, DELETE');
+  });
+
+  it('lets a listed origin call /mcp and read the answer; any other origin gets no CORS headers and a 403', async () => {
+    const ok = await fetch(`${open.url}/mcp`, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: INITIALIZE });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(ok.headers.get('access-control-expose-headers')).toMatch(/Mcp-Session-Id.*WWW-Authenticate/);
+    const other = await preflight(open.url, '/mcp', 'https://evil.example.com');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const foreign = await fetch(`${open.url}/mcp`, { method: 'POST', headers: { origin: 'https://evil.example.com', 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: INITIALIZE });
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('sends no CORS headers by default, and OPTIONS /mcp allows what the route serves', async () => {
+    const res = await preflight(node.url, '/mcp', APP);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    const options = await fetch(`${node.url}/mcp`, { method: 'OPTIONS' });
+    expect(options.status).toBe(204);
+    expect(options.headers.get('allow')).toBe('OPTIONS, POST');
+  });
+});

@@ -30,6 +30,27 @@ describe('REST, real node', () => {
     expect(await raw.json()).toMatchObject({ status: 'failed', error: { name: 'SyntaxError' } });
   });
 
+  it('takes the language of a raw script from its content type, unless `language` says otherwise', async () => {
+    const typed = 'const s: string = "x"; s';
+    const result = async (res: Response) => ((await res.json()) as { status: string }).status;
+    expect(await result(await post('/api/exec?wait=5000', typed, 'application/javascript'))).toBe('failed'); // types are a JS syntax error
+    expect(await result(await post('/api/exec?wait=5000', typed, 'text/javascript'))).toBe('failed');
+    for (const type of ['application/typescript', 'text/typescript', 'text/x-typescript', 'text/plain']) {
+      expect(await result(await post('/api/exec?wait=5000', typed, type)), type).toBe('completed');
+    }
+    expect(await result(await post('/api/exec?wait=5000&language=ts', typed, 'application/javascript'))).toBe('completed');
+  });
+
+  it('says "empty body" for a submit without code, whatever its content type', async () => {
+    for (const [body, type] of [['', 'text/plain'], ['', 'application/javascript'], ['{}', 'application/json'], ['', 'application/json']] as const) {
+      const res = await post('/api/exec', body, type);
+      expect(res.status, type).toBe(400);
+      expect(await res.json(), type).toMatchObject({ error: 'invalid_params', message: expect.stringMatching(/^empty body: send the code as the body/) });
+    }
+    // A body with other fields but no code is not empty: the schema names what is missing.
+    expect(await (await post('/api/exec', { session: 's' })).json()).toMatchObject({ message: expect.stringContaining('code') });
+  });
+
   it('answers 429 with Retry-After past the admission bound, and 409 for a finished cancel', async () => {
     const busy = await post('/api/exec', { code: 'while (true) {}', execution_timeout_secs: 5 });
     const { execution_id } = (await busy.json()) as { execution_id: string };

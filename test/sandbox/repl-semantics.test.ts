@@ -47,7 +47,8 @@ describe('completion value', () => {
     ['[1, , undefined]', '[ 1, <1 empty item>, undefined ]'],
     ['new Date(0)', '1970-01-01T00:00:00.000Z'],
     ['Promise.resolve(1)', 'Promise { <state unknown> }'],
-    ['class P { constructor() { this.x = 1 } }; new P()', 'P { x: 1 }'],
+    ['class M extends Map {}; new M([["a", 1]])', "M(1) { 'a' => 1 }"],
+    ['class D { toJSON() { return "d" } }; new D()', 'D {}'],
     ['({ get g() { throw new Error("no") }, f() {} })', '{ g: [Getter], f: [Function: f] }'],
   ])('inspects %s', async (code, text) => {
     const outcome = await run(code);
@@ -55,6 +56,13 @@ describe('completion value', () => {
     expect(outcome.result).toBeNull();
     expect(outcome.resultText).toBe(text);
   });
+});
+
+it('answers a class instance with plain fields as JSON, like any object', async () => {
+  const outcome = await run('class P { constructor() { this.x = 1; this.inner = new Q() } }; class Q { y = [2] }; new P()');
+  expect(outcome).toMatchObject({ status: 'completed', result: { x: 1, inner: { y: [2] } }, resultText: '{"x":1,"inner":{"y":[2]}}' });
+  const sub = await run('class A { a = 1 }; class B extends A { b = 2 }; [new B()]');
+  expect(sub.result).toEqual([{ a: 1, b: 2 }]);
 });
 
 it('keeps an anonymous function result anonymous in TypeScript too', async () => {

@@ -2,10 +2,12 @@ import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from '../cluster/harness.ts';
 import { waitFor } from '../support/index.ts';
-import { ensureChromium, launchChromium } from './chromium.ts';
+import { hashPassword } from '../../src/auth/index.ts';
+import type { Config } from '../../src/config/index.ts';
+import { startTestNode } from '../e2e/node.ts';
+import { launchChromium, missingChromium } from './chromium.ts';
 
-const unavailable = ensureChromium();
-if (unavailable) console.warn(`SKIPPED status page browser test: ${unavailable}`);
+const unavailable = missingChromium();
 
 let cluster: TestCluster;
 let browser: BrowserContext;
@@ -32,8 +34,20 @@ describe.skipIf(unavailable !== null)('the status page in headless Chromium', ()
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
     for (const n of cluster.nodes) await expect.poll(() => page.locator(`tr[data-node="${n.id}"]`).getAttribute('data-state'), { timeout: 10_000 }).toBe('up');
     await expect.poll(() => page.locator('#nodes').innerText()).toContain('leader');
+    // The leader's view, seen from a follower: the leader's own answer, not `unknown`.
+    for (const n of cluster.nodes) {
+      await expect.poll(() => page.locator(`tr[data-node="${n.id}"] td`).nth(6).innerText(), { timeout: 10_000 }).toBe(n.id === leader ? 'leader' : 'ok');
+    }
     await expect.poll(() => page.locator('#sessions').innerText()).toContain('page-session');
     await expect.poll(() => page.locator('#executions tbody tr').count()).toBeGreaterThan(0);
+    // One time format, UTC, in the header and the tables.
+    expect(await page.locator('#meta').innerText()).toMatch(/ · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    expect(await page.locator('#sessions tbody td').nth(2).innerText()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    // Executions and sessions link to detail views: output and result, the journal's code.
+    await page.locator('#executions tbody tr', { hasText: 'page-session' }).first().locator('a').first().click();
+    await expect.poll(() => page.locator('#detail pre.result').innerText()).toBe('1');
+    await page.locator('#detail a', { hasText: 'page-session' }).click();
+    await expect.poll(() => page.locator('#detail pre.code').first().innerText()).toBe('let a = 1; a');
 
     await cluster.kill(victim.id);
     const row = page.locator(`tr[data-node="${victim.id}"]`);
@@ -41,6 +55,27 @@ describe.skipIf(unavailable !== null)('the status page in headless Chromium', ()
     expect(await row.locator('td').nth(1).innerText()).toBe('down');
     await page.close();
     await cluster.restart(victim.id);
+  }, 60_000);
+});
+
+describe.skipIf(unavailable !== null)('the status page of an OAuth-protected node', () => {
+  it('signs the operator in through the built-in authorization server, not a pasted token', async () => {
+    const node = await startTestNode({ oauth: { enabled: true, users: { alice: await hashPassword('status-page-password') }, clients: {}, accessTokenTtlSecs: 600, refreshTokenTtlSecs: 3600 } as Config['oauth'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${node.url}/`);
+      await page.locator('#signin').click();
+      await page.locator('input[name=username]').fill('alice');
+      await page.locator('input[name=password]').fill('status-page-password');
+      await page.locator('button[type=submit]').first().click();
+      await page.locator('button[name=decision][value=allow]').click();
+      await expect.poll(() => page.url()).toBe(`${node.url}/`);
+      await expect.poll(() => page.locator('#meta').innerText(), { timeout: 10_000 }).toMatch(/^seen from n1 \(leader/);
+      expect(await page.locator('#auth').isHidden()).toBe(true);
+      await page.close();
+    } finally {
+      await node.stop();
+    }
   }, 60_000);
 });
 

@@ -15,6 +15,9 @@ const ObjectPrototype = Object.prototype;
 const { isArray } = Array;
 const { getPrototypeOf } = Object;
 const { ownKeys, getOwnPropertyDescriptor } = Reflect;
+// Objects whose JSON.stringify loses what they hold (a Map gives `{}`, a Date its toJSON text): a result
+// whose prototype chain reaches one of these is text only. A user class's instance is not among them.
+const LOSSY_PROTOTYPES = [Map, Set, WeakMap, WeakSet, WeakRef, Date, RegExp, Error, Promise, ArrayBuffer, DataView, Number, String, Boolean, Symbol, BigInt, Function, Array, Object.getPrototypeOf(Uint8Array)].map((c) => c.prototype);
 
 /** Runs one step; its outcome comes back as JSON text built here (see `serializeOutcome`). */
 async function runStep(args, pooled) {
@@ -183,7 +186,7 @@ function isJsonFaithful(value, path) {
   for (let i = 0; i < path.length; i++) if (path[i] === value) return false;
   const array = isArray(value);
   const proto = getPrototypeOf(value);
-  if (array ? proto !== ArrayPrototype : proto !== ObjectPrototype && proto !== null) return false;
+  if (array ? proto !== ArrayPrototype : !isPlainChain(proto)) return false;
   const keys = ownKeys(value);
   if (array && keys.length !== value.length + 1) return false;
   path[path.length] = value;
@@ -195,6 +198,19 @@ function isJsonFaithful(value, path) {
     if (!('value' in desc) || !desc.enumerable || !isJsonFaithful(desc.value, path)) return false;
   }
   path.length--;
+  return true;
+}
+
+/**
+ * Whether objects of this prototype serialize as their own fields: Object.prototype, null, or a chain of
+ * user classes over it (`class P { constructor() { this.x = 1 } }`) with no toJSON and no built-in in it.
+ */
+function isPlainChain(proto) {
+  for (let depth = 0; proto !== null && proto !== ObjectPrototype; depth++) {
+    if (depth > 100 || getOwnPropertyDescriptor(proto, 'toJSON')) return false;
+    for (let i = 0; i < LOSSY_PROTOTYPES.length; i++) if (LOSSY_PROTOTYPES[i] === proto) return false;
+    proto = getPrototypeOf(proto);
+  }
   return true;
 }
 
