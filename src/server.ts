@@ -89,6 +89,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
   }
   const guard = guardOf(auth);
   const limits = limitsOf(config);
+  const mcp = mcpRoutes(opened.domain, { guard, limits });
   let closing: Promise<void> | undefined;
   const app = createApp({
     nodeId: config.nodeId,
@@ -108,7 +109,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
       statusPageRoutes({ cluster: opened.cluster, load: opened.load, domain: opened.domain, guard }),
       ...(opened.routes ?? []),
       restRoutes(opened.domain, { guard, limits }),
-      mcpRoutes(opened.domain, { guard, limits }),
+      mcp,
     ],
   });
   server.on('request', app.callback());
@@ -125,6 +126,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
         // hands off through it), but new work is refused from here on.
         await opened.close();
         auth?.close();
+        await mcp.close(); // open subscriptions/listen streams get their closing result
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         // Answers of the drained runs are being written; a long poll left waiting is cut after a moment.
