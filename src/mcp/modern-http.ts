@@ -53,7 +53,7 @@ export function modernLane(domain: Domain, limits: Limits): ModernLane {
       const method = (ctx.request.body as { method?: unknown } | undefined)?.method;
       // Only a discovery answer or a 400 can carry a version list; everything else goes out as the SDK wrote it.
       const versioned = text && (method === 'server/discover' || res.status === 400);
-      ctx.body = versioned ? JSON.stringify(withServedVersions(typeof method === 'string' ? method : undefined, JSON.parse(text))) : text;
+      ctx.body = versioned ? JSON.stringify(withServedVersions(JSON.parse(text))) : text;
     },
     close: () => handler.close(),
   };

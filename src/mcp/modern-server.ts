@@ -1,7 +1,7 @@
 import { Server, type ListToolsResult } from '@modelcontextprotocol/server';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
-import { CACHE_HINTS, EXTENSIONS } from './revision-2026-07-28.ts';
+import { CACHE_HINTS, EXTENSIONS, SERVED_VERSIONS } from './revision-2026-07-28.ts';
 import { INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall } from './server.ts';
 
 /**
@@ -18,6 +18,8 @@ export function createModernServer(domain: Domain, limits: Limits): Server {
     capabilities: { tools: { listChanged: false }, ...(Object.keys(EXTENSIONS).length ? { extensions: EXTENSIONS } : {}) },
     instructions: INSTRUCTIONS,
     cacheHints: CACHE_HINTS,
+    // The v2 SDK serves the modern era only for revisions listed here (its default lists the legacy ones).
+    supportedProtocolVersions: [...SERVED_VERSIONS],
   });
   server.setRequestHandler('tools/list', () => MODERN_LIST);
   server.setRequestHandler('tools/call', (req, ctx) => answerToolCall(domain, limits, req.params, { signal: ctx.mcpReq.signal, authInfo: ctx.http?.authInfo }));
