@@ -45,7 +45,7 @@ describe('MCP 2026-07-28 authorization', () => {
   });
 
   it('SEP-2207: the resource server names no offline_access, in its metadata or its challenges', async () => {
-    const prm = await (await fetch(`${node.url}/.well-known/oauth-protected-resource/mcp`)).json();
+    const prm = (await (await fetch(`${node.url}/.well-known/oauth-protected-resource/mcp`)).json()) as { scopes_supported: string[] };
     expect(prm.scopes_supported).not.toContain('offline_access');
     const challenge = await modernPost(node.url, 'tools/list');
     expect(challenge.headers.get('www-authenticate')).not.toContain('offline_access');
