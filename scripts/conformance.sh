@@ -2,18 +2,22 @@
 # Runs the official MCP conformance suite (@modelcontextprotocol/conformance) against real raftbox
 # nodes: once against a node without OAuth, once against a node with the built-in OAuth server, reached
 # through a local proxy that adds a client_credentials bearer token (the suite's client cannot
-# authenticate). Not part of `npm test`.
+# authenticate). Each node is run twice: every server scenario at the 2025-11-25 wire (initialize, the
+# v1 SDK lane), and the 2026-07-28 requirement set (`--requirements 2026-07-28`: no handshake, per-request
+# _meta, the v2 SDK lane) with the extension and pending scenarios it reports beside it. 0.2.0 is the
+# first release line whose scenarios cover 2026-07-28. Not part of `npm test`.
 #
 # The suite needs Node 22; the npm package `node@22` provides it in a directory outside the repo
-# (CONFORMANCE_DIR), so the system Node is untouched. Exits non-zero on any failure not listed in
-# scripts/conformance-baseline.yml (or a listed one that now passes).
+# (CONFORMANCE_DIR), so the system Node is untouched. Exits non-zero on any failure not listed in the
+# revision's baseline, scripts/conformance-baseline.yml (2025-11-25) or
+# scripts/conformance-baseline-2026-07-28.yml, or on a listed one that now passes.
 #
 #   scripts/conformance.sh            # both runs
 #   scripts/conformance.sh plain      # only the node without OAuth
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-VERSION=${CONFORMANCE_VERSION:-0.1.16}
+VERSION=${CONFORMANCE_VERSION:-0.2.0-alpha.12}
 DIR=${CONFORMANCE_DIR:-${TMPDIR:-/tmp}/raftbox-conformance}
 MODES=${1:-plain oauth}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/raftbox-conformance-run.XXXXXX")
@@ -51,14 +55,23 @@ start_node() {
   wait_http "http://127.0.0.1:$PORT/readyz"
 }
 
+# run_suite <name> <url>: both revisions against one endpoint; fails if either does.
 run_suite() {
-  local name=$1 url=$2
+  local name=$1 url=$2 failed=0
+  run_revision "$name/2025-11-25" "$url" conformance-baseline.yml --suite all --spec-version 2025-11-25 || failed=1
+  run_revision "$name/2026-07-28" "$url" conformance-baseline-2026-07-28.yml --requirements 2026-07-28 || failed=1
+  return $failed
+}
+
+run_revision() {
+  local name=$1 url=$2 baseline=$3
+  shift 3
   # checks.json per scenario, kept for reading why a scenario failed
   local out="$DIR/results/$name"
   echo "== $name: $url (checks in $out)"
   rm -rf "$out"
   (cd "$WORK" && "$NODE22" "$DIR/node_modules/@modelcontextprotocol/conformance/dist/index.js" server \
-    --url "$url" --suite all --expected-failures "$REPO/scripts/conformance-baseline.yml" -o "$out")
+    --url "$url" "$@" --expected-failures "$REPO/scripts/$baseline" -o "$out")
 }
 
 status=0

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { OPERATIONS } from '../src/api/operations.ts';
 import { openApiDocument } from '../src/api/openapi.ts';
 import { ENV_PREFIX, SETTINGS } from '../src/config/index.ts';
+import { EXTENSIONS, LEGACY_REVISIONS, LIST_TTL_MS, MODERN_VERSIONS } from '../src/mcp/revision-2026-07-28.ts';
 
 const HEADER = (source: string, script: string) =>
   `<!-- Generated from ${source} by \`${script}\`; do not edit by hand. -->\n`;
@@ -69,6 +70,41 @@ function fieldTable(schema: z.ZodObject, io: 'input' | 'output'): string {
   return rows.length === 0 ? '_none_\n' : `| field | type | required | description |\n| --- | --- | --- | --- |\n${rows.join('\n')}\n`;
 }
 
+/** Which MCP revisions `/mcp` and stdio serve, and what differs between them (from src/mcp/revision-2026-07-28.ts). */
+function revisionsSection(): string {
+  const list = (vs: readonly string[]) => vs.map((v) => `\`${v}\``).join(', ');
+  return `## Protocol revisions
+
+Served: ${list(MODERN_VERSIONS)} (modern: per-request metadata, no handshake) and ${list(LEGACY_REVISIONS)}
+(legacy: \`initialize\` first). The revision is chosen per request, as 2026-07-28 says: a request carrying
+\`io.modelcontextprotocol/protocolVersion\` in its \`_meta\` (or a modern \`MCP-Protocol-Version\` header) is
+served statelessly at that revision by the v2 SDK (\`@modelcontextprotocol/server\`); \`initialize\` and every
+request without that claim go to the v1 SDK (\`@modelcontextprotocol/sdk\` 1.32), exactly as before
+2026-07-28. On stdio the opening message decides for the connection. \`server/discover\` and the
+\`-32022\` UnsupportedProtocolVersion error list every served revision, newest first.
+
+The tools, their arguments, answers and scopes are the same in every revision. What differs:
+
+| | 2026-07-28 | 2025-11-25 and older |
+| --- | --- | --- |
+| opening | none: every request carries \`_meta\` \`io.modelcontextprotocol/protocolVersion\`, \`clientCapabilities\` (required, else \`-32602\`, HTTP 400) and \`clientInfo\` | \`initialize\`, then \`notifications/initialized\` |
+| HTTP headers | \`MCP-Protocol-Version\`, \`Mcp-Method\` on every POST, \`Mcp-Name\` on \`tools/call\` (Base64 sentinel \`=?base64?…?=\` decoded); a missing or mismatching one is \`-32020\` HeaderMismatch, HTTP 400 | \`MCP-Protocol-Version\` after \`initialize\` (absent: 2025-03-26) |
+| discovery | \`server/discover\`: versions, capabilities, instructions, \`serverInfo\` | the \`initialize\` result |
+| results | \`resultType: "complete"\` and \`_meta\` \`io.modelcontextprotocol/serverInfo\` on every result | plain results |
+| caching | \`tools/list\` and \`server/discover\` carry \`ttlMs: ${LIST_TTL_MS}\`, \`cacheScope: "public"\` (the tools are the same for every caller; access is checked per call) | none |
+| errors | unknown method: \`-32601\`, HTTP 404; unsupported revision: \`-32022\` with \`data.supported\`, HTTP 400 | unknown method: \`-32601\`, HTTP 200 |
+| removed | \`ping\` and \`logging/setLevel\` answer \`-32601\`; an \`Mcp-Session-Id\` is ignored | \`ping\` answers |
+| change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter, since the tool list never changes and raftbox has no prompts or resources | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
+| extensions | \`capabilities.extensions\`: ${Object.keys(EXTENSIONS).length ? list(Object.keys(EXTENSIONS)) : 'none declared yet (the Tasks extension is planned)'} | none |
+
+Deprecated in 2026-07-28 and not offered in any revision: logging (\`notifications/message\`), sampling,
+roots; raftbox never asks the client for anything, so no request needs an \`InputRequiredResult\`.
+Notifications from the client (\`notifications/cancelled\`) are answered 202; on HTTP, closing the
+connection cancels a request.
+
+`;
+}
+
 export function mcpToolsReference(): string {
   const tools = OPERATIONS.map(
     (op) => `## \`${op.tool}\`
@@ -93,7 +129,7 @@ JSON body) and the same answer; \`GET /api/openapi.json\` describes those. With 
 the scope shown (\`raftbox:run\` or \`raftbox:read\`). A tool answers \`structuredContent\` of the shape
 below and the same JSON as text; a run that ended other than \`completed\` sets \`isError\`.
 
-${tools.join('\n')}`;
+${revisionsSection()}${tools.join('\n')}`;
 }
 
 export const REFERENCE_DOCS = [

@@ -96,6 +96,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
   }
   const guard = guardOf(auth);
   const limits = limitsOf(config);
+  const mcp = mcpRoutes(opened.domain, { guard, limits });
   let closing: Promise<void> | undefined;
   const app = createApp({
     nodeId: config.nodeId,
@@ -116,7 +117,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
       statusPageRoutes({ cluster: opened.cluster, load: opened.load, domain: opened.domain, guard }),
       ...(opened.routes ?? []),
       restRoutes(opened.domain, { guard, limits }),
-      mcpRoutes(opened.domain, { guard, limits }),
+      mcp,
     ],
   });
   server.on('request', app.callback());
@@ -133,6 +134,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
         // hands off through it), but new work is refused from here on.
         await opened.close(opts);
         auth?.close();
+        await mcp.close(); // open subscriptions/listen streams get their closing result
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         // Answers of the drained runs are being written; a long poll left waiting is cut after a moment.

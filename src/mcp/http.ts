@@ -3,9 +3,11 @@ import Router from '@koa/router';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { isLegacyRequest } from '@modelcontextprotocol/server';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
 import { principalOf, type Guard } from '../http/guard.ts';
+import { modernLane } from './modern-http.ts';
 import { createMcpServer } from './server.ts';
 import { toolScope } from './tools.ts';
 
@@ -18,14 +20,20 @@ const POOL_MAX = 64;
  * `POST /mcp`: Streamable HTTP in stateless mode with JSON answers, so any node behind a round-robin
  * load balancer can answer any request (no transport session lives in memory between requests).
  *
+ * Two lanes, chosen per request as the 2026-07-28 specification says (docs/mcp-tools.md, "Protocol
+ * revisions"): a request carrying the per-request `_meta` envelope or a modern `MCP-Protocol-Version`
+ * goes to the 2026-07-28 lane (modern-http.ts, v2 SDK); everything else — `initialize` and the
+ * 2025-11-25-and-older traffic — to the v1 SDK below, unchanged.
+ *
  * Cost: the SDK's Node transport converts every request through Hono, and a fresh McpServer per request
  * rebuilds its handlers and tool JSON schemas. Here the transport is the SDK's web-standard one fed a
  * Request we build from the already-parsed body, and the `Server`s (prebuilt handlers, tool list built
  * once) are reused from a pool: a server is taken for one request, connected to that request's
  * transport, and returned once the answer is written and the transport closed.
  */
-export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }): Koa.Middleware {
+export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }): Koa.Middleware & { close(): Promise<void> } {
   const pool: Server[] = [];
+  const modern = modernLane(domain, opts.limits);
   const router = new Router();
 
   const handle = async (ctx: Koa.Context, message: unknown): Promise<Response> => {
@@ -45,6 +53,7 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
   };
 
   router.post(MCP_PATH, scopeGuard(opts.guard), async (ctx) => {
+    if (!(await isLegacyRequest(webRequest(ctx), ctx.request.body))) return modern.handle(ctx, authInfo(ctx));
     const body: unknown = ctx.request.body;
     if (!Array.isArray(body)) {
       const res = await handle(ctx, body);
@@ -87,7 +96,7 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
     ctx.status = 204;
     ctx.set('Allow', 'OPTIONS, POST');
   });
-  return router.routes() as unknown as Koa.Middleware;
+  return Object.assign(router.routes() as unknown as Koa.Middleware, { close: () => modern.close() });
 }
 
 /** The bearer check for a JSON-RPC body: a tool call needs its tool's scope, anything else a valid token. */

@@ -1,37 +1,48 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
 import { TOOLS, callTool, hasTool } from './tools.ts';
 
-const INSTRUCTIONS =
+export const SERVER_INFO = { name: 'raftbox', version: '0.1.0' };
+
+export const INSTRUCTIONS =
   'raftbox runs JavaScript/TypeScript in isolated V8 sandboxes. Call run_js with code; the value of the last ' +
   'expression is the result. Pass `session` to keep state (top-level let/const/function/class persist) across calls, ' +
   'or `heap` to fork from an earlier state. Long runs: `async: true`, then get_execution.';
 
+/** The tool list as both SDKs answer it (built once, see tools.ts). */
+export const LIST_RESULT = { tools: TOOLS };
+
+/** A `tools/call` as either SDK hands it over: the params, the request's abort signal, the bearer token's info. */
+export function answerToolCall(
+  domain: Domain,
+  limits: Limits,
+  params: { name: string; arguments?: Record<string, unknown> },
+  extra: { signal: AbortSignal; authInfo?: AuthInfo },
+): Promise<CallToolResult> {
+  // Not McpError: its message would read "MCP error -32602: unknown tool …" on the wire, and the
+  // client adds that prefix once more.
+  if (!hasTool(params.name)) throw Object.assign(new Error(`unknown tool ${params.name}`), { code: ErrorCode.InvalidParams });
+  const subject = extra.authInfo?.extra?.subject;
+  return callTool(
+    domain,
+    params.name,
+    params.arguments,
+    { edge: 'mcp', signal: extra.signal, subject: typeof subject === 'string' ? subject : undefined },
+    limits,
+  );
+}
+
 /**
- * A low-level SDK `Server` with the tool handlers prebuilt. It holds no per-client state, so one
- * instance may serve many stateless HTTP requests in turn (see McpEndpoint's pool) or one stdio client.
+ * The legacy lane (2025-11-25 and older): a low-level v1 SDK `Server` with the tool handlers prebuilt. It
+ * holds no per-client state, so one instance may serve many stateless HTTP requests in turn (see
+ * mcpRoutes' pool). The 2026-07-28 lane is modern-server.ts.
  */
 export function createMcpServer(domain: Domain, limits: Limits): Server {
-  const server = new Server(
-    { name: 'raftbox', version: '0.1.0' },
-    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS },
-  );
-  const listResult = { tools: TOOLS };
-  server.setRequestHandler(ListToolsRequestSchema, () => listResult);
-  server.setRequestHandler(CallToolRequestSchema, (req, extra) => {
-    // Not McpError: its message would read "MCP error -32602: unknown tool …" on the wire, and the
-    // client adds that prefix once more.
-    if (!hasTool(req.params.name)) throw Object.assign(new Error(`unknown tool ${req.params.name}`), { code: ErrorCode.InvalidParams });
-    const subject = extra.authInfo?.extra?.subject;
-    return callTool(
-      domain,
-      req.params.name,
-      req.params.arguments,
-      { edge: 'mcp', signal: extra.signal, subject: typeof subject === 'string' ? subject : undefined },
-      limits,
-    );
-  });
+  const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+  server.setRequestHandler(ListToolsRequestSchema, () => LIST_RESULT);
+  server.setRequestHandler(CallToolRequestSchema, (req, extra) => answerToolCall(domain, limits, req.params, extra));
   return server;
 }

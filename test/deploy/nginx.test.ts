@@ -36,7 +36,10 @@ describe('cluster/nginx.conf (static)', () => {
     const proxy = read('raftbox-proxy.conf');
     expect(proxy).toMatch(/^proxy_next_upstream error timeout http_502 http_503 http_504;$/m);
     expect(proxy).not.toMatch(/^proxy_next_upstream .*non_idempotent/m);
-    expect(proxy).toMatch(/location \/mcp \{[^}]*proxy_buffering off;/);
+    // Only the read-only MCP lane may be replayed; both MCP lanes stream.
+    expect(proxy.match(/non_idempotent;/g)).toHaveLength(1);
+    expect(proxy).toMatch(/location \/_mcp\/read \{[^}]*non_idempotent;/);
+    for (const lane of ['read', 'call']) expect(proxy).toMatch(new RegExp(`location /_mcp/${lane} \\{[^}]*internal;[^}]*proxy_buffering off;`));
     expect(proxy).toContain('proxy_set_header X-Request-Id $raftbox_request_id;');
     expect(read('nginx.conf')).toMatch(/client_max_body_size 16m;/);
   });
@@ -210,6 +213,29 @@ describe.skipIf(noNginx !== null)('cluster/nginx.conf under a real nginx', () =>
     let rest = '';
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value);
     expect(rest).toContain('"last":true');
+  });
+
+  it('routes MCP 2026-07-28 on Mcp-Method: discover and tools/list move past a 503, tools/call and older revisions never', async () => {
+    const lb = await startBalancer();
+    const mcp = (method: string, version = '2026-07-28') =>
+      fetch(`${lb.url}/mcp`, {
+        method: 'POST',
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: {} }),
+        headers: { 'Content-Type': 'application/json', 'MCP-Protocol-Version': version, 'Mcp-Method': method },
+      });
+    lb.nodes[0]!.answer = answerWith(503, 'POST');
+    for (let i = 0; i < 6; i++) for (const method of ['server/discover', 'tools/list']) expect((await mcp(method)).status).toBe(200);
+    expect(lb.nodes[0]!.seen.length).toBeGreaterThan(0);
+    expect(lb.nodes.flatMap((n) => n.seen).every((s) => s.url === '/mcp')).toBe(true);
+
+    for (const node of lb.nodes) node.answer = answerWith(503, 'POST');
+    const posts = () => lb.nodes.flatMap((n) => n.seen).filter((s) => s.method === 'POST').length;
+    for (const [method, version] of [['tools/call', '2026-07-28'], ['tools/list', '2025-11-25']] as const) {
+      const before = posts();
+      expect((await mcp(method, version)).status).toBe(503);
+      expect(posts() - before, `${method} on ${version}`).toBe(1);
+    }
+    expect((await fetch(`${lb.url}/_mcp/read`, { method: 'POST', body: '{}' })).status).toBe(404);
   });
 
   it('lets large bodies through to the node, which owns the real cap', async () => {
