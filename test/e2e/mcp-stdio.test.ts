@@ -78,6 +78,9 @@ describe('MCP 2026-07-28 over stdio', () => {
       const future = await ask(4, 'tools/list', { _meta: envelope({ 'io.modelcontextprotocol/protocolVersion': '2099-01-01' }) });
       expect(future.error).toMatchObject({ code: -32022, data: { requested: '2099-01-01', supported: expect.arrayContaining([MODERN]) } });
       expect((await ask(5, 'ping')).error).toMatchObject({ code: -32601 });
+      // Once the connection speaks 2026-07-28, a request without its envelope is refused, never run.
+      child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'run_js', arguments: { code: '1' } } }) + '\n');
+      expect(JSON.parse((await lines.next()).value as string)).toMatchObject({ id: 6, error: { code: -32602, message: expect.stringContaining('protocolVersion') } });
     } finally {
       child.stdin!.end();
       await once(child, 'exit');
