@@ -82,16 +82,6 @@ export function envelopeRefusal(message: JSONRPCMessage): { code: number; messag
   return undefined;
 }
 
-function claimsRevision(message: JSONRPCMessage): boolean {
-  const meta = 'method' in message ? (message.params as { _meta?: Record<string, unknown> } | undefined)?._meta : undefined;
-  return typeof meta?.[VERSION_KEY] === 'string';
-}
-
-function missingEnvelope(message: JSONRPCMessage): { code: number; message: string } | undefined {
-  if (!('method' in message) || !('id' in message) || claimsRevision(message)) return undefined;
-  return { code: ProtocolErrorCode.InvalidParams, message: `Invalid _meta envelope: ${VERSION_KEY} is required on every request of a ${MODERN_VERSIONS.join('/')} connection` };
-}
-
 /**
  * The stdio transport as raftbox hands it to the SDK's stdio entry: every request that claims a revision
  * is checked (`envelopeRefusal`) and answered here when it cannot be served, and discovery answers list
@@ -99,14 +89,10 @@ function missingEnvelope(message: JSONRPCMessage): { code: number; message: stri
  */
 export function checkedStdio(transport: Transport): Transport {
   let deliver: Transport['onmessage'];
-  // A connection whose first request claimed 2026-07-28 speaks it to the end: a later request without the
-  // envelope is refused rather than passed to the SDK, which checks only the opening one.
-  let modern = false;
   Object.defineProperty(transport, 'onmessage', {
     configurable: true,
     get: () => deliver && ((message: JSONRPCMessage, extra?: unknown) => {
-      const refusal = envelopeRefusal(message) ?? (modern ? missingEnvelope(message) : undefined);
-      if (!refusal && claimsRevision(message)) modern = true;
+      const refusal = envelopeRefusal(message);
       if (!refusal) return deliver!(message, extra as never);
       void transport.send({ jsonrpc: '2.0', id: (message as { id: string | number }).id, error: refusal }).catch(() => {});
     }),
