@@ -14,7 +14,15 @@ export interface StrippedTypeScript {
 export async function stripTypes(source: string, filename: string): Promise<StrippedTypeScript> {
   let result;
   try {
-    result = await transform(source, { loader: 'ts', target: 'esnext', sourcemap: 'external', sourcefile: filename });
+    // verbatimModuleSyntax: an import whose bindings only later cells use is still an import (esbuild
+    // would drop it as unused); `import type` is still removed.
+    result = await transform(source, {
+      loader: 'ts',
+      target: 'esnext',
+      sourcemap: 'external',
+      sourcefile: filename,
+      tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
+    });
   } catch (err) {
     const first = (err as TransformFailure).errors?.[0];
     if (first?.location) {

@@ -160,7 +160,7 @@ export class SessionService {
       // Never behind the parent's clock: Date.now() in a session does not go back when the next step
       // runs on a node whose clock is behind.
       const clock = Math.max(Date.now(), base.parentClock + 1);
-      const input: Step = { code: req.code, language: req.language, seed: randomUUID(), clock };
+      const input = { code: req.code, language: req.language, seed: randomUUID(), clock } satisfies Step;
       const outcome = await warm.live.run(input, limits, req.signal);
       req.ran?.();
       if (!COMMITTED.has(outcome.status)) {
@@ -174,6 +174,7 @@ export class SessionService {
         subject: req.subject,
         threw: outcome.status === 'failed',
         createdAt: new Date(input.clock).toISOString(),
+        ...(outcome.packages ? { packages: outcome.packages.map(({ name, version, hash }) => ({ name, version, hash })) } : {}),
       };
       const id = heapId(object);
       const result: StepResult = { outcome, committed: true, session: req.session, heap: id, step: object.step, duplicateOf: null };

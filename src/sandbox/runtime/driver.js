@@ -13,8 +13,9 @@ const jsonStringify = JSON.stringify;
 const ArrayPrototype = Array.prototype;
 const ObjectPrototype = Object.prototype;
 
-async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputBytes], pooled) {
+async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputBytes, modules], pooled) {
   beginDeterminism(seed0, seed1, seed2, seed3, clock, pooled);
+  beginModules(modules, pooled);
   beginConsole(maxOutputBytes);
   resetTimers();
 
@@ -23,7 +24,7 @@ async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputByte
   let value;
   let error;
   try {
-    const promise = indirectEval(source)(globalObject);
+    const promise = indirectEval(source)(globalObject, importModule, moduleNamespace);
     Reflect.apply(promiseThen, promise, [
       (boxed) => {
         settled = true;
@@ -167,6 +168,7 @@ function installRuntime(global, lockdown) {
   installDeterminism(global);
   installTimers(global);
   installConsole(global);
+  installModules(global);
   removeUnsafeGlobals(global);
   if (lockdown) {
     hardenIntrinsics(global);
@@ -212,6 +214,7 @@ function installRuntime(global, lockdown) {
     }]);
   }
   return function driver(command, ...args) {
+    if (command === 'define') return defineModules(args);
     if (command === 'replay') current = replay(args);
     else if (command === 'run') current = run(args);
     return current;
