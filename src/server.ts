@@ -13,7 +13,8 @@ import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.
 import { isLoopbackAddress, originCheck } from './http/origin-check.ts';
 import { MCP_PATH, mcpRoutes } from './mcp/index.ts';
 import { createDomain, DEFAULT_MEMORY_MB, domainModules } from './executions/index.ts';
-import { IsolatePool } from './sandbox/index.ts';
+import { join } from 'node:path';
+import { IsolatePool, PackageSet, RAFTBOX_ROOT } from './sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from './store/index.ts';
 import { unavailable } from './errors.ts';
 import { createAuth, oauthStateModule } from './auth/index.ts';
@@ -162,6 +163,8 @@ function listen(server: Server, host: string, port: number): Promise<void> {
  * node must accept Raft streams for one to form. Until then writes and barrier reads answer 503.
  */
 export async function openDomain(config: Config, log: Logger, metrics?: Metrics): Promise<OpenDomain> {
+  // Before anything is opened: a package the sandbox cannot serve stops the node at start.
+  const packages = await PackageSet.load({ packages: config.packages, packagesDir: config.packagesDir ?? RAFTBOX_ROOT, storeDir: join(config.dataDir, 'bundles') });
   const replicated = await openReplicatedLog({
     nodeId: config.nodeId,
     peers: config.peers,
@@ -178,7 +181,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     },
   });
   const { state, log: commandLog, raft, electionMs } = replicated;
-  const pool = new IsolatePool({ maxIsolates: config.maxConcurrent });
+  const pool = new IsolatePool({ maxIsolates: config.maxConcurrent, packages });
   // Isolates for the first runs, made while the node starts up rather than on their critical path.
   pool.prewarm(DEFAULT_MEMORY_MB, config.maxConcurrent).catch((err: unknown) => log.warn({ err }, 'prewarming isolates failed'));
   let domain;
@@ -189,6 +192,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       pool,
       logger: log,
       recover: false,
+      packages,
       ...(metrics ? { observer: metrics } : {}),
       options: {
         nodeId: config.nodeId,
@@ -221,8 +225,8 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     store: { state, log: commandLog },
     readiness: () => (closing ? { ready: false, reason: 'shutting down' } : clusterReadiness(raft)),
     raftStream: (req, socket, head) => raft.accept(req, socket, head),
-    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret })],
-    cluster: () => clusterStatus(raft, electionMs),
+    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, packages: () => packages.list() })],
+    cluster: () => ({ ...clusterStatus(raft, electionMs), packages: packages.list() }),
     load: () => opened.executions.load,
     async close() {
       closing = true;

@@ -7,7 +7,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Kind = 'string' | 'number' | 'boolean' | 'enum' | 'map';
+type Kind = 'string' | 'number' | 'boolean' | 'enum' | 'map' | 'list';
 
 /** One settable value of the schema, with the names it goes by in each source. */
 export interface Setting {
@@ -66,6 +66,7 @@ function kindOf(t: z.ZodType): Kind {
   if (t instanceof z.ZodBoolean) return 'boolean';
   if (t instanceof z.ZodEnum) return 'enum';
   if (t instanceof z.ZodRecord) return 'map';
+  if (t instanceof z.ZodArray) return 'list';
   return 'string';
 }
 
@@ -176,6 +177,8 @@ function coerce(setting: Setting, raw: string | true, source: string): unknown {
       if (/^(true|1|yes|on)$/i.test(raw)) return true;
       if (/^(false|0|no|off)$/i.test(raw)) return false;
       throw bad('true or false');
+    case 'list':
+      return raw.split(',').map((p) => p.trim()).filter(Boolean);
     case 'map': {
       const map: Record<string, string> = {};
       for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { conflict, invalidParams, notFound } from '../errors.ts';
-import { LiveSession, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
+import { conflict, invalidParams, notFound, UserError } from '../errors.ts';
+import { LiveSession, PackageSet, PackageUnavailableError, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
 import type { Command, CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
@@ -12,6 +12,8 @@ export interface SessionServiceOptions {
   /** Runs of one step that lost the compare-and-set on the head to another node before `conflict`. */
   maxStepAttempts?: number;
   observer?: SessionObserver;
+  /** What steps may import (default: nothing). */
+  packages?: PackageSet;
 }
 
 /** What the node's metrics time: rebuilding a warm isolate from the journal. */
@@ -100,6 +102,7 @@ export class SessionService {
   private readonly mutex = new KeyedMutex();
   private readonly maxAttempts: number;
   private readonly observer: SessionObserver | undefined;
+  private readonly packages: PackageSet;
 
   private readonly log: CommandLog;
   constructor(
@@ -112,6 +115,7 @@ export class SessionService {
     this.live = new LiveSessions(options.liveSessions);
     this.maxAttempts = options.maxStepAttempts ?? 5;
     this.observer = options.observer;
+    this.packages = options.packages ?? PackageSet.none();
   }
 
   /** Warm session isolates held on this node. */
@@ -161,7 +165,7 @@ export class SessionService {
       // runs on a node whose clock is behind.
       const clock = Math.max(Date.now(), base.parentClock + 1);
       const input = { code: req.code, language: req.language, seed: randomUUID(), clock } satisfies Step;
-      const outcome = await warm.live.run(input, limits, req.signal);
+      const outcome = await warm.live.run(input, limits, req.signal).catch(packageUnavailable);
       req.ran?.();
       if (!COMMITTED.has(outcome.status)) {
         return { outcome, committed: false, session: req.session, heap: base.parent, step: null, duplicateOf: null };
@@ -297,7 +301,7 @@ export class SessionService {
   private async warm(key: string, head: string | null, memoryMb: number): Promise<WarmSession> {
     const cached = this.live.take(key);
     const missing = cached && cached.memoryMb === memoryMb ? this.journal.stepsBetween(cached.head, head) : null;
-    const warm = cached && missing ? cached : { live: await LiveSession.create(memoryMb), head: null, memoryMb };
+    const warm = cached && missing ? cached : { live: await LiveSession.create(memoryMb, this.packages), head: null, memoryMb };
     if (warm !== cached) cached?.live.dispose();
     const steps = missing ?? this.journal.stepsBetween(null, head)!;
     try {
@@ -310,11 +314,17 @@ export class SessionService {
       warm.live.dispose();
       // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
       if (err instanceof SessionDisposedError) throw conflict(`this session's state cannot be rebuilt: ${err.message}`);
-      throw err;
+      return packageUnavailable(err);
     }
     warm.head = head;
     return warm;
   }
+}
+
+/** A bundle the session's journal names is missing on this node: the caller is told which, nothing ran. */
+function packageUnavailable(err: unknown): never {
+  if (err instanceof PackageUnavailableError) throw new UserError(409, 'package_unavailable', err.message);
+  throw err;
 }
 
 const warmKeyOfSession = (subject: string | null, name: string) => `session:${subject ?? ''}\u0000${name}`;

@@ -41,7 +41,9 @@ export class PackageUnavailableError extends Error {
   }
 }
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+/** raftbox's own directory: the default packages dir, and where the built-ins' polyfills are installed. */
+export const RAFTBOX_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const ROOT = RAFTBOX_ROOT;
 const BUILTINS_DIR = fileURLToPath(new URL('./builtins/', import.meta.url));
 // readable-stream falls back to this package where AbortController is not a global; its browser
 // build expects the global too, its own implementation does not.
