@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDomain, domainModules, type Domain, type DomainOptions } from '../../src/executions/index.ts';
-import { IsolatePool } from '../../src/sandbox/index.ts';
+import { IsolatePool, type PackageSet } from '../../src/sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from '../../src/store/index.ts';
 import type { ReplicatedLog } from '../../src/cluster/index.ts';
 import { singleNodeLog } from '../support/replicated-log.ts';
@@ -27,8 +27,8 @@ export class Fixture {
   }
 
   /** A node's services; all nodes of a fixture share the replicated state, each with its own warm isolates. */
-  async node(options: Partial<DomainOptions> = {}): Promise<Domain> {
-    const domain = await createDomain({ state: this.state, log: this.log, pool: this.pool, options });
+  async node(options: Partial<DomainOptions> = {}, packages?: PackageSet): Promise<Domain> {
+    const domain = await createDomain({ state: this.state, log: this.log, pool: this.pool, options, ...(packages ? { packages } : {}) });
     this.domains.push(domain);
     return domain;
   }
