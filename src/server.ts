@@ -163,8 +163,6 @@ function listen(server: Server, host: string, port: number): Promise<void> {
  * node must accept Raft streams for one to form. Until then writes and barrier reads answer 503.
  */
 export async function openDomain(config: Config, log: Logger, metrics?: Metrics): Promise<OpenDomain> {
-  // Before anything is opened: a package the sandbox cannot serve stops the node at start.
-  const packages = await PackageSet.load({ packages: config.packages, packagesDir: config.packagesDir ?? RAFTBOX_ROOT, storeDir: join(config.dataDir, 'bundles') });
   const replicated = await openReplicatedLog({
     nodeId: config.nodeId,
     peers: config.peers,
@@ -181,6 +179,15 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     },
   });
   const { state, log: commandLog, raft, electionMs } = replicated;
+  // After the data dir exists (opening the log makes it, or fails clearly); a package the sandbox
+  // cannot serve stops the node here.
+  let packages: PackageSet;
+  try {
+    packages = await PackageSet.load({ packages: config.packages, packagesDir: config.packagesDir ?? RAFTBOX_ROOT, storeDir: join(config.dataDir, 'bundles') });
+  } catch (err) {
+    await replicated.close();
+    throw err;
+  }
   const pool = new IsolatePool({ maxIsolates: config.maxConcurrent, packages });
   // Isolates for the first runs, made while the node starts up rather than on their critical path.
   pool.prewarm(DEFAULT_MEMORY_MB, config.maxConcurrent).catch((err: unknown) => log.warn({ err }, 'prewarming isolates failed'));
