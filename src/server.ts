@@ -14,7 +14,8 @@ import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.
 import { isLoopbackAddress, originCheck } from './http/origin-check.ts';
 import { MCP_PATH, mcpRoutes } from './mcp/index.ts';
 import { createDomain, DEFAULT_MEMORY_MB, domainModules } from './executions/index.ts';
-import { IsolatePool } from './sandbox/index.ts';
+import { join } from 'node:path';
+import { IsolatePool, PackageSet, RAFTBOX_ROOT } from './sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from './store/index.ts';
 import { unavailable } from './errors.ts';
 import { createAuth, oauthStateModule } from './auth/index.ts';
@@ -188,7 +189,16 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     },
   });
   const { state, commandLog, raft, electionMs } = replicated;
-  const pool = new IsolatePool({ maxIsolates: config.maxConcurrent });
+  // After the data dir exists (opening the log makes it, or fails clearly); a package the sandbox
+  // cannot serve stops the node here.
+  let packages: PackageSet;
+  try {
+    packages = await PackageSet.load({ packages: config.packages, packagesDir: config.packagesDir ?? RAFTBOX_ROOT, storeDir: join(config.dataDir, 'bundles') });
+  } catch (err) {
+    await replicated.close();
+    throw err;
+  }
+  const pool = new IsolatePool({ maxIsolates: config.maxConcurrent, packages });
   // Isolates for the first runs, made while the node starts up rather than on their critical path.
   pool.prewarm(DEFAULT_MEMORY_MB, config.maxConcurrent).catch((err: unknown) => log.warn({ err }, 'prewarming isolates failed'));
   let domain;
@@ -199,6 +209,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       pool,
       logger: log,
       recover: false,
+      packages,
       ...(metrics ? { observer: metrics } : {}),
       options: {
         nodeId: config.nodeId,
@@ -232,8 +243,8 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     store: { state, log: commandLog },
     readiness: () => (closing ? { ready: false, reason: 'shutting down' } : clusterReadiness(raft)),
     raftStream: (req, socket, head) => raft.accept(req, socket, head),
-    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret })],
-    cluster: () => clusterStatus(raft, electionMs),
+    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, packages: () => packages.list() })],
+    cluster: () => ({ ...clusterStatus(raft, electionMs), packages: packages.list() }),
     load: () => opened.executions.load,
     async close(opts = {}) {
       closing = true;

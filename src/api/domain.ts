@@ -31,7 +31,20 @@ export interface Sessions {
   delete(name: string, subject?: string): Promise<void>;
 }
 
+/** The modules sandboxes may import on this node. */
+export interface Packages {
+  list(): { packages: PackageEntry[]; builtins: PackageEntry[] };
+}
+
+export interface PackageEntry {
+  name: string;
+  version: string;
+  hash: string;
+}
+
 export interface Domain {
   executions: Executions;
   sessions: Sessions;
+  /** Absent: the node's sandboxes import nothing. */
+  packages?: Packages;
 }

@@ -117,6 +117,12 @@ const SessionDetail = SessionView.extend({
   next_steps_cursor: z.string().nullable().describe('Pass as `steps_cursor` for the next steps; null at the end.'),
 });
 
+const PackageView = z.object({
+  name: z.string().describe('The specifier to import (`lodash`, `date-fns/locale`, `node:path`).'),
+  version: z.string(),
+  hash: z.string().describe('sha256 of the bundle the sandbox evaluates; sessions record it per step.'),
+});
+
 export const OPERATIONS: readonly Operation[] = [
   op({
     tool: 'run_js',
@@ -127,7 +133,8 @@ export const OPERATIONS: readonly Operation[] = [
       'Runs code in an isolated V8 sandbox and answers the finished execution: status, result (the completion value, ' +
       '`1 + 1` gives 2), console output, error. With `session` it continues that named session (top-level declarations ' +
       'persist); with `heap` it forks from an earlier state. With `async: true` it answers `execution_id` at once. ' +
-      'The sandbox has no network, file system or modules (no fetch, require or import); timers run on a virtual ' +
+      'The sandbox has no network or file system; `import`/`require` load the packages the operator approved and ' +
+      'Node built-ins (list_packages / GET /api/packages lists them); timers run on a virtual ' +
       'clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once and Math.random/Date are ' +
       'reproducible per step, which is what lets any node rebuild a session exactly.',
     scope: 'raftbox:run',
@@ -250,6 +257,24 @@ export const OPERATIONS: readonly Operation[] = [
         subject: ctx.subject,
       });
       return { ...sessionView(info), journal: journal.map(journalStepView), next_steps_cursor: nextStepsCursor };
+    },
+  }),
+  op({
+    tool: 'list_packages',
+    method: 'get',
+    path: '/api/packages',
+    summary: 'List importable packages',
+    description:
+      'The npm packages the operator approved and the Node built-ins, with versions and bundle hashes: what `import x from \'name\'`, ' +
+      '`await import(\'name\')` and `require(\'name\')` can load in run_js (built-ins also as `node:name`). A session keeps the version it first imported.',
+    scope: 'raftbox:read',
+    input: z.strictObject({}),
+    output: z.object({
+      packages: z.array(PackageView).describe('Approved packages.'),
+      builtins: z.array(PackageView).describe('Node built-ins, as `node:name`.'),
+    }),
+    async call(domain) {
+      return domain.packages?.list() ?? { packages: [], builtins: [] };
     },
   }),
   op({

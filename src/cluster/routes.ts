@@ -4,7 +4,7 @@ import { invalidParams, UserError } from '../errors.ts';
 import { LearnerSilentError, type RaftNode } from '../raft/index.ts';
 import { ADMIN_MAC, ADMIN_TS, verifyAdmin } from './admin-auth.ts';
 import { raftUnavailable } from '../replication/index.ts';
-import { clusterStatus } from './status.ts';
+import { clusterStatus, type ClusterStatus } from './status.ts';
 
 // A new member must catch up before it may vote; on a long log that takes longer than a proposal.
 const PROMOTE_TIMEOUT_MS = 120_000;
@@ -16,10 +16,13 @@ const MEMBER_ID = /^[A-Za-z0-9_.-]{1,64}$/;
  * has caught up; `DELETE /cluster/members/:id` removes one. Any node accepts them (Raft forwards to
  * the leader).
  */
-export function clusterRoutes(raft: RaftNode, opts: { electionMs: number; secret: string | undefined }): Koa.Middleware {
+export function clusterRoutes(
+  raft: RaftNode,
+  opts: { electionMs: number; secret: string | undefined; packages?: () => ClusterStatus['packages'] },
+): Koa.Middleware {
   const router = new Router({ prefix: '/cluster' });
   router.get('/status', (ctx) => {
-    ctx.body = clusterStatus(raft, opts.electionMs);
+    ctx.body = { ...clusterStatus(raft, opts.electionMs), ...(opts.packages ? { packages: opts.packages() } : {}) };
   });
   router.post('/members', signed(opts.secret), async (ctx) => {
     const { id, url } = (ctx.request.body ?? {}) as { id?: unknown; url?: unknown };
@@ -39,14 +42,14 @@ export function clusterRoutes(raft: RaftNode, opts: { electionMs: number; secret
           `or take it out with \`raftbox members remove ${id}\`.`,
       );
     });
-    ctx.body = clusterStatus(raft, opts.electionMs);
+    ctx.body = { ...clusterStatus(raft, opts.electionMs), ...(opts.packages ? { packages: opts.packages() } : {}) };
   });
   router.delete('/members/:id', signed(opts.secret), async (ctx) => {
     const id = ctx.params.id!;
     const s = raft.status();
     // Removing a node that is not a member (any more) is done already: a retried removal succeeds.
     if (s.voters.includes(id) || s.learners.includes(id)) await membership(() => raft.removeMember(id));
-    ctx.body = clusterStatus(raft, opts.electionMs);
+    ctx.body = { ...clusterStatus(raft, opts.electionMs), ...(opts.packages ? { packages: opts.packages() } : {}) };
   });
   return router.routes() as unknown as Koa.Middleware;
 }

@@ -21,6 +21,8 @@ export interface ClusterStatus {
   commitIndex: number;
   appliedIndex: number;
   members: MemberView[];
+  /** The modules this node's sandboxes may import, with versions and bundle hashes (sessions need the same on every node). */
+  packages?: { packages: Array<{ name: string; version: string; hash: string }>; builtins: Array<{ name: string; version: string; hash: string }> };
 }
 
 /** A peer the leader has not heard from for this long is reported unreachable (and its runs lost, see LostRuns). */

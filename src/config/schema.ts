@@ -56,6 +56,16 @@ export const ConfigSchema = z.strictObject({
   maxLiveSessions: z.number().int().min(0).default(256).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay).'),
   maxLiveSessionsMemoryMb: z.number().int().min(0).default(2048).describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted.'),
 
+  packages: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('npm packages the sandbox may import, as `name`, `name@range` or a subpath (`date-fns/locale`), comma-separated. Each is bundled at start from `packagesDir`; one that needs a native addon, `fs`, `child_process` or the network is refused at start. Node built-ins are always available.'),
+  packagesDir: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Directory the approved packages are installed in (it holds `node_modules/`, e.g. after `npm install --prefix <dir> lodash`). Default: raftbox\'s own dependency tree. Bundles are kept in `<dataDir>/bundles`.'),
+
   peers: z
     .record(z.string(), z.url())
     .default({})

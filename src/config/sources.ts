@@ -260,6 +260,8 @@ function coerce(setting: Setting, raw: string | true, source: string): unknown {
       if (/^(true|1|yes|on)$/i.test(raw)) return true;
       if (/^(false|0|no|off)$/i.test(raw)) return false;
       throw bad('true or false');
+    case 'list':
+      return raw.split(',').map((p) => p.trim()).filter(Boolean);
     case 'map': {
       const map: Record<string, string> = {};
       // Commas or newlines separate pairs: a users file holds one `name=hash` per line.

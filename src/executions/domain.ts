@@ -1,4 +1,4 @@
-import type { IsolatePool } from '../sandbox/index.ts';
+import type { IsolatePool, PackageSet } from '../sandbox/index.ts';
 import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver } from '../sessions/index.ts';
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
 import { executionModule } from './execution-state.ts';
@@ -28,6 +28,7 @@ export function domainModules(): StateModule[] {
 export interface Domain {
   executions: ExecutionService;
   sessions: SessionService;
+  packages?: PackageSet;
   /** Graceful shutdown: no new runs; this node's runs get `graceMs` to finish, then fail as "node shutting down". */
   drain(graceMs: number): Promise<void>;
   /** Cancels this node's runs, disposes warm isolates. Call before closing the command log. */
@@ -49,14 +50,21 @@ export async function createDomain(deps: {
   recover?: boolean;
   /** The node's metrics (counts runs, rejections, replays). */
   observer?: ExecutionObserver & SessionObserver;
+  /** What the sandboxes may import (the pool's own set; sessions use it too). */
+  packages?: PackageSet;
 }): Promise<Domain> {
   const options = { ...defaultDomainOptions, ...deps.options };
-  const sessions = new SessionService(deps.state, deps.log, { liveSessions: options.liveSessions, ...(deps.observer ? { observer: deps.observer } : {}) });
+  const sessions = new SessionService(deps.state, deps.log, {
+    liveSessions: options.liveSessions,
+    ...(deps.observer ? { observer: deps.observer } : {}),
+    ...(deps.packages ? { packages: deps.packages } : {}),
+  });
   const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer);
   if (deps.recover ?? true) await executions.recover();
   return {
     executions,
     sessions,
+    ...(deps.packages ? { packages: deps.packages } : {}),
     drain: (graceMs) => executions.drain(graceMs),
     async close() {
       await executions.close();

@@ -8,6 +8,8 @@ export interface CompiledStep {
   filename: string;
   /** Maps a 1-based position in `source` (as V8 reports it) to the user's code. */
   toUserPosition(line: number, column: number): { line: number; column: number };
+  /** Module specifiers the cell names (see ReplProgram.modules). */
+  modules: string[];
 }
 
 export { ReplSyntaxError as StepSyntaxError };
@@ -38,6 +40,7 @@ function compileJavaScript(code: string): CompiledStep {
     source: repl.source,
     filename,
     toUserPosition: (line, column) => repl.toSource(line, column),
+    modules: repl.modules,
   };
 }
 
@@ -71,6 +74,7 @@ async function compileTypeScript(code: string): Promise<CompiledStep> {
   return {
     source: repl.source,
     filename,
+    modules: repl.modules,
     toUserPosition: (line, column) => {
       const js = repl.toSource(line, column);
       return stripped.toSource(js.line, js.column);

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import ivm from 'isolated-vm';
 import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
+import { PackageSet } from './packages/package-set.ts';
 import { compileForRun, runInContext, stoppedOutcome } from './step-runner.ts';
 import type { Limits, RunOutcome, Step } from './types.ts';
 
@@ -9,6 +10,8 @@ export interface IsolatePoolOptions {
   maxIsolates?: number;
   /** A pooled context is replaced after this many runs, bounding whatever garbage runs leave behind. */
   runsPerContext?: number;
+  /** What runs may import (default: nothing). */
+  packages?: PackageSet;
 }
 
 export interface IsolatePoolStats {
@@ -74,6 +77,7 @@ interface Waiter {
 export class IsolatePool {
   readonly #maxIsolates: number;
   readonly #runsPerContext: number;
+  readonly #packages: PackageSet;
   #isolates = 0;
   #idle: PoolMember[] = [];
   #waiters: Waiter[] = [];
@@ -82,6 +86,7 @@ export class IsolatePool {
   constructor(options: IsolatePoolOptions = {}) {
     this.#maxIsolates = Math.max(1, options.maxIsolates ?? 2 * availableParallelism());
     this.#runsPerContext = Math.max(1, options.runsPerContext ?? 1000);
+    this.#packages = options.packages ?? PackageSet.none();
   }
 
   /** Creates isolates ahead of the first runs (isolate creation costs ~1 ms of main-thread time). */
@@ -97,6 +102,8 @@ export class IsolatePool {
     const compilation = await compileForRun(step);
     if ('outcome' in compilation) return compilation.outcome;
     const { compiled } = compilation;
+    // A stateless run has nothing to keep: its imports resolve to the current bundles.
+    const modules = compiled.modules.length > 0 ? await this.#packages.resolve(compiled.modules, new Map()) : null;
     const member = await this.#acquire(limits.memoryMb, signal);
     if (member === null) return stoppedOutcome('cancelled', limits, 0, performance.now() - startedAt);
     try {
@@ -108,7 +115,7 @@ export class IsolatePool {
         });
         let run;
         try {
-          run = await runInContext(member.isolate, prepared, step, compiled, limits, signal);
+          run = await runInContext(member.isolate, prepared, step, compiled, limits, signal, modules);
         } catch (err) {
           // Only a clean outcome returns an isolate to the pool.
           member.dispose();

@@ -1,8 +1,9 @@
 import ivm from 'isolated-vm';
 import { compileStep, StepSyntaxError } from './compile-step.ts';
 import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
-import { compileForRun, guardedCall, runInContext, stepPayload } from './step-runner.ts';
-import type { Limits, RunOutcome, Step } from './types.ts';
+import { PackageSet, type ResolvedModules } from './packages/package-set.ts';
+import { compileForRun, defineModulesOrDispose, guardedCall, runInContext, stepPayload } from './step-runner.ts';
+import type { Limits, PackageRef, RunOutcome, Step } from './types.ts';
 
 export interface ReplayOptions {
   /** CPU budget for the whole replay (default 60 s); exceeding it disposes the session. */
@@ -25,24 +26,30 @@ const REPLAY_OUTPUT_BYTES = 1 << 20;
  */
 export class LiveSession {
   #tail: Promise<unknown> = Promise.resolve();
+  /** The bundle each module name resolved to in the steps this isolate holds: the session keeps them. */
+  readonly #pins = new Map<string, PackageRef>();
 
   readonly memoryMb: number;
   private readonly isolate: ivm.Isolate;
   private readonly prepared: PreparedContext;
+  private readonly packages: PackageSet;
   private constructor(
     memoryMb: number,
     isolate: ivm.Isolate,
     prepared: PreparedContext,
+    packages: PackageSet,
   ) {
     this.memoryMb = memoryMb;
     this.isolate = isolate;
     this.prepared = prepared;
+    this.packages = packages;
   }
 
-  static async create(memoryMb: number): Promise<LiveSession> {
+  /** `packages`: what its steps may import (default: nothing). */
+  static async create(memoryMb: number, packages: PackageSet = PackageSet.none()): Promise<LiveSession> {
     const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
     try {
-      return new LiveSession(memoryMb, isolate, await prepareContext(isolate, false));
+      return new LiveSession(memoryMb, isolate, await prepareContext(isolate, false), packages);
     } catch (err) {
       isolate.dispose();
       throw err;
@@ -53,23 +60,35 @@ export class LiveSession {
     return this.isolate.isDisposed;
   }
 
-  /** Re-runs steps in order; their errors are expected and ignored (they were part of the journal). */
+  /**
+   * Re-runs steps in order; their errors are expected and ignored (they were part of the journal).
+   * Each step's imports resolve to the bundles it recorded; one this node lacks is a
+   * PackageUnavailableError before anything runs.
+   */
   replay(steps: Step[], options: ReplayOptions = {}): Promise<void> {
     return this.#serialized(async () => {
       this.#assertUsable();
       const compiled = await Promise.all(
-        steps.map((step) =>
-          compileStep(step.code, step.language).then(
-            (c) => stepPayload(step, c, REPLAY_OUTPUT_BYTES),
-            (err: unknown) => {
-              // A step that did not compile ran nothing; replaying it is a no-op.
-              if (err instanceof StepSyntaxError) return null;
-              throw err;
-            },
-          ),
-        ),
+        steps.map(async (step) => {
+          let c;
+          try {
+            c = await compileStep(step.code, step.language);
+          } catch (err) {
+            // A step that did not compile ran nothing; replaying it is a no-op.
+            if (err instanceof StepSyntaxError) return null;
+            throw err;
+          }
+          const modules = c.modules.length > 0 || step.packages ? await this.packages.replayed(step.packages ?? [], c.modules) : null;
+          return { payload: stepPayload(step, c, REPLAY_OUTPUT_BYTES, modules), modules };
+        }),
       );
-      const payloads = compiled.filter((p) => p !== null);
+      const replayed = compiled.filter((p) => p !== null);
+      const bundles = replayed.flatMap((p) => p.modules?.bundles ?? []);
+      if (bundles.length > 0 && !(await defineModulesOrDispose(this.isolate, this.prepared, { bundles, bindings: {}, errors: {}, refs: [] }))) {
+        throw new SessionDisposedError('Replay stopped: memory_limit');
+      }
+      for (const p of replayed) this.#pin(p.modules);
+      const payloads = replayed.map((p) => p.payload);
       const budget = options.cpuTimeoutMs ?? DEFAULT_REPLAY_CPU_MS;
       const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: 2 * budget }, undefined, {
         command: 'replay',
@@ -88,15 +107,19 @@ export class LiveSession {
       this.#assertUsable();
       const compilation = await compileForRun(step);
       if ('outcome' in compilation) return compilation.outcome;
+      const { compiled } = compilation;
+      // Throws PackageUnavailableError (nothing ran) when an earlier step pinned a bundle this node lacks.
+      const modules = compiled.modules.length > 0 ? await this.packages.resolve(compiled.modules, this.#pins) : null;
       let run;
       try {
-        run = await runInContext(this.isolate, this.prepared, step, compilation.compiled, { ...limits, memoryMb: this.memoryMb }, signal);
+        run = await runInContext(this.isolate, this.prepared, step, compiled, { ...limits, memoryMb: this.memoryMb }, signal, modules);
       } catch (err) {
         this.dispose();
         throw err;
       }
       if (run.kind === 'tainted') throw new Error('unreachable: session contexts are never locked down');
       if (!run.isolateReusable) this.dispose();
+      else this.#pin(modules);
       return run.outcome;
     });
   }
@@ -112,6 +135,10 @@ export class LiveSession {
     if (this.isolate.isDisposed) return;
     this.prepared.release();
     this.isolate.dispose();
+  }
+
+  #pin(modules: ResolvedModules | null): void {
+    for (const ref of modules?.refs ?? []) if (!this.#pins.has(ref.name)) this.#pins.set(ref.name, ref);
   }
 
   #assertUsable(): void {

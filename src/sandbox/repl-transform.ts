@@ -1,4 +1,4 @@
-import { parse, type ModuleDeclaration, type Node, type Pattern, type Program, type Statement, type VariableDeclaration } from 'acorn';
+import { parse, type ImportDeclaration, type ModuleDeclaration, type Node, type Pattern, type Program, type Statement, type VariableDeclaration } from 'acorn';
 
 /**
  * Rewrites a REPL cell into `(async () => { … })` so that top-level `await` works, the completion
@@ -11,6 +11,11 @@ export interface ReplProgram {
   source: string;
   /** Maps a 1-based line/column of `source` back to the cell's code. */
   toSource(line: number, column: number): { line: number; column: number };
+  /**
+   * Module specifiers the cell names as string literals (static imports, `import('x')`, `require('x')`,
+   * and `buffer` when it mentions the global `Buffer`): the host loads these before the step runs.
+   */
+  modules: string[];
 }
 
 export class ReplSyntaxError extends Error {
@@ -30,6 +35,9 @@ export class ReplSyntaxError extends Error {
 
 const GLOBAL = '__raftbox_global';
 const COMPLETION = '__raftbox_completion';
+// The registry's import() and namespace lookup (runtime/modules.js), passed to the cell by the driver.
+const IMPORT = '__raftbox_import';
+const NAMESPACE = '__raftbox_namespace';
 
 interface Edit {
   at: number;
@@ -45,8 +53,13 @@ export function transformRepl(code: string, filename: string): ReplProgram {
   const hoistedVars = new Set<string>();
   const functions: string[] = [];
 
+  const modules = new Set<string>();
   for (const statement of program.body) {
-    if (statement.type === 'VariableDeclaration') {
+    if (statement.type === 'ImportDeclaration') {
+      rewriteImport(statement, text, edits);
+    } else if (statement.type.startsWith('Export')) {
+      throw syntaxErrorAt(text, statement.start, 'export is not available: a cell is not a module (its top-level declarations persist in the session by themselves)');
+    } else if (statement.type === 'VariableDeclaration') {
       rewriteDeclaration(statement, true, edits, hoistedVars);
     } else if (statement.type === 'ClassDeclaration' && statement.id) {
       edits.push({ at: statement.start, remove: 0, insert: `;${statement.id.name} = ` });
@@ -58,8 +71,10 @@ export function transformRepl(code: string, filename: string): ReplProgram {
     }
   }
 
+  visitModuleUses(program, text, edits, modules);
+
   const header =
-    `(async (${GLOBAL}) => {let ${COMPLETION};` +
+    `(async (${GLOBAL}, ${IMPORT}, ${NAMESPACE}) => {let ${COMPLETION};` +
     [...hoistedVars].map((n) => `if (!(${JSON.stringify(n)} in ${GLOBAL})) ${GLOBAL}.${n} = undefined;`).join('') +
     functions.map((n) => `${GLOBAL}.${n} = ${n};`).join('');
   edits.unshift({ at: 0, remove: 0, insert: header });
@@ -68,6 +83,7 @@ export function transformRepl(code: string, filename: string): ReplProgram {
   const wrapShift = objectLiteral === null ? 0 : 1;
   return {
     source: `${body}\n;return [${COMPLETION}];})\n//# sourceURL=${filename}`,
+    modules: [...modules],
     toSource(line, column) {
       const output = column - 1;
       let original = output;
@@ -116,19 +132,104 @@ function columnShifts(code: string, sortedEdits: Edit[]): Map<number, ColumnShif
   return byLine;
 }
 
-const MODULE_SYNTAX = /^'import' and 'export' may appear only with 'sourceType: module'$/;
-const NO_MODULES = 'import and export are not available: code runs as a script in a sandbox without modules';
-
+/**
+ * A cell is a script (sloppy unless it says otherwise, top-level declarations on the global object);
+ * `import` declarations are accepted anywhere by the parser and then allowed at the top level only.
+ */
 function parseScript(code: string): Program {
   try {
-    return parse(code, { ecmaVersion: 'latest', sourceType: 'script', allowAwaitOutsideFunction: true, locations: true });
+    return parse(code, { ecmaVersion: 'latest', sourceType: 'script', allowAwaitOutsideFunction: true, allowImportExportEverywhere: true, locations: true });
   } catch (err) {
     const e = err as SyntaxError & { loc?: { line: number; column: number } };
     if (e instanceof SyntaxError && e.loc) {
-      const message = e.message.replace(/ \(\d+:\d+\)$/, '');
-      throw new ReplSyntaxError(MODULE_SYNTAX.test(message) ? NO_MODULES : message, e.loc.line, e.loc.column + 1);
+      throw new ReplSyntaxError(e.message.replace(/ \(\d+:\d+\)$/, ''), e.loc.line, e.loc.column + 1);
     }
     throw err;
+  }
+}
+
+function syntaxErrorAt(code: string, offset: number, message: string): ReplSyntaxError {
+  const before = code.slice(0, offset);
+  const line = before.split('\n').length;
+  return new ReplSyntaxError(message, line, offset - (before.lastIndexOf('\n') + 1) + 1);
+}
+
+/**
+ * `import D, { a, b as c } from 'm'` becomes `;({default: D, "a": a, "b": c} = NS('m'));` and
+ * `import * as z from 'm'` becomes `;z = NS('m');`: the bindings land on the global object like the
+ * cell's other top-level declarations (so they persist in a session), where the import stands. The
+ * statement's line breaks are kept after it, so the lines below it do not move.
+ */
+function rewriteImport(node: ImportDeclaration, code: string, edits: Edit[]): void {
+  const source = `${NAMESPACE}(${JSON.stringify(node.source.value)})`;
+  const named: string[] = [];
+  let namespace: string | null = null;
+  for (const s of node.specifiers) {
+    if (s.type === 'ImportNamespaceSpecifier') namespace = s.local.name;
+    else if (s.type === 'ImportDefaultSpecifier') named.push(`"default": ${s.local.name}`);
+    else named.push(`${JSON.stringify(s.imported.type === 'Identifier' ? s.imported.name : s.imported.value)}: ${s.local.name}`);
+  }
+  let replacement: string;
+  if (namespace !== null) {
+    replacement = `;${namespace} = ${source};` + (named.length > 0 ? `({${named.join(', ')}} = ${namespace});` : '');
+  } else if (named.length > 0) {
+    replacement = `;({${named.join(', ')}} = ${source});`;
+  } else {
+    replacement = `;${source};`;
+  }
+  const original = code.slice(node.start, node.end);
+  edits.push({ at: node.start, remove: node.end - node.start, insert: replacement + '\n'.repeat(original.split('\n').length - 1) });
+}
+
+/**
+ * Everywhere in the cell: `import(x)` goes to the registry, `import.meta` and nested import
+ * declarations are refused, and the string-literal specifiers of imports and `require` calls (and
+ * a mention of `Buffer`) are collected for the host to load.
+ */
+function visitModuleUses(program: Program, code: string, edits: Edit[], modules: Set<string>): void {
+  const stack: unknown[] = [...program.body];
+  while (stack.length > 0) {
+    const node = stack.pop() as (Node & Record<string, unknown>) | null;
+    if (node === null || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      stack.push(...(node as unknown[]));
+      continue;
+    }
+    if (typeof node.type !== 'string') continue;
+    switch (node.type) {
+      case 'ImportDeclaration': {
+        const declaration = node as unknown as ImportDeclaration;
+        if (!program.body.includes(declaration)) throw syntaxErrorAt(code, node.start, "'import' declarations may only appear at the top level of a cell");
+        modules.add(String(declaration.source.value));
+        continue;
+      }
+      case 'ImportExpression': {
+        const source = node.source as Node & { value?: unknown };
+        if (source.type === 'Literal' && typeof source.value === 'string') modules.add(source.value);
+        edits.push({ at: node.start, remove: 'import'.length, insert: IMPORT });
+        break;
+      }
+      case 'MetaProperty':
+        if ((node.meta as { name: string }).name === 'import') throw syntaxErrorAt(code, node.start, 'import.meta is not available: a cell is not a module');
+        break;
+      case 'CallExpression': {
+        const callee = node.callee as Node & { name?: string };
+        const [first] = node.arguments as Array<Node & { value?: unknown }>;
+        if (callee.type === 'Identifier' && callee.name === 'require' && first?.type === 'Literal' && typeof first.value === 'string') modules.add(first.value);
+        break;
+      }
+      case 'Identifier':
+        if (node.name === 'Buffer') modules.add('buffer');
+        continue;
+      default:
+        if (node.type.startsWith('Export')) throw syntaxErrorAt(code, node.start, 'export is not available: a cell is not a module');
+        break;
+    }
+    for (const key of Object.keys(node)) {
+      if (key === 'loc' || key === 'type') continue;
+      const child = node[key];
+      if (child !== null && typeof child === 'object') stack.push(child);
+    }
   }
 }
 

@@ -2,17 +2,20 @@ import { createHash } from 'node:crypto';
 import type ivm from 'isolated-vm';
 import { RUNTIME_FRAME_MARKER, type PreparedContext } from './runtime/bootstrap.ts';
 import { compileStep, StepSyntaxError, type CompiledStep } from './compile-step.ts';
+import { bindingsJson, defineBundles } from './packages/context-modules.ts';
+import type { ResolvedModules } from './packages/package-set.ts';
 import type { ConsoleLevel, ConsoleLine, Limits, RunError, RunOutcome, RunStatus, Step } from './types.ts';
 
 /**
  * What the in-isolate driver receives for one step (see runtime/driver.js `runStep`): primitives
  * only, which isolated-vm passes without a serialization round.
  */
-export type StepPayload = [source: string, seed0: number, seed1: number, seed2: number, seed3: number, clock: number, maxOutputBytes: number];
+export type StepPayload = [source: string, seed0: number, seed1: number, seed2: number, seed3: number, clock: number, maxOutputBytes: number, modules: string];
 
-export function stepPayload(step: Step, compiled: CompiledStep, maxOutputBytes: number): StepPayload {
+export function stepPayload(step: Step, compiled: CompiledStep, maxOutputBytes: number, modules: ResolvedModules | null): StepPayload {
   const digest = createHash('sha256').update(step.seed).digest();
-  return [compiled.source, digest.readUInt32LE(0), digest.readUInt32LE(4), digest.readUInt32LE(8), digest.readUInt32LE(12), step.clock, maxOutputBytes];
+  const seeds = [digest.readUInt32LE(0), digest.readUInt32LE(4), digest.readUInt32LE(8), digest.readUInt32LE(12)] as const;
+  return [compiled.source, ...seeds, step.clock, maxOutputBytes, bindingsJson(modules)];
 }
 
 /** A driver call: one step's payload, or the steps of a replay. */
@@ -46,9 +49,13 @@ export async function runInContext(
   step: Step,
   compiled: CompiledStep,
   limits: Limits,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  modules: ResolvedModules | null,
 ): Promise<ContextRun> {
-  const payload = stepPayload(step, compiled, limits.maxOutputBytes);
+  if (modules !== null && !(await defineModulesOrDispose(isolate, prepared, modules))) {
+    return { kind: 'outcome', outcome: stoppedOutcome('memory_limit', limits, 0, 0), isolateReusable: false };
+  }
+  const payload = stepPayload(step, compiled, limits.maxOutputBytes, modules);
   const call = await guardedCall(isolate, prepared, limits, signal, { command: 'run', payload });
   if (!call.ok) {
     return { kind: 'outcome', outcome: stoppedOutcome(call.status, limits, call.cpuMs, call.wallMs), isolateReusable: false };
@@ -69,8 +76,24 @@ export async function runInContext(
     error: raw.error ? userError(raw.error, compiled) : null,
     cpuMs: call.cpuMs,
     wallMs: call.wallMs,
+    ...(modules !== null && modules.refs.length > 0 ? { packages: modules.refs } : {}),
   };
   return { kind: 'outcome', outcome, isolateReusable: true };
+}
+
+/**
+ * Defines the step's bundles in the context; false when the isolate ran out of memory doing so (a
+ * large package in a small heap), which leaves it disposed like any other memory limit hit.
+ */
+export async function defineModulesOrDispose(isolate: ivm.Isolate, prepared: PreparedContext, modules: ResolvedModules): Promise<boolean> {
+  try {
+    await defineBundles(isolate, prepared, modules.bundles);
+    return true;
+  } catch (err) {
+    if (!isolate.isDisposed && !isLimitError(err)) throw err;
+    if (!isolate.isDisposed) isolate.dispose();
+    return false;
+  }
 }
 
 // The runtime charges every field to the output budget (runtime/console.js); in JSON a byte of it

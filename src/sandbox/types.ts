@@ -1,3 +1,7 @@
+import type { PackageRef } from './packages/bundle.ts';
+
+export type { PackageRef };
+
 export type Language = 'js' | 'ts';
 
 export interface Limits {
@@ -13,6 +17,8 @@ export interface Step {
   language: Language;
   seed: string;
   clock: number;
+  /** On replay: the bundles its imports resolved to when it ran (from the journal). */
+  packages?: PackageRef[];
 }
 
 export type RunStatus = 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';
@@ -41,4 +47,6 @@ export interface RunOutcome {
   error: RunError | null;
   cpuMs: number;
   wallMs: number;
+  /** The bundles the step's imports resolved to (absent when it named no module). */
+  packages?: PackageRef[];
 }

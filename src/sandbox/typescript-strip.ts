@@ -93,7 +93,10 @@ async function boundedTransform(source: string, filename: string): Promise<Trans
     }, COMPILE_TIMEOUT_MS);
   });
   try {
-    return await Promise.race([transform(source, { loader: 'ts', target: 'esnext', sourcemap: 'external', sourcefile: filename }), timeout]);
+    // verbatimModuleSyntax: an import whose bindings only later cells use is still an import (esbuild
+    // would drop it as unused); `import type` is still removed.
+    const options = { loader: 'ts', target: 'esnext', sourcemap: 'external', sourcefile: filename, tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } } } as const;
+    return await Promise.race([transform(source, options), timeout]);
   } catch (err) {
     if (err instanceof Error && !('errors' in err) && /The service (was stopped|is no longer running)/.test(err.message)) {
       void stop();

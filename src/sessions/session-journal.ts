@@ -34,7 +34,7 @@ export class SessionJournal {
       if (at === null) return null;
       const object = this.state.get(SESSION_MODULE, heapKey(at)) as HeapObject | undefined;
       if (!object) throw new Error(`session state ${at} is missing from the journal`);
-      steps.push({ code: object.code, language: object.language, seed: object.seed, clock: object.clock });
+      steps.push({ code: object.code, language: object.language, seed: object.seed, clock: object.clock, ...(object.packages ? { packages: object.packages } : {}) });
       at = object.parent;
     }
     return steps.reverse();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { conflict, invalidParams, notFound, unavailable } from '../errors.ts';
+import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { LiveSession, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
+import { LiveSession, PackageSet, PackageUnavailableError, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
 import type { Command, CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
@@ -13,6 +13,8 @@ export interface SessionServiceOptions {
   /** Runs of one step that lost the compare-and-set on the head to another node before `conflict`. */
   maxStepAttempts?: number;
   observer?: SessionObserver;
+  /** What steps may import (default: nothing). */
+  packages?: PackageSet;
 }
 
 /** What the node's metrics time: rebuilding a warm isolate from the journal. */
@@ -104,6 +106,7 @@ export class SessionService {
   private closed = false;
   private readonly maxAttempts: number;
   private readonly observer: SessionObserver | undefined;
+  private readonly packages: PackageSet;
 
   private readonly log: CommandLog;
   constructor(
@@ -116,6 +119,7 @@ export class SessionService {
     this.live = new LiveSessions(options.liveSessions);
     this.maxAttempts = options.maxStepAttempts ?? 5;
     this.observer = options.observer;
+    this.packages = options.packages ?? PackageSet.none();
   }
 
   /** Warm session isolates held on this node. */
@@ -164,8 +168,8 @@ export class SessionService {
       // Never behind the parent's clock: Date.now() in a session does not go back when the next step
       // runs on a node whose clock is behind.
       const clock = Math.max(Date.now(), base.parentClock + 1);
-      const input: Step = { code: req.code, language: req.language, seed: randomUUID(), clock };
-      const outcome = await warm.live.run(input, limits, req.signal);
+      const input = { code: req.code, language: req.language, seed: randomUUID(), clock } satisfies Step;
+      const outcome = await warm.live.run(input, limits, req.signal).catch(packageUnavailable);
       req.ran?.();
       if (!COMMITTED.has(outcome.status)) {
         return { outcome, committed: false, session: req.session, heap: base.parent, step: null, duplicateOf: null };
@@ -178,6 +182,7 @@ export class SessionService {
         subject: req.subject,
         threw: outcome.status === 'failed',
         createdAt: new Date(input.clock).toISOString(),
+        ...(outcome.packages ? { packages: outcome.packages.map(({ name, version, hash }) => ({ name, version, hash })) } : {}),
       };
       const id = heapId(object);
       const result: StepResult = { outcome, committed: true, session: req.session, heap: id, step: object.step, duplicateOf: null };
@@ -315,7 +320,7 @@ export class SessionService {
     if (earlier && !(await settlesWithin(earlier, waitMs))) throw stillRebuilding();
     const cached = this.live.take(key);
     const missing = cached && cached.memoryMb === memoryMb ? this.journal.stepsBetween(cached.head, head) : null;
-    const warm = cached && missing ? cached : { live: await LiveSession.create(memoryMb), head: null, memoryMb };
+    const warm = cached && missing ? cached : { live: await LiveSession.create(memoryMb, this.packages), head: null, memoryMb };
     if (warm !== cached) cached?.live.dispose();
     const steps = missing ?? this.journal.stepsBetween(null, head)!;
     if (steps.length > 0) {
@@ -326,7 +331,7 @@ export class SessionService {
           warm.live.dispose();
           // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
           if (err instanceof SessionDisposedError) throw conflict(`this session's state cannot be rebuilt: ${err.message}`);
-          throw err;
+          return packageUnavailable(err);
         },
       );
       if (!(await settlesWithin(replayed, waitMs))) {
@@ -360,6 +365,12 @@ const JOURNAL_PAGE_CHARS = 1 << 20;
 const MAX_BACKGROUND_REBUILDS = 4;
 
 const stillRebuilding = () => unavailable('this session is being rebuilt from its journal on this node, which takes longer than the step\'s time limit; retry the step (the rebuild goes on without it)', 1);
+
+/** A bundle the session's journal names is missing on this node: the caller is told which, nothing ran. */
+function packageUnavailable(err: unknown): never {
+  if (err instanceof PackageUnavailableError) throw new UserError(409, 'package_unavailable', err.message);
+  throw err;
+}
 
 const warmKeyOfSession = (subject: string | null, name: string) => `session:${subject ?? ''}\u0000${name}`;
 const warmKeyOfHeap = (heap: string | null) => `heap:${heap}`;

@@ -25,6 +25,15 @@ export interface HeapObject {
   subject: string | null;
   threw: boolean; // the step threw; its partial effects are part of the state
   createdAt: string;
+  /** The bundle each of the step's imports resolved to (absent when it named no module): replay uses exactly these. */
+  packages?: JournalPackage[];
+  [field: string]: Json | undefined;
+}
+
+export interface JournalPackage {
+  name: string;
+  version: string;
+  hash: string;
   [field: string]: Json | undefined;
 }
 

@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IsolatePool, LiveSession, type RunOutcome } from '../../src/sandbox/index.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IsolatePool, LiveSession, PackageSet, type RunOutcome } from '../../src/sandbox/index.ts';
 import { limits, step } from './helpers.ts';
 
 /**
  * Each attempt is an expression that tries to reach a host capability. It is run as
- * `typeof (attempt)?.versions?.node`: "string" would mean it got hold of Node's `process`.
+ * `typeof (attempt)?.dlopen`: "function" would mean it got hold of Node's `process` (the sandbox's
+ * own `process` has no dlopen or binding).
  */
 const processAttempts: Record<string, string> = {
   'constructor chain from this': "this.constructor.constructor('return process')()",
@@ -49,20 +53,36 @@ const processAttempts: Record<string, string> = {
   'DisposableStack callback this': "(() => { let got; const s = new DisposableStack(); s.defer(function () { got = this }); s.dispose(); return got })()",
   'Error.captureStackTrace frames': "(() => { const o = {}; Error.captureStackTrace(o); return typeof o.stack === 'string' ? undefined : o.stack })()",
   'Array.fromAsync of a thenable': "(() => { let got; Array.fromAsync({ length: 1, 0: { then(r) { got = this.constructor.constructor('return process')(); r(1) } } }); return got })()",
+  // Module objects: every bundle runs in the isolate; its functions' constructors are the isolate's own.
+  'require of a module': "require('buffer').Buffer.constructor.constructor('return process')()",
+  'module namespace prototype': "(async () => Object.getPrototypeOf(await import('node:util')))()",
+  'module function constructor': "(() => { const u = require('util'); return u.promisify.constructor('return process')() })()",
+  'event emitter listener this': "(() => { const { EventEmitter } = require('events'); let got; const e = new EventEmitter(); e.on('x', function () { got = this.constructor.constructor('return process')() }); e.emit('x'); return got })()",
+  'process module': "require('node:process')",
+  'refused built-in': "(() => { try { return require('child_process') } catch { return undefined } })()",
+  'stream callback this': "(() => { const { Readable } = require('stream'); let got; Readable.from(['a']).on('data', function () { got = this.constructor.constructor('return process')() }); return got })()",
 };
+
+// The Node built-ins, bundled into a temporary store (no approved packages).
+let packages: PackageSet;
+const store = mkdtempSync(join(tmpdir(), 'raftbox-escapes-'));
+beforeAll(async () => {
+  packages = await PackageSet.load({ packages: [], packagesDir: store, storeDir: store });
+});
+afterAll(() => rmSync(store, { recursive: true, force: true }));
 
 const modes: Array<[string, () => Promise<{ run(code: string): Promise<RunOutcome>; close(): void }>]> = [
   [
     'pooled context',
     async () => {
-      const pool = new IsolatePool({ maxIsolates: 1 });
+      const pool = new IsolatePool({ maxIsolates: 1, packages });
       return { run: (code) => pool.run(step(code), limits), close: () => pool.close() };
     },
   ],
   [
     'session context',
     async () => {
-      const session = await LiveSession.create(64);
+      const session = await LiveSession.create(64, packages);
       return { run: (code) => session.run(step(code), limits), close: () => session.dispose() };
     },
   ],
@@ -76,24 +96,25 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
   afterAll(() => sandbox.close());
 
   it.each(Object.entries(processAttempts))('%s', async (_, attempt) => {
-    const outcome = await sandbox.run(`let got; try { got = typeof (${attempt})?.versions?.node } catch (e) { got = 'threw ' + e?.name } got`);
+    const outcome = await sandbox.run(`let got; try { got = typeof (await (${attempt}))?.dlopen } catch (e) { got = 'threw ' + e?.name } got`);
     expect(outcome.status).toBe('completed');
-    expect(outcome.result).not.toBe('string');
+    expect(outcome.result).not.toBe('function');
   });
 
-  it('dynamic import is not available', async () => {
-    const outcome = await sandbox.run("await import('node:fs').then(() => 'loaded', () => 'blocked')");
-    expect(outcome.result).toBe('blocked');
+  it('dynamic import of a refused built-in is refused', async () => {
+    const outcome = await sandbox.run("await import('node:fs').then(() => 'loaded', (e) => e.message)");
+    expect(outcome.result).toBe('node:fs is not available in the sandbox: the sandbox has no file system');
   });
 
   it('exposes only standard globals and the installed bridges', async () => {
     const outcome = await sandbox.run('Reflect.ownKeys(globalThis).map(String)');
     const standard = new Set(Reflect.ownKeys(globalThis).map(String));
-    const installed = ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'crypto', 'WeakRef', 'FinalizationRegistry'];
+    const installed = ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'crypto', 'WeakRef', 'FinalizationRegistry', 'require'];
     // `got` is declared by the attempts above (a session keeps it).
     const unexpected = (outcome.result as string[]).filter((k) => !standard.has(k) && !installed.includes(k) && k !== 'got');
     expect(unexpected).toEqual([]);
-    expect(outcome.result).not.toContain('process');
+    const processOf = await sandbox.run('[typeof process.dlopen, typeof process.binding, Object.keys(process.env).length]');
+    expect(processOf.result).toEqual(['undefined', 'undefined', 0]);
   });
 
   it('has no shared memory, Atomics or WebAssembly', async () => {

@@ -3,7 +3,7 @@ import { afterEach, beforeEach } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDomain, domainModules, type Domain, type DomainOptions } from '../../src/executions/index.ts';
-import { IsolatePool } from '../../src/sandbox/index.ts';
+import { IsolatePool, type PackageSet } from '../../src/sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from '../../src/store/index.ts';
 import type { Replica } from '../../src/replication/index.ts';
 import { singleNodeReplica } from '../support/replica.ts';
@@ -28,8 +28,8 @@ export class Fixture {
   }
 
   /** A node's services; all nodes of a fixture share the replicated state, each with its own warm isolates. */
-  async node(options: Partial<DomainOptions> = {}): Promise<Domain> {
-    const domain = await createDomain({ state: this.state, log: this.log, pool: this.pool, options });
+  async node(options: Partial<DomainOptions> = {}, packages?: PackageSet): Promise<Domain> {
+    const domain = await createDomain({ state: this.state, log: this.log, pool: this.pool, options, ...(packages ? { packages } : {}) });
     this.domains.push(domain);
     return domain;
   }

@@ -6,7 +6,7 @@ import ivm from 'isolated-vm';
  * strict function so its state and helpers stay in a closure user code cannot reach. It is compiled
  * once per isolate and run in each new context.
  */
-const FRAGMENTS = ['inspect.js', 'determinism.js', 'timers.js', 'console.js', 'lockdown.js', 'driver.js'];
+const FRAGMENTS = ['inspect.js', 'determinism.js', 'timers.js', 'console.js', 'modules.js', 'lockdown.js', 'driver.js'];
 // User code may replace or delete any global; the runtime keeps the originals.
 const CAPTURED_GLOBALS = [
   'Object', 'Reflect', 'Array', 'JSON', 'Math', 'Number', 'String', 'Boolean', 'Symbol', 'BigInt', 'Function',
@@ -28,9 +28,10 @@ export interface PreparedContext {
   /**
    * Returns a promise inside the isolate; called with `result: { promise: true }` it yields the
    * string. 'run' and 'replay' take a StepPayload spread out ('replay': one journal step, queued
-   * behind the replay's earlier steps), and 'collect' returns the result of the latest call again.
+   * behind the replay's earlier steps), 'collect' returns the result of the latest call again, and
+   * 'define' takes (hash, factory) pairs of module bundles (see packages/context-modules.ts).
    */
-  driver: ivm.Reference<(command: 'run' | 'replay' | 'collect', ...args: unknown[]) => string>;
+  driver: ivm.Reference<(command: 'run' | 'replay' | 'collect' | 'define', ...args: unknown[]) => string>;
   release(): void;
 }
 

@@ -24,6 +24,7 @@ async function runStep(args, pooled) {
   // Indexed, not destructured: destructuring calls the (patchable) array iterator.
   const source = args[0];
   beginDeterminism(args[1], args[2], args[3], args[4], args[5], pooled);
+  beginModules(args[7], pooled);
   beginConsole(args[6]);
   resetTimers(pooled);
 
@@ -32,7 +33,7 @@ async function runStep(args, pooled) {
   let value;
   let error;
   try {
-    const promise = indirectEval(source)(globalObject);
+    const promise = indirectEval(source)(globalObject, importModule, moduleNamespace);
     reflectApply(promiseThen, promise, [
       (boxed) => {
         settled = true;
@@ -218,6 +219,7 @@ function installRuntime(global, lockdown) {
   installDeterminism(global);
   installTimers(global);
   installConsole(global);
+  installModules(global);
   removeUnsafeGlobals(global);
   if (lockdown) {
     hardenIntrinsics(global);
@@ -264,6 +266,7 @@ function installRuntime(global, lockdown) {
     }]);
   }
   return function driver(command, ...args) {
+    if (command === 'define') return defineModules(args);
     if (command === 'replay') current = replay(args);
     else if (command === 'run') current = run(args);
     return current;

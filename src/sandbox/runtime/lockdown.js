@@ -88,6 +88,10 @@ function makeOverridable(object, key, value, enumerable) {
   });
 }
 
+// Subclasses of Uint8Array (the `buffer` module's Buffer) define their own `slice`, `includes`,
+// `toString`, …: every method of %TypedArray%.prototype is overridable the same way.
+const TYPED_ARRAY_PROTOTYPE = Object.getPrototypeOf(Int8Array.prototype);
+
 function hardenIntrinsics(global) {
   const seen = new Set([global]);
   // The global object itself stays mutable (resetGlobals puts it back), but its prototype is an
@@ -106,13 +110,29 @@ function hardenIntrinsics(global) {
     queue.push(Object.getPrototypeOf(object));
     for (const key of Reflect.ownKeys(object)) {
       const desc = Reflect.getOwnPropertyDescriptor(object, key);
-      if ('value' in desc && desc.writable && desc.configurable && OVERRIDABLE.includes(key)) {
+      const overridable = OVERRIDABLE.includes(key) || (object === TYPED_ARRAY_PROTOTYPE && typeof desc.value === 'function');
+      if ('value' in desc && desc.writable && desc.configurable && overridable) {
         makeOverridable(object, key, desc.value, desc.enumerable);
       }
       queue.push(desc.value, desc.get, desc.set);
     }
-    Object.freeze(object);
+    if (object === Error) freezeExceptStackTraceLimit(object);
+    else Object.freeze(object);
   }
+}
+
+// Code that builds its own errors (the `assert` module's AssertionError) sets Error.stackTraceLimit
+// for a moment; V8 reads it as a plain number. It stays writable in a pooled context and is put
+// back before every run (resetGlobals), so no run sees what another set.
+const STACK_TRACE_LIMIT = Error.stackTraceLimit;
+
+function freezeExceptStackTraceLimit(object) {
+  for (const key of Reflect.ownKeys(object)) {
+    const desc = Reflect.getOwnPropertyDescriptor(object, key);
+    const writable = key === 'stackTraceLimit';
+    Object.defineProperty(object, key, 'value' in desc ? { ...desc, writable: writable && desc.writable, configurable: false } : { ...desc, configurable: false });
+  }
+  Object.preventExtensions(object);
 }
 
 let globalBaseline = null;
@@ -131,6 +151,7 @@ function sameDescriptor(a, b) {
 /** Puts the global object back as it was after bootstrap; false when that is impossible. */
 function resetGlobals(global) {
   if (!Object.isExtensible(global)) return false;
+  Error.stackTraceLimit = STACK_TRACE_LIMIT;
   if (Object.getPrototypeOf(global) !== globalPrototype && !Reflect.setPrototypeOf(global, globalPrototype)) return false;
   for (const key of Reflect.ownKeys(global)) {
     if (!globalBaseline.has(key) && !Reflect.deleteProperty(global, key)) return false;

@@ -1,0 +1,61 @@
+// Import cost per package: a stateless run that imports it (the module is evaluated afresh in every
+// pooled run; its factory is defined once per context) against the same run without the import, a
+// session's first import (a new isolate: compile with V8's code cache, define, evaluate), and a warm
+// session step that uses the already imported module.
+// Run: node --no-node-snapshot bench/packages.ts <packagesDir> [package ...]
+// (install first: npm install --prefix <packagesDir> lodash date-fns zod yaml papaparse)
+import { performance } from 'node:perf_hooks';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IsolatePool, LiveSession, PackageSet, type Limits, type Step } from '../src/sandbox/index.ts';
+
+const limits: Limits = { memoryMb: 64, cpuTimeoutMs: 5000, wallTimeoutMs: 10000, maxOutputBytes: 65536 };
+const step = (code: string, i = 0): Step => ({ code, language: 'js', seed: `s${i}`, clock: 1_700_000_000_000 + i });
+const [packagesDir, ...names] = process.argv.slice(2);
+if (!packagesDir) throw new Error('usage: bench/packages.ts <packagesDir> [package ...]');
+const approved = names.length > 0 ? names : ['lodash', 'date-fns', 'zod', 'yaml', 'papaparse'];
+const modules = [...approved, 'node:buffer', 'node:crypto', 'node:util', 'node:stream', 'node:zlib'];
+
+const t0 = performance.now();
+const packages = await PackageSet.load({ packages: approved, packagesDir, storeDir: mkdtempSync(join(tmpdir(), 'raftbox-bench-bundles-')) });
+console.log(`bundling ${approved.length} packages + built-ins (cold store): ${(performance.now() - t0).toFixed(0)} ms`);
+
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const pool = new IsolatePool({ maxIsolates: 1, packages });
+const RUNS = 50;
+async function stateless(code: string): Promise<number> {
+  await pool.run(step(code), limits);
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const o = await pool.run(step(code, i), limits);
+    if (o.status !== 'completed') throw new Error(`${code}: ${o.error?.message}`);
+    times.push(o.cpuMs);
+  }
+  return median(times);
+}
+const base = await stateless('1');
+console.log(`stateless baseline '1': ${base.toFixed(3)} ms isolate CPU`);
+console.log('| module | bundle KB | stateless import (isolate CPU ms, median) | session: first import (wall ms, new isolate) | session: later step (CPU ms) |');
+console.log('|---|---|---|---|---|');
+for (const name of modules) {
+  const code = `const m = require(${JSON.stringify(name)}); typeof m`;
+  const cpu = await stateless(code);
+  const firsts: number[] = [];
+  const laters: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    const session = await LiveSession.create(64, packages);
+    const created = performance.now() - t;
+    const first = performance.now();
+    await session.run(step(code, i), limits);
+    firsts.push(performance.now() - first + created);
+    const later = await session.run(step('typeof m', i), limits);
+    laters.push(later.cpuMs);
+    session.dispose();
+  }
+  const listed = [...packages.list().packages, ...packages.list().builtins].find((p) => p.name === name);
+  const kb = listed ? (await packages.resolve([name], new Map())).bundles[0]!.code.length / 1024 : 0;
+  console.log(`| ${name} | ${kb.toFixed(0)} | ${cpu.toFixed(2)} | ${median(firsts).toFixed(2)} | ${median(laters).toFixed(3)} |`);
+}
+pool.close();

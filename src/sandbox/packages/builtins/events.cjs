@@ -1,0 +1,2 @@
+// node:events: the npm `events` package (Node's EventEmitter for browsers).
+module.exports = require('events/');

@@ -1,0 +1,25 @@
+// node:os: fixed values (documented in src/sandbox/README.md), the same on every node, so that a
+// session replays alike anywhere and the sandbox tells nothing about the machine it runs on.
+module.exports = {
+  EOL: '\n',
+  devNull: '/dev/null',
+  arch: () => 'x64',
+  machine: () => 'x86_64',
+  platform: () => 'linux',
+  type: () => 'Linux',
+  release: () => '6.0.0',
+  version: () => '#1 SMP',
+  hostname: () => 'sandbox',
+  homedir: () => '/home/sandbox',
+  tmpdir: () => '/tmp',
+  endianness: () => 'LE',
+  uptime: () => 0,
+  loadavg: () => [0, 0, 0],
+  totalmem: () => 268435456,
+  freemem: () => 134217728,
+  availableParallelism: () => 1,
+  cpus: () => [],
+  networkInterfaces: () => ({}),
+  userInfo: () => ({ uid: 1000, gid: 1000, username: 'sandbox', homedir: '/home/sandbox', shell: null }),
+  constants: { signals: {}, errno: {}, priority: {} },
+};
