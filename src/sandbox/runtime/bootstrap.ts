@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
+import { CSPRNG_SOURCE, WEB_HIDDEN, WEB_PARAMETERS, WEB_SOURCE } from './web-bundle.ts';
 
 /**
  * The in-isolate runtime is plain JavaScript (the *.js fragments beside this file), joined into one
  * strict function so its state and helpers stay in a closure user code cannot reach. It is compiled
  * once per isolate and run in each new context.
  */
-const FRAGMENTS = ['inspect.js', 'determinism.js', 'timers.js', 'console.js', 'lockdown.js', 'driver.js'];
+const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'web-platform.js', 'lockdown.js', 'driver.js'];
 // User code may replace or delete any global; the runtime keeps the originals.
 const CAPTURED_GLOBALS = [
   'Object', 'Reflect', 'Array', 'JSON', 'Math', 'Number', 'String', 'Boolean', 'Symbol', 'BigInt', 'Function',
@@ -17,6 +18,10 @@ const RUNTIME_SOURCE = `(function (hostYield, lockdown) {
 'use strict';
 const globalObject = globalThis;
 const { ${CAPTURED_GLOBALS.join(', ')} } = globalObject;
+${CSPRNG_SOURCE}
+const WEB_SOURCE = ${JSON.stringify(WEB_SOURCE)};
+const WEB_PARAMETERS = ${JSON.stringify(WEB_PARAMETERS)};
+const WEB_HIDDEN = ${JSON.stringify(WEB_HIDDEN)};
 ${FRAGMENTS.map((f) => readFileSync(new URL(f, import.meta.url), 'utf8')).join('\n')}
 return installRuntime(globalObject, lockdown);
 })`;

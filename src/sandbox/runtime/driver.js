@@ -13,8 +13,8 @@ const jsonStringify = JSON.stringify;
 const ArrayPrototype = Array.prototype;
 const ObjectPrototype = Object.prototype;
 
-async function runStep([source, seed0, seed1, seed2, seed3, clock, maxOutputBytes], pooled) {
-  beginDeterminism(seed0, seed1, seed2, seed3, clock, pooled);
+async function runStep([source, k0, k1, k2, k3, k4, k5, k6, k7, clock, maxOutputBytes], pooled) {
+  beginDeterminism([k0, k1, k2, k3, k4, k5, k6, k7], clock, pooled);
   beginConsole(maxOutputBytes);
   resetTimers();
 
@@ -167,6 +167,7 @@ function installRuntime(global, lockdown) {
   installDeterminism(global);
   installTimers(global);
   installConsole(global);
+  installWebPlatform(global, lockdown);
   removeUnsafeGlobals(global);
   if (lockdown) {
     hardenIntrinsics(global);

@@ -88,21 +88,29 @@ function makeOverridable(object, key, value, enumerable) {
   });
 }
 
+// Objects already walked; the web platform, loaded on first use, is walked then (hardenObjects).
+const hardened = new WeakSet();
+
 function hardenIntrinsics(global) {
-  const seen = new Set([global]);
   // The global object itself stays mutable (resetGlobals puts it back), but its prototype is an
   // ordinary object V8 makes per context: left mutable, one run could plant a setter there that
   // catches the next caller's top-level declarations (`const token = …` assigns `global.token`).
+  hardened.add(global);
   const queue = [...hiddenIntrinsics(), Object.getPrototypeOf(global)];
   for (const key of Reflect.ownKeys(global)) {
     const desc = Reflect.getOwnPropertyDescriptor(global, key);
     queue.push(desc.value, desc.get, desc.set);
   }
+  hardenObjects(queue);
+}
+
+/** Freezes everything reachable from `queue` (prototypes, properties, accessors). */
+function hardenObjects(queue) {
   while (queue.length > 0) {
     const object = queue.pop();
     if ((typeof object !== 'object' || object === null) && typeof object !== 'function') continue;
-    if (seen.has(object)) continue;
-    seen.add(object);
+    if (hardened.has(object)) continue;
+    hardened.add(object);
     queue.push(Object.getPrototypeOf(object));
     for (const key of Reflect.ownKeys(object)) {
       const desc = Reflect.getOwnPropertyDescriptor(object, key);

@@ -1,0 +1,94 @@
+// Runs inside the isolate (see bootstrap.ts). Installs the web platform (src/sandbox/web, bundled as
+// WEB_SOURCE) and the small globals that need no bundle. The bundle is ~0.5 MB and costs tens of ms to
+// evaluate, so every context evaluates it on the first read of one of its globals (accessors). It reads
+// no global at that point: its free names are parameters bound to what the global object held at
+// bootstrap, so a run that replaced `Object` or planted `window` first changes nothing. In a pooled
+// context everything it made is frozen right after, like the intrinsics (lockdown.js).
+
+const WEB_GLOBALS = [
+  'DOMException', 'Event', 'EventTarget', 'CustomEvent', 'AbortController', 'AbortSignal', 'TextEncoder', 'TextDecoder',
+  'TextEncoderStream', 'TextDecoderStream', 'atob', 'btoa', 'URL', 'URLSearchParams', 'URLPattern', 'structuredClone',
+  'ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest',
+  'ReadableByteStreamController', 'ReadableStreamDefaultController', 'WritableStream', 'WritableStreamDefaultWriter',
+  'WritableStreamDefaultController', 'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy',
+  'CountQueuingStrategy', 'CompressionStream', 'DecompressionStream', 'Blob', 'File', 'FormData', 'Headers', 'Request',
+  'Response', 'CryptoKey', 'SubtleCrypto',
+];
+
+let webPlatform = null;
+let webLoading = false;
+const lazyAccessors = new Set();
+
+function loadWebPlatform(global, host, bindings, pooled) {
+  if (webPlatform !== null) return webPlatform;
+  // A polyfill probing a global (`typeof URL`) while the bundle evaluates finds nothing.
+  if (webLoading) return null;
+  webLoading = true;
+  try {
+    const shadow = Object.create(null);
+    for (const [name, value] of bindings) shadow[name] = value;
+    const values = WEB_PARAMETERS.map((name) => bindings.get(name));
+    const exports = Reflect.apply(indirectEval(WEB_SOURCE), undefined, [shadow, ...values]);
+    const platform = exports.createWebPlatform(host);
+    // @exodus/bytes' TextDecoderStream looks for TransformStream on the global object it was given.
+    shadow.TransformStream = platform.TransformStream;
+    if (pooled) hardenObjects([platform, shadow]);
+    webPlatform = platform;
+  } finally {
+    webLoading = false;
+  }
+  // A session's globals become ordinary data properties; a pooled context keeps its accessors, which
+  // resetGlobals would otherwise put back before every run.
+  if (!pooled) {
+    for (const name of WEB_GLOBALS) {
+      const desc = Reflect.getOwnPropertyDescriptor(global, name);
+      if (desc !== undefined && lazyAccessors.has(desc.get)) {
+        Object.defineProperty(global, name, { value: webPlatform[name], writable: true, configurable: true });
+      }
+    }
+  }
+  return webPlatform;
+}
+
+function installWebPlatform(global, pooled) {
+  const bindings = new Map();
+  const hidden = new Set(WEB_HIDDEN);
+  for (const name of Reflect.ownKeys(global)) {
+    const desc = Reflect.getOwnPropertyDescriptor(global, name);
+    if (typeof name === 'string' && 'value' in desc && !hidden.has(name)) bindings.set(name, desc.value);
+  }
+  const host = {
+    setTimeout: (callback, ms) => addTimer(callback, ms, [], false),
+    reportError: reportUncaught,
+    fillRandom: (bytes) => csprng.fill(bytes),
+  };
+  const load = () => loadWebPlatform(global, host, bindings, pooled);
+  for (const name of WEB_GLOBALS) {
+    const get = { [name]() { return load()?.[name]; } }[name];
+    const set = { [name](value) { Object.defineProperty(global, name, { value, writable: true, configurable: true }); } }[name];
+    lazyAccessors.add(get);
+    Object.defineProperty(global, name, { get, set, configurable: true });
+  }
+  Object.defineProperty(global, 'self', { value: global, writable: true, configurable: true });
+  Object.defineProperty(global, 'navigator', {
+    value: Object.freeze({ __proto__: Navigator.prototype, userAgent: 'raftbox', hardwareConcurrency: 1, language: 'en-US', languages: Object.freeze(['en-US']) }),
+    writable: true,
+    configurable: true,
+  });
+  Object.defineProperty(global, 'Navigator', { value: Navigator, writable: true, configurable: true });
+  Object.defineProperty(global, 'reportError', {
+    value: function reportError(error) {
+      if (arguments.length === 0) throw new TypeError("Failed to execute 'reportError': 1 argument required, but only 0 present.");
+      reportUncaught(error);
+    },
+    writable: true,
+    configurable: true,
+  });
+  loadSubtle = () => load()?.subtle;
+}
+
+// navigator is a fixed description, the same on every node, so code that reads it replays alike.
+function Navigator() {
+  throw new TypeError('Illegal constructor');
+}
+Object.defineProperty(Navigator.prototype, Symbol.toStringTag, { value: 'Navigator', configurable: true });
