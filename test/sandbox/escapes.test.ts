@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IsolatePool, LiveSession, type RunOutcome } from '../../src/sandbox/index.ts';
 import { limits, step } from './helpers.ts';
+import { WEB_CONSTRUCTORS, WEB_GLOBALS } from './web-globals.ts';
 
 /**
  * Each attempt is an expression that tries to reach a host capability. It is run as
@@ -81,6 +82,71 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
     expect(outcome.result).not.toBe('string');
   });
 
+  // Every object reachable from each new constructor (prototype chains, static and prototype members,
+  // accessors), and the errors the new APIs throw or reject with, is the isolate's own: none of their
+  // Function constructors gives Node's process.
+  it('prototype walks from every web platform constructor reach no host object', async () => {
+    const outcome = await sandbox.run(`(() => {
+      const reached = [];
+      const tryAll = (label, value) => {
+        try {
+          const p = value?.constructor?.constructor?.('return typeof process === "undefined" ? undefined : process')();
+          if (p?.versions?.node) reached.push(label);
+        } catch {}
+      };
+      for (const name of ${JSON.stringify([...WEB_CONSTRUCTORS, 'Navigator', 'navigator', 'atob', 'btoa', 'structuredClone', 'crypto', 'performance', 'reportError', 'self'])}) {
+        const accessor = Object.getOwnPropertyDescriptor(globalThis, name);
+        tryAll(name + ' accessor', accessor?.get);
+        const seen = new Set();
+        const queue = [[name, globalThis[name]]];
+        while (queue.length > 0 && seen.size < 5000) {
+          const [label, o] = queue.pop();
+          if ((typeof o !== 'object' && typeof o !== 'function') || o === null || seen.has(o)) continue;
+          seen.add(o);
+          tryAll(label, o);
+          if (typeof o === 'function') tryAll(label + '()', { constructor: o });
+          queue.push([label + '.__proto__', Object.getPrototypeOf(o)]);
+          for (const key of Reflect.ownKeys(o)) {
+            const d = Object.getOwnPropertyDescriptor(o, key);
+            for (const part of [d.value, d.get, d.set]) queue.push([label + '.' + String(key), part]);
+          }
+        }
+      }
+      return reached;
+    })()`);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.result).toEqual([]);
+  });
+
+  it('errors and results of the web platform reach no host object', async () => {
+    const outcome = await sandbox.run(`await (async () => {
+      const reached = [];
+      const probe = (label, value) => {
+        try { if (value?.constructor?.constructor?.('return typeof process === "undefined" ? undefined : process')()?.versions?.node) reached.push(label) } catch {}
+        try { if (Object.getPrototypeOf(value)?.constructor?.constructor?.('return typeof process === "undefined" ? undefined : process')()?.versions?.node) reached.push(label + ' proto') } catch {}
+      };
+      const sync = {
+        url: () => new URL('::'), atob: () => atob('*'), clone: () => structuredClone(() => 1), decoder: () => new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array([0xff])),
+        label: () => new TextDecoder('nope'), headers: () => new Headers({ 'bad name': 'x' }), response: () => new Response(null, { status: 99 }),
+        request: () => new Request('/relative'), signal: () => AbortSignal.abort().throwIfAborted(), pattern: () => new URLPattern('(('),
+        compression: () => new CompressionStream('zip'), event: () => new Event(),
+      };
+      for (const [label, f] of Object.entries(sync)) { try { probe(label + ' result', f()) } catch (e) { probe(label, e) } }
+      const asyncs = {
+        digest: () => crypto.subtle.digest('SHA-3', new Uint8Array(1)),
+        importKey: () => crypto.subtle.importKey('raw', new Uint8Array(16), 'AES-GCM', false, ['sign']),
+        decrypt: async () => crypto.subtle.decrypt({ name: 'AES-GCM', iv: new Uint8Array(12) }, await crypto.subtle.importKey('raw', new Uint8Array(16), 'AES-GCM', false, ['decrypt']), new Uint8Array(32)),
+        sign: async () => crypto.subtle.sign('HMAC', await crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, true, ['sign']), new Uint8Array(1)),
+        inflate: () => new Response(new Blob([new Uint8Array([1, 2, 3])]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer(),
+        body: async () => { const r = new Response('x'); await r.text(); return r.text() },
+      };
+      for (const [label, f] of Object.entries(asyncs)) { try { probe(label + ' result', await f()) } catch (e) { probe(label, e) } }
+      return reached;
+    })()`);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.result).toEqual([]);
+  });
+
   it('dynamic import is not available', async () => {
     const outcome = await sandbox.run("await import('node:fs').then(() => 'loaded', () => 'blocked')");
     expect(outcome.result).toBe('blocked');
@@ -89,7 +155,7 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
   it('exposes only standard globals and the installed bridges', async () => {
     const outcome = await sandbox.run('Reflect.ownKeys(globalThis).map(String)');
     const standard = new Set(Reflect.ownKeys(globalThis).map(String));
-    const installed = ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'crypto', 'WeakRef', 'FinalizationRegistry'];
+    const installed = ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'crypto', 'WeakRef', 'FinalizationRegistry', 'self', 'reportError', ...WEB_GLOBALS];
     // `got` is declared by the attempts above (a session keeps it).
     const unexpected = (outcome.result as string[]).filter((k) => !standard.has(k) && !installed.includes(k) && k !== 'got');
     expect(unexpected).toEqual([]);

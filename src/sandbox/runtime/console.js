@@ -32,7 +32,7 @@ function utf8Length(text) {
 function emit(level, args) {
   // Late callbacks of a finished step (or of an earlier run in a pooled context) write nowhere.
   if (!consoleOpen || consoleTruncated) return;
-  const text = formatLogArgs(args);
+  const text = indentGroup(formatLogArgs(args));
   const bytes = utf8Length(text) + 1;
   if (consoleBytes + bytes > consoleLimit) {
     consoleTruncated = true;

@@ -16,6 +16,7 @@ const ObjectPrototype = Object.prototype;
 async function runStep([source, k0, k1, k2, k3, k4, k5, k6, k7, clock, maxOutputBytes], pooled) {
   beginDeterminism([k0, k1, k2, k3, k4, k5, k6, k7], clock, pooled);
   beginConsole(maxOutputBytes);
+  beginConsoleExtras(pooled);
   resetTimers();
 
   let settled = false;
@@ -167,6 +168,7 @@ function installRuntime(global, lockdown) {
   installDeterminism(global);
   installTimers(global);
   installConsole(global);
+  installConsoleExtras(global.console);
   installWebPlatform(global, lockdown);
   removeUnsafeGlobals(global);
   if (lockdown) {

@@ -72,7 +72,14 @@ function DOMExceptionLike(name, message) {
   return typeof D === 'function' ? new D(message, name) : new SyntaxError(message);
 }
 
+// The interface object of `performance` (not constructible, as in browsers).
+function Performance() {
+  throw new TypeError('Illegal constructor');
+}
+Object.defineProperty(Performance.prototype, Symbol.toStringTag, { value: 'Performance', configurable: true });
+
 const performanceApi = {
+  __proto__: Performance.prototype,
   now: performanceNow,
   get timeOrigin() {
     return performanceOrigin;
@@ -121,7 +128,7 @@ const performanceApi = {
 
 function installPerformance(global) {
   Object.defineProperty(global, 'performance', { value: performanceApi, writable: true, configurable: true });
-  for (const C of [PerformanceEntry, PerformanceMark, PerformanceMeasure]) {
+  for (const C of [Performance, PerformanceEntry, PerformanceMark, PerformanceMeasure]) {
     Object.defineProperty(global, C.name, { value: C, writable: true, configurable: true });
   }
 }

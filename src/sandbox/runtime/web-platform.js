@@ -6,7 +6,7 @@
 // context everything it made is frozen right after, like the intrinsics (lockdown.js).
 
 const WEB_GLOBALS = [
-  'DOMException', 'Event', 'EventTarget', 'CustomEvent', 'AbortController', 'AbortSignal', 'TextEncoder', 'TextDecoder',
+  'DOMException', 'Event', 'EventTarget', 'CustomEvent', 'ErrorEvent', 'AbortController', 'AbortSignal', 'TextEncoder', 'TextDecoder',
   'TextEncoderStream', 'TextDecoderStream', 'atob', 'btoa', 'URL', 'URLSearchParams', 'URLPattern', 'structuredClone',
   'ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest',
   'ReadableByteStreamController', 'ReadableStreamDefaultController', 'WritableStream', 'WritableStreamDefaultWriter',

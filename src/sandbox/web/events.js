@@ -19,6 +19,20 @@ export class CustomEvent extends Event {
 }
 Object.defineProperty(CustomEvent.prototype, Symbol.toStringTag, { value: 'CustomEvent', configurable: true });
 
+export class ErrorEvent extends Event {
+  #init;
+  constructor(type, init = undefined) {
+    super(type, init);
+    this.#init = { message: String(init?.message ?? ''), filename: String(init?.filename ?? ''), lineno: Number(init?.lineno ?? 0) >>> 0, colno: Number(init?.colno ?? 0) >>> 0, error: init?.error };
+  }
+  get message() { return this.#init.message; }
+  get filename() { return this.#init.filename; }
+  get lineno() { return this.#init.lineno; }
+  get colno() { return this.#init.colno; }
+  get error() { return this.#init.error; }
+}
+Object.defineProperty(ErrorEvent.prototype, Symbol.toStringTag, { value: 'ErrorEvent', configurable: true });
+
 const internal = Symbol('AbortSignal internal');
 const signalState = new WeakMap();
 

@@ -4,7 +4,7 @@
 // the runtime's own: the virtual-clock timer, the uncaught-error report, the step's ChaCha20 bytes. `crypto` itself is the runtime's
 // (randomUUID should not need this bundle); its `subtle` getter answers `subtle` from here.
 import { DOMException } from './dom-exception.js';
-import { Event, EventTarget, CustomEvent, createWebEvents } from './events.js';
+import { Event, EventTarget, CustomEvent, ErrorEvent, createWebEvents } from './events.js';
 import { TextEncoder, TextDecoder, TextEncoderStream, TextDecoderStream } from './encoding.js';
 import { atob, btoa } from './base64.js';
 import { URL, URLSearchParams, URLPattern } from './url.js';
@@ -42,7 +42,7 @@ export function createWebPlatform(host) {
   }
   const subtle = new SubtleCrypto(token);
   return {
-    DOMException, Event, EventTarget, CustomEvent, AbortController, AbortSignal,
+    DOMException, Event, EventTarget, CustomEvent, ErrorEvent, AbortController, AbortSignal,
     TextEncoder, TextDecoder, TextEncoderStream, TextDecoderStream, atob, btoa,
     URL, URLSearchParams, URLPattern, structuredClone,
     ...streams, CompressionStream, DecompressionStream,
