@@ -42,7 +42,7 @@ export class LiveSession {
   static async create(memoryMb: number): Promise<LiveSession> {
     const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
     try {
-      return new LiveSession(memoryMb, isolate, await prepareContext(isolate, false));
+      return new LiveSession(memoryMb, isolate, await prepareContext(isolate, false, memoryMb));
     } catch (err) {
       isolate.dispose();
       throw err;

@@ -162,9 +162,34 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
     expect(outcome.result).not.toContain('process');
   });
 
-  it('has no shared memory, Atomics or WebAssembly', async () => {
+  it('has no shared memory or Atomics, and WebAssembly cannot make any', async () => {
     const outcome = await sandbox.run('[typeof SharedArrayBuffer, typeof Atomics, typeof WebAssembly]');
-    expect(outcome.result).toEqual(['undefined', 'undefined', 'undefined']);
+    expect(outcome.result).toEqual(['undefined', 'undefined', 'object']);
+    // (module (memory 1 1 shared)) and (module (import "e" "m" (memory 1 1 shared)))
+    const refused = await sandbox.run(`[
+      () => new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }),
+      () => new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1])),
+      () => new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 2, 9, 1, 1, 101, 1, 109, 2, 3, 1, 1])),
+    ].map((f) => { try { const m = f(); return Object.prototype.toString.call(m.buffer) } catch (e) { return e.name + ': ' + e.message } })`);
+    expect(refused.result).toEqual([
+      'TypeError: WebAssembly.Memory(): shared memory is not available in this sandbox',
+      'CompileError: memory: shared memory is not available in this sandbox',
+      'CompileError: imported memory: shared memory is not available in this sandbox',
+    ]);
+  });
+
+  it('holds WebAssembly memory to the isolate memory limit (isolated-vm does not count it)', async () => {
+    // (module (memory (export "m") 1)): declared without a maximum, it is given one within the limit.
+    const outcome = await sandbox.run(`(() => {
+      const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1, 7, 5, 1, 1, 109, 2, 0]);
+      const m = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.m;
+      let error = null;
+      try { for (let i = 0; i < 1000; i++) m.grow(64) } catch (e) { error = e.name }
+      let second = null;
+      try { new WebAssembly.Memory({ initial: 1 }) } catch (e) { second = e.name }
+      return [error, m.buffer.byteLength <= ${limits.memoryMb} * 1024 * 1024, second];
+    })()`);
+    expect(outcome.result).toEqual(['RangeError', true, 'RangeError']);
   });
 
   it('survives a stack overflow and a thrown getter in the result', async () => {

@@ -7,14 +7,14 @@ import { CSPRNG_SOURCE, WEB_HIDDEN, WEB_PARAMETERS, WEB_SOURCE } from './web-bun
  * strict function so its state and helpers stay in a closure user code cannot reach. It is compiled
  * once per isolate and run in each new context.
  */
-const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'console-extras.js', 'web-platform.js', 'lockdown.js', 'driver.js'];
+const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'console-extras.js', 'web-platform.js', 'wasm.js', 'lockdown.js', 'driver.js'];
 // User code may replace or delete any global; the runtime keeps the originals.
 const CAPTURED_GLOBALS = [
   'Object', 'Reflect', 'Array', 'JSON', 'Math', 'Number', 'String', 'Boolean', 'Symbol', 'BigInt', 'Function',
   'Promise', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Date', 'RegExp', 'Error', 'TypeError', 'RangeError',
   'ArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Float32Array', 'Float64Array', 'Intl', 'parseFloat',
 ];
-const RUNTIME_SOURCE = `(function (hostYield, lockdown) {
+const RUNTIME_SOURCE = `(function (hostYield, lockdown, memoryMb) {
 'use strict';
 const globalObject = globalThis;
 const { ${CAPTURED_GLOBALS.join(', ')} } = globalObject;
@@ -23,7 +23,7 @@ const WEB_SOURCE = ${JSON.stringify(WEB_SOURCE)};
 const WEB_PARAMETERS = ${JSON.stringify(WEB_PARAMETERS)};
 const WEB_HIDDEN = ${JSON.stringify(WEB_HIDDEN)};
 ${FRAGMENTS.map((f) => readFileSync(new URL(f, import.meta.url), 'utf8')).join('\n')}
-return installRuntime(globalObject, lockdown);
+return installRuntime(globalObject, lockdown, memoryMb);
 })`;
 const RUNTIME_FILENAME = 'raftbox:runtime';
 
@@ -46,10 +46,12 @@ const hostYield = new ivm.Callback(() => undefined, { async: true });
 export const RUNTIME_FRAME_MARKER = RUNTIME_FILENAME;
 
 /**
+ * `memoryMb` is the isolate's memory limit: WebAssembly memories, which isolated-vm does not count,
+ * are held to it too (runtime/wasm.js).
  * `lockdown` freezes the intrinsics and resets globals before every run: for contexts shared by
  * unrelated callers (the pool). A session's own context stays fully mutable.
  */
-export async function prepareContext(isolate: ivm.Isolate, lockdown: boolean): Promise<PreparedContext> {
+export async function prepareContext(isolate: ivm.Isolate, lockdown: boolean, memoryMb: number): Promise<PreparedContext> {
   let script = runtimeScripts.get(isolate);
   if (!script) {
     script = await isolate.compileScript(RUNTIME_SOURCE, { filename: RUNTIME_FILENAME });
@@ -57,9 +59,9 @@ export async function prepareContext(isolate: ivm.Isolate, lockdown: boolean): P
   }
   const context = await isolate.createContext();
   const install = (await script.run(context, { reference: true })) as ivm.Reference<
-    (yieldToHost: unknown, lockdown: boolean) => unknown
+    (yieldToHost: unknown, lockdown: boolean, memoryMb: number) => unknown
   >;
-  const driver = (await install.apply(undefined, [hostYield, lockdown], {
+  const driver = (await install.apply(undefined, [hostYield, lockdown, memoryMb], {
     result: { reference: true },
   })) as PreparedContext['driver'];
   install.release();

@@ -17,6 +17,7 @@ async function runStep([source, k0, k1, k2, k3, k4, k5, k6, k7, clock, maxOutput
   beginDeterminism([k0, k1, k2, k3, k4, k5, k6, k7], clock, pooled);
   beginConsole(maxOutputBytes);
   beginConsoleExtras(pooled);
+  beginWasm(pooled);
   resetTimers();
 
   let settled = false;
@@ -164,12 +165,13 @@ function isJsonFaithful(value, path) {
   return true;
 }
 
-function installRuntime(global, lockdown) {
+function installRuntime(global, lockdown, memoryMb) {
   installDeterminism(global);
   installTimers(global);
   installConsole(global);
   installConsoleExtras(global.console);
   installWebPlatform(global, lockdown);
+  installWasm(global, memoryMb);
   removeUnsafeGlobals(global);
   if (lockdown) {
     hardenIntrinsics(global);

@@ -1,5 +1,5 @@
 // Runs inside the isolate (see bootstrap.ts). Two jobs:
-// - every context drops what could leak between callers or break replay (shared memory, wasm,
+// - every context drops what could leak between callers or break replay (shared memory,
 //   GC-observable weak references, RegExp's legacy last-match statics);
 // - a pooled context (reused by unrelated callers) freezes every intrinsic once and resets the
 //   global object before each run, so nothing one run does is visible to the next.
@@ -9,7 +9,7 @@
 const OVERRIDABLE = ['constructor', 'toString', 'toLocaleString', 'valueOf', 'toJSON', 'name', 'message', 'hasOwnProperty'];
 
 function removeUnsafeGlobals(global) {
-  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete global[name];
+  for (const name of ['SharedArrayBuffer', 'Atomics']) delete global[name];
   for (const key of ['$1', '$2', '$3', '$4', '$5', '$6', '$7', '$8', '$9', 'input', '$_', 'lastMatch', '$&', 'lastParen', '$+', 'leftContext', '$`', 'rightContext', "$'"]) {
     delete RegExp[key];
   }
