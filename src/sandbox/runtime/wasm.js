@@ -71,8 +71,10 @@ function boundModule(source) {
     if (id === 2) {
       const p = { i: 0 };
       for (let n = readLeb(payload, p); n > 0; n--) {
-        p.i += readLeb(payload, p);
-        p.i += readLeb(payload, p);
+        for (let name = 0; name < 2; name++) {
+          const length = readLeb(payload, p);
+          p.i += length;
+        }
         const kind = payload[p.i++];
         if (kind === 0) readLeb(payload, p);
         else if (kind === 1) {
