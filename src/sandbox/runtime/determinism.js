@@ -55,7 +55,7 @@ function fillRandom(view) {
   if (!ArrayBuffer.isView(view) || view instanceof Float32Array || view instanceof Float64Array || view instanceof DataView || (typeof Float16Array === 'function' && view instanceof Float16Array)) {
     throw new TypeError('The data argument must be an integer-type TypedArray');
   }
-  if (view.byteLength > 65536) throw new RangeError(`The ArrayBuffer/ArrayBufferView's byte length (${view.byteLength}) exceeds the number of bytes of entropy available via this API (65536)`);
+  if (view.byteLength > 65536) throw domException(`The ArrayBuffer/ArrayBufferView's byte length (${view.byteLength}) exceeds the number of bytes of entropy available via this API (65536)`, 'QuotaExceededError');
   csprng.fill(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
   return view;
 }

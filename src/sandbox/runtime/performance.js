@@ -62,14 +62,8 @@ function performanceNow() {
 function markTime(mark, method) {
   if (typeof mark === 'number') return mark;
   const found = performanceEntries.findLast((e) => e.entryType === 'mark' && e.name === String(mark));
-  if (found === undefined) throw new DOMExceptionLike('SyntaxError', `Failed to execute '${method}' on 'Performance': The mark '${String(mark)}' does not exist.`);
+  if (found === undefined) throw domException(`Failed to execute '${method}' on 'Performance': The mark '${String(mark)}' does not exist.`, 'SyntaxError');
   return found.startTime;
-}
-
-// The web bundle's DOMException is loaded lazily; a missing mark is rare enough to load it for.
-function DOMExceptionLike(name, message) {
-  const D = globalObject.DOMException;
-  return typeof D === 'function' ? new D(message, name) : new SyntaxError(message);
 }
 
 // The interface object of `performance` (not constructible, as in browsers).

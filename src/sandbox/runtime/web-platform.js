@@ -17,6 +17,13 @@ const WEB_GLOBALS = [
 
 let webPlatform = null;
 let webLoading = false;
+let loadWeb = () => null;
+
+/** A DOMException of the web platform, for the runtime's own errors (loads the bundle: they are rare). */
+function domException(message, name) {
+  const platform = loadWeb();
+  return platform === null ? new Error(message) : new platform.DOMException(message, name);
+}
 const lazyAccessors = new Set();
 
 function loadWebPlatform(global, host, bindings, pooled) {
@@ -63,6 +70,7 @@ function installWebPlatform(global, pooled) {
     fillRandom: (bytes) => csprng.fill(bytes),
   };
   const load = () => loadWebPlatform(global, host, bindings, pooled);
+  loadWeb = load;
   for (const name of WEB_GLOBALS) {
     const get = { [name]() { return load()?.[name]; } }[name];
     const set = { [name](value) { Object.defineProperty(global, name, { value, writable: true, configurable: true }); } }[name];

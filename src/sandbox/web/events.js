@@ -2,10 +2,18 @@
 // CustomEvent, AbortController and AbortSignal are the thin spec layers on top. `AbortSignal.timeout`
 // runs on the step's virtual clock (host.setTimeout), like every other timer here.
 
-import { Event, EventTarget, setErrorHandler, setWarningHandler } from 'event-target-shim';
+import { Event as ShimEvent, EventTarget, setErrorHandler, setWarningHandler } from 'event-target-shim';
 import { DOMException } from './dom-exception.js';
 
-export { Event, EventTarget };
+export { EventTarget };
+
+// event-target-shim takes a missing type as "undefined"; WebIDL requires the argument.
+export class Event extends ShimEvent {
+  constructor(type, init = undefined) {
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'Event': 1 argument required, but only 0 present.");
+    super(type, init);
+  }
+}
 
 export class CustomEvent extends Event {
   #detail;
