@@ -116,6 +116,9 @@ function hardenObjects(queue) {
       const desc = Reflect.getOwnPropertyDescriptor(object, key);
       if ('value' in desc && desc.writable && desc.configurable && OVERRIDABLE.includes(key)) {
         makeOverridable(object, key, desc.value, desc.enumerable);
+        // The new accessor functions are reachable too (getOwnPropertyDescriptor): freeze them.
+        const accessor = Reflect.getOwnPropertyDescriptor(object, key);
+        queue.push(accessor.get, accessor.set);
       }
       queue.push(desc.value, desc.get, desc.set);
     }

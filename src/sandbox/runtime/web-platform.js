@@ -39,7 +39,7 @@ function loadWebPlatform(global, host, bindings, pooled) {
     const platform = exports.createWebPlatform(host);
     // @exodus/bytes' TextDecoderStream looks for TransformStream on the global object it was given.
     shadow.TransformStream = platform.TransformStream;
-    if (pooled) hardenObjects([platform, shadow]);
+    if (pooled) hardenObjects([platform, shadow, ...hiddenWebIntrinsics(platform)]);
     webPlatform = platform;
   } finally {
     webLoading = false;
@@ -55,6 +55,26 @@ function loadWebPlatform(global, host, bindings, pooled) {
     }
   }
   return webPlatform;
+}
+
+/**
+ * Prototypes the web platform's globals do not reach, only its objects: the streams' async iterator
+ * and readers, whatwg-url's iterators. Like lockdown.js's hiddenIntrinsics, found by making one.
+ */
+function hiddenWebIntrinsics(platform) {
+  const P = Object.getPrototypeOf;
+  const stream = () => new platform.ReadableStream();
+  const params = new platform.URLSearchParams();
+  return [
+    P(stream().values()),
+    P(stream()[Symbol.asyncIterator]()),
+    P(new platform.ReadableStream({ type: 'bytes' }).getReader({ mode: 'byob' })),
+    P(params.entries()),
+    P(params[Symbol.iterator]()),
+    P(new platform.Headers().entries()),
+    P(new platform.FormData().entries()),
+    P(new platform.WritableStream().getWriter()),
+  ];
 }
 
 function installWebPlatform(global, pooled) {
