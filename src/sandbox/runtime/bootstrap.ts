@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
-import { CSPRNG_SOURCE, WEB_HIDDEN, WEB_PARAMETERS, WEB_SOURCE } from './web-bundle.ts';
+import { CSPRNG_SOURCE, WEB_HIDDEN, WEB_SOURCES } from './web-bundle.ts';
 
 /**
  * The in-isolate runtime is plain JavaScript (the *.js fragments beside this file), joined into one
@@ -14,13 +14,11 @@ const CAPTURED_GLOBALS = [
   'Promise', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Date', 'RegExp', 'Error', 'TypeError', 'RangeError',
   'ArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Float32Array', 'Float64Array', 'Intl', 'parseFloat',
 ];
-const RUNTIME_SOURCE = `(function (hostYield, lockdown, memoryMb) {
+const RUNTIME_SOURCE = `(function (hostYield, readWebSource, lockdown, memoryMb) {
 'use strict';
 const globalObject = globalThis;
 const { ${CAPTURED_GLOBALS.join(', ')} } = globalObject;
 ${CSPRNG_SOURCE}
-const WEB_SOURCE = ${JSON.stringify(WEB_SOURCE)};
-const WEB_PARAMETERS = ${JSON.stringify(WEB_PARAMETERS)};
 const WEB_HIDDEN = ${JSON.stringify(WEB_HIDDEN)};
 ${FRAGMENTS.map((f) => readFileSync(new URL(f, import.meta.url), 'utf8')).join('\n')}
 return installRuntime(globalObject, lockdown, memoryMb);
@@ -42,6 +40,13 @@ export interface PreparedContext {
 const runtimeScripts = new WeakMap<ivm.Isolate, ivm.Script>();
 // Awaiting it ends the isolate's current task: the in-isolate stand-in for "the event loop turned".
 const hostYield = new ivm.Callback(() => undefined, { async: true });
+// The source text of one web platform module (runtime/web-platform.js), copied in on its first use in
+// a context. Takes a module name, returns a constant string.
+const readWebSource = new ivm.Callback((name: unknown) => {
+  const source = typeof name === 'string' ? WEB_SOURCES.get(name) : undefined;
+  if (source === undefined) throw new Error('unknown web platform module');
+  return source;
+});
 
 export const RUNTIME_FRAME_MARKER = RUNTIME_FILENAME;
 
@@ -59,9 +64,9 @@ export async function prepareContext(isolate: ivm.Isolate, lockdown: boolean, me
   }
   const context = await isolate.createContext();
   const install = (await script.run(context, { reference: true })) as ivm.Reference<
-    (yieldToHost: unknown, lockdown: boolean, memoryMb: number) => unknown
+    (yieldToHost: unknown, webSource: unknown, lockdown: boolean, memoryMb: number) => unknown
   >;
-  const driver = (await install.apply(undefined, [hostYield, lockdown, memoryMb], {
+  const driver = (await install.apply(undefined, [hostYield, readWebSource, lockdown, memoryMb], {
     result: { reference: true },
   })) as PreparedContext['driver'];
   install.release();

@@ -1,41 +1,82 @@
 import { tokenizer } from 'acorn';
-import { buildSync } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 /**
  * The web platform (src/sandbox/web) and the step's CSPRNG, bundled with esbuild for the isolate when
- * this module loads. The web bundle becomes a function whose parameters shadow every global it could
- * read, called with the runtime's own captured built-ins: what it sees never depends on what user code
- * did to the global object before the first use (it is evaluated lazily in a session).
+ * this module loads. Each module of src/sandbox/web named in WEB_MODULES is a bundle of its own, so a
+ * context parses only the modules it uses (the URL module with its IDNA tables alone is 330 kB); a
+ * module's imports of the others become calls of `__provide(name)`, which loads that bundle once.
+ * Each bundle is a function whose constants shadow every global it could read, taken from the globals
+ * as they were at bootstrap: what it sees never depends on what user code did to the global object
+ * before its first use. The isolate reads a bundle's text through a host callback on that first use,
+ * so a new context compiles none of it.
  */
 
-// Globals polyfills feature-detect (or that user code could plant): undefined to the bundle even
+// Globals polyfills feature-detect (or that user code could plant): undefined to the bundles even
 // where the runtime has them.
 export const WEB_HIDDEN = [
   'window', 'self', 'global', 'process', 'Buffer', 'require', 'module', 'exports', 'define', 'document', 'navigator',
   'location', 'console', 'fetch', 'crypto', 'performance', 'WebAssembly', 'dispatchEvent', 'ErrorEvent', 'Atomics',
   'setInterval', 'clearInterval', 'setImmediate', 'structuredClone',
 ];
-// Not usable as parameter names of a sloppy-mode function.
-const NOT_PARAMETERS = new Set(['eval', 'arguments', 'let', 'static', 'yield', 'await', 'implements', 'package', 'protected', 'interface', 'private', 'public', 'enum']);
+
+/** The modules that are bundles of their own; 'index' (createWebPlatform) is the one loaded first. */
+export const WEB_MODULES = [
+  'index', 'dom-exception', 'events', 'encoding', 'base64', 'url', 'structured-clone', 'streams', 'compression', 'blob',
+  'form-data', 'headers', 'fetch-body', 'subtle',
+] as const;
+export type WebModule = (typeof WEB_MODULES)[number];
+
+// Globals some bundled packages use by bare name, per module: esbuild `inject` makes them that module's
+// imports (only what a module needs: every injected import is a module its bundle loads).
+const INJECT: Partial<Record<WebModule, string[]>> = {
+  url: ['inject-encoding.js', 'inject-url.js'],
+  streams: ['inject-dom-exception.js'],
+  encoding: ['inject-streams.js'],
+};
+
+// Not usable as the name of a constant.
+const RESERVED = new Set(['eval', 'arguments', 'let', 'static', 'yield', 'await', 'implements', 'package', 'protected', 'interface', 'private', 'public', 'enum']);
 
 /**
- * Every name the bundle could read as a free variable: an over-approximation (every identifier token
- * not right after a dot), which is harmless, since the bundle's own declarations shadow parameters.
+ * Every name a bundle could read as a free variable: an over-approximation (every identifier token
+ * not right after a dot), which is harmless, since the bundle's own declarations shadow the constants.
  */
 function identifierNames(code: string): string[] {
   const names = new Set<string>();
   let afterDot = false;
   for (const token of tokenizer(code, { ecmaVersion: 'latest' })) {
-    if (token.type.label === 'name' && !afterDot && !NOT_PARAMETERS.has(token.value as string)) names.add(token.value as string);
+    if (token.type.label === 'name' && !afterDot && !RESERVED.has(token.value as string)) names.add(token.value as string);
     afterDot = token.type.label === '.' || token.type.label === '?.';
   }
   return [...names].sort();
 }
 
-function bundle(entry: string, globalName: string, inject: string[] = []): string {
-  const result = buildSync({
-    inject: inject.map((file) => new URL(`../web/${file}`, import.meta.url).pathname),
-    entryPoints: [new URL(`../web/${entry}`, import.meta.url).pathname],
+const webFile = (file: string) => new URL(`../web/${file}`, import.meta.url).pathname;
+
+/** Imports of another web module resolve to that module's bundle, loaded through `__provide`. */
+function provided(current: string): Plugin {
+  const others = new Set<string>(WEB_MODULES.filter((m) => m !== current));
+  return {
+    name: 'raftbox-provided',
+    setup(build) {
+      build.onResolve({ filter: /^\.\/[a-z0-9-]+\.js$/ }, (args) => {
+        const name = args.path.slice(2, -3);
+        return others.has(name) ? { path: name, namespace: 'raftbox-provided' } : undefined;
+      });
+      build.onLoad({ filter: /.*/, namespace: 'raftbox-provided' }, (args) => ({
+        contents: `module.exports = __provide(${JSON.stringify(args.path)});`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+async function bundle(entry: string, globalName: string, options: { inject?: string[]; plugins?: Plugin[] } = {}): Promise<string> {
+  const result = await build({
+    entryPoints: [webFile(entry)],
+    inject: (options.inject ?? []).map(webFile),
+    plugins: options.plugins ?? [],
     bundle: true,
     format: 'iife',
     globalName,
@@ -54,19 +95,23 @@ function bundle(entry: string, globalName: string, inject: string[] = []): strin
 }
 
 /** `const csprng = …` for the runtime's closure: seed(words), fill(bytes), uint32(). */
-export const CSPRNG_SOURCE = bundle('random.js', 'csprng').replace(/^var csprng=/, 'const csprng=');
-
-const WEB_BODY = bundle('index.js', '__raftboxWeb', ['inject.js']);
+export const CSPRNG_SOURCE = (await bundle('random.js', 'csprng')).replace(/^var csprng=/, 'const csprng=');
 
 /**
- * The bundle's free names: the runtime passes each the value the global object had at bootstrap
- * (undefined for WEB_HIDDEN and for what it lacks), whatever user code did to it since.
+ * A function expression per module: (__shadowGlobal, __provide) => the module's exports. Every name the
+ * bundle could read freely is a constant taken from __shadowGlobal (the globals at bootstrap, less
+ * WEB_HIDDEN).
  */
-export const WEB_PARAMETERS = identifierNames(WEB_BODY).filter((n) => n !== '__shadowGlobal');
-
-/** A function expression: (__shadowGlobal, ...WEB_PARAMETERS) => { createWebPlatform }. */
-export const WEB_SOURCE = `(function (__shadowGlobal, ${WEB_PARAMETERS.join(', ')}) {
-${WEB_BODY}
+async function moduleSource(name: WebModule): Promise<[WebModule, string]> {
+  const body = await bundle(`${name}.js`, '__raftboxWeb', { inject: INJECT[name] ?? [], plugins: [provided(name)] });
+  const free = identifierNames(body).filter((n) => !['__shadowGlobal', '__provide', '__raftboxWeb'].includes(n));
+  return [name, `(function (__shadowGlobal, __provide) {
+const { ${free.join(', ')} } = __shadowGlobal;
+${body}
 return __raftboxWeb;
 })
-//# sourceURL=raftbox:runtime/web`;
+//# sourceURL=raftbox:runtime/web/${name}`];
+}
+
+// Plugins need esbuild's asynchronous API: the bundles are ready before any module importing this one runs.
+export const WEB_SOURCES: ReadonlyMap<string, string> = new Map(await Promise.all(WEB_MODULES.map(moduleSource)));

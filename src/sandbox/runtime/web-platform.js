@@ -1,7 +1,8 @@
-// Runs inside the isolate (see bootstrap.ts). Installs the web platform (src/sandbox/web, bundled as
-// WEB_SOURCE) and the small globals that need no bundle. The bundle is ~0.5 MB and costs tens of ms to
-// evaluate, so every context evaluates it on the first read of one of its globals (accessors). It reads
-// no global at that point: its free names are parameters bound to what the global object held at
+// Runs inside the isolate (see bootstrap.ts). Installs the web platform (src/sandbox/web, bundled by
+// web-bundle.ts, a bundle per module whose text comes from the host's readWebSource) and the small
+// globals that need no bundle. Together the bundles are ~0.5 MB, so a context evaluates a module on the
+// first read of one of its globals (accessors), and only the modules that one needs. A module reads
+// no global then: its free names are constants bound to what the global object held at
 // bootstrap, so a run that replaced `Object` or planted `window` first changes nothing. In a pooled
 // context everything it made is frozen right after, like the intrinsics (lockdown.js).
 
@@ -26,7 +27,7 @@ function domException(message, name) {
 }
 const lazyAccessors = new Set();
 
-function loadWebPlatform(global, host, bindings, pooled) {
+function loadWebPlatform(host, bindings, pooled) {
   if (webPlatform !== null) return webPlatform;
   // A polyfill probing a global (`typeof URL`) while the bundle evaluates finds nothing.
   if (webLoading) return null;
@@ -34,27 +35,42 @@ function loadWebPlatform(global, host, bindings, pooled) {
   try {
     const shadow = Object.create(null);
     for (const [name, value] of bindings) shadow[name] = value;
-    const values = WEB_PARAMETERS.map((name) => bindings.get(name));
-    const exports = Reflect.apply(indirectEval(WEB_SOURCE), undefined, [shadow, ...values]);
-    const platform = exports.createWebPlatform(host);
-    // @exodus/bytes' TextDecoderStream looks for TransformStream on the global object it was given.
-    shadow.TransformStream = platform.TransformStream;
-    if (pooled) hardenObjects([platform, shadow, ...hiddenWebIntrinsics(platform)]);
+    const modules = new Map();
+    const provide = (name) => {
+      if (!modules.has(name)) {
+        modules.set(name, null);
+        modules.set(name, Reflect.apply(indirectEval(readWebSource(name)), undefined, [shadow, provide]));
+        // @exodus/bytes' TextDecoderStream checks for TransformStream on the global object it was given.
+        if (name === 'streams') shadow.TransformStream = modules.get(name).TransformStream;
+      }
+      const exports = modules.get(name);
+      if (exports === null) throw new Error(`web platform module ${name} imports itself through another`);
+      return exports;
+    };
+    const platform = provide('index').createWebPlatform(host);
+    if (pooled) {
+      // Everything at once, then frozen: a run must not find the platform half set up by another.
+      const values = Object.values(platform);
+      hardenObjects([platform, shadow, ...values, ...hiddenWebIntrinsics(platform)]);
+    }
     webPlatform = platform;
   } finally {
     webLoading = false;
   }
-  // A session's globals become ordinary data properties; a pooled context keeps its accessors, which
-  // resetGlobals would otherwise put back before every run.
-  if (!pooled) {
-    for (const name of WEB_GLOBALS) {
-      const desc = Reflect.getOwnPropertyDescriptor(global, name);
-      if (desc !== undefined && lazyAccessors.has(desc.get)) {
-        Object.defineProperty(global, name, { value: webPlatform[name], writable: true, configurable: true });
-      }
-    }
-  }
   return webPlatform;
+}
+
+/** The value of one web global; a session's global becomes an ordinary data property on first read. */
+function readWebGlobal(global, name, load, pooled) {
+  const platform = load();
+  if (platform === null) return undefined;
+  const value = platform[name];
+  // A pooled context keeps its accessors, which resetGlobals would otherwise put back before every run.
+  if (!pooled) {
+    const desc = Reflect.getOwnPropertyDescriptor(global, name);
+    if (desc !== undefined && lazyAccessors.has(desc.get)) Object.defineProperty(global, name, { value, writable: true, configurable: true });
+  }
+  return value;
 }
 
 /**
@@ -89,10 +105,10 @@ function installWebPlatform(global, pooled) {
     reportError: reportUncaught,
     fillRandom: (bytes) => csprng.fill(bytes),
   };
-  const load = () => loadWebPlatform(global, host, bindings, pooled);
+  const load = () => loadWebPlatform(host, bindings, pooled);
   loadWeb = load;
   for (const name of WEB_GLOBALS) {
-    const get = { [name]() { return load()?.[name]; } }[name];
+    const get = { [name]() { return readWebGlobal(global, name, load, pooled); } }[name];
     const set = { [name](value) { Object.defineProperty(global, name, { value, writable: true, configurable: true }); } }[name];
     lazyAccessors.add(get);
     Object.defineProperty(global, name, { get, set, configurable: true });
