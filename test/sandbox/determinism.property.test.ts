@@ -108,5 +108,7 @@ describe('replay determinism (property)', () => {
         replayed.dispose();
       }
     }
-  });
+    // Steps that load web platform modules (crypto.subtle, compression, URL) cost tens of ms in each
+    // fresh session; 200 sequences take ~20 s on a quiet 2-core machine.
+  }, 180_000);
 });
