@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { conflict, invalidParams, notFound } from '../errors.ts';
-import { LiveSession, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
+import { LiveSession, newStepSeed, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
 import type { Command, CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
@@ -160,7 +159,7 @@ export class SessionService {
       // Never behind the parent's clock: Date.now() in a session does not go back when the next step
       // runs on a node whose clock is behind.
       const clock = Math.max(Date.now(), base.parentClock + 1);
-      const input: Step = { code: req.code, language: req.language, seed: randomUUID(), clock };
+      const input: Step = { code: req.code, language: req.language, seed: newStepSeed(), clock };
       const outcome = await warm.live.run(input, limits, req.signal);
       req.ran?.();
       if (!COMMITTED.has(outcome.status)) {

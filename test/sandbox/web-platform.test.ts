@@ -1,4 +1,4 @@
-import { webcrypto } from 'node:crypto';
+import { webcrypto, type JsonWebKey } from 'node:crypto';
 import { gzipSync, deflateSync, deflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IsolatePool } from '../../src/sandbox/index.ts';

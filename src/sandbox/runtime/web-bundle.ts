@@ -46,7 +46,8 @@ function identifierNames(code: string): string[] {
   const names = new Set<string>();
   let afterDot = false;
   for (const token of tokenizer(code, { ecmaVersion: 'latest' })) {
-    if (token.type.label === 'name' && !afterDot && !RESERVED.has(token.value as string)) names.add(token.value as string);
+    const value = (token as unknown as { value: unknown }).value;
+    if (token.type.label === 'name' && !afterDot && typeof value === 'string' && !RESERVED.has(value)) names.add(value);
     afterDot = token.type.label === '.' || token.type.label === '?.';
   }
   return [...names].sort();

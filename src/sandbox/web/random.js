@@ -4,13 +4,16 @@
 // Bundled into the runtime eagerly: Math.random draws from it.
 import { chacha20 } from '@noble/ciphers/chacha.js';
 
-const BUFFER_BYTES = 1024;
+// A step that draws a few values (one Math.random) should not pay for a kilobyte of keystream: the
+// first refill after seeding makes one 64-byte block, each next one twice as much, up to 1 kB.
+const MAX_BUFFER_BYTES = 1024;
 const key = new Uint8Array(32);
 const nonce = new Uint8Array(12);
-const zeros = new Uint8Array(BUFFER_BYTES);
-let buffer = new Uint8Array(BUFFER_BYTES);
-let offset = BUFFER_BYTES;
+const zeros = new Uint8Array(MAX_BUFFER_BYTES);
+let buffer = new Uint8Array(0);
+let offset = 0;
 let block = 0;
+let nextRefillBytes = 64;
 
 /** Keys the generator with eight 32-bit words (little-endian) and restarts its stream. */
 export function seed(words) {
@@ -22,25 +25,30 @@ export function seed(words) {
     key[4 * i + 3] = w >>> 24;
   }
   block = 0;
-  offset = BUFFER_BYTES;
+  buffer = new Uint8Array(0);
+  offset = 0;
+  nextRefillBytes = 64;
 }
 
 function refill() {
-  buffer = chacha20(key, nonce, zeros, new Uint8Array(BUFFER_BYTES), block);
-  block += BUFFER_BYTES / 64;
+  const size = nextRefillBytes;
+  buffer = chacha20(key, nonce, zeros.subarray(0, size), new Uint8Array(size), block);
+  block += size / 64;
   offset = 0;
+  nextRefillBytes = Math.min(size * 2, MAX_BUFFER_BYTES);
 }
 
 export function fill(bytes) {
   for (let i = 0; i < bytes.length; i++) {
-    if (offset === BUFFER_BYTES) refill();
+    if (offset === buffer.length) refill();
     bytes[i] = buffer[offset++];
   }
   return bytes;
 }
 
 export function uint32() {
-  if (offset + 4 > BUFFER_BYTES) refill();
+  // Up to three bytes an odd-sized fill() left are skipped: the same ones on every replay.
+  if (offset + 4 > buffer.length) refill();
   const b = buffer;
   const o = offset;
   offset += 4;
