@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IsolatePool, LiveSession, type RunOutcome } from '../../src/sandbox/index.ts';
-import { limits, step } from './helpers.ts';
+import { limits, SANDBOX_MODES } from './helpers.ts';
 import { WEB_CONSTRUCTORS, WEB_GLOBALS } from './web-globals.ts';
 
 /**
@@ -52,24 +51,8 @@ const processAttempts: Record<string, string> = {
   'Array.fromAsync of a thenable': "(() => { let got; Array.fromAsync({ length: 1, 0: { then(r) { got = this.constructor.constructor('return process')(); r(1) } } }); return got })()",
 };
 
-const modes: Array<[string, () => Promise<{ run(code: string): Promise<RunOutcome>; close(): void }>]> = [
-  [
-    'pooled context',
-    async () => {
-      const pool = new IsolatePool({ maxIsolates: 1 });
-      return { run: (code) => pool.run(step(code), limits), close: () => pool.close() };
-    },
-  ],
-  [
-    'session context',
-    async () => {
-      const session = await LiveSession.create(64);
-      return { run: (code) => session.run(step(code), limits), close: () => session.dispose() };
-    },
-  ],
-];
 
-describe.each(modes)('escape attempts in a %s', (_, open) => {
+describe.each(SANDBOX_MODES)('escape attempts in a %s', (_, open) => {
   let sandbox: Awaited<ReturnType<typeof open>>;
   beforeAll(async () => {
     sandbox = await open();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IsolatePool, LiveSession, type RunOutcome } from '../../src/sandbox/index.ts';
-import { limits, step } from './helpers.ts';
+import type { RunOutcome } from '../../src/sandbox/index.ts';
+import { SANDBOX_MODES } from './helpers.ts';
 
 /**
  * The globals of the WinterTC Minimum Common API (the list MCP-V8 scans), each with a check of its
@@ -81,24 +81,8 @@ async function score(run: (code: string) => Promise<RunOutcome>): Promise<Record
   return results;
 }
 
-const modes: Array<[string, () => Promise<{ run(code: string): Promise<RunOutcome>; close(): void }>]> = [
-  [
-    'stateless',
-    async () => {
-      const pool = new IsolatePool({ maxIsolates: 1 });
-      return { run: (code) => pool.run(step(code), limits), close: () => pool.close() };
-    },
-  ],
-  [
-    'session',
-    async () => {
-      const session = await LiveSession.create(64);
-      return { run: (code) => session.run(step(code), limits), close: () => session.dispose() };
-    },
-  ],
-];
 
-describe.each(modes)('WinterTC Minimum Common API, %s', (mode, open) => {
+describe.each(SANDBOX_MODES)('WinterTC Minimum Common API, %s', (mode, open) => {
   let sandbox: Awaited<ReturnType<typeof open>>;
   beforeAll(async () => {
     sandbox = await open();

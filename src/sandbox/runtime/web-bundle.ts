@@ -76,6 +76,8 @@ function provided(current: string): Plugin {
 async function bundle(entry: string, globalName: string, options: { inject?: string[]; plugins?: Plugin[] } = {}): Promise<string> {
   const result = await build({
     entryPoints: [webFile(entry)],
+    // Packages (and the alias below) resolve from here, whatever the process's working directory.
+    absWorkingDir: webFile(''),
     inject: (options.inject ?? []).map(webFile),
     plugins: options.plugins ?? [],
     bundle: true,

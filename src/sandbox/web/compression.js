@@ -46,33 +46,27 @@ function codecStream(table, format, what, decompressing) {
   });
 }
 
-export class CompressionStream {
-  #stream;
-  constructor(format) {
-    if (arguments.length === 0) throw new TypeError("Failed to construct 'CompressionStream': 1 argument required, but only 0 present.");
-    this.#stream = codecStream(COMPRESSORS, String(format), 'CompressionStream', false);
-  }
-  get readable() {
-    return this.#stream.readable;
-  }
-  get writable() {
-    return this.#stream.writable;
-  }
+function codecClass(name, table, decompressing) {
+  const C = {
+    [name]: class {
+      #stream;
+      constructor(format) {
+        if (arguments.length === 0) throw new TypeError(`Failed to construct '${name}': 1 argument required, but only 0 present.`);
+        this.#stream = codecStream(table, String(format), name, decompressing);
+      }
+      get readable() {
+        return this.#stream.readable;
+      }
+      get writable() {
+        return this.#stream.writable;
+      }
+    },
+  }[name];
+  return C;
 }
 
-export class DecompressionStream {
-  #stream;
-  constructor(format) {
-    if (arguments.length === 0) throw new TypeError("Failed to construct 'DecompressionStream': 1 argument required, but only 0 present.");
-    this.#stream = codecStream(DECOMPRESSORS, String(format), 'DecompressionStream', true);
-  }
-  get readable() {
-    return this.#stream.readable;
-  }
-  get writable() {
-    return this.#stream.writable;
-  }
-}
+export const CompressionStream = codecClass('CompressionStream', COMPRESSORS, false);
+export const DecompressionStream = codecClass('DecompressionStream', DECOMPRESSORS, true);
 for (const C of [CompressionStream, DecompressionStream]) {
   Object.defineProperty(C.prototype, Symbol.toStringTag, { value: C.name, configurable: true });
 }
