@@ -1,8 +1,11 @@
 // Micro-benchmark of the sandbox alone: stateless `1 + 1` through the IsolatePool at concurrency 1
-// and 8, warm session steps, and replay of a 100-step session.
+// and 8, warm session steps, replay of a 100-step session, what a new session and a pooled context
+// cost to set up, and the first use of web platform modules in a session (each is loaded then).
 // Run: node --no-node-snapshot bench/sandbox.ts
 import { performance } from 'node:perf_hooks';
+import ivm from 'isolated-vm';
 import { IsolatePool, LiveSession, type Limits, type Step } from '../src/sandbox/index.ts';
+import { prepareContext } from '../src/sandbox/runtime/bootstrap.ts';
 
 const limits: Limits = { memoryMb: 64, cpuTimeoutMs: 5000, wallTimeoutMs: 10000, maxOutputBytes: 65536 };
 const step = (code: string, i = 0): Step => ({ code, language: 'js', seed: `s${i}`, clock: 1_700_000_000_000 + i });
@@ -55,3 +58,36 @@ for (let round = 0; round < 30; round++) {
 }
 replayTimes.sort((a, b) => a - b);
 console.log(`replay of 100 steps into a fresh session: median ${replayTimes[15]!.toFixed(1)} ms, min ${replayTimes[0]!.toFixed(1)} ms (excluding isolate creation)`);
+
+const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1]!;
+const creations: number[] = [];
+for (let round = 0; round < 40; round++) {
+  const t0 = performance.now();
+  const fresh = await LiveSession.create(64);
+  creations.push(performance.now() - t0);
+  fresh.dispose();
+}
+const bootstrapIsolate = new ivm.Isolate({ memoryLimit: 64 });
+const bootstraps: number[] = [];
+for (let round = 0; round < 40; round++) {
+  const t0 = performance.now();
+  const prepared = await prepareContext(bootstrapIsolate, true, 64);
+  bootstraps.push(performance.now() - t0);
+  prepared.release();
+}
+bootstrapIsolate.dispose();
+console.log(`new session (isolate + context): median ${median(creations).toFixed(2)} ms; pooled context bootstrap: median ${median(bootstraps).toFixed(2)} ms`);
+
+const firstUses = ['btoa("x")', 'new TextEncoder().encode("x")', 'new URL("https://a.example/")', 'crypto.subtle.digest("SHA-256", new Uint8Array(1))', 'new CompressionStream("gzip")', 'new Response("x")'];
+const cpuOfFirstUse: string[] = [];
+for (const code of firstUses) {
+  const cpu: number[] = [];
+  for (let round = 0; round < 9; round++) {
+    const fresh = await LiveSession.create(64);
+    const outcome = await fresh.run(step(code), limits);
+    if (outcome.status === 'completed') cpu.push(outcome.cpuMs);
+    fresh.dispose();
+  }
+  cpuOfFirstUse.push(`${code.split(/[.(]/)[0]!.replace('new ', '')} ${cpu.length > 0 ? median(cpu).toFixed(1) : 'n/a'}`);
+}
+console.log(`first use in a session, step CPU ms (median): ${cpuOfFirstUse.join(', ')}`);

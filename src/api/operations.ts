@@ -133,10 +133,13 @@ export const OPERATIONS: readonly Operation[] = [
       'Runs code in an isolated V8 sandbox and answers the finished execution: status, result (the completion value, ' +
       '`1 + 1` gives 2), console output, error. With `session` it continues that named session (top-level declarations ' +
       'persist); with `heap` it forks from an earlier state. With `async: true` it answers `execution_id` at once. ' +
-      'The sandbox has no network or file system; `import`/`require` load the packages the operator approved and ' +
-      'Node built-ins (list_packages / GET /api/packages lists them); timers run on a virtual ' +
-      'clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once and Math.random/Date are ' +
-      'reproducible per step, which is what lets any node rebuild a session exactly.',
+      'The sandbox has the web platform APIs that need no I/O (URL, URLSearchParams, URLPattern, TextEncoder/TextDecoder, ' +
+      'atob/btoa, structuredClone, crypto.getRandomValues/randomUUID/subtle, Blob, File, FormData, Headers, Request, ' +
+      'Response, streams, CompressionStream, AbortController, EventTarget, performance.mark, WebAssembly) and Node-style ' +
+      'console (log, table, group, count, time), and `import`/`require` of the packages the operator approved and of Node built-ins (list_packages / GET /api/packages lists them), but no network or file system (no fetch). ' +
+      'Timers and Date run on a virtual clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once; ' +
+      'random values come from a cryptographically strong generator seeded per step, so replaying a session on any ' +
+      'node rebuilds it exactly.',
     scope: 'raftbox:run',
     input: RunInput,
     output: ExecutionView,

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { CompilerFailure, type IsolatePool, type RunOutcome } from '../sandbox/index.ts';
+import { CompilerFailure, newStepSeed, type IsolatePool, type RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
 import { Admission, type Ticket } from './admission.ts';
@@ -379,7 +379,7 @@ export class ExecutionService {
     const t0 = performance.now();
     try {
       if (r.session === null && r.heap === null) {
-        const step = { code: r.code, language: r.language, seed: randomUUID(), clock: Date.now() };
+        const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now() };
         return this.finish(run, this.outcomeFields(await this.pool.run(step, r.limits, signal), t0));
       }
       let committed: ExecutionRecord | undefined;

@@ -5,3 +5,4 @@ export type { ConsoleLevel, ConsoleLine, Language, Limits, RunError, RunOutcome,
 export { IsolatePool, type IsolatePoolOptions, type IsolatePoolStats } from './isolate-pool.ts';
 export { LiveSession, SessionDisposedError, type ReplayOptions } from './live-session.ts';
 export { CompilerFailure } from './typescript-strip.ts';
+export { newStepSeed } from './step-seed.ts';

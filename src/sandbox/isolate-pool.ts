@@ -55,7 +55,7 @@ class PoolMember {
   }
 
   #prepare(): Promise<PreparedContext> {
-    const prepared = prepareContext(this.isolate, true);
+    const prepared = prepareContext(this.isolate, true, this.memoryMb);
     prepared.catch(() => undefined);
     return prepared;
   }

@@ -49,7 +49,7 @@ export class LiveSession {
   static async create(memoryMb: number, packages: PackageSet = PackageSet.none()): Promise<LiveSession> {
     const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
     try {
-      return new LiveSession(memoryMb, isolate, await prepareContext(isolate, false), packages);
+      return new LiveSession(memoryMb, isolate, await prepareContext(isolate, false, memoryMb), packages);
     } catch (err) {
       isolate.dispose();
       throw err;

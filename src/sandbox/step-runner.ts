@@ -10,12 +10,14 @@ import type { ConsoleLevel, ConsoleLine, Limits, RunError, RunOutcome, RunStatus
  * What the in-isolate driver receives for one step (see runtime/driver.js `runStep`): primitives
  * only, which isolated-vm passes without a serialization round.
  */
-export type StepPayload = [source: string, seed0: number, seed1: number, seed2: number, seed3: number, clock: number, maxOutputBytes: number, modules: string];
+export type StepPayload = [source: string, ...key: KeyWords, clock: number, maxOutputBytes: number, modules: string];
+type KeyWords = [number, number, number, number, number, number, number, number];
 
+/** The step's 256-bit ChaCha20 key, sha256(seed) as eight little-endian words: never shown to user code. */
 export function stepPayload(step: Step, compiled: CompiledStep, maxOutputBytes: number, modules: ResolvedModules | null): StepPayload {
   const digest = createHash('sha256').update(step.seed).digest();
-  const seeds = [digest.readUInt32LE(0), digest.readUInt32LE(4), digest.readUInt32LE(8), digest.readUInt32LE(12)] as const;
-  return [compiled.source, ...seeds, step.clock, maxOutputBytes, bindingsJson(modules)];
+  const key = Array.from({ length: 8 }, (_, i) => digest.readUInt32LE(4 * i)) as KeyWords;
+  return [compiled.source, ...key, step.clock, maxOutputBytes, bindingsJson(modules)];
 }
 
 /** A driver call: one step's payload, or the steps of a replay. */

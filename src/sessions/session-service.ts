@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { LiveSession, PackageSet, PackageUnavailableError, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
+import { LiveSession, newStepSeed, PackageSet, PackageUnavailableError, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
 import type { Command, CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
@@ -168,7 +167,7 @@ export class SessionService {
       // Never behind the parent's clock: Date.now() in a session does not go back when the next step
       // runs on a node whose clock is behind.
       const clock = Math.max(Date.now(), base.parentClock + 1);
-      const input = { code: req.code, language: req.language, seed: randomUUID(), clock } satisfies Step;
+      const input = { code: req.code, language: req.language, seed: newStepSeed(), clock } satisfies Step;
       const outcome = await warm.live.run(input, limits, req.signal).catch(packageUnavailable);
       req.ran?.();
       if (!COMMITTED.has(outcome.status)) {

@@ -37,6 +37,16 @@ const templates: Array<(rng: Rng) => Pick<Step, 'code' | 'language'>> = [
   (r) => ({ code: `let ${name(r, 'v')}: number = Math.random();\ninterface S { n: number }\nconst s_typed: S = { n: ${int(r, 10)} };`, language: 'ts' }),
   (r) => js(`s_arr = (typeof s_arr === 'object' ? s_arr : []).concat([Math.random() < 0.5 ? 'lo' : 'hi', ${int(r, 3)}]);`),
   (r) => js(`let s_order = []; for (const d of [${int(r, 30)}, ${int(r, 30)}, ${int(r, 30)}]) setTimeout(() => s_order.push(d), d); queueMicrotask(() => s_order.push('m'));`),
+  // The web platform: everything random or timed in it comes from the step's key and clock.
+  () => js(`s_ec = await (async () => { const k = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']); const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, k.privateKey, crypto.getRandomValues(new Uint8Array(16))); return [await crypto.subtle.exportKey('jwk', k.privateKey), Array.from(new Uint8Array(sig))] })();`),
+  () => js(`s_gcm = await (async () => { const k = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt']); const iv = crypto.getRandomValues(new Uint8Array(12)); return [Array.from(new Uint8Array(await crypto.subtle.exportKey('raw', k))), Array.from(new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, k, new TextEncoder().encode(crypto.randomUUID()))))] })();`),
+  () => js(`s_digest = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-512', crypto.getRandomValues(new Uint8Array(32))))).slice(0, 8);`),
+  (r) => js(`s_aborts = []; const abortSignal = AbortSignal.any([AbortSignal.timeout(${int(r, 40)}), AbortSignal.timeout(${int(r, 40)})]); abortSignal.onabort = () => s_aborts.push([Date.now(), abortSignal.reason.name]);\nawait new Promise((res) => setTimeout(res, ${int(r, 60)}));`),
+  () => js(`s_gz = Array.from(new Uint8Array(await new Response(new Blob([crypto.randomUUID()]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer()));`),
+  () => js(`s_clone = (() => { const o = { d: new Date(), r: Math.random(), m: new Map([[1, crypto.randomUUID()]]) }; o.self = o; const c = structuredClone(o); return [c.d.getTime(), c.r, [...c.m], c.self === c] })();`),
+  () => js(`performance.mark('s_m'); await new Promise((res) => setTimeout(res, 3)); s_measure = [performance.measure('s_x', 's_m').duration, performance.getEntries().length];`),
+  () => js(`s_url = new URL('/p?' + new URLSearchParams({ r: Math.random() }), 'https://ünïcode.example').href; s_file = new File([s_url], 'f').lastModified;`),
+  () => js(`s_form = await new Response(Object.assign(new FormData(), {}), {}).text().then((t) => t.length);`),
 ];
 
 function js(code: string): Pick<Step, 'code' | 'language'> {
@@ -91,12 +101,14 @@ describe('replay determinism (property)', () => {
         await replayed.replay(steps);
         const a = await live.run(dumpStep, limits);
         const b = await replayed.run(dumpStep, limits);
-        expect(a.status).toBe('completed');
+        expect(a.status, JSON.stringify(a.error)).toBe('completed');
         expect(b.resultText, `sequence ${index} (master seed ${MASTER_SEED}):\n${steps.map((s) => s.code).join('\n---\n')}`).toBe(a.resultText);
       } finally {
         live.dispose();
         replayed.dispose();
       }
     }
-  });
+    // Steps that load web platform modules (crypto.subtle, compression, URL) cost tens of ms in each
+    // fresh session; 200 sequences take ~20 s on a quiet 2-core machine.
+  }, 180_000);
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IsolatePool, LiveSession, PackageSet, type RunOutcome } from '../../src/sandbox/index.ts';
 import { limits, step } from './helpers.ts';
+import { WEB_CONSTRUCTORS, WEB_GLOBALS } from './web-globals.ts';
 
 /**
  * Each attempt is an expression that tries to reach a host capability. It is run as
@@ -101,6 +102,71 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
     expect(outcome.result).not.toBe('function');
   });
 
+  // Every object reachable from each new constructor (prototype chains, static and prototype members,
+  // accessors), and the errors the new APIs throw or reject with, is the isolate's own: none of their
+  // Function constructors gives Node's process.
+  it('prototype walks from every web platform constructor reach no host object', async () => {
+    const outcome = await sandbox.run(`(() => {
+      const reached = [];
+      const tryAll = (label, value) => {
+        try {
+          const p = value?.constructor?.constructor?.('return typeof process === "undefined" ? undefined : process')();
+          if (typeof p?.dlopen === 'function') reached.push(label);
+        } catch {}
+      };
+      for (const name of ${JSON.stringify([...WEB_CONSTRUCTORS, 'Navigator', 'navigator', 'atob', 'btoa', 'structuredClone', 'crypto', 'performance', 'reportError', 'self'])}) {
+        const accessor = Object.getOwnPropertyDescriptor(globalThis, name);
+        tryAll(name + ' accessor', accessor?.get);
+        const seen = new Set();
+        const queue = [[name, globalThis[name]]];
+        while (queue.length > 0 && seen.size < 5000) {
+          const [label, o] = queue.pop();
+          if ((typeof o !== 'object' && typeof o !== 'function') || o === null || seen.has(o)) continue;
+          seen.add(o);
+          tryAll(label, o);
+          if (typeof o === 'function') tryAll(label + '()', { constructor: o });
+          queue.push([label + '.__proto__', Object.getPrototypeOf(o)]);
+          for (const key of Reflect.ownKeys(o)) {
+            const d = Object.getOwnPropertyDescriptor(o, key);
+            for (const part of [d.value, d.get, d.set]) queue.push([label + '.' + String(key), part]);
+          }
+        }
+      }
+      return reached;
+    })()`);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.result).toEqual([]);
+  });
+
+  it('errors and results of the web platform reach no host object', async () => {
+    const outcome = await sandbox.run(`await (async () => {
+      const reached = [];
+      const probe = (label, value) => {
+        try { if (value?.constructor?.constructor?.('return typeof process === "undefined" ? undefined : process')()?.dlopen) reached.push(label) } catch {}
+        try { if (Object.getPrototypeOf(value)?.constructor?.constructor?.('return typeof process === "undefined" ? undefined : process')()?.dlopen) reached.push(label + ' proto') } catch {}
+      };
+      const sync = {
+        url: () => new URL('::'), atob: () => atob('*'), clone: () => structuredClone(() => 1), decoder: () => new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array([0xff])),
+        label: () => new TextDecoder('nope'), headers: () => new Headers({ 'bad name': 'x' }), response: () => new Response(null, { status: 99 }),
+        request: () => new Request('/relative'), signal: () => AbortSignal.abort().throwIfAborted(), pattern: () => new URLPattern('(('),
+        compression: () => new CompressionStream('zip'), event: () => new Event(),
+      };
+      for (const [label, f] of Object.entries(sync)) { try { probe(label + ' result', f()) } catch (e) { probe(label, e) } }
+      const asyncs = {
+        digest: () => crypto.subtle.digest('SHA-3', new Uint8Array(1)),
+        importKey: () => crypto.subtle.importKey('raw', new Uint8Array(16), 'AES-GCM', false, ['sign']),
+        decrypt: async () => crypto.subtle.decrypt({ name: 'AES-GCM', iv: new Uint8Array(12) }, await crypto.subtle.importKey('raw', new Uint8Array(16), 'AES-GCM', false, ['decrypt']), new Uint8Array(32)),
+        sign: async () => crypto.subtle.sign('HMAC', await crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, true, ['sign']), new Uint8Array(1)),
+        inflate: () => new Response(new Blob([new Uint8Array([1, 2, 3])]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer(),
+        body: async () => { const r = new Response('x'); await r.text(); return r.text() },
+      };
+      for (const [label, f] of Object.entries(asyncs)) { try { probe(label + ' result', await f()) } catch (e) { probe(label, e) } }
+      return reached;
+    })()`);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.result).toEqual([]);
+  });
+
   it('dynamic import of a refused built-in is refused', async () => {
     const outcome = await sandbox.run("await import('node:fs').then(() => 'loaded', (e) => e.message)");
     expect(outcome.result).toBe('node:fs is not available in the sandbox: the sandbox has no file system');
@@ -109,7 +175,7 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
   it('exposes only standard globals and the installed bridges', async () => {
     const outcome = await sandbox.run('Reflect.ownKeys(globalThis).map(String)');
     const standard = new Set(Reflect.ownKeys(globalThis).map(String));
-    const installed = ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'crypto', 'WeakRef', 'FinalizationRegistry', 'require'];
+    const installed = ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'crypto', 'WeakRef', 'FinalizationRegistry', 'require', 'self', 'reportError', ...WEB_GLOBALS];
     // `got` is declared by the attempts above (a session keeps it).
     const unexpected = (outcome.result as string[]).filter((k) => !standard.has(k) && !installed.includes(k) && k !== 'got');
     expect(unexpected).toEqual([]);
@@ -117,9 +183,34 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
     expect(processOf.result).toEqual(['undefined', 'undefined', 0]);
   });
 
-  it('has no shared memory, Atomics or WebAssembly', async () => {
+  it('has no shared memory or Atomics, and WebAssembly cannot make any', async () => {
     const outcome = await sandbox.run('[typeof SharedArrayBuffer, typeof Atomics, typeof WebAssembly]');
-    expect(outcome.result).toEqual(['undefined', 'undefined', 'undefined']);
+    expect(outcome.result).toEqual(['undefined', 'undefined', 'object']);
+    // (module (memory 1 1 shared)) and (module (import "e" "m" (memory 1 1 shared)))
+    const refused = await sandbox.run(`[
+      () => new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }),
+      () => new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1])),
+      () => new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 2, 9, 1, 1, 101, 1, 109, 2, 3, 1, 1])),
+    ].map((f) => { try { const m = f(); return Object.prototype.toString.call(m.buffer) } catch (e) { return e.name + ': ' + e.message } })`);
+    expect(refused.result).toEqual([
+      'TypeError: WebAssembly.Memory(): shared memory is not available in this sandbox',
+      'CompileError: memory: shared memory is not available in this sandbox',
+      'CompileError: imported memory: shared memory is not available in this sandbox',
+    ]);
+  });
+
+  it('holds WebAssembly memory to the isolate memory limit (isolated-vm does not count it)', async () => {
+    // (module (memory (export "m") 1)): declared without a maximum, it is given one within the limit.
+    const outcome = await sandbox.run(`(() => {
+      const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1, 7, 5, 1, 1, 109, 2, 0]);
+      const m = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.m;
+      let error = null;
+      try { for (let i = 0; i < 1000; i++) m.grow(64) } catch (e) { error = e.name }
+      let second = null;
+      try { new WebAssembly.Memory({ initial: 1 }) } catch (e) { second = e.name }
+      return [error, m.buffer.byteLength <= ${limits.memoryMb} * 1024 * 1024, second];
+    })()`);
+    expect(outcome.result).toEqual(['RangeError', true, 'RangeError']);
   });
 
   it('survives a stack overflow and a thrown getter in the result', async () => {

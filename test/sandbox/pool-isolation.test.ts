@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { IsolatePool } from '../../src/sandbox/index.ts';
 import { limits, step } from './helpers.ts';
+import { WEB_GLOBALS } from './web-globals.ts';
 
 // One isolate, so every run lands in the context the previous run used.
 const pool = new IsolatePool({ maxIsolates: 1 });
@@ -34,11 +35,61 @@ describe('stateless runs leak nothing into the next run', () => {
     ['Set methods, groupBy, withResolvers', 'try { Set.prototype.union = () => "hooked"; Object.groupBy = null; Promise.withResolvers = null } catch {}', '[[...new Set([1]).union(new Set([2]))], Object.keys(Object.groupBy([1, 2], (x) => x % 2)), typeof Promise.withResolvers]', [[1, 2], ['0', '1'], 'function']],
     ['Float16Array, DisposableStack', 'try { Float16Array.prototype.stash = 1; DisposableStack.prototype.stash = 2 } catch {}', '[new Float16Array(1).stash ?? null, new DisposableStack().stash ?? null]', [null, null]],
     ['Symbol registry data', 'try { Symbol.for("k").description2 = 1 } catch {}', 'Symbol.for("k").description2 ?? null', null],
+    ['the accessors that make built-in members overridable', 'try { Object.getOwnPropertyDescriptor(Object.prototype, "toString").get.stash = "secret" } catch {}', 'Object.getOwnPropertyDescriptor(Object.prototype, "toString").get.stash ?? null', null],
+    ['web platform prototypes', 'try { URL.prototype.toString = () => "hooked"; Headers.prototype.get = () => "hooked"; TextEncoder.prototype.stash = 1; DOMException.prototype.stash = 2 } catch {}', '[String(new URL("https://a.example")), new Headers({ a: "1" }).get("a"), new TextEncoder().stash ?? null, new DOMException().stash ?? null]', ['https://a.example/', '1', null, null]],
+    ['crypto.subtle and its keys', 'try { crypto.subtle.digest = async () => "hooked"; CryptoKey.prototype.stash = 1; Object.getPrototypeOf(crypto).randomUUID = () => "hooked" } catch {}', 'await (async () => [(await crypto.subtle.digest("SHA-1", new Uint8Array())).byteLength, (await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-1" }, false, ["sign"])).stash ?? null, crypto.randomUUID().length])()', [20, null, 36]],
+    ['hidden web prototypes (stream iterators and readers, URLSearchParams iterator)', 'try { Object.getPrototypeOf(new ReadableStream().values()).next = () => "hooked"; Object.getPrototypeOf(new URLSearchParams().entries()).stash = 1; Object.getPrototypeOf(new ReadableStream({ type: "bytes" }).getReader({ mode: "byob" })).stash = 2 } catch {}', 'await (async () => { const out = []; for await (const x of ReadableStream.from([1])) out.push(x); return [out, new URLSearchParams().entries().stash ?? null, new ReadableStream({ type: "bytes" }).getReader({ mode: "byob" }).stash ?? null] })()', [[1], null, null]],
+    ['replaced and redefined web globals', 'URL = null; crypto = null; Object.defineProperty(globalThis, "TextEncoder", { value: 1, configurable: true }); delete globalThis.Headers', '[typeof URL, typeof crypto.getRandomValues, typeof TextEncoder, typeof Headers]', ['function', 'function', 'function', 'function']],
+    ['console counters, timers and groups', 'console.count("c"); console.time("t"); console.group("g")', 'console.count("c"); console.timeEnd("t"); console.log("flush left")', undefined],
+    ['performance marks', 'performance.mark("secret")', 'performance.getEntries().length', 0],
+    ['pending AbortSignal.timeout', 'AbortSignal.timeout(1e9).onabort = () => { globalThis.aborted = 1 }', 'await new Promise((r) => setTimeout(r, 2e9)); typeof aborted', 'undefined'],
+    ['WebAssembly memory budget', `new WebAssembly.Memory({ initial: 1, maximum: ${limits.memoryMb * 16} })`, `new WebAssembly.Memory({ initial: 1, maximum: ${limits.memoryMb * 16} }).buffer.byteLength`, 65536],
   ])('%s', async (_, first, second, expected) => {
     await run(first);
     const outcome = await run(second);
     expect(outcome.error).toBeNull();
-    expect(outcome.result).toEqual(expected);
+    if (expected !== undefined) expect(outcome.result).toEqual(expected);
+    else expect(outcome.console).toEqual([{ level: 'log', text: 'c: 1' }, { level: 'warn', text: "Warning: No such label 't' for console.timeEnd()" }, { level: 'log', text: 'flush left' }]);
+  });
+
+  it('freezes every object of the web platform a run can reach, through its globals or its objects', async () => {
+    const outcome = await run(`(() => {
+      const P = Object.getPrototypeOf;
+      const stream = new ReadableStream();
+      const roots = { globals: ${JSON.stringify(WEB_GLOBALS)}.map((n) => globalThis[n]), crypto, subtle: crypto.subtle, performance, navigator,
+        hidden: [P(stream.values()), P(new ReadableStream({ type: 'bytes' }).getReader({ mode: 'byob' })), P(new URLSearchParams().entries()), P(new Headers().entries()), P(new WritableStream().getWriter()), P(new ReadableStream().getReader()), P(new URL('https://a.example').searchParams)] };
+      const unfrozen = [];
+      const seen = new Set();
+      const queue = [['', roots]];
+      while (queue.length > 0) {
+        const [path, o] = queue.pop();
+        if ((typeof o !== 'object' && typeof o !== 'function') || o === null || seen.has(o)) continue;
+        seen.add(o);
+        // Error is frozen but for stackTraceLimit, which stays writable and is reset before every run.
+        const frozen = o === Error ? !Object.isExtensible(o) && Reflect.ownKeys(o).every((k) => { const d = Object.getOwnPropertyDescriptor(o, k); return !d.configurable && (k === 'stackTraceLimit' || !d.writable) }) : Object.isFrozen(o);
+        if (o !== roots && o !== roots.globals && o !== roots.hidden && !frozen) unfrozen.push(path);
+        queue.push([path + '.__proto__', P(o)]);
+        for (const key of Reflect.ownKeys(o)) {
+          const d = Object.getOwnPropertyDescriptor(o, key);
+          for (const part of [d.value, d.get, d.set]) queue.push([path + '.' + String(key), part]);
+        }
+      }
+      return unfrozen.slice(0, 20);
+    })()`);
+    expect(outcome.error).toBeNull();
+    expect(outcome.result).toEqual([]);
+  });
+
+  it('evaluates the web platform the same whatever the run that first touches it did to the globals', async () => {
+    const fresh = new IsolatePool({ maxIsolates: 1 });
+    try {
+      const tampered = await fresh.run(step('Array = null; Symbol = undefined; Object.defineProperty(globalThis, "window", { value: { document: {} } }); globalThis.Buffer = () => { throw new Error("planted") }; new URL("https://a.example/x").href'), limits);
+      expect(tampered).toMatchObject({ status: 'completed', result: 'https://a.example/x' });
+      const next = await fresh.run(step('[new URL("https://b.example").host, new TextDecoder().decode(new Uint8Array([104, 105])), typeof window]'), limits);
+      expect(next.result).toEqual(['b.example', 'hi', 'undefined']);
+    } finally {
+      fresh.close();
+    }
   });
 
   it('freezes every intrinsic a run can reach, including the hidden ones of newer JavaScript', async () => {

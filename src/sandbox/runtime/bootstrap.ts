@@ -1,24 +1,27 @@
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
+import { CSPRNG_SOURCE, WEB_HIDDEN, WEB_SOURCES } from './web-bundle.ts';
 
 /**
  * The in-isolate runtime is plain JavaScript (the *.js fragments beside this file), joined into one
  * strict function so its state and helpers stay in a closure user code cannot reach. It is compiled
  * once per isolate and run in each new context.
  */
-const FRAGMENTS = ['inspect.js', 'determinism.js', 'timers.js', 'console.js', 'modules.js', 'lockdown.js', 'driver.js'];
+const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'console-extras.js', 'modules.js', 'web-platform.js', 'wasm.js', 'lockdown.js', 'driver.js'];
 // User code may replace or delete any global; the runtime keeps the originals.
 const CAPTURED_GLOBALS = [
   'Object', 'Reflect', 'Array', 'JSON', 'Math', 'Number', 'String', 'Boolean', 'Symbol', 'BigInt', 'Function',
   'Promise', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Date', 'RegExp', 'Error', 'TypeError', 'RangeError',
   'ArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Float32Array', 'Float64Array', 'Intl', 'parseFloat',
 ];
-const RUNTIME_SOURCE = `(function (hostYield, lockdown) {
+const RUNTIME_SOURCE = `(function (hostYield, readWebSource, lockdown, memoryMb) {
 'use strict';
 const globalObject = globalThis;
 const { ${CAPTURED_GLOBALS.join(', ')} } = globalObject;
+${CSPRNG_SOURCE}
+const WEB_HIDDEN = ${JSON.stringify(WEB_HIDDEN)};
 ${FRAGMENTS.map((f) => readFileSync(new URL(f, import.meta.url), 'utf8')).join('\n')}
-return installRuntime(globalObject, lockdown);
+return installRuntime(globalObject, lockdown, memoryMb);
 })`;
 const RUNTIME_FILENAME = 'raftbox:runtime';
 
@@ -38,24 +41,47 @@ export interface PreparedContext {
 const runtimeScripts = new WeakMap<ivm.Isolate, ivm.Script>();
 // Awaiting it ends the isolate's current task: the in-isolate stand-in for "the event loop turned".
 const hostYield = new ivm.Callback(() => undefined, { async: true });
+// The source text of one web platform module (runtime/web-platform.js), copied in on its first use in
+// a context. Takes a module name, returns a constant string.
+const readWebSource = new ivm.Callback((name: unknown) => {
+  const source = typeof name === 'string' ? WEB_SOURCES.get(name) : undefined;
+  if (source === undefined) throw new Error('unknown web platform module');
+  return source;
+});
 
 export const RUNTIME_FRAME_MARKER = RUNTIME_FILENAME;
 
+// V8's code cache of the runtime script, made by the first isolate that compiles it: every session is
+// a new isolate, and compiling the runtime from source was a third of what creating one costs.
+let runtimeCodeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
+
+async function compileRuntime(isolate: ivm.Isolate): Promise<ivm.Script> {
+  if (runtimeCodeCache !== undefined) {
+    const script = (await isolate.compileScript(RUNTIME_SOURCE, { filename: RUNTIME_FILENAME, cachedData: runtimeCodeCache })) as ivm.Script & ivm.CachedDataResult;
+    if ((script as { cachedDataRejected?: boolean }).cachedDataRejected !== true) return script;
+  }
+  const script = (await isolate.compileScript(RUNTIME_SOURCE, { filename: RUNTIME_FILENAME, produceCachedData: true })) as ivm.Script & ivm.CachedDataResult;
+  runtimeCodeCache = script.cachedData;
+  return script;
+}
+
 /**
+ * `memoryMb` is the isolate's memory limit: WebAssembly memories, which isolated-vm does not count,
+ * are held to it too (runtime/wasm.js).
  * `lockdown` freezes the intrinsics and resets globals before every run: for contexts shared by
  * unrelated callers (the pool). A session's own context stays fully mutable.
  */
-export async function prepareContext(isolate: ivm.Isolate, lockdown: boolean): Promise<PreparedContext> {
+export async function prepareContext(isolate: ivm.Isolate, lockdown: boolean, memoryMb: number): Promise<PreparedContext> {
   let script = runtimeScripts.get(isolate);
   if (!script) {
-    script = await isolate.compileScript(RUNTIME_SOURCE, { filename: RUNTIME_FILENAME });
+    script = await compileRuntime(isolate);
     runtimeScripts.set(isolate, script);
   }
   const context = await isolate.createContext();
   const install = (await script.run(context, { reference: true })) as ivm.Reference<
-    (yieldToHost: unknown, lockdown: boolean) => unknown
+    (yieldToHost: unknown, webSource: unknown, lockdown: boolean, memoryMb: number) => unknown
   >;
-  const driver = (await install.apply(undefined, [hostYield, lockdown], {
+  const driver = (await install.apply(undefined, [hostYield, readWebSource, lockdown, memoryMb], {
     result: { reference: true },
   })) as PreparedContext['driver'];
   install.release();

@@ -81,7 +81,7 @@ function emit(level, args) {
   if (!consoleOpen || consoleTruncated) return;
   let text;
   try {
-    text = formatLogArgs(args);
+    text = indentGroup(formatLogArgs(args));
   } catch {}
   if (typeof text !== 'string') text = '[console arguments could not be formatted]';
   const room = consoleLimit() - outputUsed - CONSOLE_LINE_OVERHEAD_BYTES;

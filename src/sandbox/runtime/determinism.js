@@ -1,15 +1,12 @@
 // Runs inside the isolate (see bootstrap.ts). Every source of non-determinism a step can read is
-// derived from the step's seed (four 32-bit words of sha256(seed), computed by the host) and its
-// clock, so replaying the same steps reads the same values.
+// derived from the step's secret key (eight 32-bit words of sha256(seed), computed by the host) and its
+// clock, so replaying the same steps reads the same values. Random values come from ChaCha20 keyed
+// with it (csprng, bundled from src/sandbox/web/random.js): unpredictable to whoever sees some of them.
 
 const OriginalDate = Date;
 // Each clock read advances virtual time by this much, so `while (Date.now() < t + 1000) {}` ends.
 const CLOCK_READ_TICK_MS = 0.001;
 
-let sfcA = 0;
-let sfcB = 0;
-let sfcC = 0;
-let sfcD = 0;
 let virtualNow = 0;
 let performanceOrigin = null;
 
@@ -17,30 +14,17 @@ let performanceOrigin = null;
  * performance.now() counts from the first step of a session (so it keeps increasing across its
  * steps) but from the start of each run in a pooled context, which must not reveal earlier runs.
  */
-function beginDeterminism(seed0, seed1, seed2, seed3, clock, perRunOrigin) {
-  sfcA = seed0;
-  sfcB = seed1;
-  sfcC = seed2;
-  sfcD = seed3;
-  for (let i = 0; i < 15; i++) nextUint32();
+function beginDeterminism(keyWords, clock, perRunOrigin) {
+  csprng.seed(keyWords);
   virtualNow = clock;
-  if (performanceOrigin === null || perRunOrigin) performanceOrigin = clock;
+  if (performanceOrigin === null || perRunOrigin) {
+    performanceOrigin = clock;
+    clearPerformanceEntries();
+  }
 }
 
-// sfc32 (Chris Doty-Humphrey's Small Fast Counting generator).
 function nextUint32() {
-  sfcA >>>= 0;
-  sfcB >>>= 0;
-  sfcC >>>= 0;
-  sfcD >>>= 0;
-  const t = (sfcA + sfcB) | 0;
-  sfcA = sfcB ^ (sfcB >>> 9);
-  sfcB = (sfcC + (sfcC << 3)) | 0;
-  sfcC = (sfcC << 21) | (sfcC >>> 11);
-  sfcD = (sfcD + 1) | 0;
-  const result = (t + sfcD) | 0;
-  sfcC = (sfcC + result) | 0;
-  return result >>> 0;
+  return csprng.uint32();
 }
 
 function readClock() {
@@ -68,15 +52,11 @@ function makeDate() {
 }
 
 function fillRandom(view) {
-  if (!ArrayBuffer.isView(view) || view instanceof Float32Array || view instanceof Float64Array || view instanceof DataView) {
+  if (!ArrayBuffer.isView(view) || view instanceof Float32Array || view instanceof Float64Array || view instanceof DataView || (typeof Float16Array === 'function' && view instanceof Float16Array)) {
     throw new TypeError('The data argument must be an integer-type TypedArray');
   }
-  if (view.byteLength > 65536) throw new RangeError(`The ArrayBuffer/ArrayBufferView's byte length (${view.byteLength}) exceeds the number of bytes of entropy available via this API (65536)`);
-  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-  for (let i = 0; i < bytes.length; i += 4) {
-    const word = nextUint32();
-    for (let j = 0; j < 4 && i + j < bytes.length; j++) bytes[i + j] = (word >>> (j * 8)) & 0xff;
-  }
+  if (view.byteLength > 65536) throw domException(`The ArrayBuffer/ArrayBufferView's byte length (${view.byteLength}) exceeds the number of bytes of entropy available via this API (65536)`, 'QuotaExceededError');
+  csprng.fill(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
   return view;
 }
 
@@ -109,12 +89,29 @@ function tameDateTimeFormat() {
   });
 }
 
+// 53 random bits, like V8's own Math.random.
+function random() {
+  return (nextUint32() * 2097152 + (nextUint32() >>> 11)) / 9007199254740992;
+}
+
 function installDeterminism(global) {
   if (typeof Intl === 'object') tameDateTimeFormat();
-  Object.defineProperty(Math, 'random', { value: function random() { return nextUint32() / 4294967296; }, writable: true, configurable: true });
+  Object.defineProperty(Math, 'random', { value: random, writable: true, configurable: true });
   Object.defineProperty(global, 'Date', { value: makeDate(), writable: true, configurable: true });
-  const performance = { now: () => readClock() - performanceOrigin, timeOrigin: 0 };
-  const crypto = { getRandomValues: fillRandom, randomUUID };
-  Object.defineProperty(global, 'performance', { value: performance, writable: true, configurable: true });
-  Object.defineProperty(global, 'crypto', { value: crypto, writable: true, configurable: true });
+  installPerformance(global);
+  Object.defineProperty(global, 'Crypto', { value: Crypto, writable: true, configurable: true });
+  Object.defineProperty(global, 'crypto', { value: new Crypto(cryptoToken), writable: true, configurable: true });
 }
+
+// crypto is eager (randomUUID is common and cheap); its `subtle` loads the web platform bundle.
+const cryptoToken = Symbol('Crypto');
+let loadSubtle = () => null;
+function Crypto(token) {
+  if (token !== cryptoToken) throw new TypeError('Illegal constructor');
+}
+Object.defineProperties(Crypto.prototype, {
+  getRandomValues: { value: function getRandomValues(array) { return fillRandom(array); }, writable: true, enumerable: true, configurable: true },
+  randomUUID: { value: function randomUUID_() { return randomUUID(); }, writable: true, enumerable: true, configurable: true },
+  subtle: { get: function subtle() { return loadSubtle(); }, enumerable: true, configurable: true },
+  [Symbol.toStringTag]: { value: 'Crypto', configurable: true },
+});

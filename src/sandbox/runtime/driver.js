@@ -21,11 +21,14 @@ const LOSSY_PROTOTYPES = [Map, Set, WeakMap, WeakSet, WeakRef, Date, RegExp, Err
 
 /** Runs one step; its outcome comes back as JSON text built here (see `serializeOutcome`). */
 async function runStep(args, pooled) {
-  // Indexed, not destructured: destructuring calls the (patchable) array iterator.
+  // Indexed, not destructured: destructuring calls the (patchable) array iterator. The step's ChaCha20
+  // key is words 1-8 (see stepPayload).
   const source = args[0];
-  beginDeterminism(args[1], args[2], args[3], args[4], args[5], pooled);
-  beginModules(args[7], pooled);
-  beginConsole(args[6]);
+  beginDeterminism([args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8]], args[9], pooled);
+  beginModules(args[11], pooled);
+  beginConsole(args[10]);
+  beginConsoleExtras(pooled);
+  beginWasm(pooled);
   resetTimers(pooled);
 
   let settled = false;
@@ -215,11 +218,14 @@ function isPlainChain(proto) {
   return true;
 }
 
-function installRuntime(global, lockdown) {
+function installRuntime(global, lockdown, memoryMb) {
   installDeterminism(global);
   installTimers(global);
   installConsole(global);
   installModules(global);
+  installConsoleExtras(global.console);
+  installWebPlatform(global, lockdown);
+  installWasm(global, memoryMb);
   removeUnsafeGlobals(global);
   if (lockdown) {
     hardenIntrinsics(global);

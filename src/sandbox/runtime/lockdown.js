@@ -1,5 +1,5 @@
 // Runs inside the isolate (see bootstrap.ts). Two jobs:
-// - every context drops what could leak between callers or break replay (shared memory, wasm,
+// - every context drops what could leak between callers or break replay (shared memory,
 //   GC-observable weak references, RegExp's legacy last-match statics);
 // - a pooled context (reused by unrelated callers) freezes every intrinsic once and resets the
 //   global object before each run, so nothing one run does is visible to the next.
@@ -9,7 +9,7 @@
 const OVERRIDABLE = ['constructor', 'toString', 'toLocaleString', 'valueOf', 'toJSON', 'name', 'message', 'hasOwnProperty'];
 
 function removeUnsafeGlobals(global) {
-  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete global[name];
+  for (const name of ['SharedArrayBuffer', 'Atomics']) delete global[name];
   for (const key of ['$1', '$2', '$3', '$4', '$5', '$6', '$7', '$8', '$9', 'input', '$_', 'lastMatch', '$&', 'lastParen', '$+', 'leftContext', '$`', 'rightContext', "$'"]) {
     delete RegExp[key];
   }
@@ -92,27 +92,65 @@ function makeOverridable(object, key, value, enumerable) {
 // `toString`, …: every method of %TypedArray%.prototype is overridable the same way.
 const TYPED_ARRAY_PROTOTYPE = Object.getPrototypeOf(Int8Array.prototype);
 
+// Objects already walked; the web platform, loaded on first use, is walked then (hardenObjects).
+const hardened = new WeakSet();
+
+// The globals the web platform adds (web-platform.js, performance.js, determinism.js). In a pooled
+// context they live on the global object's (frozen) prototype instead of the global object, so that
+// resetGlobals, which runs before every run and costs ~0.3 µs per own property, need not check them.
+const INHERITED_GLOBALS = [...WEB_GLOBALS, 'self', 'navigator', 'Navigator', 'reportError', 'Crypto', 'Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure'];
+
+/**
+ * Moves INHERITED_GLOBALS to the global object's prototype as accessors: reading one gives the value
+ * (or runs its lazy getter); assigning one (`URL = …`, or a top-level `let URL`) makes an own property
+ * of the global object, which resetGlobals removes before the next run. Returns the values, for
+ * hardenIntrinsics to freeze (no property reaches them once they sit behind a getter).
+ */
+function inheritGlobals(global) {
+  const proto = Object.getPrototypeOf(global);
+  const values = [];
+  for (const name of INHERITED_GLOBALS) {
+    const desc = Reflect.getOwnPropertyDescriptor(global, name);
+    if (desc === undefined) continue;
+    delete global[name];
+    values.push(desc.value, desc.get);
+    const get = desc.get ?? { [name]() { return desc.value; } }[name];
+    const set = { [name](value) { Object.defineProperty(this, name, { value, writable: true, configurable: true }); } }[name];
+    Object.defineProperty(proto, name, { get, set, configurable: false });
+  }
+  return values;
+}
+
 function hardenIntrinsics(global) {
-  const seen = new Set([global]);
+  const inherited = inheritGlobals(global);
   // The global object itself stays mutable (resetGlobals puts it back), but its prototype is an
   // ordinary object V8 makes per context: left mutable, one run could plant a setter there that
   // catches the next caller's top-level declarations (`const token = …` assigns `global.token`).
-  const queue = [...hiddenIntrinsics(), Object.getPrototypeOf(global)];
+  hardened.add(global);
+  const queue = [...hiddenIntrinsics(), Object.getPrototypeOf(global), ...inherited];
   for (const key of Reflect.ownKeys(global)) {
     const desc = Reflect.getOwnPropertyDescriptor(global, key);
     queue.push(desc.value, desc.get, desc.set);
   }
+  hardenObjects(queue);
+}
+
+/** Freezes everything reachable from `queue` (prototypes, properties, accessors). */
+function hardenObjects(queue) {
   while (queue.length > 0) {
     const object = queue.pop();
     if ((typeof object !== 'object' || object === null) && typeof object !== 'function') continue;
-    if (seen.has(object)) continue;
-    seen.add(object);
+    if (hardened.has(object)) continue;
+    hardened.add(object);
     queue.push(Object.getPrototypeOf(object));
     for (const key of Reflect.ownKeys(object)) {
       const desc = Reflect.getOwnPropertyDescriptor(object, key);
       const overridable = OVERRIDABLE.includes(key) || (object === TYPED_ARRAY_PROTOTYPE && typeof desc.value === 'function');
       if ('value' in desc && desc.writable && desc.configurable && overridable) {
         makeOverridable(object, key, desc.value, desc.enumerable);
+        // The new accessor functions are reachable too (getOwnPropertyDescriptor): freeze them.
+        const accessor = Reflect.getOwnPropertyDescriptor(object, key);
+        queue.push(accessor.get, accessor.set);
       }
       queue.push(desc.value, desc.get, desc.set);
     }
