@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Run JavaScript/TypeScript
-         * @description Runs code in an isolated V8 sandbox and answers the finished execution: status, result (the completion value, `1 + 1` gives 2), console output, error. With `session` it continues that named session (top-level declarations persist); with `heap` it forks from an earlier state. With `async: true` it answers `execution_id` at once. The sandbox has no network, file system or modules (no fetch, require or import); timers run on a virtual clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once and Math.random/Date are reproducible per step, which is what lets any node rebuild a session exactly.
+         * @description Runs code in an isolated V8 sandbox and answers the finished execution: status, result (the completion value, `1 + 1` gives 2), console output, error. With `session` it continues that named session (top-level declarations persist); with `heap` it forks from an earlier state. With `async: true` it answers `execution_id` at once. The sandbox has the web platform APIs that need no I/O (URL, URLSearchParams, URLPattern, TextEncoder/TextDecoder, atob/btoa, structuredClone, crypto.getRandomValues/randomUUID/subtle, Blob, File, FormData, Headers, Request, Response, streams, CompressionStream, AbortController, EventTarget, performance.mark, WebAssembly) and Node-style console (log, table, group, count, time), and `import`/`require` of the packages the operator approved and of Node built-ins (list_packages / GET /api/packages lists them), but no network or file system (no fetch). Timers and Date run on a virtual clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once; random values come from a cryptographically strong generator seeded per step, so replaying a session on any node rebuilds it exactly.
          *
          *     Also the MCP tool `run_js`.
          */
@@ -164,6 +164,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/packages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List importable packages
+         * @description The npm packages the operator approved and the Node built-ins, with versions and bundle hashes: what `import x from 'name'`, `await import('name')` and `require('name')` can load in run_js (built-ins also as `node:name`). A session keeps the version it first imported.
+         *
+         *     Also the MCP tool `list_packages`.
+         */
+        get: operations["list_packages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -217,6 +239,8 @@ export interface components {
             completed_at: string | null;
             /** @description Time the run took on the server, in milliseconds with microsecond precision. */
             duration_ms: number | null;
+            /** @description In a list page only: true when this execution's console, result and error stack were left out for size; get the execution for them. */
+            body_omitted: boolean;
         };
         ExecutionList: {
             executions: components["schemas"]["Execution"][];
@@ -1139,6 +1163,124 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeletedSession"];
+                };
+            };
+            /** @description Invalid parameters or malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid bearer token (when OAuth is on) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token lacks the scope (when OAuth is on) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such execution or session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. a concurrent step on the session) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body larger than the server's cap */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Idempotency-Key already used for a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many runs queued; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not ready (no leader, catching up) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_packages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List importable packages */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Approved packages. */
+                        packages: {
+                            /** @description The specifier to import (`lodash`, `date-fns/locale`, `node:path`). */
+                            name: string;
+                            version: string;
+                            /** @description sha256 of the bundle the sandbox evaluates; sessions record it per step. */
+                            hash: string;
+                        }[];
+                        /** @description Node built-ins, as `node:name`. */
+                        builtins: {
+                            /** @description The specifier to import (`lodash`, `date-fns/locale`, `node:path`). */
+                            name: string;
+                            version: string;
+                            /** @description sha256 of the bundle the sandbox evaluates; sessions record it per step. */
+                            hash: string;
+                        }[];
+                    };
                 };
             };
             /** @description Invalid parameters or malformed body */
