@@ -229,7 +229,11 @@ class OutgoingLink {
         const c = this.calls.get(id);
         this.calls.delete(id);
         const why = `${op} to ${this.peer}: no answer in ${timeoutMs} ms`;
-        reject(c?.sent === false ? new CallNotSentError(why) : new PeerLinkError(why));
+        if (c?.sent !== false) return reject(new PeerLinkError(why));
+        // Still queued for the link: it must never leave now, since the caller is told it was not sent
+        // (and may make it again elsewhere: a forwarded proposal would be appended twice).
+        this.pending = this.pending.filter((f) => f.callId !== id);
+        reject(new CallNotSentError(why));
       }, timeoutMs);
       const call: PendingCall = { resolve, reject, timer, sent: false };
       this.calls.set(id, call);

@@ -22,8 +22,12 @@ async function leaderOf(candidates: ProcNode[]): Promise<ProcNode> {
   }, 15_000);
 }
 
-/** Writers that keep putting unique keys through random live nodes; records what was acknowledged. */
-function writers(count: number) {
+/**
+ * Writers that keep putting keys through random live nodes; records what was acknowledged. Keys
+ * carry the set's name, so two sets never write the same key (one set's write would hide the loss
+ * of the other's) and a missing key says which phase of the test wrote it.
+ */
+function writers(name: string, count: number) {
   const acked = new Map<string, string>();
   const inFlight = new Map<ProcNode, number>();
   let failures = 0;
@@ -33,7 +37,7 @@ function writers(count: number) {
     while (running) {
       const live = nodes.filter((n) => n.child);
       const n = live[(seq + w) % live.length]!;
-      const key = `w${w}-${++seq}`;
+      const key = `${name}.w${w}-${++seq}`;
       inFlight.set(n, (inFlight.get(n) ?? 0) + 1);
       try {
         const r = await call(n.url, '/kv/put', { key, value: key });
@@ -57,6 +61,16 @@ function writers(count: number) {
   };
 }
 
+/**
+ * Node `n`'s whole state once it has applied every write acknowledged anywhere before the call: a
+ * follower applies a commit a moment after the node that acknowledged it, so a dump without the
+ * barrier may lack the latest acknowledged writes.
+ */
+async function dumpAfterBarrier(n: ProcNode): Promise<Record<string, string>> {
+  expect((await call(n.url, '/kv/get?key=none')).status, `read barrier on ${n.id}`).toBe(200);
+  return (await call(n.url, '/kv/dump')).json as Record<string, string>;
+}
+
 describe('real processes', () => {
   it('survive SIGKILL of the leader without losing acknowledged writes, and membership changes without downtime', async () => {
     for (const id of ['a', 'b', 'c']) nodes.push(await procNode(id));
@@ -64,7 +78,7 @@ describe('real processes', () => {
     await Promise.all(nodes.map((n) => spawnNode(n, peers, { raft: RAFT })));
     const first = await leaderOf(nodes);
 
-    const w = writers(4);
+    const w = writers('kill', 4);
     await waitFor('200 writes', () => w.acked.size >= 200, 20_000);
     await kill(first); // SIGKILL under load
     const second = await leaderOf(nodes.filter((n) => n !== first)); // bounded: a few election timeouts
@@ -79,14 +93,13 @@ describe('real processes', () => {
     const leaderStatus = (await status(await leaderOf(nodes)))!;
     await waitFor('the restarted node to catch up', async () => ((await status(first))?.applied ?? 0) >= leaderStatus.commit, 20_000);
     for (const n of nodes) {
-      await call(n.url, '/kv/get?key=none'); // ReadIndex barrier
-      const dump = (await call(n.url, '/kv/dump')).json as Record<string, string>;
+      const dump = await dumpAfterBarrier(n);
       const missing = [...w.acked.keys()].filter((k) => dump[k] !== k);
       expect(missing, `missing on ${n.id}`).toEqual([]);
     }
 
     // Grow: d joins as a learner, catches up (via snapshot: the log was compacted), becomes a voter.
-    const w2 = writers(2);
+    const w2 = writers('grow', 2);
     const d = await procNode('d');
     await spawnNode(d, peers, { join: true, raft: RAFT });
     expect((await call(nodes[0]!.url, '/admin/addLearner', { id: 'd', url: d.url })).status).toBe(200);
@@ -109,7 +122,7 @@ describe('real processes', () => {
     expect(w2.failures()).toBe(0); // no downtime while the membership changed
     const final = (await status(lead))!;
     expect(final.voters.sort()).toEqual(nodes.map((n) => n.id).sort());
-    const dump = (await call(d.url, '/kv/dump')).json as Record<string, string>;
-    expect([...w.acked.keys(), ...w2.acked.keys()].filter((k) => dump[k] !== k)).toEqual([]);
+    const dump = await dumpAfterBarrier(d);
+    expect([...w.acked.keys(), ...w2.acked.keys()].filter((k) => dump[k] !== k), 'missing on d').toEqual([]);
   }, 120_000);
 });
