@@ -36,14 +36,14 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
   const modern = modernLane(domain, opts.limits);
   const router = new Router();
 
-  const handle = async (ctx: Koa.Context, message: unknown): Promise<Response> => {
+  const handle = async (ctx: Koa.Context, request: Request, message: unknown): Promise<Response> => {
     const refused = refusedToolCall(message);
     if (refused) return Response.json(refused);
     const server = pool.pop() ?? createMcpServer(domain, opts.limits);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     try {
       await server.connect(transport);
-      const res = await transport.handleRequest(webRequest(ctx), { parsedBody: message, authInfo: authInfo(ctx) });
+      const res = await transport.handleRequest(request, { parsedBody: message, authInfo: authInfo(ctx) });
       // Read before the server goes back to the pool: the answer is written by then.
       return new Response(res.body ? await res.text() : null, { status: res.status, headers: res.headers });
     } finally {
@@ -53,10 +53,12 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
   };
 
   router.post(MCP_PATH, scopeGuard(opts.guard), async (ctx) => {
-    if (!(await isLegacyRequest(webRequest(ctx), ctx.request.body))) return modern.handle(ctx, authInfo(ctx));
+    // Built once: the lane check and every message of a batch read the same request.
+    const request = webRequest(ctx);
+    if (!(await isLegacyRequest(request, ctx.request.body))) return modern.handle(ctx, authInfo(ctx));
     const body: unknown = ctx.request.body;
     if (!Array.isArray(body)) {
-      const res = await handle(ctx, body);
+      const res = await handle(ctx, request, body);
       ctx.status = res.status;
       res.headers.forEach((value, key) => ctx.set(key, value));
       ctx.body = await res.text(); // '' keeps a 202; null would make Koa answer 204
@@ -72,7 +74,7 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
     }
     const answers: unknown[] = [];
     for (const message of body) {
-      const res = await handle(ctx, message);
+      const res = await handle(ctx, request, message);
       const text = await res.text();
       if (text !== '') answers.push(...[JSON.parse(text) as unknown].flat());
     }
