@@ -150,17 +150,21 @@ describe('a three-node cluster', { timeout: 60_000 }, () => {
     const leader = await c.leader();
     const node = IDS.find((id) => id !== leader)!;
     // Real CPU time (the sandbox's timers are virtual), so the run ends while the node is cut off.
+    // The partition must stay well under the leader's "node lost" verdict (4 election timeouts, 2 s
+    // here), or the run is rightly failed as lost instead: so a short run, and a short cut.
     const submitted = await c.post(node, '/api/exec', { code: 'let x = 0; for (let i = 0; i < 3e7; i++) x += i % 7; x', language: 'js' });
     expect(submitted.status).toBe(202);
     const id = submitted.json.execution_id as string;
     c.partition(node);
+    expect((await c.get(node, `/api/executions/${id}`)).json.status).toBe('running'); // it ends cut off
     // While its record is not replicated its own node answers from the run it holds; it cannot read
     // the cluster's (503).
     await waitFor('the run to end on its node', async () => {
       const r = await c.get(node, `/api/executions/${id}`);
       return r.status === 503 || r.json.status === 'completed';
     }, 20_000);
-    await new Promise((r) => setTimeout(r, 1_500)); // its final record's proposals fail meanwhile
+    // Its final record was proposed when the run ended; those proposals cannot commit meanwhile.
+    await new Promise((r) => setTimeout(r, 300));
     c.partition(node, false);
     await c.waitReady();
     const other = IDS.find((n) => n !== node)!;
