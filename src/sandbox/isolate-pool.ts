@@ -3,7 +3,7 @@ import ivm from 'isolated-vm';
 import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
 import { PackageSet } from './packages/package-set.ts';
 import { compileForRun, runInContext, stoppedOutcome } from './step-runner.ts';
-import type { Limits, RunOutcome, Step } from './types.ts';
+import type { Limits, RunHooks, RunOutcome, Step } from './types.ts';
 
 export interface IsolatePoolOptions {
   /** Isolates alive at once, idle or busy (default: 2 × CPUs). Runs beyond that wait in FIFO order. */
@@ -97,7 +97,7 @@ export class IsolatePool {
     for (const m of members) this.#release(m);
   }
 
-  async run(step: Step, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
+  async run(step: Step, limits: Limits, signal?: AbortSignal, hooks?: RunHooks): Promise<RunOutcome> {
     const startedAt = performance.now();
     const compilation = await compileForRun(step);
     if ('outcome' in compilation) return compilation.outcome;
@@ -115,7 +115,7 @@ export class IsolatePool {
         });
         let run;
         try {
-          run = await runInContext(member.isolate, prepared, step, compiled, limits, signal, modules);
+          run = await runInContext(member.isolate, prepared, step, compiled, limits, signal, modules, hooks);
         } catch (err) {
           // Only a clean outcome returns an isolate to the pool.
           member.dispose();

@@ -3,11 +3,16 @@ import { compileStep, StepSyntaxError } from './compile-step.ts';
 import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
 import { PackageSet, type ResolvedModules } from './packages/package-set.ts';
 import { compileForRun, defineModulesOrDispose, guardedCall, runInContext, stepPayload } from './step-runner.ts';
-import type { Limits, PackageRef, RunOutcome, Step } from './types.ts';
+import { DEFAULT_MAX_ARTIFACT_BYTES, type Limits, type PackageRef, type RunHooks, type RunOutcome, type Step } from './types.ts';
 
 export interface ReplayOptions {
   /** CPU budget for the whole replay (default 60 s); exceeding it disposes the session. */
   cpuTimeoutMs?: number;
+  /**
+   * The artifact budget the steps ran under (default DEFAULT_MAX_ARTIFACT_BYTES): a step that went
+   * over it throws there again. Replayed artifacts go nowhere.
+   */
+  maxArtifactBytes?: number;
 }
 
 /** Raised when a session cannot be used: disposed, or its replay hit a limit. */
@@ -79,7 +84,8 @@ export class LiveSession {
             throw err;
           }
           const modules = c.modules.length > 0 || step.packages ? await this.packages.replayed(step.packages ?? [], c.modules) : null;
-          return { payload: stepPayload(step, c, REPLAY_OUTPUT_BYTES, modules), modules };
+          const budgets = { maxOutputBytes: REPLAY_OUTPUT_BYTES, maxArtifactBytes: options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES };
+          return { payload: stepPayload(step, c, budgets, modules), modules };
         }),
       );
       const replayed = compiled.filter((p) => p !== null);
@@ -102,7 +108,7 @@ export class LiveSession {
   }
 
   /** `limits.memoryMb` is fixed when the session is created; create a new session to change it. */
-  run(step: Step, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
+  run(step: Step, limits: Limits, signal?: AbortSignal, hooks?: RunHooks): Promise<RunOutcome> {
     return this.#serialized(async () => {
       this.#assertUsable();
       const compilation = await compileForRun(step);
@@ -112,7 +118,7 @@ export class LiveSession {
       const modules = compiled.modules.length > 0 ? await this.packages.resolve(compiled.modules, this.#pins) : null;
       let run;
       try {
-        run = await runInContext(this.isolate, this.prepared, step, compiled, { ...limits, memoryMb: this.memoryMb }, signal, modules);
+        run = await runInContext(this.isolate, this.prepared, step, compiled, { ...limits, memoryMb: this.memoryMb }, signal, modules, hooks);
       } catch (err) {
         this.dispose();
         throw err;

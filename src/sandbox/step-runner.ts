@@ -1,23 +1,99 @@
 import { createHash } from 'node:crypto';
-import type ivm from 'isolated-vm';
-import { RUNTIME_FRAME_MARKER, type PreparedContext } from './runtime/bootstrap.ts';
+import ivm from 'isolated-vm';
+import { RUNTIME_FRAME_MARKER, type HostOutput, type PreparedContext } from './runtime/bootstrap.ts';
 import { compileStep, StepSyntaxError, type CompiledStep } from './compile-step.ts';
 import { bindingsJson, defineBundles } from './packages/context-modules.ts';
 import type { ResolvedModules } from './packages/package-set.ts';
-import type { ConsoleLevel, ConsoleLine, Limits, RunError, RunOutcome, RunStatus, Step } from './types.ts';
+import {
+  DEFAULT_MAX_ARTIFACT_BYTES,
+  type Artifact,
+  type ConsoleLevel,
+  type ConsoleLine,
+  type Limits,
+  type RunError,
+  type RunHooks,
+  type RunOutcome,
+  type RunStatus,
+  type Step,
+} from './types.ts';
 
 /**
- * What the in-isolate driver receives for one step (see runtime/driver.js `runStep`): primitives
- * only, which isolated-vm passes without a serialization round.
+ * What the in-isolate driver receives for one step (see runtime/driver.js `runStep`): primitives,
+ * which isolated-vm passes without a serialization round, then the bytes of the step's input files
+ * (each copied into the isolate once, by a transfer of its own).
  */
-export type StepPayload = [source: string, ...key: KeyWords, clock: number, maxOutputBytes: number, modules: string];
+export type StepPayload = [
+  source: string,
+  ...key: KeyWords,
+  clock: number,
+  maxOutputBytes: number,
+  maxArtifactBytes: number,
+  modules: string,
+  inputs: string,
+  files: string,
+  ...fileBytes: ivm.Copy<ArrayBuffer>[],
+];
 type KeyWords = [number, number, number, number, number, number, number, number];
 
 /** The step's 256-bit ChaCha20 key, sha256(seed) as eight little-endian words: never shown to user code. */
-export function stepPayload(step: Step, compiled: CompiledStep, maxOutputBytes: number, modules: ResolvedModules | null): StepPayload {
+export function stepPayload(step: Step, compiled: CompiledStep, budget: { maxOutputBytes: number; maxArtifactBytes?: number }, modules: ResolvedModules | null): StepPayload {
   const digest = createHash('sha256').update(step.seed).digest();
   const key = Array.from({ length: 8 }, (_, i) => digest.readUInt32LE(4 * i)) as KeyWords;
-  return [compiled.source, ...key, step.clock, maxOutputBytes, bindingsJson(modules)];
+  const values = step.inputs?.values;
+  const files = Object.entries(step.inputs?.files ?? {});
+  const fileMeta = JSON.stringify([files.map(([name]) => name), files.map(([, f]) => f.mimeType)]);
+  const fileBytes = files.map(([, f]) => new ivm.ExternalCopy(copyOfBytes(f.data)).copyInto({ release: true }));
+  return [
+    compiled.source,
+    ...key,
+    step.clock,
+    budget.maxOutputBytes,
+    budget.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES,
+    bindingsJson(modules),
+    values === undefined || Object.keys(values).length === 0 ? '' : JSON.stringify(values),
+    fileMeta,
+    ...fileBytes,
+  ];
+}
+
+/** The bytes alone in an ArrayBuffer (a Buffer's may be a window on a shared pool). */
+function copyOfBytes(data: Uint8Array): ArrayBuffer {
+  return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+}
+
+/**
+ * What a live run sent out while it ran: its console lines (passed on to `hooks` as they come) and
+ * artifacts. A run stopped by a limit or a cancel keeps these; a finished one has its console in
+ * its outcome too (the same lines).
+ */
+class RunOutlet {
+  readonly console: ConsoleLine[] = [];
+  consoleTruncated = false;
+  readonly artifacts: Artifact[] = [];
+  readonly #hooks: RunHooks | undefined;
+  constructor(hooks: RunHooks | undefined) {
+    this.#hooks = hooks;
+  }
+
+  receive(message: HostOutput): void {
+    if (message.kind === 'artifact') {
+      this.artifacts.push({ name: message.name, mimeType: message.mimeType, data: new Uint8Array(message.bytes) });
+      return;
+    }
+    const line = toConsoleLine([message.level, message.text]);
+    if (message.kind === 'console-truncated') this.consoleTruncated = true;
+    this.console.push(line);
+    this.#hooks?.onConsole?.(line);
+  }
+
+  /** What a stopped run keeps: everything it sent before it was stopped. */
+  keptBy(outcome: RunOutcome): RunOutcome {
+    return { ...outcome, console: this.console, consoleTruncated: this.consoleTruncated, ...this.artifactsField() };
+  }
+
+  artifactsField(): { artifacts?: Artifact[] } {
+    return this.artifacts.length > 0 ? { artifacts: this.artifacts } : {};
+  }
 }
 
 /** A driver call: one step's payload, or the steps of a replay. */
@@ -53,19 +129,27 @@ export async function runInContext(
   limits: Limits,
   signal: AbortSignal | undefined,
   modules: ResolvedModules | null,
+  hooks?: RunHooks,
 ): Promise<ContextRun> {
   if (modules !== null && !(await defineModulesOrDispose(isolate, prepared, modules))) {
     return { kind: 'outcome', outcome: stoppedOutcome('memory_limit', limits, 0, 0), isolateReusable: false };
   }
-  const payload = stepPayload(step, compiled, limits.maxOutputBytes, modules);
-  const call = await guardedCall(isolate, prepared, limits, signal, { command: 'run', payload });
+  const payload = stepPayload(step, compiled, limits, modules);
+  const outlet = new RunOutlet(hooks);
+  prepared.sink = (message) => outlet.receive(message);
+  let call;
+  try {
+    call = await guardedCall(isolate, prepared, limits, signal, { command: 'run', payload });
+  } finally {
+    prepared.sink = null;
+  }
   if (!call.ok) {
-    return { kind: 'outcome', outcome: stoppedOutcome(call.status, limits, call.cpuMs, call.wallMs), isolateReusable: false };
+    return { kind: 'outcome', outcome: outlet.keptBy(stoppedOutcome(call.status, limits, call.cpuMs, call.wallMs)), isolateReusable: false };
   }
   const raw = readDriverOutcome(call.value, limits.maxOutputBytes);
   if (raw === null) {
     // Only a session's user code can get here, by patching built-ins the runtime relies on.
-    const outcome = stoppedOutcome('failed', limits, call.cpuMs, call.wallMs);
+    const outcome = outlet.keptBy(stoppedOutcome('failed', limits, call.cpuMs, call.wallMs));
     return { kind: 'outcome', outcome, isolateReusable: false };
   }
   if (raw.tainted) return { kind: 'tainted' };
@@ -78,6 +162,7 @@ export async function runInContext(
     error: raw.error ? userError(raw.error, compiled) : null,
     cpuMs: call.cpuMs,
     wallMs: call.wallMs,
+    ...outlet.artifactsField(),
     ...(modules !== null && modules.refs.length > 0 ? { packages: modules.refs } : {}),
   };
   return { kind: 'outcome', outcome, isolateReusable: true };

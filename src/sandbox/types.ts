@@ -9,6 +9,31 @@ export interface Limits {
   cpuTimeoutMs: number;
   wallTimeoutMs: number;
   maxOutputBytes: number;
+  /** Bytes of artifacts one run may attach (default DEFAULT_MAX_ARTIFACT_BYTES). */
+  maxArtifactBytes?: number;
+}
+
+export const DEFAULT_MAX_ARTIFACT_BYTES = 16 << 20;
+
+/** A file a run attached (`artifact(...)`, or a completion value that is a Blob / `{ mimeType, data }`). */
+export interface Artifact {
+  name: string;
+  mimeType: string;
+  data: Uint8Array;
+}
+
+/** Data a step's request handed in, visible to its code as `inputs` (recorded with the step, replayed alike). */
+export interface StepInputs {
+  /** Named JSON values. */
+  values?: Record<string, unknown>;
+  /** Named files; a name may not also be a value's. */
+  files?: Record<string, { mimeType: string; data: Uint8Array }>;
+}
+
+/** What a caller may watch of a live run while it runs. */
+export interface RunHooks {
+  /** Each console line as it is made (the same lines, in order, as the outcome's `console`). */
+  onConsole?(line: ConsoleLine): void;
 }
 
 /** One unit of user code. `seed` and `clock` (epoch ms) are the only sources of non-determinism. */
@@ -19,6 +44,7 @@ export interface Step {
   clock: number;
   /** On replay: the bundles its imports resolved to when it ran (from the journal). */
   packages?: PackageRef[];
+  inputs?: StepInputs;
 }
 
 export type RunStatus = 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';
@@ -47,6 +73,8 @@ export interface RunOutcome {
   error: RunError | null;
   cpuMs: number;
   wallMs: number;
+  /** What the run attached, in order (absent when nothing); a run stopped by a limit keeps what it attached before. */
+  artifacts?: Artifact[];
   /** The bundles the step's imports resolved to (absent when it named no module). */
   packages?: PackageRef[];
 }

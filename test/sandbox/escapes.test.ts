@@ -175,7 +175,7 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
   it('exposes only standard globals and the installed bridges', async () => {
     const outcome = await sandbox.run('Reflect.ownKeys(globalThis).map(String)');
     const standard = new Set(Reflect.ownKeys(globalThis).map(String));
-    const installed = ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'crypto', 'WeakRef', 'FinalizationRegistry', 'require', 'self', 'reportError', ...WEB_GLOBALS];
+    const installed = ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'crypto', 'WeakRef', 'FinalizationRegistry', 'require', 'self', 'reportError', 'artifact', 'inputs', ...WEB_GLOBALS];
     // `got` is declared by the attempts above (a session keeps it).
     const unexpected = (outcome.result as string[]).filter((k) => !standard.has(k) && !installed.includes(k) && k !== 'got');
     expect(unexpected).toEqual([]);
@@ -222,6 +222,18 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
     expect(shifty).toMatchObject({ status: 'completed', result: null });
     const thrown = await sandbox.run("throw new Proxy({}, { get() { throw new Error('trap') } })");
     expect(thrown).toMatchObject({ status: 'failed', error: { name: 'Error' } });
+  });
+
+  it('artifact() and inputs lead nowhere outside the isolate', async () => {
+    const outcome = await sandbox.run(`[
+      typeof hostOutput, typeof sendToHost,
+      artifact.constructor('return this')() === globalThis,
+      Object.getPrototypeOf(inputs) === Object.prototype,
+      (() => { try { artifact("p", "text/plain", new Proxy(new Uint8Array(3), {})) } catch (e) { return e.name } })(),
+      (() => { try { artifact("q", "text/plain", { get buffer() { throw 1 }, byteLength: 1 }) } catch (e) { return e.name } })(),
+    ]`);
+    expect(outcome.result).toEqual(['undefined', 'undefined', true, true, 'TypeError', 'TypeError']);
+    expect(outcome.artifacts).toBeUndefined();
   });
 
   it('cannot reach the host by polluting prototypes', async () => {

@@ -58,8 +58,8 @@ describe('a call that fails in a non-clean way disposes its isolate', () => {
     const isolate = new ivm.Isolate({ memoryLimit: 32 });
     const context = await isolate.createContext();
     const failing = (await context.eval('(function driver() { return Promise.reject(new Error("not a limit")) })', { reference: true })) as PreparedContext['driver'];
-    const prepared: PreparedContext = { context, driver: failing, release: () => undefined };
-    const call = await guardedCall(isolate, prepared, { cpuTimeoutMs: 1_000, wallTimeoutMs: 2_000 }, undefined, { command: 'run', payload: ['', 0, 0, 0, 0, 0, 0, 0, 0, 0, 1024, ''] });
+    const prepared: PreparedContext = { context, driver: failing, sink: null, release: () => undefined };
+    const call = await guardedCall(isolate, prepared, { cpuTimeoutMs: 1_000, wallTimeoutMs: 2_000 }, undefined, { command: 'run', payload: ['', 0, 0, 0, 0, 0, 0, 0, 0, 0, 1024, 1024, '', '', '[[],[]]'] });
     expect(call).toMatchObject({ ok: false, status: 'failed' });
     expect(isolate.isDisposed).toBe(true);
   });

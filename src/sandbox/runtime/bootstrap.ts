@@ -7,14 +7,14 @@ import { CSPRNG_SOURCE, WEB_HIDDEN, WEB_SOURCES } from './web-bundle.ts';
  * strict function so its state and helpers stay in a closure user code cannot reach. It is compiled
  * once per isolate and run in each new context.
  */
-const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'console-extras.js', 'modules.js', 'web-platform.js', 'wasm.js', 'lockdown.js', 'driver.js'];
+const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'console-extras.js', 'artifacts.js', 'inputs.js', 'modules.js', 'web-platform.js', 'wasm.js', 'lockdown.js', 'driver.js'];
 // User code may replace or delete any global; the runtime keeps the originals.
 const CAPTURED_GLOBALS = [
   'Object', 'Reflect', 'Array', 'JSON', 'Math', 'Number', 'String', 'Boolean', 'Symbol', 'BigInt', 'Function',
   'Promise', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Date', 'RegExp', 'Error', 'TypeError', 'RangeError',
   'ArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Float32Array', 'Float64Array', 'Intl', 'parseFloat',
 ];
-const RUNTIME_SOURCE = `(function (hostYield, readWebSource, lockdown, memoryMb) {
+const RUNTIME_SOURCE = `(function (hostYield, hostOutput, readWebSource, lockdown, memoryMb) {
 'use strict';
 const globalObject = globalThis;
 const { ${CAPTURED_GLOBALS.join(', ')} } = globalObject;
@@ -35,7 +35,28 @@ export interface PreparedContext {
    * 'define' takes (hash, factory) pairs of module bundles (see packages/context-modules.ts).
    */
   driver: ivm.Reference<(command: 'run' | 'replay' | 'collect' | 'define', ...args: unknown[]) => string>;
+  /** Where this context's live run sends its console lines and artifacts while it runs; null: dropped. */
+  sink: ((message: HostOutput) => void) | null;
   release(): void;
+}
+
+/** One message a live run sends out while it runs (runtime/console.js `sendToHost`). */
+export type HostOutput =
+  | { kind: 'console' | 'console-truncated'; level: string; text: string }
+  | { kind: 'artifact'; name: string; mimeType: string; bytes: ArrayBuffer };
+
+/** The host's side of `sendToHost`: only the shapes the runtime sends are passed on. */
+function hostOutputOf(prepared: { sink: PreparedContext['sink'] }): ivm.Callback {
+  return new ivm.Callback(
+    (kind: unknown, a: unknown, b: unknown, c: unknown) => {
+      const sink = prepared.sink;
+      if (sink === null || typeof a !== 'string' || typeof b !== 'string') return;
+      if (kind === 'console' || kind === 'console-truncated') sink({ kind, level: a, text: b });
+      else if (kind === 'artifact' && c instanceof ArrayBuffer) sink({ kind, name: a, mimeType: b, bytes: c });
+    },
+    // The isolate goes on at once; the calls reach this thread in order, ahead of the step's outcome.
+    { ignored: true },
+  );
 }
 
 const runtimeScripts = new WeakMap<ivm.Isolate, ivm.Script>();
@@ -79,18 +100,19 @@ export async function prepareContext(isolate: ivm.Isolate, lockdown: boolean, me
   }
   const context = await isolate.createContext();
   const install = (await script.run(context, { reference: true })) as ivm.Reference<
-    (yieldToHost: unknown, webSource: unknown, lockdown: boolean, memoryMb: number) => unknown
+    (yieldToHost: unknown, output: unknown, webSource: unknown, lockdown: boolean, memoryMb: number) => unknown
   >;
-  const driver = (await install.apply(undefined, [hostYield, readWebSource, lockdown, memoryMb], {
+  const outlet: { sink: PreparedContext['sink'] } = { sink: null };
+  const driver = (await install.apply(undefined, [hostYield, hostOutputOf(outlet), readWebSource, lockdown, memoryMb], {
     result: { reference: true },
   })) as PreparedContext['driver'];
   install.release();
-  return {
+  return Object.assign(outlet, {
     context,
     driver,
     release() {
       driver.release();
       context.release();
     },
-  };
+  });
 }

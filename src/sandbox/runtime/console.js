@@ -1,5 +1,8 @@
-// Runs inside the isolate (see bootstrap.ts). Console lines are buffered here and leave the isolate
-// by copy at the end of the step; nothing calls out to the host while user code runs.
+// Runs inside the isolate (see bootstrap.ts). Console lines are buffered here for the step's outcome
+// and, in a live run, also sent to the host one by one as they are made (`sendToHost`): the host
+// keeps what a step printed when a limit or a cancel stops it, and shows a running step's output.
+// `hostOutput` is an isolated-vm callback that the isolate does not wait for (its calls reach the
+// host in order, ahead of the step's outcome); replays send nothing.
 //
 // Everything that leaves the isolate (console lines, the result's text, the error's name, message
 // and stack) is charged to one per-execution budget of UTF-8 bytes, here, where it is produced: the
@@ -27,8 +30,10 @@ let outputUsed = 0;
 let consoleJson = '';
 let consoleTruncated = false;
 let consoleOpen = false;
+let streaming = false;
 
-function beginConsole(maxOutputBytes) {
+function beginConsole(maxOutputBytes, live) {
+  streaming = live;
   outputLimit = maxOutputBytes;
   outputUsed = 0;
   consoleJson = '';
@@ -88,15 +93,22 @@ function emit(level, args) {
   const prefix = utf8Prefix(text, mathMax(0, room));
   if (room < 0 || prefix.units < text.length) {
     consoleTruncated = true;
-    appendConsoleLine('warn', `[console output truncated: limit of ${outputLimit} bytes reached]`);
+    appendConsoleLine('warn', `[console output truncated: limit of ${outputLimit} bytes reached]`, 'console-truncated');
     return;
   }
   outputUsed += prefix.bytes + CONSOLE_LINE_OVERHEAD_BYTES;
   appendConsoleLine(level, text);
 }
 
-function appendConsoleLine(level, text) {
+/** `kind` 'console-truncated': the mark of the cut, after which the console takes no more lines. */
+function appendConsoleLine(level, text, kind = 'console') {
   consoleJson += `${consoleJson === '' ? '' : ','}[${jsonStringify(level)},${jsonStringify(text)}]`;
+  sendToHost(kind, level, text);
+}
+
+/** Hands strings and ArrayBuffers (copied) to the host's sink for this run; a replay sends nothing. */
+function sendToHost(kind, a, b, c) {
+  if (streaming) hostOutput(kind, a, b, c);
 }
 
 function installConsole(global) {

@@ -1,7 +1,7 @@
 // Runs inside the isolate (see bootstrap.ts): runs one step (or replays many) to the end of its
 // virtual time and hands back a plain JSON outcome. `hostYield` is the only host function the
-// isolate can call; awaiting it ends the current task, so every queued microtask has run when it
-// resolves — the point where Node would run timers.
+// isolate waits for; awaiting it ends the current task, so every queued microtask has run when it
+// resolves — the point where Node would run timers. (`hostOutput`, console.js, is only ever sent to.)
 
 const MICROTASK_TURNS_BEFORE_YIELD = 4;
 // After the step's code has settled, timers keep firing (like Node finishing a script) up to this
@@ -19,14 +19,22 @@ const { ownKeys, getOwnPropertyDescriptor } = Reflect;
 // whose prototype chain reaches one of these is text only. A user class's instance is not among them.
 const LOSSY_PROTOTYPES = [Map, Set, WeakMap, WeakSet, WeakRef, Date, RegExp, Error, Promise, ArrayBuffer, DataView, Number, String, Boolean, Symbol, BigInt, Function, Array, Object.getPrototypeOf(Uint8Array)].map((c) => c.prototype);
 
-/** Runs one step; its outcome comes back as JSON text built here (see `serializeOutcome`). */
-async function runStep(args, pooled) {
+/**
+ * Runs one step; its outcome comes back as JSON text built here (see `serializeOutcome`). `live`: a
+ * run, whose console lines and artifacts go to the host as they are made (a replay's go nowhere).
+ */
+async function runStep(args, pooled, live) {
   // Indexed, not destructured: destructuring calls the (patchable) array iterator. The step's ChaCha20
-  // key is words 1-8 (see stepPayload).
+  // key is words 1-8; then clock, output and artifact budgets, modules, inputs (see stepPayload).
   const source = args[0];
   beginDeterminism([args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8]], args[9], pooled);
-  beginModules(args[11], pooled);
-  beginConsole(args[10]);
+  beginModules(args[12], pooled);
+  beginConsole(args[10], live);
+  beginArtifacts(args[11]);
+  const files = jsonParse(args[14]);
+  const fileBuffers = [];
+  for (let i = 15; i < args.length; i++) fileBuffers[fileBuffers.length] = args[i];
+  beginInputs(globalObject, args[13], files[0], files[1], fileBuffers);
   beginConsoleExtras(pooled);
   beginWasm(pooled);
   resetTimers(pooled);
@@ -89,7 +97,12 @@ async function runStep(args, pooled) {
   else if (stuck) {
     outcome = failure(new Error('The step is awaiting a promise that nothing can settle (no timers are pending)'));
   } else {
-    outcome = describeResult(value);
+    try {
+      outcome = describeResult(value);
+    } catch (reason) {
+      // A completion value that is a file but cannot be attached (over the artifact limit).
+      outcome = failure(reason);
+    }
   }
   const json = serializeOutcome(outcome);
   // Microtasks that outlive the step must run before the host sees the outcome, so that their CPU
@@ -156,6 +169,14 @@ function describeError(reason) {
 function describeResult(value) {
   const outcome = { __proto__: null, status: 'completed', error: null, resultText: null, resultIsJson: false };
   if (value === undefined) return outcome;
+  const file = completionArtifact(value);
+  if (file !== null) {
+    // The result names the artifact the value became, as JSON.
+    const text = `{"artifact":${jsonStringify(file.name)},"mimeType":${jsonStringify(file.mimeType)},"size":${file.size}}`;
+    outcome.resultText = chargeOutput(text, 'result');
+    outcome.resultIsJson = outcome.resultText === text;
+    return outcome;
+  }
   let text = null;
   let isJson = false;
   try {
@@ -224,6 +245,7 @@ function installRuntime(global, lockdown, memoryMb) {
   installConsole(global);
   installModules(global);
   installConsoleExtras(global.console);
+  installArtifacts(global);
   installWebPlatform(global, lockdown);
   installWasm(global, memoryMb);
   removeUnsafeGlobals(global);
@@ -238,7 +260,7 @@ function installRuntime(global, lockdown, memoryMb) {
   async function run(args) {
     if (lockdown && !resetGlobals(global)) return '{"tainted":true}';
     try {
-      return await runStep(args, lockdown);
+      return await runStep(args, lockdown, true);
     } catch (e) {
       // Only reachable if user code sabotaged the runtime's own helpers (possible in a session).
       consoleOpen = false;
@@ -254,11 +276,11 @@ function installRuntime(global, lockdown, memoryMb) {
     const previous = replayTail;
     const step =
       previous === null
-        ? runStep(args, lockdown)
+        ? runStep(args, lockdown, false)
         : reflectApply(promiseThen, previous, [
             async () => {
               await hostYield();
-              return runStep(args, lockdown);
+              return runStep(args, lockdown, false);
             },
           ]);
     replayTail = step;
