@@ -7,6 +7,7 @@ import { isLegacyRequest } from '@modelcontextprotocol/server';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
 import { principalOf, type Guard } from '../http/guard.ts';
+import { callerOf, cancellable, cancelledRequest, InFlightRequests } from './in-flight.ts';
 import { modernLane } from './modern-http.ts';
 import { createMcpServer } from './server.ts';
 import { toolScope } from './tools.ts';
@@ -33,20 +34,31 @@ const POOL_MAX = 64;
  */
 export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }): Koa.Middleware & { close(): Promise<void> } {
   const pool: Server[] = [];
-  const modern = modernLane(domain, opts.limits);
+  const inFlight = new InFlightRequests();
+  const modern = modernLane(domain, opts.limits, inFlight);
   const router = new Router();
 
   const handle = async (ctx: Koa.Context, request: Request, message: unknown): Promise<Response> => {
     const refused = refusedToolCall(message);
     if (refused) return Response.json(refused);
+    const cancelled = cancelledRequest(message);
+    if (cancelled) inFlight.cancel(callerOf(ctx), cancelled.requestId, cancelled.reason);
     const server = pool.pop() ?? createMcpServer(domain, opts.limits);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    // Closing this request's transport aborts its handler's signal, which cancels a run it waits for.
+    const stop = cancellable(ctx, inFlight, message);
     try {
       await server.connect(transport);
-      const res = await transport.handleRequest(request, { parsedBody: message, authInfo: authInfo(ctx) });
+      const answer = transport.handleRequest(request, { parsedBody: message, authInfo: authInfo(ctx) });
+      const res = await Promise.race([answer, stop.aborted]);
+      if (res === null) {
+        await transport.close();
+        return Response.json(cancelledAnswer(message));
+      }
       // Read before the server goes back to the pool: the answer is written by then.
       return new Response(res.body ? await res.text() : null, { status: res.status, headers: res.headers });
     } finally {
+      stop.done();
       await server.close();
       if (pool.length < POOL_MAX) pool.push(server);
     }
@@ -55,7 +67,7 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
   router.post(MCP_PATH, scopeGuard(opts.guard), async (ctx) => {
     // Built once: the lane check and every message of a batch read the same request.
     const request = webRequest(ctx);
-    if (!(await isLegacyRequest(request, ctx.request.body))) return modern.handle(ctx, authInfo(ctx));
+    if (!(await isLegacyRequest(request, ctx.request.body))) return modern.handle(ctx, authInfo(ctx), callerOf(ctx));
     const body: unknown = ctx.request.body;
     if (!Array.isArray(body)) {
       const res = await handle(ctx, request, body);
@@ -146,6 +158,16 @@ function webRequest(ctx: Koa.Context): Request {
   }
   const request: Pick<Request, 'method' | 'url' | 'headers'> = { method: 'POST', url: `http://${ctx.host || 'localhost'}${ctx.url}`, headers };
   return request as Request;
+}
+
+/**
+ * What a cancelled request's own POST is answered with. MCP says a cancelled request gets no response,
+ * but its HTTP request must end: an error the client has stopped waiting for (it ignores answers to
+ * requests it cancelled) is the closest thing.
+ */
+function cancelledAnswer(message: unknown): object {
+  const id = (message as { id?: unknown } | null)?.id ?? null;
+  return { jsonrpc: '2.0', id, error: { code: -32800, message: 'Request cancelled' } };
 }
 
 /** The SDK hands this to tools as `extra.authInfo`; the subject travels in `extra`. */

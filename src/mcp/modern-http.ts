@@ -4,6 +4,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
+import { cancellable, cancelledRequest, type InFlightRequests } from './in-flight.ts';
 import { createModernServer } from './modern-server.ts';
 import { withServedVersions } from './revision-2026-07-28.ts';
 
@@ -13,8 +14,8 @@ const MAX_SUBSCRIPTIONS = 256;
 const KEEP_ALIVE_MS = 15_000;
 
 export interface ModernLane {
-  /** Answers one 2026-07-28 POST whose body the Koa body parser has already read. */
-  handle(ctx: Koa.Context, authInfo: AuthInfo | undefined): Promise<void>;
+  /** Answers one 2026-07-28 POST whose body the Koa body parser has already read; `caller` as InFlightRequests keys it. */
+  handle(ctx: Koa.Context, authInfo: AuthInfo | undefined, caller: string): Promise<void>;
   /** Ends open listen streams gracefully (the SDK sends each its closing result). */
   close(): Promise<void>;
 }
@@ -25,7 +26,7 @@ export interface ModernLane {
  * refused here because mcpRoutes sends it to the v1 lane. JSON answers, except `subscriptions/listen`,
  * whose answer is an SSE stream by definition.
  */
-export function modernLane(domain: Domain, limits: Limits): ModernLane {
+export function modernLane(domain: Domain, limits: Limits, inFlight: InFlightRequests): ModernLane {
   const handler = createMcpHandler(() => createModernServer(domain, limits), {
     legacy: 'reject',
     responseMode: 'auto',
@@ -33,16 +34,23 @@ export function modernLane(domain: Domain, limits: Limits): ModernLane {
     keepAliveMs: KEEP_ALIVE_MS,
   });
   return {
-    async handle(ctx, authInfo) {
-      const aborted = new AbortController();
-      // The client closing its connection cancels the request (2026-07-28: closing the stream is the cancellation).
-      ctx.res.once('close', () => aborted.abort());
+    async handle(ctx, authInfo, caller) {
+      const cancelled = cancelledRequest(ctx.request.body);
+      if (cancelled) inFlight.cancel(caller, cancelled.requestId, cancelled.reason);
+      // The client closing its connection cancels the request (2026-07-28: closing the stream is the
+      // cancellation), and so does a `notifications/cancelled` naming it that reaches this node.
+      const stop = cancellable(ctx, inFlight, ctx.request.body);
       const headers = new Headers();
       for (const [key, value] of Object.entries(ctx.req.headers)) {
         if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
       }
-      const request = new Request(`http://${ctx.host || 'localhost'}${ctx.url}`, { method: 'POST', headers, signal: aborted.signal });
-      const res = await handler.fetch(request, { parsedBody: ctx.request.body, ...(authInfo ? { authInfo } : {}) });
+      const request = new Request(`http://${ctx.host || 'localhost'}${ctx.url}`, { method: 'POST', headers, signal: stop.signal });
+      let res: Response;
+      try {
+        res = await handler.fetch(request, { parsedBody: ctx.request.body, ...(authInfo ? { authInfo } : {}) });
+      } finally {
+        stop.done();
+      }
       ctx.status = res.status;
       res.headers.forEach((value, key) => ctx.set(key, value));
       if (res.body && res.headers.get('content-type')?.startsWith('text/event-stream')) {

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/index.ts';
+import { startTestNode } from '../e2e/node.ts';
+import { MODERN, envelope } from './modern-wire.ts';
+
+// A synchronous run_js over stateless Streamable HTTP, cancelled the two ways MCP has: a
+// `notifications/cancelled` naming it (a POST of its own), and the client closing the connection.
+// Both lanes: 2025-11-25 (v1 SDK) and 2026-07-28 (v2 SDK).
+
+type Lane = 'legacy' | 'modern';
+
+function post(base: string, lane: Lane, message: Record<string, unknown>, signal?: AbortSignal): Promise<Response> {
+  const method = message.method as string;
+  const params = (message.params ?? {}) as Record<string, unknown>;
+  const modern = lane === 'modern';
+  const body = modern ? { ...message, params: { ...params, _meta: envelope() } } : message;
+  return fetch(new URL('/mcp', base), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': modern ? MODERN : '2025-11-25',
+      ...(modern ? { 'mcp-method': method, ...(typeof params.name === 'string' ? { 'mcp-name': params.name } : {}) } : {}),
+    },
+    body: JSON.stringify(body),
+    signal: signal ?? AbortSignal.timeout(30_000),
+  });
+}
+
+describe.each<Lane>(['legacy', 'modern'])('cancelling a synchronous run_js (%s lane)', (lane) => {
+  let node: Awaited<ReturnType<typeof startTestNode>>;
+  beforeAll(async () => {
+    node = await startTestNode();
+  });
+  afterAll(async () => {
+    await node.stop();
+  });
+
+  const execution = async (tag: string) => {
+    const res = await fetch(new URL(`/api/executions?tag=t=${tag}`, node.url));
+    return ((await res.json()) as { executions: Array<{ execution_id: string; status: string }> }).executions[0];
+  };
+  const longRun = (id: number | string, tag: string) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'run_js', arguments: { code: 'console.log("started"); while (true) {}', execution_timeout_secs: 60, tags: { t: tag } } },
+  });
+
+  it('notifications/cancelled stops the run; it ends cancelled with its output', async () => {
+    const tag = `${lane}-notified`;
+    const call = post(node.url, lane, longRun(`req-${lane}`, tag));
+    await waitFor('the run to start', async () => (await execution(tag))?.status === 'running');
+    const notified = await post(node.url, lane, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: `req-${lane}`, reason: 'user stop' } });
+    expect(notified.status).toBe(202);
+    const answer = await call;
+    // The v1 lane ends the cancelled request's POST with an error its client ignores; the v2 SDK with a 499.
+    expect(answer.status).toBe(lane === 'legacy' ? 200 : 499);
+    await waitFor('the run to end cancelled', async () => (await execution(tag))?.status === 'cancelled');
+  });
+
+  it('a notification for another request id leaves the run alone', async () => {
+    const tag = `${lane}-other`;
+    const controller = new AbortController();
+    const call = post(node.url, lane, longRun(41, tag), controller.signal).catch(() => null);
+    await waitFor('the run to start', async () => (await execution(tag))?.status === 'running');
+    await post(node.url, lane, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: '41' } });
+    await post(node.url, lane, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 42 } });
+    expect((await execution(tag))?.status).toBe('running');
+    controller.abort();
+    await call;
+    await waitFor('the run to end', async () => (await execution(tag))?.status === 'cancelled');
+  });
+
+  it('closing the connection stops the run', async () => {
+    const tag = `${lane}-closed`;
+    const controller = new AbortController();
+    const call = post(node.url, lane, longRun(7, tag), controller.signal).catch((err: unknown) => err);
+    await waitFor('the run to start', async () => (await execution(tag))?.status === 'running');
+    controller.abort();
+    expect(await call).toBeInstanceOf(Error);
+    await waitFor('the run to end cancelled', async () => (await execution(tag))?.status === 'cancelled');
+  });
+});
