@@ -94,13 +94,20 @@ The tools, their arguments, answers and scopes are the same in every revision. W
 | caching | \`tools/list\` and \`server/discover\` carry \`ttlMs: ${LIST_TTL_MS}\`, \`cacheScope: "public"\` (the tools are the same for every caller; access is checked per call) | none |
 | errors | unknown method: \`-32601\`, HTTP 404; unsupported revision: \`-32022\` with \`data.supported\`, HTTP 400 | unknown method: \`-32601\`, HTTP 200 |
 | removed | \`ping\` and \`logging/setLevel\` answer \`-32601\`; an \`Mcp-Session-Id\` is ignored | \`ping\` answers |
-| change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter, since the tool list never changes and raftbox has no prompts or resources | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
+| change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter, since neither the tool list nor the resource list ever changes | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
 | extensions | \`capabilities.extensions\`: ${Object.keys(EXTENSIONS).length ? list(Object.keys(EXTENSIONS)) : 'none declared yet (the Tasks extension is planned)'} | none |
 
 Deprecated in 2026-07-28 and not offered in any revision: logging (\`notifications/message\`), sampling,
 roots; raftbox never asks the client for anything, so no request needs an \`InputRequiredResult\`.
-Notifications from the client (\`notifications/cancelled\`) are answered 202; on HTTP, closing the
-connection cancels a request.
+Cancelling a request (every revision): a \`notifications/cancelled\` naming its id (a POST of its own,
+answered 202) reaches the node that holds the request and stops its run, which ends \`cancelled\` with
+the output it printed; the request's own POST then ends (2025-11-25: a \`-32800\` error the client no
+longer waits for; 2026-07-28: HTTP 499). A notification naming another subject's request does nothing.
+Closing the connection of a request cancels it the same way.
+
+Resources (every revision): the documents an agent needs, \`raftbox://docs/sandbox-api\`,
+\`raftbox://docs/limits\` (this server's caps), \`raftbox://docs/examples\` and
+\`raftbox://docs/mcp-tools\`, as \`text/markdown\` (\`resources/list\`, \`resources/read\`).
 
 `;
 }

@@ -13,7 +13,7 @@ import { restRoutes } from './api/rest.ts';
 import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.ts';
 import { isLoopbackAddress, originCheck } from './http/origin-check.ts';
 import { MCP_PATH, mcpRoutes } from './mcp/index.ts';
-import { createDomain, DEFAULT_MEMORY_MB, domainModules } from './executions/index.ts';
+import { createDomain, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, domainModules } from './executions/index.ts';
 import { join } from 'node:path';
 import { IsolatePool, PackageSet, RAFTBOX_ROOT } from './sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from './store/index.ts';
@@ -71,7 +71,19 @@ function metricsArePublic(config: Config): boolean {
   return config.metricsPublic ?? isLoopbackAddress(config.host);
 }
 
-export const limitsOf = (config: Config): Limits => ({ maxWaitMs: config.maxTimeoutSecs * 1000 + 60_000 });
+export const limitsOf = (config: Config): Limits => ({
+  maxWaitMs: config.maxTimeoutSecs * 1000 + 60_000,
+  sandbox: {
+    defaultMemoryMb: Math.min(DEFAULT_MEMORY_MB, config.maxMemoryMb),
+    maxMemoryMb: config.maxMemoryMb,
+    defaultTimeoutSecs: Math.min(DEFAULT_TIMEOUT_SECS, config.maxTimeoutSecs),
+    maxTimeoutSecs: config.maxTimeoutSecs,
+    maxOutputBytes: config.maxOutputBytes,
+    maxArtifactBytes: config.maxArtifactBytes,
+    maxInputBytes: config.maxInputBytes,
+    maxBodyBytes: config.maxBodyBytes,
+  },
+});
 
 /**
  * Starts one node: opens its domain, then serves REST, MCP and health on `config.host:config.port`.
@@ -216,6 +228,8 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
         maxMemoryMb: config.maxMemoryMb,
         maxTimeoutSecs: config.maxTimeoutSecs,
         maxOutputBytes: config.maxOutputBytes,
+        maxArtifactBytes: config.maxArtifactBytes,
+        maxInputBytes: config.maxInputBytes,
         maxCodeBytes: config.maxBodyBytes,
         maxConcurrent: config.maxConcurrent,
         maxQueue: config.maxQueue,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { invalidParams } from '../errors.ts';
 import type { Domain, ExecutionStatus, RunRequest } from './domain.ts';
+import type { Json } from '../store/index.ts';
 import {
   ExecutionView,
   FINISHED,
@@ -35,6 +36,19 @@ export interface CallContext {
 export interface Limits {
   /** Longest a synchronous MCP `run_js` waits: the largest allowed timeout plus queueing slack. */
   maxWaitMs: number;
+  /** What one run is held to on this server, as the `raftbox://docs/limits` resource tells agents. */
+  sandbox: SandboxCaps;
+}
+
+export interface SandboxCaps {
+  defaultMemoryMb: number;
+  maxMemoryMb: number;
+  defaultTimeoutSecs: number;
+  maxTimeoutSecs: number;
+  maxOutputBytes: number;
+  maxArtifactBytes: number;
+  maxInputBytes: number;
+  maxBodyBytes: number;
 }
 
 export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
@@ -79,6 +93,14 @@ export const RunInput = z.strictObject({
   tags: z.record(z.string(), z.string()).optional().describe('Free key/value labels, filterable in list_executions.'),
   async: z.boolean().optional().describe('Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given.'),
   wait: waitMs,
+  inputs: z
+    .record(z.string(), z.json())
+    .optional()
+    .describe('Named JSON values handed to the code as the read-only `inputs` object (`inputs.params`); a session records them with the step.'),
+  files: z
+    .record(z.string(), z.strictObject({ mime_type: z.string().describe('Media type, e.g. `text/csv`.'), data: z.base64().describe('The bytes, base64.') }))
+    .optional()
+    .describe('Named files handed to the code in `inputs` as `File`s (`await inputs.csv.text()`, `.bytes()`, `.type`); a session records them with the step.'),
 });
 
 /** The one translation from the wire parameters to the domain's RunRequest. */
@@ -93,6 +115,10 @@ export function runRequest(args: z.output<typeof RunInput>, ctx: CallContext): R
     tags: args.tags,
     idempotencyKey: ctx.idempotencyKey,
     subject: ctx.subject,
+    ...(args.inputs ? { inputs: args.inputs as Record<string, Json> } : {}),
+    ...(args.files
+      ? { files: Object.fromEntries(Object.entries(args.files).map(([name, f]) => [name, { mimeType: f.mime_type, data: new Uint8Array(Buffer.from(f.data, 'base64')) }])) }
+      : {}),
   };
 }
 

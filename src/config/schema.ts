@@ -50,6 +50,18 @@ export const ConfigSchema = z.strictObject({
     .describe('Stateless runs executing at once (default: the number of CPU cores).'),
   maxQueue: z.number().int().min(0).default(1024).describe('Runs waiting for a free isolate; beyond it calls are refused with 429 and Retry-After.'),
   maxOutputBytes: z.number().int().min(1024).default(1 << 20).describe('UTF-8 bytes an execution may hand out in all (console, result, error message and stack); the rest is cut and marked.'),
+  maxArtifactBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(16 << 20)
+    .describe('Bytes of artifacts one execution may attach (`artifact(...)`, a Blob or `{ mimeType, data }` result); past it `artifact` throws a RangeError in the code.'),
+  maxInputBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(8 << 20)
+    .describe('Bytes of `inputs` one execution may be handed (JSON values as text, files decoded), within the request body limit; more is refused with 413.'),
   maxBodyBytes: z.number().int().min(1024).default(1 << 20).describe('Largest HTTP request body (code included); larger is refused with 413.'),
   maxExecutions: z.number().int().min(1).default(10_000).describe('Finished execution records kept; the oldest are forgotten first.'),
   maxExecutionsMb: z.number().int().min(1).default(128).describe('Total size (as JSON) of the finished execution records kept; past it the oldest are forgotten first.'),

@@ -1,4 +1,4 @@
-import type { IsolatePool, PackageSet } from '../sandbox/index.ts';
+import { DEFAULT_MAX_ARTIFACT_BYTES, type IsolatePool, type PackageSet } from '../sandbox/index.ts';
 import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver } from '../sessions/index.ts';
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
 import { executionModule } from './execution-state.ts';
@@ -13,6 +13,8 @@ export const defaultDomainOptions: DomainOptions = {
   maxMemoryMb: 512,
   maxTimeoutSecs: 300,
   maxOutputBytes: 1 << 20,
+  maxArtifactBytes: DEFAULT_MAX_ARTIFACT_BYTES,
+  maxInputBytes: 8 << 20,
   maxCodeBytes: 1 << 20,
   maxConcurrent: 16,
   maxQueue: 256,

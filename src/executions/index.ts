@@ -2,5 +2,5 @@ export { createDomain, defaultDomainOptions, domainModules, type Domain, type Do
 export { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
 export { executionModule, EXECUTION_MODULE } from './execution-state.ts';
 export type { OutputWindow } from './output-pages.ts';
-export { DEFAULT_MEMORY_MB } from './run-request.ts';
+export { DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS } from './run-request.ts';
 export type { Execution, ExecutionStatus, OutputPage, RunRequest } from './types.ts';

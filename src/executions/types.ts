@@ -11,6 +11,8 @@ export interface RunRequest {
   tags?: Record<string, string>;
   idempotencyKey?: string; // a retried request returns the first execution
   subject?: string; // OAuth subject that owns it (undefined = auth off)
+  inputs?: Record<string, Json>; // named JSON values, `inputs.<name>` in the code
+  files?: Record<string, { mimeType: string; data: Uint8Array }>; // named files, `inputs.<name>` as File
 }
 
 export type ExecutionStatus = 'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';

@@ -2,7 +2,8 @@ import { Server, type ListToolsResult } from '@modelcontextprotocol/server';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
 import { CACHE_HINTS, EXTENSIONS, SERVED_VERSIONS } from './revision-2026-07-28.ts';
-import { INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall } from './server.ts';
+import { listResources, readResource } from './resources.ts';
+import { CAPABILITIES, INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall } from './server.ts';
 
 /**
  * The modern lane (2026-07-28): a v2 SDK `Server` with the same tools as the legacy lane's v1 `Server`.
@@ -15,13 +16,16 @@ const MODERN_LIST = LIST_RESULT as unknown as ListToolsResult;
 
 export function createModernServer(domain: Domain, limits: Limits): Server {
   const server = new Server(SERVER_INFO, {
-    capabilities: { tools: { listChanged: false }, ...(Object.keys(EXTENSIONS).length ? { extensions: EXTENSIONS } : {}) },
+    capabilities: { ...CAPABILITIES, ...(Object.keys(EXTENSIONS).length ? { extensions: EXTENSIONS } : {}) },
     instructions: INSTRUCTIONS,
     cacheHints: CACHE_HINTS,
     // The v2 SDK serves the modern era only for revisions listed here (its default lists the legacy ones).
     supportedProtocolVersions: [...SERVED_VERSIONS],
   });
   server.setRequestHandler('tools/list', () => MODERN_LIST);
+  server.setRequestHandler('resources/list', () => listResources());
+  server.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: [] }));
+  server.setRequestHandler('resources/read', (req) => readResource(limits, req.params.uri));
   server.setRequestHandler('tools/call', (req, ctx) => answerToolCall(domain, limits, req.params, { signal: ctx.mcpReq.signal, authInfo: ctx.http?.authInfo }));
   return server;
 }

@@ -1,8 +1,17 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
+import { listResources, readResource } from './resources.ts';
 import { TOOLS, callTool, hasTool } from './tools.ts';
 
 export const SERVER_INFO = { name: 'raftbox', version: '0.1.0' };
@@ -10,7 +19,11 @@ export const SERVER_INFO = { name: 'raftbox', version: '0.1.0' };
 export const INSTRUCTIONS =
   'raftbox runs JavaScript/TypeScript in isolated V8 sandboxes. Call run_js with code; the value of the last ' +
   'expression is the result. Pass `session` to keep state (top-level let/const/function/class persist) across calls, ' +
-  'or `heap` to fork from an earlier state. Long runs: `async: true`, then get_execution.';
+  'or `heap` to fork from an earlier state. Long runs: `async: true`, then get_execution. The resources ' +
+  'raftbox://docs/sandbox-api, raftbox://docs/limits and raftbox://docs/examples say what the sandbox offers.';
+
+/** What both lanes declare: tools, and the documents as resources (neither list ever changes). */
+export const CAPABILITIES = { tools: { listChanged: false }, resources: { listChanged: false, subscribe: false } };
 
 /** The tool list as both SDKs answer it (built once, see tools.ts). */
 export const LIST_RESULT = { tools: TOOLS };
@@ -41,8 +54,11 @@ export function answerToolCall(
  * mcpRoutes' pool). The 2026-07-28 lane is modern-server.ts.
  */
 export function createMcpServer(domain: Domain, limits: Limits): Server {
-  const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+  const server = new Server(SERVER_INFO, { capabilities: CAPABILITIES, instructions: INSTRUCTIONS });
   server.setRequestHandler(ListToolsRequestSchema, () => LIST_RESULT);
+  server.setRequestHandler(ListResourcesRequestSchema, () => listResources());
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));
+  server.setRequestHandler(ReadResourceRequestSchema, (req) => readResource(limits, req.params.uri));
   server.setRequestHandler(CallToolRequestSchema, (req, extra) => answerToolCall(domain, limits, req.params, extra));
   return server;
 }

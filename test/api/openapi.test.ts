@@ -3,6 +3,8 @@ import { restRouter, OPENAPI_PATH } from '../../src/api/rest.ts';
 import { openApiDocument, openApiPath } from '../../src/api/openapi.ts';
 import { guardOf } from '../../src/http/index.ts';
 import { Fixture } from '../sessions/fixture.ts';
+import { ConfigSchema } from '../../src/config/index.ts';
+import { limitsOf } from '../../src/server.ts';
 
 describe('OpenAPI document', () => {
   const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, unknown>> };
@@ -10,7 +12,7 @@ describe('OpenAPI document', () => {
   let f: Fixture;
   beforeAll(async () => {
     f = await Fixture.open();
-    const router = restRouter(await f.node(), { guard: guardOf(undefined), limits: { maxWaitMs: 1000 } });
+    const router = restRouter(await f.node(), { guard: guardOf(undefined), limits: limitsOf(ConfigSchema.parse({})) });
     for (const layer of router.stack) {
       for (const m of layer.methods) if (m !== 'HEAD') routed.add(`${m.toLowerCase()} ${openApiPath(String(layer.path))}`);
     }
