@@ -7,6 +7,7 @@ import { OPERATIONS } from '../src/api/operations.ts';
 import { openApiDocument } from '../src/api/openapi.ts';
 import { ENV_PREFIX, SETTINGS } from '../src/config/index.ts';
 import { EXTENSIONS, LEGACY_REVISIONS, LIST_TTL_MS, MODERN_VERSIONS } from '../src/mcp/revision-2026-07-28.ts';
+import { TASK_AFTER_MS, TASK_POLL_MS } from '../src/mcp/tasks.ts';
 
 const HEADER = (source: string, script: string) =>
   `<!-- Generated from ${source} by \`${script}\`; do not edit by hand. -->\n`;
@@ -95,7 +96,8 @@ The tools, their arguments, answers and scopes are the same in every revision. W
 | errors | unknown method: \`-32601\`, HTTP 404; unsupported revision: \`-32022\` with \`data.supported\`, HTTP 400 | unknown method: \`-32601\`, HTTP 200 |
 | removed | \`ping\` and \`logging/setLevel\` answer \`-32601\`; an \`Mcp-Session-Id\` is ignored | \`ping\` answers |
 | change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter, since neither the tool list nor the resource list ever changes | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
-| extensions | \`capabilities.extensions\`: ${Object.keys(EXTENSIONS).length ? list(Object.keys(EXTENSIONS)) : 'none declared yet (the Tasks extension is planned)'} | none |
+| extensions | \`capabilities.extensions\`: ${Object.keys(EXTENSIONS).length ? list(Object.keys(EXTENSIONS)) : 'none declared yet'} | none |
+| tasks | the \`io.modelcontextprotocol/tasks\` extension (SEP-2663), for a client that declares it on the request: a \`run_js\` still running after its \`wait\` (default ${TASK_AFTER_MS / 1000} s; \`async: true\`: at once) is answered with a task (\`resultType: "task"\`); \`tasks/get\` (the result inlined once \`completed\`; a run that threw is \`completed\` with \`isError\`, a run lost with its node \`failed\`), \`tasks/update\` (nothing to take: raftbox never asks for input), \`tasks/cancel\` (acknowledged); polling only, no \`notifications/tasks\` | core tasks: the \`tasks\` capability (\`list\`, \`cancel\`, \`requests.tools.call\`), \`run_js\` with \`execution.taskSupport: "optional"\`; \`tools/call\` with \`task\` answers a CreateTaskResult at once; \`tasks/get\`, \`tasks/result\` (blocks until the end), \`tasks/list\` (the caller's), \`tasks/cancel\` (\`-32602\` once terminal); a run that threw or was lost is \`failed\` |
 
 Deprecated in 2026-07-28 and not offered in any revision: logging (\`notifications/message\`), sampling,
 roots; raftbox never asks the client for anything, so no request needs an \`InputRequiredResult\`.
@@ -104,6 +106,10 @@ answered 202) reaches the node that holds the request and stops its run, which e
 the output it printed; the request's own POST then ends (2025-11-25: a \`-32800\` error the client no
 longer waits for; 2026-07-28: HTTP 499). A notification naming another subject's request does nothing.
 Closing the connection of a request cancels it the same way.
+
+A task is an execution (task id = execution id), so any node answers for it, it belongs to the token's
+subject, and it lasts as long as the execution record (\`ttl\`/\`ttlMs\`: null); poll interval
+${TASK_POLL_MS / 1000} s.
 
 Resources (every revision): the documents an agent needs, \`raftbox://docs/sandbox-api\`,
 \`raftbox://docs/limits\` (this server's caps), \`raftbox://docs/examples\` and

@@ -1,9 +1,12 @@
-import { Server, type ListToolsResult } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import { Server, type CallToolResult, type ListToolsResult } from '@modelcontextprotocol/server';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
-import { CACHE_HINTS, EXTENSIONS, SERVED_VERSIONS } from './revision-2026-07-28.ts';
+import { CACHE_HINTS, CAPABILITIES_KEY, EXTENSIONS, SERVED_VERSIONS } from './revision-2026-07-28.ts';
 import { listResources, readResource } from './resources.ts';
-import { CAPABILITIES, INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall } from './server.ts';
+import { CAPABILITIES, INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall, subjectOf } from './server.ts';
+import { declaresTasks, modernTasks } from './tasks.ts';
+import { TASK_TOOL } from './tools.ts';
 
 /**
  * The modern lane (2026-07-28): a v2 SDK `Server` with the same tools as the legacy lane's v1 `Server`.
@@ -11,8 +14,11 @@ import { CAPABILITIES, INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall } 
  * to every result and the caching hints to `tools/list`. On stdio the same server also answers an
  * `initialize` (the v2 SDK serves both eras there), so stdio needs no second lane.
  */
-/** The legacy lane's list, typed for v2: the same JSON, but v1 types schema properties as `object`, v2 as JSON values. */
-const MODERN_LIST = LIST_RESULT as unknown as ListToolsResult;
+/**
+ * The legacy lane's list, typed for v2 (v1 types schema properties as `object`, v2 as JSON values),
+ * without `execution.taskSupport`: 2026-07-28 tasks are server-directed (SEP-2663), not per tool.
+ */
+const MODERN_LIST = { tools: LIST_RESULT.tools.map(({ execution: _execution, ...tool }) => tool) } as unknown as ListToolsResult;
 
 export function createModernServer(domain: Domain, limits: Limits): Server {
   const server = new Server(SERVER_INFO, {
@@ -26,6 +32,20 @@ export function createModernServer(domain: Domain, limits: Limits): Server {
   server.setRequestHandler('resources/list', () => listResources());
   server.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: [] }));
   server.setRequestHandler('resources/read', (req) => readResource(limits, req.params.uri));
-  server.setRequestHandler('tools/call', (req, ctx) => answerToolCall(domain, limits, req.params, { signal: ctx.mcpReq.signal, authInfo: ctx.http?.authInfo }));
+  const caller = (ctx: { mcpReq: { signal: AbortSignal }; http?: { authInfo?: import('@modelcontextprotocol/sdk/server/auth/types.js').AuthInfo } }) => ({
+    subject: subjectOf(ctx.http?.authInfo),
+    signal: ctx.mcpReq.signal,
+  });
+  server.setRequestHandler('tools/call', (req, ctx) => {
+    // A client that declared the tasks extension may get a task handle for a run that takes a while.
+    if (req.params.name === TASK_TOOL && declaresTasks((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CAPABILITIES_KEY])) {
+      return modernTasks.call(domain, limits, req.params.arguments, caller(ctx)) as Promise<CallToolResult>;
+    }
+    return answerToolCall(domain, limits, req.params, { signal: ctx.mcpReq.signal, authInfo: ctx.http?.authInfo });
+  });
+  const byTaskId = { params: z.looseObject({ taskId: z.string() }) };
+  server.setRequestHandler('tasks/get', byTaskId, (params, ctx) => modernTasks.get(domain, params.taskId, caller(ctx)));
+  server.setRequestHandler('tasks/update', byTaskId, (params, ctx) => modernTasks.update(domain, params.taskId, caller(ctx)));
+  server.setRequestHandler('tasks/cancel', byTaskId, (params, ctx) => modernTasks.cancel(domain, params.taskId, caller(ctx)));
   return server;
 }

@@ -38,10 +38,9 @@ export const CACHE_HINTS = {
 
 /**
  * Extensions raftbox supports, declared under `capabilities.extensions` (2026-07-28 extension
- * negotiation): identifier → settings. Empty today; the Tasks extension (`io.modelcontextprotocol/tasks`)
- * is declared here once the modern lane serves it.
+ * negotiation): identifier → settings. The Tasks extension (SEP-2663, src/mcp/tasks.ts) has none.
  */
-export const EXTENSIONS: Record<string, Record<string, never>> = {};
+export const EXTENSIONS: Record<string, Record<string, never>> = { 'io.modelcontextprotocol/tasks': {} };
 
 /**
  * A modern-lane answer with every served revision in it: the `supportedVersions` of a `server/discover`
@@ -60,7 +59,7 @@ export function withServedVersions<T>(message: T): T {
 }
 
 const VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
-const CAPABILITIES_KEY = 'io.modelcontextprotocol/clientCapabilities';
+export const CAPABILITIES_KEY = 'io.modelcontextprotocol/clientCapabilities';
 
 /**
  * Why a request that claims a revision in its `_meta` cannot be served: an unserved revision (-32022) or

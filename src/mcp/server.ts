@@ -2,7 +2,11 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import {
   CallToolRequestSchema,
+  CancelTaskRequestSchema,
   ErrorCode,
+  GetTaskPayloadRequestSchema,
+  GetTaskRequestSchema,
+  ListTasksRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
@@ -12,6 +16,7 @@ import {
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
 import { listResources, readResource } from './resources.ts';
+import { LEGACY_TASKS_CAPABILITY, legacyTasks } from './tasks.ts';
 import { TOOLS, callTool, hasTool } from './tools.ts';
 
 export const SERVER_INFO = { name: 'raftbox', version: '0.1.0' };
@@ -38,14 +43,13 @@ export function answerToolCall(
   // Not McpError: its message would read "MCP error -32602: unknown tool …" on the wire, and the
   // client adds that prefix once more.
   if (!hasTool(params.name)) throw Object.assign(new Error(`unknown tool ${params.name}`), { code: ErrorCode.InvalidParams });
-  const subject = extra.authInfo?.extra?.subject;
-  return callTool(
-    domain,
-    params.name,
-    params.arguments,
-    { edge: 'mcp', signal: extra.signal, subject: typeof subject === 'string' ? subject : undefined },
-    limits,
-  );
+  return callTool(domain, params.name, params.arguments, { edge: 'mcp', signal: extra.signal, subject: subjectOf(extra.authInfo) }, limits);
+}
+
+/** The token's subject, which owns executions (undefined with auth off). */
+export function subjectOf(authInfo: AuthInfo | undefined): string | undefined {
+  const subject = authInfo?.extra?.subject;
+  return typeof subject === 'string' ? subject : undefined;
 }
 
 /**
@@ -54,11 +58,18 @@ export function answerToolCall(
  * mcpRoutes' pool). The 2026-07-28 lane is modern-server.ts.
  */
 export function createMcpServer(domain: Domain, limits: Limits): Server {
-  const server = new Server(SERVER_INFO, { capabilities: CAPABILITIES, instructions: INSTRUCTIONS });
+  const server = new Server(SERVER_INFO, { capabilities: { ...CAPABILITIES, tasks: LEGACY_TASKS_CAPABILITY }, instructions: INSTRUCTIONS });
+  const caller = (extra: { signal: AbortSignal; authInfo?: AuthInfo }) => ({ subject: subjectOf(extra.authInfo), signal: extra.signal });
   server.setRequestHandler(ListToolsRequestSchema, () => LIST_RESULT);
+  server.setRequestHandler(GetTaskRequestSchema, (req, extra) => legacyTasks.get(domain, req.params.taskId, caller(extra)));
+  server.setRequestHandler(GetTaskPayloadRequestSchema, (req, extra) => legacyTasks.result(domain, limits, req.params.taskId, caller(extra)));
+  server.setRequestHandler(ListTasksRequestSchema, (req, extra) => legacyTasks.list(domain, req.params?.cursor, caller(extra)));
+  server.setRequestHandler(CancelTaskRequestSchema, (req, extra) => legacyTasks.cancel(domain, req.params.taskId, caller(extra)));
   server.setRequestHandler(ListResourcesRequestSchema, () => listResources());
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));
   server.setRequestHandler(ReadResourceRequestSchema, (req) => readResource(limits, req.params.uri));
-  server.setRequestHandler(CallToolRequestSchema, (req, extra) => answerToolCall(domain, limits, req.params, extra));
+  server.setRequestHandler(CallToolRequestSchema, (req, extra) =>
+    req.params.task ? legacyTasks.create(domain, limits, req.params, caller(extra)) : answerToolCall(domain, limits, req.params, extra),
+  );
   return server;
 }

@@ -11,6 +11,9 @@ const schemaOf = (t: z.ZodType, io: 'input' | 'output') => {
 
 const byName = new Map(OPERATIONS.map((op) => [op.tool, op]));
 
+/** The one tool whose calls can become tasks. */
+export const TASK_TOOL = 'run_js';
+
 /**
  * The tool list, built once from the operations table: converting zod schemas to JSON Schema on
  * every `tools/list` (what McpServer does per instance) is a large part of a stateless request's cost.
@@ -27,6 +30,8 @@ export const TOOLS: Tool[] = OPERATIONS.map((op) => ({
     idempotentHint: op.method !== 'post',
     openWorldHint: false,
   },
+  // 2025-11-25 core tasks: a run may be called as a task (src/mcp/tasks.ts); nothing else is long.
+  ...(op.tool === TASK_TOOL ? { execution: { taskSupport: 'optional' as const } } : {}),
 }));
 
 /** The scope a tool needs, for the HTTP bearer check before the call reaches the SDK. */
@@ -35,6 +40,18 @@ export const toolScope = (name: string): string | undefined => byName.get(name)?
 export function hasTool(name: string): boolean {
   return byName.has(name);
 }
+
+/** An operation's answer as a tool result: `structuredContent` and the same JSON as text. */
+export function toolResult(op: Operation, out: Record<string, unknown>): CallToolResult {
+  return {
+    content: [{ type: 'text', text: JSON.stringify(out) }],
+    structuredContent: out,
+    ...(op.isError?.(out) ? { isError: true } : {}),
+  };
+}
+
+/** A tool's operation; undefined for an unknown name. */
+export const operationOf = (name: string): Operation | undefined => byName.get(name);
 
 /**
  * One tool call: arguments checked by the operation's schema, the domain called, the answer given as
@@ -50,12 +67,7 @@ export async function callTool(
 ): Promise<CallToolResult> {
   const op = byName.get(name) as Operation;
   try {
-    const out = await op.call(domain, parseArgs(op, rawArgs ?? {}), ctx, limits);
-    return {
-      content: [{ type: 'text', text: JSON.stringify(out) }],
-      structuredContent: out,
-      ...(op.isError?.(out) ? { isError: true } : {}),
-    };
+    return toolResult(op, await op.call(domain, parseArgs(op, rawArgs ?? {}), ctx, limits));
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     const retry = err.retryAfter !== undefined ? ` (retry after ${err.retryAfter}s)` : '';
