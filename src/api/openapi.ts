@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OPERATIONS, type Operation } from './operations.ts';
+import { ARTIFACT_PATH, ARTIFACTS_PATH, ArtifactList } from './artifact-routes.ts';
 import { ErrorView, ExecutionView, JournalStepView, SessionView } from './views.ts';
 import { SCRIPT_LANGUAGES } from '../http/app.ts';
 
@@ -85,6 +86,7 @@ export function openApiDocument(): Json {
   for (const op of OPERATIONS) {
     (paths[openApiPath(op.path)] ??= {})[op.method] = operationObject(op, components);
   }
+  artifactPaths(paths, components);
   components.of(ErrorView, 'output');
   return {
     openapi: '3.1.0',
@@ -97,6 +99,31 @@ export function openApiDocument(): Json {
     components: {
       schemas: Object.fromEntries(Object.entries(components.schemas).sort(([a], [b]) => a.localeCompare(b))),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Only when the server runs with OAuth.' } },
+    },
+  };
+}
+
+/** The REST-only artifact routes (src/api/artifact-routes.ts). */
+function artifactPaths(paths: Record<string, Record<string, Json>>, components: Components): void {
+  const executionId = { name: 'execution_id', in: 'path', required: true, schema: { type: 'string' } };
+  const errors = (statuses: string[]) =>
+    Object.fromEntries(statuses.map((s) => [s, { description: errorStatuses[s], content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]));
+  paths[openApiPath(ARTIFACTS_PATH)] = {
+    get: {
+      operationId: 'list_artifacts',
+      summary: 'List an execution\'s artifacts',
+      description: 'The files the code attached, with their media types, sizes and URLs (the same list is in the execution).',
+      parameters: [executionId],
+      responses: { '200': { description: 'The artifacts', content: { 'application/json': { schema: components.of(ArtifactList, 'output') } } }, ...errors(['401', '403', '404', '503']) },
+    },
+  };
+  paths[openApiPath(ARTIFACT_PATH)] = {
+    get: {
+      operationId: 'get_artifact',
+      summary: 'Get an artifact',
+      description: 'The bytes of one artifact, served with its media type (and `Content-Security-Policy: sandbox`). Over MCP, images also come back as image content and any artifact as the resource `raftbox://executions/{execution_id}/artifacts/{name}`.',
+      parameters: [executionId, { name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { '200': { description: 'The artifact\'s bytes', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } }, ...errors(['401', '403', '404', '503']) },
     },
   };
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { SCRIPT_LANGUAGES, SCRIPT_TYPES } from '../http/app.ts';
 import { principalOf, type Guard } from '../http/guard.ts';
+import { artifactRoutes } from './artifact-routes.ts';
 import type { Domain } from './domain.ts';
 import { OPERATIONS, parseArgs, type Limits, type Operation } from './operations.ts';
 import { openApiDocument } from './openapi.ts';
@@ -45,6 +46,7 @@ export function restRouter(domain: Domain, opts: { guard: Guard; limits: Limits 
       ctx.body = out;
     });
   }
+  artifactRoutes(router, domain, opts.guard);
   return router;
 }
 

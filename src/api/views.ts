@@ -21,6 +21,13 @@ const RunErrorView = z
   })
   .describe('What the code threw, or why it stopped (timeout, memory limit, cancel, syntax error).');
 
+const ArtifactView = z.object({
+  name: z.string(),
+  mime_type: z.string(),
+  size: z.number().describe('Bytes.'),
+  url: z.string().describe('Where REST serves its bytes (`GET`, any node); over MCP also the resource `raftbox://executions/{id}/artifacts/{name}`.'),
+});
+
 export const ExecutionView = z.object({
   execution_id: z.string(),
   status: z
@@ -41,6 +48,9 @@ export const ExecutionView = z.object({
   started_at: z.string().nullable(),
   completed_at: z.string().nullable(),
   duration_ms: z.number().nullable().describe('Time the run took on the server, in milliseconds with microsecond precision.'),
+  artifacts: z
+    .array(ArtifactView)
+    .describe('Files the code attached (`artifact(name, mimeType, data)`, or a Blob / `{ mimeType, data }` completion value), in order; over MCP images also come as image content.'),
   body_omitted: z
     .boolean()
     .describe('In a list page only: true when this execution\'s console, result and error stack were left out for size; get the execution for them.'),
@@ -66,9 +76,13 @@ export function executionView(e: Execution): ExecutionView {
     started_at: e.startedAt,
     completed_at: e.finishedAt,
     duration_ms: e.durationMs,
+    artifacts: (e.artifacts ?? []).map((a) => ({ name: a.name, mime_type: a.mimeType, size: a.size, url: artifactPath(e.id, a.name) })),
     body_omitted: e.bodyOmitted === true,
   };
 }
+
+/** The REST path of one artifact's bytes. */
+export const artifactPath = (executionId: string, name: string) => `/api/executions/${executionId}/artifacts/${encodeURIComponent(name)}`;
 
 export const FINISHED = new Set<string>(['completed', 'failed', 'timeout', 'memory_limit', 'cancelled']);
 

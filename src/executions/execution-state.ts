@@ -56,8 +56,8 @@ export type RecordVerdict = { ok: true } | { ok: false; existing: string };
 export const recordKey = (id: string) => `rec/${id}`;
 export const bodyKey = (id: string) => `body/${id}`;
 
-/** What a large record keeps on disk only: everything that can be large. */
-export type ExecutionBody = Pick<ExecutionRecord, 'result' | 'resultText' | 'console' | 'error'>;
+/** What a large record keeps on disk only: everything that can be large (artifacts' bytes too). */
+export type ExecutionBody = Pick<ExecutionRecord, 'result' | 'resultText' | 'console' | 'error' | 'artifacts'>;
 
 // A record whose console, result and error take more characters than this keeps them cold (and out
 // of list pages); the first kilobyte of the error message stays with the record.
@@ -70,22 +70,32 @@ const SUMMARY_ERROR_MESSAGE_CHARS = 1024;
  */
 export function splitBody(record: ExecutionRecord): { summary: ExecutionRecord; body: ExecutionBody | null } {
   if (record.bodyOmitted || bodyChars(record) <= BODY_INLINE_CHARS) return { summary: record, body: null };
-  const { result, resultText, console, error } = record;
+  const { result, resultText, console, error, artifacts } = record;
   const summaryError = error && {
     ...error,
     message: error.message.length > SUMMARY_ERROR_MESSAGE_CHARS ? `${error.message.slice(0, SUMMARY_ERROR_MESSAGE_CHARS)}…` : error.message,
     stack: null,
   };
   return {
-    summary: { ...record, result: null, resultText: null, console: [], error: summaryError, bodyOmitted: true },
-    body: { result, resultText, console, error },
+    summary: {
+      ...record,
+      result: null,
+      resultText: null,
+      console: [],
+      error: summaryError,
+      // What was attached stays listed; the bytes are in the body.
+      ...(artifacts ? { artifacts: artifacts.map(({ data: _data, ...meta }) => meta) } : {}),
+      bodyOmitted: true,
+    },
+    body: { result, resultText, console, error, ...(artifacts ? { artifacts } : {}) },
   };
 }
 
 /** Characters of what can be large in a record (the wire view shows the console twice). */
-export function bodyChars(e: Pick<ExecutionRecord, 'resultText' | 'console' | 'error'>): number {
+export function bodyChars(e: Pick<ExecutionRecord, 'resultText' | 'console' | 'error' | 'artifacts'>): number {
   let chars = (e.resultText?.length ?? 0) + (e.error ? e.error.message.length + (e.error.stack?.length ?? 0) : 0);
   for (const line of e.console) chars += 2 * line.text.length + 24;
+  for (const a of e.artifacts ?? []) chars += (a.data?.length ?? 0) + a.name.length + a.mimeType.length + 48;
   return chars;
 }
 export const idemKey = (subject: string | null | undefined, key: string) => `idem/${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;

@@ -3,4 +3,5 @@ export { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions,
 export { executionModule, EXECUTION_MODULE } from './execution-state.ts';
 export type { OutputWindow } from './output-pages.ts';
 export { DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS } from './run-request.ts';
-export type { Execution, ExecutionStatus, OutputPage, RunRequest } from './types.ts';
+export type { ArtifactRecord, Execution, ExecutionStatus, OutputPage, RunRequest } from './types.ts';
+export { artifactOf } from './artifacts.ts';

@@ -34,8 +34,19 @@ export interface Execution {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
+  /** Files the run attached, in order (absent: none). `data` (base64) is left out of list pages. */
+  artifacts?: ArtifactRecord[];
   /** In a list page: its console, result and error stack were left out for size (get the execution for them). */
   bodyOmitted?: true;
+}
+
+/** An artifact as the record keeps it: replicated with the record (the bytes in its cold body). */
+export interface ArtifactRecord {
+  name: string;
+  mimeType: string;
+  size: number;
+  /** The bytes, base64; absent where only the summary is read (list pages). */
+  data?: string;
 }
 
 /** An execution as replicated: the public view plus who owns it and which run of which node made it. */

@@ -3,7 +3,7 @@ import { Server, type CallToolResult, type ListToolsResult } from '@modelcontext
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
 import { CACHE_HINTS, CAPABILITIES_KEY, EXTENSIONS, SERVED_VERSIONS } from './revision-2026-07-28.ts';
-import { listResources, readResource } from './resources.ts';
+import { listResources, listResourceTemplates, readResource } from './resources.ts';
 import { CAPABILITIES, INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall, subjectOf } from './server.ts';
 import { declaresTasks, modernTasks } from './tasks.ts';
 import { TASK_TOOL } from './tools.ts';
@@ -30,8 +30,8 @@ export function createModernServer(domain: Domain, limits: Limits): Server {
   });
   server.setRequestHandler('tools/list', () => MODERN_LIST);
   server.setRequestHandler('resources/list', () => listResources());
-  server.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: [] }));
-  server.setRequestHandler('resources/read', (req) => readResource(limits, req.params.uri));
+  server.setRequestHandler('resources/templates/list', () => listResourceTemplates());
+  server.setRequestHandler('resources/read', (req, ctx) => readResource(domain, limits, req.params.uri, subjectOf(ctx.http?.authInfo)));
   const caller = (ctx: { mcpReq: { signal: AbortSignal }; http?: { authInfo?: import('@modelcontextprotocol/sdk/server/auth/types.js').AuthInfo } }) => ({
     subject: subjectOf(ctx.http?.authInfo),
     signal: ctx.mcpReq.signal,

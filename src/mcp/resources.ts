@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
+import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
+import { UserError } from '../errors.ts';
+import { artifactOf } from '../executions/index.ts';
 
 /**
  * The MCP resources raftbox serves, in both lanes: the documents an agent needs to write code for the
- * sandbox (what it offers, its limits on this server, examples).
+ * sandbox (what it offers, its limits on this server, examples), and the artifacts of executions
+ * (`raftbox://executions/{execution_id}/artifacts/{name}`, the target of the `resource_link`s a large
+ * artifact is answered with; any node serves them, since they are replicated with the record).
  */
 
 interface DocResource {
@@ -61,9 +66,27 @@ export const DOC_RESOURCES: readonly DocResource[] = [
   },
 ];
 
-/** `resources/list`: the documents. */
+export const ARTIFACT_URI_TEMPLATE = 'raftbox://executions/{execution_id}/artifacts/{name}';
+const ARTIFACT_URI = /^raftbox:\/\/executions\/([^/]+)\/artifacts\/([^/]+)$/;
+
+export const artifactUri = (executionId: string, name: string) => `raftbox://executions/${executionId}/artifacts/${encodeURIComponent(name)}`;
+
+/** `resources/list`: the documents (artifacts are many and come and go: they are reached by template). */
 export function listResources(): { resources: Array<Omit<DocResource, 'text'>> } {
   return { resources: DOC_RESOURCES.map(({ text: _text, ...r }) => r) };
+}
+
+export function listResourceTemplates() {
+  return {
+    resourceTemplates: [
+      {
+        uriTemplate: ARTIFACT_URI_TEMPLATE,
+        name: 'execution-artifact',
+        title: 'An artifact of an execution',
+        description: 'A file a run attached with artifact(name, mimeType, data) or returned as a Blob / { mimeType, data }.',
+      },
+    ],
+  };
 }
 
 /** The MCP error a `resources/read` of an unknown resource gets (-32002 in the specification). */
@@ -71,11 +94,30 @@ export function resourceNotFound(uri: string): Error {
   return Object.assign(new Error(`Resource not found: ${uri}`), { code: -32002, data: { uri } });
 }
 
-/** `resources/read`. */
-export function readResource(limits: Limits, uri: string) {
+/** `resources/read`: a document's text, or an artifact's bytes (text for text types, base64 otherwise). */
+export async function readResource(domain: Domain, limits: Limits, uri: string, subject: string | undefined) {
   const doc = DOC_RESOURCES.find((d) => d.uri === uri);
-  if (!doc) throw resourceNotFound(uri);
-  return { contents: [{ uri, mimeType: doc.mimeType, text: doc.text(limits) }] };
+  if (doc) return { contents: [{ uri, mimeType: doc.mimeType, text: doc.text(limits) }] };
+  const match = ARTIFACT_URI.exec(uri);
+  if (!match) throw resourceNotFound(uri);
+  let artifact;
+  try {
+    const e = await domain.executions.get(decodeURIComponent(match[1]!), { subject });
+    artifact = artifactOf(e, decodeURIComponent(match[2]!));
+  } catch (err) {
+    // Unknown or someone else's execution, or no such artifact: the same answer, as over REST.
+    if (err instanceof UserError && err.status === 404) throw resourceNotFound(uri);
+    throw err;
+  }
+  const content = isTextType(artifact.mimeType)
+    ? { uri, mimeType: artifact.mimeType, text: new TextDecoder().decode(artifact.data) }
+    : { uri, mimeType: artifact.mimeType, blob: Buffer.from(artifact.data.buffer, artifact.data.byteOffset, artifact.data.byteLength).toString('base64') };
+  return { contents: [content] };
+}
+
+/** Types whose bytes are UTF-8 text (the sandbox writes strings as UTF-8). */
+export function isTextType(mimeType: string): boolean {
+  return mimeType.startsWith('text/') || /^application\/(?:json|xml|javascript|x-ndjson)$|\+(?:json|xml)$/.test(mimeType);
 }
 
 function limitsText(limits: Limits): string {

@@ -15,7 +15,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
-import { listResources, readResource } from './resources.ts';
+import { listResources, listResourceTemplates, readResource } from './resources.ts';
 import { LEGACY_TASKS_CAPABILITY, legacyTasks } from './tasks.ts';
 import { TOOLS, callTool, hasTool } from './tools.ts';
 
@@ -66,8 +66,8 @@ export function createMcpServer(domain: Domain, limits: Limits): Server {
   server.setRequestHandler(ListTasksRequestSchema, (req, extra) => legacyTasks.list(domain, req.params?.cursor, caller(extra)));
   server.setRequestHandler(CancelTaskRequestSchema, (req, extra) => legacyTasks.cancel(domain, req.params.taskId, caller(extra)));
   server.setRequestHandler(ListResourcesRequestSchema, () => listResources());
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));
-  server.setRequestHandler(ReadResourceRequestSchema, (req) => readResource(limits, req.params.uri));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => listResourceTemplates());
+  server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => readResource(domain, limits, req.params.uri, subjectOf(extra.authInfo)));
   server.setRequestHandler(CallToolRequestSchema, (req, extra) =>
     req.params.task ? legacyTasks.create(domain, limits, req.params, caller(extra)) : answerToolCall(domain, limits, req.params, extra),
   );

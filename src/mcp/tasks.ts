@@ -3,7 +3,7 @@ import type { Domain, Execution } from '../api/domain.ts';
 import { executionView, FINISHED } from '../api/views.ts';
 import type { Limits } from '../api/operations.ts';
 import { UserError } from '../errors.ts';
-import { callTool, operationOf, TASK_TOOL, toolResult } from './tools.ts';
+import { callTool, operationOf, TASK_TOOL, toolAnswer } from './tools.ts';
 
 /**
  * MCP tasks over raftbox's executions, for both revisions: a task is an execution (its id is the task
@@ -68,8 +68,8 @@ function statusMessage(e: Execution): string {
 }
 
 /** The run_js answer for a finished execution: what the call would have answered synchronously. */
-function runResult(e: Execution): CallToolResult {
-  return toolResult(operationOf(TASK_TOOL)!, executionView(e));
+function runResult(domain: Domain, e: Execution, caller: Caller): Promise<CallToolResult> {
+  return toolAnswer(domain, operationOf(TASK_TOOL)!, executionView(e), caller.subject);
 }
 
 /** A task is an execution of the caller's; anything else (another subject's, pruned, never made) is unknown. */
@@ -120,7 +120,7 @@ export const legacyTasks = {
       if (caller.signal.aborted) throw Object.assign(new Error('Request cancelled'), { code: -32800 });
       e = await taskExecution(domain, taskId, caller, limits.maxWaitMs);
     }
-    return { ...runResult(e), _meta: { [RELATED_TASK]: { taskId: e.id } } };
+    return { ...(await runResult(domain, e, caller)), _meta: { [RELATED_TASK]: { taskId: e.id } } };
   },
 
   async list(domain: Domain, cursor: string | undefined, caller: Caller) {
@@ -158,7 +158,7 @@ export const modernTasks = {
   async call(domain: Domain, limits: Limits, args: Record<string, unknown> | undefined, caller: Caller) {
     const waitMs = args?.async === true ? 0 : typeof args?.wait === 'number' ? args.wait : TASK_AFTER_MS;
     const e = await startRun(domain, limits, args, caller, waitMs);
-    if (FINISHED.has(e.status)) return runResult(e);
+    if (FINISHED.has(e.status)) return runResult(domain, e, caller);
     return { resultType: 'task' as const, ...taskOf(e, 'modern') };
   },
 
@@ -166,7 +166,7 @@ export const modernTasks = {
   async get(domain: Domain, taskId: unknown, caller: Caller) {
     const e = await taskExecution(domain, taskId, caller);
     const task = taskOf(e, 'modern');
-    if (task.status === 'completed') return { ...task, result: runResult(e) };
+    if (task.status === 'completed') return { ...task, result: await runResult(domain, e, caller) };
     if (task.status === 'failed') return { ...task, error: { code: -32603, message: e.error?.message ?? 'failed' } };
     return task;
   },

@@ -3,6 +3,7 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { UserError } from '../errors.ts';
 import type { Domain } from '../api/domain.ts';
 import { OPERATIONS, parseArgs, type CallContext, type Limits, type Operation } from '../api/operations.ts';
+import { artifactBlocks, hasArtifacts } from './artifact-content.ts';
 
 const schemaOf = (t: z.ZodType, io: 'input' | 'output') => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(t, { io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -50,6 +51,13 @@ export function toolResult(op: Operation, out: Record<string, unknown>): CallToo
   };
 }
 
+/** The whole answer: an execution's files come as content of their own, images as image blocks (artifact-content.ts). */
+export async function toolAnswer(domain: Domain, op: Operation, out: Record<string, unknown>, subject: string | undefined): Promise<CallToolResult> {
+  const answer = toolResult(op, out);
+  if (hasArtifacts(out)) answer.content.push(...(await artifactBlocks(domain, out.execution_id, subject)));
+  return answer;
+}
+
 /** A tool's operation; undefined for an unknown name. */
 export const operationOf = (name: string): Operation | undefined => byName.get(name);
 
@@ -67,7 +75,7 @@ export async function callTool(
 ): Promise<CallToolResult> {
   const op = byName.get(name) as Operation;
   try {
-    return toolResult(op, await op.call(domain, parseArgs(op, rawArgs ?? {}), ctx, limits));
+    return await toolAnswer(domain, op, await op.call(domain, parseArgs(op, rawArgs ?? {}), ctx, limits), ctx.subject);
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     const retry = err.retryAfter !== undefined ? ` (retry after ${err.retryAfter}s)` : '';
