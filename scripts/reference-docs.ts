@@ -8,6 +8,7 @@ import { openApiDocument } from '../src/api/openapi.ts';
 import { ENV_PREFIX, SETTINGS } from '../src/config/index.ts';
 import { EXTENSIONS, LEGACY_REVISIONS, LIST_TTL_MS, MODERN_VERSIONS } from '../src/mcp/revision-2026-07-28.ts';
 import { TASK_AFTER_MS, TASK_POLL_MS } from '../src/mcp/tasks.ts';
+import { PROGRESS_EVERY_MS } from '../src/mcp/progress.ts';
 
 const HEADER = (source: string, script: string) =>
   `<!-- Generated from ${source} by \`${script}\`; do not edit by hand. -->\n`;
@@ -99,8 +100,17 @@ The tools, their arguments, answers and scopes are the same in every revision. W
 | extensions | \`capabilities.extensions\`: ${Object.keys(EXTENSIONS).length ? list(Object.keys(EXTENSIONS)) : 'none declared yet'} | none |
 | tasks | the \`io.modelcontextprotocol/tasks\` extension (SEP-2663), for a client that declares it on the request: a \`run_js\` still running after its \`wait\` (default ${TASK_AFTER_MS / 1000} s; \`async: true\`: at once) is answered with a task (\`resultType: "task"\`); \`tasks/get\` (the result inlined once \`completed\`; a run that threw is \`completed\` with \`isError\`, a run lost with its node \`failed\`), \`tasks/update\` (nothing to take: raftbox never asks for input), \`tasks/cancel\` (acknowledged); polling only, no \`notifications/tasks\` | core tasks: the \`tasks\` capability (\`list\`, \`cancel\`, \`requests.tools.call\`), \`run_js\` with \`execution.taskSupport: "optional"\`; \`tools/call\` with \`task\` answers a CreateTaskResult at once; \`tasks/get\`, \`tasks/result\` (blocks until the end), \`tasks/list\` (the caller's), \`tasks/cancel\` (\`-32602\` once terminal); a run that threw or was lost is \`failed\` |
 
-Deprecated in 2026-07-28 and not offered in any revision: logging (\`notifications/message\`), sampling,
-roots; raftbox never asks the client for anything, so no request needs an \`InputRequiredResult\`.
+Deprecated in 2026-07-28 and not offered in any revision: sampling, roots; raftbox never asks the client
+for anything, so no request needs an \`InputRequiredResult\`.
+
+Progress (every revision): a \`run_js\` whose \`_meta\` carries a \`progressToken\`, from a client that
+accepts \`text/event-stream\`, is answered as an event stream: \`notifications/progress\` at least every
+${PROGRESS_EVERY_MS / 1000} s while the run is queued or running (the message says which, on which node, how many console
+lines so far), its console lines as \`notifications/message\` (logger \`console\`; \`log\`/\`info\` as
+\`info\`, \`warn\` as \`warning\`), then the result, and nothing after it. 2025-11-25 filters the lines by
+the level the caller set with \`logging/setLevel\` (kept per caller on each node: stateless HTTP has no
+session; default \`info\`); 2026-07-28, where logging is deprecated but still defined, by the request's
+own \`io.modelcontextprotocol/logLevel\` (none: no lines). Without a token: the plain JSON answer.
 Cancelling a request (every revision): a \`notifications/cancelled\` naming its id (a POST of its own,
 answered 202) reaches the node that holds the request and stops its run, which ends \`cancelled\` with
 the output it printed; the request's own POST then ends (2025-11-25: a \`-32800\` error the client no

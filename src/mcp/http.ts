@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type Koa from 'koa';
 import Router from '@koa/router';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -8,9 +9,11 @@ import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
 import { principalOf, type Guard } from '../http/guard.ts';
 import { callerOf, cancellable, cancelledRequest, InFlightRequests } from './in-flight.ts';
+import { LogLevels } from './log-levels.ts';
 import { modernLane } from './modern-http.ts';
+import { progressTokenOf } from './progress.ts';
 import { createMcpServer } from './server.ts';
-import { toolScope } from './tools.ts';
+import { TASK_TOOL, toolScope } from './tools.ts';
 
 export const MCP_PATH = '/mcp';
 
@@ -35,6 +38,7 @@ const POOL_MAX = 64;
 export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }): Koa.Middleware & { close(): Promise<void> } {
   const pool: Server[] = [];
   const inFlight = new InFlightRequests();
+  const logLevels = new LogLevels();
   const modern = modernLane(domain, opts.limits, inFlight);
   const router = new Router();
 
@@ -43,7 +47,7 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
     if (refused) return Response.json(refused);
     const cancelled = cancelledRequest(message);
     if (cancelled) inFlight.cancel(callerOf(ctx), cancelled.requestId, cancelled.reason);
-    const server = pool.pop() ?? createMcpServer(domain, opts.limits);
+    const server = pool.pop() ?? createMcpServer(domain, opts.limits, logLevels);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     // Closing this request's transport aborts its handler's signal, which cancels a run it waits for.
     const stop = cancellable(ctx, inFlight, message);
@@ -69,6 +73,7 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
     const request = webRequest(ctx);
     if (!(await isLegacyRequest(request, ctx.request.body))) return modern.handle(ctx, authInfo(ctx), callerOf(ctx));
     const body: unknown = ctx.request.body;
+    if (streamsProgress(ctx, body)) return stream(ctx, request, body);
     if (!Array.isArray(body)) {
       const res = await handle(ctx, request, body);
       ctx.status = res.status;
@@ -94,6 +99,35 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
     ctx.body = answers.length > 0 ? answers : '';
   });
 
+  /**
+   * A run_js with a progress token, from a client that takes an event stream: an SSE answer whose
+   * notifications go out while the run goes on (progress.ts). Its own server and transport, not the
+   * pool's: they live as long as the stream, and closing the transport (the client went away, or a
+   * `notifications/cancelled` named the request) aborts the handler, which cancels the run.
+   */
+  const stream = async (ctx: Koa.Context, request: Request, message: unknown) => {
+    const server = createMcpServer(domain, opts.limits, logLevels);
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    const stop = cancellable(ctx, inFlight, message);
+    await server.connect(transport);
+    void stop.aborted.then(() => transport.close());
+    const res = await transport.handleRequest(request, { parsedBody: message, authInfo: authInfo(ctx) });
+    ctx.status = res.status;
+    res.headers.forEach((value, key) => ctx.set(key, value));
+    const finished = () => {
+      stop.done();
+      void server.close();
+    };
+    if (!res.body) {
+      finished();
+      ctx.body = '';
+      return;
+    }
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    body.once('close', finished);
+    ctx.body = body;
+  };
+
   const notAllowed = (ctx: Koa.Context) => {
     ctx.status = 405;
     ctx.set('Allow', 'POST');
@@ -111,6 +145,15 @@ export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }
     ctx.set('Allow', 'OPTIONS, POST');
   });
   return Object.assign(router.routes() as unknown as Koa.Middleware, { close: () => modern.close() });
+}
+
+/** A single run_js call with a progress token whose client accepts an event stream (batches are answered as JSON). */
+function streamsProgress(ctx: Koa.Context, body: unknown): boolean {
+  const m = body as { method?: unknown; params?: { name?: unknown; _meta?: { progressToken?: unknown } } } | null;
+  return (
+    typeof m === 'object' && m !== null && !Array.isArray(m) && m.method === 'tools/call' && m.params?.name === TASK_TOOL &&
+    progressTokenOf(m.params) !== undefined && ctx.get('accept').includes('text/event-stream') && refusedToolCall(m) === null
+  );
 }
 
 /** The bearer check for a JSON-RPC body: a tool call needs its tool's scope, anything else a valid token. */

@@ -5,6 +5,7 @@ import type { Limits } from '../api/operations.ts';
 import { CACHE_HINTS, CAPABILITIES_KEY, EXTENSIONS, SERVED_VERSIONS } from './revision-2026-07-28.ts';
 import { listResources, listResourceTemplates, readResource } from './resources.ts';
 import { CAPABILITIES, INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall, subjectOf } from './server.ts';
+import { LOG_LEVEL_OF, progressTokenOf, watchedRun } from './progress.ts';
 import { declaresTasks, modernTasks } from './tasks.ts';
 import { TASK_TOOL } from './tools.ts';
 
@@ -22,7 +23,9 @@ const MODERN_LIST = { tools: LIST_RESULT.tools.map(({ execution: _execution, ...
 
 export function createModernServer(domain: Domain, limits: Limits): Server {
   const server = new Server(SERVER_INFO, {
-    capabilities: { ...CAPABILITIES, ...(Object.keys(EXTENSIONS).length ? { extensions: EXTENSIONS } : {}) },
+    // `logging`: console lines of a streamed run go out as log messages, at the request's own `logLevel`
+    // (2026-07-28 deprecates logging but keeps it working; stdio's legacy clients set a level as before).
+    capabilities: { ...CAPABILITIES, logging: {}, ...(Object.keys(EXTENSIONS).length ? { extensions: EXTENSIONS } : {}) },
     instructions: INSTRUCTIONS,
     cacheHints: CACHE_HINTS,
     // The v2 SDK serves the modern era only for revisions listed here (its default lists the legacy ones).
@@ -40,6 +43,15 @@ export function createModernServer(domain: Domain, limits: Limits): Server {
     // A client that declared the tasks extension may get a task handle for a run that takes a while.
     if (req.params.name === TASK_TOOL && declaresTasks((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CAPABILITIES_KEY])) {
       return modernTasks.call(domain, limits, req.params.arguments, caller(ctx)) as Promise<CallToolResult>;
+    }
+    const progressToken = progressTokenOf(req.params);
+    if (req.params.name === TASK_TOOL && progressToken !== undefined) {
+      // Streamed by the SDK (an SSE answer): progress, and the console as log messages, which 2026-07-28
+      // filters by the request's own `logLevel` (logging is deprecated there, not gone).
+      return watchedRun(domain, limits, req.params.arguments, caller(ctx), {
+        progress: (progress, message) => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress, message } }),
+        console: (line) => ctx.mcpReq.log(LOG_LEVEL_OF[line.level], line.text, 'console'),
+      }) as Promise<CallToolResult>;
     }
     return answerToolCall(domain, limits, req.params, { signal: ctx.mcpReq.signal, authInfo: ctx.http?.authInfo });
   });

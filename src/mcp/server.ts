@@ -11,13 +11,16 @@ import {
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
+  SetLevelRequestSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
+import type { LogLevels } from './log-levels.ts';
+import { LOG_LEVEL_OF, progressTokenOf, watchedRun } from './progress.ts';
 import { listResources, listResourceTemplates, readResource } from './resources.ts';
 import { LEGACY_TASKS_CAPABILITY, legacyTasks } from './tasks.ts';
-import { TOOLS, callTool, hasTool } from './tools.ts';
+import { TASK_TOOL, TOOLS, callTool, hasTool } from './tools.ts';
 
 export const SERVER_INFO = { name: 'raftbox', version: '0.1.0' };
 
@@ -57,9 +60,15 @@ export function subjectOf(authInfo: AuthInfo | undefined): string | undefined {
  * holds no per-client state, so one instance may serve many stateless HTTP requests in turn (see
  * mcpRoutes' pool). The 2026-07-28 lane is modern-server.ts.
  */
-export function createMcpServer(domain: Domain, limits: Limits): Server {
-  const server = new Server(SERVER_INFO, { capabilities: { ...CAPABILITIES, tasks: LEGACY_TASKS_CAPABILITY }, instructions: INSTRUCTIONS });
+export function createMcpServer(domain: Domain, limits: Limits, logLevels: LogLevels): Server {
+  const capabilities = { ...CAPABILITIES, tasks: LEGACY_TASKS_CAPABILITY, logging: {} };
+  const server = new Server(SERVER_INFO, { capabilities, instructions: INSTRUCTIONS });
   const caller = (extra: { signal: AbortSignal; authInfo?: AuthInfo }) => ({ subject: subjectOf(extra.authInfo), signal: extra.signal });
+  // Kept per caller on this node (log-levels.ts), not by the SDK: a pooled server serves many callers.
+  server.setRequestHandler(SetLevelRequestSchema, (req, extra) => {
+    logLevels.set(subjectOf(extra.authInfo) ?? '', req.params.level);
+    return {};
+  });
   server.setRequestHandler(ListToolsRequestSchema, () => LIST_RESULT);
   server.setRequestHandler(GetTaskRequestSchema, (req, extra) => legacyTasks.get(domain, req.params.taskId, caller(extra)));
   server.setRequestHandler(GetTaskPayloadRequestSchema, (req, extra) => legacyTasks.result(domain, limits, req.params.taskId, caller(extra)));
@@ -68,8 +77,19 @@ export function createMcpServer(domain: Domain, limits: Limits): Server {
   server.setRequestHandler(ListResourcesRequestSchema, () => listResources());
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => listResourceTemplates());
   server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => readResource(domain, limits, req.params.uri, subjectOf(extra.authInfo)));
-  server.setRequestHandler(CallToolRequestSchema, (req, extra) =>
-    req.params.task ? legacyTasks.create(domain, limits, req.params, caller(extra)) : answerToolCall(domain, limits, req.params, extra),
-  );
+  server.setRequestHandler(CallToolRequestSchema, (req, extra) => {
+    if (req.params.task) return legacyTasks.create(domain, limits, req.params, caller(extra));
+    const progressToken = progressTokenOf(req.params);
+    if (progressToken === undefined || req.params.name !== TASK_TOOL) return answerToolCall(domain, limits, req.params, extra);
+    // Answered as a stream (the route gave this request an SSE transport): progress, console lines as log messages.
+    const who = subjectOf(extra.authInfo) ?? '';
+    return watchedRun(domain, limits, req.params.arguments, caller(extra), {
+      progress: (progress, message) => extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, message } }),
+      console: async (line) => {
+        const level = LOG_LEVEL_OF[line.level];
+        if (logLevels.allows(who, level)) await extra.sendNotification({ method: 'notifications/message', params: { level, logger: 'console', data: line.text } });
+      },
+    });
+  });
   return server;
 }

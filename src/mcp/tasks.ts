@@ -3,6 +3,7 @@ import type { Domain, Execution } from '../api/domain.ts';
 import { executionView, FINISHED } from '../api/views.ts';
 import type { Limits } from '../api/operations.ts';
 import { UserError } from '../errors.ts';
+import { runStatusMessage } from './progress.ts';
 import { callTool, operationOf, TASK_TOOL, toolAnswer } from './tools.ts';
 
 /**
@@ -61,8 +62,7 @@ function taskStatus(e: Execution, revision: Revision): TaskStatus {
 const lostByServer = (e: Execution) => e.status === 'failed' && e.error?.name === 'NodeError';
 
 function statusMessage(e: Execution): string {
-  if (e.status === 'queued') return 'queued: waiting for a free sandbox';
-  if (e.status === 'running') return `running on node ${e.node}`;
+  if (!FINISHED.has(e.status)) return runStatusMessage(e);
   if (e.error) return `${e.status}: ${e.error.name ? `${e.error.name}: ` : ''}${e.error.message}`.slice(0, 1024);
   return e.status;
 }
