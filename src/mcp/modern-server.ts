@@ -6,7 +6,7 @@ import { CACHE_HINTS, CAPABILITIES_KEY, EXTENSIONS, SERVED_VERSIONS } from './re
 import { listResources, listResourceTemplates, readResource } from './resources.ts';
 import { CAPABILITIES, INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall, subjectOf } from './server.ts';
 import { LOG_LEVEL_OF, progressTokenOf, watchedRun } from './progress.ts';
-import { declaresTasks, modernTasks } from './tasks.ts';
+import { declaresTasks, missingTasksCapability, modernTasks } from './tasks.ts';
 import { TASK_TOOL } from './tools.ts';
 
 /**
@@ -56,8 +56,13 @@ export function createModernServer(domain: Domain, limits: Limits): Server {
     return answerToolCall(domain, limits, req.params, { signal: ctx.mcpReq.signal, authInfo: ctx.http?.authInfo });
   });
   const byTaskId = { params: z.looseObject({ taskId: z.string() }) };
-  server.setRequestHandler('tasks/get', byTaskId, (params, ctx) => modernTasks.get(domain, params.taskId, caller(ctx)));
-  server.setRequestHandler('tasks/update', byTaskId, (params, ctx) => modernTasks.update(domain, params.taskId, caller(ctx)));
-  server.setRequestHandler('tasks/cancel', byTaskId, (params, ctx) => modernTasks.cancel(domain, params.taskId, caller(ctx)));
+  // The tasks methods are the extension's: a client that did not declare it gets -32021 (SEP-2663).
+  const forTasks = (ctx: Parameters<typeof caller>[0] & { mcpReq: { envelope?: unknown } }) => {
+    if (!declaresTasks((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CAPABILITIES_KEY])) throw missingTasksCapability();
+    return caller(ctx);
+  };
+  server.setRequestHandler('tasks/get', byTaskId, (params, ctx) => modernTasks.get(domain, params.taskId, forTasks(ctx)));
+  server.setRequestHandler('tasks/update', byTaskId, (params, ctx) => modernTasks.update(domain, params.taskId, forTasks(ctx)));
+  server.setRequestHandler('tasks/cancel', byTaskId, (params, ctx) => modernTasks.cancel(domain, params.taskId, forTasks(ctx)));
   return server;
 }

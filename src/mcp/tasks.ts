@@ -153,6 +153,14 @@ export function declaresTasks(clientCapabilities: unknown): boolean {
   return typeof extensions === 'object' && extensions !== null && TASKS_EXTENSION in extensions;
 }
 
+/** -32021 Missing Required Client Capability, naming the extension. */
+export function missingTasksCapability(): Error {
+  return Object.assign(new Error('Missing required client capability: the io.modelcontextprotocol/tasks extension'), {
+    code: -32021,
+    data: { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
+  });
+}
+
 export const modernTasks = {
   /** run_js for a client that declared the extension: the answer itself if the run ends within the wait, else a task. */
   async call(domain: Domain, limits: Limits, args: Record<string, unknown> | undefined, caller: Caller) {

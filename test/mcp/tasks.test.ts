@@ -79,7 +79,7 @@ describe('2026-07-28 tasks extension', () => {
   afterAll(() => node.stop());
 
   const withTasks = { _meta: { 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } } };
-  const tasksCall = (method: string, taskId: string) => modernPost(node.url, method, { taskId }, { 'mcp-name': taskId });
+  const tasksCall = (method: string, taskId: string, meta: object = withTasks) => modernPost(node.url, method, { taskId, ...meta }, { 'mcp-name': taskId });
 
   it('is declared in server/discover', async () => {
     const { json } = await modernPost(node.url, 'server/discover');
@@ -121,5 +121,8 @@ describe('2026-07-28 tasks extension', () => {
     await waitFor('the task to be cancelled', async () => (await tasksCall('tasks/get', taskId)).json.result.status === 'cancelled');
     expect((await tasksCall('tasks/cancel', taskId)).json.result).toMatchObject({ resultType: 'complete' });
     expect((await tasksCall('tasks/get', 'ex_unknown')).json.error).toMatchObject({ code: -32602 });
+    // The extension's methods are for clients that declared it.
+    const undeclared = await tasksCall('tasks/get', taskId, {});
+    expect(undeclared.json.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { extensions: { 'io.modelcontextprotocol/tasks': {} } } } });
   });
 });
