@@ -1,4 +1,5 @@
 import type { Command, Json, StateModule, Tx } from '../store/index.ts';
+import type { ConsoleLine } from '../sandbox/index.ts';
 import { FINISHED, type ExecutionRecord } from './types.ts';
 
 /**
@@ -7,6 +8,9 @@ import { FINISHED, type ExecutionRecord } from './types.ts';
  *   rec/<id>                 ExecutionRecord; a large one without its body (`bodyOmitted`)
  *   body/<id>                cold (on disk only): the console, result and error of a large record
  *   active/<id>              present while the record is queued or running (what "node lost" scans)
+ *   live/<id>                { lines, truncated }: the console of a running record so far, replicated
+ *                            in chunks by its owner (live-output.ts); gone once the record is finished,
+ *                            whose own console then holds every line
  *   idem/<subject>/<key>     id of the first execution run with that idempotency key
  *   fin/<n>                  { id, bytes } of the n-th finished record, for retention in finishing
  *                            order (bytes: its size as JSON; a bare id in data from before sizes)
@@ -37,6 +41,14 @@ interface Retention {
 export interface FinishCommand extends Command, Retention {
   type: 'execution.finish';
   record: Json;
+}
+/** A chunk of a running execution's console (live-output.ts): its lines from `from` on. */
+export interface OutputCommand extends Command {
+  type: 'execution.output';
+  id: string;
+  from: number;
+  lines: Json;
+  truncated: boolean;
 }
 export interface CancelCommand extends Command {
   type: 'execution.cancel';
@@ -100,6 +112,14 @@ export function bodyChars(e: Pick<ExecutionRecord, 'resultText' | 'console' | 'e
 }
 export const idemKey = (subject: string | null | undefined, key: string) => `idem/${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;
 export const ACTIVE = 'active/';
+export const LIVE = 'live/';
+export const liveKey = (id: string) => LIVE + id;
+
+/** The console of a running execution so far, as replicated. */
+export interface LiveConsole {
+  lines: ConsoleLine[];
+  truncated: boolean;
+}
 const activeKey = (id: string) => ACTIVE + id;
 const META = 'meta/fin';
 
@@ -114,6 +134,8 @@ export const executionModule: StateModule = {
         return start(cmd as StartCommand, tx);
       case 'execution.finish':
         return finish((cmd as FinishCommand).record as unknown as ExecutionRecord, cmd as FinishCommand, tx);
+      case 'execution.output':
+        return appendOutput(cmd as OutputCommand, tx);
       case 'execution.cancel':
         return requestCancel(cmd as CancelCommand, tx);
       case 'execution.fail':
@@ -151,6 +173,7 @@ function finish(record: ExecutionRecord, retention: Retention, tx: Tx): RecordVe
   putRecord(tx, summary);
   if (body) tx.put(bodyKey(record.id), body as unknown as Json);
   tx.del(activeKey(record.id));
+  tx.del(liveKey(record.id));
   if (record.interrupted) releaseKey(record, tx);
   const meta = (tx.get(META) as FinishedWindow | undefined) ?? { next: 0, oldest: 0, bytes: 0 };
   const bytes = Buffer.byteLength(JSON.stringify(record));
@@ -207,6 +230,16 @@ function claim(record: ExecutionRecord, tx: Tx): RecordVerdict | null {
   return null;
 }
 
+/** Appends a chunk where the replicated console ends; a chunk from elsewhere (lost or repeated) answers how many lines there are. */
+function appendOutput(cmd: OutputCommand, tx: Tx): Json {
+  const record = tx.get(recordKey(cmd.id)) as ExecutionRecord | undefined;
+  if (!record || FINISHED.has(record.status)) return { ok: false };
+  const live = (tx.get(liveKey(cmd.id)) as unknown as LiveConsole | undefined) ?? { lines: [], truncated: false };
+  if (cmd.from !== live.lines.length) return { ok: false, have: live.lines.length };
+  tx.put(liveKey(cmd.id), { lines: [...live.lines, ...(cmd.lines as unknown as ConsoleLine[])], truncated: cmd.truncated } as unknown as Json);
+  return { ok: true };
+}
+
 function requestCancel(cmd: CancelCommand, tx: Tx): Json {
   const record = tx.get(recordKey(cmd.id)) as ExecutionRecord | undefined;
   if (!record || FINISHED.has(record.status)) return { ok: false };
@@ -220,7 +253,10 @@ function failNode(cmd: FailCommand, tx: Tx): Json {
     const record = tx.get(recordKey(key.slice(ACTIVE.length))) as ExecutionRecord | undefined;
     if (!record || record.node !== cmd.node || record.boot === cmd.exceptBoot) continue;
     const error = { name: 'NodeError', message: cmd.reason, stack: null, line: null, column: null };
-    finish({ ...record, status: 'failed', error, finishedAt: cmd.at, durationMs: null, interrupted: true }, cmd, tx);
+    // What it printed before its node went is kept, as far as it was replicated.
+    const live = tx.get(liveKey(record.id)) as unknown as LiveConsole | undefined;
+    const output = live ? { console: live.lines, consoleTruncated: live.truncated } : {};
+    finish({ ...record, ...output, status: 'failed', error, finishedAt: cmd.at, durationMs: null, interrupted: true }, cmd, tx);
     failed++;
   }
   return { failed };

@@ -81,9 +81,10 @@ class RunOutlet {
       return;
     }
     const line = toConsoleLine([message.level, message.text]);
-    if (message.kind === 'console-truncated') this.consoleTruncated = true;
+    const mark = message.kind === 'console-truncated';
+    if (mark) this.consoleTruncated = true;
     this.console.push(line);
-    this.#hooks?.onConsole?.(line);
+    this.#hooks?.onConsole?.(line, mark);
   }
 
   /** What a stopped run keeps: everything it sent before it was stopped. */

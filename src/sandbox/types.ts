@@ -32,8 +32,11 @@ export interface StepInputs {
 
 /** What a caller may watch of a live run while it runs. */
 export interface RunHooks {
-  /** Each console line as it is made (the same lines, in order, as the outcome's `console`). */
-  onConsole?(line: ConsoleLine): void;
+  /**
+   * Each console line as it is made (the same lines, in order, as the outcome's `console`);
+   * `truncationMark`: the line that says the output cap was reached, after which none come.
+   */
+  onConsole?(line: ConsoleLine, truncationMark: boolean): void;
 }
 
 /** One unit of user code. `seed` and `clock` (epoch ms) are the only sources of non-determinism. */
