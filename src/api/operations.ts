@@ -94,7 +94,7 @@ export const RunInput = z.strictObject({
   async: z.boolean().optional().describe('Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given.'),
   wait: waitMs,
   inputs: z
-    .record(z.string(), z.json())
+    .record(z.string(), z.unknown())
     .optional()
     .describe('Named JSON values handed to the code as the read-only `inputs` object (`inputs.params`); a session records them with the step.'),
   files: z

@@ -186,6 +186,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/executions/{execution_id}/artifacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an execution's artifacts
+         * @description The files the code attached, with their media types, sizes and URLs (the same list is in the execution).
+         */
+        get: operations["list_artifacts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/executions/{execution_id}/artifacts/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an artifact
+         * @description The bytes of one artifact, served with its media type (and `Content-Security-Policy: sandbox`). Over MCP, images also come back as image content and any artifact as the resource `raftbox://executions/{execution_id}/artifacts/{name}`.
+         */
+        get: operations["get_artifact"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -239,6 +279,15 @@ export interface components {
             completed_at: string | null;
             /** @description Time the run took on the server, in milliseconds with microsecond precision. */
             duration_ms: number | null;
+            /** @description Files the code attached (`artifact(name, mimeType, data)`, or a Blob / `{ mimeType, data }` completion value), in order; over MCP images also come as image content. */
+            artifacts: {
+                name: string;
+                mime_type: string;
+                /** @description Bytes. */
+                size: number;
+                /** @description Where REST serves its bytes (`GET`, any node); over MCP also the resource `raftbox://executions/{id}/artifacts/{name}`. */
+                url: string;
+            }[];
             /** @description In a list page only: true when this execution's console, result and error stack were left out for size; get the execution for them. */
             body_omitted: boolean;
         };
@@ -313,6 +362,22 @@ export interface components {
             async?: boolean;
             /** @description Milliseconds to wait for the execution to finish before answering with its current record. */
             wait?: number;
+            /** @description Named JSON values handed to the code as the read-only `inputs` object (`inputs.params`); a session records them with the step. */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /** @description Named files handed to the code in `inputs` as `File`s (`await inputs.csv.text()`, `.bytes()`, `.type`); a session records them with the step. */
+            files?: {
+                [key: string]: {
+                    /** @description Media type, e.g. `text/csv`. */
+                    mime_type: string;
+                    /**
+                     * Format: base64
+                     * @description The bytes, base64.
+                     */
+                    data: string;
+                };
+            };
         };
         Session: {
             name: string;
@@ -1348,6 +1413,134 @@ export interface operations {
             };
             /** @description Too many runs queued; retry after `Retry-After` seconds */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not ready (no leader, catching up) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_artifacts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                execution_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The artifacts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        execution_id: string;
+                        /** @description Files the code attached (`artifact(name, mimeType, data)`, or a Blob / `{ mimeType, data }` completion value), in order; over MCP images also come as image content. */
+                        artifacts: {
+                            name: string;
+                            mime_type: string;
+                            /** @description Bytes. */
+                            size: number;
+                            /** @description Where REST serves its bytes (`GET`, any node); over MCP also the resource `raftbox://executions/{id}/artifacts/{name}`. */
+                            url: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Missing or invalid bearer token (when OAuth is on) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token lacks the scope (when OAuth is on) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such execution or session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not ready (no leader, catching up) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_artifact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                execution_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The artifact's bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description Missing or invalid bearer token (when OAuth is on) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token lacks the scope (when OAuth is on) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such execution or session */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
