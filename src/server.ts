@@ -22,6 +22,7 @@ import { createAuth, oauthStateModule } from './auth/index.ts';
 import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestIdHeaders } from './observability/index.ts';
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
+import { defaultWarmMemoryMb } from './sessions/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -221,7 +222,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
         maxQueue: config.maxQueue,
         maxExecutions: config.maxExecutions,
         maxExecutionBytes: config.maxExecutionsMb * 1024 * 1024,
-        liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb },
+        liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb ?? defaultWarmMemoryMb() },
       },
     });
   } catch (err) {
