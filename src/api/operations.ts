@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { invalidParams } from '../errors.ts';
-import type { Domain, ExecutionStatus, RunRequest } from './domain.ts';
+import { FINISHED, type Domain, type ExecutionStatus, type RunRequest } from './domain.ts';
 import {
   ExecutionView,
-  FINISHED,
   JournalStepView,
   OutputView,
   SessionView,
