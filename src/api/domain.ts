@@ -44,7 +44,8 @@ export interface PackageEntry {
   hash: string;
 }
 
-export interface Domain {
+/** The domain as the edges (REST, MCP, the status page) see it: a subset of the executions module's `Domain`. */
+export interface EdgeDomain {
   executions: Executions;
   sessions: Sessions;
   /** Absent: the node's sandboxes import nothing. */

@@ -25,12 +25,12 @@ export class ExecutionRecords {
   private readonly unsubscribe: () => void;
 
   private readonly state: ReplicatedState;
-  private readonly log: CommandLog;
+  private readonly commandLog: CommandLog;
   private readonly onChanged: (id: string) => void;
   /** `onChanged` is told of every change to a record, after the waiters on it are woken. */
   constructor(state: ReplicatedState, log: CommandLog, onChanged: (id: string) => void) {
     this.state = state;
-    this.log = log;
+    this.commandLog = log;
     this.onChanged = onChanged;
     this.loadActive();
     this.unsubscribe = state.onChange((module, key) => {
@@ -58,7 +58,7 @@ export class ExecutionRecords {
     if (typeof id !== 'string' || !EXECUTION_ID.test(id)) throw notFound(`execution ${id} not found`);
     // Unless this node runs it (its own view is the freshest), read the record as of now (ReadIndex):
     // a poll after a step served elsewhere sees it, and a node cut off from the quorum answers 503.
-    if (!this.local.has(id)) await this.log.linearizableRead();
+    if (!this.local.has(id)) await this.commandLog.linearizableRead();
     const record = this.current(id);
     if (!record || record.subject !== (subject ?? null)) throw notFound(`execution ${id} not found`);
     return record;
@@ -76,7 +76,7 @@ export class ExecutionRecords {
 
   /** The execution that holds an idempotency key, as of now (ReadIndex). The execution module's `claim` is what gives keys out. */
   async keyHolder(subject: string | null, key: string): Promise<string | undefined> {
-    await this.log.linearizableRead();
+    await this.commandLog.linearizableRead();
     return this.state.get(EXECUTION_MODULE, idemKey(subject, key)) as string | undefined;
   }
 

@@ -75,7 +75,7 @@ export class ExecutionService {
   private draining = false;
   private closing = false;
 
-  private readonly log: CommandLog;
+  private readonly commandLog: CommandLog;
   private readonly pool: IsolatePool;
   private readonly sessions: SessionService;
   private readonly options: ExecutionServiceOptions;
@@ -90,7 +90,7 @@ export class ExecutionService {
     logger?: Logger,
     observer?: ExecutionObserver,
   ) {
-    this.log = log;
+    this.commandLog = log;
     this.pool = pool;
     this.sessions = sessions;
     this.options = options;
@@ -133,7 +133,7 @@ export class ExecutionService {
     if (claimed) {
       let verdict: RecordVerdict;
       try {
-        verdict = (await this.log.propose({ type: 'execution.create', record: asJson(record) })) as RecordVerdict;
+        verdict = (await this.commandLog.propose({ type: 'execution.create', record: asJson(record) })) as RecordVerdict;
       } catch (err) {
         ticket.release();
         throw err;
@@ -161,7 +161,7 @@ export class ExecutionService {
     const now = this.records.current(run.id) ?? record;
     if (!claimed) {
       run.handedOut = true;
-      await this.log.propose({ type: 'execution.create', record: asJson(now) });
+      await this.commandLog.propose({ type: 'execution.create', record: asJson(now) });
     }
     return view(now);
   }
@@ -190,7 +190,7 @@ export class ExecutionService {
       return view(await run.done);
     }
     // Its owner aborts it when it sees the request in its applied state.
-    await this.log.propose({ type: 'execution.cancel', id });
+    await this.commandLog.propose({ type: 'execution.cancel', id });
     return this.get(id, { waitMs: REMOTE_CANCEL_WAIT_MS, subject });
   }
 
@@ -200,7 +200,7 @@ export class ExecutionService {
     // A cursor is the id of the last execution of the previous page; anything else (even '') would
     // silently answer an empty or wrong page.
     if (opts.cursor !== undefined && !EXECUTION_ID.test(opts.cursor)) throw invalidParams('cursor must be a next_cursor returned by an earlier page');
-    await this.log.linearizableRead();
+    await this.commandLog.linearizableRead();
     const limit = pageLimit(opts.limit, 50, 500);
     const [tagName, tagValue] = splitTag(opts.tag);
     const matching = this.records
@@ -232,7 +232,7 @@ export class ExecutionService {
    * restarted"). Call once at startup, when the command log accepts proposals.
    */
   async recover(): Promise<number> {
-    await this.log.linearizableRead();
+    await this.commandLog.linearizableRead();
     const stale = this.records.active().some((r) => r.node === this.options.nodeId && r.boot !== this.boot);
     return stale ? this.failNode(this.options.nodeId, this.boot, 'node restarted') : 0;
   }
@@ -273,7 +273,7 @@ export class ExecutionService {
 
   private async failNode(node: string, exceptBoot: string | null, reason: string): Promise<number> {
     const cmd = { type: 'execution.fail', node, exceptBoot, reason, at: new Date().toISOString(), ...this.retention() };
-    return ((await this.log.propose(cmd)) as { failed: number }).failed;
+    return ((await this.commandLog.propose(cmd)) as { failed: number }).failed;
   }
 
   private newRecord(r: CheckedRequest): ExecutionRecord {
@@ -340,7 +340,7 @@ export class ExecutionService {
       const startedAt = new Date().toISOString();
       const running: ExecutionRecord = { ...queued, status: 'running', startedAt };
       this.records.update(running);
-      if (claimed) this.background(this.log.propose({ type: 'execution.start', id: run.id, startedAt }));
+      if (claimed) this.background(this.commandLog.propose({ type: 'execution.start', id: run.id, startedAt }));
       const t0 = performance.now();
       try {
         if (plan === null) {
@@ -378,7 +378,7 @@ export class ExecutionService {
       const record = this.finished(running, tried, t0);
       if (!tried.advances) return this.finish(run, running, record);
       const cmd = { type: 'execution.step', step: plan.command, record: asJson(record), ...this.retention() } satisfies Command;
-      const verdict = (await this.log.propose(cmd)) as ExecutionStepVerdict;
+      const verdict = (await this.commandLog.propose(cmd)) as ExecutionStepVerdict;
       if (!verdict.ok && verdict.reason === 'record_closed') {
         throw conflict(`execution ${run.id} was ended before its step could commit; the session is unchanged`);
       }
@@ -438,7 +438,7 @@ export class ExecutionService {
   private async replicateFinal(cmd: Command, id: string): Promise<void> {
     for (let delayMs = FINAL_RETRY_MS; ; delayMs = Math.min(2 * delayMs, MAX_FINAL_RETRY_MS)) {
       try {
-        await this.log.propose(cmd);
+        await this.commandLog.propose(cmd);
         return;
       } catch (err) {
         if (!(err instanceof UserError) || err.status !== 503) throw err;

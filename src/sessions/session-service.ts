@@ -5,7 +5,7 @@ import type { CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
 import { SessionJournal } from './session-journal.ts';
-import type { HeapObject, Language, StepVerdict } from './session-state.ts';
+import type { StateObject, Language, StepVerdict } from './session-state.ts';
 import { packageUnavailable, SessionStep, warmKeyOfSession, type StartingPoint, type StepContext, type StepRequest, type StepRun } from './session-step.ts';
 
 export interface SessionServiceOptions {
@@ -57,17 +57,17 @@ export class SessionService {
   private readonly observer: SessionObserver | undefined;
   private readonly packages: PackageSet;
 
-  private readonly log: CommandLog;
+  private readonly commandLog: CommandLog;
   constructor(
     state: ReplicatedState,
     log: CommandLog,
     options: SessionServiceOptions,
   ) {
-    this.log = log;
+    this.commandLog = log;
     this.journal = new SessionJournal(state);
     this.live = new LiveSessions(options.liveSessions);
     this.stepContext = {
-      log,
+      commandLog: log,
       mutex: this.mutex,
       live: this.live,
       maxAttempts: options.maxStepAttempts ?? 5,
@@ -110,7 +110,7 @@ export class SessionService {
     try {
       for (;;) {
         const tried = await plan.run(signal);
-        if (!tried.advances || plan.settle((await this.log.propose(plan.command)) as StepVerdict)) return tried;
+        if (!tried.advances || plan.settle((await this.commandLog.propose(plan.command)) as StepVerdict)) return tried;
       }
     } finally {
       plan.close();
@@ -118,19 +118,19 @@ export class SessionService {
   }
 
   /** The state object `heap` of `subject`, or `notFound`: a fork never silently starts from an empty state. */
-  private async existingHeap(heap: string, subject: string | null): Promise<HeapObject> {
+  private async existingState(heap: string, subject: string | null): Promise<StateObject> {
     // A heap made on another node may not be applied here yet: catch up once before saying it is unknown.
-    let object = this.journal.heap(heap, subject);
+    let object = this.journal.stateObject(heap, subject);
     if (!object) {
-      await this.log.linearizableRead();
-      object = this.journal.heap(heap, subject);
+      await this.commandLog.linearizableRead();
+      object = this.journal.stateObject(heap, subject);
     }
     if (!object) throw notFound(`heap ${heap} not found`);
     return object;
   }
 
   async list(opts: { cursor?: string; limit?: number; subject?: string | null } = {}): Promise<{ sessions: SessionInfo[]; nextCursor: string | null }> {
-    await this.log.linearizableRead();
+    await this.commandLog.linearizableRead();
     const limit = pageLimit(opts.limit, 100, 1000);
     const all = this.journal.sessions(opts.subject).filter((s) => opts.cursor === undefined || s.name > opts.cursor);
     const page = all.slice(0, limit).map(info);
@@ -142,7 +142,7 @@ export class SessionService {
     opts: { stepsCursor?: string; stepsLimit?: number; subject?: string | null } = {},
   ): Promise<SessionInfo & { journal: JournalStep[]; nextStepsCursor: string | null }> {
     SessionService.validate(name, null);
-    await this.log.linearizableRead();
+    await this.commandLog.linearizableRead();
     const head = this.journal.session(opts.subject, name);
     if (!head) throw notFound(`session ${name} not found`);
     const after = opts.stepsCursor === undefined ? 0 : Number(opts.stepsCursor);
@@ -162,7 +162,7 @@ export class SessionService {
 
   async delete(name: string, subject?: string | null): Promise<void> {
     SessionService.validate(name, null);
-    const done = (await this.log.propose({ type: 'session.delete', session: name, subject: subject ?? null })) as { ok: boolean };
+    const done = (await this.commandLog.propose({ type: 'session.delete', session: name, subject: subject ?? null })) as { ok: boolean };
     this.live.drop(warmKeyOfSession(subject ?? null, name));
     if (!done.ok) throw notFound(`session ${name} not found`);
   }
@@ -182,7 +182,7 @@ export class SessionService {
     const expect = head?.head ?? null;
     const parent = req.heap ?? expect;
     if (parent === null) return { parent, parentStep: 0, parentClock: 0, expect, memoryMb: req.limits.memoryMb };
-    const object = req.heap === null ? this.journal.heap(parent, req.subject)! : await this.existingHeap(req.heap, req.subject);
+    const object = req.heap === null ? this.journal.stateObject(parent, req.subject)! : await this.existingState(req.heap, req.subject);
     if (req.memoryExplicit && req.limits.memoryMb !== object.memoryMb) {
       throw invalidParams(
         `${req.heap === null ? `session ${req.session}` : `heap ${req.heap}`} runs with heap_memory_max_mb ${object.memoryMb}, ` +

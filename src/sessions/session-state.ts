@@ -4,8 +4,11 @@ import type { Command, Json, StateModule, Tx } from '../store/index.ts';
 /**
  * The replicated half of sessions: content-addressed state objects and the names pointing at them.
  *
- *   heap/<id>                     HeapObject: one step and the state it leads to (never changes)
+ *   heap/<id>                     StateObject: one step and the state it leads to (never changes)
  *   name/<subject>/<name>         SessionHead: a named session's current head
+ *
+ * In code a state is a `StateObject` with a state id; `heap` is its name on the wire, in stored keys
+ * and in commands, which stay as they are (the other heaps: an isolate's V8 heap and its memory limit).
  *
  * Names are scoped by subject (URI-encoded; '' when auth is off), so two subjects can never see or
  * collide with each other's sessions, and "not yours" and "does not exist" are the same answer.
@@ -13,7 +16,7 @@ import type { Command, Json, StateModule, Tx } from '../store/index.ts';
 
 export type Language = 'js' | 'ts';
 
-export interface HeapObject {
+export interface StateObject {
   parent: string | null;
   step: number; // 1-based depth of this state in its chain
   code: string;
@@ -48,8 +51,8 @@ export interface SessionHead {
 
 export interface StepCommand extends Command {
   type: 'session.step';
-  heap: string; // id of the new state, computed by the proposer with heapId()
-  object: HeapObject;
+  heap: string; // id of the new state, computed by the proposer with stateId()
+  object: StateObject;
   session: string | null; // a named session to move onto the new state
   expect: string | null; // compare-and-set: the head the proposer ran on (null: a new session)
   subject: string | null;
@@ -70,13 +73,13 @@ export interface DeleteCommand extends Command {
 export const SESSION_MODULE = 'session';
 
 /** The state id shown to users as `heap`: a hash of the parent id and everything that defines the step. */
-export function heapId(o: Pick<HeapObject, 'parent' | 'code' | 'language' | 'seed' | 'clock' | 'subject'>): string {
+export function stateId(o: Pick<StateObject, 'parent' | 'code' | 'language' | 'seed' | 'clock' | 'subject'>): string {
   return createHash('sha256')
     .update(JSON.stringify([o.parent, o.code, o.language, o.seed, o.clock, o.subject]))
     .digest('hex');
 }
 
-export const heapKey = (id: string) => `heap/${id}`;
+export const stateKey = (id: string) => `heap/${id}`;
 export const namePrefix = (subject: string | null | undefined) => `name/${encodeURIComponent(subject ?? '')}/`;
 export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;
 export const sessionModule: StateModule = {
@@ -104,13 +107,13 @@ export function refuseStep(cmd: StepCommand, tx: Tx): StepVerdict | null {
   // The same command applied twice (a proposal retried by the log) finds itself as the head already.
   if (current?.head === cmd.heap) return { ok: true, duplicate: true };
   if (cmd.session !== null && (current?.head ?? null) !== cmd.expect) return { ok: false, reason: 'moved', head: current?.head ?? null };
-  if (cmd.object.parent !== null && tx.get(heapKey(cmd.object.parent)) === undefined) return { ok: false, reason: 'no_heap' };
+  if (cmd.object.parent !== null && tx.get(stateKey(cmd.object.parent)) === undefined) return { ok: false, reason: 'no_heap' };
   return null;
 }
 
 /** Adds the step's state object and moves the session onto it (after `refuseStep` found nothing). */
 export function writeStep(cmd: StepCommand, tx: Tx): StepVerdict {
-  tx.put(heapKey(cmd.heap), cmd.object);
+  tx.put(stateKey(cmd.heap), cmd.object);
   if (cmd.session !== null) {
     const key = nameKey(cmd.subject, cmd.session);
     const current = tx.get(key) as SessionHead | undefined;

@@ -3,7 +3,7 @@ import { newStepSeed, PackageUnavailableError, type Limits, type RunOutcome, typ
 import type { CommandLog } from '../store/index.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import type { LiveSessions, WarmSession } from './live-sessions.ts';
-import { heapId, type HeapObject, type Language, type StepCommand, type StepVerdict } from './session-state.ts';
+import { stateId, type StateObject, type Language, type StepCommand, type StepVerdict } from './session-state.ts';
 
 /** A step asked of a session or forked from a state, as checked by the caller (names and limits valid). */
 export interface StepRequest {
@@ -43,7 +43,7 @@ export interface StepRun {
 
 /** What a step needs of the node's session service. */
 export interface StepContext {
-  readonly log: CommandLog;
+  readonly commandLog: CommandLog;
   readonly mutex: KeyedMutex;
   readonly live: LiveSessions;
   readonly maxAttempts: number;
@@ -101,7 +101,7 @@ export class SessionStep {
     // on the head decides, so a stale head (this node had not yet heard of a step committed elsewhere)
     // costs a run and a rebuild, never a lost or forked step. A node that knows no leader answers 503
     // before running anything. After a lost CAS this node has applied the winner already.
-    if (this.attempts++ === 0 && req.session !== null) await this.ctx.log.localRead();
+    if (this.attempts++ === 0 && req.session !== null) await this.ctx.commandLog.localRead();
     const from = await this.ctx.startingPoint(req);
     const warm = await this.ctx.warm(this.sessionKey ?? warmKeyOfHeap(from.parent), from.parent, from.memoryMb, req.limits.wallTimeoutMs);
     // Never behind the parent's clock: Date.now() in a session does not go back when the next step
@@ -119,7 +119,7 @@ export class SessionStep {
       warm.live.dispose();
       return { outcome, advances: false, session: req.session, heap: from.parent, step: null };
     }
-    const object: HeapObject = {
+    const object: StateObject = {
       parent: from.parent,
       step: from.parentStep + 1,
       ...input,
@@ -129,7 +129,7 @@ export class SessionStep {
       createdAt: new Date(input.clock).toISOString(),
       ...(outcome.packages ? { packages: outcome.packages.map(({ name, version, hash }) => ({ name, version, hash })) } : {}),
     };
-    const id = heapId(object);
+    const id = stateId(object);
     const command: StepCommand = { type: 'session.step', heap: id, object, session: req.session, expect: from.expect, subject: req.subject };
     this.ran = { warm, warmKey: this.sessionKey ?? warmKeyOfHeap(id), command, from };
     return { outcome, advances: true, session: req.session, heap: id, step: object.step };
