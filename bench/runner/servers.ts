@@ -18,6 +18,8 @@ export interface Topology {
   urls: string[];
   /** How requests reach the nodes, for the report. */
   routing: string;
+  /** The process it started (for `single`, the node itself): benchmarks read its CPU time. */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -99,7 +101,7 @@ async function started(
     await stop();
     throw err;
   }
-  return { name, urls, routing, stop };
+  return { name, urls, routing, pid: child.pid, stop };
 }
 
 export async function startSingle(): Promise<Topology> {
