@@ -1,8 +1,8 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { artifactOf } from '../executions/index.ts';
+import { artifactOf } from '../executions/artifacts.ts';
 import { principalOf, type Guard } from '../http/guard.ts';
-import type { Domain } from './domain.ts';
+import type { EdgeDomain } from './domain.ts';
 import { executionView, ExecutionView } from './views.ts';
 
 export const ARTIFACTS_PATH = '/api/executions/:execution_id/artifacts';
@@ -17,7 +17,7 @@ export const ArtifactList = z.object({ execution_id: z.string(), artifacts: Exec
  * script on this origin) and `nosniff`. Not operations of the table (src/api/operations.ts): the bytes
  * are no JSON answer, and the list is in every execution already.
  */
-export function artifactRoutes(router: Router, domain: Domain, guard: Guard): void {
+export function artifactRoutes(router: Router, domain: EdgeDomain, guard: Guard): void {
   router.get(ARTIFACTS_PATH, guard('raftbox:read'), async (ctx) => {
     const e = await domain.executions.get(ctx.params.execution_id!, { subject: principalOf(ctx)?.subject });
     ctx.body = { execution_id: e.id, artifacts: executionView(e).artifacts } satisfies z.output<typeof ArtifactList>;

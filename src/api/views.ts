@@ -84,8 +84,6 @@ export function executionView(e: Execution): ExecutionView {
 /** The REST path of one artifact's bytes. */
 export const artifactPath = (executionId: string, name: string) => `/api/executions/${executionId}/artifacts/${encodeURIComponent(name)}`;
 
-export const FINISHED = new Set<string>(['completed', 'failed', 'timeout', 'memory_limit', 'cancelled']);
-
 export const ErrorView = z
   .object({ error: z.string().describe('Machine-readable code, e.g. `not_found`.'), message: z.string() })
   .describe('Every error answer.');

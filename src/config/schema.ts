@@ -65,8 +65,8 @@ export const ConfigSchema = z.strictObject({
   maxBodyBytes: z.number().int().min(1024).default(1 << 20).describe('Largest HTTP request body (code included); larger is refused with 413.'),
   maxExecutions: z.number().int().min(1).default(10_000).describe('Finished execution records kept; the oldest are forgotten first.'),
   maxExecutionsMb: z.number().int().min(1).default(128).describe('Total size (as JSON) of the finished execution records kept; past it the oldest are forgotten first.'),
-  maxLiveSessions: z.number().int().min(0).default(256).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay).'),
-  maxLiveSessionsMemoryMb: z.number().int().min(0).default(2048).describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted.'),
+  maxLiveSessions: z.number().int().min(0).default(10_000).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay). Usually maxLiveSessionsMemoryMb decides first: a warm session holds ~3 MB of heap.'),
+  maxLiveSessionsMemoryMb: z.number().int().min(0).optional().describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted. Default: a quarter of the memory this process may use (its cgroup limit, else the machine\'s memory).'),
 
   packages: z
     .array(z.string().min(1))

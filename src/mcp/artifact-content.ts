@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Domain } from '../api/domain.ts';
-import { artifactOf } from '../executions/index.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import { artifactOf } from '../executions/artifacts.ts';
 import type { Artifact } from '../sandbox/index.ts';
 import { artifactUri, isTextType } from './resources.ts';
 
@@ -15,7 +15,7 @@ export const EMBED_MAX_BYTES = 64 * 1024;
  * `raftbox://executions/{id}/artifacts/{name}` (resources/read serves it). SVG is text to most clients,
  * so it is not sent as an image.
  */
-export async function artifactBlocks(domain: Domain, executionId: string, subject: string | undefined): Promise<Block[]> {
+export async function artifactBlocks(domain: EdgeDomain, executionId: string, subject: string | undefined): Promise<Block[]> {
   const e = await domain.executions.get(executionId, { subject });
   return (e.artifacts ?? []).filter((a) => a.data !== undefined).map((a) => blockOf(executionId, artifactOf(e, a.name)));
 }

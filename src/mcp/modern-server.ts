@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Server, type CallToolResult, type ListToolsResult } from '@modelcontextprotocol/server';
-import type { Domain } from '../api/domain.ts';
-import type { Limits } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import type { EdgeLimits } from '../api/operations.ts';
 import { CACHE_HINTS, CAPABILITIES_KEY, EXTENSIONS, SERVED_VERSIONS } from './revision-2026-07-28.ts';
 import { listResources, listResourceTemplates, readResource } from './resources.ts';
 import { CAPABILITIES, INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall, subjectOf } from './server.ts';
@@ -21,7 +21,7 @@ import { TASK_TOOL } from './tools.ts';
  */
 const MODERN_LIST = { tools: LIST_RESULT.tools.map(({ execution: _execution, ...tool }) => tool) } as unknown as ListToolsResult;
 
-export function createModernServer(domain: Domain, limits: Limits): Server {
+export function createModernServer(domain: EdgeDomain, limits: EdgeLimits): Server {
   const server = new Server(SERVER_INFO, {
     // `logging`: console lines of a streamed run go out as log messages, at the request's own `logLevel`
     // (2026-07-28 deprecates logging but keeps it working; stdio's legacy clients set a level as before).

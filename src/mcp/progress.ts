@@ -1,8 +1,8 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Domain, Execution } from '../api/domain.ts';
+import { FINISHED, type EdgeDomain, type Execution } from '../api/domain.ts';
 import type { ConsoleLine } from '../sandbox/index.ts';
-import type { Limits } from '../api/operations.ts';
-import { executionView, FINISHED } from '../api/views.ts';
+import type { EdgeLimits } from '../api/operations.ts';
+import { executionView } from '../api/views.ts';
 import { callTool, operationOf, TASK_TOOL, toolAnswer } from './tools.ts';
 
 /**
@@ -27,8 +27,8 @@ export function progressTokenOf(params: { _meta?: { progressToken?: unknown } } 
 }
 
 export async function watchedRun(
-  domain: Domain,
-  limits: Limits,
+  domain: EdgeDomain,
+  limits: EdgeLimits,
   args: Record<string, unknown> | undefined,
   caller: { subject: string | undefined; signal: AbortSignal },
   watcher: RunWatcher,

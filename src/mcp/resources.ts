@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import type { Domain } from '../api/domain.ts';
-import type { Limits } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import type { EdgeLimits } from '../api/operations.ts';
 import { UserError } from '../errors.ts';
-import { artifactOf } from '../executions/index.ts';
+import { artifactOf } from '../executions/artifacts.ts';
 
 /**
  * The MCP resources raftbox serves, in both lanes: the documents an agent needs to write code for the
@@ -18,7 +18,7 @@ interface DocResource {
   description: string;
   mimeType: 'text/markdown';
   /** The document's text: a file of docs/, or made from this server's limits. */
-  text(limits: Limits): string;
+  text(limits: EdgeLimits): string;
 }
 
 const docFile = (file: string) => {
@@ -95,7 +95,7 @@ export function resourceNotFound(uri: string): Error {
 }
 
 /** `resources/read`: a document's text, or an artifact's bytes (text for text types, base64 otherwise). */
-export async function readResource(domain: Domain, limits: Limits, uri: string, subject: string | undefined) {
+export async function readResource(domain: EdgeDomain, limits: EdgeLimits, uri: string, subject: string | undefined) {
   const doc = DOC_RESOURCES.find((d) => d.uri === uri);
   if (doc) return { contents: [{ uri, mimeType: doc.mimeType, text: doc.text(limits) }] };
   const match = ARTIFACT_URI.exec(uri);
@@ -120,7 +120,7 @@ export function isTextType(mimeType: string): boolean {
   return mimeType.startsWith('text/') || /^application\/(?:json|xml|javascript|x-ndjson)$|\+(?:json|xml)$/.test(mimeType);
 }
 
-function limitsText(limits: Limits): string {
+function limitsText(limits: EdgeLimits): string {
   const c = limits.sandbox;
   const mib = (bytes: number) => `${bytes} bytes (${(bytes / (1 << 20)).toFixed(2).replace(/\.?0+$/, '')} MiB)`;
   return `# Limits of this server

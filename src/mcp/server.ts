@@ -14,8 +14,8 @@ import {
   SetLevelRequestSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Domain } from '../api/domain.ts';
-import type { Limits } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import type { EdgeLimits } from '../api/operations.ts';
 import type { LogLevels } from './log-levels.ts';
 import { LOG_LEVEL_OF, progressTokenOf, watchedRun } from './progress.ts';
 import { listResources, listResourceTemplates, readResource } from './resources.ts';
@@ -38,8 +38,8 @@ export const LIST_RESULT = { tools: TOOLS };
 
 /** A `tools/call` as either SDK hands it over: the params, the request's abort signal, the bearer token's info. */
 export function answerToolCall(
-  domain: Domain,
-  limits: Limits,
+  domain: EdgeDomain,
+  limits: EdgeLimits,
   params: { name: string; arguments?: Record<string, unknown> },
   extra: { signal: AbortSignal; authInfo?: AuthInfo },
 ): Promise<CallToolResult> {
@@ -60,7 +60,7 @@ export function subjectOf(authInfo: AuthInfo | undefined): string | undefined {
  * holds no per-client state, so one instance may serve many stateless HTTP requests in turn (see
  * mcpRoutes' pool). The 2026-07-28 lane is modern-server.ts.
  */
-export function createMcpServer(domain: Domain, limits: Limits, logLevels: LogLevels): Server {
+export function createMcpServer(domain: EdgeDomain, limits: EdgeLimits, logLevels: LogLevels): Server {
   const capabilities = { ...CAPABILITIES, tasks: LEGACY_TASKS_CAPABILITY, logging: {} };
   const server = new Server(SERVER_INFO, { capabilities, instructions: INSTRUCTIONS });
   const caller = (extra: { signal: AbortSignal; authInfo?: AuthInfo }) => ({ subject: subjectOf(extra.authInfo), signal: extra.signal });

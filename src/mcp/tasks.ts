@@ -1,7 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Domain, Execution } from '../api/domain.ts';
-import { executionView, FINISHED } from '../api/views.ts';
-import type { Limits } from '../api/operations.ts';
+import { FINISHED, type EdgeDomain, type Execution } from '../api/domain.ts';
+import { executionView } from '../api/views.ts';
+import type { EdgeLimits } from '../api/operations.ts';
 import { UserError } from '../errors.ts';
 import { runStatusMessage } from './progress.ts';
 import { callTool, operationOf, TASK_TOOL, toolAnswer } from './tools.ts';
@@ -68,12 +68,12 @@ function statusMessage(e: Execution): string {
 }
 
 /** The run_js answer for a finished execution: what the call would have answered synchronously. */
-function runResult(domain: Domain, e: Execution, caller: Caller): Promise<CallToolResult> {
+function runResult(domain: EdgeDomain, e: Execution, caller: Caller): Promise<CallToolResult> {
   return toolAnswer(domain, operationOf(TASK_TOOL)!, executionView(e), caller.subject);
 }
 
 /** A task is an execution of the caller's; anything else (another subject's, pruned, never made) is unknown. */
-async function taskExecution(domain: Domain, taskId: unknown, caller: Caller, waitMs = 0): Promise<Execution> {
+async function taskExecution(domain: EdgeDomain, taskId: unknown, caller: Caller, waitMs = 0): Promise<Execution> {
   if (typeof taskId !== 'string') throw invalidParams('taskId must be a string');
   try {
     return await domain.executions.get(taskId, { subject: caller.subject, waitMs });
@@ -91,7 +91,7 @@ function invalidParams(message: string): Error {
  * Starts run_js as a task: the execution is replicated before this answers (an async run is), so a
  * `tasks/get` on any node finds it. A call that cannot start (bad arguments, overload) is an error.
  */
-async function startRun(domain: Domain, limits: Limits, args: Record<string, unknown> | undefined, caller: Caller, waitMs: number): Promise<Execution> {
+async function startRun(domain: EdgeDomain, limits: EdgeLimits, args: Record<string, unknown> | undefined, caller: Caller, waitMs: number): Promise<Execution> {
   const answer = await callTool(domain, TASK_TOOL, { ...args, async: undefined, wait: waitMs }, { edge: 'mcp', signal: waitMs > 0 ? caller.signal : undefined, subject: caller.subject }, limits);
   const out = answer.structuredContent as { execution_id?: string } | undefined;
   if (!out?.execution_id) throw Object.assign(new Error((answer.content[0] as { text: string }).text), { code: -32602 });
@@ -104,17 +104,17 @@ export const LEGACY_TASKS_CAPABILITY = { list: {}, cancel: {}, requests: { tools
 
 export const legacyTasks = {
   /** `tools/call` with `task`: only run_js takes one (-32601 for the others, as the revision says). */
-  async create(domain: Domain, limits: Limits, params: { name: string; arguments?: Record<string, unknown> }, caller: Caller) {
+  async create(domain: EdgeDomain, limits: EdgeLimits, params: { name: string; arguments?: Record<string, unknown> }, caller: Caller) {
     if (params.name !== TASK_TOOL) throw Object.assign(new Error(`tool ${params.name} cannot be called as a task`), { code: -32601 });
     return { task: taskOf(await startRun(domain, limits, params.arguments, caller, 0), 'legacy') };
   },
 
-  async get(domain: Domain, taskId: unknown, caller: Caller) {
+  async get(domain: EdgeDomain, taskId: unknown, caller: Caller) {
     return taskOf(await taskExecution(domain, taskId, caller), 'legacy');
   },
 
   /** Blocks until the run ends (in long-polls of the longest wait a call may take), then answers its tool result. */
-  async result(domain: Domain, limits: Limits, taskId: unknown, caller: Caller): Promise<CallToolResult> {
+  async result(domain: EdgeDomain, limits: EdgeLimits, taskId: unknown, caller: Caller): Promise<CallToolResult> {
     let e = await taskExecution(domain, taskId, caller);
     while (!FINISHED.has(e.status)) {
       if (caller.signal.aborted) throw Object.assign(new Error('Request cancelled'), { code: -32800 });
@@ -123,12 +123,12 @@ export const legacyTasks = {
     return { ...(await runResult(domain, e, caller)), _meta: { [RELATED_TASK]: { taskId: e.id } } };
   },
 
-  async list(domain: Domain, cursor: string | undefined, caller: Caller) {
+  async list(domain: EdgeDomain, cursor: string | undefined, caller: Caller) {
     const page = await domain.executions.list({ cursor, subject: caller.subject });
     return { tasks: page.executions.map((e) => taskOf(e, 'legacy')), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   },
 
-  async cancel(domain: Domain, taskId: unknown, caller: Caller) {
+  async cancel(domain: EdgeDomain, taskId: unknown, caller: Caller) {
     const e = await taskExecution(domain, taskId, caller);
     if (FINISHED.has(e.status)) throw invalidParams(`Cannot cancel task ${e.id}: it is already ${taskOf(e, 'legacy').status}`);
     return taskOf(await cancelled(domain, e, caller), 'legacy');
@@ -136,7 +136,7 @@ export const legacyTasks = {
 };
 
 /** Cancels the run; one that ended meanwhile answers as it ended. */
-async function cancelled(domain: Domain, e: Execution, caller: Caller): Promise<Execution> {
+async function cancelled(domain: EdgeDomain, e: Execution, caller: Caller): Promise<Execution> {
   try {
     return await domain.executions.cancel(e.id, caller.subject);
   } catch (err) {
@@ -163,7 +163,7 @@ export function missingTasksCapability(): Error {
 
 export const modernTasks = {
   /** run_js for a client that declared the extension: the answer itself if the run ends within the wait, else a task. */
-  async call(domain: Domain, limits: Limits, args: Record<string, unknown> | undefined, caller: Caller) {
+  async call(domain: EdgeDomain, limits: EdgeLimits, args: Record<string, unknown> | undefined, caller: Caller) {
     const waitMs = args?.async === true ? 0 : typeof args?.wait === 'number' ? args.wait : TASK_AFTER_MS;
     const e = await startRun(domain, limits, args, caller, waitMs);
     if (FINISHED.has(e.status)) return runResult(domain, e, caller);
@@ -171,7 +171,7 @@ export const modernTasks = {
   },
 
   /** A task with what its status carries: the result once completed, the error once failed. */
-  async get(domain: Domain, taskId: unknown, caller: Caller) {
+  async get(domain: EdgeDomain, taskId: unknown, caller: Caller) {
     const e = await taskExecution(domain, taskId, caller);
     const task = taskOf(e, 'modern');
     if (task.status === 'completed') return { ...task, result: await runResult(domain, e, caller) };
@@ -180,13 +180,13 @@ export const modernTasks = {
   },
 
   /** raftbox never asks a client for input, so there is nothing to take; the task must exist. */
-  async update(domain: Domain, taskId: unknown, caller: Caller) {
+  async update(domain: EdgeDomain, taskId: unknown, caller: Caller) {
     await taskExecution(domain, taskId, caller);
     return {};
   },
 
   /** Cooperative, as the extension says: acknowledged whether or not the run had ended. */
-  async cancel(domain: Domain, taskId: unknown, caller: Caller) {
+  async cancel(domain: EdgeDomain, taskId: unknown, caller: Caller) {
     const e = await taskExecution(domain, taskId, caller);
     if (!FINISHED.has(e.status)) await cancelled(domain, e, caller);
     return {};

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { UserError } from '../errors.ts';
-import type { Domain } from '../api/domain.ts';
-import { OPERATIONS, parseArgs, type CallContext, type Limits, type Operation } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import { OPERATIONS, parseArgs, type CallContext, type EdgeLimits, type Operation } from '../api/operations.ts';
 import { artifactBlocks, hasArtifacts } from './artifact-content.ts';
 
 const schemaOf = (t: z.ZodType, io: 'input' | 'output') => {
@@ -52,7 +52,7 @@ export function toolResult(op: Operation, out: Record<string, unknown>): CallToo
 }
 
 /** The whole answer: an execution's files come as content of their own, images as image blocks (artifact-content.ts). */
-export async function toolAnswer(domain: Domain, op: Operation, out: Record<string, unknown>, subject: string | undefined): Promise<CallToolResult> {
+export async function toolAnswer(domain: EdgeDomain, op: Operation, out: Record<string, unknown>, subject: string | undefined): Promise<CallToolResult> {
   const answer = toolResult(op, out);
   if (hasArtifacts(out)) answer.content.push(...(await artifactBlocks(domain, out.execution_id, subject)));
   return answer;
@@ -67,11 +67,11 @@ export const operationOf = (name: string): Operation | undefined => byName.get(n
  * unknown execution, overload) is an `isError` result the model can read and act on.
  */
 export async function callTool(
-  domain: Domain,
+  domain: EdgeDomain,
   name: string,
   rawArgs: Record<string, unknown> | undefined,
   ctx: CallContext,
-  limits: Limits,
+  limits: EdgeLimits,
 ): Promise<CallToolResult> {
   const op = byName.get(name) as Operation;
   try {

@@ -246,6 +246,7 @@ function installRuntime(global, lockdown, memoryMb) {
   installModules(global);
   installConsoleExtras(global.console);
   installArtifacts(global);
+  installInputs(global);
   installWebPlatform(global, lockdown);
   installWasm(global, memoryMb);
   removeUnsafeGlobals(global);

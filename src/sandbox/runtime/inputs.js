@@ -26,5 +26,15 @@ function beginInputs(global, valuesJson, fileNames, fileTypes, fileBuffers) {
       inputs[fileNames[i]] = objectFreeze(new platform.File([fileBuffers[i]], fileNames[i], { type: fileTypes[i], lastModified: 0 }));
     }
   }
-  Object.defineProperty(global, 'inputs', { value: deepFreeze(inputs), writable: true, configurable: true });
+  const value = deepFreeze(inputs);
+  // A pooled context's global is reset by assignment (lockdown.js), so `inputs` is one of its own
+  // writable globals and is assigned here too; a session may have replaced it with anything.
+  const desc = getOwnPropertyDescriptor(global, 'inputs');
+  if (desc !== undefined && 'value' in desc && desc.writable) global.inputs = value;
+  else Object.defineProperty(global, 'inputs', { value, writable: true, configurable: true });
+}
+
+/** `inputs` exists from bootstrap on (empty), so pooled contexts count it among their own globals. */
+function installInputs(global) {
+  Object.defineProperty(global, 'inputs', { value: objectFreeze({}), writable: true, configurable: true });
 }
