@@ -12,7 +12,7 @@ export { FINISHED } from '../executions/types.ts';
 export interface Executions {
   run(req: RunRequest, opts: { waitMs: number; signal?: AbortSignal }): Promise<Execution>;
   get(id: string, opts: { waitMs?: number; subject?: string }): Promise<Execution>;
-  output(id: string, opts: OutputWindow & { subject?: string }): Promise<OutputPage>;
+  output(id: string, opts: OutputWindow & { subject?: string; waitMs?: number }): Promise<OutputPage>;
   cancel(id: string, subject?: string): Promise<Execution>;
   list(q: {
     status?: ExecutionStatus;

@@ -193,7 +193,9 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'get',
     path: '/api/executions/:execution_id/output',
     summary: 'Read console output',
-    description: 'A window of an execution\'s console text, by lines (`line_offset`/`line_limit`) or bytes (`byte_offset`/`byte_limit`).',
+    description:
+      'A window of an execution\'s console text, by lines (`line_offset`/`line_limit`) or bytes (`byte_offset`/`byte_limit`), ' +
+      'also while it runs (its output so far, from any node). With `wait` an empty window waits for more output or the end of the run.',
     scope: 'raftbox:read',
     input: z.strictObject({
       execution_id: executionId,
@@ -201,6 +203,7 @@ export const OPERATIONS: readonly Operation[] = [
       line_limit: z.number().int().min(1).optional().describe('Lines to return.'),
       byte_offset: z.number().int().min(0).optional().describe('First byte (UTF-8).'),
       byte_limit: z.number().int().min(1).optional().describe('Bytes to return.'),
+      wait: waitMs.describe('Milliseconds to wait, when nothing is there yet past the offset, for more output or the end of the run.'),
     }),
     output: OutputView,
     async call(domain, args, ctx) {
@@ -210,6 +213,7 @@ export const OPERATIONS: readonly Operation[] = [
         line: window(args.line_offset, args.line_limit),
         byte: window(args.byte_offset, args.byte_limit),
         subject: ctx.subject,
+        waitMs: args.wait,
       });
       return outputView(await domain.executions.get(args.execution_id, { subject: ctx.subject }), page);
     },

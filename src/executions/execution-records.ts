@@ -1,8 +1,8 @@
 import { notFound } from '../errors.ts';
 import type { CommandLog, ReplicatedState } from '../store/index.ts';
 import { EXECUTION_ID } from './execution-id.ts';
-import { ACTIVE, bodyKey, EXECUTION_MODULE, idemKey, recordKey, splitBody, type ExecutionBody } from './execution-state.ts';
-import type { Execution, ExecutionRecord } from './types.ts';
+import { ACTIVE, bodyKey, EXECUTION_MODULE, idemKey, LIVE, liveKey, recordKey, splitBody, type ExecutionBody, type LiveConsole } from './execution-state.ts';
+import { FINISHED, type Execution, type ExecutionRecord } from './types.ts';
 
 // setTimeout fires at once for longer delays; a wait that long just wakes up and waits again.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -40,6 +40,9 @@ export class ExecutionRecords {
         for (const id of [...this.waiters.keys()]) this.changed(id);
       } else if (key.startsWith('rec/')) {
         this.changed(key.slice('rec/'.length));
+      } else if (key.startsWith(LIVE)) {
+        // A chunk of a running execution's console: a long-poll for its output wakes.
+        this.changed(key.slice(LIVE.length));
       } else if (key.startsWith(ACTIVE)) {
         const id = key.slice(ACTIVE.length);
         if (state.get(EXECUTION_MODULE, key) === undefined) this.activeIds.delete(id);
@@ -137,8 +140,12 @@ export class ExecutionRecords {
     this.unsubscribe();
   }
 
+  /** The replicated record; while it runs, with the console its owner has replicated so far. */
   private replicated(id: string): ExecutionRecord | undefined {
-    return this.state.get(EXECUTION_MODULE, recordKey(id)) as unknown as ExecutionRecord | undefined;
+    const record = this.state.get(EXECUTION_MODULE, recordKey(id)) as unknown as ExecutionRecord | undefined;
+    if (!record || FINISHED.has(record.status)) return record;
+    const live = this.state.get(EXECUTION_MODULE, liveKey(id)) as unknown as LiveConsole | undefined;
+    return live ? { ...record, console: live.lines, consoleTruncated: live.truncated } : record;
   }
 
   private changed(id: string): void {
@@ -174,6 +181,7 @@ export function view(r: ExecutionRecord): Execution {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     durationMs: r.durationMs,
+    ...(r.artifacts ? { artifacts: r.artifacts } : {}),
     ...(r.bodyOmitted ? { bodyOmitted: true as const } : {}),
   };
 }

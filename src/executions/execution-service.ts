@@ -1,13 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { conflict, invalidParams, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { CompilerFailure, newStepSeed, type IsolatePool, type RunOutcome } from '../sandbox/index.ts';
-import { pageLimit, type SessionService, type SessionStep, type StepRun } from '../sessions/index.ts';
+import { CompilerFailure, newStepSeed, type IsolatePool, type RunHooks, type RunOutcome } from '../sandbox/index.ts';
+import { journalInputs, pageLimit, type SessionService, type SessionStep, type StepRun } from '../sessions/index.ts';
+import { artifactRecords } from './artifacts.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
 import { Admission, type Ticket } from './admission.ts';
 import { EXECUTION_ID, newExecutionId } from './execution-id.ts';
 import { ExecutionRecords, listItem, view } from './execution-records.ts';
 import { bodyChars, type ExecutionStepVerdict, type RecordVerdict } from './execution-state.ts';
+import { LiveOutput, type OutputVerdict } from './live-output.ts';
 import { outputPage, type OutputWindow } from './output-pages.ts';
 import { checkRunRequest, type CheckedRequest, type LimitsOptions } from './run-request.ts';
 import { FINISHED, type Execution, type ExecutionRecord, type ExecutionStatus, type OutputPage, type RunRequest } from './types.ts';
@@ -47,6 +49,8 @@ interface LocalRun {
   error?: UserError;
   /** Its id has reached a caller (an async submit, an idempotency key, a wait that ran out): it must be recorded. */
   handedOut: boolean;
+  /** Its console on the way to the other nodes while it runs. */
+  live?: LiveOutput;
 }
 
 // How long cancel() waits for another node to stop an execution it owns before answering.
@@ -177,8 +181,20 @@ export class ExecutionService {
     return view(await this.records.whole(this.records.current(id) ?? record));
   }
 
-  async output(id: string, opts: OutputWindow & { subject?: string | null } = {}): Promise<OutputPage> {
-    return outputPage((await this.records.whole(await this.records.find(id, opts.subject))).console, opts);
+  /**
+   * A page of the console, of a running execution too (its console so far, replicated in chunks). With
+   * `waitMs` a page that would be empty (nothing yet past the offset asked) waits for more output or
+   * the end of the run, up to that long.
+   */
+  async output(id: string, opts: OutputWindow & { subject?: string | null; waitMs?: number } = {}): Promise<OutputPage> {
+    const deadline = Date.now() + checkWait(opts.waitMs ?? 0);
+    let record = await this.records.find(id, opts.subject);
+    for (;;) {
+      const page = outputPage((await this.records.whole(record)).console, opts);
+      if (page.data !== '' || FINISHED.has(record.status) || Date.now() >= deadline) return page;
+      await this.records.nextChange(id, deadline - Date.now());
+      record = this.records.current(id) ?? record;
+    }
   }
 
   async cancel(id: string, subject?: string | null): Promise<Execution> {
@@ -342,12 +358,13 @@ export class ExecutionService {
       this.records.update(running);
       if (claimed) this.background(this.commandLog.propose({ type: 'execution.start', id: run.id, startedAt }));
       const t0 = performance.now();
+      const live = this.liveOutput(run);
       try {
         if (plan === null) {
-          const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now() };
-          return this.finish(run, running, this.outcomeFields(await this.pool.run(step, r.limits, signal), t0));
+          const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now(), ...(r.inputs ? { inputs: r.inputs } : {}) };
+          return this.finish(run, running, this.outcomeFields(await this.pool.run(step, r.limits, signal, live.hooks), t0));
         }
-        return await this.step(run, running, plan, t0);
+        return await this.step(run, running, plan, t0, live);
       } catch (caught) {
         // A cell the TypeScript compiler could not handle ran nothing: the caller's to fix, never committed.
         const err = caught instanceof CompilerFailure ? invalidParams(caught.message) : caught;
@@ -360,9 +377,28 @@ export class ExecutionService {
         return this.finish(run, running, { ...stopped(message), status: 'failed', interrupted: true }, { replicate: !refused });
       }
     } finally {
+      run.live?.close();
       plan?.close();
       run.ticket.release();
     }
+  }
+
+  /**
+   * The console of a run as it runs: this node's view of the record follows every chunk, and the
+   * chunks are replicated (`execution.output`) once the record is (its id was handed out), so a poll on
+   * any node pages through what exists so far. The final record carries the whole console.
+   */
+  private liveOutput(run: LocalRun): { hooks: RunHooks } {
+    const live = new LiveOutput(
+      run.id,
+      (chunk) => (run.handedOut ? (this.commandLog.propose({ type: 'execution.output', ...chunk, lines: chunk.lines as unknown as Json }) as Promise<OutputVerdict>) : Promise.resolve({ ok: false, have: 0 })),
+      (lines, truncated) => {
+        const current = this.records.current(run.id);
+        if (current && !FINISHED.has(current.status)) this.records.update({ ...current, console: [...lines], consoleTruncated: truncated });
+      },
+    );
+    run.live = live;
+    return { hooks: { onConsole: (line, mark) => live.line(line, mark) } };
   }
 
   /**
@@ -370,9 +406,11 @@ export class ExecutionService {
    * record in one command. A lost compare-and-set on the head (another node's step won) runs it again
    * on the new head; a stopped step (timeout, memory cap, cancel) is not committed and is recorded alone.
    */
-  private async step(run: LocalRun, running: ExecutionRecord, plan: SessionStep, t0: number): Promise<ExecutionRecord> {
-    for (;;) {
-      const tried = await plan.run(run.controller.signal);
+  private async step(run: LocalRun, running: ExecutionRecord, plan: SessionStep, t0: number, live: { hooks: RunHooks }): Promise<ExecutionRecord> {
+    for (let attempt = 0; ; attempt++) {
+      // A run again after a lost compare-and-set prints its lines anew: only the first is shown live.
+      if (attempt > 0) run.live?.close();
+      const tried = await plan.run(run.controller.signal, attempt === 0 ? live.hooks : undefined);
       // The sandbox is done with it: the CPU slot goes to the next run while this one waits for a quorum.
       run.ticket.release();
       const record = this.finished(running, tried, t0);
@@ -399,6 +437,7 @@ export class ExecutionService {
       console: o.console,
       consoleTruncated: o.consoleTruncated,
       error: o.error,
+      ...artifactRecords(o.artifacts),
       finishedAt: new Date().toISOString(),
       // Microseconds: a warm run takes well under a millisecond, which whole milliseconds would hide.
       durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
@@ -521,6 +560,6 @@ function startsBeforeAbort(ticket: Ticket, signal: AbortSignal): Promise<boolean
 
 /** What a request asks to run; limits are left out, since omitted ones resolve to each node's defaults. */
 function requestHash(r: CheckedRequest): string {
-  const asked = [r.code, r.language, r.session, r.heap, r.tags];
+  const asked = [r.code, r.language, r.session, r.heap, r.tags, r.inputs ? journalInputs(r.inputs) : null];
   return createHash('sha256').update(JSON.stringify(asked)).digest('base64url');
 }

@@ -259,7 +259,9 @@ function claim(record: ExecutionRecord, tx: Tx): RecordVerdict | null {
 /** Appends a chunk where the replicated console ends; a chunk from elsewhere (lost or repeated) answers how many lines there are. */
 function appendOutput(cmd: OutputCommand, tx: Tx): Json {
   const record = tx.get(recordKey(cmd.id)) as ExecutionRecord | undefined;
-  if (!record || FINISHED.has(record.status)) return { ok: false };
+  // Not created yet (its create is on the way): nothing is there. Finished: its record has every line.
+  if (!record) return { ok: false, have: 0 };
+  if (FINISHED.has(record.status)) return { ok: false };
   const live = (tx.get(liveKey(cmd.id)) as unknown as LiveConsole | undefined) ?? { lines: [], truncated: false };
   if (cmd.from !== live.lines.length) return { ok: false, have: live.lines.length };
   tx.put(liveKey(cmd.id), { lines: [...live.lines, ...(cmd.lines as unknown as ConsoleLine[])], truncated: cmd.truncated } as unknown as Json);

@@ -30,7 +30,7 @@ export class LiveOutput {
   #sent = 0;
   #pendingBytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #inFlight: Promise<void> | undefined;
+  #inFlight: Promise<unknown> | undefined;
   #closed = false;
 
   readonly #id: string;
@@ -70,19 +70,25 @@ export class LiveOutput {
     this.#sent = this.#lines.length;
     this.#pendingBytes = 0;
     this.#inFlight = this.#send(chunk).then(
-      // The replicated console holds a different count (a chunk was lost): go on from what it has.
       (verdict) => {
+        // The replicated console holds a different count (a chunk was lost, or the record is not
+        // there yet): go on from what it has, at the next tick.
         if (verdict && !verdict.ok && typeof verdict.have === 'number') this.#sent = Math.min(this.#sent, verdict.have);
+        return verdict?.ok !== false;
       },
-      // Not committed (no leader for a moment): sent again with the next chunk. Best effort either
+      // Not committed (no leader for a moment): sent again at the next tick. Best effort either
       // way: the final record has every line.
       () => {
         this.#sent = Math.min(this.#sent, chunk.from);
+        return false;
       },
-    );
-    void this.#inFlight.then(() => {
+    ).then((ok) => {
       this.#inFlight = undefined;
-      if (this.#sent < this.#lines.length) this.#flush();
+      if (this.#sent === this.#lines.length) return;
+      // A full chunk waiting goes at once after a success; anything else at the next tick, so a
+      // refusal is never retried in a loop.
+      if (ok && this.#pendingBytes >= CHUNK_BYTES) this.#flush();
+      else this.#timer ??= setTimeout(() => this.#flush(), CHUNK_MS);
     });
   }
 }

@@ -5,3 +5,4 @@ export { defaultWarmMemoryMb } from './live-sessions.ts';
 export type { LiveSessionsOptions } from './live-sessions.ts';
 export { refuseStep, sessionModule, SESSION_MODULE, writeStep } from './session-state.ts';
 export type { Language, StepCommand, StepVerdict } from './session-state.ts';
+export { journalInputs } from './journal-inputs.ts';

@@ -1,3 +1,4 @@
+import { stepInputs } from './journal-inputs.ts';
 import type { ReplicatedState } from '../store/index.ts';
 import type { Step } from '../sandbox/index.ts';
 import { SESSION_MODULE, stateKey, nameKey, namePrefix, type StateObject, type SessionHead } from './session-state.ts';
@@ -34,7 +35,14 @@ export class SessionJournal {
       if (at === null) return null;
       const object = this.state.get(SESSION_MODULE, stateKey(at)) as StateObject | undefined;
       if (!object) throw new Error(`session state ${at} is missing from the journal`);
-      steps.push({ code: object.code, language: object.language, seed: object.seed, clock: object.clock, ...(object.packages ? { packages: object.packages } : {}) });
+      steps.push({
+        code: object.code,
+        language: object.language,
+        seed: object.seed,
+        clock: object.clock,
+        ...(object.packages ? { packages: object.packages } : {}),
+        ...(object.inputs ? { inputs: stepInputs(object.inputs) } : {}),
+      });
       at = object.parent;
     }
     return steps.reverse();

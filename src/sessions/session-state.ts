@@ -1,3 +1,4 @@
+import type { JournalInputs } from './journal-inputs.ts';
 import { createHash } from 'node:crypto';
 import type { Command, Json, StateModule, Tx } from '../store/index.ts';
 
@@ -29,6 +30,8 @@ export interface StateObject {
   createdAt: string;
   /** The bundle each of the step's imports resolved to (absent when it named no module): replay uses exactly these. */
   packages?: JournalPackage[];
+  /** What the step's request handed in as `inputs` (absent: nothing): replay hands it the same. */
+  inputs?: JournalInputs;
   [field: string]: Json | undefined;
 }
 

@@ -1,5 +1,6 @@
 import { conflict, notFound, UserError } from '../errors.ts';
-import { newStepSeed, PackageUnavailableError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
+import { newStepSeed, PackageUnavailableError, type Limits, type RunHooks, type RunOutcome, type Step, type StepInputs } from '../sandbox/index.ts';
+import { journalInputs } from './journal-inputs.ts';
 import type { CommandLog } from '../store/index.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import type { LiveSessions, WarmSession } from './live-sessions.ts';
@@ -13,6 +14,8 @@ export interface StepRequest {
   heap: string | null;
   subject: string | null;
   limits: Limits;
+  /** What the request handed in (null: nothing): the step reads it as `inputs`, and its journal entry keeps it. */
+  inputs?: StepInputs | null;
   /**
    * Whether the caller chose `limits.memoryMb`. A chain's memory limit is fixed by its first step
    * (replay must run under the limit the steps ran under, or a step that fitted could now fail), so
@@ -88,7 +91,7 @@ export class SessionStep {
   }
 
   /** Runs the step on the session's current head; a step that advances is ready to commit as `command`. */
-  async run(signal?: AbortSignal): Promise<StepRun> {
+  async run(signal?: AbortSignal, hooks?: RunHooks): Promise<StepRun> {
     const req = this.req;
     if (this.attempts === 0 && this.sessionKey !== null) {
       const endTurn = await this.ctx.mutex.lock(this.sessionKey, signal);
@@ -109,7 +112,8 @@ export class SessionStep {
     const input = { code: req.code, language: req.language, seed: newStepSeed(), clock: Math.max(Date.now(), from.parentClock + 1) } satisfies Step;
     let outcome: RunOutcome;
     try {
-      outcome = await warm.live.run(input, { ...req.limits, memoryMb: from.memoryMb }, signal).catch(packageUnavailable);
+      const withInputs = req.inputs ? { ...input, inputs: req.inputs } : input;
+      outcome = await warm.live.run(withInputs, { ...req.limits, memoryMb: from.memoryMb }, signal, hooks).catch(packageUnavailable);
     } catch (err) {
       warm.live.dispose();
       throw err;
@@ -128,6 +132,7 @@ export class SessionStep {
       threw: outcome.status === 'failed',
       createdAt: new Date(input.clock).toISOString(),
       ...(outcome.packages ? { packages: outcome.packages.map(({ name, version, hash }) => ({ name, version, hash })) } : {}),
+      ...(req.inputs ? { inputs: journalInputs(req.inputs) } : {}),
     };
     const id = stateId(object);
     const command: StepCommand = { type: 'session.step', heap: id, object, session: req.session, expect: from.expect, subject: req.subject };

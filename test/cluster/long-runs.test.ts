@@ -2,10 +2,12 @@
 // node and polled, fetched and cancelled on the others (both revisions), a task whose node dies,
 // console output read from another node while the run goes on, artifacts served by another node, and
 // a file handed in to one step read by the next on another node.
+import { inflateSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/index.ts';
 import { modernPost } from '../mcp/modern-wire.ts';
-import { TestCluster } from './harness.ts';
+import { repo, TestCluster } from './harness.ts';
 
 let c: TestCluster;
 beforeAll(async () => {
@@ -80,5 +82,49 @@ describe('long runs on a three-node cluster', { timeout: 90_000 }, () => {
       await c.restart('n3');
       await c.waitReady();
     }
+  });
+
+  it('console output of a running execution is readable from another node, and kept when it is cancelled', async () => {
+    const code = 'for (let i = 0; i < 5; i++) console.log("line", i); while (true) {}';
+    const submitted = await c.post('n1', '/api/exec', { code, language: 'js', execution_timeout_secs: 60 });
+    const id = submitted.json.execution_id as string;
+    const page = await waitFor('the output to reach n2', async () => {
+      const r = await c.get('n2', `/api/executions/${id}/output?wait=5000`);
+      return r.json.total_lines >= 5 && r.json;
+    });
+    expect(page).toMatchObject({ status: 'running', data: Array.from({ length: 5 }, (_, i) => `line ${i}\n`).join('') });
+    await c.post('n3', `/api/executions/${id}/cancel`);
+    const ended = await c.get('n2', `/api/executions/${id}?wait=10000`);
+    expect(ended.json).toMatchObject({ status: 'cancelled', output: Array.from({ length: 5 }, (_, i) => `line ${i}`).join('\n') });
+  });
+
+  it('an image artifact comes back over MCP as an image block and from REST on another node, the same bytes', async () => {
+    const code = readFileSync(`${repo}/examples/sandbox/bar-chart.js`, 'utf8');
+    const { json } = await modernPost(c.node('n1').url, 'tools/call', { name: 'run_js', arguments: { code, language: 'js', inputs: { values: [1, 2, 3] } } });
+    const content = json.result.content as Array<{ type: string; data?: string; mimeType?: string }>;
+    const image = content.find((b) => b.type === 'image')!;
+    expect(image.mimeType).toBe('image/png');
+    const png = Buffer.from(image.data!, 'base64');
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(png.readUInt32BE(16)).toBe(320); // IHDR width
+    inflateSync(png.subarray(41, 41 + png.readUInt32BE(33))); // IDAT decompresses
+    const id = json.result.structuredContent.execution_id as string;
+    const res = await fetch(`${c.node('n3').url}/api/executions/${id}/artifacts/result.png`);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await res.arrayBuffer()).equals(png)).toBe(true);
+  });
+
+  it('a CSV handed in as a file is parsed in one step and its rows used in the next, on another node', async () => {
+    const csv = Buffer.from('name,qty\napples,3\npears,4\n').toString('base64');
+    const first = await c.step('n1', 'csv', 'globalThis.rows = (await inputs.table.text()).trim().split("\\n").slice(1).map((l) => l.split(",")); rows.length', {
+      language: 'js',
+      files: { table: { mime_type: 'text/csv', data: csv } },
+    });
+    expect(first.json).toMatchObject({ status: 'completed', result: 2 });
+    const second = await c.step('n2', 'csv', 'rows.reduce((n, r) => n + Number(r[1]), 0)', { language: 'js' });
+    expect(second.json).toMatchObject({ status: 'completed', result: 7, node: 'n2' });
+    // n3 rebuilds the session from the journal, inputs included.
+    const third = await c.step('n3', 'csv', 'rows.map((r) => r[0]).join()', { language: 'js' });
+    expect(third.json).toMatchObject({ status: 'completed', result: 'apples,pears' });
   });
 });

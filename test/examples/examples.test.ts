@@ -1,5 +1,6 @@
 // Every example in examples/ runs as a reader would run it, against a real node.
 import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingPrerequisite, onPath } from '../deploy/prerequisites.ts';
 import { startTestNode } from '../e2e/node.ts';
@@ -29,6 +30,19 @@ describe('examples/', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/> prices\.push\(13\); total\(prices\)\n29\n[\s\S]*> prices\.push\(100\); total\(prices\)\n129\n[\s\S]*> total\(prices\)\n29\n/);
+  });
+
+  it('chart-png.ts: a PNG drawn in the sandbox comes back as an MCP image and a REST artifact', async () => {
+    const r = await run(process.execPath, ['examples/chart-png.ts']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const [, bytes, file] = /^image\/png (\d+) bytes -> (\S+)\nalso at (\S+)\n$/.exec(r.out) ?? [];
+    const png = readFileSync(file!);
+    expect(png.length).toBe(Number(bytes));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    const served = Buffer.from(await (await fetch(r.out.split('also at ')[1]!.trim())).arrayBuffer());
+    expect(served.equals(png)).toBe(true);
+    rmSync(file!);
   });
 
   it('typed-client.ts: runs, a journal, a page of executions', async () => {

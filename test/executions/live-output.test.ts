@@ -56,7 +56,8 @@ describe('LiveOutput', () => {
     out.line(line('a'));
     await vi.advanceTimersByTimeAsync(CHUNK_MS);
     await settle(new Error('no leader'));
-    expect(sent[1]).toMatchObject({ from: 0, lines: [line('a')] });
+    await vi.advanceTimersByTimeAsync(CHUNK_MS);
+    expect(sent[1]).toMatchObject({ from: 0, lines: [line("a")] });
     out.line(line('b'));
     await settle({ ok: false, have: 0 });
     await vi.advanceTimersByTimeAsync(CHUNK_MS);

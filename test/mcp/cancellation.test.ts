@@ -38,7 +38,20 @@ describe.each<Lane>(['legacy', 'modern'])('cancelling a synchronous run_js (%s l
 
   const execution = async (tag: string) => {
     const res = await fetch(new URL(`/api/executions?tag=t=${tag}`, node.url));
-    return ((await res.json()) as { executions: Array<{ execution_id: string; status: string }> }).executions[0];
+    return ((await res.json()) as { executions: Array<{ execution_id: string; status: string; console: Array<{ text: string }> }> }).executions[0];
+  };
+  /** Its output so far shows the first line: the run is past console.log, inside the loop. */
+  const started = async (tag: string) => {
+    const e = await waitFor('the run to start', async () => (await execution(tag))?.status === 'running' && (await execution(tag)));
+    const page = await fetch(new URL(`/api/executions/${e.execution_id}/output?wait=10000`, node.url));
+    expect(((await page.json()) as { data: string }).data).toBe('started\n');
+  };
+  const endsCancelledWithOutput = async (tag: string) => {
+    const ended = await waitFor('the run to end', async () => {
+      const e = await execution(tag);
+      return e?.status === 'cancelled' && e;
+    });
+    expect(ended.console.map((l) => l.text)).toEqual(['started']);
   };
   const longRun = (id: number | string, tag: string) => ({
     jsonrpc: '2.0',
@@ -50,13 +63,13 @@ describe.each<Lane>(['legacy', 'modern'])('cancelling a synchronous run_js (%s l
   it('notifications/cancelled stops the run; it ends cancelled with its output', async () => {
     const tag = `${lane}-notified`;
     const call = post(node.url, lane, longRun(`req-${lane}`, tag));
-    await waitFor('the run to start', async () => (await execution(tag))?.status === 'running');
+    await started(tag);
     const notified = await post(node.url, lane, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: `req-${lane}`, reason: 'user stop' } });
     expect(notified.status).toBe(202);
     const answer = await call;
     // The v1 lane ends the cancelled request's POST with an error its client ignores; the v2 SDK with a 499.
     expect(answer.status).toBe(lane === 'legacy' ? 200 : 499);
-    await waitFor('the run to end cancelled', async () => (await execution(tag))?.status === 'cancelled');
+    await endsCancelledWithOutput(tag);
   });
 
   it('a notification for another request id leaves the run alone', async () => {
@@ -76,9 +89,9 @@ describe.each<Lane>(['legacy', 'modern'])('cancelling a synchronous run_js (%s l
     const tag = `${lane}-closed`;
     const controller = new AbortController();
     const call = post(node.url, lane, longRun(7, tag), controller.signal).catch((err: unknown) => err);
-    await waitFor('the run to start', async () => (await execution(tag))?.status === 'running');
+    await started(tag);
     controller.abort();
     expect(await call).toBeInstanceOf(Error);
-    await waitFor('the run to end cancelled', async () => (await execution(tag))?.status === 'cancelled');
+    await endsCancelledWithOutput(tag);
   });
 });

@@ -57,7 +57,7 @@ export interface paths {
         };
         /**
          * Read console output
-         * @description A window of an execution's console text, by lines (`line_offset`/`line_limit`) or bytes (`byte_offset`/`byte_limit`).
+         * @description A window of an execution's console text, by lines (`line_offset`/`line_limit`) or bytes (`byte_offset`/`byte_limit`), also while it runs (its output so far, from any node). With `wait` an empty window waits for more output or the end of the run.
          *
          *     Also the MCP tool `get_execution_output`.
          */
@@ -680,6 +680,8 @@ export interface operations {
                 byte_offset?: number;
                 /** @description Bytes to return. */
                 byte_limit?: number;
+                /** @description Milliseconds to wait, when nothing is there yet past the offset, for more output or the end of the run. */
+                wait?: number;
             };
             header?: never;
             path: {
