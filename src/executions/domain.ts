@@ -60,6 +60,7 @@ export async function createDomain(deps: {
     liveSessions: options.liveSessions,
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.packages ? { packages: deps.packages } : {}),
+    ...(options.maxArtifactBytes === undefined ? {} : { maxArtifactBytes: options.maxArtifactBytes }),
   });
   const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer);
   if (deps.recover ?? true) await executions.recover();

@@ -15,6 +15,8 @@ export interface SessionServiceOptions {
   observer?: SessionObserver;
   /** What steps may import (default: nothing). */
   packages?: PackageSet;
+  /** The artifact cap steps run under: replay holds them to it again (default: the sandbox's). */
+  maxArtifactBytes?: number;
 }
 
 /** What the node's metrics time: rebuilding a warm isolate from the journal. */
@@ -56,6 +58,7 @@ export class SessionService {
   private readonly stepContext: StepContext;
   private readonly observer: SessionObserver | undefined;
   private readonly packages: PackageSet;
+  private readonly maxArtifactBytes: number | undefined;
 
   private readonly commandLog: CommandLog;
   constructor(
@@ -76,6 +79,7 @@ export class SessionService {
     };
     this.observer = options.observer;
     this.packages = options.packages ?? PackageSet.none();
+    this.maxArtifactBytes = options.maxArtifactBytes;
   }
 
   /** Warm session isolates held on this node. */
@@ -207,7 +211,7 @@ export class SessionService {
     const steps = missing ?? this.journal.stepsBetween(null, head)!;
     if (steps.length > 0) {
       const t0 = performance.now();
-      const replayed = warm.live.replay(steps).then(
+      const replayed = warm.live.replay(steps, this.maxArtifactBytes === undefined ? {} : { maxArtifactBytes: this.maxArtifactBytes }).then(
         () => this.observer?.sessionReplayed((performance.now() - t0) / 1000),
         (err: unknown) => {
           warm.live.dispose();
