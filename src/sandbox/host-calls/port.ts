@@ -77,9 +77,10 @@ export class HostCallPort {
   }
 }
 
+/** The bytes alone in a buffer of their own (a Buffer's may be a slab shared with other data). */
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
-  return bytes.slice().buffer as ArrayBuffer;
+  return new Uint8Array(bytes).buffer;
 }
 
 /** What identifies a call for the divergence check: its kind, description text and bytes. */
