@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Egress, type EgressOptions } from '../../src/egress/index.ts';
+import { Metrics } from '../../src/observability/metrics.ts';
 import { IsolatePool, LiveSession, type HostCallRecord, type RunOutcome } from '../../src/sandbox/index.ts';
 import { limits, step } from '../sandbox/helpers.ts';
 import { echo, startUpstream, type Upstream } from './upstream.ts';
@@ -223,6 +224,22 @@ describe('egress rules', () => {
     } finally {
       await Promise.all([target.close(), redirector.close()]);
     }
+  });
+});
+
+describe('metrics', () => {
+  it('counts requests by outcome and rule, bytes and latency', async () => {
+    const metrics = new Metrics();
+    await resultOf(`await fetch(${JSON.stringify(up.origin)} + '/big/100', { method: 'POST', body: 'abc' }); await fetch('http://10.0.0.1/').catch(() => null)`, {
+      allow: [up.origin, 'http://*'],
+      observer: metrics,
+    });
+    const text = await metrics.text();
+    expect(text).toContain(`raftbox_egress_requests_total{outcome="ok",rule="${up.origin}"} 1`);
+    expect(text).toContain('raftbox_egress_requests_total{outcome="refused",rule="http://*"} 1');
+    expect(text).toContain('raftbox_egress_bytes_total{direction="sent"} 3');
+    expect(text).toContain('raftbox_egress_bytes_total{direction="received"} 100');
+    expect(text).toContain('raftbox_egress_request_duration_seconds_count 2');
   });
 });
 
