@@ -1,6 +1,6 @@
 import type { ReplicatedState } from '../store/index.ts';
-import type { HostCallRecord, Step } from '../sandbox/index.ts';
-import { SESSION_MODULE, heapKey, hostCallsKey, nameKey, namePrefix, type HeapObject, type SessionHead } from './session-state.ts';
+import type { Step } from '../sandbox/index.ts';
+import { SESSION_MODULE, heapKey, nameKey, namePrefix, type HeapObject, type SessionHead } from './session-state.ts';
 
 /** Reads of the session namespace in this node's applied state: heads, state objects and their chains. */
 export class SessionJournal {
@@ -38,30 +38,6 @@ export class SessionJournal {
       at = object.parent;
     }
     return steps.reverse();
-  }
-
-  /**
-   * `stepsBetween` with each step's recorded host-call answers, read from disk (they are cold):
-   * what a replay needs.
-   */
-  async replaySteps(from: string | null, to: string | null): Promise<Step[] | null> {
-    const ids: string[] = [];
-    for (let at = to; at !== from; ) {
-      if (at === null) return null;
-      ids.push(at);
-      at = (this.state.get(SESSION_MODULE, heapKey(at)) as HeapObject | undefined)?.parent ?? null;
-    }
-    const steps = this.stepsBetween(from, to)!;
-    ids.reverse();
-    return Promise.all(
-      steps.map(async (step, i) => {
-        const object = this.state.get(SESSION_MODULE, heapKey(ids[i]!)) as HeapObject;
-        if (!object.hostCalls) return step;
-        const records = (await this.state.getCold(SESSION_MODULE, hostCallsKey(ids[i]!))) as HostCallRecord[] | undefined;
-        if (records === undefined) throw new Error(`the recorded answers of session state ${ids[i]} are missing from the journal`);
-        return { ...step, hostCalls: records };
-      }),
-    );
   }
 
   /** The chain of state objects from the root to `head`, oldest first, with their ids. */

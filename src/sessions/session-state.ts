@@ -7,8 +7,6 @@ import type { Command, Json, StateModule, Tx } from '../store/index.ts';
  *   heap/<id>                     HeapObject: one step and the state it leads to (never changes)
  *   name/<subject>/<name>         SessionHead: a named session's current head
  *   idem/<subject>/<key>          StepDone: the first result of a step with that idempotency key
- *   claim/<subject>/<name>        SessionClaim: a step with external calls holds the session (see applyClaim)
- *   calls/<id>                    HostCallRecord[]: the answers step <id>'s host calls received (cold: read for replays)
  *
  * Names are scoped by subject (URI-encoded; '' when auth is off), so two subjects can never see or
  * collide with each other's sessions, and "not yours" and "does not exist" are the same answer.
@@ -29,8 +27,6 @@ export interface HeapObject {
   createdAt: string;
   /** The bundle each of the step's imports resolved to (absent when it named no module): replay uses exactly these. */
   packages?: JournalPackage[];
-  /** How many host-call answers the step received (absent: none); they are kept at `calls/<id>`. */
-  hostCalls?: number;
   [field: string]: Json | undefined;
 }
 
@@ -69,55 +65,12 @@ export interface StepCommand extends Command {
   execution: string | null;
   /** Applied through `records` in the same transaction iff the step is accepted (the execution record). */
   record: Command | null;
-  /** The answers of the step's host calls, stored cold at `calls/<heap>` (absent: none). */
-  hostCalls?: Json[];
-  /** The claim the step holds on its session, if it made external calls (see SessionClaim). */
-  claim?: string | null;
-  /** The proposer's clock when it proposed (epoch ms): against a claim's expiry. */
-  at?: number;
 }
 
 export type StepVerdict =
   | { ok: true; heap: string; step: number; execution: string | null; duplicate: boolean }
   | { ok: false; reason: 'moved'; head: string | null }
-  | { ok: false; reason: 'claimed'; node: string; until: number }
   | { ok: false; reason: 'no_heap' | 'record_closed' };
-
-/**
- * A step about to make its first external call holds its session: until the step commits, its
- * claim is released or `until` passes, no other step is accepted on the session, so no other node
- * runs a step that might have to be run again (and send its requests twice). `until` covers the
- * step's wall-clock limit and its commit; a node that dies holding a claim blocks the session until
- * then (docs/sessions.md, "Host calls").
- */
-export interface SessionClaim {
-  claim: string;
-  node: string;
-  head: string | null;
-  until: number;
-  [field: string]: Json | undefined;
-}
-
-export interface ClaimCommand extends Command {
-  type: 'session.claim';
-  session: string;
-  subject: string | null;
-  /** The head the step runs on: the claim is refused if the session has moved. */
-  expect: string | null;
-  claim: string;
-  node: string;
-  at: number;
-  until: number;
-}
-
-export interface ReleaseCommand extends Command {
-  type: 'session.release';
-  session: string;
-  subject: string | null;
-  claim: string;
-}
-
-export type ClaimVerdict = { ok: true } | { ok: false; reason: 'moved'; head: string | null } | { ok: false; reason: 'claimed'; node: string; until: number };
 
 export interface DeleteCommand extends Command {
   type: 'session.delete';
@@ -138,8 +91,6 @@ export const heapKey = (id: string) => `heap/${id}`;
 export const namePrefix = (subject: string | null | undefined) => `name/${encodeURIComponent(subject ?? '')}/`;
 export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;
 const idemKey = (subject: string | null, key: string) => `idem/${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;
-const claimKey = (subject: string | null, name: string) => `claim/${encodeURIComponent(subject ?? '')}/${name}`;
-export const hostCallsKey = (id: string) => `calls/${id}`;
 
 /**
  * `records` is the module that owns execution records; a step command carries its record command
@@ -148,16 +99,10 @@ export const hostCallsKey = (id: string) => `calls/${id}`;
 export function sessionModule(records?: StateModule): StateModule {
   return {
     name: SESSION_MODULE,
-    // Recorded answers can be megabytes: on disk, read when a session is rebuilt.
-    coldPrefixes: ['calls/'],
     apply(cmd: Command, tx: Tx): Json | undefined {
       switch (cmd.type) {
         case 'session.step':
           return applyStep(cmd as StepCommand, tx, records);
-        case 'session.claim':
-          return applyClaim(cmd as ClaimCommand, tx);
-        case 'session.release':
-          return applyRelease(cmd as ReleaseCommand, tx);
         case 'session.delete':
           return applyDelete(cmd as DeleteCommand, tx);
         default:
@@ -178,10 +123,6 @@ function applyStep(cmd: StepCommand, tx: Tx, records: StateModule | undefined): 
   // The same command applied twice (a proposal retried by the log) finds itself as the head already.
   if (current?.head === cmd.heap) return { ok: true, heap: cmd.heap, step, execution: cmd.execution, duplicate: true };
   if (key !== null && (current?.head ?? null) !== cmd.expect) return { ok: false, reason: 'moved', head: current?.head ?? null };
-  const claim = cmd.session === null ? undefined : (tx.get(claimKey(cmd.subject, cmd.session)) as SessionClaim | undefined);
-  if (claim !== undefined && claim.claim !== (cmd.claim ?? null) && claim.until > (cmd.at ?? Date.parse(cmd.object.createdAt))) {
-    return { ok: false, reason: 'claimed', node: claim.node, until: claim.until };
-  }
   if (cmd.object.parent !== null && tx.get(heapKey(cmd.object.parent)) === undefined) return { ok: false, reason: 'no_heap' };
   // The record goes first: if its module refuses it (say the execution was already failed as "node
   // lost"), the step is refused too, so a step is in the journal exactly when its record says so.
@@ -191,8 +132,6 @@ function applyStep(cmd: StepCommand, tx: Tx, records: StateModule | undefined): 
   }
 
   tx.put(heapKey(cmd.heap), cmd.object);
-  if (cmd.hostCalls !== undefined && cmd.hostCalls.length > 0) tx.put(hostCallsKey(cmd.heap), cmd.hostCalls);
-  if (claim !== undefined && cmd.session !== null) tx.del(claimKey(cmd.subject, cmd.session));
   if (key !== null && cmd.session !== null) {
     tx.put(key, {
       name: cmd.session,
@@ -209,29 +148,10 @@ function applyStep(cmd: StepCommand, tx: Tx, records: StateModule | undefined): 
   return { ok: true, heap: cmd.heap, step, execution: cmd.execution, duplicate: false };
 }
 
-/** Takes the session for a step on head `expect`, unless it moved or another step holds a claim that has not expired. */
-function applyClaim(cmd: ClaimCommand, tx: Tx): ClaimVerdict {
-  const head = (tx.get(nameKey(cmd.subject, cmd.session)) as SessionHead | undefined)?.head ?? null;
-  if (head !== cmd.expect) return { ok: false, reason: 'moved', head };
-  const key = claimKey(cmd.subject, cmd.session);
-  const held = tx.get(key) as SessionClaim | undefined;
-  if (held !== undefined && held.claim !== cmd.claim && held.until > cmd.at) return { ok: false, reason: 'claimed', node: held.node, until: held.until };
-  tx.put(key, { claim: cmd.claim, node: cmd.node, head: cmd.expect, until: cmd.until } satisfies SessionClaim);
-  return { ok: true };
-}
-
-function applyRelease(cmd: ReleaseCommand, tx: Tx): Json {
-  const key = claimKey(cmd.subject, cmd.session);
-  if ((tx.get(key) as SessionClaim | undefined)?.claim !== cmd.claim) return { ok: false };
-  tx.del(key);
-  return { ok: true };
-}
-
 // State objects stay: other chains forked from this session may still stand on them.
 function applyDelete(cmd: DeleteCommand, tx: Tx): Json {
   const key = nameKey(cmd.subject, cmd.session);
   if (tx.get(key) === undefined) return { ok: false };
   tx.del(key);
-  tx.del(claimKey(cmd.subject, cmd.session));
   return { ok: true };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errorAnswer, type HostCallPerformer } from '../sandbox/index.ts';
 import type { CommandLog } from '../store/index.ts';
-import type { ClaimCommand, ClaimVerdict, ReleaseCommand } from './session-state.ts';
+import type { ClaimCommand, ClaimVerdict, ReleaseCommand } from './session-claims.ts';
 
 /** How long past the step's wall-clock limit a claim lasts: time for its commit through Raft. */
 export const CLAIM_COMMIT_MARGIN_MS = 10_000;
