@@ -12,7 +12,7 @@ const limits: Limits = { memoryMb: 64, cpuTimeoutMs: 10_000, wallTimeoutMs: 30_0
 const step = (code: string, i = 0): Step => ({ code, language: 'js', seed: `s${i}`, clock: 1_700_000_000_000 + i });
 
 const binary = randomBytes(100_000);
-const text = Buffer.from(JSON.stringify({ items: Array.from({ length: 1800 }, (_, i) => ({ id: i, name: `item ${i}`, ok: i % 2 === 0 })) }).slice(0, 100_000));
+const text = Buffer.from(JSON.stringify({ items: Array.from({ length: 2600 }, (_, i) => ({ id: i, name: `item ${i}`, ok: i % 2 === 0 })) }).slice(0, 100_000));
 const server = createServer((req, res) => {
   if (req.url === '/binary') res.end(binary);
   else if (req.url === '/text') res.end(text);
