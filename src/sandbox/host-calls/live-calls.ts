@@ -74,7 +74,7 @@ export class LiveHostCalls implements HostCallScope {
 
   wait(virtualNow: number, nextDue: number): void {
     this.#waiter = { virtualNow, nextDue, since: performance.now(), timer: null };
-    this.#pump();
+    queueMicrotask(() => this.#pump());
   }
 
   cancel(call: number): void {
