@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import { Router } from '@koa/router';
 import type { OAuthMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { AccessTokens, IssuedAccessToken } from './access-tokens.ts';
+import { ClientMetadataError } from './client-metadata-documents.ts';
 import type { Client, ClientRegistry } from './client-registry.ts';
 import { TICKET_TTL_SECS, type ConsentTickets } from './consent-ticket.ts';
 import type { FailureBackoff } from './failure-backoff.ts';
@@ -118,7 +119,7 @@ export class AuthorizationServer {
       introspection_endpoint_auth_methods_supported: clientAuth,
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
-      client_id_metadata_document_supported: false,
+      client_id_metadata_document_supported: this.p.clients.acceptsMetadataDocuments,
     };
   }
 
@@ -232,7 +233,7 @@ export class AuthorizationServer {
     handle: (client: Client, request: AuthorizationRequest) => Promise<void>,
   ): Promise<void> {
     try {
-      const { client, request } = this.parseAuthorizationRequest(params);
+      const { client, request } = this.parseAuthorizationRequest(params, await this.clientOf(params.client_id));
       try {
         await handle(client, request);
       } catch (err) {
@@ -246,8 +247,17 @@ export class AuthorizationServer {
     }
   }
 
-  private parseAuthorizationRequest(q: Form): { client: Client; request: AuthorizationRequest } {
-    const client = q.client_id ? this.p.clients.find(q.client_id) : undefined;
+  /** The client of an authorization request; a metadata document that cannot be used is an error page naming why. */
+  private async clientOf(clientId: string | undefined): Promise<Client | undefined> {
+    try {
+      return clientId ? await this.p.clients.resolve(clientId) : undefined;
+    } catch (err) {
+      if (err instanceof ClientMetadataError) throw new UntrustedRedirect(`The client's metadata document cannot be used: ${err.message}`);
+      throw err;
+    }
+  }
+
+  private parseAuthorizationRequest(q: Form, client: Client | undefined): { client: Client; request: AuthorizationRequest } {
     if (!client || !client.grantTypes.includes('authorization_code')) throw new UntrustedRedirect('Unknown client.');
     // Exact string match against a registered URI (OAuth 2.1 §4.1.1); never redirect to anything else.
     if (!q.redirect_uri || !client.redirectUris.includes(q.redirect_uri)) {

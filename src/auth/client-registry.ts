@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import { OAuthClientMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { ClientMetadataDocuments, ClientMetadataError } from './client-metadata-documents.ts';
 import type { FailureBackoff } from './failure-backoff.ts';
 import { InvalidClientError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError, SlowDownError } from './oauth-errors.ts';
 import type { ClientRecord, OAuthStore } from './oauth-state.ts';
@@ -32,13 +33,17 @@ export class ClientRegistry {
 
   private readonly store: OAuthStore;
   private readonly backoff: FailureBackoff;
+  private readonly documents: ClientMetadataDocuments | null;
+  /** `documents`: how URL-shaped client ids are looked up (client-metadata-documents.ts); null: they are unknown. */
   constructor(
     store: OAuthStore,
     staticClients: StaticClient[],
     backoff: FailureBackoff,
+    documents: ClientMetadataDocuments | null = null,
   ) {
     this.store = store;
     this.backoff = backoff;
+    this.documents = documents;
     this.statics = new Map(
       staticClients.map((c) => [
         c.clientId,
@@ -58,6 +63,29 @@ export class ClientRegistry {
 
   find(clientId: string): Client | undefined {
     return this.statics.get(clientId) ?? this.store.client(clientId);
+  }
+
+  /** Whether this server accepts https URLs as client ids (Client ID Metadata Documents). */
+  get acceptsMetadataDocuments(): boolean {
+    return this.documents !== null;
+  }
+
+  /**
+   * A configured or registered client, or, for a URL-shaped id, the client its metadata document
+   * describes (fetched or cached); ClientMetadataError says why such a document cannot be used.
+   */
+  async resolve(clientId: string): Promise<Client | undefined> {
+    const known = this.find(clientId);
+    if (known || !this.documents || !ClientMetadataDocuments.isUrl(clientId)) return known;
+    const client = await this.documents.client(clientId);
+    for (const uri of client.redirectUris) {
+      try {
+        checkRedirectUri(uri);
+      } catch (err) {
+        throw new ClientMetadataError(err instanceof Error ? err.message : String(err));
+      }
+    }
+    return client;
   }
 
   /** An operator-configured client (a resource server or machine client), not a registered one. */
@@ -133,7 +161,13 @@ export class ClientRegistry {
       const secs = Math.ceil(waitMs / 1000);
       throw new SlowDownError(`too many failed authentications for client ${clientId}; retry in ${secs} s`, secs);
     }
-    const client = this.find(clientId);
+    let client: Client | undefined;
+    try {
+      client = await this.resolve(clientId);
+    } catch (err) {
+      if (err instanceof ClientMetadataError) throw new InvalidClientError(err.message);
+      throw err;
+    }
     if (!client) {
       // Same cost for unknown clients, so timing does not reveal which ids exist.
       if (secret !== undefined) await verifySecret(secret, 'sha256$');

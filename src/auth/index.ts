@@ -3,6 +3,7 @@ import type { CommandLog } from '../store/index.ts';
 import { AccessTokens } from './access-tokens.ts';
 import { AuthorizationServer, type User } from './authorization-server.ts';
 import { bearerGate } from './bearer-gate.ts';
+import { ClientMetadataDocuments, type ClientMetadataMode } from './client-metadata-documents.ts';
 import { ClientRegistry, type StaticClient } from './client-registry.ts';
 import { ConsentTickets } from './consent-ticket.ts';
 import { guessBackoff } from './failure-backoff.ts';
@@ -40,6 +41,8 @@ export interface BuiltInAuthOptions {
   /** Epoch milliseconds; the proposer's clock goes into every command. */
   clock?: () => number;
   onToken?: TokenObserver;
+  /** Whether https URLs are accepted as client ids (Client ID Metadata Documents); default `public`. */
+  clientMetadataDocuments?: ClientMetadataMode;
 }
 
 export interface BuiltInAuth extends AuthGate {
@@ -66,7 +69,7 @@ export function createBuiltInAuth(opts: BuiltInAuthOptions): BuiltInAuth {
     issuer,
     resource,
     store,
-    clients: new ClientRegistry(store, opts.clients ?? [], guessBackoff(clock)),
+    clients: new ClientRegistry(store, opts.clients ?? [], guessBackoff(clock), documentsFor(opts.clientMetadataDocuments ?? 'public', nowSecs)),
     keys,
     tokens,
     tickets: new ConsentTickets(keys, `${issuer}/oauth/authorize`, nowSecs),
@@ -93,6 +96,10 @@ export function createBuiltInAuth(opts: BuiltInAuthOptions): BuiltInAuth {
     pruneExpired,
     close: () => clearInterval(timer),
   };
+}
+
+function documentsFor(mode: ClientMetadataMode, nowSecs: () => number): ClientMetadataDocuments | null {
+  return mode === 'off' ? null : new ClientMetadataDocuments(mode, nowSecs);
 }
 
 export type ExternalAuthOptions = Omit<ExternalProviderOptions, 'resource'> & {
@@ -152,6 +159,7 @@ export async function createAuth(
     clients: Object.entries(config.clients).map(([clientId, secretHash]) => ({ clientId, secretHash, scope: SUPPORTED_SCOPES.join(' ') })),
     accessTokenTtlSecs: config.accessTokenTtlSecs,
     refreshTokenTtlSecs: config.refreshTokenTtlSecs,
+    clientMetadataDocuments: config.clientMetadataDocuments,
     ...(node.onToken ? { onToken: node.onToken } : {}),
   });
 }
