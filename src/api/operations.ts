@@ -78,6 +78,10 @@ export const RunInput = z.strictObject({
   execution_timeout_secs: z.number().positive().optional().describe('Time limit in seconds (server default 30; above the server cap is an error).'),
   tags: z.record(z.string(), z.string()).optional().describe('Free key/value labels, filterable in list_executions.'),
   async: z.boolean().optional().describe('Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given.'),
+  upgrade_packages: z
+    .boolean()
+    .optional()
+    .describe('In a session: this step imports the newest approved version of each package it names instead of the version the session pinned, and the session keeps the new one (list_packages shows what is current).'),
   wait: waitMs,
 });
 
@@ -93,6 +97,7 @@ export function runRequest(args: z.output<typeof RunInput>, ctx: CallContext): R
     tags: args.tags,
     idempotencyKey: ctx.idempotencyKey,
     subject: ctx.subject,
+    ...(args.upgrade_packages ? { upgradePackages: true } : {}),
   };
 }
 

@@ -20,6 +20,7 @@ export interface CheckedRequest {
   tags: Record<string, string>;
   idempotencyKey: string | null;
   subject: string | null;
+  upgradePackages: boolean;
 }
 
 /** The heap limit of a run that asks for none. */
@@ -69,5 +70,6 @@ export function checkRunRequest(req: RunRequest, o: LimitsOptions): CheckedReque
     tags,
     idempotencyKey,
     subject: req.subject ?? null,
+    upgradePackages: req.upgradePackages === true,
   };
 }

@@ -10,6 +10,7 @@ export interface RunRequest {
   timeoutSecs?: number;
   tags?: Record<string, string>;
   idempotencyKey?: string; // a retried request returns the first execution
+  upgradePackages?: boolean; // in a session: import the newest approved versions instead of the pinned ones
   subject?: string; // OAuth subject that owns it (undefined = auth off)
 }
 

@@ -35,6 +35,8 @@ export interface StepRequest {
    */
   memoryExplicit: boolean;
   idempotencyKey: string | null;
+  /** Import the newest approved version of each package the step imports, not the one the session pinned (see LiveSession.run). */
+  upgradePackages?: boolean;
   /** Id of the execution this step is recorded as. */
   execution: string | null;
   signal?: AbortSignal;
@@ -168,7 +170,7 @@ export class SessionService {
       // runs on a node whose clock is behind.
       const clock = Math.max(Date.now(), base.parentClock + 1);
       const input = { code: req.code, language: req.language, seed: newStepSeed(), clock } satisfies Step;
-      const outcome = await warm.live.run(input, limits, req.signal).catch(packageUnavailable);
+      const outcome = await warm.live.run(input, limits, req.signal, { upgradePackages: req.upgradePackages === true }).catch(packageUnavailable);
       req.ran?.();
       if (!COMMITTED.has(outcome.status)) {
         return { outcome, committed: false, session: req.session, heap: base.parent, step: null, duplicateOf: null };

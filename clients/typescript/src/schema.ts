@@ -311,6 +311,8 @@ export interface components {
             };
             /** @description Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given. */
             async?: boolean;
+            /** @description In a session: this step imports the newest approved version of each package it names instead of the version the session pinned, and the session keeps the new one (list_packages shows what is current). */
+            upgrade_packages?: boolean;
             /** @description Milliseconds to wait for the execution to finish before answering with its current record. */
             wait?: number;
         };
@@ -365,6 +367,8 @@ export interface operations {
                 execution_timeout_secs?: number;
                 /** @description Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given. Also accepted in the query string (the body wins). */
                 async?: boolean;
+                /** @description In a session: this step imports the newest approved version of each package it names instead of the version the session pinned, and the session keeps the new one (list_packages shows what is current). Also accepted in the query string (the body wins). */
+                upgrade_packages?: boolean;
                 /** @description Milliseconds to wait for the execution to finish before answering with its current record. Also accepted in the query string (the body wins). */
                 wait?: number;
             };
