@@ -8,6 +8,7 @@ import {
   OutputView,
   SessionView,
   executionView,
+  executionViewWithCode,
   journalStepView,
   outputView,
   sessionView,
@@ -160,12 +161,17 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'get',
     path: '/api/executions/:execution_id',
     summary: 'Get an execution',
-    description: 'Status, result, console output and error of an execution. With `wait` it long-polls until it finishes.',
+    description: 'Status, result, console output and error of an execution. With `wait` it long-polls until it finishes; with `include_code` it also answers the code it ran.',
     scope: 'raftbox:read',
-    input: z.strictObject({ execution_id: executionId, wait: waitMs }),
+    input: z.strictObject({
+      execution_id: executionId,
+      wait: waitMs,
+      include_code: z.boolean().optional().describe('Also answer `code` (the first 16 KiB of what it ran) and `code_truncated`.'),
+    }),
     output: ExecutionView,
     async call(domain, args, ctx) {
-      return executionView(await domain.executions.get(args.execution_id, { waitMs: args.wait, subject: ctx.subject }));
+      const execution = await domain.executions.get(args.execution_id, { waitMs: args.wait, subject: ctx.subject });
+      return args.include_code ? executionViewWithCode(execution) : executionView(execution);
     },
   }),
   op({

@@ -8,6 +8,7 @@ import { Admission, type Ticket } from './admission.ts';
 import { EXECUTION_ID, newExecutionId } from './execution-id.ts';
 import { ACTIVE, bodyChars, bodyKey, EXECUTION_MODULE, idemKey, recordKey, splitBody, type ExecutionBody, type RecordVerdict } from './execution-state.ts';
 import { outputPage, type OutputWindow } from './output-pages.ts';
+import { keptCode } from './kept-code.ts';
 import { checkRunRequest, type CheckedRequest, type LimitsOptions } from './run-request.ts';
 import { FINISHED, type Execution, type ExecutionRecord, type ExecutionStatus, type OutputPage, type RunRequest } from './types.ts';
 
@@ -344,6 +345,7 @@ export class ExecutionService {
       startedAt: null,
       finishedAt: null,
       durationMs: null,
+      ...keptCode(r.code),
       subject: r.subject,
       boot: this.boot,
       idempotencyKey: r.idempotencyKey,
@@ -554,6 +556,7 @@ function view(r: ExecutionRecord): Execution {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     durationMs: r.durationMs,
+    ...(r.code !== undefined ? { code: r.code, codeBytes: r.codeBytes } : {}),
     ...(r.bodyOmitted ? { bodyOmitted: true as const } : {}),
   };
 }

@@ -33,6 +33,10 @@ export interface Execution {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
+  /** The code it ran, at most KEPT_CODE_BYTES of it (kept-code.ts); absent in records made before records kept code. */
+  code?: string;
+  /** UTF-8 size of the whole code: more than `code` holds when it was cut. */
+  codeBytes?: number;
   /** In a list page: its console, result and error stack were left out for size (get the execution for them). */
   bodyOmitted?: true;
 }

@@ -136,7 +136,7 @@ export const STATUS_PAGE = `<!doctype html>
     const [, kind, id] = m;
     const body = $('detailbody');
     body.replaceChildren(Object.assign(document.createElement('p'), { textContent: 'loading ' + kind + ' ' + decodeURIComponent(id) + '…' }));
-    const path = kind === 'execution' ? '/api/executions/' + id : '/api/sessions/' + id;
+    const path = kind === 'execution' ? '/api/executions/' + id + '?include_code=true' : '/api/sessions/' + id;
     let res;
     try { res = await fetch(path, { headers: authHeaders(), cache: 'no-store' }); } catch { body.firstChild.textContent = 'this node does not answer'; return; }
     const data = await res.json().catch(() => ({}));
@@ -147,7 +147,8 @@ export const STATUS_PAGE = `<!doctype html>
     if (kind === 'execution') {
       const parts = [h('execution ' + data.execution_id), p(data.status + ' · node ' + data.node + ' · ' + (data.duration_ms == null ? '–' : data.duration_ms + ' ms') +
         ' · created ' + time(data.created_at) + ' UTC' + (data.completed_at ? ' · finished ' + time(data.completed_at) + ' UTC' : ''))];
-      if (data.session) { const s = p('session '); s.append(link(data.session, '#session/' + encodeURIComponent(data.session)), ' step ' + data.step + ' (its code is in the session\\'s journal)'); parts.push(s); }
+      if (data.session) { const s = p('session '); s.append(link(data.session, '#session/' + encodeURIComponent(data.session)), data.step == null ? '' : ' step ' + data.step); parts.push(s); }
+      parts.push(h('code' + (data.code_truncated ? ' (its first 16 KiB)' : '')), pre(data.code == null ? '(not recorded: this execution is older than records that keep code)' : data.code, 'code'));
       parts.push(h('console output'), pre(data.output || '(none)', 'output'));
       if (data.result_text != null) parts.push(h('result'), pre(data.result_text, 'result'));
       if (data.error) parts.push(h('error'), pre(data.error.stack || data.error.name + ': ' + data.error.message, 'error'));
