@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IsolatePool, LiveSession, PackageRefusedError, PackageSet, PackageUnavailableError, type Step } from '../../src/sandbox/index.ts';
+import { installPackages } from '../support/index.ts';
 import { limits, step } from './helpers.ts';
 
 /**
@@ -18,13 +17,8 @@ let packages: PackageSet;
 let pool: IsolatePool;
 
 beforeAll(async () => {
-  writeFileSync(join(dir, 'package.json'), '{"private": true}');
-  try {
-    await promisify(execFile)('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', ...PACKAGES], { timeout: 180_000 });
-  } catch (err) {
-    installError = `npm install of ${PACKAGES.join(' ')} failed (the npm registry must be reachable): ${(err as Error).message.split('\n')[0]}`;
-    return;
-  }
+  installError = await installPackages(dir, PACKAGES);
+  if (installError) return;
   packages = await PackageSet.load({ packages: PACKAGES, packagesDir: dir, storeDir: join(dir, 'store') });
   pool = new IsolatePool({ maxIsolates: 1, packages });
 }, 240_000);

@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PackageSet } from '../../src/sandbox/index.ts';
+import { installPackages } from '../support/index.ts';
 import { Fixture } from './fixture.ts';
 
 // Nodes with their own package installs over one replicated state: the same version continues a
@@ -17,19 +16,11 @@ let newer: PackageSet;
 /** Node a after its operator upgraded lodash: the newer install, with a's own bundle store (it still has 4.17.20). */
 let upgraded: PackageSet;
 
-async function install(dir: string, ...specs: string[]): Promise<void> {
-  writeFileSync(join(dir, 'package.json'), '{"private": true}');
-  await promisify(execFile)('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', ...specs], { timeout: 180_000 });
-}
-
 beforeAll(async () => {
   const [a, b] = [mkdtempSync(join(root, 'a-')), mkdtempSync(join(root, 'b-'))];
-  try {
-    await Promise.all([install(a, 'lodash@4.17.20', 'date-fns@4'), install(b, 'lodash@4.17.21', 'date-fns@4')]);
-  } catch (err) {
-    installError = `npm install failed (the npm registry must be reachable): ${(err as Error).message.split('\n')[0]}`;
-    return;
-  }
+  const failures = await Promise.all([installPackages(a, ['lodash@4.17.20', 'date-fns@4']), installPackages(b, ['lodash@4.17.21', 'date-fns@4'])]);
+  installError = failures.find((f) => f !== null) ?? null;
+  if (installError) return;
   older = await PackageSet.load({ packages: ['lodash', 'date-fns'], packagesDir: a, storeDir: join(a, 'bundles') });
   newer = await PackageSet.load({ packages: ['lodash', 'date-fns'], packagesDir: b, storeDir: join(b, 'bundles') });
   upgraded = await PackageSet.load({ packages: ['lodash', 'date-fns'], packagesDir: b, storeDir: join(a, 'bundles') });
