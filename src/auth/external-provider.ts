@@ -3,7 +3,7 @@ import { OAuthMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { unavailable } from '../errors.ts';
 import { asRejection } from './access-tokens.ts';
 import { sha256 } from './secrets.ts';
-import { TokenRejected, type TokenVerifier, type VerifiedToken } from './types.ts';
+import { TokenRejected, type BrowserSignIn, type TokenVerifier, type VerifiedToken } from './types.ts';
 
 export interface ExternalProviderOptions {
   /** The provider's issuer URL, e.g. `https://keycloak.example.com/realms/raftbox`. */
@@ -22,6 +22,8 @@ export interface ExternalProviderOptions {
 
 interface ProviderMetadata {
   issuer: string;
+  authorization_endpoint?: string | undefined;
+  token_endpoint?: string | undefined;
   jwks_uri?: string | undefined;
   introspection_endpoint?: string | undefined;
 }
@@ -61,6 +63,15 @@ export class ExternalProvider implements TokenVerifier {
     }
     if (tokenFormat === 'jwt' && !metadata.jwks_uri) throw new Error('the provider publishes no jwks_uri; use introspection');
     return new ExternalProvider(metadata.issuer, metadata, { ...opts, tokenFormat });
+  }
+
+  /** Sign-in for a browser page with `clientId`, a public client of the provider; throws when the provider has no authorization code endpoints. */
+  browserSignIn(clientId: string): BrowserSignIn {
+    const { authorization_endpoint: authorizationEndpoint, token_endpoint: tokenEndpoint } = this.metadata;
+    if (!authorizationEndpoint || !tokenEndpoint) {
+      throw new Error(`oauth.statusPageClientId is set, but the provider ${this.issuer} publishes no authorization_endpoint and token_endpoint`);
+    }
+    return { authorizationEndpoint, tokenEndpoint, clientId };
   }
 
   verify(token: string): Promise<VerifiedToken> {

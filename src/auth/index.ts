@@ -14,7 +14,7 @@ import { SigningKeys } from './signing-keys.ts';
 import { SUPPORTED_SCOPES, type AuthGate, type TokenObserver } from './types.ts';
 import type { Config } from '../config/index.ts';
 
-export type { AuthGate, Principal, TokenObserver, TokenOutcome, TokenVerifier, VerifiedToken } from './types.ts';
+export type { AuthGate, BrowserSignIn, Principal, TokenObserver, TokenOutcome, TokenVerifier, VerifiedToken } from './types.ts';
 export { SCOPES, SUPPORTED_SCOPES, TokenRejected } from './types.ts';
 export type { User } from './authorization-server.ts';
 export type { StaticClient } from './client-registry.ts';
@@ -106,18 +106,21 @@ export type ExternalAuthOptions = Omit<ExternalProviderOptions, 'resource'> & {
   /** Our canonical resource URI (the cluster's public origin): the audience the provider must put in tokens. */
   resource: string;
   onToken?: TokenObserver;
+  /** The provider's public client for the status page's sign-in (see AuthGate.browserSignIn). */
+  statusPageClientId?: string;
 };
 
 /** Delegation to an external provider (`--oauth-provider-url`): discovery happens here, once. */
 export async function createExternalAuth(opts: ExternalAuthOptions): Promise<AuthGate> {
   const resourceUri = canonicalOrigin(opts.resource, 'oauth.resource');
-  const { onToken, ...providerOptions } = opts;
+  const { onToken, statusPageClientId, ...providerOptions } = opts;
   const provider = await ExternalProvider.discover({ ...providerOptions, resource: resourceUri });
   const resource = new ProtectedResource(resourceUri, provider.issuer);
   return {
     routes: () => resource.routes(),
     requireBearer: bearerGate(provider, resource, onToken),
     close: () => undefined,
+    ...(statusPageClientId !== undefined ? { browserSignIn: provider.browserSignIn(statusPageClientId) } : {}),
   };
 }
 
@@ -147,6 +150,7 @@ export async function createAuth(
       ...(config.clientId !== undefined ? { clientId: config.clientId } : {}),
       ...(config.clientSecret !== undefined ? { clientSecret: config.clientSecret } : {}),
       ...(config.tokenFormat !== undefined ? { tokenFormat: config.tokenFormat } : {}),
+      ...(config.statusPageClientId !== undefined ? { statusPageClientId: config.statusPageClientId } : {}),
       ...(node.onToken ? { onToken: node.onToken } : {}),
     });
   }

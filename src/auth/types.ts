@@ -25,6 +25,18 @@ export interface AuthGate {
   requireBearer(scope: string): Koa.Middleware;
   /** Stops background work (expiry pruning). */
   close(): void;
+  /**
+   * How a browser page of this node (the status page) signs a user in at an external provider: its
+   * endpoints and the public client registered there for the page. Absent with the built-in server
+   * (the page registers itself) and with a provider for which no such client is configured.
+   */
+  browserSignIn?: BrowserSignIn;
+}
+
+export interface BrowserSignIn {
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+  clientId: string;
 }
 
 /** Counted by the node's metrics: a token issued or refreshed at /oauth/token, a bearer token refused, a revocation. */

@@ -108,6 +108,12 @@ export const ConfigSchema = z.strictObject({
       clientId: z.string().optional().describe('External provider: our client id for token introspection.'),
       clientSecret: z.string().optional().meta({ secretFile: true }).describe('External provider: our client secret for token introspection.'),
       tokenFormat: z.enum(['jwt', 'introspection']).optional().describe('External provider: verify JWTs by its JWKS, or introspect. Default: introspection when a client secret is set.'),
+      statusPageClientId: z
+        .string()
+        .optional()
+        .describe(
+          'External provider: a public client (no secret, PKCE) registered there for the status page, with each node\'s origin + `/` as redirect URI and its origin allowed for CORS; the page then signs users in at the provider. Without it the page asks for a pasted token.',
+        ),
     })
     .prefault({})
     .describe('OAuth 2.1 protection of /mcp and /api.'),
