@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { OAuthClientMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { ClientRecord } from './oauth-state.ts';
+import { checkJwks } from './client-assertion.ts';
 import { SUPPORTED_SCOPES } from './types.ts';
 
 /**
@@ -137,8 +138,14 @@ function clientOf(clientId: string, url: URL, json: unknown, nowSecs: number): C
   }
   const meta = parsed.data;
   const authMethod = meta.token_endpoint_auth_method ?? 'none';
-  if (authMethod !== 'none') {
-    throw new ClientMetadataError(`token_endpoint_auth_method ${authMethod} is not supported for metadata-document clients here (only none, with PKCE)`);
+  if (authMethod !== 'none' && authMethod !== 'private_key_jwt') {
+    throw new ClientMetadataError(`token_endpoint_auth_method ${authMethod} is not supported for metadata-document clients (none or private_key_jwt)`);
+  }
+  let jwks;
+  try {
+    jwks = authMethod === 'private_key_jwt' ? checkJwks(meta.jwks) : undefined;
+  } catch (err) {
+    throw new ClientMetadataError(err instanceof Error ? err.message : String(err));
   }
   if (meta.redirect_uris.length === 0 || meta.redirect_uris.length > 10) throw new ClientMetadataError('the document needs between 1 and 10 redirect_uris');
   for (const uri of meta.redirect_uris) if (uri.includes('#')) throw new ClientMetadataError(`redirect_uri must not have a fragment: ${uri}`);
@@ -152,7 +159,8 @@ function clientOf(clientId: string, url: URL, json: unknown, nowSecs: number): C
   const name = meta.client_name ? `${meta.client_name.slice(0, 200)} (${url.host})` : url.host;
   return {
     clientId,
-    authMethod: 'none',
+    authMethod,
+    ...(jwks ? { jwks } : {}),
     redirectUris: meta.redirect_uris,
     grantTypes: grantTypes.filter((g) => GRANTS.has(g)),
     scope: scope.join(' '),

@@ -3,7 +3,7 @@ import { OAuthMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { unavailable } from '../errors.ts';
 import { asRejection } from './access-tokens.ts';
 import { sha256 } from './secrets.ts';
-import { TokenRejected, type BrowserSignIn, type TokenVerifier, type VerifiedToken } from './types.ts';
+import { ASYMMETRIC_JWS_ALGS, TokenRejected, type BrowserSignIn, type TokenVerifier, type VerifiedToken } from './types.ts';
 
 export interface ExternalProviderOptions {
   /** The provider's issuer URL, e.g. `https://keycloak.example.com/realms/raftbox`. */
@@ -28,7 +28,6 @@ interface ProviderMetadata {
   introspection_endpoint?: string | undefined;
 }
 
-const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const FETCH_TIMEOUT_MS = 5000;
 
 /**
@@ -83,7 +82,7 @@ export class ExternalProvider implements TokenVerifier {
       const { payload } = await jwtVerify(token, this.jwks!, {
         issuer: this.issuer,
         audience: this.opts.resource,
-        algorithms: ASYMMETRIC_ALGS,
+        algorithms: ASYMMETRIC_JWS_ALGS,
         requiredClaims: ['exp', 'sub'],
       });
       return principalOf(payload);

@@ -69,7 +69,11 @@ export function createBuiltInAuth(opts: BuiltInAuthOptions): BuiltInAuth {
     issuer,
     resource,
     store,
-    clients: new ClientRegistry(store, opts.clients ?? [], guessBackoff(clock), documentsFor(opts.clientMetadataDocuments ?? 'public', nowSecs)),
+    clients: new ClientRegistry(store, opts.clients ?? [], guessBackoff(clock), {
+      documents: documentsFor(opts.clientMetadataDocuments ?? 'public', nowSecs),
+      // RFC 7523: the issuer identifies the authorization server; the token endpoint is accepted as OpenID Connect has clients send it.
+      assertions: { audiences: [issuer, `${issuer}/oauth/token`], nowSecs },
+    }),
     keys,
     tokens,
     tickets: new ConsentTickets(keys, `${issuer}/oauth/authorize`, nowSecs),

@@ -43,6 +43,9 @@ export interface BrowserSignIn {
 export type TokenOutcome = 'issued' | 'refreshed' | 'rejected' | 'revoked';
 export type TokenObserver = (outcome: TokenOutcome) => void;
 
+/** JWS algorithms accepted for tokens and assertions signed by others: asymmetric only, so no shared secret can forge one. */
+export const ASYMMETRIC_JWS_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
 export const SCOPES = { run: 'raftbox:run', read: 'raftbox:read' } as const;
 export const SUPPORTED_SCOPES: readonly string[] = [SCOPES.run, SCOPES.read];
 

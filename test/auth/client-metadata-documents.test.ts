@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oauth from 'oauth4webapi';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cookieOf, formFields, PASSWORD, SharedLog, startNode, type AuthNode } from './harness.ts';
 
@@ -180,5 +181,19 @@ describe('Client ID Metadata Documents', () => {
     });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ error: 'invalid_client', error_description: expect.stringMatching(/answered HTTP 404/) });
+  });
+
+  it('a document with private_key_jwt and its public keys: the client authenticates with an assertion', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const clientId = publish((id) => ({ ...goodDoc(id), token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] } }));
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = await new SignJWT({ iss: clientId, sub: clientId, aud: n1.url, exp: now + 60, jti: crypto.randomUUID() }).setProtectedHeader({ alg: 'ES256' }).sign(privateKey);
+    const form = { grant_type: 'authorization_code', code: 'nope', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion };
+    const res = await fetch(`${n2.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+    // Authenticated (the made-up code is what fails), where the same request without a valid assertion is invalid_client.
+    expect(await res.json()).toMatchObject({ error: 'invalid_grant' });
+    const unsigned = await fetch(`${n2.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'authorization_code', code: 'nope', client_id: clientId }) });
+    expect(await unsigned.json()).toMatchObject({ error: 'invalid_client' });
   });
 });
