@@ -7,6 +7,7 @@ import { OPERATIONS } from '../src/api/operations.ts';
 import { openApiDocument } from '../src/api/openapi.ts';
 import { ENV_PREFIX, SETTINGS } from '../src/config/index.ts';
 import { EXTENSIONS, LEGACY_REVISIONS, LIST_TTL_MS, MODERN_VERSIONS } from '../src/mcp/revision-2026-07-28.ts';
+import { PACKAGES_URI } from '../src/mcp/package-catalog.ts';
 
 const HEADER = (source: string, script: string) =>
   `<!-- Generated from ${source} by \`${script}\`; do not edit by hand. -->\n`;
@@ -91,16 +92,32 @@ The tools, their arguments, answers and scopes are the same in every revision. W
 | HTTP headers | \`MCP-Protocol-Version\`, \`Mcp-Method\` on every POST, \`Mcp-Name\` on \`tools/call\` (Base64 sentinel \`=?base64?…?=\` decoded); a missing or mismatching one is \`-32020\` HeaderMismatch, HTTP 400 | \`MCP-Protocol-Version\` after \`initialize\` (absent: 2025-03-26) |
 | discovery | \`server/discover\`: versions, capabilities, instructions, \`serverInfo\` | the \`initialize\` result |
 | results | \`resultType: "complete"\` and \`_meta\` \`io.modelcontextprotocol/serverInfo\` on every result | plain results |
-| caching | \`tools/list\` and \`server/discover\` carry \`ttlMs: ${LIST_TTL_MS}\`, \`cacheScope: "public"\` (the tools are the same for every caller; access is checked per call) | none |
+| caching | \`tools/list\`, \`resources/list\`, \`resources/read\` and \`server/discover\` carry \`ttlMs: ${LIST_TTL_MS}\`, \`cacheScope: "public"\` (the tools and packages are the same for every caller; access is checked per call) | none |
 | errors | unknown method: \`-32601\`, HTTP 404; unsupported revision: \`-32022\` with \`data.supported\`, HTTP 400 | unknown method: \`-32601\`, HTTP 200 |
 | removed | \`ping\` and \`logging/setLevel\` answer \`-32601\`; an \`Mcp-Session-Id\` is ignored | \`ping\` answers |
-| change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter, since the tool list never changes and raftbox has no prompts or resources | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
+| change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter, since the tool list and the packages resource never change while a node runs | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
 | extensions | \`capabilities.extensions\`: ${Object.keys(EXTENSIONS).length ? list(Object.keys(EXTENSIONS)) : 'none declared yet (the Tasks extension is planned)'} | none |
 
 Deprecated in 2026-07-28 and not offered in any revision: logging (\`notifications/message\`), sampling,
 roots; raftbox never asks the client for anything, so no request needs an \`InputRequiredResult\`.
 Notifications from the client (\`notifications/cancelled\`) are answered 202; on HTTP, closing the
 connection cancels a request.
+
+`;
+}
+
+/** The MCP resources (src/mcp/package-catalog.ts) and what run_js's description adds per node. */
+function resourcesSection(): string {
+  return `## Resources
+
+| URI | MIME type | scope | what |
+| --- | --- | --- | --- |
+| \`${PACKAGES_URI}\` | \`application/json\` | \`raftbox:read\` | the packages the sandbox can import, as \`list_packages\` answers: \`{packages, builtins}\`, each \`{name, version, hash}\` |
+
+Served in every revision (\`resources/list\`, \`resources/read\`; capability \`resources: {listChanged: false}\`);
+any other URI is \`-32602\` with \`data.uri\`. A node's \`tools/list\` also names its approved packages and
+their versions at the end of \`run_js\`'s description (at most about 1,000 bytes of names; the rest are
+counted and left to \`list_packages\`), so the description below is what a node without packages says.
 
 `;
 }
@@ -129,7 +146,7 @@ JSON body) and the same answer; \`GET /api/openapi.json\` describes those. With 
 the scope shown (\`raftbox:run\` or \`raftbox:read\`). A tool answers \`structuredContent\` of the shape
 below and the same JSON as text; a run that ended other than \`completed\` sets \`isError\`.
 
-${revisionsSection()}${tools.join('\n')}`;
+${revisionsSection()}${resourcesSection()}${tools.join('\n')}`;
 }
 
 export const REFERENCE_DOCS = [

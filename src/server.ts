@@ -117,7 +117,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
         return next();
       },
       metricsRoute(metrics, metricsArePublic(config) ? (_ctx, next) => next() : guard('raftbox:read')),
-      statusPageRoutes({ cluster: opened.cluster, load: opened.load, domain: opened.domain, guard }),
+      statusPageRoutes({ cluster: opened.cluster, load: opened.load, domain: opened.domain, guard, ...(auth?.browserSignIn ? { signIn: auth.browserSignIn } : {}) }),
       ...(opened.routes ?? []),
       restRoutes(opened.domain, { guard, limits }),
       mcp,

@@ -7,6 +7,7 @@ import {
   OutputView,
   SessionView,
   executionView,
+  executionViewWithCode,
   journalStepView,
   outputView,
   sessionView,
@@ -79,6 +80,10 @@ export const RunInput = z.strictObject({
   execution_timeout_secs: z.number().positive().optional().describe('Time limit in seconds (server default 30; above the server cap is an error).'),
   tags: z.record(z.string(), z.string()).optional().describe('Free key/value labels, filterable in list_executions.'),
   async: z.boolean().optional().describe('Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given.'),
+  upgrade_packages: z
+    .boolean()
+    .optional()
+    .describe('In a session: this step imports the newest approved version of each package it names instead of the version the session pinned, and the session keeps the new one (list_packages shows what is current).'),
   wait: waitMs,
 });
 
@@ -95,6 +100,7 @@ export function runRequest(args: z.output<typeof RunInput>, ctx: CallContext): R
     idempotencyKey: ctx.idempotencyKey,
     subject: ctx.subject,
     ...(ctx.scopes ? { scopes: ctx.scopes } : {}),
+    ...(args.upgrade_packages ? { upgradePackages: true } : {}),
   };
 }
 
@@ -158,12 +164,17 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'get',
     path: '/api/executions/:execution_id',
     summary: 'Get an execution',
-    description: 'Status, result, console output and error of an execution. With `wait` it long-polls until it finishes.',
+    description: 'Status, result, console output and error of an execution. With `wait` it long-polls until it finishes; with `include_code` it also answers the code it ran.',
     scope: 'raftbox:read',
-    input: z.strictObject({ execution_id: executionId, wait: waitMs }),
+    input: z.strictObject({
+      execution_id: executionId,
+      wait: waitMs,
+      include_code: z.boolean().optional().describe('Also answer `code` (the first 16 KiB of what it ran) and `code_truncated`.'),
+    }),
     output: ExecutionView,
     async call(domain, args, ctx) {
-      return executionView(await domain.executions.get(args.execution_id, { waitMs: args.wait, subject: ctx.subject }));
+      const execution = await domain.executions.get(args.execution_id, { waitMs: args.wait, subject: ctx.subject });
+      return args.include_code ? executionViewWithCode(execution) : executionView(execution);
     },
   }),
   op({

@@ -44,6 +44,12 @@ export const ExecutionView = z.object({
   body_omitted: z
     .boolean()
     .describe('In a list page only: true when this execution\'s console, result and error stack were left out for size; get the execution for them.'),
+  code: z
+    .string()
+    .nullable()
+    .optional()
+    .describe('Only with `include_code`: the code it ran, its first 16 KiB (UTF-8) when longer; null for executions recorded before records kept code.'),
+  code_truncated: z.boolean().optional().describe('Only with `include_code`: true when `code` is the beginning of a longer code.'),
 });
 export type ExecutionView = z.output<typeof ExecutionView>;
 
@@ -68,6 +74,12 @@ export function executionView(e: Execution): ExecutionView {
     duration_ms: e.durationMs,
     body_omitted: e.bodyOmitted === true,
   };
+}
+
+/** The view with the code the record kept (get_execution's `include_code`; run answers never echo the code back). */
+export function executionViewWithCode(e: Execution): ExecutionView {
+  const truncated = e.code !== undefined && e.codeBytes !== undefined && e.codeBytes > Buffer.byteLength(e.code);
+  return { ...executionView(e), code: e.code ?? null, code_truncated: truncated };
 }
 
 export const ErrorView = z

@@ -126,10 +126,22 @@ export const ConfigSchema = z.strictObject({
       clients: z.record(z.string(), z.string()).default({}).meta({ secretFile: true }).describe('Built-in server: client_credentials machine clients as clientId=secretHash.'),
       accessTokenTtlSecs: z.number().int().min(30).default(600).describe('Built-in server: lifetime of access tokens.'),
       refreshTokenTtlSecs: z.number().int().min(60).default(1_209_600).describe('Built-in server: lifetime of a refresh token (renewed by each rotation).'),
+      clientMetadataDocuments: z
+        .enum(['public', 'loopback', 'off'])
+        .default('public')
+        .describe(
+          'Built-in server: accept https URLs as client ids (Client ID Metadata Documents), fetching each document from public addresses only (`public`); `loopback` also allows http and loopback addresses, for development and tests only; `off` refuses them.',
+        ),
       providerUrl: z.url().optional().describe('External authorization server (issuer URL, e.g. a Keycloak realm); replaces the built-in one.'),
       clientId: z.string().optional().describe('External provider: our client id for token introspection.'),
       clientSecret: z.string().optional().meta({ secretFile: true }).describe('External provider: our client secret for token introspection.'),
       tokenFormat: z.enum(['jwt', 'introspection']).optional().describe('External provider: verify JWTs by its JWKS, or introspect. Default: introspection when a client secret is set.'),
+      statusPageClientId: z
+        .string()
+        .optional()
+        .describe(
+          'External provider: a public client (no secret, PKCE) registered there for the status page, with each node\'s origin + `/` as redirect URI and its origin allowed for CORS; the page then signs users in at the provider. Without it the page asks for a pasted token.',
+        ),
     })
     .prefault({})
     .describe('OAuth 2.1 protection of /mcp and /api.'),

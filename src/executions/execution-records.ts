@@ -174,6 +174,7 @@ export function view(r: ExecutionRecord): Execution {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     durationMs: r.durationMs,
+    ...(r.code !== undefined ? { code: r.code, codeBytes: r.codeBytes } : {}),
     ...(r.bodyOmitted ? { bodyOmitted: true as const } : {}),
   };
 }

@@ -10,6 +10,7 @@ import { EXECUTION_ID, newExecutionId } from './execution-id.ts';
 import { ExecutionRecords, listItem, view } from './execution-records.ts';
 import { bodyChars, type ExecutionStepVerdict, type RecordVerdict } from './execution-state.ts';
 import { outputPage, type OutputWindow } from './output-pages.ts';
+import { keptCode } from './kept-code.ts';
 import { checkRunRequest, type CheckedRequest, type LimitsOptions } from './run-request.ts';
 import { FINISHED, type Execution, type ExecutionRecord, type ExecutionStatus, type OutputPage, type RunRequest } from './types.ts';
 
@@ -299,6 +300,7 @@ export class ExecutionService {
       startedAt: null,
       finishedAt: null,
       durationMs: null,
+      ...keptCode(r.code),
       subject: r.subject,
       boot: this.boot,
       idempotencyKey: r.idempotencyKey,

@@ -70,10 +70,10 @@ export const recordKey = (id: string) => `rec/${id}`;
 export const bodyKey = (id: string) => `body/${id}`;
 
 /** What a large record keeps on disk only: everything that can be large. */
-export type ExecutionBody = Pick<ExecutionRecord, 'result' | 'resultText' | 'console' | 'error'>;
+export type ExecutionBody = Pick<ExecutionRecord, 'result' | 'resultText' | 'console' | 'error' | 'code'>;
 
-// A record whose console, result and error take more characters than this keeps them cold (and out
-// of list pages); the first kilobyte of the error message stays with the record.
+// A record whose console, result, error and code take more characters than this keeps them cold (and
+// out of list pages); the first kilobyte of the error message stays with the record.
 const BODY_INLINE_CHARS = 4096;
 const SUMMARY_ERROR_MESSAGE_CHARS = 1024;
 
@@ -83,21 +83,21 @@ const SUMMARY_ERROR_MESSAGE_CHARS = 1024;
  */
 export function splitBody(record: ExecutionRecord): { summary: ExecutionRecord; body: ExecutionBody | null } {
   if (record.bodyOmitted || bodyChars(record) <= BODY_INLINE_CHARS) return { summary: record, body: null };
-  const { result, resultText, console, error } = record;
+  const { result, resultText, console, error, code, ...rest } = record;
   const summaryError = error && {
     ...error,
     message: error.message.length > SUMMARY_ERROR_MESSAGE_CHARS ? `${error.message.slice(0, SUMMARY_ERROR_MESSAGE_CHARS)}…` : error.message,
     stack: null,
   };
   return {
-    summary: { ...record, result: null, resultText: null, console: [], error: summaryError, bodyOmitted: true },
-    body: { result, resultText, console, error },
+    summary: { ...rest, result: null, resultText: null, console: [], error: summaryError, bodyOmitted: true },
+    body: { result, resultText, console, error, ...(code !== undefined ? { code } : {}) },
   };
 }
 
 /** Characters of what can be large in a record (the wire view shows the console twice). */
-export function bodyChars(e: Pick<ExecutionRecord, 'resultText' | 'console' | 'error'>): number {
-  let chars = (e.resultText?.length ?? 0) + (e.error ? e.error.message.length + (e.error.stack?.length ?? 0) : 0);
+export function bodyChars(e: Pick<ExecutionRecord, 'resultText' | 'console' | 'error' | 'code'>): number {
+  let chars = (e.resultText?.length ?? 0) + (e.error ? e.error.message.length + (e.error.stack?.length ?? 0) : 0) + (e.code?.length ?? 0);
   for (const line of e.console) chars += 2 * line.text.length + 24;
   return chars;
 }

@@ -22,6 +22,7 @@ export interface CheckedRequest {
   subject: string | null;
   /** The caller's token scopes, for egress rules that name scopes. */
   scopes: string[];
+  upgradePackages: boolean;
 }
 
 /** The heap limit of a run that asks for none. */
@@ -72,5 +73,6 @@ export function checkRunRequest(req: RunRequest, o: LimitsOptions): CheckedReque
     idempotencyKey,
     subject: req.subject ?? null,
     scopes: req.scopes ?? [],
+    upgradePackages: req.upgradePackages === true,
   };
 }

@@ -10,6 +10,7 @@ export interface RunRequest {
   timeoutSecs?: number;
   tags?: Record<string, string>;
   idempotencyKey?: string; // a retried request returns the first execution
+  upgradePackages?: boolean; // in a session: import the newest approved versions instead of the pinned ones
   subject?: string; // OAuth subject that owns it (undefined = auth off)
   scopes?: string[]; // the caller's token scopes (egress rules may name them); not recorded
 }
@@ -33,6 +34,10 @@ export interface Execution {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
+  /** The code it ran, at most KEPT_CODE_BYTES of it (kept-code.ts); absent in records made before records kept code. */
+  code?: string;
+  /** UTF-8 size of the whole code: more than `code` holds when it was cut. */
+  codeBytes?: number;
   /** In a list page: its console, result and error stack were left out for size (get the execution for them). */
   bodyOmitted?: true;
 }

@@ -9,7 +9,7 @@ import type { EdgeLimits } from '../api/operations.ts';
 import { principalOf, type Guard } from '../http/guard.ts';
 import { modernLane } from './modern-http.ts';
 import { createMcpServer } from './server.ts';
-import { toolScope } from './tools.ts';
+import { READ_SCOPE, toolScope } from './tools.ts';
 
 export const MCP_PATH = '/mcp';
 
@@ -101,14 +101,18 @@ export function mcpRoutes(domain: EdgeDomain, opts: { guard: Guard; limits: Edge
   return Object.assign(router.routes() as unknown as Koa.Middleware, { close: () => modern.close() });
 }
 
-/** The bearer check for a JSON-RPC body: a tool call needs its tool's scope, anything else a valid token. */
+/**
+ * The bearer check for a JSON-RPC body: a tool call needs its tool's scope, reading a resource the read
+ * scope (what list_packages needs), anything else a valid token.
+ */
 function scopeGuard(guard: Guard): Koa.Middleware {
   return (ctx, next) => {
     const body: unknown = ctx.request.body;
     const messages = Array.isArray(body) ? body : [body];
     const scopes = new Set<string>();
     for (const m of messages as Array<{ method?: unknown; params?: { name?: unknown } }>) {
-      const scope = m?.method === 'tools/call' && typeof m.params?.name === 'string' ? toolScope(m.params.name) : undefined;
+      const scope =
+        m?.method === 'tools/call' && typeof m.params?.name === 'string' ? toolScope(m.params.name) : m?.method === 'resources/read' ? READ_SCOPE : undefined;
       if (scope) scopes.add(scope);
     }
     const checks = scopes.size ? [...scopes].map(guard) : [guard('')];

@@ -1,9 +1,18 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { EdgeDomain } from '../api/domain.ts';
 import type { EdgeLimits } from '../api/operations.ts';
-import { TOOLS, callTool, hasTool } from './tools.ts';
+import { packageCatalog } from './package-catalog.ts';
+import { callTool, hasTool } from './tools.ts';
 
 export const SERVER_INFO = { name: 'raftbox', version: '0.1.0' };
 
@@ -12,8 +21,13 @@ export const INSTRUCTIONS =
   'expression is the result. Pass `session` to keep state (top-level let/const/function/class persist) across calls, ' +
   'or `heap` to fork from an earlier state. Long runs: `async: true`, then get_execution.';
 
-/** The tool list as both SDKs answer it (built once, see tools.ts). */
-export const LIST_RESULT = { tools: TOOLS };
+/** What both lanes' servers declare: the tools, and the packages resource (package-catalog.ts). */
+export const CAPABILITIES = { tools: { listChanged: false }, resources: { listChanged: false } };
+
+/** A `resources/read` of a URI raftbox does not serve: -32602 with the URI, on every revision (2026-07-28 requires it; v1 always did). */
+export function resourceNotFound(uri: string): Error {
+  return new McpError(ErrorCode.InvalidParams, `Resource not found: ${uri}`, { uri });
+}
 
 /** A `tools/call` as either SDK hands it over: the params, the request's abort signal, the bearer token's info. */
 export function answerToolCall(
@@ -41,8 +55,15 @@ export function answerToolCall(
  * mcpRoutes' pool). The 2026-07-28 lane is modern-server.ts.
  */
 export function createMcpServer(domain: EdgeDomain, limits: EdgeLimits): Server {
-  const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
-  server.setRequestHandler(ListToolsRequestSchema, () => LIST_RESULT);
+  const server = new Server(SERVER_INFO, { capabilities: CAPABILITIES, instructions: INSTRUCTIONS });
+  const catalog = packageCatalog(domain);
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: catalog.tools }));
+  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: catalog.resources }));
+  server.setRequestHandler(ReadResourceRequestSchema, (req) => {
+    const answer = catalog.read(req.params.uri);
+    if (!answer) throw resourceNotFound(req.params.uri);
+    return answer;
+  });
   server.setRequestHandler(CallToolRequestSchema, (req, extra) => answerToolCall(domain, limits, req.params, extra));
   return server;
 }

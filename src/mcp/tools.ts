@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { UserError } from '../errors.ts';
 import type { EdgeDomain } from '../api/domain.ts';
-import { OPERATIONS, parseArgs, type CallContext, type EdgeLimits, type Operation } from '../api/operations.ts';
+import { OPERATIONS, parseArgs, type CallContext, type EdgeLimits, type Operation, type Scope } from '../api/operations.ts';
 
 const schemaOf = (t: z.ZodType, io: 'input' | 'output') => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(t, { io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -28,6 +28,9 @@ export const TOOLS: Tool[] = OPERATIONS.map((op) => ({
     openWorldHint: false,
   },
 }));
+
+/** What reading the MCP resources needs (they list what list_packages lists). */
+export const READ_SCOPE: Scope = 'raftbox:read';
 
 /** The scope a tool needs, for the HTTP bearer check before the call reaches the SDK. */
 export const toolScope = (name: string): string | undefined => byName.get(name)?.scope;

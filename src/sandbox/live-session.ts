@@ -28,7 +28,7 @@ const REPLAY_OUTPUT_BYTES = 1 << 20;
  */
 export class LiveSession {
   #tail: Promise<unknown> = Promise.resolve();
-  /** The bundle each module name resolved to in the steps this isolate holds: the session keeps them. */
+  /** The bundle each module name resolved to in the latest step of this isolate that imported it: the session keeps them. */
   readonly #pins = new Map<string, PackageRef>();
 
   readonly memoryMb: number;
@@ -121,15 +121,21 @@ export class LiveSession {
     });
   }
 
-  /** `limits.memoryMb` is fixed when the session is created; create a new session to change it. */
-  run(step: Step, limits: Limits, signal?: AbortSignal, hostCalls?: HostCallPerformer): Promise<RunOutcome> {
+  /**
+   * `limits.memoryMb` is fixed when the session is created; create a new session to change it.
+   * `upgradePackages`: the step's imports resolve to the node's current bundles instead of the ones the
+   * session pinned, and the session keeps those from then on (the outcome records them, so a replay
+   * rebuilds the same order of versions).
+   */
+  run(step: Step, limits: Limits, signal?: AbortSignal, hostCalls?: HostCallPerformer, options: { upgradePackages?: boolean } = {}): Promise<RunOutcome> {
     return this.#serialized(async () => {
       this.#assertUsable();
       const compilation = await compileForRun(step);
       if ('outcome' in compilation) return compilation.outcome;
       const { compiled } = compilation;
       // Throws PackageUnavailableError (nothing ran) when an earlier step pinned a bundle this node lacks.
-      const modules = compiled.modules.length > 0 ? await this.packages.resolve(compiled.modules, this.#pins) : null;
+      const pins = options.upgradePackages ? new Map<string, PackageRef>() : this.#pins;
+      const modules = compiled.modules.length > 0 ? await this.packages.resolve(compiled.modules, pins) : null;
       let run;
       try {
         run = await runInContext(this.isolate, this.prepared, step, compiled, { ...limits, memoryMb: this.memoryMb }, signal, modules, hostCalls);
@@ -157,8 +163,9 @@ export class LiveSession {
     this.isolate.dispose();
   }
 
+  /** The latest step's bundle of a name is the pin: a step either used the pin or upgraded it. */
   #pin(modules: ResolvedModules | null): void {
-    for (const ref of modules?.refs ?? []) if (!this.#pins.has(ref.name)) this.#pins.set(ref.name, ref);
+    for (const ref of modules?.refs ?? []) this.#pins.set(ref.name, ref);
   }
 
   #assertUsable(): void {

@@ -20,6 +20,8 @@ export interface StepRequest {
    * an explicit different value is refused and an implicit one is replaced by the chain's.
    */
   memoryExplicit: boolean;
+  /** Import the newest approved version of each package the step imports, not the one the session pinned (see LiveSession.run). */
+  upgradePackages?: boolean;
 }
 
 /** Where a step starts: the state it runs on, the head it expects the session to have, its chain's memory limit. */
@@ -133,7 +135,7 @@ export class SessionStep {
         : null;
     let outcome: RunOutcome;
     try {
-      outcome = await warm.live.run(input, { ...req.limits, memoryMb: from.memoryMb }, signal, claim ? claim.guard(hostCalls!) : hostCalls).catch(packageUnavailable);
+      outcome = await warm.live.run(input, { ...req.limits, memoryMb: from.memoryMb }, signal, claim ? claim.guard(hostCalls!) : hostCalls, { upgradePackages: req.upgradePackages === true }).catch(packageUnavailable);
     } catch (err) {
       warm.live.dispose();
       void claim?.release();

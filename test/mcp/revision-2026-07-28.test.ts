@@ -80,8 +80,8 @@ describe('MCP 2026-07-28 on one node', () => {
     expect(noCapabilities.json.error).toMatchObject({ code: -32602, message: expect.stringMatching(/clientCapabilities/) });
   });
 
-  it('has no ping or logging/setLevel (removed in 2026-07-28): 404 with -32601', async () => {
-    for (const method of ['ping', 'logging/setLevel', 'resources/list']) {
+  it('has no ping or logging/setLevel (removed in 2026-07-28), nor prompts: 404 with -32601', async () => {
+    for (const method of ['ping', 'logging/setLevel', 'prompts/list']) {
       const { status, json } = await modernPost(node.url, method, method === 'logging/setLevel' ? { level: 'info' } : {});
       expect([method, status, json.error.code]).toEqual([method, 404, -32601]);
     }

@@ -35,7 +35,7 @@ export interface paths {
         };
         /**
          * Get an execution
-         * @description Status, result, console output and error of an execution. With `wait` it long-polls until it finishes.
+         * @description Status, result, console output and error of an execution. With `wait` it long-polls until it finishes; with `include_code` it also answers the code it ran.
          *
          *     Also the MCP tool `get_execution`.
          */
@@ -241,6 +241,10 @@ export interface components {
             duration_ms: number | null;
             /** @description In a list page only: true when this execution's console, result and error stack were left out for size; get the execution for them. */
             body_omitted: boolean;
+            /** @description Only with `include_code`: the code it ran, its first 16 KiB (UTF-8) when longer; null for executions recorded before records kept code. */
+            code?: string | null;
+            /** @description Only with `include_code`: true when `code` is the beginning of a longer code. */
+            code_truncated?: boolean;
         };
         ExecutionList: {
             executions: components["schemas"]["Execution"][];
@@ -311,6 +315,8 @@ export interface components {
             };
             /** @description Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given. */
             async?: boolean;
+            /** @description In a session: this step imports the newest approved version of each package it names instead of the version the session pinned, and the session keeps the new one (list_packages shows what is current). */
+            upgrade_packages?: boolean;
             /** @description Milliseconds to wait for the execution to finish before answering with its current record. */
             wait?: number;
         };
@@ -365,6 +371,8 @@ export interface operations {
                 execution_timeout_secs?: number;
                 /** @description Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given. Also accepted in the query string (the body wins). */
                 async?: boolean;
+                /** @description In a session: this step imports the newest approved version of each package it names instead of the version the session pinned, and the session keeps the new one (list_packages shows what is current). Also accepted in the query string (the body wins). */
+                upgrade_packages?: boolean;
                 /** @description Milliseconds to wait for the execution to finish before answering with its current record. Also accepted in the query string (the body wins). */
                 wait?: number;
             };
@@ -502,6 +510,8 @@ export interface operations {
             query?: {
                 /** @description Milliseconds to wait for the execution to finish before answering with its current record. */
                 wait?: number;
+                /** @description Also answer `code` (the first 16 KiB of what it ran) and `code_truncated`. */
+                include_code?: boolean;
             };
             header?: never;
             path: {
