@@ -180,12 +180,14 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     secret: config.clusterSecret,
     join: config.join,
     modules: [...domainModules(), oauthStateModule],
+    cacheBytes: config.stateCacheMb << 20,
+    raft: { snapshotBytes: config.raftLogMb << 20 },
     onError: (err) => log.fatal({ err }, 'raft stopped: its storage failed'),
     observer: {
       outgoingHeaders: requestIdHeaders,
       servingCall: peerCallLog(log),
       peerRefused: oncePerMinutePerPeer((peer, reason) => log.warn({ peer, reason }, 'a peer refused the raft stream (check --cluster-secret and --peers)')),
-      ...(metrics ? { proposed: (s: number, ok: boolean) => metrics.proposed(s, ok), snapshot: (k: 'taken' | 'installed', b: number) => metrics.snapshot(k, b) } : {}),
+      ...(metrics ? { proposed: (s: number, ok: boolean) => metrics.proposed(s, ok), snapshot: (k: 'taken' | 'sent' | 'installed', b: number | null) => metrics.snapshot(k, b) } : {}),
     },
   });
   const { state, commandLog, raft, electionMs } = replicated;

@@ -49,12 +49,12 @@ export class Metrics {
     this.admissionRejections = new Counter({ name: 'raftbox_admission_rejections_total', help: 'Runs refused with 429 because the admission queue was full.', registers });
     this.replaySeconds = new Histogram({ name: 'raftbox_session_replay_seconds', help: 'Time to rebuild a warm session isolate by replaying journal steps (count = replays).', buckets: RUN_BUCKETS, registers });
     this.proposalSeconds = new Histogram({ name: 'raftbox_raft_proposal_seconds', help: 'Raft proposals from propose to local apply, by outcome.', labelNames: ['outcome'], buckets: RAFT_BUCKETS, registers });
-    this.snapshots = new Counter({ name: 'raftbox_raft_snapshots_total', help: 'Raft snapshots taken locally or installed from the leader.', labelNames: ['kind'], registers });
-    this.snapshotBytes = new Gauge({ name: 'raftbox_raft_snapshot_bytes', help: 'Size of the latest snapshot taken or installed.', registers });
+    this.snapshots = new Counter({ name: 'raftbox_raft_snapshots_total', help: 'Raft snapshots taken locally, streamed to a follower, or installed from the leader.', labelNames: ['kind'], registers });
+    this.snapshotBytes = new Gauge({ name: 'raftbox_raft_snapshot_bytes', help: 'Bytes of the latest snapshot streamed to a follower or installed from the leader.', registers });
     this.tokens = new Counter({ name: 'raftbox_oauth_tokens_total', help: 'OAuth token outcomes: issued, refreshed, rejected (a bearer token refused), revoked.', labelNames: ['outcome'], registers });
     for (const status of ['completed', 'failed', 'timeout', 'memory_limit', 'cancelled']) this.executions.inc({ status }, 0);
     for (const outcome of ['issued', 'refreshed', 'rejected', 'revoked'] satisfies TokenOutcome[]) this.tokens.inc({ outcome }, 0);
-    for (const kind of ['taken', 'installed']) this.snapshots.inc({ kind }, 0);
+    for (const kind of ['taken', 'sent', 'installed']) this.snapshots.inc({ kind }, 0);
   }
 
   // ---- observers, called by the parts (cheap: a counter or histogram update) ----------------------
@@ -76,9 +76,9 @@ export class Metrics {
     this.proposalSeconds.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
   }
 
-  snapshot(kind: 'taken' | 'installed', bytes: number): void {
+  snapshot(kind: 'taken' | 'sent' | 'installed', bytes: number | null): void {
     this.snapshots.inc({ kind });
-    this.snapshotBytes.set(bytes);
+    if (bytes !== null) this.snapshotBytes.set(bytes);
   }
 
   token(outcome: TokenOutcome): void {

@@ -18,8 +18,8 @@ export class SessionJournal {
   }
 
   /** A state object, if it exists and belongs to `subject` (someone else's is as absent as a missing one). */
-  heap(id: string, subject: string | null | undefined): HeapObject | undefined {
-    const object = this.state.get(SESSION_MODULE, heapKey(id)) as HeapObject | undefined;
+  async heap(id: string, subject: string | null | undefined): Promise<HeapObject | undefined> {
+    const object = await this.object(id);
     return object && object.subject === (subject ?? null) ? object : undefined;
   }
 
@@ -27,12 +27,12 @@ export class SessionJournal {
    * The steps that lead from state `from` to state `to`, oldest first, or null when `from` is not an
    * ancestor of `to` (then only a rebuild from the root gets there). `from` null means the empty state.
    */
-  stepsBetween(from: string | null, to: string | null): Step[] | null {
+  async stepsBetween(from: string | null, to: string | null): Promise<Step[] | null> {
     const steps: Step[] = [];
     let at = to;
     while (at !== from) {
       if (at === null) return null;
-      const object = this.state.get(SESSION_MODULE, heapKey(at)) as HeapObject | undefined;
+      const object = await this.object(at);
       if (!object) throw new Error(`session state ${at} is missing from the journal`);
       steps.push({ code: object.code, language: object.language, seed: object.seed, clock: object.clock, ...(object.packages ? { packages: object.packages } : {}) });
       at = object.parent;
@@ -40,15 +40,24 @@ export class SessionJournal {
     return steps.reverse();
   }
 
-  /** The chain of state objects from the root to `head`, oldest first, with their ids. */
-  chain(head: string): Array<HeapObject & { id: string }> {
+  /**
+   * The state objects of steps `after + 1 .. after + limit` of the chain ending at `head`, oldest
+   * first, with their ids. Walks back from the head holding only that page.
+   */
+  async chainPage(head: string, after: number, limit: number): Promise<Array<HeapObject & { id: string }>> {
     const out: Array<HeapObject & { id: string }> = [];
     for (let at: string | null = head; at !== null; ) {
-      const object = this.state.get(SESSION_MODULE, heapKey(at)) as HeapObject | undefined;
+      const object = await this.object(at);
       if (!object) throw new Error(`session state ${at} is missing from the journal`);
-      out.push({ ...object, id: at });
+      if (object.step <= after) break;
+      if (object.step <= after + limit) out.push({ ...object, id: at });
       at = object.parent;
     }
     return out.reverse();
+  }
+
+  /** State objects are cold: on disk, read through the state's cache. */
+  private async object(id: string): Promise<HeapObject | undefined> {
+    return (await this.state.getCold(SESSION_MODULE, heapKey(id))) as HeapObject | undefined;
   }
 }

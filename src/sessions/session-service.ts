@@ -231,10 +231,10 @@ export class SessionService {
   /** The state object `heap` of `subject`, or `notFound`: a fork never silently starts from an empty state. */
   private async existingHeap(heap: string, subject: string | null): Promise<HeapObject> {
     // A heap made on another node may not be applied here yet: catch up once before saying it is unknown.
-    let object = this.journal.heap(heap, subject);
+    let object = await this.journal.heap(heap, subject);
     if (!object) {
       await this.log.linearizableRead();
-      object = this.journal.heap(heap, subject);
+      object = await this.journal.heap(heap, subject);
     }
     if (!object) throw notFound(`heap ${heap} not found`);
     return object;
@@ -261,7 +261,7 @@ export class SessionService {
     const limit = pageLimit(opts.stepsLimit, 100, 1000);
     const page: JournalStep[] = [];
     let chars = 0;
-    for (const o of this.journal.chain(head.head).slice(after, after + limit)) {
+    for (const o of await this.journal.chainPage(head.head, after, limit)) {
       // Each step's code can be as large as a request: a page stops at about a megabyte of it.
       if (page.length > 0 && chars + o.code.length > JOURNAL_PAGE_CHARS) break;
       chars += o.code.length;
@@ -299,7 +299,7 @@ export class SessionService {
     const expect = head?.head ?? null;
     const parent = req.heap ?? expect;
     if (parent === null) return { parent, parentStep: 0, parentClock: 0, expect, memoryMb: req.limits.memoryMb };
-    const object = req.heap === null ? this.journal.heap(parent, req.subject)! : await this.existingHeap(req.heap, req.subject);
+    const object = req.heap === null ? (await this.journal.heap(parent, req.subject))! : await this.existingHeap(req.heap, req.subject);
     if (req.memoryExplicit && req.limits.memoryMb !== object.memoryMb) {
       throw invalidParams(
         `${req.heap === null ? `session ${req.session}` : `heap ${req.heap}`} runs with heap_memory_max_mb ${object.memoryMb}, ` +
@@ -318,10 +318,10 @@ export class SessionService {
     const earlier = this.rebuilds.get(key);
     if (earlier && !(await settlesWithin(earlier, waitMs))) throw stillRebuilding();
     const cached = this.live.take(key);
-    const missing = cached && cached.memoryMb === memoryMb ? this.journal.stepsBetween(cached.head, head) : null;
+    const missing = cached && cached.memoryMb === memoryMb ? await this.journal.stepsBetween(cached.head, head) : null;
     const warm = cached && missing ? cached : { live: await LiveSession.create(memoryMb, this.packages), head: null, memoryMb };
     if (warm !== cached) cached?.live.dispose();
-    const steps = missing ?? this.journal.stepsBetween(null, head)!;
+    const steps = missing ?? (await this.journal.stepsBetween(null, head))!;
     if (steps.length > 0) {
       const t0 = performance.now();
       const replayed = warm.live.replay(steps).then(

@@ -10,6 +10,8 @@ import type { Command, Json, StateModule, Tx } from '../store/index.ts';
  *
  * Names are scoped by subject (URI-encoded; '' when auth is off), so two subjects can never see or
  * collide with each other's sessions, and "not yours" and "does not exist" are the same answer.
+ * State objects and idempotency records grow with every step: they are cold (on disk, read through
+ * the state's bounded cache); heads, one per session, stay in memory.
  */
 
 export type Language = 'js' | 'ts';
@@ -87,10 +89,12 @@ export function heapId(o: Pick<HeapObject, 'parent' | 'code' | 'language' | 'see
     .digest('hex');
 }
 
-export const heapKey = (id: string) => `heap/${id}`;
+export const heapKey = (id: string) => HEAP_PREFIX + id;
 export const namePrefix = (subject: string | null | undefined) => `name/${encodeURIComponent(subject ?? '')}/`;
 export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;
-const idemKey = (subject: string | null, key: string) => `idem/${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;
+const HEAP_PREFIX = 'heap/';
+const IDEM_PREFIX = 'idem/';
+const idemKey = (subject: string | null, key: string) => `${IDEM_PREFIX}${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;
 
 /**
  * `records` is the module that owns execution records; a step command carries its record command
@@ -99,6 +103,15 @@ const idemKey = (subject: string | null, key: string) => `idem/${encodeURICompon
 export function sessionModule(records?: StateModule): StateModule {
   return {
     name: SESSION_MODULE,
+    coldPrefixes: [HEAP_PREFIX, IDEM_PREFIX],
+    coldReads(cmd: Command): string[] {
+      if (cmd.type !== 'session.step') return [];
+      const step = cmd as StepCommand;
+      return [
+        ...(step.idempotencyKey !== null ? [idemKey(step.subject, step.idempotencyKey)] : []),
+        ...(step.object.parent !== null ? [heapKey(step.object.parent)] : []),
+      ];
+    },
     apply(cmd: Command, tx: Tx): Json | undefined {
       switch (cmd.type) {
         case 'session.step':

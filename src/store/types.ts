@@ -37,10 +37,16 @@ export interface StateModule {
   apply(cmd: Command, tx: Tx): Json | undefined;
   /**
    * Keys under these prefixes are cold: written to disk with the rest (and in snapshots), but not
-   * kept in memory. `get`/`scan` (and a Tx's reads) do not see them; `ReplicatedState.getCold`
-   * reads one from disk. For large values read rarely, such as an execution's console.
+   * kept in memory. `ReplicatedState.get`/`scan` and a Tx's `scan` do not see them;
+   * `ReplicatedState.getCold` reads one through a bounded cache. For whatever grows with use (one
+   * key per session step) or is large and read rarely (an execution's console).
    */
   readonly coldPrefixes?: readonly string[];
+  /**
+   * The cold keys `apply` may read (Tx.get) for this command, loaded before it runs so that apply
+   * stays synchronous. Reading an undeclared cold key throws: that is a bug of the module.
+   */
+  coldReads?(cmd: Command): string[];
 }
 
 /** The part of a Raft node the store needs: replicate bytes, and the two read barriers. */
