@@ -22,6 +22,7 @@ import { createAuth, oauthStateModule } from './auth/index.ts';
 import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestIdHeaders } from './observability/index.ts';
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
+import { GC_PREFIX, SESSION_MODULE, SessionSweeper } from './sessions/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -149,6 +150,8 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
 
 // After the domain closed: how long answers still being written get before connections are cut.
 const ANSWER_FLUSH_MS = 1_000;
+// How often the leader looks for sessions past their TTL and state objects to collect.
+const SWEEP_INTERVAL_MS = 5_000;
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -233,11 +236,18 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
   }
   const opened = domain;
   const lostRuns = new LostRuns(raft, opened.executions, electionMs, log);
+  const sweeper = new SessionSweeper(state, commandLog, {
+    ttlMs: config.sessionTtlSecs * 1000,
+    intervalMs: SWEEP_INTERVAL_MS,
+    isLeader: () => raft.status().role === 'leader',
+    onError: (err) => log.debug({ err }, 'session sweep not done yet'),
+  });
   metrics?.gauges({
     raft: () => raft.status(),
     pool: () => pool.stats(),
     admission: () => opened.executions.load,
     liveSessions: () => opened.sessions.warmCount,
+    collectQueue: () => state.scan(SESSION_MODULE, GC_PREFIX).length,
   });
   let closing = false;
   return {
@@ -245,12 +255,13 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     store: { state, log: commandLog },
     readiness: () => (closing ? { ready: false, reason: 'shutting down' } : clusterReadiness(raft)),
     raftStream: (req, socket, head) => raft.accept(req, socket, head),
-    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, packages: () => packages.list() })],
+    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, packages: () => packages.list(), digest: () => state.digest() })],
     cluster: () => ({ ...clusterStatus(raft, electionMs), packages: packages.list() }),
     load: () => opened.executions.load,
     async close(opts = {}) {
       closing = true;
       lostRuns.stop();
+      sweeper.stop();
       await opened.drain(config.shutdownGraceSecs * 1000);
       await opened.close();
       if (opts.handOff !== false) await handOffLeadership(raft, 4 * electionMs, log);

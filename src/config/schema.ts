@@ -54,6 +54,12 @@ export const ConfigSchema = z.strictObject({
   maxExecutions: z.number().int().min(1).default(10_000).describe('Finished execution records kept; the oldest are forgotten first.'),
   maxExecutionsMb: z.number().int().min(1).default(128).describe('Total size (as JSON) of the finished execution records kept; past it the oldest are forgotten first.'),
   maxLiveSessions: z.number().int().min(0).default(256).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay).'),
+  sessionTtlSecs: z
+    .number()
+    .min(0)
+    .default(30 * 24 * 3600)
+    .meta({ flag: 'session-ttl' })
+    .describe('Seconds a named session may stay without a step before it expires (deleted through Raft, its states collected once nothing else holds them); 0 keeps sessions forever. Default 30 days.'),
   raftLogMb: z.number().int().min(1).default(64).describe('Bytes of Raft log entries held (in memory and in `<dataDir>/raft`) before a snapshot compacts them; a lower value bounds memory for large steps, at the cost of more snapshots.'),
   stateCacheMb: z.number().int().min(1).default(32).describe('Memory for the cold part of the replicated state (session steps, execution output), which lives on disk; recently read and written values are kept in this cache.'),
   maxLiveSessionsMemoryMb: z.number().int().min(0).default(2048).describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted.'),

@@ -1,7 +1,7 @@
 import type { IsolatePool, PackageSet } from '../sandbox/index.ts';
 import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver } from '../sessions/index.ts';
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
-import { executionModule } from './execution-state.ts';
+import { executionModule, heldByRecords } from './execution-state.ts';
 import { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
 
 export interface DomainOptions extends ExecutionServiceOptions {
@@ -22,7 +22,7 @@ export const defaultDomainOptions: DomainOptions = {
 
 /** The state modules of sessions and executions, to register when opening the ReplicatedState. */
 export function domainModules(): StateModule[] {
-  return [sessionModule(executionModule), executionModule];
+  return [sessionModule(executionModule, heldByRecords), executionModule];
 }
 
 export interface Domain {

@@ -12,6 +12,7 @@ import { FINISHED, type ExecutionRecord } from './types.ts';
  *                            order (bytes: its size as JSON; a bare id in data from before sizes)
  *   meta/fin                 { next, oldest, bytes }: the window of fin/ that still has records,
  *                            and the size of the records in it
+ *   heapref/<heap>           how many records name session state <heap> (it is kept while they are)
  *
  * Transitions only move forward: a record that is finished stays as it first finished, so the order
  * in which a node's create, start and finish commands reach the log does not matter.
@@ -90,6 +91,23 @@ export function bodyChars(e: Pick<ExecutionRecord, 'resultText' | 'console' | 'e
 }
 export const idemKey = (subject: string | null | undefined, key: string) => `idem/${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;
 export const ACTIVE = 'active/';
+const heapRefKey = (heap: string) => `heapref/${heap}`;
+
+/** Whether a retained record names session state `heap` (the sessions module asks before collecting it). */
+export function heldByRecords(tx: Tx, heap: string): boolean {
+  return tx.namespace(EXECUTION_MODULE).get(heapRefKey(heap)) !== undefined;
+}
+
+/** Moves one record's hold from state `from` to state `to` (either may be null). */
+function moveHeapRef(tx: Tx, from: string | null | undefined, to: string | null | undefined): void {
+  if (from === to) return;
+  if (to) tx.put(heapRefKey(to), ((tx.get(heapRefKey(to)) as number | undefined) ?? 0) + 1);
+  if (from) {
+    const left = ((tx.get(heapRefKey(from)) as number | undefined) ?? 1) - 1;
+    if (left > 0) tx.put(heapRefKey(from), left);
+    else tx.del(heapRefKey(from));
+  }
+}
 const activeKey = (id: string) => ACTIVE + id;
 const META = 'meta/fin';
 
@@ -119,6 +137,7 @@ function create(record: ExecutionRecord, tx: Tx): RecordVerdict {
   const claimed = claim(record, tx);
   if (claimed) return claimed;
   putRecord(tx, record);
+  moveHeapRef(tx, null, record.heap);
   tx.put(activeKey(record.id), true);
   return { ok: true };
 }
@@ -139,6 +158,7 @@ function finish(record: ExecutionRecord, retention: Retention, tx: Tx): RecordVe
   }
   const { summary, body } = splitBody(current?.cancelRequested ? { ...record, cancelRequested: true } : record);
   putRecord(tx, summary);
+  moveHeapRef(tx, current?.heap, record.heap);
   if (body) tx.put(bodyKey(record.id), body as unknown as Json);
   tx.del(activeKey(record.id));
   if (record.interrupted) releaseKey(record, tx);
@@ -172,6 +192,7 @@ function prune(n: number, tx: Tx): number {
   const record = tx.get(recordKey(id)) as ExecutionRecord | undefined;
   if (record) {
     tx.del(recordKey(id));
+    moveHeapRef(tx, record.heap, null);
     if (record.bodyOmitted) tx.del(bodyKey(id));
     releaseKey(record, tx);
   }

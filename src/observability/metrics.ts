@@ -15,6 +15,8 @@ export interface NodeGauges {
   pool(): { isolates: number; idle: number; waiting: number };
   admission(): { running: number; queued: number };
   liveSessions(): number;
+  /** Releases of session state objects waiting to be collected. */
+  collectQueue(): number;
 }
 
 export type TokenOutcome = 'issued' | 'refreshed' | 'rejected' | 'revoked';
@@ -97,6 +99,7 @@ export class Metrics {
     gauge('raftbox_pool_isolates', 'Isolates alive in the stateless pool (idle or busy).', () => node.pool().isolates);
     gauge('raftbox_pool_idle_isolates', 'Idle isolates in the stateless pool.', () => node.pool().idle);
     gauge('raftbox_live_sessions', 'Warm session isolates held on this node.', () => node.liveSessions());
+    gauge('raftbox_session_collect_queue', 'Releases of session state objects waiting for the leader to collect them.', () => node.collectQueue());
     gauge('raftbox_raft_term', 'Current Raft term.', () => node.raft().term);
     gauge('raftbox_raft_commit_index', 'Highest log index known committed.', () => node.raft().commit);
     gauge('raftbox_raft_applied_index', 'Highest log index applied to the state machine.', () => node.raft().applied);

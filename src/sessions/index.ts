@@ -3,3 +3,5 @@ export type { JournalStep, SessionInfo, SessionObserver, SessionServiceOptions, 
 export type { LiveSessionsOptions } from './live-sessions.ts';
 export { sessionModule, SESSION_MODULE } from './session-state.ts';
 export type { Language } from './session-state.ts';
+export { SessionSweeper, type SweeperOptions } from './session-sweeper.ts';
+export { GC_PREFIX } from './session-lifecycle.ts';

@@ -1,5 +1,19 @@
 import { createHash } from 'node:crypto';
 import type { Command, Json, StateModule, Tx } from '../store/index.ts';
+import {
+  addRef,
+  applyCollect,
+  applyExpire,
+  collectReads,
+  enqueueRelease,
+  IDEMOF_PREFIX,
+  idemOfKey,
+  REF_PREFIX,
+  refKey,
+  type CollectCommand,
+  type ExpireCommand,
+  type HeldByRecords,
+} from './session-lifecycle.ts';
 
 /**
  * The replicated half of sessions: content-addressed state objects and the names pointing at them.
@@ -7,6 +21,7 @@ import type { Command, Json, StateModule, Tx } from '../store/index.ts';
  *   heap/<id>                     HeapObject: one step and the state it leads to (never changes)
  *   name/<subject>/<name>         SessionHead: a named session's current head
  *   idem/<subject>/<key>          StepDone: the first result of a step with that idempotency key
+ *   ref/, idemof/, gc/, gcmeta    what holds each state object, and their collection (session-lifecycle.ts)
  *
  * Names are scoped by subject (URI-encoded; '' when auth is off), so two subjects can never see or
  * collide with each other's sessions, and "not yours" and "does not exist" are the same answer.
@@ -90,6 +105,7 @@ export function heapId(o: Pick<HeapObject, 'parent' | 'code' | 'language' | 'see
 }
 
 export const heapKey = (id: string) => HEAP_PREFIX + id;
+const NAMES = 'name/';
 export const namePrefix = (subject: string | null | undefined) => `name/${encodeURIComponent(subject ?? '')}/`;
 export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;
 const HEAP_PREFIX = 'heap/';
@@ -98,18 +114,20 @@ const idemKey = (subject: string | null, key: string) => `${IDEM_PREFIX}${encode
 
 /**
  * `records` is the module that owns execution records; a step command carries its record command
- * so the step and its record commit atomically (passed in, because sessions sit below executions).
+ * so the step and its record commit atomically, and `held` says whether a retained record names a
+ * state object (both passed in, because sessions sit below executions).
  */
-export function sessionModule(records?: StateModule): StateModule {
+export function sessionModule(records?: StateModule, held: HeldByRecords = () => false): StateModule {
   return {
     name: SESSION_MODULE,
-    coldPrefixes: [HEAP_PREFIX, IDEM_PREFIX],
+    coldPrefixes: [HEAP_PREFIX, IDEM_PREFIX, REF_PREFIX, IDEMOF_PREFIX],
     coldReads(cmd: Command): string[] {
+      if (cmd.type === 'session.collect') return collectReads(cmd as CollectCommand, heapKey);
       if (cmd.type !== 'session.step') return [];
       const step = cmd as StepCommand;
       return [
         ...(step.idempotencyKey !== null ? [idemKey(step.subject, step.idempotencyKey)] : []),
-        ...(step.object.parent !== null ? [heapKey(step.object.parent)] : []),
+        ...(step.object.parent !== null ? [heapKey(step.object.parent), refKey(step.object.parent)] : []),
       ];
     },
     apply(cmd: Command, tx: Tx): Json | undefined {
@@ -118,6 +136,10 @@ export function sessionModule(records?: StateModule): StateModule {
           return applyStep(cmd as StepCommand, tx, records);
         case 'session.delete':
           return applyDelete(cmd as DeleteCommand, tx);
+        case 'session.expire':
+          return applyExpire(cmd as ExpireCommand, tx, NAMES, (t, head) => enqueueRelease(t, head, 1));
+        case 'session.collect':
+          return applyCollect(cmd as CollectCommand, tx, heapKey, held);
         default:
           return { rejected: `unknown command type ${cmd.type}` };
       }
@@ -145,6 +167,11 @@ function applyStep(cmd: StepCommand, tx: Tx, records: StateModule | undefined): 
   }
 
   tx.put(heapKey(cmd.heap), cmd.object);
+  // Held by its session's head, if it has one; a state without (a fork) only by its record, for a while.
+  tx.put(refKey(cmd.heap), key !== null ? 1 : 0);
+  if (key === null) enqueueRelease(tx, cmd.heap, 0);
+  if (cmd.object.parent !== null) addRef(tx, cmd.object.parent);
+  if (current) enqueueRelease(tx, current.head, 1);
   if (key !== null && cmd.session !== null) {
     tx.put(key, {
       name: cmd.session,
@@ -157,14 +184,17 @@ function applyStep(cmd: StepCommand, tx: Tx, records: StateModule | undefined): 
   }
   if (cmd.idempotencyKey !== null) {
     tx.put(idemKey(cmd.subject, cmd.idempotencyKey), { heap: cmd.heap, step, execution: cmd.execution } satisfies StepDone);
+    tx.put(idemOfKey(cmd.heap), idemKey(cmd.subject, cmd.idempotencyKey));
   }
   return { ok: true, heap: cmd.heap, step, execution: cmd.execution, duplicate: false };
 }
 
-// State objects stay: other chains forked from this session may still stand on them.
+// Its state objects go once nothing else holds them (other chains forked from it may still stand on them).
 function applyDelete(cmd: DeleteCommand, tx: Tx): Json {
   const key = nameKey(cmd.subject, cmd.session);
-  if (tx.get(key) === undefined) return { ok: false };
+  const head = tx.get(key) as SessionHead | undefined;
+  if (head === undefined) return { ok: false };
   tx.del(key);
+  enqueueRelease(tx, head.head, 1);
   return { ok: true };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { Level } from 'level';
 import { chunkRecords, ChunkWriter, incomingDir, settleStateDir, swapInIncoming } from './state-snapshot.ts';
@@ -129,17 +130,34 @@ export class ReplicatedState {
    * as of its creation, applied index included, however long the transfer takes.
    */
   async *snapshotChunks(): AsyncGenerator<Uint8Array> {
-    const it = await this.exclusive(async () => this.db.iterator());
     const out = new ChunkWriter();
+    for await (const [key, value] of this.records()) {
+      const chunk = out.add(key, value);
+      if (chunk) yield chunk;
+    }
+    const last = out.flush();
+    if (last) yield last;
+  }
+
+  /**
+   * A hash of every record but the applied index, from one consistent view: two replicas that
+   * applied the same log up to the same index have the same digest.
+   */
+  async digest(): Promise<{ index: number; sha256: string }> {
+    const hash = createHash('sha256');
+    let index = 0;
+    for await (const [key, value] of this.records()) {
+      if (key === APPLIED_KEY) index = (JSON.parse(value) as { index: number }).index;
+      else hash.update(`${key}\t${value}\n`);
+    }
+    return { index, sha256: hash.digest('hex') };
+  }
+
+  /** Every stored record in key order, from one iterator (a consistent view as of its creation). */
+  private async *records(): AsyncGenerator<[string, string]> {
+    const it = await this.exclusive(async () => this.db.iterator());
     try {
-      for (let batch = await it.nextv(1000); batch.length > 0; batch = await it.nextv(1000)) {
-        for (const [key, value] of batch) {
-          const chunk = out.add(key, value);
-          if (chunk) yield chunk;
-        }
-      }
-      const last = out.flush();
-      if (last) yield last;
+      for (let batch = await it.nextv(1000); batch.length > 0; batch = await it.nextv(1000)) yield* batch;
     } finally {
       await it.close();
     }
