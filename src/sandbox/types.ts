@@ -19,6 +19,8 @@ export interface Step {
   clock: number;
   /** On replay: the bundles its imports resolved to when it ran (from the journal). */
   packages?: PackageRef[];
+  /** On replay: the CPU the step used when it ran (from the journal; absent in journals from before it was recorded). */
+  cpuMs?: number;
 }
 
 export type RunStatus = 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';

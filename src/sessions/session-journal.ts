@@ -34,7 +34,14 @@ export class SessionJournal {
       if (at === null) return null;
       const object = await this.object(at);
       if (!object) throw new Error(`session state ${at} is missing from the journal`);
-      steps.push({ code: object.code, language: object.language, seed: object.seed, clock: object.clock, ...(object.packages ? { packages: object.packages } : {}) });
+      steps.push({
+        code: object.code,
+        language: object.language,
+        seed: object.seed,
+        clock: object.clock,
+        ...(object.packages ? { packages: object.packages } : {}),
+        ...(object.cpuMs !== undefined ? { cpuMs: object.cpuMs } : {}),
+      });
       at = object.parent;
     }
     return steps.reverse();

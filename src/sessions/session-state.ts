@@ -44,6 +44,8 @@ export interface HeapObject {
   createdAt: string;
   /** The bundle each of the step's imports resolved to (absent when it named no module): replay uses exactly these. */
   packages?: JournalPackage[];
+  /** The CPU the step used when it ran: a replay's budget is made of these (absent in journals from before). */
+  cpuMs?: number;
   [field: string]: Json | undefined;
 }
 
