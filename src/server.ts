@@ -152,6 +152,8 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
 const ANSWER_FLUSH_MS = 1_000;
 // How often the leader looks for sessions past their TTL and state objects to collect.
 const SWEEP_INTERVAL_MS = 5_000;
+// Subjects whose quota use /metrics shows (the most recently active).
+const METRIC_SUBJECTS = 100;
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -227,6 +229,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
         maxExecutions: config.maxExecutions,
         maxExecutionBytes: config.maxExecutionsMb * 1024 * 1024,
         liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb },
+        quotas: config.quota,
       },
     });
   } catch (err) {
@@ -248,6 +251,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     admission: () => opened.executions.load,
     liveSessions: () => opened.sessions.warmCount,
     collectQueue: () => state.scan(SESSION_MODULE, GC_PREFIX).length,
+    usage: () => opened.quotas.activeSubjects(METRIC_SUBJECTS).map((s) => opened.quotas.usage(s)),
   });
   let closing = false;
   return {

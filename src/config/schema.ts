@@ -97,6 +97,16 @@ export const ConfigSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('Shut down when stdin closes, as one of a whole cluster stopping (no leadership hand-off): how `raftbox cluster` stops its nodes, and makes them end with it even when it is killed with SIGKILL.'),
+  quota: z
+    .strictObject({
+      liveSessions: z.number().int().min(0).default(0).describe('Named sessions a subject may have (0: no limit); a step that would start one more is refused with 403.'),
+      stepsPerSession: z.number().int().min(0).default(0).describe('Steps a session may have (0: no limit); the next is refused with 403.'),
+      storedMb: z.number().min(0).default(0).describe('Session state a subject may store, in MB (0: no limit); past it session steps are refused with 403 until sessions are deleted.'),
+      concurrentRuns: z.number().int().min(0).default(0).describe('Runs of one subject at once on one node (0: no limit); more are refused with 429 and Retry-After.'),
+      cpuSecsPerMinute: z.number().min(0).default(0).describe('CPU seconds one subject\'s runs may use per minute on one node (0: no limit); past it runs are refused with 429 and Retry-After.'),
+    })
+    .prefault({})
+    .describe('Quotas per subject (the OAuth `sub`; one shared subject with OAuth off).'),
   oauth: z
     .strictObject({
       enabled: z.boolean().default(false).meta({ flag: 'oauth' }).describe('Require OAuth bearer tokens on /mcp and /api.'),

@@ -2,6 +2,7 @@ import type { IsolatePool, PackageSet } from '../sandbox/index.ts';
 import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver } from '../sessions/index.ts';
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
 import { executionModule, heldByRecords } from './execution-state.ts';
+import type { SubjectQuotas } from './quotas.ts';
 import { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
 
 export interface DomainOptions extends ExecutionServiceOptions {
@@ -28,6 +29,7 @@ export function domainModules(): StateModule[] {
 export interface Domain {
   executions: ExecutionService;
   sessions: SessionService;
+  quotas: SubjectQuotas;
   packages?: PackageSet;
   /** Graceful shutdown: no new runs; this node's runs get `graceMs` to finish, then fail as "node shutting down". */
   drain(graceMs: number): Promise<void>;
@@ -64,6 +66,7 @@ export async function createDomain(deps: {
   return {
     executions,
     sessions,
+    quotas: executions.quotas,
     ...(deps.packages ? { packages: deps.packages } : {}),
     drain: (graceMs) => executions.drain(graceMs),
     async close() {

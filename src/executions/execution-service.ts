@@ -4,7 +4,8 @@ import { settlesWithin } from '../settles-within.ts';
 import { CompilerFailure, newStepSeed, type IsolatePool, type RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
-import { Admission, type Ticket } from './admission.ts';
+import { Admission, withRelease, type Ticket } from './admission.ts';
+import { NO_QUOTAS, SubjectQuotas, type QuotaLimits } from './quotas.ts';
 import { EXECUTION_ID, newExecutionId } from './execution-id.ts';
 import { ACTIVE, bodyChars, bodyKey, EXECUTION_MODULE, idemKey, recordKey, splitBody, type ExecutionBody, type RecordVerdict } from './execution-state.ts';
 import { outputPage, type OutputWindow } from './output-pages.ts';
@@ -19,6 +20,8 @@ export interface ExecutionServiceOptions extends LimitsOptions {
   maxExecutions: number;
   /** Their total size as JSON at most (default 128 MiB); the oldest are pruned first. */
   maxExecutionBytes?: number;
+  /** Quotas per subject (default: none). */
+  quotas?: QuotaLimits;
 }
 
 /** What the node's metrics count; called once per event, so it must be cheap. */
@@ -70,6 +73,8 @@ export class ExecutionService {
   /** Distinguishes this run of the node from earlier ones: their unfinished executions are lost. */
   readonly boot = randomUUID();
   private readonly admission: Admission;
+  /** Each subject's quotas: checked before a run is admitted, charged with the CPU it used. */
+  readonly quotas: SubjectQuotas;
   private readonly local = new Map<string, LocalRun>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly unsubscribe: () => void;
@@ -107,6 +112,7 @@ export class ExecutionService {
     this.logger = logger;
     this.observer = observer;
     this.admission = new Admission(options.maxConcurrent, options.maxQueue);
+    this.quotas = new SubjectQuotas(state, options.quotas ?? NO_QUOTAS);
     this.loadActive();
     this.unsubscribe = state.onChange((module, key) => {
       if (module !== EXECUTION_MODULE) return;
@@ -143,10 +149,12 @@ export class ExecutionService {
     if (r.session !== null || r.heap !== null) await this.sessions.check({ ...r, execution: null });
 
     if (this.draining) throw unavailable(`${SHUTTING_DOWN}; retry on another node`, 1);
+    const endQuota = this.quotas.admit(r);
     let ticket: Ticket;
     try {
-      ticket = this.admission.admit();
+      ticket = withRelease(this.admission.admit(), endQuota);
     } catch (err) {
+      endQuota();
       this.observer?.admissionRejected();
       throw err;
     }
@@ -380,7 +388,9 @@ export class ExecutionService {
     try {
       if (r.session === null && r.heap === null) {
         const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now() };
-        return this.finish(run, this.outcomeFields(await this.pool.run(step, r.limits, signal), t0));
+        const outcome = await this.pool.run(step, r.limits, signal);
+        this.quotas.charge(r.subject, outcome.cpuMs);
+        return this.finish(run, this.outcomeFields(outcome, t0));
       }
       let committed: ExecutionRecord | undefined;
       const step = await this.sessions.step({
@@ -393,6 +403,7 @@ export class ExecutionService {
           return { type: 'execution.finish', record: asJson(committed), ...this.retention() };
         },
       });
+      this.quotas.charge(r.subject, step.outcome.cpuMs);
       // (A first execution already pruned by retention leaves only its place in the session to report.)
       if (step.duplicateOf !== null && this.lookup(step.duplicateOf)) run.answeredBy = step.duplicateOf;
       // A committed step carried its record in the same command; a stopped one is recorded alone.

@@ -17,6 +17,8 @@ export interface NodeGauges {
   liveSessions(): number;
   /** Releases of session state objects waiting to be collected. */
   collectQueue(): number;
+  /** The quota use of the subjects that ran on this node in the last minute (a bounded few). */
+  usage(): Array<{ subject: string | null; liveSessions: number; storedBytes: number; concurrentRuns: number; cpuSecsLastMinute: number }>;
 }
 
 export type TokenOutcome = 'issued' | 'refreshed' | 'rejected' | 'revoked';
@@ -113,6 +115,23 @@ export class Metrics {
       collect() {
         const role = node.raft().role;
         for (const r of ROLES) this.set({ role: r }, r === role ? 1 : 0);
+      },
+    });
+    // Only subjects active on this node lately, and a bounded number of them: labels stay few.
+    new Gauge({
+      name: 'raftbox_quota_usage',
+      help: 'Use of each quota by the subjects that ran here in the last minute (subject "" with OAuth off).',
+      labelNames: ['subject', 'quota'],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of node.usage()) {
+          const subject = u.subject ?? '';
+          this.set({ subject, quota: 'live_sessions' }, u.liveSessions);
+          this.set({ subject, quota: 'stored_bytes' }, u.storedBytes);
+          this.set({ subject, quota: 'concurrent_runs' }, u.concurrentRuns);
+          this.set({ subject, quota: 'cpu_secs_last_minute' }, u.cpuSecsLastMinute);
+        }
       },
     });
     // Per-peer series exist only on the leader (only it tracks progress); reset drops stale peers.

@@ -80,7 +80,15 @@ export function applyExpire(cmd: ExpireCommand, tx: Tx, names: string, release: 
   return { expired };
 }
 
-export function applyCollect(cmd: CollectCommand, tx: Tx, heapKey: (id: string) => string, held: HeldByRecords): Json {
+/** How collection sees the sessions module: where objects live, who holds them, what to do with one it deletes. */
+export interface CollectHooks {
+  heapKey(id: string): string;
+  held: HeldByRecords;
+  collected(tx: Tx, object: Json): void;
+}
+
+export function applyCollect(cmd: CollectCommand, tx: Tx, hooks: CollectHooks): Json {
+  const { heapKey, held } = hooks;
   let collected = 0;
   let released = 0;
   for (const chain of cmd.chains) {
@@ -108,6 +116,7 @@ export function applyCollect(cmd: CollectCommand, tx: Tx, heapKey: (id: string) 
       const idem = tx.get(idemOfKey(at)) as string | undefined;
       if (idem !== undefined) tx.del(idem);
       tx.del(heapKey(at));
+      hooks.collected(tx, object as Json);
       tx.del(refKey(at));
       tx.del(idemOfKey(at));
       collected++;

@@ -22,6 +22,7 @@ import {
  *   name/<subject>/<name>         SessionHead: a named session's current head
  *   idem/<subject>/<key>          StepDone: the first result of a step with that idempotency key
  *   ref/, idemof/, gc/, gcmeta    what holds each state object, and their collection (session-lifecycle.ts)
+ *   usage/<subject>               bytes of the subject's state objects (its stored_mb quota)
  *
  * Names are scoped by subject (URI-encoded; '' when auth is off), so two subjects can never see or
  * collide with each other's sessions, and "not yours" and "does not exist" are the same answer.
@@ -108,6 +109,14 @@ export function heapId(o: Pick<HeapObject, 'parent' | 'code' | 'language' | 'see
 
 export const heapKey = (id: string) => HEAP_PREFIX + id;
 const NAMES = 'name/';
+export const usageKey = (subject: string | null | undefined) => `usage/${encodeURIComponent(subject ?? '')}`;
+const objectBytes = (object: Json) => Buffer.byteLength(JSON.stringify(object));
+
+function addUsage(tx: Tx, subject: string | null, bytes: number): void {
+  const total = ((tx.get(usageKey(subject)) as number | undefined) ?? 0) + bytes;
+  if (total > 0) tx.put(usageKey(subject), total);
+  else tx.del(usageKey(subject));
+}
 export const namePrefix = (subject: string | null | undefined) => `name/${encodeURIComponent(subject ?? '')}/`;
 export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;
 const HEAP_PREFIX = 'heap/';
@@ -141,7 +150,7 @@ export function sessionModule(records?: StateModule, held: HeldByRecords = () =>
         case 'session.expire':
           return applyExpire(cmd as ExpireCommand, tx, NAMES, (t, head) => enqueueRelease(t, head, 1));
         case 'session.collect':
-          return applyCollect(cmd as CollectCommand, tx, heapKey, held);
+          return applyCollect(cmd as CollectCommand, tx, { heapKey, held, collected: (t, object) => addUsage(t, (object as HeapObject).subject, -objectBytes(object)) });
         default:
           return { rejected: `unknown command type ${cmd.type}` };
       }
@@ -169,6 +178,7 @@ function applyStep(cmd: StepCommand, tx: Tx, records: StateModule | undefined): 
   }
 
   tx.put(heapKey(cmd.heap), cmd.object);
+  addUsage(tx, cmd.object.subject, objectBytes(cmd.object));
   // Held by its session's head, if it has one; a state without (a fork) only by its record, for a while.
   tx.put(refKey(cmd.heap), key !== null ? 1 : 0);
   if (key === null) enqueueRelease(tx, cmd.heap, 0);
