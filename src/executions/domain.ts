@@ -58,6 +58,7 @@ export async function createDomain(deps: {
   const options = { ...defaultDomainOptions, ...deps.options };
   const sessions = new SessionService(deps.state, deps.log, {
     liveSessions: options.liveSessions,
+    maxMemoryMb: options.maxMemoryMb,
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.packages ? { packages: deps.packages } : {}),
   });

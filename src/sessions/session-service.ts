@@ -1,6 +1,6 @@
 import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { LiveSession, newStepSeed, PackageSet, PackageUnavailableError, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
+import { LiveSession, newStepSeed, PackageSet, PackageUnavailableError, replayBudgetMs, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
 import type { Command, CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
@@ -14,6 +14,8 @@ export interface SessionServiceOptions {
   observer?: SessionObserver;
   /** What steps may import (default: nothing). */
   packages?: PackageSet;
+  /** The largest memory limit this node allows (--max-memory-mb): a chain fixed above it is not rebuilt here. */
+  maxMemoryMb?: number;
 }
 
 /** What the node's metrics time: rebuilding a warm isolate from the journal. */
@@ -106,6 +108,7 @@ export class SessionService {
   private readonly maxAttempts: number;
   private readonly observer: SessionObserver | undefined;
   private readonly packages: PackageSet;
+  private readonly maxMemoryMb: number;
 
   private readonly log: CommandLog;
   constructor(
@@ -119,6 +122,7 @@ export class SessionService {
     this.maxAttempts = options.maxStepAttempts ?? 5;
     this.observer = options.observer;
     this.packages = options.packages ?? PackageSet.none();
+    this.maxMemoryMb = options.maxMemoryMb ?? Infinity;
   }
 
   /** Warm session isolates held on this node. */
@@ -181,6 +185,8 @@ export class SessionService {
         subject: req.subject,
         threw: outcome.status === 'failed',
         createdAt: new Date(input.clock).toISOString(),
+        // What a replay of this step may be given: the CPU it took (whole microseconds).
+        cpuMs: Math.round(outcome.cpuMs * 1000) / 1000,
         ...(outcome.packages ? { packages: outcome.packages.map(({ name, version, hash }) => ({ name, version, hash })) } : {}),
       };
       const id = heapId(object);
@@ -300,6 +306,14 @@ export class SessionService {
     const parent = req.heap ?? expect;
     if (parent === null) return { parent, parentStep: 0, parentClock: 0, expect, memoryMb: req.limits.memoryMb };
     const object = req.heap === null ? (await this.journal.heap(parent, req.subject))! : await this.existingHeap(req.heap, req.subject);
+    if (object.memoryMb > this.maxMemoryMb) {
+      throw new UserError(
+        409,
+        'memory_limit_not_allowed',
+        `${req.heap === null ? `session ${req.session}` : `heap ${req.heap}`} runs with heap_memory_max_mb ${object.memoryMb}, fixed by the first step of its chain, ` +
+          `but this node allows at most ${this.maxMemoryMb} (--max-memory-mb), so it cannot continue here; raise the limit back, or start a new session`,
+      );
+    }
     if (req.memoryExplicit && req.limits.memoryMb !== object.memoryMb) {
       throw invalidParams(
         `${req.heap === null ? `session ${req.session}` : `heap ${req.heap}`} runs with heap_memory_max_mb ${object.memoryMb}, ` +
@@ -328,8 +342,7 @@ export class SessionService {
         () => this.observer?.sessionReplayed((performance.now() - t0) / 1000),
         (err: unknown) => {
           warm.live.dispose();
-          // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
-          if (err instanceof SessionDisposedError) throw conflict(`this session's state cannot be rebuilt: ${err.message}`);
+          if (err instanceof SessionDisposedError) throw replayFailed(err, steps, memoryMb);
           return packageUnavailable(err);
         },
       );
@@ -363,7 +376,25 @@ export class SessionService {
 const JOURNAL_PAGE_CHARS = 1 << 20;
 const MAX_BACKGROUND_REBUILDS = 4;
 
-const stillRebuilding = () => unavailable('this session is being rebuilt from its journal on this node, which takes longer than the step\'s time limit; retry the step (the rebuild goes on without it)', 1);
+const stillRebuilding = () =>
+  new UserError(503, 'session_rebuilding', 'this session is being rebuilt from its journal on this node, which takes longer than the step\'s time limit; retry the step (the rebuild goes on without it)', 1);
+
+/**
+ * A replay stopped by a limit. Its budget is what the steps recorded (with margin) and its memory
+ * limit the one they ran under, so this is a real impossibility on this node, said as such.
+ */
+function replayFailed(err: SessionDisposedError, steps: Step[], memoryMb: number): UserError {
+  if (/memory_limit/.test(err.message)) {
+    return new UserError(409, 'replay_failed', `this session's state cannot be rebuilt on this node: replaying its ${steps.length} steps ran out of the chain's ${memoryMb} MB memory limit`);
+  }
+  const recorded = steps.reduce((ms, s) => ms + (s.cpuMs ?? 0), 0);
+  return new UserError(
+    409,
+    'replay_failed',
+    `this session's state cannot be rebuilt on this node: replaying its ${steps.length} steps took more than ${Math.round(replayBudgetMs(steps) / 1000)} s of CPU ` +
+      `(they used ${(recorded / 1000).toFixed(1)} s when they ran; ${err.message})`,
+  );
+}
 
 /** A bundle the session's journal names is missing on this node: the caller is told which, nothing ran. */
 function packageUnavailable(err: unknown): never {
