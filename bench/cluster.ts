@@ -3,8 +3,8 @@
 // long after its node's SIGKILL a session's next step succeeds on another node.
 // Run: node --no-node-snapshot bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=64)
 // Each session is one agent: it sends a step, waits for the answer, sends the next.
-import { readFileSync } from 'node:fs';
 import { JsonConnection, type JsonAnswer } from './runner/json-connection.ts';
+import { processesCpuMs } from './runner/process-cpu.ts';
 import { TestCluster } from '../test/cluster/harness.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -29,20 +29,8 @@ async function step(url: string, session: string, code: string, key?: string): P
   }
 }
 
-/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
-const CLOCK_TICKS = 100;
-
-/** CPU time (user + system, all threads) the node processes have used, in ms; null off Linux. */
-function nodesCpuMs(): number | null {
-  try {
-    return cluster.nodes.reduce((sum, n) => {
-      const fields = readFileSync(`/proc/${n.child!.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return sum + (Number(fields[11]) + Number(fields[12])) * (1000 / CLOCK_TICKS);
-    }, 0);
-  } catch {
-    return null;
-  }
-}
+/** CPU time the node processes have used, in ms; null off Linux. */
+const nodesCpuMs = () => processesCpuMs(cluster.nodes.map((n) => n.child!.pid!));
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(2);
 

@@ -11,6 +11,8 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
+import { processesCpuMs } from './runner/process-cpu.ts';
+import { targets, type Target } from './runner/http-targets.ts';
 import { startSingle } from './runner/servers.ts';
 
 const { values } = parseArgs({
@@ -18,31 +20,6 @@ const { values } = parseArgs({
 });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
-
-interface Target {
-  name: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-  ok: (body: string) => boolean;
-}
-
-const targets: Target[] = [
-  {
-    name: 'MCP tools/call run_js `1+1`',
-    path: '/mcp',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'run_js', arguments: { code: '1+1' } } }),
-    ok: (b) => JSON.parse(b).result?.structuredContent?.result === 2,
-  },
-  {
-    name: 'REST POST /api/exec?wait=5000 `1+1`',
-    path: '/api/exec?wait=5000',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ code: '1+1' }),
-    ok: (b) => JSON.parse(b).result === 2,
-  },
-];
 
 interface Run {
   rps: number;
@@ -109,11 +86,15 @@ try {
     const sample = await fetch(url + t.path, { method: 'POST', headers: t.headers, body: t.body });
     if (!t.ok(await sample.text())) throw new Error(`${t.name}: wrong answer`);
     await saturate(url, t, 3); // warm up: JIT, isolate pool, LevelDB
+    const cpu0 = processesCpuMs([node.pid]);
     const sat = await saturate(url, t, duration);
+    const cpu1 = processesCpuMs([node.pid]);
+    // The node's CPU per request, which a busy machine hardly changes (unlike req/s).
+    const cpuUs = cpu0 === null || cpu1 === null ? 'n/a' : Math.round((1000 * (cpu1 - cpu0)) / (sat.rps * duration));
     const half = await paced(url, t, duration, Math.round(sat.rps / 2));
     console.error(t.name, { saturation: sat, half });
     rows.push(
-      `| ${t.name} | ${sat.rps} | ${sat.p50} | ${sat.p95} | ${sat.p99} | ${half.rps} | ${half.p50} | ${half.p95} | ${sat.errors + half.errors} |`,
+      `| ${t.name} | ${sat.rps} | ${sat.p50} | ${sat.p95} | ${sat.p99} | ${cpuUs} | ${half.rps} | ${half.p50} | ${half.p95} | ${sat.errors + half.errors} |`,
     );
   }
   console.log(
@@ -121,8 +102,8 @@ try {
       `Node ${process.version}, ${availableParallelism()} cores, node and load generator on the same machine; ${duration} s per run after a 3 s warm-up.`,
       `Saturation: autocannon, ${connections} connections (closed loop). Half rate: evenly paced requests (open loop), latency from each request's scheduled start.`,
       '',
-      '| workload | saturation req/s | p50 ms | p95 ms | p99 ms | half-rate req/s | p50 ms | p95 ms | errors |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| workload | saturation req/s | p50 ms | p95 ms | p99 ms | node CPU µs/req | half-rate req/s | p50 ms | p95 ms | errors |',
+      '|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n'),
   );

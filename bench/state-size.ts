@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { oauthStateModule } from '../src/auth/index.ts';
 import { domainModules } from '../src/executions/index.ts';
 import { openReplica } from '../src/replication/index.ts';
-import { heapId, type HeapObject, type StepCommand } from '../src/sessions/session-state.ts';
+import { stateId, type StateObject, type StepCommand } from '../src/sessions/session-state.ts';
 import { ReplicatedState } from '../src/store/index.ts';
 import { freePort, startChild, stopChild, waitFor } from '../test/support/index.ts';
 
@@ -37,7 +37,7 @@ async function makeState(dataDir: string, steps: number): Promise<void> {
   for (let done = 0; done < steps; done += SESSIONS) {
     await Promise.all(
       heads.map(async (parent, s) => {
-        const object: HeapObject = {
+        const object: StateObject = {
           parent,
           step: done / SESSIONS + 1,
           code: `// ${randomBytes(Math.floor((STEP_BYTES * 3) / 4)).toString('base64')}\nglobalThis.n = (globalThis.n ?? 0) + 1`,
@@ -49,8 +49,8 @@ async function makeState(dataDir: string, steps: number): Promise<void> {
           threw: false,
           createdAt: new Date().toISOString(),
         };
-        const heap = heapId(object);
-        const cmd: StepCommand = { type: 'session.step', heap, object, session: `s${s}`, expect: parent, subject: null, idempotencyKey: null, execution: null, record: null };
+        const heap = stateId(object);
+        const cmd: StepCommand = { type: 'session.step', heap, object, session: `s${s}`, expect: parent, subject: null };
         await replica.commandLog.propose(cmd);
         heads[s] = heap;
       }),

@@ -7,8 +7,8 @@ import type { Logger } from 'pino';
 import { clusterReadiness, clusterRoutes, clusterStatus, LostRuns, type ClusterStatus } from './cluster/index.ts';
 import { openReplica } from './replication/index.ts';
 import type { Config } from './config/index.ts';
-import type { Domain } from './api/domain.ts';
-import type { Limits } from './api/operations.ts';
+import type { EdgeDomain } from './api/domain.ts';
+import type { EdgeLimits } from './api/operations.ts';
 import { restRoutes } from './api/rest.ts';
 import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.ts';
 import { isLoopbackAddress, originCheck } from './http/origin-check.ts';
@@ -22,7 +22,7 @@ import { createAuth, oauthStateModule } from './auth/index.ts';
 import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestIdHeaders } from './observability/index.ts';
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
-import { GC_PREFIX, SESSION_MODULE, SessionSweeper } from './sessions/index.ts';
+import { defaultWarmMemoryMb, GC_PREFIX, SESSION_MODULE, SessionSweeper } from './sessions/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -40,7 +40,7 @@ export interface NodeHandle {
 
 /** The domain of a node and what it holds open. */
 export interface OpenDomain {
-  domain: Domain;
+  domain: EdgeDomain;
   /** The replicated state and its write path, for the OAuth server's state. */
   store: { state: ReplicatedState; log: CommandLog };
   readiness(): Readiness;
@@ -72,7 +72,7 @@ function metricsArePublic(config: Config): boolean {
   return config.metricsPublic ?? isLoopbackAddress(config.host);
 }
 
-export const limitsOf = (config: Config): Limits => ({ maxWaitMs: config.maxTimeoutSecs * 1000 + 60_000 });
+export const limitsOf = (config: Config): EdgeLimits => ({ maxWaitMs: config.maxTimeoutSecs * 1000 + 60_000 });
 
 /**
  * Starts one node: opens its domain, then serves REST, MCP and health on `config.host:config.port`.
@@ -228,7 +228,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
         maxQueue: config.maxQueue,
         maxExecutions: config.maxExecutions,
         maxExecutionBytes: config.maxExecutionsMb * 1024 * 1024,
-        liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb },
+        liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb ?? defaultWarmMemoryMb() },
         quotas: config.quota,
       },
     });

@@ -18,6 +18,8 @@ export interface Topology {
   urls: string[];
   /** How requests reach the nodes, for the report. */
   routing: string;
+  /** The processes serving: the node, or `raftbox cluster`'s supervisor (its nodes are its children). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -99,7 +101,7 @@ async function started(
     await stop();
     throw err;
   }
-  return { name, urls, routing, stop };
+  return { name, urls, routing, pid: child.pid!, stop };
 }
 
 export async function startSingle(): Promise<Topology> {

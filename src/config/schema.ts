@@ -53,7 +53,8 @@ export const ConfigSchema = z.strictObject({
   maxBodyBytes: z.number().int().min(1024).default(1 << 20).describe('Largest HTTP request body (code included); larger is refused with 413.'),
   maxExecutions: z.number().int().min(1).default(10_000).describe('Finished execution records kept; the oldest are forgotten first.'),
   maxExecutionsMb: z.number().int().min(1).default(128).describe('Total size (as JSON) of the finished execution records kept; past it the oldest are forgotten first.'),
-  maxLiveSessions: z.number().int().min(0).default(256).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay).'),
+  maxLiveSessions: z.number().int().min(0).default(10_000).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay). Usually maxLiveSessionsMemoryMb decides first: a warm session holds ~3 MB of heap.'),
+  maxLiveSessionsMemoryMb: z.number().int().min(0).optional().describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted. Default: a quarter of the memory this process may use (its cgroup limit, else the machine\'s memory).'),
   sessionTtlSecs: z
     .number()
     .min(0)
@@ -62,7 +63,6 @@ export const ConfigSchema = z.strictObject({
     .describe('Seconds a named session may stay without a step before it expires (deleted through Raft, its states collected once nothing else holds them); 0 keeps sessions forever. Default 30 days.'),
   raftLogMb: z.number().int().min(1).default(64).describe('Bytes of Raft log entries held (in memory and in `<dataDir>/raft`) before a snapshot compacts them; a lower value bounds memory for large steps, at the cost of more snapshots.'),
   stateCacheMb: z.number().int().min(1).default(32).describe('Memory for the cold part of the replicated state (session steps, execution output), which lives on disk; recently read and written values are kept in this cache.'),
-  maxLiveSessionsMemoryMb: z.number().int().min(0).default(2048).describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted.'),
 
   packages: z
     .array(z.string().min(1))

@@ -23,7 +23,7 @@ export const defaultDomainOptions: DomainOptions = {
 
 /** The state modules of sessions and executions, to register when opening the ReplicatedState. */
 export function domainModules(): StateModule[] {
-  return [sessionModule(executionModule, heldByRecords), executionModule];
+  return [sessionModule(heldByRecords), executionModule];
 }
 
 export interface Domain {

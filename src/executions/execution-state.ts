@@ -1,3 +1,4 @@
+import { refuseStep, SESSION_MODULE, stepColdReads, writeStep, type StepCommand, type StepVerdict } from '../sessions/index.ts';
 import type { Command, Json, StateModule, Tx } from '../store/index.ts';
 import { FINISHED, type ExecutionRecord } from './types.ts';
 
@@ -13,6 +14,9 @@ import { FINISHED, type ExecutionRecord } from './types.ts';
  *   meta/fin                 { next, oldest, bytes }: the window of fin/ that still has records,
  *                            and the size of the records in it
  *   heapref/<heap>           how many records name session state <heap> (it is kept while they are)
+ *
+ * A session step commits with its finished record in one command (`execution.step`), applied here:
+ * the step goes through the session module's reducer over its namespace, in the same transaction.
  *
  * Transitions only move forward: a record that is finished stays as it first finished, so the order
  * in which a node's create, start and finish commands reach the log does not matter.
@@ -39,6 +43,12 @@ export interface FinishCommand extends Command, Retention {
   type: 'execution.finish';
   record: Json;
 }
+/** A session step and the finished record of its execution, committed together or not at all. */
+export interface ExecutionStepCommand extends Command, Retention {
+  type: 'execution.step';
+  step: Json;
+  record: Json;
+}
 export interface CancelCommand extends Command {
   type: 'execution.cancel';
   id: string;
@@ -50,6 +60,9 @@ export interface FailCommand extends Command, Retention {
   reason: string;
   at: string;
 }
+
+/** Answer to a step with its record: the session's verdict, or its record was finished already (say failed as "node lost"). */
+export type ExecutionStepVerdict = StepVerdict | { ok: false; reason: 'record_closed' };
 
 /** Answer to create/finish: `existing` names the execution that already holds the id or idempotency key. */
 export type RecordVerdict = { ok: true } | { ok: false; existing: string };
@@ -114,6 +127,8 @@ const META = 'meta/fin';
 export const executionModule: StateModule = {
   name: EXECUTION_MODULE,
   coldPrefixes: ['body/'],
+  // A step with its record applies the session module's reducer, which reads the step's parent.
+  coldReads: (cmd) => (cmd.type === 'execution.step' ? stepColdReads((cmd as ExecutionStepCommand).step as unknown as StepCommand) : []),
   apply(cmd: Command, tx: Tx): Json | undefined {
     switch (cmd.type) {
       case 'execution.create':
@@ -122,6 +137,8 @@ export const executionModule: StateModule = {
         return start(cmd as StartCommand, tx);
       case 'execution.finish':
         return finish((cmd as FinishCommand).record as unknown as ExecutionRecord, cmd as FinishCommand, tx);
+      case 'execution.step':
+        return step(cmd as ExecutionStepCommand, tx);
       case 'execution.cancel':
         return requestCancel(cmd as CancelCommand, tx);
       case 'execution.fail':
@@ -140,6 +157,17 @@ function create(record: ExecutionRecord, tx: Tx): RecordVerdict {
   moveHeapRef(tx, null, record.heap);
   tx.put(activeKey(record.id), true);
   return { ok: true };
+}
+
+function step(cmd: ExecutionStepCommand, tx: Tx): ExecutionStepVerdict {
+  const session = tx.namespace(SESSION_MODULE);
+  const stepCmd = cmd.step as unknown as StepCommand;
+  const refused = refuseStep(stepCmd, session);
+  if (refused) return refused;
+  // The record goes first: if it is finished already, the step is refused too, so a step is in the
+  // journal exactly when its record says so.
+  if (!finish(cmd.record as unknown as ExecutionRecord, cmd, tx).ok) return { ok: false, reason: 'record_closed' };
+  return writeStep(stepCmd, session);
 }
 
 function start(cmd: StartCommand, tx: Tx): Json {

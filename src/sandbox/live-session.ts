@@ -22,13 +22,14 @@ export class SessionDisposedError extends Error {
 const REPLAY_MARGIN = 3;
 const REPLAY_FLOOR_MS = 1_000;
 const UNRECORDED_STEP_MS = 300_000;
-const MAX_BUDGET_MS = 2 ** 30;
+const MAX_BUDGET_MS = 2 ** 27;
+const REPLAY_WALL_FACTOR = 10;
 
 /** The CPU a replay of `steps` may take: what they used when they ran, with margin. */
 export function replayBudgetMs(steps: readonly Step[]): number {
   let recorded = 0;
   for (const step of steps) recorded += step.cpuMs ?? UNRECORDED_STEP_MS;
-  // Whole milliseconds, within what isolated-vm and timers take (with the wall deadline at twice it).
+  // Whole milliseconds, within what isolated-vm and timers take (with the wall deadline at ten times it).
   return Math.min(Math.ceil(REPLAY_FLOOR_MS + REPLAY_MARGIN * recorded), MAX_BUDGET_MS);
 }
 // Console output of replayed steps is thrown away; this only bounds its buffer.
@@ -105,7 +106,9 @@ export class LiveSession {
       for (const p of replayed) this.#pin(p.modules);
       const payloads = replayed.map((p) => p.payload);
       const budget = options.cpuTimeoutMs ?? replayBudgetMs(steps);
-      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: 2 * budget }, undefined, {
+      // A replay awaits nothing real (its steps' timers run on their virtual clocks), so its wall
+      // time is its CPU stretched by the machine's load: the wall limit only catches a stuck isolate.
+      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: REPLAY_WALL_FACTOR * budget }, undefined, {
         command: 'replay',
         payload: payloads,
       });

@@ -1,7 +1,9 @@
 export { SessionService, pageLimit } from './session-service.ts';
-export type { JournalStep, SessionInfo, SessionObserver, SessionServiceOptions, StepRequest, StepResult } from './session-service.ts';
+export type { JournalStep, SessionInfo, SessionObserver, SessionServiceOptions } from './session-service.ts';
+export type { SessionStep, StepRequest, StepRun } from './session-step.ts';
+export { defaultWarmMemoryMb } from './live-sessions.ts';
 export type { LiveSessionsOptions } from './live-sessions.ts';
-export { sessionModule, SESSION_MODULE, nameKey as sessionNameKey, namePrefix as sessionNamePrefix, usageKey } from './session-state.ts';
-export type { Language } from './session-state.ts';
+export { refuseStep, sessionModule, SESSION_MODULE, stepColdReads, writeStep, nameKey as sessionNameKey, namePrefix as sessionNamePrefix, usageKey } from './session-state.ts';
+export type { Language, StepCommand, StepVerdict } from './session-state.ts';
 export { SessionSweeper, type SweeperOptions } from './session-sweeper.ts';
 export { GC_PREFIX } from './session-lifecycle.ts';

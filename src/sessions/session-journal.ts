@@ -1,8 +1,11 @@
 import type { ReplicatedState } from '../store/index.ts';
 import type { Step } from '../sandbox/index.ts';
-import { SESSION_MODULE, heapKey, nameKey, namePrefix, type HeapObject, type SessionHead } from './session-state.ts';
+import { SESSION_MODULE, stateKey, nameKey, namePrefix, type StateObject, type SessionHead } from './session-state.ts';
 
-/** Reads of the session namespace in this node's applied state: heads, state objects and their chains. */
+/**
+ * Reads of the session namespace in this node's applied state: heads (in memory), state objects
+ * and their chains (cold: on disk, through the state's bounded cache).
+ */
 export class SessionJournal {
   private readonly state: ReplicatedState;
   constructor(state: ReplicatedState) {
@@ -18,7 +21,7 @@ export class SessionJournal {
   }
 
   /** A state object, if it exists and belongs to `subject` (someone else's is as absent as a missing one). */
-  async heap(id: string, subject: string | null | undefined): Promise<HeapObject | undefined> {
+  async stateObject(id: string, subject: string | null | undefined): Promise<StateObject | undefined> {
     const object = await this.object(id);
     return object && object.subject === (subject ?? null) ? object : undefined;
   }
@@ -51,8 +54,8 @@ export class SessionJournal {
    * The state objects of steps `after + 1 .. after + limit` of the chain ending at `head`, oldest
    * first, with their ids. Walks back from the head holding only that page.
    */
-  async chainPage(head: string, after: number, limit: number): Promise<Array<HeapObject & { id: string }>> {
-    const out: Array<HeapObject & { id: string }> = [];
+  async chainPage(head: string, after: number, limit: number): Promise<Array<StateObject & { id: string }>> {
+    const out: Array<StateObject & { id: string }> = [];
     for (let at: string | null = head; at !== null; ) {
       const object = await this.object(at);
       if (!object) throw new Error(`session state ${at} is missing from the journal`);
@@ -63,8 +66,7 @@ export class SessionJournal {
     return out.reverse();
   }
 
-  /** State objects are cold: on disk, read through the state's cache. */
-  private async object(id: string): Promise<HeapObject | undefined> {
-    return (await this.state.getCold(SESSION_MODULE, heapKey(id))) as HeapObject | undefined;
+  private async object(id: string): Promise<StateObject | undefined> {
+    return (await this.state.getCold(SESSION_MODULE, stateKey(id))) as StateObject | undefined;
   }
 }

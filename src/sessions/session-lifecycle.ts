@@ -6,7 +6,6 @@ import type { Command, Json, Tx } from '../store/index.ts';
  *
  *   ref/<id>      cold: how many hold state object <id>: its children, and the session head on it
  *                 (absent for objects from before counts were kept: those are never collected)
- *   idemof/<id>   cold: the key of the step idempotency record naming <id> (deleted with it)
  *   gc/<n>        a release of one reference to { heap, release } (release 0: only look again)
  *   gcmeta        { next }: the next n
  *
@@ -38,11 +37,9 @@ interface Release {
 }
 
 export const REF_PREFIX = 'ref/';
-export const IDEMOF_PREFIX = 'idemof/';
 export const GC_PREFIX = 'gc/';
 const GC_META = 'gcmeta';
 export const refKey = (heap: string) => REF_PREFIX + heap;
-export const idemOfKey = (heap: string) => IDEMOF_PREFIX + heap;
 // Zero-padded so that a scan (key order) is the queue's order.
 export const gcKey = (n: number) => GC_PREFIX + String(n).padStart(12, '0');
 
@@ -62,9 +59,9 @@ export function enqueueRelease(tx: Tx, heap: string, release: number): void {
   tx.put(GC_META, { next: meta.next + 1 });
 }
 
-/** The cold keys a collect reads: every object of every chain, its count and its idempotency record's key. */
+/** The cold keys a collect reads: every object of every chain and its count. */
 export function collectReads(cmd: CollectCommand, heapKey: (id: string) => string): string[] {
-  return cmd.chains.flatMap((c) => c.heaps.flatMap((h) => [heapKey(h), refKey(h), idemOfKey(h)]));
+  return cmd.chains.flatMap((c) => c.heaps.flatMap((h) => [heapKey(h), refKey(h)]));
 }
 
 export function applyExpire(cmd: ExpireCommand, tx: Tx, names: string, release: (tx: Tx, head: string) => void): Json {
@@ -113,12 +110,9 @@ export function applyCollect(cmd: CollectCommand, tx: Tx, hooks: CollectHooks): 
         enqueueRelease(tx, at, 0);
         break;
       }
-      const idem = tx.get(idemOfKey(at)) as string | undefined;
-      if (idem !== undefined) tx.del(idem);
       tx.del(heapKey(at));
       hooks.collected(tx, object as Json);
       tx.del(refKey(at));
-      tx.del(idemOfKey(at));
       collected++;
       const parent: string | null = object.parent;
       if (parent === null) break;

@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Command, Json, StateModule, Tx } from '../store/index.ts';
+import type { ColdKey, Command, Json, StateModule, Tx } from '../store/index.ts';
 import {
   addRef,
   applyCollect,
   applyExpire,
   collectReads,
   enqueueRelease,
-  IDEMOF_PREFIX,
-  idemOfKey,
   REF_PREFIX,
   refKey,
   type CollectCommand,
@@ -18,21 +16,24 @@ import {
 /**
  * The replicated half of sessions: content-addressed state objects and the names pointing at them.
  *
- *   heap/<id>                     HeapObject: one step and the state it leads to (never changes)
+ *   heap/<id>                     StateObject: one step and the state it leads to (never changes)
  *   name/<subject>/<name>         SessionHead: a named session's current head
- *   idem/<subject>/<key>          StepDone: the first result of a step with that idempotency key
- *   ref/, idemof/, gc/, gcmeta    what holds each state object, and their collection (session-lifecycle.ts)
+ *   ref/, gc/, gcmeta             what holds each state object, and their collection (session-lifecycle.ts)
  *   usage/<subject>               bytes of the subject's state objects (its stored_mb quota)
+ *
+ * State objects grow with every step: they are cold (on disk, read through the state's bounded
+ * cache, StateModule.coldPrefixes); heads, one per session, stay in memory.
+ *
+ * In code a state is a `StateObject` with a state id; `heap` is its name on the wire, in stored keys
+ * and in commands, which stay as they are (the other heaps: an isolate's V8 heap and its memory limit).
  *
  * Names are scoped by subject (URI-encoded; '' when auth is off), so two subjects can never see or
  * collide with each other's sessions, and "not yours" and "does not exist" are the same answer.
- * State objects and idempotency records grow with every step: they are cold (on disk, read through
- * the state's bounded cache); heads, one per session, stay in memory.
  */
 
 export type Language = 'js' | 'ts';
 
-export interface HeapObject {
+export interface StateObject {
   parent: string | null;
   step: number; // 1-based depth of this state in its chain
   code: string;
@@ -67,30 +68,20 @@ export interface SessionHead {
   [field: string]: Json | undefined;
 }
 
-interface StepDone {
-  heap: string;
-  step: number;
-  execution: string | null;
-  [field: string]: Json | undefined;
-}
-
 export interface StepCommand extends Command {
   type: 'session.step';
-  heap: string; // id of the new state, computed by the proposer with heapId()
-  object: HeapObject;
+  heap: string; // id of the new state, computed by the proposer with stateId()
+  object: StateObject;
   session: string | null; // a named session to move onto the new state
   expect: string | null; // compare-and-set: the head the proposer ran on (null: a new session)
   subject: string | null;
-  idempotencyKey: string | null;
-  execution: string | null;
-  /** Applied through `records` in the same transaction iff the step is accepted (the execution record). */
-  record: Command | null;
 }
 
+/** `duplicate`: the same command was applied before (a proposal retried by the log); it changed nothing now. */
 export type StepVerdict =
-  | { ok: true; heap: string; step: number; execution: string | null; duplicate: boolean }
+  | { ok: true; duplicate: boolean }
   | { ok: false; reason: 'moved'; head: string | null }
-  | { ok: false; reason: 'no_heap' | 'record_closed' };
+  | { ok: false; reason: 'no_heap' };
 
 export interface DeleteCommand extends Command {
   type: 'session.delete';
@@ -101,56 +92,50 @@ export interface DeleteCommand extends Command {
 export const SESSION_MODULE = 'session';
 
 /** The state id shown to users as `heap`: a hash of the parent id and everything that defines the step. */
-export function heapId(o: Pick<HeapObject, 'parent' | 'code' | 'language' | 'seed' | 'clock' | 'subject'>): string {
+export function stateId(o: Pick<StateObject, 'parent' | 'code' | 'language' | 'seed' | 'clock' | 'subject'>): string {
   return createHash('sha256')
     .update(JSON.stringify([o.parent, o.code, o.language, o.seed, o.clock, o.subject]))
     .digest('hex');
 }
 
-export const heapKey = (id: string) => HEAP_PREFIX + id;
+const STATE_PREFIX = 'heap/';
 const NAMES = 'name/';
+export const stateKey = (id: string) => STATE_PREFIX + id;
+export const namePrefix = (subject: string | null | undefined) => `${NAMES}${encodeURIComponent(subject ?? '')}/`;
+export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;
 export const usageKey = (subject: string | null | undefined) => `usage/${encodeURIComponent(subject ?? '')}`;
 const objectBytes = (object: Json) => Buffer.byteLength(JSON.stringify(object));
 
-function addUsage(tx: Tx, subject: string | null, bytes: number): void {
-  const total = ((tx.get(usageKey(subject)) as number | undefined) ?? 0) + bytes;
-  if (total > 0) tx.put(usageKey(subject), total);
-  else tx.del(usageKey(subject));
+/** The cold keys applying a step reads: its parent, and the parent's count of holders. */
+export function stepColdReads(cmd: StepCommand): ColdKey[] {
+  const parent = cmd.object.parent;
+  return parent === null ? [] : [{ module: SESSION_MODULE, key: stateKey(parent) }, { module: SESSION_MODULE, key: refKey(parent) }];
 }
-export const namePrefix = (subject: string | null | undefined) => `name/${encodeURIComponent(subject ?? '')}/`;
-export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;
-const HEAP_PREFIX = 'heap/';
-const IDEM_PREFIX = 'idem/';
-const idemKey = (subject: string | null, key: string) => `${IDEM_PREFIX}${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;
 
-/**
- * `records` is the module that owns execution records; a step command carries its record command
- * so the step and its record commit atomically, and `held` says whether a retained record names a
- * state object (both passed in, because sessions sit below executions).
- */
-export function sessionModule(records?: StateModule, held: HeldByRecords = () => false): StateModule {
+/** `held` says whether a retained execution record names a state object (passed in: sessions sit below executions). */
+export function sessionModule(held: HeldByRecords = () => false): StateModule {
   return {
     name: SESSION_MODULE,
-    coldPrefixes: [HEAP_PREFIX, IDEM_PREFIX, REF_PREFIX, IDEMOF_PREFIX],
-    coldReads(cmd: Command): string[] {
-      if (cmd.type === 'session.collect') return collectReads(cmd as CollectCommand, heapKey);
-      if (cmd.type !== 'session.step') return [];
-      const step = cmd as StepCommand;
-      return [
-        ...(step.idempotencyKey !== null ? [idemKey(step.subject, step.idempotencyKey)] : []),
-        ...(step.object.parent !== null ? [heapKey(step.object.parent), refKey(step.object.parent)] : []),
-      ];
+    coldPrefixes: [STATE_PREFIX, REF_PREFIX],
+    coldReads(cmd: Command): ColdKey[] {
+      if (cmd.type === 'session.step') return stepColdReads(cmd as StepCommand);
+      if (cmd.type === 'session.collect') return collectReads(cmd as CollectCommand, stateKey).map((key) => ({ module: SESSION_MODULE, key }));
+      return [];
     },
     apply(cmd: Command, tx: Tx): Json | undefined {
       switch (cmd.type) {
         case 'session.step':
-          return applyStep(cmd as StepCommand, tx, records);
+          return refuseStep(cmd as StepCommand, tx) ?? writeStep(cmd as StepCommand, tx);
         case 'session.delete':
           return applyDelete(cmd as DeleteCommand, tx);
         case 'session.expire':
           return applyExpire(cmd as ExpireCommand, tx, NAMES, (t, head) => enqueueRelease(t, head, 1));
         case 'session.collect':
-          return applyCollect(cmd as CollectCommand, tx, { heapKey, held, collected: (t, object) => addUsage(t, (object as HeapObject).subject, -objectBytes(object)) });
+          return applyCollect(cmd as CollectCommand, tx, {
+            heapKey: stateKey,
+            held,
+            collected: (t, object) => addUsage(t, (object as StateObject).subject, -objectBytes(object)),
+          });
         default:
           return { rejected: `unknown command type ${cmd.type}` };
       }
@@ -158,47 +143,52 @@ export function sessionModule(records?: StateModule, held: HeldByRecords = () =>
   };
 }
 
-function applyStep(cmd: StepCommand, tx: Tx, records: StateModule | undefined): StepVerdict {
-  const step = cmd.object.step;
-  if (cmd.idempotencyKey !== null) {
-    const done = tx.get(idemKey(cmd.subject, cmd.idempotencyKey)) as StepDone | undefined;
-    if (done) return { ok: true, ...done, duplicate: true };
-  }
-  const key = cmd.session === null ? null : nameKey(cmd.subject, cmd.session);
-  const current = key === null ? undefined : (tx.get(key) as SessionHead | undefined);
-  // The same command applied twice (a proposal retried by the log) finds itself as the head already.
-  if (current?.head === cmd.heap) return { ok: true, heap: cmd.heap, step, execution: cmd.execution, duplicate: true };
-  if (key !== null && (current?.head ?? null) !== cmd.expect) return { ok: false, reason: 'moved', head: current?.head ?? null };
-  if (cmd.object.parent !== null && tx.get(heapKey(cmd.object.parent)) === undefined) return { ok: false, reason: 'no_heap' };
-  // The record goes first: if its module refuses it (say the execution was already failed as "node
-  // lost"), the step is refused too, so a step is in the journal exactly when its record says so.
-  if (cmd.record !== null && records) {
-    const recorded = records.apply(cmd.record, tx.namespace(records.name)) as { ok?: boolean } | undefined;
-    if (recorded?.ok === false) return { ok: false, reason: 'record_closed' };
-  }
+function addUsage(tx: Tx, subject: string | null, bytes: number): void {
+  const total = ((tx.get(usageKey(subject)) as number | undefined) ?? 0) + bytes;
+  if (total > 0) tx.put(usageKey(subject), total);
+  else tx.del(usageKey(subject));
+}
 
-  tx.put(heapKey(cmd.heap), cmd.object);
+/**
+ * Why the step cannot move the session (its head moved, its parent is unknown), or that it was
+ * applied already; null when `writeStep` may apply it. Split from the write so that a command
+ * carrying a step and more (the executions module's step with its record) checks everything
+ * before it writes anything.
+ */
+export function refuseStep(cmd: StepCommand, tx: Tx): StepVerdict | null {
+  const current = cmd.session === null ? undefined : (tx.get(nameKey(cmd.subject, cmd.session)) as SessionHead | undefined);
+  // The same command applied twice (a proposal retried by the log) finds itself as the head already.
+  if (current?.head === cmd.heap) return { ok: true, duplicate: true };
+  if (cmd.session !== null && (current?.head ?? null) !== cmd.expect) return { ok: false, reason: 'moved', head: current?.head ?? null };
+  if (cmd.object.parent !== null && tx.get(stateKey(cmd.object.parent)) === undefined) return { ok: false, reason: 'no_heap' };
+  return null;
+}
+
+/**
+ * Adds the step's state object and moves the session onto it (after `refuseStep` found nothing).
+ * The object is held by its session's head (an unnamed fork: by its record only, for a while), and
+ * holds its parent; the head it replaces is released through the collection queue.
+ */
+export function writeStep(cmd: StepCommand, tx: Tx): StepVerdict {
+  tx.put(stateKey(cmd.heap), cmd.object);
   addUsage(tx, cmd.object.subject, objectBytes(cmd.object));
-  // Held by its session's head, if it has one; a state without (a fork) only by its record, for a while.
-  tx.put(refKey(cmd.heap), key !== null ? 1 : 0);
-  if (key === null) enqueueRelease(tx, cmd.heap, 0);
+  tx.put(refKey(cmd.heap), cmd.session !== null ? 1 : 0);
+  if (cmd.session === null) enqueueRelease(tx, cmd.heap, 0);
   if (cmd.object.parent !== null) addRef(tx, cmd.object.parent);
-  if (current) enqueueRelease(tx, current.head, 1);
-  if (key !== null && cmd.session !== null) {
+  if (cmd.session !== null) {
+    const key = nameKey(cmd.subject, cmd.session);
+    const current = tx.get(key) as SessionHead | undefined;
+    if (current) enqueueRelease(tx, current.head, 1);
     tx.put(key, {
       name: cmd.session,
       subject: cmd.subject,
       head: cmd.heap,
-      steps: step,
+      steps: cmd.object.step,
       createdAt: current?.createdAt ?? cmd.object.createdAt,
       updatedAt: cmd.object.createdAt,
     } satisfies SessionHead);
   }
-  if (cmd.idempotencyKey !== null) {
-    tx.put(idemKey(cmd.subject, cmd.idempotencyKey), { heap: cmd.heap, step, execution: cmd.execution } satisfies StepDone);
-    tx.put(idemOfKey(cmd.heap), idemKey(cmd.subject, cmd.idempotencyKey));
-  }
-  return { ok: true, heap: cmd.heap, step, execution: cmd.execution, duplicate: false };
+  return { ok: true, duplicate: false };
 }
 
 // Its state objects go once nothing else holds them (other chains forked from it may still stand on them).

@@ -1,6 +1,6 @@
 import type { CommandLog, ReplicatedState } from '../store/index.ts';
 import { GC_PREFIX, refKey, type CollectCommand, type ExpireCommand } from './session-lifecycle.ts';
-import { heapKey, SESSION_MODULE, type HeapObject, type SessionHead } from './session-state.ts';
+import { stateKey, SESSION_MODULE, type StateObject, type SessionHead } from './session-state.ts';
 
 /** Sessions expired per command, and state objects a collect command looks at: each command's work is bounded. */
 export const EXPIRE_BATCH = 100;
@@ -88,7 +88,7 @@ export class SessionSweeper {
       let releasing = release;
       while (budget > 0) {
         const count = (await this.state.getCold(SESSION_MODULE, refKey(at))) as number | undefined;
-        const object = (await this.state.getCold(SESSION_MODULE, heapKey(at))) as HeapObject | undefined;
+        const object = (await this.state.getCold(SESSION_MODULE, stateKey(at))) as StateObject | undefined;
         if (count === undefined || count - releasing > 0 || !object || object.parent === null) break;
         at = object.parent;
         releasing = 1;

@@ -254,8 +254,8 @@ export class ReplicatedState {
     const module = this.modules.get(moduleName);
     // An unknown command is answered, not thrown: every node must reach the same verdict for it.
     if (!module) return { rejected: `unknown command type ${cmd.type}` };
-    for (const key of module.coldReads?.(cmd) ?? []) {
-      const storeKey = moduleName + SEP + key;
+    for (const { module: ns, key } of module.coldReads?.(cmd) ?? []) {
+      const storeKey = ns + SEP + key;
       if (!group.pending.has(storeKey) && !group.loaded.has(storeKey)) group.loaded.set(storeKey, await this.readCold(storeKey));
     }
     return module.apply(cmd, this.tx(moduleName, entry.index, group));

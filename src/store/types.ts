@@ -24,6 +24,12 @@ export interface Tx {
   namespace(module: string): Tx;
 }
 
+/** A cold key of a module's namespace. */
+export interface ColdKey {
+  module: string;
+  key: string;
+}
+
 /** Told after each applied batch is durable: which key of which module changed (`key` null: all of them). */
 export type ChangeListener = (module: string, key: string | null) => void;
 
@@ -43,10 +49,11 @@ export interface StateModule {
    */
   readonly coldPrefixes?: readonly string[];
   /**
-   * The cold keys `apply` may read (Tx.get) for this command, loaded before it runs so that apply
-   * stays synchronous. Reading an undeclared cold key throws: that is a bug of the module.
+   * The cold keys `apply` may read (Tx.get) for this command, in its own namespace or another it
+   * applies through (Tx.namespace), loaded before it runs so that apply stays synchronous. Reading
+   * an undeclared cold key throws: that is a bug of the module.
    */
-  coldReads?(cmd: Command): string[];
+  coldReads?(cmd: Command): ColdKey[];
 }
 
 /** The part of a Raft node the store needs: replicate bytes, and the two read barriers. */

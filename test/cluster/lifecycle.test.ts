@@ -5,7 +5,7 @@ import { adminSignature } from '../../src/cluster/admin-auth.ts';
 import { join } from 'node:path';
 import { domainModules } from '../../src/executions/index.ts';
 import { SESSION_MODULE } from '../../src/sessions/index.ts';
-import { heapKey } from '../../src/sessions/session-state.ts';
+import { stateKey } from '../../src/sessions/session-state.ts';
 import { ReplicatedState } from '../../src/store/index.ts';
 import { CLUSTER_SECRET, waitFor } from '../support/index.ts';
 import { TestCluster } from './harness.ts';
@@ -52,8 +52,8 @@ it('collects a deleted session\'s states on every node alike, and refuses an uns
   for (const n of c.nodes) {
     const state = await ReplicatedState.open(join(n.dataDir, 'state'), domainModules());
     try {
-      for (const h of gone) expect(await state.getCold(SESSION_MODULE, heapKey(h)), `${n.id} ${h}`).toBeUndefined();
-      expect(await state.getCold(SESSION_MODULE, heapKey(kept)), n.id).toBeDefined();
+      for (const h of gone) expect(await state.getCold(SESSION_MODULE, stateKey(h)), `${n.id} ${h}`).toBeUndefined();
+      expect(await state.getCold(SESSION_MODULE, stateKey(kept)), n.id).toBeDefined();
     } finally {
       await state.close();
     }

@@ -10,7 +10,7 @@ import { afterAll, expect, it } from 'vitest';
 import { oauthStateModule } from '../../src/auth/index.ts';
 import { domainModules } from '../../src/executions/index.ts';
 import { openReplica } from '../../src/replication/index.ts';
-import { heapId, type HeapObject, type StepCommand } from '../../src/sessions/session-state.ts';
+import { stateId, type StateObject, type StepCommand } from '../../src/sessions/session-state.ts';
 import { CLUSTER_SECRET, freePort, startChild, stopChild, tempDir, waitFor, type ChildNode } from '../support/index.ts';
 import { repo } from './harness.ts';
 
@@ -33,7 +33,7 @@ async function makeState(dataDir: string): Promise<void> {
     for (let i = 0; i < SESSIONS; i += 16) {
       await Promise.all(
         Array.from({ length: 16 }, (_, k) => {
-          const object: HeapObject = {
+          const object: StateObject = {
             parent: null,
             step: 1,
             code: `// ${randomBytes((CODE_BYTES * 3) / 4).toString('base64')}\nglobalThis.v = ${i + k}; v`,
@@ -45,8 +45,8 @@ async function makeState(dataDir: string): Promise<void> {
             threw: false,
             createdAt: new Date().toISOString(),
           };
-          const heap = heapId(object);
-          const cmd: StepCommand = { type: 'session.step', heap, object, session: `bulk-${i + k}`, expect: null, subject: null, idempotencyKey: null, execution: null, record: null };
+          const heap = stateId(object);
+          const cmd: StepCommand = { type: 'session.step', heap, object, session: `bulk-${i + k}`, expect: null, subject: null };
           return replica.commandLog.propose(cmd);
         }),
       );

@@ -17,6 +17,7 @@ describe('stateless runs leak nothing into the next run', () => {
     ['global prototype', 'Object.setPrototypeOf(globalThis, { sneaky: 1 })', 'typeof sneaky', 'undefined'],
     ['pending timers', 'setTimeout(() => { globalThis.late = 1 }, 1e9); setInterval(() => console.log("tick"), 1e9)', 'await new Promise(r => setTimeout(r, 2e9)); typeof late', 'undefined'],
     ['late microtasks', '(async () => { for (let i = 0; i < 50; i++) await null; globalThis.fromMicrotask = 1 })()', 'typeof fromMicrotask', 'undefined'],
+    ['a global made read-only', 'Object.defineProperty(globalThis, "JSON", { writable: false })', 'JSON = 1; typeof JSON', 'number'],
     ['non-configurable globals', 'Object.defineProperty(globalThis, "stuck", { value: 1 })', 'typeof stuck', 'undefined'],
     ['frozen global object', 'Object.freeze(globalThis)', 'globalThis.x = 1; x', 1],
     ['RegExp legacy statics', '/(secret)/.exec("my secret")', 'typeof RegExp.$1', 'undefined'],

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Domain } from '../../src/executions/index.ts';
 import { SESSION_MODULE, SessionSweeper } from '../../src/sessions/index.ts';
-import { heapKey } from '../../src/sessions/session-state.ts';
+import { stateKey } from '../../src/sessions/session-state.ts';
 import { Fixture } from './fixture.ts';
 
 // Expiry and collection over a real single-node Raft log: which state objects go, which stay.
@@ -16,7 +16,7 @@ afterEach(() => f.close());
 
 const WAIT = { waitMs: 10_000 };
 const sweeper = (ttlMs = 0, now?: () => number) => new SessionSweeper(f.state, f.log, { ttlMs, intervalMs: 3_600_000, isLeader: () => true, ...(now ? { now } : {}) });
-const exists = async (heap: string) => (await f.state.getCold(SESSION_MODULE, heapKey(heap))) !== undefined;
+const exists = async (heap: string) => (await f.state.getCold(SESSION_MODULE, stateKey(heap))) !== undefined;
 const queued = () => f.state.scan(SESSION_MODULE, 'gc/').length;
 
 async function steps(session: string, n: number): Promise<string[]> {

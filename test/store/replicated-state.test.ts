@@ -31,7 +31,7 @@ afterEach(async () => {
 const blobs: StateModule = {
   name: 'blob',
   coldPrefixes: ['cold/'],
-  coldReads: (cmd) => [`cold/${String(cmd.key)}`],
+  coldReads: (cmd) => [{ module: 'blob', key: `cold/${String(cmd.key)}` }],
   apply(cmd, tx) {
     const seen = tx.get(`cold/${String(cmd.key)}`) ?? null;
     tx.put(`cold/${String(cmd.key)}`, cmd.value as string);
