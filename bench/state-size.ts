@@ -7,16 +7,14 @@
 // For each size: the state is made through the product's replica (Raft log and all), 200 sessions
 // stepping in turn; then a `raftbox serve` child starts on it and its RSS and heap are read from
 // /metrics once ready; then the state is streamed as a snapshot into a fresh state, timed.
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { oauthStateModule } from '../src/auth/index.ts';
 import { domainModules } from '../src/executions/index.ts';
 import { openReplica } from '../src/replication/index.ts';
-import { stateId, type StateObject, type StepCommand } from '../src/sessions/session-state.ts';
 import { ReplicatedState } from '../src/store/index.ts';
-import { freePort, startChild, stopChild, waitFor } from '../test/support/index.ts';
+import { freePort, sessionStepCommand, startChild, stopChild, waitFor } from '../test/support/index.ts';
 
 const SIZES = (process.env.BENCH_STEPS ?? '10000,100000').split(',').map(Number);
 const STEP_BYTES = Number(process.env.BENCH_STEP_BYTES ?? 1000);
@@ -37,22 +35,9 @@ async function makeState(dataDir: string, steps: number): Promise<void> {
   for (let done = 0; done < steps; done += SESSIONS) {
     await Promise.all(
       heads.map(async (parent, s) => {
-        const object: StateObject = {
-          parent,
-          step: done / SESSIONS + 1,
-          code: `// ${randomBytes(Math.floor((STEP_BYTES * 3) / 4)).toString('base64')}\nglobalThis.n = (globalThis.n ?? 0) + 1`,
-          language: 'js',
-          seed: randomBytes(16).toString('hex'),
-          clock: Date.now(),
-          memoryMb: 64,
-          subject: null,
-          threw: false,
-          createdAt: new Date().toISOString(),
-        };
-        const heap = stateId(object);
-        const cmd: StepCommand = { type: 'session.step', heap, object, session: `s${s}`, expect: parent, subject: null };
+        const cmd = sessionStepCommand(`s${s}`, parent, done / SESSIONS + 1, 'globalThis.n = (globalThis.n ?? 0) + 1', STEP_BYTES);
         await replica.commandLog.propose(cmd);
-        heads[s] = heap;
+        heads[s] = cmd.heap;
       }),
     );
   }

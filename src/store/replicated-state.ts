@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { Level } from 'level';
+import type { SnapshotRestore } from '../raft/index.ts';
 import { chunkRecords, ChunkWriter, incomingDir, settleStateDir, swapInIncoming } from './state-snapshot.ts';
 import type { ChangeListener, Command, Json, StateModule, Tx } from './types.ts';
 import { DEFAULT_CACHE_BYTES, ValueCache } from './value-cache.ts';
@@ -11,16 +12,8 @@ interface Entry {
   data: Uint8Array;
 }
 
-/** A snapshot being received: chunks written aside until `finish` makes them the state. */
-export interface StateRestore {
-  write(chunk: Uint8Array): Promise<void>;
-  /**
-   * Makes what was written the state, as of at least `at` (the Raft snapshot it belongs to), unless
-   * this state is already at or past it. Resolves with whether it was installed.
-   */
-  finish(at: { index: number; term: number }): Promise<boolean>;
-  abort(): Promise<void>;
-}
+/** A snapshot being received (raft's SnapshotRestore): chunks written aside until `finish` makes them the state. */
+export type StateRestore = SnapshotRestore;
 
 export interface StateOptions {
   /** Bytes of cold values (see StateModule.coldPrefixes) kept in memory; the rest is read from disk. */

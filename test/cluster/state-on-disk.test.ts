@@ -3,15 +3,13 @@
 // heap). The state is made through the product's own replica (Raft log and all), in this process,
 // because running that many steps through the sandbox would take minutes.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { oauthStateModule } from '../../src/auth/index.ts';
 import { domainModules } from '../../src/executions/index.ts';
 import { openReplica } from '../../src/replication/index.ts';
-import { stateId, type StateObject, type StepCommand } from '../../src/sessions/session-state.ts';
-import { CLUSTER_SECRET, freePort, startChild, stopChild, tempDir, waitFor, type ChildNode } from '../support/index.ts';
+import { CLUSTER_SECRET, freePort, sessionStepCommand, startChild, stopChild, tempDir, waitFor, type ChildNode } from '../support/index.ts';
 import { repo } from './harness.ts';
 
 const HEAP_MB = 96;
@@ -32,23 +30,7 @@ async function makeState(dataDir: string): Promise<void> {
     await waitFor('the node to lead', () => replica.raft.status().role === 'leader');
     for (let i = 0; i < SESSIONS; i += 16) {
       await Promise.all(
-        Array.from({ length: 16 }, (_, k) => {
-          const object: StateObject = {
-            parent: null,
-            step: 1,
-            code: `// ${randomBytes((CODE_BYTES * 3) / 4).toString('base64')}\nglobalThis.v = ${i + k}; v`,
-            language: 'js',
-            seed: randomBytes(16).toString('hex'),
-            clock: Date.now(),
-            memoryMb: 64,
-            subject: null,
-            threw: false,
-            createdAt: new Date().toISOString(),
-          };
-          const heap = stateId(object);
-          const cmd: StepCommand = { type: 'session.step', heap, object, session: `bulk-${i + k}`, expect: null, subject: null };
-          return replica.commandLog.propose(cmd);
-        }),
+        Array.from({ length: 16 }, (_, k) => replica.commandLog.propose(sessionStepCommand(`bulk-${i + k}`, null, 1, `globalThis.v = ${i + k}; v`, CODE_BYTES))),
       );
     }
   } finally {

@@ -4,6 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNode } from './node.ts';
 
 type Node = Awaited<ReturnType<typeof startTestNode>>;
+const NONE = { liveSessions: 0, stepsPerSession: 0, storedMb: 0, concurrentRuns: 0, cpuSecsPerMinute: 0 };
+
+/** A node of its own for the enclosing describe, with these quotas set (the others off). */
+function nodeWith(quota: Partial<typeof NONE>): () => Node {
+  let node: Node | undefined;
+  beforeAll(async () => {
+    node = await startTestNode({ quota: { ...NONE, ...quota } });
+  });
+  afterAll(() => node?.stop());
+  return () => node!;
+}
 
 async function exec(node: Node, body: object): Promise<{ status: number; json: { error?: string; message?: string; result?: unknown }; retryAfter: string | null }> {
   const r = await fetch(`${node.url}/api/exec?wait=30000`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ language: 'js', ...body }) });
@@ -11,13 +22,10 @@ async function exec(node: Node, body: object): Promise<{ status: number; json: {
 }
 
 describe('sizes: 403 naming the quota and its use', () => {
-  let node: Node;
-  beforeAll(async () => {
-    node = await startTestNode({ quota: { liveSessions: 2, stepsPerSession: 3, storedMb: 0, concurrentRuns: 0, cpuSecsPerMinute: 0 } });
-  });
-  afterAll(() => node?.stop());
+  const current = nodeWith({ liveSessions: 2, stepsPerSession: 3 });
 
   it('live sessions, then steps per session', async () => {
+    const node = current();
     expect((await exec(node, { code: '1', session: 'a' })).status).toBe(200);
     expect((await exec(node, { code: '1', session: 'b' })).status).toBe(200);
     const third = await exec(node, { code: '1', session: 'c' });
@@ -37,13 +45,10 @@ describe('sizes: 403 naming the quota and its use', () => {
 });
 
 describe('stored state: 403 once the subject holds its MB', () => {
-  let node: Node;
-  beforeAll(async () => {
-    node = await startTestNode({ quota: { liveSessions: 0, stepsPerSession: 0, storedMb: 0.01, concurrentRuns: 0, cpuSecsPerMinute: 0 } });
-  });
-  afterAll(() => node?.stop());
+  const current = nodeWith({ storedMb: 0.01 });
 
   it('refuses session steps past it, not stateless runs', async () => {
+    const node = current();
     const big = `// ${'x'.repeat(12_000)}\n1`;
     expect((await exec(node, { code: big, session: 's' })).status).toBe(200);
     const next = await exec(node, { code: '2', session: 's' });
@@ -53,13 +58,10 @@ describe('stored state: 403 once the subject holds its MB', () => {
 });
 
 describe('rates: 429 with Retry-After', () => {
-  let node: Node;
-  beforeAll(async () => {
-    node = await startTestNode({ quota: { liveSessions: 0, stepsPerSession: 0, storedMb: 0, concurrentRuns: 1, cpuSecsPerMinute: 0.05 } });
-  });
-  afterAll(() => node?.stop());
+  const current = nodeWith({ concurrentRuns: 1, cpuSecsPerMinute: 0.05 });
 
   it('concurrent runs, then CPU seconds per minute', async () => {
+    const node = current();
     // Started without waiting: it is running (about a second of CPU) when the next call comes.
     const slow = await fetch(`${node.url}/api/exec?wait=0`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'let x = 0; for (let i = 0; i < 6e7; i++) x += i % 3; x' }) });
     const { execution_id } = (await slow.json()) as { execution_id: string };
