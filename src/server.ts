@@ -23,7 +23,7 @@ import { createAuth, oauthStateModule } from './auth/index.ts';
 import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestIdHeaders } from './observability/index.ts';
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
-import { defaultWarmMemoryMb } from './sessions/index.ts';
+import { defaultWarmMemoryMb, GC_PREFIX, SESSION_MODULE, SessionSweeper } from './sessions/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -151,6 +151,10 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
 
 // After the domain closed: how long answers still being written get before connections are cut.
 const ANSWER_FLUSH_MS = 1_000;
+// How often the leader looks for sessions past their TTL and state objects to collect.
+const SWEEP_INTERVAL_MS = 5_000;
+// Subjects whose quota use /metrics shows (the most recently active).
+const METRIC_SUBJECTS = 100;
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -182,12 +186,14 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     secret: config.clusterSecret,
     join: config.join,
     modules: [...domainModules(), oauthStateModule],
+    cacheBytes: config.stateCacheMb << 20,
+    raft: { snapshotBytes: config.raftLogMb << 20 },
     onError: (err) => log.fatal({ err }, 'raft stopped: its storage failed'),
     observer: {
       outgoingHeaders: requestIdHeaders,
       servingCall: peerCallLog(log),
       peerRefused: oncePerMinutePerPeer((peer, reason) => log.warn({ peer, reason }, 'a peer refused the raft stream (check --cluster-secret and --peers)')),
-      ...(metrics ? { proposed: (s: number, ok: boolean) => metrics.proposed(s, ok), snapshot: (k: 'taken' | 'installed', b: number) => metrics.snapshot(k, b) } : {}),
+      ...(metrics ? { proposed: (s: number, ok: boolean) => metrics.proposed(s, ok), snapshot: (k: 'taken' | 'sent' | 'installed', b: number | null) => metrics.snapshot(k, b) } : {}),
     },
   });
   const { state, commandLog, raft, electionMs } = replicated;
@@ -240,6 +246,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
         maxExecutions: config.maxExecutions,
         maxExecutionBytes: config.maxExecutionsMb * 1024 * 1024,
         liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb ?? defaultWarmMemoryMb() },
+        quotas: config.quota,
       },
     });
   } catch (err) {
@@ -250,11 +257,19 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
   }
   const opened = domain;
   const lostRuns = new LostRuns(raft, opened.executions, electionMs, log);
+  const sweeper = new SessionSweeper(state, commandLog, {
+    ttlMs: config.sessionTtlSecs * 1000,
+    intervalMs: SWEEP_INTERVAL_MS,
+    isLeader: () => raft.status().role === 'leader',
+    onError: (err) => log.debug({ err }, 'session sweep not done yet'),
+  });
   metrics?.gauges({
     raft: () => raft.status(),
     pool: () => pool.stats(),
     admission: () => opened.executions.load,
     liveSessions: () => opened.sessions.warmCount,
+    collectQueue: () => state.scan(SESSION_MODULE, GC_PREFIX).length,
+    usage: () => opened.quotas.activeSubjects(METRIC_SUBJECTS).map((s) => opened.quotas.usage(s)),
   });
   let closing = false;
   return {
@@ -262,12 +277,13 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     store: { state, log: commandLog },
     readiness: () => (closing ? { ready: false, reason: 'shutting down' } : clusterReadiness(raft)),
     raftStream: (req, socket, head) => raft.accept(req, socket, head),
-    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, packages: () => packages.list() })],
+    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, packages: () => packages.list(), digest: () => state.digest() })],
     cluster: () => ({ ...clusterStatus(raft, electionMs), packages: packages.list() }),
     load: () => opened.executions.load,
     async close(opts = {}) {
       closing = true;
       lostRuns.stop();
+      sweeper.stop();
       await opened.drain(config.shutdownGraceSecs * 1000);
       await opened.close();
       if (opts.handOff !== false) await handOffLeadership(raft, 4 * electionMs, log);

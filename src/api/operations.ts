@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { invalidParams } from '../errors.ts';
+import { invalidParams, notFound } from '../errors.ts';
 import { FINISHED, type EdgeDomain, type ExecutionStatus, type RunRequest } from './domain.ts';
 import {
   ExecutionView,
@@ -113,6 +113,22 @@ function runWaitMs(args: z.output<typeof RunInput>, ctx: CallContext, limits: Ed
 const ExecutionList = z.object({
   executions: z.array(ExecutionView),
   next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+});
+
+const UsageView = z.object({
+  live_sessions: z.number().describe('Named sessions the caller has.'),
+  stored_bytes: z.number().describe('Bytes of the caller\'s session state objects.'),
+  concurrent_runs: z.number().describe('The caller\'s runs in progress on the node answering.'),
+  cpu_secs_last_minute: z.number().describe('CPU seconds the caller\'s runs used in the last minute on the node answering.'),
+  limits: z
+    .object({
+      live_sessions: z.number(),
+      steps_per_session: z.number(),
+      stored_mb: z.number(),
+      concurrent_runs: z.number(),
+      cpu_secs_per_minute: z.number(),
+    })
+    .describe('The quotas (0: none). Over a size quota a call is refused with 403, over a rate with 429 and Retry-After.'),
 });
 
 const SessionList = z.object({
@@ -274,6 +290,33 @@ export const OPERATIONS: readonly Operation[] = [
         subject: ctx.subject,
       });
       return { ...sessionView(info), journal: journal.map(journalStepView), next_steps_cursor: nextStepsCursor };
+    },
+  }),
+  op({
+    tool: 'get_usage',
+    method: 'get',
+    path: '/api/usage',
+    summary: 'Get your usage and quotas',
+    description: 'The caller\'s use of each quota (live sessions, stored session state, runs in progress and CPU seconds in the last minute on the node answering) and the limits (0: none).',
+    scope: 'raftbox:read',
+    input: z.strictObject({}),
+    output: UsageView,
+    async call(domain, _args, ctx) {
+      if (!domain.quotas) throw notFound('this node reports no usage');
+      const u = domain.quotas.usage(ctx.subject ?? null);
+      return {
+        live_sessions: u.liveSessions,
+        stored_bytes: u.storedBytes,
+        concurrent_runs: u.concurrentRuns,
+        cpu_secs_last_minute: u.cpuSecsLastMinute,
+        limits: {
+          live_sessions: u.limits.liveSessions,
+          steps_per_session: u.limits.stepsPerSession,
+          stored_mb: u.limits.storedMb,
+          concurrent_runs: u.limits.concurrentRuns,
+          cpu_secs_per_minute: u.limits.cpuSecsPerMinute,
+        },
+      };
     },
   }),
   op({

@@ -61,6 +61,14 @@ export const ConfigSchema = z.strictObject({
     .describe("Bytes a step's recorded host-call answers (`fetch` responses: status, headers, body) may take in all; a session step commits them with its journal entry. An answer that would pass it fails its call inside the sandbox with a clear error; a record is never cut."),
   maxLiveSessions: z.number().int().min(0).default(10_000).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay). Usually maxLiveSessionsMemoryMb decides first: a warm session holds ~3 MB of heap.'),
   maxLiveSessionsMemoryMb: z.number().int().min(0).optional().describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted. Default: a quarter of the memory this process may use (its cgroup limit, else the machine\'s memory).'),
+  sessionTtlSecs: z
+    .number()
+    .min(0)
+    .default(30 * 24 * 3600)
+    .meta({ flag: 'session-ttl' })
+    .describe('Seconds a named session may stay without a step before it expires (deleted through Raft, its states collected once nothing else holds them); 0 keeps sessions forever. Default 30 days.'),
+  raftLogMb: z.number().int().min(1).default(64).describe('Bytes of Raft log entries held (in memory and in `<dataDir>/raft`) before a snapshot compacts them; a lower value bounds memory for large steps, at the cost of more snapshots.'),
+  stateCacheMb: z.number().int().min(1).default(32).describe('Memory for the cold part of the replicated state (session steps, execution output), which lives on disk; recently read and written values are kept in this cache.'),
 
   packages: z
     .array(z.string().min(1))
@@ -117,6 +125,16 @@ export const ConfigSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('Shut down when stdin closes, as one of a whole cluster stopping (no leadership hand-off): how `raftbox cluster` stops its nodes, and makes them end with it even when it is killed with SIGKILL.'),
+  quota: z
+    .strictObject({
+      liveSessions: z.number().int().min(0).default(0).describe('Named sessions a subject may have (0: no limit); a step that would start one more is refused with 403.'),
+      stepsPerSession: z.number().int().min(0).default(0).describe('Steps a session may have (0: no limit); the next is refused with 403.'),
+      storedMb: z.number().min(0).default(0).describe('Session state a subject may store, in MB (0: no limit); past it session steps are refused with 403 until sessions are deleted.'),
+      concurrentRuns: z.number().int().min(0).default(0).describe('Runs of one subject at once on one node (0: no limit); more are refused with 429 and Retry-After.'),
+      cpuSecsPerMinute: z.number().min(0).default(0).describe('CPU seconds one subject\'s runs may use per minute on one node (0: no limit); past it runs are refused with 429 and Retry-After.'),
+    })
+    .prefault({})
+    .describe('Quotas per subject (the OAuth `sub`; one shared subject with OAuth off).'),
   oauth: z
     .strictObject({
       enabled: z.boolean().default(false).meta({ flag: 'oauth' }).describe('Require OAuth bearer tokens on /mcp and /api.'),

@@ -2,7 +2,8 @@ import type { Egress } from '../egress/index.ts';
 import type { IsolatePool, PackageSet } from '../sandbox/index.ts';
 import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver } from '../sessions/index.ts';
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
-import { executionModule } from './execution-state.ts';
+import { executionModule, heldByRecords } from './execution-state.ts';
+import type { SubjectQuotas } from './quotas.ts';
 import { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
 
 export interface DomainOptions extends ExecutionServiceOptions {
@@ -23,12 +24,13 @@ export const defaultDomainOptions: DomainOptions = {
 
 /** The state modules of sessions and executions, to register when opening the ReplicatedState. */
 export function domainModules(): StateModule[] {
-  return [sessionModule, executionModule];
+  return [sessionModule(heldByRecords), executionModule];
 }
 
 export interface Domain {
   executions: ExecutionService;
   sessions: SessionService;
+  quotas: SubjectQuotas;
   packages?: PackageSet;
   /** Graceful shutdown: no new runs; this node's runs get `graceMs` to finish, then fail as "node shutting down". */
   drain(graceMs: number): Promise<void>;
@@ -59,6 +61,7 @@ export async function createDomain(deps: {
   const options = { ...defaultDomainOptions, ...deps.options };
   const sessions = new SessionService(deps.state, deps.log, {
     liveSessions: options.liveSessions,
+    maxMemoryMb: options.maxMemoryMb,
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.packages ? { packages: deps.packages } : {}),
     nodeId: options.nodeId,
@@ -68,6 +71,7 @@ export async function createDomain(deps: {
   return {
     executions,
     sessions,
+    quotas: executions.quotas,
     ...(deps.packages ? { packages: deps.packages } : {}),
     drain: (graceMs) => executions.drain(graceMs),
     async close() {

@@ -5,7 +5,8 @@ import type { Egress } from '../egress/index.ts';
 import { CompilerFailure, newStepSeed, type HostCallPerformer, type IsolatePool, type RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type SessionStep, type StepRun } from '../sessions/index.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
-import { Admission, type Ticket } from './admission.ts';
+import { Admission, withRelease, type Ticket } from './admission.ts';
+import { NO_QUOTAS, SubjectQuotas, type QuotaLimits } from './quotas.ts';
 import { EXECUTION_ID, newExecutionId } from './execution-id.ts';
 import { ExecutionRecords, listItem, view } from './execution-records.ts';
 import { bodyChars, type ExecutionStepVerdict, type RecordVerdict } from './execution-state.ts';
@@ -22,6 +23,8 @@ export interface ExecutionServiceOptions extends LimitsOptions {
   maxExecutions: number;
   /** Their total size as JSON at most (default 128 MiB); the oldest are pruned first. */
   maxExecutionBytes?: number;
+  /** Quotas per subject (default: none). */
+  quotas?: QuotaLimits;
 }
 
 /** What the node's metrics count; called once per event, so it must be cheap. */
@@ -70,6 +73,8 @@ export class ExecutionService {
   /** Distinguishes this run of the node from earlier ones: their unfinished executions are lost. */
   readonly boot = randomUUID();
   private readonly admission: Admission;
+  /** Each subject's quotas: checked before a run is admitted, charged with the CPU it used. */
+  readonly quotas: SubjectQuotas;
   private readonly local = new Map<string, LocalRun>();
   private readonly records: ExecutionRecords;
   /** Record proposals nobody waits for; close() lets them land before the log goes away. */
@@ -103,6 +108,7 @@ export class ExecutionService {
     this.logger = logger;
     this.observer = observer;
     this.admission = new Admission(options.maxConcurrent, options.maxQueue);
+    this.quotas = new SubjectQuotas(state, options.quotas ?? NO_QUOTAS);
     this.records = new ExecutionRecords(state, log, (id) => {
       // A cancel asked for on another node reaches the owner through the replicated record.
       if (this.records.cancelRequested(id)) this.local.get(id)?.controller.abort();
@@ -125,10 +131,12 @@ export class ExecutionService {
     const plan = r.session !== null || r.heap !== null ? await this.sessions.prepare(r) : null;
 
     if (this.draining) throw unavailable(`${SHUTTING_DOWN}; retry on another node`, 1);
+    const endQuota = this.quotas.admit(r);
     let ticket: Ticket;
     try {
-      ticket = this.admission.admit();
+      ticket = withRelease(this.admission.admit(), endQuota);
     } catch (err) {
+      endQuota();
       this.observer?.admissionRejected();
       throw err;
     }
@@ -352,7 +360,9 @@ export class ExecutionService {
       try {
         if (plan === null) {
           const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now() };
-          return this.finish(run, running, this.outcomeFields(await this.pool.run(step, r.limits, signal, this.hostCalls(r)), t0));
+          const outcome = await this.pool.run(step, r.limits, signal, this.hostCalls(r));
+          this.quotas.charge(r.subject, outcome.cpuMs);
+          return this.finish(run, running, this.outcomeFields(outcome, t0));
         }
         return await this.step(run, running, plan, t0, this.hostCalls(r));
       } catch (caught) {
@@ -380,6 +390,7 @@ export class ExecutionService {
   private async step(run: LocalRun, running: ExecutionRecord, plan: SessionStep, t0: number, hostCalls: HostCallPerformer | undefined): Promise<ExecutionRecord> {
     for (;;) {
       const tried = await plan.run(run.controller.signal, hostCalls);
+      this.quotas.charge(running.subject, tried.outcome.cpuMs);
       // The sandbox is done with it: the CPU slot goes to the next run while this one waits for a quorum.
       run.ticket.release();
       const record = this.finished(running, tried, t0);

@@ -1,4 +1,4 @@
-import { refuseStep, SESSION_MODULE, writeStep, type StepCommand, type StepVerdict } from '../sessions/index.ts';
+import { refuseStep, SESSION_MODULE, stepColdReads, writeStep, type StepCommand, type StepVerdict } from '../sessions/index.ts';
 import type { Command, Json, StateModule, Tx } from '../store/index.ts';
 import { FINISHED, type ExecutionRecord } from './types.ts';
 
@@ -13,6 +13,7 @@ import { FINISHED, type ExecutionRecord } from './types.ts';
  *                            order (bytes: its size as JSON; a bare id in data from before sizes)
  *   meta/fin                 { next, oldest, bytes }: the window of fin/ that still has records,
  *                            and the size of the records in it
+ *   heapref/<heap>           how many records name session state <heap> (it is kept while they are)
  *
  * A session step commits with its finished record in one command (`execution.step`), applied here:
  * the step goes through the session module's reducer over its namespace, in the same transaction.
@@ -103,12 +104,31 @@ export function bodyChars(e: Pick<ExecutionRecord, 'resultText' | 'console' | 'e
 }
 export const idemKey = (subject: string | null | undefined, key: string) => `idem/${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;
 export const ACTIVE = 'active/';
+const heapRefKey = (heap: string) => `heapref/${heap}`;
+
+/** Whether a retained record names session state `heap` (the sessions module asks before collecting it). */
+export function heldByRecords(tx: Tx, heap: string): boolean {
+  return tx.namespace(EXECUTION_MODULE).get(heapRefKey(heap)) !== undefined;
+}
+
+/** Moves one record's hold from state `from` to state `to` (either may be null). */
+function moveHeapRef(tx: Tx, from: string | null | undefined, to: string | null | undefined): void {
+  if (from === to) return;
+  if (to) tx.put(heapRefKey(to), ((tx.get(heapRefKey(to)) as number | undefined) ?? 0) + 1);
+  if (from) {
+    const left = ((tx.get(heapRefKey(from)) as number | undefined) ?? 1) - 1;
+    if (left > 0) tx.put(heapRefKey(from), left);
+    else tx.del(heapRefKey(from));
+  }
+}
 const activeKey = (id: string) => ACTIVE + id;
 const META = 'meta/fin';
 
 export const executionModule: StateModule = {
   name: EXECUTION_MODULE,
   coldPrefixes: ['body/'],
+  // A step with its record applies the session module's reducer, which reads the step's parent.
+  coldReads: (cmd) => (cmd.type === 'execution.step' ? stepColdReads((cmd as ExecutionStepCommand).step as unknown as StepCommand) : []),
   apply(cmd: Command, tx: Tx): Json | undefined {
     switch (cmd.type) {
       case 'execution.create':
@@ -134,6 +154,7 @@ function create(record: ExecutionRecord, tx: Tx): RecordVerdict {
   const claimed = claim(record, tx);
   if (claimed) return claimed;
   putRecord(tx, record);
+  moveHeapRef(tx, null, record.heap);
   tx.put(activeKey(record.id), true);
   return { ok: true };
 }
@@ -165,6 +186,7 @@ function finish(record: ExecutionRecord, retention: Retention, tx: Tx): RecordVe
   }
   const { summary, body } = splitBody(current?.cancelRequested ? { ...record, cancelRequested: true } : record);
   putRecord(tx, summary);
+  moveHeapRef(tx, current?.heap, record.heap);
   if (body) tx.put(bodyKey(record.id), body as unknown as Json);
   tx.del(activeKey(record.id));
   if (record.interrupted) releaseKey(record, tx);
@@ -198,6 +220,7 @@ function prune(n: number, tx: Tx): number {
   const record = tx.get(recordKey(id)) as ExecutionRecord | undefined;
   if (record) {
     tx.del(recordKey(id));
+    moveHeapRef(tx, record.heap, null);
     if (record.bodyOmitted) tx.del(bodyKey(id));
     releaseKey(record, tx);
   }

@@ -3,7 +3,7 @@ export { PackageSet, PackageUnavailableError, RAFTBOX_ROOT, type PackageSetOptio
 export { PackageRefusedError } from './packages/bundle.ts';
 export type { ConsoleLevel, ConsoleLine, Language, Limits, RunError, RunOutcome, RunStatus, Step } from './types.ts';
 export { IsolatePool, type IsolatePoolOptions, type IsolatePoolStats } from './isolate-pool.ts';
-export { LiveSession, SessionDisposedError, type ReplayOptions } from './live-session.ts';
+export { LiveSession, replayBudgetMs, SessionDisposedError, type ReplayOptions } from './live-session.ts';
 export { CompilerFailure } from './typescript-strip.ts';
 export { newStepSeed } from './step-seed.ts';
 export { SessionDivergedError } from './host-calls/replayed-calls.ts';

@@ -8,7 +8,7 @@ import type { HostCallPerformer } from './host-calls/types.ts';
 import type { Limits, PackageRef, RunOutcome, Step } from './types.ts';
 
 export interface ReplayOptions {
-  /** CPU budget for the whole replay (default 60 s); exceeding it disposes the session. */
+  /** CPU budget for the whole replay (default: replayBudgetMs of the steps); exceeding it disposes the session. */
   cpuTimeoutMs?: number;
 }
 
@@ -17,7 +17,23 @@ export class SessionDisposedError extends Error {
   override readonly name = 'SessionDisposedError';
 }
 
-const DEFAULT_REPLAY_CPU_MS = 60_000;
+// A step replays the same code on the same inputs: its CPU is what it used when it ran, give or
+// take the machine's load. The margin covers a busier or slower node; the floor, compiling and
+// the replay's own work. A step recorded before CPU was journaled gets the largest time limit a
+// step may have had.
+const REPLAY_MARGIN = 3;
+const REPLAY_FLOOR_MS = 1_000;
+const UNRECORDED_STEP_MS = 300_000;
+const MAX_BUDGET_MS = 2 ** 27;
+const REPLAY_WALL_FACTOR = 10;
+
+/** The CPU a replay of `steps` may take: what they used when they ran, with margin. */
+export function replayBudgetMs(steps: readonly Step[]): number {
+  let recorded = 0;
+  for (const step of steps) recorded += step.cpuMs ?? UNRECORDED_STEP_MS;
+  // Whole milliseconds, within what isolated-vm and timers take (with the wall deadline at ten times it).
+  return Math.min(Math.ceil(REPLAY_FLOOR_MS + REPLAY_MARGIN * recorded), MAX_BUDGET_MS);
+}
 // Console output of replayed steps is thrown away; this only bounds its buffer.
 const REPLAY_OUTPUT_BYTES = 1 << 20;
 
@@ -103,8 +119,10 @@ export class LiveSession {
       }
       for (const p of replayed) this.#pin(p.modules);
       const payloads = replayed.map((p) => p.payload);
-      const budget = options.cpuTimeoutMs ?? DEFAULT_REPLAY_CPU_MS;
-      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: 2 * budget }, undefined, {
+      const budget = options.cpuTimeoutMs ?? replayBudgetMs(steps);
+      // A replay awaits nothing real (its steps' timers run on their virtual clocks), so its wall
+      // time is its CPU stretched by the machine's load: the wall limit only catches a stuck isolate.
+      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: REPLAY_WALL_FACTOR * budget }, undefined, {
         command: 'replay',
         payload: payloads,
       }).finally(() => {

@@ -22,6 +22,8 @@ export interface Step {
   packages?: PackageRef[];
   /** On replay: the answers its host calls received when it ran (from the journal). */
   hostCalls?: HostCallRecord[];
+  /** On replay: the CPU the step used when it ran (from the journal; absent in journals from before it was recorded). */
+  cpuMs?: number;
 }
 
 export type RunStatus = 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';

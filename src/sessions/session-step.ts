@@ -167,6 +167,8 @@ export class SessionStep {
       subject: req.subject,
       threw: outcome.status === 'failed',
       createdAt: new Date(input.clock).toISOString(),
+      // What a replay of this step may be given: the CPU it took (whole microseconds).
+      cpuMs: Math.round(outcome.cpuMs * 1000) / 1000,
       ...(outcome.packages ? { packages: outcome.packages.map(({ name, version, hash }) => ({ name, version, hash })) } : {}),
       ...(records.length > 0 ? { hostCalls: records.length } : {}),
     };

@@ -18,7 +18,7 @@ function memoryTx(): Tx & { data: Map<string, Json> } {
   return tx;
 }
 
-const apply = (tx: Tx, cmd: StepCommand | ClaimCommand | { type: string; [k: string]: Json | undefined }) => sessionModule.apply(cmd as never, tx);
+const apply = (tx: Tx, cmd: StepCommand | ClaimCommand | { type: string; [k: string]: Json | undefined }) => sessionModule().apply(cmd as never, tx);
 
 function step(parent: string | null, expect: string | null, extra: Partial<StepCommand> = {}): StepCommand {
   const object: StateObject = { parent, step: 1, code: 'x', language: 'js', seed: `${Math.random()}`, clock: 1000, memoryMb: 64, subject: null, threw: false, createdAt: new Date(1000).toISOString() };

@@ -164,6 +164,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get your usage and quotas
+         * @description The caller's use of each quota (live sessions, stored session state, runs in progress and CPU seconds in the last minute on the node answering) and the limits (0: none).
+         *
+         *     Also the MCP tool `get_usage`.
+         */
+        get: operations["get_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/packages": {
         parameters: {
             query?: never;
@@ -1173,6 +1195,124 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeletedSession"];
+                };
+            };
+            /** @description Invalid parameters or malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid bearer token (when OAuth is on) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token lacks the scope (when OAuth is on) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such execution or session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. a concurrent step on the session) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body larger than the server's cap */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Idempotency-Key already used for a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many runs queued; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not ready (no leader, catching up) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Get your usage and quotas */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Named sessions the caller has. */
+                        live_sessions: number;
+                        /** @description Bytes of the caller's session state objects. */
+                        stored_bytes: number;
+                        /** @description The caller's runs in progress on the node answering. */
+                        concurrent_runs: number;
+                        /** @description CPU seconds the caller's runs used in the last minute on the node answering. */
+                        cpu_secs_last_minute: number;
+                        /** @description The quotas (0: none). Over a size quota a call is refused with 403, over a rate with 429 and Retry-After. */
+                        limits: {
+                            live_sessions: number;
+                            steps_per_session: number;
+                            stored_mb: number;
+                            concurrent_runs: number;
+                            cpu_secs_per_minute: number;
+                        };
+                    };
                 };
             };
             /** @description Invalid parameters or malformed body */
