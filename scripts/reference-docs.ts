@@ -7,6 +7,7 @@ import { OPERATIONS } from '../src/api/operations.ts';
 import { openApiDocument } from '../src/api/openapi.ts';
 import { ENV_PREFIX, SETTINGS } from '../src/config/index.ts';
 import { EXTENSIONS, LEGACY_REVISIONS, LIST_TTL_MS, MODERN_VERSIONS } from '../src/mcp/revision-2026-07-28.ts';
+import { PACKAGES_URI } from '../src/mcp/package-catalog.ts';
 import { TASK_AFTER_MS, TASK_POLL_MS } from '../src/mcp/tasks.ts';
 import { PROGRESS_EVERY_MS } from '../src/mcp/progress.ts';
 
@@ -93,10 +94,10 @@ The tools, their arguments, answers and scopes are the same in every revision. W
 | HTTP headers | \`MCP-Protocol-Version\`, \`Mcp-Method\` on every POST, \`Mcp-Name\` on \`tools/call\` (Base64 sentinel \`=?base64?…?=\` decoded); a missing or mismatching one is \`-32020\` HeaderMismatch, HTTP 400 | \`MCP-Protocol-Version\` after \`initialize\` (absent: 2025-03-26) |
 | discovery | \`server/discover\`: versions, capabilities, instructions, \`serverInfo\` | the \`initialize\` result |
 | results | \`resultType: "complete"\` and \`_meta\` \`io.modelcontextprotocol/serverInfo\` on every result | plain results |
-| caching | \`tools/list\` and \`server/discover\` carry \`ttlMs: ${LIST_TTL_MS}\`, \`cacheScope: "public"\` (the tools are the same for every caller; access is checked per call) | none |
+| caching | \`tools/list\`, \`resources/list\`, \`resources/read\` and \`server/discover\` carry \`ttlMs: ${LIST_TTL_MS}\`, \`cacheScope: "public"\` (the tools and packages are the same for every caller; access is checked per call) | none |
 | errors | unknown method: \`-32601\`, HTTP 404; unsupported revision: \`-32022\` with \`data.supported\`, HTTP 400 | unknown method: \`-32601\`, HTTP 200 |
 | removed | \`ping\` and \`logging/setLevel\` answer \`-32601\`; an \`Mcp-Session-Id\` is ignored | \`ping\` answers |
-| change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter, since neither the tool list nor the resource list ever changes | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
+| change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter, since neither the tool list nor the resource list ever changes while a node runs | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
 | extensions | \`capabilities.extensions\`: ${Object.keys(EXTENSIONS).length ? list(Object.keys(EXTENSIONS)) : 'none declared yet'} | none |
 | tasks | the \`io.modelcontextprotocol/tasks\` extension (SEP-2663), for a client that declares it on the request: a \`run_js\` still running after its \`wait\` (default ${TASK_AFTER_MS / 1000} s; \`async: true\`: at once) is answered with a task (\`resultType: "task"\`); \`tasks/get\` (the result inlined once \`completed\`; a run that threw is \`completed\` with \`isError\`, a run lost with its node \`failed\`), \`tasks/update\` (nothing to take: raftbox never asks for input), \`tasks/cancel\` (acknowledged); polling only, no \`notifications/tasks\` | core tasks: the \`tasks\` capability (\`list\`, \`cancel\`, \`requests.tools.call\`), \`run_js\` with \`execution.taskSupport: "optional"\`; \`tools/call\` with \`task\` answers a CreateTaskResult at once; \`tasks/get\`, \`tasks/result\` (blocks until the end), \`tasks/list\` (the caller's), \`tasks/cancel\` (\`-32602\` once terminal); a run that threw or was lost is \`failed\` |
 
@@ -121,9 +122,26 @@ A task is an execution (task id = execution id), so any node answers for it, it 
 subject, and it lasts as long as the execution record (\`ttl\`/\`ttlMs\`: null); poll interval
 ${TASK_POLL_MS / 1000} s.
 
-Resources (every revision): the documents an agent needs, \`raftbox://docs/sandbox-api\`,
-\`raftbox://docs/limits\` (this server's caps), \`raftbox://docs/examples\` and
-\`raftbox://docs/mcp-tools\`, as \`text/markdown\` (\`resources/list\`, \`resources/read\`).
+`;
+}
+
+/** The MCP resources (src/mcp/package-catalog.ts) and what run_js's description adds per node. */
+function resourcesSection(): string {
+  return `## Resources
+
+| URI | MIME type | scope | what |
+| --- | --- | --- | --- |
+| \`raftbox://docs/sandbox-api\` | \`text/markdown\` | \`raftbox:read\` | what the sandbox offers (docs/sandbox-api.md) |
+| \`raftbox://docs/limits\` | \`text/markdown\` | \`raftbox:read\` | this server's caps on a run (memory, time, output, artifacts, inputs) |
+| \`raftbox://docs/examples\` | \`text/markdown\` | \`raftbox:read\` | examples as run_js calls (docs/examples.md) |
+| \`raftbox://docs/mcp-tools\` | \`text/markdown\` | \`raftbox:read\` | this reference |
+| \`${PACKAGES_URI}\` | \`application/json\` | \`raftbox:read\` | the packages the sandbox can import, as \`list_packages\` answers: \`{packages, builtins}\`, each \`{name, version, hash}\` |
+| \`raftbox://executions/{execution_id}/artifacts/{name}\` (template) | the artifact's | \`raftbox:read\` | an artifact of the caller's execution (the target of a large artifact's \`resource_link\`); text types as text, others as \`blob\` |
+
+Served in every revision (\`resources/list\`, \`resources/templates/list\`, \`resources/read\`; capability \`resources: {listChanged: false, subscribe: false}\`);
+any other URI is \`-32602\` with \`data.uri\`. A node's \`tools/list\` also names its approved packages and
+their versions at the end of \`run_js\`'s description (at most about 1,000 bytes of names; the rest are
+counted and left to \`list_packages\`), so the description below is what a node without packages says.
 
 `;
 }
@@ -152,7 +170,7 @@ JSON body) and the same answer; \`GET /api/openapi.json\` describes those. With 
 the scope shown (\`raftbox:run\` or \`raftbox:read\`). A tool answers \`structuredContent\` of the shape
 below and the same JSON as text; a run that ended other than \`completed\` sets \`isError\`.
 
-${revisionsSection()}${tools.join('\n')}`;
+${revisionsSection()}${resourcesSection()}${tools.join('\n')}`;
 }
 
 export const REFERENCE_DOCS = [

@@ -6,7 +6,8 @@ import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { clusterReadiness, clusterRoutes, clusterStatus, LostRuns, type ClusterStatus } from './cluster/index.ts';
 import { openReplica } from './replication/index.ts';
-import type { Config } from './config/index.ts';
+import { ConfigError, type Config } from './config/index.ts';
+import { Egress, EgressRuleError } from './egress/index.ts';
 import type { EdgeDomain } from './api/domain.ts';
 import type { EdgeLimits } from './api/operations.ts';
 import { restRoutes } from './api/rest.ts';
@@ -22,7 +23,7 @@ import { createAuth, oauthStateModule } from './auth/index.ts';
 import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestIdHeaders } from './observability/index.ts';
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
-import { defaultWarmMemoryMb } from './sessions/index.ts';
+import { defaultWarmMemoryMb, GC_PREFIX, SESSION_MODULE, SessionSweeper } from './sessions/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -128,7 +129,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
         return next();
       },
       metricsRoute(metrics, metricsArePublic(config) ? (_ctx, next) => next() : guard('raftbox:read')),
-      statusPageRoutes({ cluster: opened.cluster, load: opened.load, domain: opened.domain, guard }),
+      statusPageRoutes({ cluster: opened.cluster, load: opened.load, domain: opened.domain, guard, ...(auth?.browserSignIn ? { signIn: auth.browserSignIn } : {}) }),
       ...(opened.routes ?? []),
       restRoutes(opened.domain, { guard, limits }),
       mcp,
@@ -162,6 +163,10 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
 
 // After the domain closed: how long answers still being written get before connections are cut.
 const ANSWER_FLUSH_MS = 1_000;
+// How often the leader looks for sessions past their TTL and state objects to collect.
+const SWEEP_INTERVAL_MS = 5_000;
+// Subjects whose quota use /metrics shows (the most recently active).
+const METRIC_SUBJECTS = 100;
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -193,12 +198,14 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     secret: config.clusterSecret,
     join: config.join,
     modules: [...domainModules(), oauthStateModule],
+    cacheBytes: config.stateCacheMb << 20,
+    raft: { snapshotBytes: config.raftLogMb << 20 },
     onError: (err) => log.fatal({ err }, 'raft stopped: its storage failed'),
     observer: {
       outgoingHeaders: requestIdHeaders,
       servingCall: peerCallLog(log),
       peerRefused: oncePerMinutePerPeer((peer, reason) => log.warn({ peer, reason }, 'a peer refused the raft stream (check --cluster-secret and --peers)')),
-      ...(metrics ? { proposed: (s: number, ok: boolean) => metrics.proposed(s, ok), snapshot: (k: 'taken' | 'installed', b: number) => metrics.snapshot(k, b) } : {}),
+      ...(metrics ? { proposed: (s: number, ok: boolean) => metrics.proposed(s, ok), snapshot: (k: 'taken' | 'sent' | 'installed', b: number | null) => metrics.snapshot(k, b) } : {}),
     },
   });
   const { state, commandLog, raft, electionMs } = replicated;
@@ -212,6 +219,21 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     throw err;
   }
   const pool = new IsolatePool({ maxIsolates: config.maxConcurrent, packages });
+  let egress: Egress;
+  try {
+    egress = new Egress({
+      ...config.egress,
+      timeoutMs: config.egress.timeoutSecs * 1000,
+      maxRecordedBytes: config.maxRecordedBytes,
+      // The cluster's own nodes are refused like private addresses, this one included.
+      peers: [...Object.values(config.peers), urlOf(config.host, config.port)],
+      ...(metrics ? { observer: metrics } : {}),
+    });
+  } catch (err) {
+    pool.close();
+    await replicated.close();
+    throw err instanceof EgressRuleError ? new ConfigError(err.message) : err;
+  }
   // Isolates for the first runs, made while the node starts up rather than on their critical path.
   pool.prewarm(DEFAULT_MEMORY_MB, config.maxConcurrent).catch((err: unknown) => log.warn({ err }, 'prewarming isolates failed'));
   let domain;
@@ -223,6 +245,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       logger: log,
       recover: false,
       packages,
+      egress,
       ...(metrics ? { observer: metrics } : {}),
       options: {
         nodeId: config.nodeId,
@@ -237,20 +260,30 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
         maxExecutions: config.maxExecutions,
         maxExecutionBytes: config.maxExecutionsMb * 1024 * 1024,
         liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb ?? defaultWarmMemoryMb() },
+        quotas: config.quota,
       },
     });
   } catch (err) {
     pool.close();
+    await egress.close();
     await replicated.close();
     throw err;
   }
   const opened = domain;
   const lostRuns = new LostRuns(raft, opened.executions, electionMs, log);
+  const sweeper = new SessionSweeper(state, commandLog, {
+    ttlMs: config.sessionTtlSecs * 1000,
+    intervalMs: SWEEP_INTERVAL_MS,
+    isLeader: () => raft.status().role === 'leader',
+    onError: (err) => log.debug({ err }, 'session sweep not done yet'),
+  });
   metrics?.gauges({
     raft: () => raft.status(),
     pool: () => pool.stats(),
     admission: () => opened.executions.load,
     liveSessions: () => opened.sessions.warmCount,
+    collectQueue: () => state.scan(SESSION_MODULE, GC_PREFIX).length,
+    usage: () => opened.quotas.activeSubjects(METRIC_SUBJECTS).map((s) => opened.quotas.usage(s)),
   });
   let closing = false;
   return {
@@ -258,17 +291,19 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     store: { state, log: commandLog },
     readiness: () => (closing ? { ready: false, reason: 'shutting down' } : clusterReadiness(raft)),
     raftStream: (req, socket, head) => raft.accept(req, socket, head),
-    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, packages: () => packages.list() })],
+    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, packages: () => packages.list(), digest: () => state.digest() })],
     cluster: () => ({ ...clusterStatus(raft, electionMs), packages: packages.list() }),
     load: () => opened.executions.load,
     async close(opts = {}) {
       closing = true;
       lostRuns.stop();
+      sweeper.stop();
       await opened.drain(config.shutdownGraceSecs * 1000);
       await opened.close();
       if (opts.handOff !== false) await handOffLeadership(raft, 4 * electionMs, log);
       await replicated.close(); // stops Raft, then closes LevelDB (its writes are synced batches)
       pool.close();
+      await egress.close();
     },
   };
 }

@@ -44,10 +44,24 @@ export interface PackageEntry {
   hash: string;
 }
 
+/** A subject's use of its quotas (limits 0: none). */
+export interface Quotas {
+  usage(subject: string | null): {
+    subject: string | null;
+    liveSessions: number;
+    storedBytes: number;
+    concurrentRuns: number;
+    cpuSecsLastMinute: number;
+    limits: { liveSessions: number; stepsPerSession: number; storedMb: number; concurrentRuns: number; cpuSecsPerMinute: number };
+  };
+}
+
 /** The domain as the edges (REST, MCP, the status page) see it: a subset of the executions module's `Domain`. */
 export interface EdgeDomain {
   executions: Executions;
   sessions: Sessions;
   /** Absent: the node's sandboxes import nothing. */
   packages?: Packages;
+  /** Absent: no usage to report (a stand-in domain of a test). */
+  quotas?: Quotas;
 }

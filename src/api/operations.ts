@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { invalidParams } from '../errors.ts';
+import { invalidParams, notFound } from '../errors.ts';
 import { FINISHED, type EdgeDomain, type ExecutionStatus, type RunRequest } from './domain.ts';
 import type { Json } from '../store/index.ts';
 import {
@@ -8,6 +8,7 @@ import {
   OutputView,
   SessionView,
   executionView,
+  executionViewWithCode,
   journalStepView,
   outputView,
   sessionView,
@@ -24,6 +25,8 @@ export type Scope = 'raftbox:run' | 'raftbox:read';
 export interface CallContext {
   /** OAuth subject of the caller; undefined when auth is off. */
   subject?: string;
+  /** Scopes of the caller's token (egress rules may name them); undefined when auth is off. */
+  scopes?: string[];
   /** Aborted when the caller goes away. */
   signal?: AbortSignal;
   /** REST `Idempotency-Key`: a retried submit answers the first execution. */
@@ -91,6 +94,10 @@ export const RunInput = z.strictObject({
   execution_timeout_secs: z.number().positive().optional().describe('Time limit in seconds (server default 30; above the server cap is an error).'),
   tags: z.record(z.string(), z.string()).optional().describe('Free key/value labels, filterable in list_executions.'),
   async: z.boolean().optional().describe('Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given.'),
+  upgrade_packages: z
+    .boolean()
+    .optional()
+    .describe('In a session: this step imports the newest approved version of each package it names instead of the version the session pinned, and the session keeps the new one (list_packages shows what is current).'),
   wait: waitMs,
   inputs: z
     .record(z.string(), z.unknown())
@@ -118,6 +125,8 @@ export function runRequest(args: z.output<typeof RunInput>, ctx: CallContext): R
     ...(args.files
       ? { files: Object.fromEntries(Object.entries(args.files).map(([name, f]) => [name, { mimeType: f.mime_type, data: new Uint8Array(Buffer.from(f.data, 'base64')) }])) }
       : {}),
+    ...(ctx.scopes ? { scopes: ctx.scopes } : {}),
+    ...(args.upgrade_packages ? { upgradePackages: true } : {}),
   };
 }
 
@@ -130,6 +139,22 @@ function runWaitMs(args: z.output<typeof RunInput>, ctx: CallContext, limits: Ed
 const ExecutionList = z.object({
   executions: z.array(ExecutionView),
   next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+});
+
+const UsageView = z.object({
+  live_sessions: z.number().describe('Named sessions the caller has.'),
+  stored_bytes: z.number().describe('Bytes of the caller\'s session state objects.'),
+  concurrent_runs: z.number().describe('The caller\'s runs in progress on the node answering.'),
+  cpu_secs_last_minute: z.number().describe('CPU seconds the caller\'s runs used in the last minute on the node answering.'),
+  limits: z
+    .object({
+      live_sessions: z.number(),
+      steps_per_session: z.number(),
+      stored_mb: z.number(),
+      concurrent_runs: z.number(),
+      cpu_secs_per_minute: z.number(),
+    })
+    .describe('The quotas (0: none). Over a size quota a call is refused with 403, over a rate with 429 and Retry-After.'),
 });
 
 const SessionList = z.object({
@@ -161,8 +186,9 @@ export const OPERATIONS: readonly Operation[] = [
       'The sandbox has the web platform APIs that need no I/O (URL, URLSearchParams, URLPattern, TextEncoder/TextDecoder, ' +
       'atob/btoa, structuredClone, crypto.getRandomValues/randomUUID/subtle, Blob, File, FormData, Headers, Request, ' +
       'Response, streams, CompressionStream, AbortController, EventTarget, performance.mark, WebAssembly) and Node-style ' +
-      'console (log, table, group, count, time), and `import`/`require` of the packages the operator approved and of Node built-ins (list_packages / GET /api/packages lists them), but no network or file system (no fetch). ' +
-      'Timers and Date run on a virtual clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once; ' +
+      'console (log, table, group, count, time), and `import`/`require` of the packages the operator approved and of Node built-ins (list_packages / GET /api/packages lists them), and no file system. ' +
+      '`fetch` reaches only what the operator allowed (otherwise it rejects with a TypeError saying so); in a session its answers are recorded with the step, so no request is ever sent twice. ' +
+      'Timers and Date run on a virtual clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once (while a fetch is pending the clock follows real time); ' +
       'random values come from a cryptographically strong generator seeded per step, so replaying a session on any ' +
       'node rebuilds it exactly.',
     scope: 'raftbox:run',
@@ -180,12 +206,17 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'get',
     path: '/api/executions/:execution_id',
     summary: 'Get an execution',
-    description: 'Status, result, console output and error of an execution. With `wait` it long-polls until it finishes.',
+    description: 'Status, result, console output and error of an execution. With `wait` it long-polls until it finishes; with `include_code` it also answers the code it ran.',
     scope: 'raftbox:read',
-    input: z.strictObject({ execution_id: executionId, wait: waitMs }),
+    input: z.strictObject({
+      execution_id: executionId,
+      wait: waitMs,
+      include_code: z.boolean().optional().describe('Also answer `code` (the first 16 KiB of what it ran) and `code_truncated`.'),
+    }),
     output: ExecutionView,
     async call(domain, args, ctx) {
-      return executionView(await domain.executions.get(args.execution_id, { waitMs: args.wait, subject: ctx.subject }));
+      const execution = await domain.executions.get(args.execution_id, { waitMs: args.wait, subject: ctx.subject });
+      return args.include_code ? executionViewWithCode(execution) : executionView(execution);
     },
   }),
   op({
@@ -289,6 +320,33 @@ export const OPERATIONS: readonly Operation[] = [
         subject: ctx.subject,
       });
       return { ...sessionView(info), journal: journal.map(journalStepView), next_steps_cursor: nextStepsCursor };
+    },
+  }),
+  op({
+    tool: 'get_usage',
+    method: 'get',
+    path: '/api/usage',
+    summary: 'Get your usage and quotas',
+    description: 'The caller\'s use of each quota (live sessions, stored session state, runs in progress and CPU seconds in the last minute on the node answering) and the limits (0: none).',
+    scope: 'raftbox:read',
+    input: z.strictObject({}),
+    output: UsageView,
+    async call(domain, _args, ctx) {
+      if (!domain.quotas) throw notFound('this node reports no usage');
+      const u = domain.quotas.usage(ctx.subject ?? null);
+      return {
+        live_sessions: u.liveSessions,
+        stored_bytes: u.storedBytes,
+        concurrent_runs: u.concurrentRuns,
+        cpu_secs_last_minute: u.cpuSecsLastMinute,
+        limits: {
+          live_sessions: u.limits.liveSessions,
+          steps_per_session: u.limits.stepsPerSession,
+          stored_mb: u.limits.storedMb,
+          concurrent_runs: u.limits.concurrentRuns,
+          cpu_secs_per_minute: u.limits.cpuSecsPerMinute,
+        },
+      };
     },
   }),
   op({

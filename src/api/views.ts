@@ -54,6 +54,12 @@ export const ExecutionView = z.object({
   body_omitted: z
     .boolean()
     .describe('In a list page only: true when this execution\'s console, result and error stack were left out for size; get the execution for them.'),
+  code: z
+    .string()
+    .nullable()
+    .optional()
+    .describe('Only with `include_code`: the code it ran, its first 16 KiB (UTF-8) when longer; null for executions recorded before records kept code.'),
+  code_truncated: z.boolean().optional().describe('Only with `include_code`: true when `code` is the beginning of a longer code.'),
 });
 export type ExecutionView = z.output<typeof ExecutionView>;
 
@@ -83,6 +89,11 @@ export function executionView(e: Execution): ExecutionView {
 
 /** The REST path of one artifact's bytes. */
 export const artifactPath = (executionId: string, name: string) => `/api/executions/${executionId}/artifacts/${encodeURIComponent(name)}`;
+/** The view with the code the record kept (get_execution's `include_code`; run answers never echo the code back). */
+export function executionViewWithCode(e: Execution): ExecutionView {
+  const truncated = e.code !== undefined && e.codeBytes !== undefined && e.codeBytes > Buffer.byteLength(e.code);
+  return { ...executionView(e), code: e.code ?? null, code_truncated: truncated };
+}
 
 export const ErrorView = z
   .object({ error: z.string().describe('Machine-readable code, e.g. `not_found`.'), message: z.string() })

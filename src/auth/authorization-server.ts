@@ -15,7 +15,7 @@ import { requestBody } from './request-body.ts';
 import { revoke } from './revoke-endpoint.ts';
 import type { SigningKeys } from './signing-keys.ts';
 import { TokenEndpoint } from './token-endpoint.ts';
-import { SUPPORTED_SCOPES, type TokenObserver } from './types.ts';
+import { ASYMMETRIC_JWS_ALGS, SUPPORTED_SCOPES, type TokenObserver } from './types.ts';
 
 /** An operator-configured person who can sign in at `/oauth/authorize`. */
 export interface User {
@@ -66,7 +66,7 @@ export class AuthorizationServer {
 
   metadata(): OAuthMetadata & Record<string, unknown> {
     const base = this.p.issuer;
-    const clientAuth = ['client_secret_basic', 'client_secret_post'];
+    const clientAuth = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
     return {
       issuer: base,
       authorization_endpoint: `${base}/oauth/authorize`,
@@ -80,11 +80,12 @@ export class AuthorizationServer {
       response_modes_supported: ['query'],
       grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
       token_endpoint_auth_methods_supported: [...clientAuth, 'none'],
+      token_endpoint_auth_signing_alg_values_supported: [...ASYMMETRIC_JWS_ALGS],
       revocation_endpoint_auth_methods_supported: [...clientAuth, 'none'],
       introspection_endpoint_auth_methods_supported: clientAuth,
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
-      client_id_metadata_document_supported: false,
+      client_id_metadata_document_supported: this.p.clients.acceptsMetadataDocuments,
     };
   }
 

@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import type { AuthorizationServerParts, User } from './authorization-server.ts';
+import { ClientMetadataError } from './client-metadata-documents.ts';
 import type { Client } from './client-registry.ts';
 import { TICKET_TTL_SECS } from './consent-ticket.ts';
 import {
@@ -134,7 +135,7 @@ export class AuthorizeEndpoint {
     handle: (client: Client, request: AuthorizationRequest) => Promise<void>,
   ): Promise<void> {
     try {
-      const { client, request } = this.parseAuthorizationRequest(params);
+      const { client, request } = this.parseAuthorizationRequest(params, await this.clientOf(params.client_id));
       try {
         await handle(client, request);
       } catch (err) {
@@ -148,8 +149,17 @@ export class AuthorizeEndpoint {
     }
   }
 
-  private parseAuthorizationRequest(q: Form): { client: Client; request: AuthorizationRequest } {
-    const client = q.client_id ? this.p.clients.find(q.client_id) : undefined;
+  /** The client of an authorization request; a metadata document that cannot be used is an error page naming why. */
+  private async clientOf(clientId: string | undefined): Promise<Client | undefined> {
+    try {
+      return clientId ? await this.p.clients.resolve(clientId) : undefined;
+    } catch (err) {
+      if (err instanceof ClientMetadataError) throw new UntrustedRedirect(`The client's metadata document cannot be used: ${err.message}`);
+      throw err;
+    }
+  }
+
+  private parseAuthorizationRequest(q: Form, client: Client | undefined): { client: Client; request: AuthorizationRequest } {
     if (!client || !client.grantTypes.includes('authorization_code')) throw new UntrustedRedirect('Unknown client.');
     // Exact string match against a registered URI (OAuth 2.1 §4.1.1); never redirect to anything else.
     if (!q.redirect_uri || !client.redirectUris.includes(q.redirect_uri)) {

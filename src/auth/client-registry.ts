@@ -1,9 +1,11 @@
 import type Koa from 'koa';
 import { OAuthClientMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { ClientMetadataDocuments, ClientMetadataError } from './client-metadata-documents.ts';
 import type { FailureBackoff } from './failure-backoff.ts';
 import { InvalidClientError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError, SlowDownError } from './oauth-errors.ts';
 import type { ClientRecord, OAuthStore } from './oauth-state.ts';
-import { hashGeneratedSecret, randomToken, verifySecret } from './secrets.ts';
+import { hashGeneratedSecret, randomToken, sha256, verifySecret } from './secrets.ts';
+import { assertedClientId, checkJwks, CLIENT_ASSERTION_TYPE, verifyClientAssertion } from './client-assertion.ts';
 import { SUPPORTED_SCOPES } from './types.ts';
 
 /**
@@ -22,6 +24,12 @@ export interface StaticClient {
 
 export type Client = ClientRecord & { subject?: string };
 
+/** Client assertions (client-assertion.ts): the `aud` values they may carry, and the clock they are checked against. */
+export interface AssertionSettings {
+  audiences: string[];
+  nowSecs: () => number;
+}
+
 const MAX_REDIRECT_URIS = 10;
 const DYNAMIC_GRANTS = new Set(['authorization_code', 'refresh_token']);
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
@@ -32,13 +40,22 @@ export class ClientRegistry {
 
   private readonly store: OAuthStore;
   private readonly backoff: FailureBackoff;
+  private readonly documents: ClientMetadataDocuments | null;
+  private readonly assertions: AssertionSettings | null;
+  /**
+   * `documents`: how URL-shaped client ids are looked up (client-metadata-documents.ts; absent: they are
+   * unknown); `assertions`: what client assertions must be addressed to (absent: private_key_jwt is off).
+   */
   constructor(
     store: OAuthStore,
     staticClients: StaticClient[],
     backoff: FailureBackoff,
+    options: { documents?: ClientMetadataDocuments | null; assertions?: AssertionSettings } = {},
   ) {
     this.store = store;
     this.backoff = backoff;
+    this.documents = options.documents ?? null;
+    this.assertions = options.assertions ?? null;
     this.statics = new Map(
       staticClients.map((c) => [
         c.clientId,
@@ -60,6 +77,29 @@ export class ClientRegistry {
     return this.statics.get(clientId) ?? this.store.client(clientId);
   }
 
+  /** Whether this server accepts https URLs as client ids (Client ID Metadata Documents). */
+  get acceptsMetadataDocuments(): boolean {
+    return this.documents !== null;
+  }
+
+  /**
+   * A configured or registered client, or, for a URL-shaped id, the client its metadata document
+   * describes (fetched or cached); ClientMetadataError says why such a document cannot be used.
+   */
+  async resolve(clientId: string): Promise<Client | undefined> {
+    const known = this.find(clientId);
+    if (known || !this.documents || !ClientMetadataDocuments.isUrl(clientId)) return known;
+    const client = await this.documents.client(clientId);
+    for (const uri of client.redirectUris) {
+      try {
+        checkRedirectUri(uri);
+      } catch (err) {
+        throw new ClientMetadataError(err instanceof Error ? err.message : String(err));
+      }
+    }
+    return client;
+  }
+
   /** An operator-configured client (a resource server or machine client), not a registered one. */
   isConfigured(clientId: string): boolean {
     return this.statics.has(clientId);
@@ -77,9 +117,10 @@ export class ClientRegistry {
       throw new InvalidRedirectUriError(`between 1 and ${MAX_REDIRECT_URIS} redirect_uris are required`);
     }
     const authMethod = meta.token_endpoint_auth_method ?? 'client_secret_basic';
-    if (authMethod !== 'none' && authMethod !== 'client_secret_basic' && authMethod !== 'client_secret_post') {
+    if (authMethod !== 'none' && authMethod !== 'client_secret_basic' && authMethod !== 'client_secret_post' && !(authMethod === 'private_key_jwt' && this.assertions)) {
       throw new InvalidClientMetadataError(`token_endpoint_auth_method ${authMethod} is not supported`);
     }
+    const jwks = authMethod === 'private_key_jwt' ? checkJwks(meta.jwks) : undefined;
     const grantTypes = meta.grant_types ?? ['authorization_code', 'refresh_token'];
     const refused = grantTypes.filter((g) => !DYNAMIC_GRANTS.has(g));
     if (refused.length) throw new InvalidClientMetadataError(`grant_types not available to registered clients: ${refused.join(', ')}`);
@@ -91,7 +132,7 @@ export class ClientRegistry {
     if (unknown.length) throw new InvalidClientMetadataError(`unknown scopes: ${unknown.join(', ')}`);
 
     const clientId = randomToken(16);
-    const secret = authMethod === 'none' ? undefined : randomToken();
+    const secret = authMethod === 'none' || authMethod === 'private_key_jwt' ? undefined : randomToken();
     const client: ClientRecord = {
       clientId,
       authMethod,
@@ -100,6 +141,7 @@ export class ClientRegistry {
       scope,
       issuedAt: nowSecs,
       ...(secret ? { secretHash: hashGeneratedSecret(secret) } : {}),
+      ...(jwks ? { jwks } : {}),
       ...(meta.client_name ? { clientName: meta.client_name.slice(0, 200) } : {}),
     };
     await this.store.propose({ type: 'oauth.registerClient', client });
@@ -111,6 +153,7 @@ export class ClientRegistry {
       grant_types: grantTypes,
       response_types: ['code'],
       token_endpoint_auth_method: authMethod,
+      ...(jwks ? { jwks } : {}),
       scope,
       ...(client.clientName ? { client_name: client.clientName } : {}),
     };
@@ -121,6 +164,7 @@ export class ClientRegistry {
    * HTTP Basic, secret in the form body, or (public clients) client_id alone. One method per request.
    */
   async authenticate(ctx: Koa.Context, form: Record<string, string>): Promise<Client> {
+    if (form.client_assertion_type !== undefined || form.client_assertion !== undefined) return this.authenticateAssertion(ctx, form);
     const basic = parseBasic(ctx.get('authorization'));
     if (basic && (form.client_secret !== undefined || (form.client_id !== undefined && form.client_id !== basic.id))) {
       throw new InvalidRequestError('use one client authentication method');
@@ -128,12 +172,8 @@ export class ClientRegistry {
     const clientId = basic?.id ?? form.client_id;
     const secret = basic?.secret ?? form.client_secret;
     if (!clientId) throw new InvalidClientError('client authentication is required');
-    const waitMs = secret === undefined ? 0 : this.backoff.waitMs(clientId);
-    if (waitMs > 0) {
-      const secs = Math.ceil(waitMs / 1000);
-      throw new SlowDownError(`too many failed authentications for client ${clientId}; retry in ${secs} s`, secs);
-    }
-    const client = this.find(clientId);
+    if (secret !== undefined) this.slowDown(clientId);
+    const client = await this.resolveForAuthentication(clientId);
     if (!client) {
       // Same cost for unknown clients, so timing does not reveal which ids exist.
       if (secret !== undefined) await verifySecret(secret, 'sha256$');
@@ -150,6 +190,52 @@ export class ClientRegistry {
     }
     this.backoff.succeeded(clientId);
     return client;
+  }
+
+  /** RFC 7523 §2.2: a JWT signed with one of the client's registered keys, each one accepted once. */
+  private async authenticateAssertion(ctx: Koa.Context, form: Record<string, string>): Promise<Client> {
+    if (ctx.get('authorization') || form.client_secret !== undefined) throw new InvalidRequestError('use one client authentication method');
+    if (!this.assertions) throw new InvalidClientError('client assertions are not accepted here');
+    if (form.client_assertion_type !== CLIENT_ASSERTION_TYPE) throw new InvalidRequestError(`client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
+    if (!form.client_assertion) throw new InvalidRequestError('client_assertion is required');
+    const clientId = assertedClientId(form.client_assertion);
+    if (form.client_id !== undefined && form.client_id !== clientId) throw new InvalidClientError('client_id is not the client the assertion names');
+    this.slowDown(clientId);
+    const client = await this.resolveForAuthentication(clientId);
+    if (!client || client.authMethod !== 'private_key_jwt' || !client.jwks) {
+      this.backoff.failed(clientId);
+      throw new InvalidClientError(client ? 'this client does not authenticate with private_key_jwt' : 'client authentication failed');
+    }
+    let spend;
+    try {
+      spend = await verifyClientAssertion(form.client_assertion, { clientId, jwks: client.jwks }, this.assertions.audiences, this.assertions.nowSecs());
+    } catch (err) {
+      this.backoff.failed(clientId);
+      throw err;
+    }
+    // Replicated, so an assertion replayed at another node is refused there too.
+    const spent = (await this.store.propose({ type: 'oauth.spendAssertion', hash: sha256(JSON.stringify([clientId, spend.jti])), expiresAt: spend.exp })) as { ok: boolean };
+    if (!spent.ok) throw new InvalidClientError('client_assertion was already used (its jti)');
+    this.backoff.succeeded(clientId);
+    return client;
+  }
+
+  /** After failed authentications of `clientId`, the next attempt waits (FailureBackoff): 429 slow_down until then. */
+  private slowDown(clientId: string): void {
+    const waitMs = this.backoff.waitMs(clientId);
+    if (waitMs > 0) {
+      const secs = Math.ceil(waitMs / 1000);
+      throw new SlowDownError(`too many failed authentications for client ${clientId}; retry in ${secs} s`, secs);
+    }
+  }
+
+  private async resolveForAuthentication(clientId: string): Promise<Client | undefined> {
+    try {
+      return await this.resolve(clientId);
+    } catch (err) {
+      if (err instanceof ClientMetadataError) throw new InvalidClientError(err.message);
+      throw err;
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import { OAuthMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { unavailable } from '../errors.ts';
 import { asRejection } from './access-tokens.ts';
 import { sha256 } from './secrets.ts';
-import { TokenRejected, type TokenVerifier, type VerifiedToken } from './types.ts';
+import { ASYMMETRIC_JWS_ALGS, TokenRejected, type BrowserSignIn, type TokenVerifier, type VerifiedToken } from './types.ts';
 
 export interface ExternalProviderOptions {
   /** The provider's issuer URL, e.g. `https://keycloak.example.com/realms/raftbox`. */
@@ -22,11 +22,12 @@ export interface ExternalProviderOptions {
 
 interface ProviderMetadata {
   issuer: string;
+  authorization_endpoint?: string | undefined;
+  token_endpoint?: string | undefined;
   jwks_uri?: string | undefined;
   introspection_endpoint?: string | undefined;
 }
 
-const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const FETCH_TIMEOUT_MS = 5000;
 
 /**
@@ -63,6 +64,15 @@ export class ExternalProvider implements TokenVerifier {
     return new ExternalProvider(metadata.issuer, metadata, { ...opts, tokenFormat });
   }
 
+  /** Sign-in for a browser page with `clientId`, a public client of the provider; throws when the provider has no authorization code endpoints. */
+  browserSignIn(clientId: string): BrowserSignIn {
+    const { authorization_endpoint: authorizationEndpoint, token_endpoint: tokenEndpoint } = this.metadata;
+    if (!authorizationEndpoint || !tokenEndpoint) {
+      throw new Error(`oauth.statusPageClientId is set, but the provider ${this.issuer} publishes no authorization_endpoint and token_endpoint`);
+    }
+    return { authorizationEndpoint, tokenEndpoint, clientId };
+  }
+
   verify(token: string): Promise<VerifiedToken> {
     return this.opts.tokenFormat === 'jwt' ? this.verifyJwt(token) : this.introspect(token);
   }
@@ -72,7 +82,7 @@ export class ExternalProvider implements TokenVerifier {
       const { payload } = await jwtVerify(token, this.jwks!, {
         issuer: this.issuer,
         audience: this.opts.resource,
-        algorithms: ASYMMETRIC_ALGS,
+        algorithms: ASYMMETRIC_JWS_ALGS,
         requiredClaims: ['exp', 'sub'],
       });
       return principalOf(payload);

@@ -3,6 +3,7 @@ import type { CommandLog } from '../store/index.ts';
 import { AccessTokens } from './access-tokens.ts';
 import { AuthorizationServer, type User } from './authorization-server.ts';
 import { bearerGate } from './bearer-gate.ts';
+import { ClientMetadataDocuments, type ClientMetadataMode } from './client-metadata-documents.ts';
 import { ClientRegistry, type StaticClient } from './client-registry.ts';
 import { ConsentTickets } from './consent-ticket.ts';
 import { guessBackoff } from './failure-backoff.ts';
@@ -13,7 +14,7 @@ import { SigningKeys } from './signing-keys.ts';
 import { SUPPORTED_SCOPES, type AuthGate, type TokenObserver } from './types.ts';
 import type { Config } from '../config/index.ts';
 
-export type { AuthGate, Principal, TokenObserver, TokenOutcome, TokenVerifier, VerifiedToken } from './types.ts';
+export type { AuthGate, BrowserSignIn, Principal, TokenObserver, TokenOutcome, TokenVerifier, VerifiedToken } from './types.ts';
 export { SCOPES, SUPPORTED_SCOPES, TokenRejected } from './types.ts';
 export type { User } from './authorization-server.ts';
 export type { StaticClient } from './client-registry.ts';
@@ -40,6 +41,8 @@ export interface BuiltInAuthOptions {
   /** Epoch milliseconds; the proposer's clock goes into every command. */
   clock?: () => number;
   onToken?: TokenObserver;
+  /** Whether https URLs are accepted as client ids (Client ID Metadata Documents); default `public`. */
+  clientMetadataDocuments?: ClientMetadataMode;
 }
 
 export interface BuiltInAuth extends AuthGate {
@@ -66,7 +69,11 @@ export function createBuiltInAuth(opts: BuiltInAuthOptions): BuiltInAuth {
     issuer,
     resource,
     store,
-    clients: new ClientRegistry(store, opts.clients ?? [], guessBackoff(clock)),
+    clients: new ClientRegistry(store, opts.clients ?? [], guessBackoff(clock), {
+      documents: documentsFor(opts.clientMetadataDocuments ?? 'public', nowSecs),
+      // RFC 7523: the issuer identifies the authorization server; the token endpoint is accepted as OpenID Connect has clients send it.
+      assertions: { audiences: [issuer, `${issuer}/oauth/token`], nowSecs },
+    }),
     keys,
     tokens,
     tickets: new ConsentTickets(keys, `${issuer}/oauth/authorize`, nowSecs),
@@ -95,22 +102,29 @@ export function createBuiltInAuth(opts: BuiltInAuthOptions): BuiltInAuth {
   };
 }
 
+function documentsFor(mode: ClientMetadataMode, nowSecs: () => number): ClientMetadataDocuments | null {
+  return mode === 'off' ? null : new ClientMetadataDocuments(mode, nowSecs);
+}
+
 export type ExternalAuthOptions = Omit<ExternalProviderOptions, 'resource'> & {
   /** Our canonical resource URI (the cluster's public origin): the audience the provider must put in tokens. */
   resource: string;
   onToken?: TokenObserver;
+  /** The provider's public client for the status page's sign-in (see AuthGate.browserSignIn). */
+  statusPageClientId?: string;
 };
 
 /** Delegation to an external provider (`--oauth-provider-url`): discovery happens here, once. */
 export async function createExternalAuth(opts: ExternalAuthOptions): Promise<AuthGate> {
   const resourceUri = canonicalOrigin(opts.resource, 'oauth.resource');
-  const { onToken, ...providerOptions } = opts;
+  const { onToken, statusPageClientId, ...providerOptions } = opts;
   const provider = await ExternalProvider.discover({ ...providerOptions, resource: resourceUri });
   const resource = new ProtectedResource(resourceUri, provider.issuer);
   return {
     routes: () => resource.routes(),
     requireBearer: bearerGate(provider, resource, onToken),
     close: () => undefined,
+    ...(statusPageClientId !== undefined ? { browserSignIn: provider.browserSignIn(statusPageClientId) } : {}),
   };
 }
 
@@ -140,6 +154,7 @@ export async function createAuth(
       ...(config.clientId !== undefined ? { clientId: config.clientId } : {}),
       ...(config.clientSecret !== undefined ? { clientSecret: config.clientSecret } : {}),
       ...(config.tokenFormat !== undefined ? { tokenFormat: config.tokenFormat } : {}),
+      ...(config.statusPageClientId !== undefined ? { statusPageClientId: config.statusPageClientId } : {}),
       ...(node.onToken ? { onToken: node.onToken } : {}),
     });
   }
@@ -152,6 +167,7 @@ export async function createAuth(
     clients: Object.entries(config.clients).map(([clientId, secretHash]) => ({ clientId, secretHash, scope: SUPPORTED_SCOPES.join(' ') })),
     accessTokenTtlSecs: config.accessTokenTtlSecs,
     refreshTokenTtlSecs: config.refreshTokenTtlSecs,
+    clientMetadataDocuments: config.clientMetadataDocuments,
     ...(node.onToken ? { onToken: node.onToken } : {}),
   });
 }

@@ -9,13 +9,16 @@ import type { Command, CommandLog, Json, StateModule, Tx } from '../store/index.
  *
  * Keys: `client/<id>`, `code/<sha256(code)>`, `family/<id>`, `revoked/<jti>`, `key/<kid>`, `active-key`,
  * `ticket/<sha256(consent ticket)>` (a spent consent ticket, until it would have expired).
+ * `assertion/<sha256(client id, jti)>` (a spent client assertion, until its `exp`).
  */
 
 export type ClientRecord = {
   clientId: string;
   /** `sha256$…` for secrets we generated; absent for public clients. */
   secretHash?: string;
-  authMethod: 'none' | 'client_secret_basic' | 'client_secret_post';
+  authMethod: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  /** `private_key_jwt`: the public keys its client assertions are signed with (RFC 7591 `jwks`). */
+  jwks?: { keys: Json[] };
   redirectUris: string[];
   grantTypes: string[];
   scope: string;
@@ -70,7 +73,9 @@ export type OAuthCommand =
   | { type: 'oauth.revokeFamily'; familyId: string; now: number }
   | { type: 'oauth.revokeAccess'; access: IssuedAccess }
   | { type: 'oauth.installKey'; key: KeyRecord; expectActive: string | null; retireUntil: number }
-  | { type: 'oauth.prune'; now: number };
+  | { type: 'oauth.prune'; now: number }
+  /** A client assertion (RFC 7523) presented once: a second use of its jti is refused on every node. */
+  | { type: 'oauth.spendAssertion'; hash: string; expiresAt: number };
 
 /** How many superseded refresh tokens a family remembers for reuse detection. */
 const MAX_USED = 64;
@@ -92,6 +97,10 @@ export const oauthStateModule: StateModule = {
           tx.put(`ticket/${cmd.ticket.hash}`, cmd.ticket.expiresAt);
         }
         tx.put(`code/${cmd.codeHash}`, cmd.code);
+        return { ok: true };
+      case 'oauth.spendAssertion':
+        if (tx.get(`assertion/${cmd.hash}`) !== undefined) return { ok: false, reason: 'used' };
+        tx.put(`assertion/${cmd.hash}`, cmd.expiresAt);
         return { ok: true };
       case 'oauth.redeemCode':
         return redeemCode(cmd, tx);
@@ -201,6 +210,7 @@ function prune(now: number, tx: Tx): Json {
   }
   for (const [key, v] of tx.scan('revoked/')) if ((v as number) <= now) drop(key);
   for (const [key, v] of tx.scan('ticket/')) if ((v as number) <= now) drop(key);
+  for (const [key, v] of tx.scan('assertion/')) if ((v as number) <= now) drop(key);
   for (const [key, v] of tx.scan('key/')) {
     const retireUntil = (v as KeyRecord).retireUntil;
     if (retireUntil !== undefined && retireUntil <= now) drop(key);
@@ -256,6 +266,7 @@ export class OAuthStore {
       expired('family/', (v) => (v as FamilyRecord).expiresAt) ||
       expired('revoked/', (v) => v as number) ||
       expired('ticket/', (v) => v as number) ||
+      expired('assertion/', (v) => v as number) ||
       expired('key/', (v) => (v as KeyRecord).retireUntil)
     );
   }

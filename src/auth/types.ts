@@ -25,11 +25,26 @@ export interface AuthGate {
   requireBearer(scope: string): Koa.Middleware;
   /** Stops background work (expiry pruning). */
   close(): void;
+  /**
+   * How a browser page of this node (the status page) signs a user in at an external provider: its
+   * endpoints and the public client registered there for the page. Absent with the built-in server
+   * (the page registers itself) and with a provider for which no such client is configured.
+   */
+  browserSignIn?: BrowserSignIn;
+}
+
+export interface BrowserSignIn {
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+  clientId: string;
 }
 
 /** Counted by the node's metrics: a token issued or refreshed at /oauth/token, a bearer token refused, a revocation. */
 export type TokenOutcome = 'issued' | 'refreshed' | 'rejected' | 'revoked';
 export type TokenObserver = (outcome: TokenOutcome) => void;
+
+/** JWS algorithms accepted for tokens and assertions signed by others: asymmetric only, so no shared secret can forge one. */
+export const ASYMMETRIC_JWS_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export const SCOPES = { run: 'raftbox:run', read: 'raftbox:read' } as const;
 export const SUPPORTED_SCOPES: readonly string[] = [SCOPES.run, SCOPES.read];

@@ -14,13 +14,20 @@ const MEMBER_ID = /^[A-Za-z0-9_.-]{1,64}$/;
  * `GET /cluster/status` (open: it holds no secret) and membership changes signed with the cluster
  * secret: `POST /cluster/members {id, url}` adds a node as a learner and promotes it to voter once it
  * has caught up; `DELETE /cluster/members/:id` removes one. Any node accepts them (Raft forwards to
- * the leader).
+ * the leader). `GET /cluster/digest` (signed too: it reads the whole state) hashes this node's
+ * replicated state, to compare replicas at the same applied index.
  */
 export function clusterRoutes(
   raft: RaftNode,
-  opts: { electionMs: number; secret: string | undefined; packages?: () => ClusterStatus['packages'] },
+  opts: { electionMs: number; secret: string | undefined; packages?: () => ClusterStatus['packages']; digest?: () => Promise<{ index: number; sha256: string }> },
 ): Koa.Middleware {
   const router = new Router({ prefix: '/cluster' });
+  const digest = opts.digest;
+  if (digest) {
+    router.get('/digest', signed(opts.secret), async (ctx) => {
+      ctx.body = { node: raft.status().id, ...(await digest()) };
+    });
+  }
   router.get('/status', (ctx) => {
     ctx.body = { ...clusterStatus(raft, opts.electionMs), ...(opts.packages ? { packages: opts.packages() } : {}) };
   });

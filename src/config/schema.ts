@@ -65,8 +65,22 @@ export const ConfigSchema = z.strictObject({
   maxBodyBytes: z.number().int().min(1024).default(1 << 20).describe('Largest HTTP request body (code included); larger is refused with 413.'),
   maxExecutions: z.number().int().min(1).default(10_000).describe('Finished execution records kept; the oldest are forgotten first.'),
   maxExecutionsMb: z.number().int().min(1).default(128).describe('Total size (as JSON) of the finished execution records kept; past it the oldest are forgotten first.'),
+  maxRecordedBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(8 << 20)
+    .describe("Bytes a step's recorded host-call answers (`fetch` responses: status, headers, body) may take in all; a session step commits them with its journal entry. An answer that would pass it fails its call inside the sandbox with a clear error; a record is never cut."),
   maxLiveSessions: z.number().int().min(0).default(10_000).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay). Usually maxLiveSessionsMemoryMb decides first: a warm session holds ~3 MB of heap.'),
   maxLiveSessionsMemoryMb: z.number().int().min(0).optional().describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted. Default: a quarter of the memory this process may use (its cgroup limit, else the machine\'s memory).'),
+  sessionTtlSecs: z
+    .number()
+    .min(0)
+    .default(30 * 24 * 3600)
+    .meta({ flag: 'session-ttl' })
+    .describe('Seconds a named session may stay without a step before it expires (deleted through Raft, its states collected once nothing else holds them); 0 keeps sessions forever. Default 30 days.'),
+  raftLogMb: z.number().int().min(1).default(64).describe('Bytes of Raft log entries held (in memory and in `<dataDir>/raft`) before a snapshot compacts them; a lower value bounds memory for large steps, at the cost of more snapshots.'),
+  stateCacheMb: z.number().int().min(1).default(32).describe('Memory for the cold part of the replicated state (session steps, execution output), which lives on disk; recently read and written values are kept in this cache.'),
 
   packages: z
     .array(z.string().min(1))
@@ -77,6 +91,28 @@ export const ConfigSchema = z.strictObject({
     .min(1)
     .optional()
     .describe('Directory the approved packages are installed in (it holds `node_modules/`, e.g. after `npm install --prefix <dir> lodash`). Default: raftbox\'s own dependency tree. Bundles are kept in `<dataDir>/bundles`.'),
+
+  egress: z
+    .strictObject({
+      allow: z
+        .array(z.string().min(1))
+        .default([])
+        .describe('Requests the sandbox\'s `fetch` may make, as rules `[subject=<s>] [scope=<s>] [METHOD,…] scheme://host[:port][/path]`, comma-separated: host a name, `*.example.com`, `*`, an IP (`127.0.0.1`, `[::1]`) or a CIDR range (`10.0.0.0/8`); port a number or `*` (absent: the scheme\'s default); path a prefix. No rule: `fetch` rejects. Private, loopback, link-local (cloud metadata), multicast and the cluster\'s own addresses are refused unless an IP or CIDR rule names them. See docs/egress.md.'),
+      inject: z
+        .array(z.string().min(1))
+        .default([])
+        .describe('Headers added on the host to requests a URL pattern matches: `<pattern> <Header>: <value>`, the value may hold `{env:NAME}`, `{file:/path}` or `{oauth:NAME}` (a token of `egress.oauthClients`) (e.g. `https://api.example.com/v1 Authorization: Bearer {env:API_TOKEN}`). The values never reach the sandbox, the journal or the logs.'),
+      oauthClients: z
+        .record(z.string(), z.string())
+        .default({})
+        .describe('OAuth client-credentials token sources for `egress.inject` (`{oauth:NAME}` in a value), as NAME=`<token endpoint URL> <client id> <client secret> [scope …]`; the secret may be `{env:NAME}` or `{file:/path}`. The host gets the token (client_secret_basic) and renews it before it expires.'),
+      timeoutSecs: z.number().positive().default(30).describe('Time one `fetch` may take, redirects and the whole body included; then it fails inside the sandbox.'),
+      maxResponseBytes: z.number().int().min(1024).default(2 << 20).describe('Largest response body (and request body) of one `fetch`; a larger one fails the call inside the sandbox.'),
+      maxConcurrent: z.number().int().min(1).default(16).describe('`fetch` calls one step may have in flight at once; one more fails at once.'),
+      maxRequests: z.number().int().min(1).default(256).describe('`fetch` calls one step may make in all; one more fails at once.'),
+    })
+    .prefault({})
+    .describe('Network egress of the sandbox (`fetch`): off unless a rule allows it.'),
 
   peers: z
     .record(z.string(), z.url())
@@ -101,6 +137,16 @@ export const ConfigSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('Shut down when stdin closes, as one of a whole cluster stopping (no leadership hand-off): how `raftbox cluster` stops its nodes, and makes them end with it even when it is killed with SIGKILL.'),
+  quota: z
+    .strictObject({
+      liveSessions: z.number().int().min(0).default(0).describe('Named sessions a subject may have (0: no limit); a step that would start one more is refused with 403.'),
+      stepsPerSession: z.number().int().min(0).default(0).describe('Steps a session may have (0: no limit); the next is refused with 403.'),
+      storedMb: z.number().min(0).default(0).describe('Session state a subject may store, in MB (0: no limit); past it session steps are refused with 403 until sessions are deleted.'),
+      concurrentRuns: z.number().int().min(0).default(0).describe('Runs of one subject at once on one node (0: no limit); more are refused with 429 and Retry-After.'),
+      cpuSecsPerMinute: z.number().min(0).default(0).describe('CPU seconds one subject\'s runs may use per minute on one node (0: no limit); past it runs are refused with 429 and Retry-After.'),
+    })
+    .prefault({})
+    .describe('Quotas per subject (the OAuth `sub`; one shared subject with OAuth off).'),
   oauth: z
     .strictObject({
       enabled: z.boolean().default(false).meta({ flag: 'oauth' }).describe('Require OAuth bearer tokens on /mcp and /api.'),
@@ -110,10 +156,22 @@ export const ConfigSchema = z.strictObject({
       clients: z.record(z.string(), z.string()).default({}).meta({ secretFile: true }).describe('Built-in server: client_credentials machine clients as clientId=secretHash.'),
       accessTokenTtlSecs: z.number().int().min(30).default(600).describe('Built-in server: lifetime of access tokens.'),
       refreshTokenTtlSecs: z.number().int().min(60).default(1_209_600).describe('Built-in server: lifetime of a refresh token (renewed by each rotation).'),
+      clientMetadataDocuments: z
+        .enum(['public', 'loopback', 'off'])
+        .default('public')
+        .describe(
+          'Built-in server: accept https URLs as client ids (Client ID Metadata Documents), fetching each document from public addresses only (`public`); `loopback` also allows http and loopback addresses, for development and tests only; `off` refuses them.',
+        ),
       providerUrl: z.url().optional().describe('External authorization server (issuer URL, e.g. a Keycloak realm); replaces the built-in one.'),
       clientId: z.string().optional().describe('External provider: our client id for token introspection.'),
       clientSecret: z.string().optional().meta({ secretFile: true }).describe('External provider: our client secret for token introspection.'),
       tokenFormat: z.enum(['jwt', 'introspection']).optional().describe('External provider: verify JWTs by its JWKS, or introspect. Default: introspection when a client secret is set.'),
+      statusPageClientId: z
+        .string()
+        .optional()
+        .describe(
+          'External provider: a public client (no secret, PKCE) registered there for the status page, with each node\'s origin + `/` as redirect URI and its origin allowed for CORS; the page then signs users in at the provider. Without it the page asks for a pasted token.',
+        ),
     })
     .prefault({})
     .describe('OAuth 2.1 protection of /mcp and /api.'),

@@ -95,3 +95,14 @@ class AdmissionTicket implements Ticket {
     }
   }
 }
+
+/** The same ticket, also running `also` once when it is released (a subject's quota slot). */
+export function withRelease(ticket: Ticket, also: () => void): Ticket {
+  return {
+    started: ticket.started,
+    release() {
+      ticket.release();
+      also();
+    },
+  };
+}

@@ -1,7 +1,9 @@
+import type { Egress } from '../egress/index.ts';
 import { DEFAULT_MAX_ARTIFACT_BYTES, type IsolatePool, type PackageSet } from '../sandbox/index.ts';
 import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver } from '../sessions/index.ts';
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
-import { executionModule } from './execution-state.ts';
+import { executionModule, heldByRecords } from './execution-state.ts';
+import type { SubjectQuotas } from './quotas.ts';
 import { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
 
 export interface DomainOptions extends ExecutionServiceOptions {
@@ -24,12 +26,13 @@ export const defaultDomainOptions: DomainOptions = {
 
 /** The state modules of sessions and executions, to register when opening the ReplicatedState. */
 export function domainModules(): StateModule[] {
-  return [sessionModule, executionModule];
+  return [sessionModule(heldByRecords), executionModule];
 }
 
 export interface Domain {
   executions: ExecutionService;
   sessions: SessionService;
+  quotas: SubjectQuotas;
   packages?: PackageSet;
   /** Graceful shutdown: no new runs; this node's runs get `graceMs` to finish, then fail as "node shutting down". */
   drain(graceMs: number): Promise<void>;
@@ -54,19 +57,24 @@ export async function createDomain(deps: {
   observer?: ExecutionObserver & SessionObserver;
   /** What the sandboxes may import (the pool's own set; sessions use it too). */
   packages?: PackageSet;
+  /** Performs the sandbox's `fetch` under the operator's egress rules (default: every fetch fails). */
+  egress?: Egress;
 }): Promise<Domain> {
   const options = { ...defaultDomainOptions, ...deps.options };
   const sessions = new SessionService(deps.state, deps.log, {
     liveSessions: options.liveSessions,
+    maxMemoryMb: options.maxMemoryMb,
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.packages ? { packages: deps.packages } : {}),
     ...(options.maxArtifactBytes === undefined ? {} : { maxArtifactBytes: options.maxArtifactBytes }),
+    nodeId: options.nodeId,
   });
-  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer);
+  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer, deps.egress);
   if (deps.recover ?? true) await executions.recover();
   return {
     executions,
     sessions,
+    quotas: executions.quotas,
     ...(deps.packages ? { packages: deps.packages } : {}),
     drain: (graceMs) => executions.drain(graceMs),
     async close() {

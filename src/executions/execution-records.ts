@@ -182,6 +182,7 @@ export function view(r: ExecutionRecord): Execution {
     finishedAt: r.finishedAt,
     durationMs: r.durationMs,
     ...(r.artifacts ? { artifacts: r.artifacts } : {}),
+    ...(r.code !== undefined ? { code: r.code, codeBytes: r.codeBytes } : {}),
     ...(r.bodyOmitted ? { bodyOmitted: true as const } : {}),
   };
 }

@@ -1,16 +1,19 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { conflict, invalidParams, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { CompilerFailure, newStepSeed, type IsolatePool, type RunHooks, type RunOutcome } from '../sandbox/index.ts';
+import type { Egress } from '../egress/index.ts';
+import { CompilerFailure, newStepSeed, type HostCallPerformer, type IsolatePool, type RunHooks, type RunOutcome } from '../sandbox/index.ts';
 import { journalInputs, pageLimit, type SessionService, type SessionStep, type StepRun } from '../sessions/index.ts';
 import { artifactRecords } from './artifacts.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
-import { Admission, type Ticket } from './admission.ts';
+import { Admission, withRelease, type Ticket } from './admission.ts';
+import { NO_QUOTAS, SubjectQuotas, type QuotaLimits } from './quotas.ts';
 import { EXECUTION_ID, newExecutionId } from './execution-id.ts';
 import { ExecutionRecords, listItem, view } from './execution-records.ts';
 import { bodyChars, type ExecutionStepVerdict, type RecordVerdict } from './execution-state.ts';
 import { LiveOutput, type OutputVerdict } from './live-output.ts';
 import { outputPage, type OutputWindow } from './output-pages.ts';
+import { keptCode } from './kept-code.ts';
 import { checkRunRequest, type CheckedRequest, type LimitsOptions } from './run-request.ts';
 import { FINISHED, type Execution, type ExecutionRecord, type ExecutionStatus, type OutputPage, type RunRequest } from './types.ts';
 
@@ -22,6 +25,8 @@ export interface ExecutionServiceOptions extends LimitsOptions {
   maxExecutions: number;
   /** Their total size as JSON at most (default 128 MiB); the oldest are pruned first. */
   maxExecutionBytes?: number;
+  /** Quotas per subject (default: none). */
+  quotas?: QuotaLimits;
 }
 
 /** What the node's metrics count; called once per event, so it must be cheap. */
@@ -72,6 +77,8 @@ export class ExecutionService {
   /** Distinguishes this run of the node from earlier ones: their unfinished executions are lost. */
   readonly boot = randomUUID();
   private readonly admission: Admission;
+  /** Each subject's quotas: checked before a run is admitted, charged with the CPU it used. */
+  readonly quotas: SubjectQuotas;
   private readonly local = new Map<string, LocalRun>();
   private readonly records: ExecutionRecords;
   /** Record proposals nobody waits for; close() lets them land before the log goes away. */
@@ -85,6 +92,8 @@ export class ExecutionService {
   private readonly options: ExecutionServiceOptions;
   private readonly logger?: Logger;
   private readonly observer?: ExecutionObserver;
+  /** Performs the sandbox's `fetch` under the operator's rules; without it every call fails. */
+  private readonly egress?: Egress;
   constructor(
     state: ReplicatedState,
     log: CommandLog,
@@ -93,7 +102,9 @@ export class ExecutionService {
     options: ExecutionServiceOptions,
     logger?: Logger,
     observer?: ExecutionObserver,
+    egress?: Egress,
   ) {
+    this.egress = egress;
     this.commandLog = log;
     this.pool = pool;
     this.sessions = sessions;
@@ -101,6 +112,7 @@ export class ExecutionService {
     this.logger = logger;
     this.observer = observer;
     this.admission = new Admission(options.maxConcurrent, options.maxQueue);
+    this.quotas = new SubjectQuotas(state, options.quotas ?? NO_QUOTAS);
     this.records = new ExecutionRecords(state, log, (id) => {
       // A cancel asked for on another node reaches the owner through the replicated record.
       if (this.records.cancelRequested(id)) this.local.get(id)?.controller.abort();
@@ -123,10 +135,12 @@ export class ExecutionService {
     const plan = r.session !== null || r.heap !== null ? await this.sessions.prepare(r) : null;
 
     if (this.draining) throw unavailable(`${SHUTTING_DOWN}; retry on another node`, 1);
+    const endQuota = this.quotas.admit(r);
     let ticket: Ticket;
     try {
-      ticket = this.admission.admit();
+      ticket = withRelease(this.admission.admit(), endQuota);
     } catch (err) {
+      endQuota();
       this.observer?.admissionRejected();
       throw err;
     }
@@ -310,6 +324,7 @@ export class ExecutionService {
       startedAt: null,
       finishedAt: null,
       durationMs: null,
+      ...keptCode(r.code),
       subject: r.subject,
       boot: this.boot,
       idempotencyKey: r.idempotencyKey,
@@ -362,9 +377,11 @@ export class ExecutionService {
       try {
         if (plan === null) {
           const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now(), ...(r.inputs ? { inputs: r.inputs } : {}) };
-          return this.finish(run, running, this.outcomeFields(await this.pool.run(step, r.limits, signal, live.hooks), t0));
+          const outcome = await this.pool.run(step, r.limits, signal, this.hostCalls(r), live.hooks);
+          this.quotas.charge(r.subject, outcome.cpuMs);
+          return this.finish(run, running, this.outcomeFields(outcome, t0));
         }
-        return await this.step(run, running, plan, t0, live);
+        return await this.step(run, running, plan, t0, this.hostCalls(r), live);
       } catch (caught) {
         // A cell the TypeScript compiler could not handle ran nothing: the caller's to fix, never committed.
         const err = caught instanceof CompilerFailure ? invalidParams(caught.message) : caught;
@@ -406,11 +423,19 @@ export class ExecutionService {
    * record in one command. A lost compare-and-set on the head (another node's step won) runs it again
    * on the new head; a stopped step (timeout, memory cap, cancel) is not committed and is recorded alone.
    */
-  private async step(run: LocalRun, running: ExecutionRecord, plan: SessionStep, t0: number, live: { hooks: RunHooks }): Promise<ExecutionRecord> {
+  private async step(
+    run: LocalRun,
+    running: ExecutionRecord,
+    plan: SessionStep,
+    t0: number,
+    hostCalls: HostCallPerformer | undefined,
+    live: { hooks: RunHooks },
+  ): Promise<ExecutionRecord> {
     for (let attempt = 0; ; attempt++) {
       // A run again after a lost compare-and-set prints its lines anew: only the first is shown live.
       if (attempt > 0) run.live?.close();
-      const tried = await plan.run(run.controller.signal, attempt === 0 ? live.hooks : undefined);
+      const tried = await plan.run(run.controller.signal, hostCalls, attempt === 0 ? live.hooks : undefined);
+      this.quotas.charge(running.subject, tried.outcome.cpuMs);
       // The sandbox is done with it: the CPU slot goes to the next run while this one waits for a quorum.
       run.ticket.release();
       const record = this.finished(running, tried, t0);
@@ -422,6 +447,10 @@ export class ExecutionService {
       }
       if (plan.settle(verdict)) return this.settle(run, record);
     }
+  }
+
+  private hostCalls(r: CheckedRequest): HostCallPerformer | undefined {
+    return this.egress?.performer({ subject: r.subject, scopes: r.scopes });
   }
 
   /** The final record of a session step: its outcome and its place in the session. */

@@ -1,4 +1,4 @@
-import { refuseStep, SESSION_MODULE, writeStep, type StepCommand, type StepVerdict } from '../sessions/index.ts';
+import { refuseStep, SESSION_MODULE, stepColdReads, writeStep, type StepCommand, type StepVerdict } from '../sessions/index.ts';
 import type { Command, Json, StateModule, Tx } from '../store/index.ts';
 import type { ConsoleLine } from '../sandbox/index.ts';
 import { FINISHED, type ExecutionRecord } from './types.ts';
@@ -17,6 +17,7 @@ import { FINISHED, type ExecutionRecord } from './types.ts';
  *                            order (bytes: its size as JSON; a bare id in data from before sizes)
  *   meta/fin                 { next, oldest, bytes }: the window of fin/ that still has records,
  *                            and the size of the records in it
+ *   heapref/<heap>           how many records name session state <heap> (it is kept while they are)
  *
  * A session step commits with its finished record in one command (`execution.step`), applied here:
  * the step goes through the session module's reducer over its namespace, in the same transaction.
@@ -82,10 +83,10 @@ export const recordKey = (id: string) => `rec/${id}`;
 export const bodyKey = (id: string) => `body/${id}`;
 
 /** What a large record keeps on disk only: everything that can be large (artifacts' bytes too). */
-export type ExecutionBody = Pick<ExecutionRecord, 'result' | 'resultText' | 'console' | 'error' | 'artifacts'>;
+export type ExecutionBody = Pick<ExecutionRecord, 'result' | 'resultText' | 'console' | 'error' | 'code' | 'artifacts'>;
 
-// A record whose console, result and error take more characters than this keeps them cold (and out
-// of list pages); the first kilobyte of the error message stays with the record.
+// A record whose console, result, error and code take more characters than this keeps them cold (and
+// out of list pages); the first kilobyte of the error message stays with the record.
 const BODY_INLINE_CHARS = 4096;
 const SUMMARY_ERROR_MESSAGE_CHARS = 1024;
 
@@ -95,7 +96,8 @@ const SUMMARY_ERROR_MESSAGE_CHARS = 1024;
  */
 export function splitBody(record: ExecutionRecord): { summary: ExecutionRecord; body: ExecutionBody | null } {
   if (record.bodyOmitted || bodyChars(record) <= BODY_INLINE_CHARS) return { summary: record, body: null };
-  const { result, resultText, console, error, artifacts } = record;
+  const { result, resultText, console, error, code, ...rest } = record;
+  const artifacts = record.artifacts;
   const summaryError = error && {
     ...error,
     message: error.message.length > SUMMARY_ERROR_MESSAGE_CHARS ? `${error.message.slice(0, SUMMARY_ERROR_MESSAGE_CHARS)}…` : error.message,
@@ -103,7 +105,7 @@ export function splitBody(record: ExecutionRecord): { summary: ExecutionRecord; 
   };
   return {
     summary: {
-      ...record,
+      ...rest,
       result: null,
       resultText: null,
       console: [],
@@ -112,13 +114,13 @@ export function splitBody(record: ExecutionRecord): { summary: ExecutionRecord; 
       ...(artifacts ? { artifacts: artifacts.map(({ data: _data, ...meta }) => meta) } : {}),
       bodyOmitted: true,
     },
-    body: { result, resultText, console, error, ...(artifacts ? { artifacts } : {}) },
+    body: { result, resultText, console, error, ...(code !== undefined ? { code } : {}), ...(artifacts ? { artifacts } : {}) },
   };
 }
 
 /** Characters of what can be large in a record (the wire view shows the console twice). */
-export function bodyChars(e: Pick<ExecutionRecord, 'resultText' | 'console' | 'error' | 'artifacts'>): number {
-  let chars = (e.resultText?.length ?? 0) + (e.error ? e.error.message.length + (e.error.stack?.length ?? 0) : 0);
+export function bodyChars(e: Pick<ExecutionRecord, 'resultText' | 'console' | 'error' | 'code' | 'artifacts'>): number {
+  let chars = (e.resultText?.length ?? 0) + (e.error ? e.error.message.length + (e.error.stack?.length ?? 0) : 0) + (e.code?.length ?? 0);
   for (const line of e.console) chars += 2 * line.text.length + 24;
   for (const a of e.artifacts ?? []) chars += (a.data?.length ?? 0) + a.name.length + a.mimeType.length + 48;
   return chars;
@@ -133,12 +135,32 @@ export interface LiveConsole {
   lines: ConsoleLine[];
   truncated: boolean;
 }
+
+const heapRefKey = (heap: string) => `heapref/${heap}`;
+
+/** Whether a retained record names session state `heap` (the sessions module asks before collecting it). */
+export function heldByRecords(tx: Tx, heap: string): boolean {
+  return tx.namespace(EXECUTION_MODULE).get(heapRefKey(heap)) !== undefined;
+}
+
+/** Moves one record's hold from state `from` to state `to` (either may be null). */
+function moveHeapRef(tx: Tx, from: string | null | undefined, to: string | null | undefined): void {
+  if (from === to) return;
+  if (to) tx.put(heapRefKey(to), ((tx.get(heapRefKey(to)) as number | undefined) ?? 0) + 1);
+  if (from) {
+    const left = ((tx.get(heapRefKey(from)) as number | undefined) ?? 1) - 1;
+    if (left > 0) tx.put(heapRefKey(from), left);
+    else tx.del(heapRefKey(from));
+  }
+}
 const activeKey = (id: string) => ACTIVE + id;
 const META = 'meta/fin';
 
 export const executionModule: StateModule = {
   name: EXECUTION_MODULE,
   coldPrefixes: ['body/'],
+  // A step with its record applies the session module's reducer, which reads the step's parent.
+  coldReads: (cmd) => (cmd.type === 'execution.step' ? stepColdReads((cmd as ExecutionStepCommand).step as unknown as StepCommand) : []),
   apply(cmd: Command, tx: Tx): Json | undefined {
     switch (cmd.type) {
       case 'execution.create':
@@ -166,6 +188,7 @@ function create(record: ExecutionRecord, tx: Tx): RecordVerdict {
   const claimed = claim(record, tx);
   if (claimed) return claimed;
   putRecord(tx, record);
+  moveHeapRef(tx, null, record.heap);
   tx.put(activeKey(record.id), true);
   return { ok: true };
 }
@@ -197,6 +220,7 @@ function finish(record: ExecutionRecord, retention: Retention, tx: Tx): RecordVe
   }
   const { summary, body } = splitBody(current?.cancelRequested ? { ...record, cancelRequested: true } : record);
   putRecord(tx, summary);
+  moveHeapRef(tx, current?.heap, record.heap);
   if (body) tx.put(bodyKey(record.id), body as unknown as Json);
   tx.del(activeKey(record.id));
   tx.del(liveKey(record.id));
@@ -231,6 +255,7 @@ function prune(n: number, tx: Tx): number {
   const record = tx.get(recordKey(id)) as ExecutionRecord | undefined;
   if (record) {
     tx.del(recordKey(id));
+    moveHeapRef(tx, record.heap, null);
     if (record.bodyOmitted) tx.del(bodyKey(id));
     releaseKey(record, tx);
   }

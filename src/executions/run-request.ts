@@ -26,6 +26,9 @@ export interface CheckedRequest {
   subject: string | null;
   /** What the request handed in (null: nothing); recorded with a session's step. */
   inputs: StepInputs | null;
+  /** The caller's token scopes, for egress rules that name scopes. */
+  scopes: string[];
+  upgradePackages: boolean;
 }
 
 /** The heap limit of a run that asks for none. */
@@ -88,6 +91,8 @@ export function checkRunRequest(req: RunRequest, o: LimitsOptions): CheckedReque
     idempotencyKey,
     subject: req.subject ?? null,
     inputs,
+    scopes: req.scopes ?? [],
+    upgradePackages: req.upgradePackages === true,
   };
 }
 

@@ -10,9 +10,11 @@ export interface RunRequest {
   timeoutSecs?: number;
   tags?: Record<string, string>;
   idempotencyKey?: string; // a retried request returns the first execution
+  upgradePackages?: boolean; // in a session: import the newest approved versions instead of the pinned ones
   subject?: string; // OAuth subject that owns it (undefined = auth off)
   inputs?: Record<string, Json>; // named JSON values, `inputs.<name>` in the code
   files?: Record<string, { mimeType: string; data: Uint8Array }>; // named files, `inputs.<name>` as File
+  scopes?: string[]; // the caller's token scopes (egress rules may name them); not recorded
 }
 
 export type ExecutionStatus = 'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';
@@ -36,6 +38,10 @@ export interface Execution {
   durationMs: number | null;
   /** Files the run attached, in order (absent: none). `data` (base64) is left out of list pages. */
   artifacts?: ArtifactRecord[];
+  /** The code it ran, at most KEPT_CODE_BYTES of it (kept-code.ts); absent in records made before records kept code. */
+  code?: string;
+  /** UTF-8 size of the whole code: more than `code` holds when it was cut. */
+  codeBytes?: number;
   /** In a list page: its console, result and error stack were left out for size (get the execution for them). */
   bodyOmitted?: true;
 }

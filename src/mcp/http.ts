@@ -13,7 +13,7 @@ import { LogLevels } from './log-levels.ts';
 import { modernLane } from './modern-http.ts';
 import { progressTokenOf } from './progress.ts';
 import { createMcpServer } from './server.ts';
-import { TASK_TOOL, toolScope } from './tools.ts';
+import { READ_SCOPE, TASK_TOOL, toolScope } from './tools.ts';
 
 export const MCP_PATH = '/mcp';
 
@@ -156,14 +156,18 @@ function streamsProgress(ctx: Koa.Context, body: unknown): boolean {
   );
 }
 
-/** The bearer check for a JSON-RPC body: a tool call needs its tool's scope, anything else a valid token. */
+/**
+ * The bearer check for a JSON-RPC body: a tool call needs its tool's scope, reading a resource the read
+ * scope (what list_packages needs), anything else a valid token.
+ */
 function scopeGuard(guard: Guard): Koa.Middleware {
   return (ctx, next) => {
     const body: unknown = ctx.request.body;
     const messages = Array.isArray(body) ? body : [body];
     const scopes = new Set<string>();
     for (const m of messages as Array<{ method?: unknown; params?: { name?: unknown } }>) {
-      const scope = m?.method === 'tools/call' && typeof m.params?.name === 'string' ? toolScope(m.params.name) : undefined;
+      const scope =
+        m?.method === 'tools/call' && typeof m.params?.name === 'string' ? toolScope(m.params.name) : m?.method === 'resources/read' ? READ_SCOPE : undefined;
       if (scope) scopes.add(scope);
     }
     const checks = scopes.size ? [...scopes].map(guard) : [guard('')];

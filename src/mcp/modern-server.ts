@@ -1,27 +1,25 @@
 import { z } from 'zod';
-import { Server, type CallToolResult, type ListToolsResult } from '@modelcontextprotocol/server';
+import { ResourceNotFoundError, Server, type CallToolResult, type ListResourcesResult, type ListToolsResult } from '@modelcontextprotocol/server';
 import type { EdgeDomain } from '../api/domain.ts';
 import type { EdgeLimits } from '../api/operations.ts';
+import { packageCatalog } from './package-catalog.ts';
 import { CACHE_HINTS, CAPABILITIES_KEY, EXTENSIONS, SERVED_VERSIONS } from './revision-2026-07-28.ts';
 import { listResources, listResourceTemplates, readResource } from './resources.ts';
-import { CAPABILITIES, INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall, subjectOf } from './server.ts';
+import { CAPABILITIES, INSTRUCTIONS, SERVER_INFO, answerToolCall, subjectOf } from './server.ts';
 import { LOG_LEVEL_OF, progressTokenOf, watchedRun } from './progress.ts';
 import { declaresTasks, missingTasksCapability, modernTasks } from './tasks.ts';
 import { TASK_TOOL } from './tools.ts';
 
 /**
- * The modern lane (2026-07-28): a v2 SDK `Server` with the same tools as the legacy lane's v1 `Server`.
- * The SDK answers `server/discover` from these capabilities, adds `resultType` and the server's identity
- * to every result and the caching hints to `tools/list`. On stdio the same server also answers an
- * `initialize` (the v2 SDK serves both eras there), so stdio needs no second lane.
+ * The modern lane (2026-07-28): a v2 SDK `Server` with the same tools and resources as the legacy lane's
+ * v1 `Server`. The SDK answers `server/discover` from these capabilities, adds `resultType` and the
+ * server's identity to every result and the caching hints to the list results. On stdio the same server
+ * also answers an `initialize` (the v2 SDK serves both eras there), so stdio needs no second lane.
  */
-/**
- * The legacy lane's list, typed for v2 (v1 types schema properties as `object`, v2 as JSON values),
- * without `execution.taskSupport`: 2026-07-28 tasks are server-directed (SEP-2663), not per tool.
- */
-const MODERN_LIST = { tools: LIST_RESULT.tools.map(({ execution: _execution, ...tool }) => tool) } as unknown as ListToolsResult;
-
 export function createModernServer(domain: EdgeDomain, limits: EdgeLimits): Server {
+  // The legacy lane's list, typed for v2 (v1 types schema properties as `object`, v2 as JSON values),
+  // without `execution.taskSupport`: 2026-07-28 tasks are server-directed (SEP-2663), not per tool.
+  const tools = { tools: packageCatalog(domain).tools.map(({ execution: _execution, ...tool }) => tool) } as unknown as ListToolsResult;
   const server = new Server(SERVER_INFO, {
     // `logging`: console lines of a streamed run go out as log messages, at the request's own `logLevel`
     // (2026-07-28 deprecates logging but keeps it working; stdio's legacy clients set a level as before).
@@ -31,10 +29,14 @@ export function createModernServer(domain: EdgeDomain, limits: EdgeLimits): Serv
     // The v2 SDK serves the modern era only for revisions listed here (its default lists the legacy ones).
     supportedProtocolVersions: [...SERVED_VERSIONS],
   });
-  server.setRequestHandler('tools/list', () => MODERN_LIST);
-  server.setRequestHandler('resources/list', () => listResources());
+  server.setRequestHandler('tools/list', () => tools);
+  server.setRequestHandler('resources/list', () => listResources(domain) as ListResourcesResult);
   server.setRequestHandler('resources/templates/list', () => listResourceTemplates());
-  server.setRequestHandler('resources/read', (req, ctx) => readResource(domain, limits, req.params.uri, subjectOf(ctx.http?.authInfo)));
+  server.setRequestHandler('resources/read', async (req, ctx) => {
+    const answer = await readResource(domain, limits, req.params.uri, subjectOf(ctx.http?.authInfo));
+    if (!answer) throw new ResourceNotFoundError(req.params.uri);
+    return answer;
+  });
   const caller = (ctx: { mcpReq: { signal: AbortSignal }; http?: { authInfo?: import('@modelcontextprotocol/sdk/server/auth/types.js').AuthInfo } }) => ({
     subject: subjectOf(ctx.http?.authInfo),
     signal: ctx.mcpReq.signal,

@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
+import type { Resource } from '@modelcontextprotocol/sdk/types.js';
 import type { EdgeDomain } from '../api/domain.ts';
 import type { EdgeLimits } from '../api/operations.ts';
 import { UserError } from '../errors.ts';
 import { artifactOf } from '../executions/artifacts.ts';
+import { packageCatalog } from './package-catalog.ts';
 
 /**
  * The MCP resources raftbox serves, in both lanes: the documents an agent needs to write code for the
- * sandbox (what it offers, its limits on this server, examples), and the artifacts of executions
+ * sandbox (what it offers, its limits on this server, examples), the packages it can import
+ * (package-catalog.ts), and the artifacts of executions
  * (`raftbox://executions/{execution_id}/artifacts/{name}`, the target of the `resource_link`s a large
  * artifact is answered with; any node serves them, since they are replicated with the record).
  */
@@ -71,9 +74,9 @@ const ARTIFACT_URI = /^raftbox:\/\/executions\/([^/]+)\/artifacts\/([^/]+)$/;
 
 export const artifactUri = (executionId: string, name: string) => `raftbox://executions/${executionId}/artifacts/${encodeURIComponent(name)}`;
 
-/** `resources/list`: the documents (artifacts are many and come and go: they are reached by template). */
-export function listResources(): { resources: Array<Omit<DocResource, 'text'>> } {
-  return { resources: DOC_RESOURCES.map(({ text: _text, ...r }) => r) };
+/** `resources/list`: the documents and the packages (artifacts are many and come and go: they are reached by template). */
+export function listResources(domain: EdgeDomain): { resources: Resource[] } {
+  return { resources: [...DOC_RESOURCES.map(({ text: _text, ...r }) => r), ...packageCatalog(domain).resources] };
 }
 
 export function listResourceTemplates() {
@@ -89,24 +92,25 @@ export function listResourceTemplates() {
   };
 }
 
-/** The MCP error a `resources/read` of an unknown resource gets (-32002 in the specification). */
-export function resourceNotFound(uri: string): Error {
-  return Object.assign(new Error(`Resource not found: ${uri}`), { code: -32002, data: { uri } });
-}
-
-/** `resources/read`: a document's text, or an artifact's bytes (text for text types, base64 otherwise). */
+/**
+ * `resources/read`: a document's text, the packages, or an artifact's bytes (text for text types,
+ * base64 otherwise); undefined for a URI this node does not serve (each lane answers that in its
+ * revision's terms).
+ */
 export async function readResource(domain: EdgeDomain, limits: EdgeLimits, uri: string, subject: string | undefined) {
   const doc = DOC_RESOURCES.find((d) => d.uri === uri);
   if (doc) return { contents: [{ uri, mimeType: doc.mimeType, text: doc.text(limits) }] };
+  const packages = packageCatalog(domain).read(uri);
+  if (packages) return packages;
   const match = ARTIFACT_URI.exec(uri);
-  if (!match) throw resourceNotFound(uri);
+  if (!match) return undefined;
   let artifact;
   try {
     const e = await domain.executions.get(decodeURIComponent(match[1]!), { subject });
     artifact = artifactOf(e, decodeURIComponent(match[2]!));
   } catch (err) {
     // Unknown or someone else's execution, or no such artifact: the same answer, as over REST.
-    if (err instanceof UserError && err.status === 404) throw resourceNotFound(uri);
+    if (err instanceof UserError && err.status === 404) return undefined;
     throw err;
   }
   const content = isTextType(artifact.mimeType)

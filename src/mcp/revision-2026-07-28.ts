@@ -26,7 +26,7 @@ export const LEGACY_REVISIONS: readonly string[] = LEGACY_VERSIONS;
 export const SERVED_VERSIONS: readonly string[] = [...MODERN_VERSIONS, ...LEGACY_REVISIONS];
 
 /**
- * How long a client or a shared cache may keep raftbox's tool list and discovery answer. The tools are
+ * How long a client or a shared cache may keep raftbox's tool list, packages resource and discovery answer. The tools are
  * the same for every caller (access is checked per call, by scope), so `public`; they change only with a
  * new raftbox version, and five minutes bounds how long a rolling upgrade shows the old list.
  */
@@ -34,6 +34,9 @@ export const LIST_TTL_MS = 300_000;
 export const CACHE_HINTS = {
   'server/discover': { ttlMs: LIST_TTL_MS, cacheScope: 'public' },
   'tools/list': { ttlMs: LIST_TTL_MS, cacheScope: 'public' },
+  // The packages resource: a node's package set is fixed at start, like its tools.
+  'resources/list': { ttlMs: LIST_TTL_MS, cacheScope: 'public' },
+  'resources/read': { ttlMs: LIST_TTL_MS, cacheScope: 'public' },
 } as const;
 
 /**

@@ -10,6 +10,7 @@ import {
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
+  McpError,
   ReadResourceRequestSchema,
   SetLevelRequestSchema,
   type CallToolResult,
@@ -17,10 +18,11 @@ import {
 import type { EdgeDomain } from '../api/domain.ts';
 import type { EdgeLimits } from '../api/operations.ts';
 import type { LogLevels } from './log-levels.ts';
+import { packageCatalog } from './package-catalog.ts';
 import { LOG_LEVEL_OF, progressTokenOf, watchedRun } from './progress.ts';
 import { listResources, listResourceTemplates, readResource } from './resources.ts';
 import { LEGACY_TASKS_CAPABILITY, legacyTasks } from './tasks.ts';
-import { TASK_TOOL, TOOLS, callTool, hasTool } from './tools.ts';
+import { TASK_TOOL, callTool, hasTool } from './tools.ts';
 
 export const SERVER_INFO = { name: 'raftbox', version: '0.1.0' };
 
@@ -30,11 +32,13 @@ export const INSTRUCTIONS =
   'or `heap` to fork from an earlier state. Long runs: `async: true`, then get_execution. The resources ' +
   'raftbox://docs/sandbox-api, raftbox://docs/limits and raftbox://docs/examples say what the sandbox offers.';
 
-/** What both lanes declare: tools, and the documents as resources (neither list ever changes). */
+/** What both lanes' servers declare: the tools, and the resources (resources.ts: documents, packages, artifacts). */
 export const CAPABILITIES = { tools: { listChanged: false }, resources: { listChanged: false, subscribe: false } };
 
-/** The tool list as both SDKs answer it (built once, see tools.ts). */
-export const LIST_RESULT = { tools: TOOLS };
+/** A `resources/read` of a URI raftbox does not serve: -32602 with the URI, on every revision (2026-07-28 requires it; v1 always did). */
+export function resourceNotFound(uri: string): Error {
+  return new McpError(ErrorCode.InvalidParams, `Resource not found: ${uri}`, { uri });
+}
 
 /** A `tools/call` as either SDK hands it over: the params, the request's abort signal, the bearer token's info. */
 export function answerToolCall(
@@ -46,7 +50,8 @@ export function answerToolCall(
   // Not McpError: its message would read "MCP error -32602: unknown tool …" on the wire, and the
   // client adds that prefix once more.
   if (!hasTool(params.name)) throw Object.assign(new Error(`unknown tool ${params.name}`), { code: ErrorCode.InvalidParams });
-  return callTool(domain, params.name, params.arguments, { edge: 'mcp', signal: extra.signal, subject: subjectOf(extra.authInfo) }, limits);
+  const subject = subjectOf(extra.authInfo);
+  return callTool(domain, params.name, params.arguments, { edge: 'mcp', signal: extra.signal, subject, scopes: extra.authInfo?.scopes }, limits);
 }
 
 /** The token's subject, which owns executions (undefined with auth off). */
@@ -63,20 +68,25 @@ export function subjectOf(authInfo: AuthInfo | undefined): string | undefined {
 export function createMcpServer(domain: EdgeDomain, limits: EdgeLimits, logLevels: LogLevels): Server {
   const capabilities = { ...CAPABILITIES, tasks: LEGACY_TASKS_CAPABILITY, logging: {} };
   const server = new Server(SERVER_INFO, { capabilities, instructions: INSTRUCTIONS });
+  const catalog = packageCatalog(domain);
   const caller = (extra: { signal: AbortSignal; authInfo?: AuthInfo }) => ({ subject: subjectOf(extra.authInfo), signal: extra.signal });
   // Kept per caller on this node (log-levels.ts), not by the SDK: a pooled server serves many callers.
   server.setRequestHandler(SetLevelRequestSchema, (req, extra) => {
     logLevels.set(subjectOf(extra.authInfo) ?? '', req.params.level);
     return {};
   });
-  server.setRequestHandler(ListToolsRequestSchema, () => LIST_RESULT);
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: catalog.tools }));
   server.setRequestHandler(GetTaskRequestSchema, (req, extra) => legacyTasks.get(domain, req.params.taskId, caller(extra)));
   server.setRequestHandler(GetTaskPayloadRequestSchema, (req, extra) => legacyTasks.result(domain, limits, req.params.taskId, caller(extra)));
   server.setRequestHandler(ListTasksRequestSchema, (req, extra) => legacyTasks.list(domain, req.params?.cursor, caller(extra)));
   server.setRequestHandler(CancelTaskRequestSchema, (req, extra) => legacyTasks.cancel(domain, req.params.taskId, caller(extra)));
-  server.setRequestHandler(ListResourcesRequestSchema, () => listResources());
+  server.setRequestHandler(ListResourcesRequestSchema, () => listResources(domain));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => listResourceTemplates());
-  server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => readResource(domain, limits, req.params.uri, subjectOf(extra.authInfo)));
+  server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
+    const answer = await readResource(domain, limits, req.params.uri, subjectOf(extra.authInfo));
+    if (!answer) throw resourceNotFound(req.params.uri);
+    return answer;
+  });
   server.setRequestHandler(CallToolRequestSchema, (req, extra) => {
     if (req.params.task) return legacyTasks.create(domain, limits, req.params, caller(extra));
     const progressToken = progressTokenOf(req.params);

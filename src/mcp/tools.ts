@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { UserError } from '../errors.ts';
 import type { EdgeDomain } from '../api/domain.ts';
-import { OPERATIONS, parseArgs, type CallContext, type EdgeLimits, type Operation } from '../api/operations.ts';
+import { OPERATIONS, parseArgs, type CallContext, type EdgeLimits, type Operation, type Scope } from '../api/operations.ts';
 import { artifactBlocks, hasArtifacts } from './artifact-content.ts';
 
 const schemaOf = (t: z.ZodType, io: 'input' | 'output') => {
@@ -34,6 +34,9 @@ export const TOOLS: Tool[] = OPERATIONS.map((op) => ({
   // 2025-11-25 core tasks: a run may be called as a task (src/mcp/tasks.ts); nothing else is long.
   ...(op.tool === TASK_TOOL ? { execution: { taskSupport: 'optional' as const } } : {}),
 }));
+
+/** What reading the MCP resources needs (they list what list_packages lists). */
+export const READ_SCOPE: Scope = 'raftbox:read';
 
 /** The scope a tool needs, for the HTTP bearer check before the call reaches the SDK. */
 export const toolScope = (name: string): string | undefined => byName.get(name)?.scope;

@@ -1,3 +1,4 @@
+import type { EgressOutcome } from '../egress/index.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** What the scrape-time gauges read: each is cheap and synchronous (no I/O, no Raft round). */
@@ -15,6 +16,10 @@ export interface NodeGauges {
   pool(): { isolates: number; idle: number; waiting: number };
   admission(): { running: number; queued: number };
   liveSessions(): number;
+  /** Releases of session state objects waiting to be collected. */
+  collectQueue(): number;
+  /** The quota use of the subjects that ran on this node in the last minute (a bounded few). */
+  usage(): Array<{ subject: string | null; liveSessions: number; storedBytes: number; concurrentRuns: number; cpuSecsLastMinute: number }>;
 }
 
 export type TokenOutcome = 'issued' | 'refreshed' | 'rejected' | 'revoked';
@@ -40,6 +45,9 @@ export class Metrics {
   private readonly snapshots: Counter<'kind'>;
   private readonly snapshotBytes: Gauge;
   private readonly tokens: Counter<'outcome'>;
+  private readonly egressRequests: Counter<'outcome' | 'rule'>;
+  private readonly egressBytes: Counter<'direction'>;
+  private readonly egressSeconds: Histogram;
 
   constructor() {
     const registers = [this.registry];
@@ -49,12 +57,17 @@ export class Metrics {
     this.admissionRejections = new Counter({ name: 'raftbox_admission_rejections_total', help: 'Runs refused with 429 because the admission queue was full.', registers });
     this.replaySeconds = new Histogram({ name: 'raftbox_session_replay_seconds', help: 'Time to rebuild a warm session isolate by replaying journal steps (count = replays).', buckets: RUN_BUCKETS, registers });
     this.proposalSeconds = new Histogram({ name: 'raftbox_raft_proposal_seconds', help: 'Raft proposals from propose to local apply, by outcome.', labelNames: ['outcome'], buckets: RAFT_BUCKETS, registers });
-    this.snapshots = new Counter({ name: 'raftbox_raft_snapshots_total', help: 'Raft snapshots taken locally or installed from the leader.', labelNames: ['kind'], registers });
-    this.snapshotBytes = new Gauge({ name: 'raftbox_raft_snapshot_bytes', help: 'Size of the latest snapshot taken or installed.', registers });
+    this.snapshots = new Counter({ name: 'raftbox_raft_snapshots_total', help: 'Raft snapshots taken locally, streamed to a follower, or installed from the leader.', labelNames: ['kind'], registers });
+    this.snapshotBytes = new Gauge({ name: 'raftbox_raft_snapshot_bytes', help: 'Bytes of the latest snapshot streamed to a follower or installed from the leader.', registers });
     this.tokens = new Counter({ name: 'raftbox_oauth_tokens_total', help: 'OAuth token outcomes: issued, refreshed, rejected (a bearer token refused), revoked.', labelNames: ['outcome'], registers });
+    // `rule` is the text of the operator's allowing rule ('' when none matched): a closed set the operator wrote.
+    this.egressRequests = new Counter({ name: 'raftbox_egress_requests_total', help: 'Sandbox fetch calls this node performed or refused, by outcome and allowing rule.', labelNames: ['outcome', 'rule'], registers });
+    this.egressBytes = new Counter({ name: 'raftbox_egress_bytes_total', help: 'Body bytes of sandbox fetch calls: sent (request bodies) and received (response bodies).', labelNames: ['direction'], registers });
+    this.egressSeconds = new Histogram({ name: 'raftbox_egress_request_duration_seconds', help: 'Time of one sandbox fetch call, redirects and body included.', buckets: RAFT_BUCKETS.concat([10, 30]), registers });
+    for (const direction of ['sent', 'received']) this.egressBytes.inc({ direction }, 0);
     for (const status of ['completed', 'failed', 'timeout', 'memory_limit', 'cancelled']) this.executions.inc({ status }, 0);
     for (const outcome of ['issued', 'refreshed', 'rejected', 'revoked'] satisfies TokenOutcome[]) this.tokens.inc({ outcome }, 0);
-    for (const kind of ['taken', 'installed']) this.snapshots.inc({ kind }, 0);
+    for (const kind of ['taken', 'sent', 'installed']) this.snapshots.inc({ kind }, 0);
   }
 
   // ---- observers, called by the parts (cheap: a counter or histogram update) ----------------------
@@ -76,13 +89,20 @@ export class Metrics {
     this.proposalSeconds.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
   }
 
-  snapshot(kind: 'taken' | 'installed', bytes: number): void {
+  snapshot(kind: 'taken' | 'sent' | 'installed', bytes: number | null): void {
     this.snapshots.inc({ kind });
-    this.snapshotBytes.set(bytes);
+    if (bytes !== null) this.snapshotBytes.set(bytes);
   }
 
   token(outcome: TokenOutcome): void {
     this.tokens.inc({ outcome });
+  }
+
+  egressRequest(outcome: EgressOutcome, rule: string, seconds: number, bytesSent: number, bytesReceived: number): void {
+    this.egressRequests.inc({ outcome, rule });
+    this.egressSeconds.observe(seconds);
+    this.egressBytes.inc({ direction: 'sent' }, bytesSent);
+    this.egressBytes.inc({ direction: 'received' }, bytesReceived);
   }
 
   // ---- state read at scrape time --------------------------------------------------------------------
@@ -97,6 +117,7 @@ export class Metrics {
     gauge('raftbox_pool_isolates', 'Isolates alive in the stateless pool (idle or busy).', () => node.pool().isolates);
     gauge('raftbox_pool_idle_isolates', 'Idle isolates in the stateless pool.', () => node.pool().idle);
     gauge('raftbox_live_sessions', 'Warm session isolates held on this node.', () => node.liveSessions());
+    gauge('raftbox_session_collect_queue', 'Releases of session state objects waiting for the leader to collect them.', () => node.collectQueue());
     gauge('raftbox_raft_term', 'Current Raft term.', () => node.raft().term);
     gauge('raftbox_raft_commit_index', 'Highest log index known committed.', () => node.raft().commit);
     gauge('raftbox_raft_applied_index', 'Highest log index applied to the state machine.', () => node.raft().applied);
@@ -110,6 +131,23 @@ export class Metrics {
       collect() {
         const role = node.raft().role;
         for (const r of ROLES) this.set({ role: r }, r === role ? 1 : 0);
+      },
+    });
+    // Only subjects active on this node lately, and a bounded number of them: labels stay few.
+    new Gauge({
+      name: 'raftbox_quota_usage',
+      help: 'Use of each quota by the subjects that ran here in the last minute (subject "" with OAuth off).',
+      labelNames: ['subject', 'quota'],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of node.usage()) {
+          const subject = u.subject ?? '';
+          this.set({ subject, quota: 'live_sessions' }, u.liveSessions);
+          this.set({ subject, quota: 'stored_bytes' }, u.storedBytes);
+          this.set({ subject, quota: 'concurrent_runs' }, u.concurrentRuns);
+          this.set({ subject, quota: 'cpu_secs_last_minute' }, u.cpuSecsLastMinute);
+        }
       },
     });
     // Per-peer series exist only on the leader (only it tracks progress); reset drops stale peers.

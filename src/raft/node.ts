@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { bootstrapLog, encodeConfChange } from './conf-change.ts';
-import { bootCore, runReady, unrestoredSnapshot, type ReadyIO } from './driver.ts';
+import { bootCore, runReady, type ReadyIO } from './driver.ts';
 import { LearnerSilentError, NotLeaderError, ProposalDroppedError, RaftStoppedError, RaftTimeoutError } from './errors.ts';
 import { callLeader, encodeConf, encodeTransfer, LeaderUnavailableError, serveLeaderCall, type LeaderOp, type LeaderSide, type Position } from './leader-rpc.ts';
 import { cloneConf, type Raft } from './raft.ts';
@@ -16,14 +16,25 @@ import { LEARNER_SILENCE_ELECTIONS, learnerReadiness } from './learner-promotion
 import { ReadBarriers } from './read-barriers.ts';
 import { RaftStorage } from './storage.ts';
 import { PeerTransport } from './transport.ts';
-import { EntryType, type ConfChange, type Entry, type LogEntry, type Message, type NodeId, type Role, type Snapshot } from './types.ts';
+import { EntryType, MessageType, type ConfChange, type Entry, type LogEntry, type Message, type NodeId, type Role, type Snapshot, type SnapshotRestore } from './types.ts';
 
+/**
+ * What raft drives. Its snapshots are its own store: raft's snapshot records only where it stands
+ * (index, term, membership); what a follower receives is streamed from the state machine.
+ */
 export interface StateMachine {
-  /** Deterministic; persists effects and the applied index atomically; one result per entry. */
+  /**
+   * Deterministic; persists effects and the applied index atomically; one result per entry. Entries
+   * at or below `appliedIndex()` (a restored snapshot covers them) are skipped, answered undefined.
+   */
   apply(entries: readonly Entry[]): Promise<unknown[]>;
   appliedIndex(): number;
-  snapshot(): Promise<{ index: number; term: number; data: Uint8Array }>;
-  restore(s: { index: number; term: number; data: Uint8Array }): Promise<void>;
+  /** Makes everything applied so far durable on its own: raft then compacts its log behind it. */
+  persist(): Promise<void>;
+  /** The state in chunks, a consistent view that includes at least everything applied when it is called. */
+  snapshotChunks(): AsyncIterable<Uint8Array>;
+  /** Starts receiving a snapshot (one at a time). */
+  beginRestore(): Promise<SnapshotRestore>;
 }
 
 export interface RaftNodeOptions {
@@ -41,8 +52,10 @@ export interface RaftNodeOptions {
   tickMs?: number;
   electionTicks?: number;
   heartbeatTicks?: number;
-  /** Take a state-machine snapshot and compact the log every this many applied entries. */
+  /** Take a state-machine snapshot and compact the log every this many applied entries... */
   snapshotEvery?: number;
+  /** ...or once the entries applied since the last one hold this many bytes: raft's log is mirrored in memory. */
+  snapshotBytes?: number;
   /** Entries kept behind a snapshot so slightly lagging followers need no InstallSnapshot. */
   keepEntries?: number;
   /** How long a proposal or a read may wait, an election included (a follower holds it until a leader is known). */
@@ -63,7 +76,8 @@ export interface RaftObserver {
   servingCall?<T>(op: string, headers: Record<string, string>, serve: () => Promise<T>): Promise<T>;
   /** A proposal ended: committed and applied here (ok), or failed. */
   proposed?(seconds: number, ok: boolean): void;
-  snapshot?(kind: 'taken' | 'installed', bytes: number): void;
+  /** A snapshot was taken here (no bytes: the state machine's store is the snapshot), streamed to a follower, or installed from the leader (`bytes` streamed). */
+  snapshot?(kind: 'taken' | 'sent' | 'installed', bytes: number | null): void;
   /** A peer would not open a Raft stream with this node (told on every refused attempt). */
   peerRefused?(peer: NodeId, reason: string): void;
 }
@@ -129,6 +143,9 @@ export class RaftNode {
   private readonly tickMs: number;
   private readonly electionMs: number;
   private readonly snapshotEvery: number;
+  private readonly snapshotBytes: number;
+  /** Bytes of the entries applied since the last snapshot. */
+  private bytesSinceSnapshot = 0;
   private readonly keepEntries: number;
   private readonly proposalTimeoutMs: number;
   private readonly io: ReadyIO;
@@ -144,6 +161,7 @@ export class RaftNode {
     this.tickMs = opts.tickMs ?? 50;
     this.electionMs = this.tickMs * (opts.electionTicks ?? 10);
     this.snapshotEvery = opts.snapshotEvery ?? 10_000;
+    this.snapshotBytes = opts.snapshotBytes ?? 64 << 20;
     this.keepEntries = opts.keepEntries ?? 1_000;
     this.proposalTimeoutMs = opts.proposalTimeoutMs ?? 10_000;
     this.reads = new ReadBarriers({
@@ -155,7 +173,7 @@ export class RaftNode {
     });
     this.io = {
       persist: (rd) => this.storage.save(rd),
-      restore: (s) => this.installSnapshot(s),
+      restore: (s) => this.snapshotInstalled(s),
       send: (msgs) => this.transport.send(msgs),
       readStates: (states) => this.reads.named(states),
       apply: (ents) => this.apply(ents),
@@ -181,6 +199,9 @@ export class RaftNode {
         this.core.reportSnapshot(peer, true);
         this.kick();
       },
+      snapshotSource: () => this.countedChunks(),
+      beginRestore: () => this.countedRestore(),
+      installSnapshot: (restore, msgs) => this.installSnapshot(restore, msgs),
       onRefused: (peer, reason) => this.opts.observer?.peerRefused?.(peer, reason),
     });
   }
@@ -194,8 +215,12 @@ export class RaftNode {
         await storage.save({ ...bootstrapLog([opts.id, ...Object.keys(opts.peers)]), mustSync: true });
         state = await storage.load();
       }
-      const restore = unrestoredSnapshot(state, opts.stateMachine.appliedIndex());
-      if (restore) await opts.stateMachine.restore({ index: restore.meta.index, term: restore.meta.term, data: restore.data });
+      // A received snapshot is restored into the state machine before raft's log records it, and a
+      // local one is taken only once the state machine's state is durable: never behind raft's.
+      const snapIndex = state.snapshot?.meta.index ?? 0;
+      if (opts.stateMachine.appliedIndex() < snapIndex) {
+        throw new Error(`the state in ${opts.dataDir} is at index ${opts.stateMachine.appliedIndex()}, behind raft's snapshot at ${snapIndex}: remove this node's data dir and add it to the cluster again`);
+      }
       const core = bootCore(state, {
         id: opts.id,
         electionTick: opts.electionTicks ?? 10,
@@ -553,18 +578,65 @@ export class RaftNode {
     }
   }
 
-  private async installSnapshot(s: Snapshot): Promise<void> {
-    await this.opts.stateMachine.restore({ index: s.meta.index, term: s.meta.term, data: s.data });
-    this.smApplied = s.meta.index;
-    this.snapshotIndex = s.meta.index;
-    this.opts.observer?.snapshot?.('installed', s.data.length);
-    for (const [index, w] of this.waiters) {
-      // Entries covered by a snapshot were applied elsewhere; their results are not known here.
-      if (index <= s.meta.index) {
-        w.reject(new RaftTimeoutError(`result of entry ${index} (superseded by a snapshot)`, 0));
-        this.waiters.delete(index);
+  /** Reads the state machine's chunks for a follower, counting what was sent. */
+  private async *countedChunks(): AsyncGenerator<Uint8Array> {
+    let bytes = 0;
+    for await (const chunk of this.opts.stateMachine.snapshotChunks()) {
+      bytes += chunk.length;
+      yield chunk;
+    }
+    this.opts.observer?.snapshot?.('sent', bytes);
+  }
+
+  /** A restore from the state machine, counting what it received. */
+  private async countedRestore(): Promise<SnapshotRestore> {
+    const restore = await this.opts.stateMachine.beginRestore();
+    let bytes = 0;
+    return {
+      write: (chunk) => {
+        bytes += chunk.length;
+        return restore.write(chunk);
+      },
+      finish: async (at) => {
+        const installed = await restore.finish(at);
+        if (installed) this.opts.observer?.snapshot?.('installed', bytes);
+        return installed;
+      },
+      abort: () => restore.abort(),
+    };
+  }
+
+  /**
+   * A snapshot received whole: the state machine takes it (unless it is already past it), then its
+   * Snap message goes to the core, which records it in raft's log. The state machine may now stand
+   * beyond raft's applied index; the entries in between are skipped when they apply.
+   */
+  private async installSnapshot(restore: SnapshotRestore, msgs: Message[]): Promise<void> {
+    const snap = msgs.find((m) => m.type === MessageType.Snap)?.snapshot;
+    if (!snap || this.stopped) {
+      await restore.abort();
+      return;
+    }
+    if (await restore.finish({ index: snap.meta.index, term: snap.meta.term })) {
+      this.smApplied = Math.max(this.smApplied, this.opts.stateMachine.appliedIndex());
+      for (const [index, w] of this.waiters) {
+        // Entries covered by a snapshot were applied elsewhere; their results are not known here.
+        if (index <= this.smApplied) {
+          w.reject(new RaftTimeoutError(`result of entry ${index} (superseded by a snapshot)`, 0));
+          this.waiters.delete(index);
+        }
       }
     }
+    this.receive(msgs);
+  }
+
+  /** The core took a snapshot into raft's log (persisted already); the state machine holds it since installSnapshot. */
+  private snapshotInstalled(s: Snapshot): void {
+    if (this.opts.stateMachine.appliedIndex() < s.meta.index) {
+      throw new Error(`raft installed snapshot ${s.meta.index} but the state machine is at ${this.opts.stateMachine.appliedIndex()}`);
+    }
+    this.smApplied = Math.max(this.smApplied, s.meta.index);
+    this.snapshotIndex = s.meta.index;
   }
 
   private async apply(ents: readonly LogEntry[]): Promise<void> {
@@ -574,10 +646,12 @@ export class RaftNode {
     let results: unknown[] = [];
     if (commands.length > 0) {
       results = await this.opts.stateMachine.apply(commands.map((e): Entry => ({ index: e.index, term: e.term, data: e.data })));
-      this.smApplied = commands[commands.length - 1]!.index;
+      // Max: a snapshot installed meanwhile may have moved the state machine further.
+      this.smApplied = Math.max(this.smApplied, commands[commands.length - 1]!.index);
     }
     let k = 0;
     for (const e of ents) {
+      this.bytesSinceSnapshot += e.data.length;
       const result = commands[k] === e ? results[k++] : undefined;
       this.remember(e, result);
       const w = this.waiters.get(e.index);
@@ -595,17 +669,31 @@ export class RaftNode {
 
   private async maybeSnapshot(): Promise<void> {
     const applied = this.core.log.applied;
-    if (applied - this.snapshotIndex < this.snapshotEvery) return;
-    const s = await this.opts.stateMachine.snapshot();
+    if (applied - this.snapshotIndex < this.snapshotEvery && this.bytesSinceSnapshot < this.snapshotBytes) return;
+    this.bytesSinceSnapshot = 0;
+    await this.opts.stateMachine.persist();
     // The state machine's state at its own applied index equals the state at raft's applied index
     // (only no-op and membership entries lie in between), so the snapshot is taken at the latter,
-    // with the membership as of that index.
-    const snap: Snapshot = { meta: { index: applied, term: this.core.log.term(applied)!, conf: cloneConf(this.core.conf) }, data: s.data };
-    const compactTo = Math.max(0, applied - this.keepEntries);
+    // with the membership as of that index. Its data is the state machine's store itself.
+    const snap: Snapshot = { meta: { index: applied, term: this.core.log.term(applied)!, conf: cloneConf(this.core.conf) }, data: new Uint8Array() };
+    const keep = this.entriesToKeep(applied);
+    const compactTo = Math.max(0, applied - keep);
     await this.storage.saveSnapshot(snap, compactTo);
-    this.core.compact(snap, this.keepEntries);
+    this.core.compact(snap, keep);
     this.snapshotIndex = applied;
-    this.opts.observer?.snapshot?.('taken', s.data.length);
+    this.opts.observer?.snapshot?.('taken', null);
+  }
+
+  /** `keepEntries` behind the snapshot at `applied`, fewer when they would hold more than a quarter of `snapshotBytes`. */
+  private entriesToKeep(applied: number): number {
+    const stable = this.core.log.storage;
+    let bytes = 0;
+    let keep = 0;
+    for (let i = applied; i > stable.offset && keep < this.keepEntries; i--, keep++) {
+      bytes += stable.entries(i, i + 1)[0]!.data.length;
+      if (bytes > this.snapshotBytes / 4) break;
+    }
+    return keep;
   }
 
   private fail(e: unknown): void {

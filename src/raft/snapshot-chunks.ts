@@ -1,43 +1,55 @@
-// A snapshot travels as calls of at most SNAPSHOT_CHUNK bytes each, one at a time and each
-// acknowledged, so it never floods the stream nor holds one frame of the snapshot's whole size.
-// The receiver reassembles them per sender; a chunk out of order (one was lost, or the sender
-// restarted) ends that assembly, and the sender's failed call makes the leader try again.
-export const SNAPSHOT_CHUNK = 1 << 20;
+// A snapshot travels as a stream of calls, one at a time and each acknowledged: the state
+// machine's chunks (at most about a megabyte each, read from its store as they are sent), then a
+// last call carrying the Snap message itself. Neither side ever holds the whole state: the receiver
+// writes each chunk into a restore before acknowledging it, and hands the Snap message to the core
+// only once the restore is finished. A chunk out of order (one was lost, the sender restarted, or
+// another leader started a transfer) ends that transfer; the sender's failed call makes the leader
+// try again.
 
-/** The call metadata of a chunk: which snapshot transfer, where this chunk starts, the frame's size. */
+/** The call metadata of one call of a transfer: its id, its place, and whether it is the last (the Snap message). */
 export type ChunkMeta = Record<string, string>;
 
-/** The chunks of an encoded Snap frame, in order (at least one). */
-export function snapshotChunks(frame: Uint8Array, transferId: string, size = SNAPSHOT_CHUNK): Array<{ meta: ChunkMeta; chunk: Uint8Array }> {
-  const out: Array<{ meta: ChunkMeta; chunk: Uint8Array }> = [];
-  for (let off = 0; off < frame.length || off === 0; off += size) {
-    out.push({ meta: { id: transferId, offset: String(off), total: String(frame.length) }, chunk: frame.subarray(off, Math.min(off + size, frame.length)) });
-    if (frame.length === 0) break;
-  }
-  return out;
+export function chunkMeta(id: string, seq: number, last: boolean): ChunkMeta {
+  return last ? { id, seq: String(seq), last: '1' } : { id, seq: String(seq) };
 }
 
-/** The receiving side: one assembly per sender at a time. */
-export class SnapshotAssembler {
-  private readonly assemblies = new Map<string, { parts: Uint8Array[]; received: number; total: number }>();
+/**
+ * The receiving side. One transfer at a time for the whole node (a restore writes one place): the
+ * first call of a new transfer, from any sender, drops the one in progress.
+ */
+export class SnapshotReceiver<R> {
+  private current: { from: string; id: string; next: number; restore: R } | null = null;
 
-  /** Takes one chunk; returns the whole frame once its last chunk arrived in order. */
-  accept(from: string, meta: ChunkMeta, chunk: Uint8Array): Uint8Array | undefined {
-    const key = `${from}:${meta.id ?? ''}`;
-    const offset = Number(meta.offset);
-    const total = Number(meta.total);
-    let a = this.assemblies.get(key);
-    if (offset === 0) {
-      // One snapshot at a time per sender is enough; drop that sender's abandoned assemblies.
-      for (const k of this.assemblies.keys()) if (k.startsWith(`${from}:`)) this.assemblies.delete(k);
-      a = { parts: [], received: 0, total };
-      this.assemblies.set(key, a);
+  private readonly begin: () => R;
+  private readonly drop: (restore: R) => void;
+  constructor(begin: () => R, drop: (restore: R) => void) {
+    this.begin = begin;
+    this.drop = drop;
+  }
+
+  /**
+   * Takes call `meta` from `from`: the restore to write its chunk into (or, for the last call, to
+   * finish: the transfer is then no longer in progress), or undefined when the call is out of order.
+   */
+  accept(from: string, meta: ChunkMeta): R | undefined {
+    const seq = Number(meta.seq);
+    if (seq === 0) {
+      this.dropCurrent();
+      this.current = { from, id: meta.id ?? '', next: 0, restore: this.begin() };
     }
-    if (!a || a.received !== offset) return undefined;
-    a.parts.push(chunk);
-    a.received += chunk.length;
-    if (a.received < a.total) return undefined;
-    this.assemblies.delete(key);
-    return Buffer.concat(a.parts);
+    const c = this.current;
+    if (!c || c.from !== from || c.id !== meta.id || c.next !== seq) {
+      if (c && c.from === from) this.dropCurrent();
+      return undefined;
+    }
+    c.next++;
+    if (meta.last === '1') this.current = null;
+    return c.restore;
+  }
+
+  /** Ends the transfer in progress, if any (the node stops). */
+  dropCurrent(): void {
+    if (this.current) this.drop(this.current.restore);
+    this.current = null;
   }
 }

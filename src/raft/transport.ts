@@ -6,15 +6,15 @@
 //
 // Who may open a stream, and the keys its frames are MAC'd with: stream-handshake.ts. The frames
 // themselves: framed-socket.ts. This file is the links between them: dialling, calls and replies,
-// chunked snapshots.
+// snapshots streamed as chunks (snapshot-chunks.ts).
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decodeMessages, encodeMessages } from './codec.ts';
 import { FramedSocket, PeerLinkError } from './framed-socket.ts';
-import { SnapshotAssembler, snapshotChunks } from './snapshot-chunks.ts';
+import { chunkMeta, SnapshotReceiver } from './snapshot-chunks.ts';
 import { openRequest, StreamGate } from './stream-handshake.ts';
-import { MessageType, type Message, type NodeId } from './types.ts';
+import { MessageType, type Message, type NodeId, type SnapshotRestore } from './types.ts';
 
 export const RAFT_PREFIX = '/raft';
 export const RAFT_STREAM_PATH = `${RAFT_PREFIX}/stream`;
@@ -43,6 +43,12 @@ export interface TransportHandlers {
   /** A send to `peer` failed; `snapshot` says whether it was a snapshot (reported to the core). */
   onUnreachable(peer: NodeId, snapshot: boolean | null): void;
   onSnapshotSent(peer: NodeId): void;
+  /** The state machine's chunks of the snapshot a Snap message to send stands for, read as they are sent. */
+  snapshotSource(m: Message): AsyncIterable<Uint8Array>;
+  /** Starts restoring a snapshot being received. */
+  beginRestore(): Promise<SnapshotRestore>;
+  /** Every chunk of a snapshot is written into `restore`; `msgs` holds its Snap message. Finish it, then step the message. */
+  installSnapshot(restore: SnapshotRestore, msgs: Message[]): Promise<void>;
   /** A peer answered but would not open a stream (wrong secret, wrong node, not a raftbox node): a setup error to report. */
   onRefused(peer: NodeId, reason: string): void;
 }
@@ -108,14 +114,16 @@ export class PeerTransport {
   }
 
   private async sendSnapshot(m: Message): Promise<void> {
-    const frame = encodeMessages([m]);
     const id = randomBytes(8).toString('hex');
+    const send = async (body: Uint8Array, seq: number, last: boolean) => {
+      const res = await this.call(m.to, SNAPSHOT_OP, body, SNAPSHOT_CALL_TIMEOUT_MS, chunkMeta(id, seq, last));
+      if (res.status !== 204) throw new PeerLinkError(`snapshot chunk refused: ${res.status}`);
+    };
     try {
       // Chunks go one at a time, each acknowledged: a snapshot never floods the link.
-      for (const { meta, chunk } of snapshotChunks(frame, id)) {
-        const res = await this.call(m.to, SNAPSHOT_OP, chunk, 30_000, meta);
-        if (res.status !== 204) throw new PeerLinkError(`snapshot chunk refused: ${res.status}`);
-      }
+      let seq = 0;
+      for await (const chunk of this.handlers.snapshotSource(m)) await send(chunk, seq++, false);
+      await send(encodeMessages([m]), seq, true);
       this.handlers.onSnapshotSent(m.to);
     } catch {
       this.handlers.onUnreachable(m.to, true);
@@ -156,7 +164,14 @@ export class PeerTransport {
     if (head.length > 0) conn.push(head);
   }
 
-  private readonly snapshots = new SnapshotAssembler();
+  private restoreEnded: Promise<unknown> = Promise.resolve();
+  // A new transfer's restore opens only once the one it replaces is aborted (both write one place).
+  private readonly snapshots = new SnapshotReceiver<Promise<SnapshotRestore>>(
+    () => this.restoreEnded.then(() => this.handlers.beginRestore()),
+    (restore) => {
+      this.restoreEnded = restore.then((r) => r.abort()).catch(() => undefined);
+    },
+  );
 
   private serveFrame(conn: FramedSocket, from: NodeId, kind: number, payload: Uint8Array): void {
     if (kind === Kind.Messages) {
@@ -167,9 +182,19 @@ export class PeerTransport {
     const call = decodeCall(payload);
     const answer = (status: number, json: unknown) => conn.write(Kind.Reply, encodeReply(call.id, status, json));
     if (call.op === SNAPSHOT_OP) {
-      const frame = this.snapshots.accept(from, call.meta, call.body);
-      if (frame) this.handlers.onMessages(decodeMessages(frame));
-      return answer(204, null);
+      const restore = this.snapshots.accept(from, call.meta);
+      if (!restore) return answer(409, { error: 'snapshot chunk out of order' });
+      const last = call.meta.last === '1';
+      const done = last ? restore.then((r) => this.handlers.installSnapshot(r, decodeMessages(call.body))) : restore.then((r) => r.write(call.body));
+      done.then(
+        () => answer(204, null),
+        (e: unknown) => {
+          if (last) this.restoreEnded = restore.then((r) => r.abort()).catch(() => undefined);
+          else this.snapshots.dropCurrent();
+          answer(500, { error: String((e as Error)?.message ?? e) });
+        },
+      );
+      return;
     }
     this.handlers.onCall(call.op, call.body, call.meta).then(
       (out) => answer(out.status, out.json),
@@ -179,12 +204,15 @@ export class PeerTransport {
 
   close(): void {
     this.closed = true;
+    this.snapshots.dropCurrent();
     for (const l of this.links.values()) l.close();
     for (const c of this.accepted) c.destroy();
   }
 }
 
 const SNAPSHOT_OP = 'snapshot';
+// A chunk is written to disk before it is acknowledged, and the last call waits for the restore to be swapped in.
+const SNAPSHOT_CALL_TIMEOUT_MS = 60_000;
 
 /** This node's stream to one peer: dialled on first use, redialled after a failure with a short backoff. */
 class OutgoingLink {

@@ -42,6 +42,14 @@ export interface Snapshot {
   data: Uint8Array;
 }
 
+/** A state-machine snapshot being received: its chunks written aside until `finish` makes them the state. */
+export interface SnapshotRestore {
+  write(chunk: Uint8Array): Promise<void>;
+  /** Makes what was written the state as of at least `at` (its Raft snapshot), unless the state is already past it; resolves with whether it did. */
+  finish(at: { index: number; term: number }): Promise<boolean>;
+  abort(): Promise<void>;
+}
+
 /** What was durable when a node stopped: the hard state, the latest snapshot and the entries after it. */
 export interface DurableState {
   hardState?: HardState;

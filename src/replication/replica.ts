@@ -15,8 +15,10 @@ export interface ReplicaOptions {
   /** Start outside the membership and wait to be added by the running cluster. */
   join?: boolean;
   modules: StateModule[];
+  /** Bytes of cold state values cached in memory (the rest stays on disk). */
+  cacheBytes?: number;
   /** Raft timing, for tests that want faster elections. */
-  raft?: { tickMs?: number; electionTicks?: number; proposalTimeoutMs?: number; snapshotEvery?: number };
+  raft?: { tickMs?: number; electionTicks?: number; proposalTimeoutMs?: number; snapshotEvery?: number; snapshotBytes?: number };
   onError?: (err: unknown) => void;
   /** Metrics and request-id hooks of the node's operator. */
   observer?: RaftObserver;
@@ -40,14 +42,12 @@ const TICK_MS = 50;
 const ELECTION_TICKS = 10;
 
 /**
- * Opens `<dataDir>/state` (the state machine) and `<dataDir>/raft` (its log) and starts the Raft node.
+ * Opens `<dataDir>/state` (the state machine; `state.incoming` while a snapshot is received) and `<dataDir>/raft` (its log) and starts the Raft node.
  * A single node is a Raft cluster of one: the product has one write path.
  */
 export async function openReplica(opts: ReplicaOptions): Promise<Replica> {
   await makeDataDir(opts.dataDir);
-  const stateDir = join(opts.dataDir, 'state');
-  await mkdir(stateDir, { recursive: true });
-  const state = await ReplicatedState.open(stateDir, opts.modules);
+  const state = await ReplicatedState.open(join(opts.dataDir, 'state'), opts.modules, opts.cacheBytes === undefined ? {} : { cacheBytes: opts.cacheBytes });
   const tickMs = opts.raft?.tickMs ?? TICK_MS;
   const electionTicks = opts.raft?.electionTicks ?? ELECTION_TICKS;
   let raft: RaftNode;
@@ -64,6 +64,7 @@ export async function openReplica(opts: ReplicaOptions): Promise<Replica> {
       tickMs,
       electionTicks,
       ...(opts.raft?.snapshotEvery ? { snapshotEvery: opts.raft.snapshotEvery } : {}),
+      ...(opts.raft?.snapshotBytes ? { snapshotBytes: opts.raft.snapshotBytes } : {}),
       ...(opts.onError ? { onError: opts.onError } : {}),
       ...(opts.observer ? { observer: opts.observer } : {}),
     });

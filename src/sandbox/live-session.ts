@@ -3,10 +3,12 @@ import { compileStep, StepSyntaxError } from './compile-step.ts';
 import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
 import { PackageSet, type ResolvedModules } from './packages/package-set.ts';
 import { compileForRun, defineModulesOrDispose, guardedCall, runInContext, stepPayload } from './step-runner.ts';
+import { ReplayedHostCalls, SessionDivergedError } from './host-calls/replayed-calls.ts';
+import type { HostCallPerformer } from './host-calls/types.ts';
 import { DEFAULT_MAX_ARTIFACT_BYTES, type Limits, type PackageRef, type RunHooks, type RunOutcome, type Step } from './types.ts';
 
 export interface ReplayOptions {
-  /** CPU budget for the whole replay (default 60 s); exceeding it disposes the session. */
+  /** CPU budget for the whole replay (default: replayBudgetMs of the steps); exceeding it disposes the session. */
   cpuTimeoutMs?: number;
   /**
    * The artifact budget the steps ran under (default DEFAULT_MAX_ARTIFACT_BYTES): a step that went
@@ -20,7 +22,23 @@ export class SessionDisposedError extends Error {
   override readonly name = 'SessionDisposedError';
 }
 
-const DEFAULT_REPLAY_CPU_MS = 60_000;
+// A step replays the same code on the same inputs: its CPU is what it used when it ran, give or
+// take the machine's load. The margin covers a busier or slower node; the floor, compiling and
+// the replay's own work. A step recorded before CPU was journaled gets the largest time limit a
+// step may have had.
+const REPLAY_MARGIN = 3;
+const REPLAY_FLOOR_MS = 1_000;
+const UNRECORDED_STEP_MS = 300_000;
+const MAX_BUDGET_MS = 2 ** 27;
+const REPLAY_WALL_FACTOR = 10;
+
+/** The CPU a replay of `steps` may take: what they used when they ran, with margin. */
+export function replayBudgetMs(steps: readonly Step[]): number {
+  let recorded = 0;
+  for (const step of steps) recorded += step.cpuMs ?? UNRECORDED_STEP_MS;
+  // Whole milliseconds, within what isolated-vm and timers take (with the wall deadline at ten times it).
+  return Math.min(Math.ceil(REPLAY_FLOOR_MS + REPLAY_MARGIN * recorded), MAX_BUDGET_MS);
+}
 // Console output of replayed steps is thrown away; this only bounds its buffer.
 const REPLAY_OUTPUT_BYTES = 1 << 20;
 
@@ -31,7 +49,7 @@ const REPLAY_OUTPUT_BYTES = 1 << 20;
  */
 export class LiveSession {
   #tail: Promise<unknown> = Promise.resolve();
-  /** The bundle each module name resolved to in the steps this isolate holds: the session keeps them. */
+  /** The bundle each module name resolved to in the latest step of this isolate that imported it: the session keeps them. */
   readonly #pins = new Map<string, PackageRef>();
 
   readonly memoryMb: number;
@@ -68,13 +86,22 @@ export class LiveSession {
   /**
    * Re-runs steps in order; their errors are expected and ignored (they were part of the journal).
    * Each step's imports resolve to the bundles it recorded; one this node lacks is a
-   * PackageUnavailableError before anything runs.
+   * PackageUnavailableError before anything runs. Host calls are answered from each step's record
+   * and never performed; a step that asks for something else stops the replay with a
+   * SessionDivergedError (the session is disposed).
    */
   replay(steps: Step[], options: ReplayOptions = {}): Promise<void> {
     return this.#serialized(async () => {
       this.#assertUsable();
+      let diverged: SessionDivergedError | null = null;
+      const scopes: number[] = [];
+      const onDiverged = (error: SessionDivergedError) => {
+        diverged ??= error;
+        // Not from inside the isolate's callback that found it.
+        setImmediate(() => this.dispose());
+      };
       const compiled = await Promise.all(
-        steps.map(async (step) => {
+        steps.map(async (step, index) => {
           let c;
           try {
             c = await compileStep(step.code, step.language);
@@ -85,7 +112,10 @@ export class LiveSession {
           }
           const modules = c.modules.length > 0 || step.packages ? await this.packages.replayed(step.packages ?? [], c.modules) : null;
           const budgets = { maxOutputBytes: REPLAY_OUTPUT_BYTES, maxArtifactBytes: options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES };
-          return { payload: stepPayload(step, c, budgets, modules), modules };
+          const records = step.hostCalls ?? [];
+          const scope = this.prepared.hostCalls.open((deliver) => new ReplayedHostCalls(index + 1, records, deliver, onDiverged));
+          scopes.push(scope);
+          return { payload: stepPayload(step, c, budgets, modules, scope), modules };
         }),
       );
       const replayed = compiled.filter((p) => p !== null);
@@ -95,11 +125,19 @@ export class LiveSession {
       }
       for (const p of replayed) this.#pin(p.modules);
       const payloads = replayed.map((p) => p.payload);
-      const budget = options.cpuTimeoutMs ?? DEFAULT_REPLAY_CPU_MS;
-      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: 2 * budget }, undefined, {
+      const budget = options.cpuTimeoutMs ?? replayBudgetMs(steps);
+      // A replay awaits nothing real (its steps' timers run on their virtual clocks), so its wall
+      // time is its CPU stretched by the machine's load: the wall limit only catches a stuck isolate.
+      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: REPLAY_WALL_FACTOR * budget }, undefined, {
         command: 'replay',
         payload: payloads,
+      }).finally(() => {
+        for (const scope of scopes) this.prepared.hostCalls.close(scope);
       });
+      if (diverged !== null) {
+        this.dispose();
+        throw diverged;
+      }
       if (!call.ok) {
         this.dispose();
         throw new SessionDisposedError(`Replay stopped: ${call.status}`);
@@ -107,18 +145,24 @@ export class LiveSession {
     });
   }
 
-  /** `limits.memoryMb` is fixed when the session is created; create a new session to change it. */
-  run(step: Step, limits: Limits, signal?: AbortSignal, hooks?: RunHooks): Promise<RunOutcome> {
+  /**
+   * `limits.memoryMb` is fixed when the session is created; create a new session to change it.
+   * `upgradePackages`: the step's imports resolve to the node's current bundles instead of the ones the
+   * session pinned, and the session keeps those from then on (the outcome records them, so a replay
+   * rebuilds the same order of versions). `hooks` hear the step's console as it runs.
+   */
+  run(step: Step, limits: Limits, signal?: AbortSignal, hostCalls?: HostCallPerformer, options: { upgradePackages?: boolean; hooks?: RunHooks } = {}): Promise<RunOutcome> {
     return this.#serialized(async () => {
       this.#assertUsable();
       const compilation = await compileForRun(step);
       if ('outcome' in compilation) return compilation.outcome;
       const { compiled } = compilation;
       // Throws PackageUnavailableError (nothing ran) when an earlier step pinned a bundle this node lacks.
-      const modules = compiled.modules.length > 0 ? await this.packages.resolve(compiled.modules, this.#pins) : null;
+      const pins = options.upgradePackages ? new Map<string, PackageRef>() : this.#pins;
+      const modules = compiled.modules.length > 0 ? await this.packages.resolve(compiled.modules, pins) : null;
       let run;
       try {
-        run = await runInContext(this.isolate, this.prepared, step, compiled, { ...limits, memoryMb: this.memoryMb }, signal, modules, hooks);
+        run = await runInContext(this.isolate, this.prepared, step, compiled, { ...limits, memoryMb: this.memoryMb }, signal, modules, options.hooks, hostCalls);
       } catch (err) {
         this.dispose();
         throw err;
@@ -143,8 +187,9 @@ export class LiveSession {
     this.isolate.dispose();
   }
 
+  /** The latest step's bundle of a name is the pin: a step either used the pin or upgraded it. */
   #pin(modules: ResolvedModules | null): void {
-    for (const ref of modules?.refs ?? []) if (!this.#pins.has(ref.name)) this.#pins.set(ref.name, ref);
+    for (const ref of modules?.refs ?? []) this.#pins.set(ref.name, ref);
   }
 
   #assertUsable(): void {

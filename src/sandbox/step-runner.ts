@@ -4,6 +4,8 @@ import { RUNTIME_FRAME_MARKER, type HostOutput, type PreparedContext } from './r
 import { compileStep, StepSyntaxError, type CompiledStep } from './compile-step.ts';
 import { bindingsJson, defineBundles } from './packages/context-modules.ts';
 import type { ResolvedModules } from './packages/package-set.ts';
+import { LiveHostCalls } from './host-calls/live-calls.ts';
+import { errorAnswer, type HostCallPerformer } from './host-calls/types.ts';
 import {
   DEFAULT_MAX_ARTIFACT_BYTES,
   type Artifact,
@@ -29,6 +31,7 @@ export type StepPayload = [
   maxOutputBytes: number,
   maxArtifactBytes: number,
   modules: string,
+  hostCallScope: number,
   inputs: string,
   files: string,
   ...fileBytes: ivm.Copy<ArrayBuffer>[],
@@ -36,7 +39,13 @@ export type StepPayload = [
 type KeyWords = [number, number, number, number, number, number, number, number];
 
 /** The step's 256-bit ChaCha20 key, sha256(seed) as eight little-endian words: never shown to user code. */
-export function stepPayload(step: Step, compiled: CompiledStep, budget: { maxOutputBytes: number; maxArtifactBytes?: number }, modules: ResolvedModules | null): StepPayload {
+export function stepPayload(
+  step: Step,
+  compiled: CompiledStep,
+  budget: { maxOutputBytes: number; maxArtifactBytes?: number },
+  modules: ResolvedModules | null,
+  hostCallScope: number,
+): StepPayload {
   // One-shot hash(): half the cost of a Hash object, on every step.
   const d = hash('sha256', step.seed, 'buffer');
   const w = (i: number) => d.readUInt32LE(4 * i);
@@ -51,6 +60,7 @@ export function stepPayload(step: Step, compiled: CompiledStep, budget: { maxOut
     budget.maxOutputBytes,
     budget.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES,
     bindingsJson(modules),
+    hostCallScope,
     values === undefined || Object.keys(values).length === 0 ? '' : JSON.stringify(values),
     fileMeta,
     ...fileBytes,
@@ -101,6 +111,12 @@ class RunOutlet {
 /** A driver call: one step's payload, or the steps of a replay. */
 export type DriverCall = { command: 'run'; payload: StepPayload } | { command: 'replay'; payload: StepPayload[] };
 
+/** Where no performer is given, every host call fails (the node passes its egress rules instead). */
+const NO_HOST_CALLS: HostCallPerformer = {
+  limits: { maxRecordedBytes: 0, maxAnswerBytes: 0, maxConcurrent: 1, maxCalls: 1 },
+  perform: async (request) => errorAnswer('TypeError', `${request.kind} is not available in this sandbox`),
+};
+
 export type ContextRun =
   /** After a limit was hit the isolate must go: the stopped step may have left work queued in it. */
   | { kind: 'outcome'; outcome: RunOutcome; isolateReusable: boolean }
@@ -132,19 +148,21 @@ export async function runInContext(
   signal: AbortSignal | undefined,
   modules: ResolvedModules | null,
   hooks?: RunHooks,
+  performer: HostCallPerformer = NO_HOST_CALLS,
 ): Promise<ContextRun> {
   if (modules !== null && !(await defineModulesOrDispose(isolate, prepared, modules))) {
     return { kind: 'outcome', outcome: stoppedOutcome('memory_limit', limits, 0, 0), isolateReusable: false };
   }
-  const payload = stepPayload(step, compiled, limits, modules);
+  let calls: LiveHostCalls | undefined;
+  const scope = prepared.hostCalls.open((deliver) => (calls = new LiveHostCalls(performer, deliver)));
+  const payload = stepPayload(step, compiled, limits, modules, scope);
   const outlet = new RunOutlet(hooks);
   prepared.sink = (message) => outlet.receive(message);
-  let call;
-  try {
-    call = await guardedCall(isolate, prepared, limits, signal, { command: 'run', payload });
-  } finally {
+  const call = await guardedCall(isolate, prepared, limits, signal, { command: 'run', payload }).finally(() => {
     prepared.sink = null;
-  }
+    prepared.hostCalls.close(scope);
+  });
+  const hostCalls = calls!.records.length > 0 ? { hostCalls: calls!.records } : {};
   if (!call.ok) {
     return { kind: 'outcome', outcome: outlet.keptBy(stoppedOutcome(call.status, limits, call.cpuMs, call.wallMs)), isolateReusable: false };
   }
@@ -166,6 +184,7 @@ export async function runInContext(
     wallMs: call.wallMs,
     ...outlet.artifactsField(),
     ...(modules !== null && modules.refs.length > 0 ? { packages: modules.refs } : {}),
+    ...hostCalls,
   };
   return { kind: 'outcome', outcome, isolateReusable: true };
 }

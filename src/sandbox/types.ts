@@ -1,6 +1,7 @@
+import type { HostCallRecord } from './host-calls/types.ts';
 import type { PackageRef } from './packages/bundle.ts';
 
-export type { PackageRef };
+export type { HostCallRecord, PackageRef };
 
 export type Language = 'js' | 'ts';
 
@@ -48,6 +49,10 @@ export interface Step {
   /** On replay: the bundles its imports resolved to when it ran (from the journal). */
   packages?: PackageRef[];
   inputs?: StepInputs;
+  /** On replay: the answers its host calls received when it ran (from the journal). */
+  hostCalls?: HostCallRecord[];
+  /** On replay: the CPU the step used when it ran (from the journal; absent in journals from before it was recorded). */
+  cpuMs?: number;
 }
 
 export type RunStatus = 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';
@@ -80,4 +85,6 @@ export interface RunOutcome {
   artifacts?: Artifact[];
   /** The bundles the step's imports resolved to (absent when it named no module). */
   packages?: PackageRef[];
+  /** The answers its host calls received, in delivery order (absent when it made none). */
+  hostCalls?: HostCallRecord[];
 }

@@ -3,6 +3,8 @@ export type { JournalStep, SessionInfo, SessionObserver, SessionServiceOptions }
 export type { SessionStep, StepRequest, StepRun } from './session-step.ts';
 export { defaultWarmMemoryMb } from './live-sessions.ts';
 export type { LiveSessionsOptions } from './live-sessions.ts';
-export { refuseStep, sessionModule, SESSION_MODULE, writeStep } from './session-state.ts';
+export { refuseStep, sessionModule, SESSION_MODULE, stepColdReads, writeStep, nameKey as sessionNameKey, namePrefix as sessionNamePrefix, usageKey } from './session-state.ts';
 export type { Language, StepCommand, StepVerdict } from './session-state.ts';
 export { journalInputs } from './journal-inputs.ts';
+export { SessionSweeper, type SweeperOptions } from './session-sweeper.ts';
+export { GC_PREFIX } from './session-lifecycle.ts';

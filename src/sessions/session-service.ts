@@ -1,6 +1,6 @@
-import { conflict, invalidParams, notFound, unavailable } from '../errors.ts';
+import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { LiveSession, PackageSet, SessionDisposedError } from '../sandbox/index.ts';
+import { LiveSession, PackageSet, replayBudgetMs, SessionDisposedError, SessionDivergedError, type HostCallPerformer, type Step } from '../sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
@@ -17,6 +17,10 @@ export interface SessionServiceOptions {
   packages?: PackageSet;
   /** The artifact cap steps run under: replay holds them to it again (default: the sandbox's). */
   maxArtifactBytes?: number;
+  /** This node's id, named in the claims its steps take on their sessions. */
+  nodeId?: string;
+  /** The largest memory limit this node allows (--max-memory-mb): a chain fixed above it is not continued here. */
+  maxMemoryMb?: number;
 }
 
 /** What the node's metrics time: rebuilding a warm isolate from the journal. */
@@ -59,6 +63,7 @@ export class SessionService {
   private readonly observer: SessionObserver | undefined;
   private readonly packages: PackageSet;
   private readonly maxArtifactBytes: number | undefined;
+  private readonly maxMemoryMb: number;
 
   private readonly commandLog: CommandLog;
   constructor(
@@ -74,12 +79,14 @@ export class SessionService {
       mutex: this.mutex,
       live: this.live,
       maxAttempts: options.maxStepAttempts ?? 5,
+      nodeId: options.nodeId ?? 'n1',
       startingPoint: (req) => this.startingPoint(req),
       warm: (key, head, memoryMb, waitMs) => this.warm(key, head, memoryMb, waitMs),
     };
     this.observer = options.observer;
     this.packages = options.packages ?? PackageSet.none();
     this.maxArtifactBytes = options.maxArtifactBytes;
+    this.maxMemoryMb = options.maxMemoryMb ?? Infinity;
   }
 
   /** Warm session isolates held on this node. */
@@ -109,11 +116,11 @@ export class SessionService {
    * A step committed on its own, with no execution record to go with it (what this layer's tests and
    * benchmarks drive; the executions module drives the same plan with its record in the commit).
    */
-  async step(req: StepRequest, signal?: AbortSignal): Promise<StepRun> {
+  async step(req: StepRequest, signal?: AbortSignal, hostCalls?: HostCallPerformer): Promise<StepRun> {
     const plan = await this.prepare(req);
     try {
       for (;;) {
-        const tried = await plan.run(signal);
+        const tried = await plan.run(signal, hostCalls);
         if (!tried.advances || plan.settle((await this.commandLog.propose(plan.command)) as StepVerdict)) return tried;
       }
     } finally {
@@ -124,10 +131,10 @@ export class SessionService {
   /** The state object `heap` of `subject`, or `notFound`: a fork never silently starts from an empty state. */
   private async existingState(heap: string, subject: string | null): Promise<StateObject> {
     // A heap made on another node may not be applied here yet: catch up once before saying it is unknown.
-    let object = this.journal.stateObject(heap, subject);
+    let object = await this.journal.stateObject(heap, subject);
     if (!object) {
       await this.commandLog.linearizableRead();
-      object = this.journal.stateObject(heap, subject);
+      object = await this.journal.stateObject(heap, subject);
     }
     if (!object) throw notFound(`heap ${heap} not found`);
     return object;
@@ -154,7 +161,7 @@ export class SessionService {
     const limit = pageLimit(opts.stepsLimit, 100, 1000);
     const page: JournalStep[] = [];
     let chars = 0;
-    for (const o of this.journal.chain(head.head).slice(after, after + limit)) {
+    for (const o of await this.journal.chainPage(head.head, after, limit)) {
       // Each step's code can be as large as a request: a page stops at about a megabyte of it.
       if (page.length > 0 && chars + o.code.length > JOURNAL_PAGE_CHARS) break;
       chars += o.code.length;
@@ -186,7 +193,15 @@ export class SessionService {
     const expect = head?.head ?? null;
     const parent = req.heap ?? expect;
     if (parent === null) return { parent, parentStep: 0, parentClock: 0, expect, memoryMb: req.limits.memoryMb };
-    const object = req.heap === null ? this.journal.stateObject(parent, req.subject)! : await this.existingState(req.heap, req.subject);
+    const object = req.heap === null ? (await this.journal.stateObject(parent, req.subject))! : await this.existingState(req.heap, req.subject);
+    if (object.memoryMb > this.maxMemoryMb) {
+      throw new UserError(
+        409,
+        'memory_limit_not_allowed',
+        `${req.heap === null ? `session ${req.session}` : `heap ${req.heap}`} runs with heap_memory_max_mb ${object.memoryMb}, fixed by the first step of its chain, ` +
+          `but this node allows at most ${this.maxMemoryMb} (--max-memory-mb), so it cannot continue here; raise the limit back, or start a new session`,
+      );
+    }
     if (req.memoryExplicit && req.limits.memoryMb !== object.memoryMb) {
       throw invalidParams(
         `${req.heap === null ? `session ${req.session}` : `heap ${req.heap}`} runs with heap_memory_max_mb ${object.memoryMb}, ` +
@@ -205,10 +220,10 @@ export class SessionService {
     const earlier = this.rebuilds.get(key);
     if (earlier && !(await settlesWithin(earlier, waitMs))) throw stillRebuilding();
     const cached = this.live.take(key);
-    const missing = cached && cached.memoryMb === memoryMb ? this.journal.stepsBetween(cached.head, head) : null;
+    const missing = cached && cached.memoryMb === memoryMb ? await this.journal.stepsBetween(cached.head, head) : null;
     const warm = cached && missing ? cached : { live: await LiveSession.create(memoryMb, this.packages), head: null, memoryMb };
     if (warm !== cached) cached?.live.dispose();
-    const steps = missing ?? this.journal.stepsBetween(null, head)!;
+    const steps = missing ?? (await this.journal.stepsBetween(null, head))!;
     if (steps.length > 0) {
       const t0 = performance.now();
       const replayed = warm.live.replay(steps, this.maxArtifactBytes === undefined ? {} : { maxArtifactBytes: this.maxArtifactBytes }).then(
@@ -216,7 +231,9 @@ export class SessionService {
         (err: unknown) => {
           warm.live.dispose();
           // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
-          if (err instanceof SessionDisposedError) throw conflict(`this session's state cannot be rebuilt: ${err.message}`);
+          if (err instanceof SessionDisposedError) throw replayFailed(err, steps, memoryMb);
+          // A replayed step asked for a host call its record does not hold: never answered by guessing.
+          if (err instanceof SessionDivergedError) throw conflict(err.message);
           return packageUnavailable(err);
         },
       );
@@ -250,7 +267,25 @@ export class SessionService {
 const JOURNAL_PAGE_CHARS = 1 << 20;
 const MAX_BACKGROUND_REBUILDS = 4;
 
-const stillRebuilding = () => unavailable('this session is being rebuilt from its journal on this node, which takes longer than the step\'s time limit; retry the step (the rebuild goes on without it)', 1);
+const stillRebuilding = () =>
+  new UserError(503, 'session_rebuilding', 'this session is being rebuilt from its journal on this node, which takes longer than the step\'s time limit; retry the step (the rebuild goes on without it)', 1);
+
+/**
+ * A replay stopped by a limit. Its budget is what the steps recorded (with margin) and its memory
+ * limit the one they ran under, so this is a real impossibility on this node, said as such.
+ */
+function replayFailed(err: SessionDisposedError, steps: Step[], memoryMb: number): UserError {
+  if (/memory_limit/.test(err.message)) {
+    return new UserError(409, 'replay_failed', `this session's state cannot be rebuilt on this node: replaying its ${steps.length} steps ran out of the chain's ${memoryMb} MB memory limit`);
+  }
+  const recorded = steps.reduce((ms, s) => ms + (s.cpuMs ?? 0), 0);
+  return new UserError(
+    409,
+    'replay_failed',
+    `this session's state cannot be rebuilt on this node: replaying its ${steps.length} steps took more than ${Math.round(replayBudgetMs(steps) / 1000)} s of CPU ` +
+      `(they used ${(recorded / 1000).toFixed(1)} s when they ran; ${err.message})`,
+  );
+}
 
 function info(h: { name: string; head: string; steps: number; createdAt: string; updatedAt: string }): SessionInfo {
   return { name: h.name, heap: h.head, steps: h.steps, createdAt: h.createdAt, updatedAt: h.updatedAt };

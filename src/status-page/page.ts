@@ -78,21 +78,30 @@ export const STATUS_PAGE = `<!doctype html>
   const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
   const random = () => b64url(crypto.getRandomValues(new Uint8Array(32)));
   const redirectUri = location.origin + '/';
+  // The built-in server (same origin): its metadata, and the page registers a client. An external
+  // provider: the endpoints and the client the operator registered there, from this node.
   async function discover() {
     const prm = await (await fetch('/.well-known/oauth-protected-resource')).json();
     const issuer = prm.authorization_servers && prm.authorization_servers[0];
-    if (!issuer || new URL(issuer).origin !== location.origin) return null; // an external provider: paste a token
-    const as = await (await fetch('/.well-known/oauth-authorization-server')).json();
-    return { as, resource: prm.resource };
+    if (!issuer) return null;
+    if (new URL(issuer).origin === location.origin) return { as: await (await fetch('/.well-known/oauth-authorization-server')).json(), resource: prm.resource };
+    const res = await fetch('/status-page/sign-in.json');
+    if (!res.ok) return null; // no client for the page at the provider: paste a token
+    const external = await res.json();
+    return { as: external, clientId: external.client_id, resource: prm.resource };
+  }
+  async function register(as) {
+    const reg = await fetch(as.registration_endpoint, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [redirectUri], token_endpoint_auth_method: 'none', client_name: 'raftbox status page', scope: 'raftbox:read' }) });
+    const client = await reg.json();
+    if (!reg.ok) throw new Error(client.error_description || 'client registration refused');
+    return client;
   }
   async function signIn() {
     try {
       const found = await discover();
-      if (!found || !crypto.subtle) throw new Error('sign-in from this page needs the built-in authorization server and https or a loopback address: paste a token instead');
-      const reg = await fetch(found.as.registration_endpoint, { method: 'POST', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ redirect_uris: [redirectUri], token_endpoint_auth_method: 'none', client_name: 'raftbox status page', scope: 'raftbox:read' }) });
-      const client = await reg.json();
-      if (!reg.ok) throw new Error(client.error_description || 'client registration refused');
+      if (!found || !crypto.subtle) throw new Error('sign-in from this page needs the built-in authorization server, or a status-page client at the external provider (oauth.statusPageClientId), and https or a loopback address: paste a token instead');
+      const client = found.clientId ? { client_id: found.clientId } : await register(found.as);
       const verifier = random();
       const state = random();
       const challenge = b64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
@@ -136,7 +145,7 @@ export const STATUS_PAGE = `<!doctype html>
     const [, kind, id] = m;
     const body = $('detailbody');
     body.replaceChildren(Object.assign(document.createElement('p'), { textContent: 'loading ' + kind + ' ' + decodeURIComponent(id) + '…' }));
-    const path = kind === 'execution' ? '/api/executions/' + id : '/api/sessions/' + id;
+    const path = kind === 'execution' ? '/api/executions/' + id + '?include_code=true' : '/api/sessions/' + id;
     let res;
     try { res = await fetch(path, { headers: authHeaders(), cache: 'no-store' }); } catch { body.firstChild.textContent = 'this node does not answer'; return; }
     const data = await res.json().catch(() => ({}));
@@ -147,7 +156,8 @@ export const STATUS_PAGE = `<!doctype html>
     if (kind === 'execution') {
       const parts = [h('execution ' + data.execution_id), p(data.status + ' · node ' + data.node + ' · ' + (data.duration_ms == null ? '–' : data.duration_ms + ' ms') +
         ' · created ' + time(data.created_at) + ' UTC' + (data.completed_at ? ' · finished ' + time(data.completed_at) + ' UTC' : ''))];
-      if (data.session) { const s = p('session '); s.append(link(data.session, '#session/' + encodeURIComponent(data.session)), ' step ' + data.step + ' (its code is in the session\\'s journal)'); parts.push(s); }
+      if (data.session) { const s = p('session '); s.append(link(data.session, '#session/' + encodeURIComponent(data.session)), data.step == null ? '' : ' step ' + data.step); parts.push(s); }
+      parts.push(h('code' + (data.code_truncated ? ' (its first 16 KiB)' : '')), pre(data.code == null ? '(not recorded: this execution is older than records that keep code)' : data.code, 'code'));
       parts.push(h('console output'), pre(data.output || '(none)', 'output'));
       if (data.result_text != null) parts.push(h('result'), pre(data.result_text, 'result'));
       if (data.error) parts.push(h('error'), pre(data.error.stack || data.error.name + ': ' + data.error.message, 'error'));

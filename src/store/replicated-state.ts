@@ -1,5 +1,10 @@
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { Level } from 'level';
+import type { SnapshotRestore } from '../raft/index.ts';
+import { chunkRecords, ChunkWriter, incomingDir, settleStateDir, swapInIncoming } from './state-snapshot.ts';
 import type { ChangeListener, Command, Json, StateModule, Tx } from './types.ts';
+import { DEFAULT_CACHE_BYTES, ValueCache } from './value-cache.ts';
 
 interface Entry {
   index: number;
@@ -7,52 +12,72 @@ interface Entry {
   data: Uint8Array;
 }
 
-interface Snapshot {
-  index: number;
-  term: number;
-  data: Uint8Array;
+/** A snapshot being received (raft's SnapshotRestore): chunks written aside until `finish` makes them the state. */
+export type StateRestore = SnapshotRestore;
+
+export interface StateOptions {
+  /** Bytes of cold values (see StateModule.coldPrefixes) kept in memory; the rest is read from disk. */
+  cacheBytes?: number;
 }
 
 const APPLIED_KEY = '\u0001applied';
 const SEP = '\u0000';
-const SNAPSHOT_CHUNK = 1000;
+// Sorts after every key under a prefix (the highest code point): where a scan of the prefix ends.
+const PREFIX_END = '\u{10FFFF}';
 const utf8 = new TextDecoder();
 
 type Batch = ReturnType<Level<string, string>['batch']>;
+type Pending = Map<string, { value: Json | undefined; size: number }>;
+
+/** What one group of applied entries has written and loaded so far, shared by its transactions. */
+interface ApplyGroup {
+  batch: Batch;
+  changed: Array<[string, string]>;
+  /** Cold keys written by this group (not yet on disk): later reads in the group see them. */
+  pending: Pending;
+  /** Cold keys the group's commands declared (StateModule.coldReads), read before they applied. */
+  loaded: Map<string, Json | undefined>;
+}
 
 export class UnknownCommandError extends Error {}
 
 /**
- * The deterministic state machine behind Raft: every module's data in memory (reads are synchronous
- * and cheap on the hot path; cold keys, the large rarely read values, stay on disk only) and in LevelDB. Each group of applied entries is one LevelDB batch that
- * also records the applied index, so a restart resumes exactly where the disk says it stopped and
- * Raft re-applies the rest from its log.
+ * The deterministic state machine behind Raft. Everything is in LevelDB; hot keys (small, read on
+ * every request: names, heads, records) are also mirrored in memory for synchronous reads, cold keys
+ * (the bulk: one per session step, execution bodies) are on disk only, read through a cache bounded
+ * in bytes. Each group of applied entries is one LevelDB batch that also records the applied index,
+ * so a restart resumes exactly where the disk says it stopped and Raft re-applies the rest.
+ * Snapshots are streamed from a LevelDB iterator and restored into a directory beside the live one,
+ * swapped in when complete: neither side ever holds more than a chunk of a snapshot.
  */
 export class ReplicatedState {
   private readonly data = new Map<string, Map<string, Json>>();
   private readonly modules = new Map<string, StateModule>();
   private readonly listeners = new Set<ChangeListener>();
+  private readonly cache: ValueCache;
   private applied = 0;
   private appliedTerm = 0;
+  /** Applies and restores, one at a time. */
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Set while a restored state is swapped in: disk reads wait for it. */
+  private swapping: Promise<void> | null = null;
 
-  private readonly db: Level<string, string>;
-  private constructor(db: Level<string, string>) {
+  private db: Level<string, string>;
+  private readonly dir: string;
+  private constructor(dir: string, db: Level<string, string>, opts: StateOptions) {
+    this.dir = dir;
     this.db = db;
+    this.cache = new ValueCache(opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
   }
 
-  static async open(dir: string, modules: StateModule[]): Promise<ReplicatedState> {
-    const db = new Level<string, string>(dir, { valueEncoding: 'utf8' });
-    try {
-      await db.open();
-    } catch (err) {
-      throw new Error(`cannot open state store at ${dir}: ${lockHint(err)}`, { cause: err });
-    }
-    const state = new ReplicatedState(db);
+  static async open(dir: string, modules: StateModule[], opts: StateOptions = {}): Promise<ReplicatedState> {
+    await settleStateDir(dir);
+    const state = new ReplicatedState(dir, await openDb(dir), opts);
     for (const m of modules) {
       state.modules.set(m.name, m);
       state.data.set(m.name, new Map());
     }
-    for await (const [key, value] of db.iterator()) if (!state.isColdStoreKey(key)) state.load(key, value);
+    await state.loadHot();
     return state;
   }
 
@@ -64,11 +89,10 @@ export class ReplicatedState {
     return this.namespace(module).get(key);
   }
 
-  /** A cold key's value (see StateModule.coldPrefixes), read from disk as of the last applied entry. */
+  /** A cold key's value (see StateModule.coldPrefixes), from the cache or the disk, as of the last applied entry. */
   async getCold(module: string, key: string): Promise<Json | undefined> {
     this.namespace(module);
-    const text = await this.db.get(module + SEP + key);
-    return text === undefined ? undefined : (JSON.parse(text) as Json);
+    return this.readCold(module + SEP + key);
   }
 
   scan(module: string, prefix: string): Array<[string, Json]> {
@@ -84,93 +108,191 @@ export class ReplicatedState {
     return () => this.listeners.delete(listener);
   }
 
-  async apply(entries: readonly Entry[]): Promise<unknown[]> {
-    const batch = this.db.batch();
-    const changed: Array<[string, string]> = [];
-    const results: unknown[] = [];
-    for (const entry of entries) {
-      results.push(this.applyOne(entry, batch, changed));
-      this.applied = entry.index;
-      this.appliedTerm = entry.term;
-    }
-    batch.put(APPLIED_KEY, JSON.stringify({ index: this.applied, term: this.appliedTerm }));
-    await batch.write();
-    for (const [module, key] of changed) this.notify(module, key);
-    return results;
+  /** Applies entries in order; one at or below the applied index (a snapshot already covers it) answers undefined. */
+  apply(entries: readonly Entry[]): Promise<unknown[]> {
+    return this.exclusive(() => this.applyGroup(entries));
+  }
+
+  /** Makes everything applied durable on its own (applies are written without fsync: Raft's log is), before Raft compacts its log. */
+  async persist(): Promise<void> {
+    await this.exclusive(() => this.db.put(APPLIED_KEY, JSON.stringify({ index: this.applied, term: this.appliedTerm }), { sync: true }));
   }
 
   /**
-   * Streams the state out of LevelDB rather than serializing the in-memory maps: the values there are
-   * already JSON text, and reading in chunks keeps the event loop (and every request on it) moving
-   * while a large state is snapshotted. The format is a flat JSON array `[key, value, key, value, …]`.
+   * The whole state as chunks (state-snapshot.ts), read from one LevelDB iterator: a consistent view
+   * as of its creation, applied index included, however long the transfer takes.
    */
-  async snapshot(): Promise<Snapshot> {
-    // Applies are written without fsync (Raft's log already is); before Raft may compact its log
-    // behind this snapshot, everything applied so far must be durable on its own.
-    await this.db.put(APPLIED_KEY, JSON.stringify({ index: this.applied, term: this.appliedTerm }), { sync: true });
-    const index = this.applied;
-    const term = this.appliedTerm;
-    const parts: string[] = [];
-    const it = this.db.iterator();
+  async *snapshotChunks(): AsyncGenerator<Uint8Array> {
+    const out = new ChunkWriter();
+    for await (const [key, value] of this.records()) {
+      const chunk = out.add(key, value);
+      if (chunk) yield chunk;
+    }
+    const last = out.flush();
+    if (last) yield last;
+  }
+
+  /**
+   * A hash of every record but the applied index, from one consistent view: two replicas that
+   * applied the same log up to the same index have the same digest.
+   */
+  async digest(): Promise<{ index: number; sha256: string }> {
+    const hash = createHash('sha256');
+    let index = 0;
+    for await (const [key, value] of this.records()) {
+      if (key === APPLIED_KEY) index = (JSON.parse(value) as { index: number }).index;
+      else hash.update(`${key}\t${value}\n`);
+    }
+    return { index, sha256: hash.digest('hex') };
+  }
+
+  /** Every stored record in key order, from one iterator (a consistent view as of its creation). */
+  private async *records(): AsyncGenerator<[string, string]> {
+    const it = await this.exclusive(async () => this.db.iterator());
     try {
-      for (let chunk = await it.nextv(SNAPSHOT_CHUNK); chunk.length > 0; chunk = await it.nextv(SNAPSHOT_CHUNK)) {
-        for (const [key, value] of chunk) if (key !== APPLIED_KEY) parts.push(`${JSON.stringify(key)},${value}`);
-      }
+      for (let batch = await it.nextv(1000); batch.length > 0; batch = await it.nextv(1000)) yield* batch;
     } finally {
       await it.close();
     }
-    return { index, term, data: new TextEncoder().encode(`[${parts.join(',')}]`) };
   }
 
-  async restore(snap: Snapshot): Promise<void> {
-    const flat = JSON.parse(utf8.decode(snap.data)) as Json[];
-    await this.db.clear();
-    for (const ns of this.data.values()) ns.clear();
-    const batch = this.db.batch();
-    for (let i = 0; i < flat.length; i += 2) {
-      const key = flat[i] as string;
-      batch.put(key, JSON.stringify(flat[i + 1]));
-      if (!this.isColdStoreKey(key)) this.loadParsed(key, flat[i + 1]!);
-    }
-    this.applied = snap.index;
-    this.appliedTerm = snap.term;
-    batch.put(APPLIED_KEY, JSON.stringify({ index: snap.index, term: snap.term }));
-    await batch.write({ sync: true });
-    for (const name of this.data.keys()) this.notify(name, null);
+  /** Starts receiving a snapshot into a directory beside the live state (one at a time). */
+  async beginRestore(): Promise<StateRestore> {
+    const dir = incomingDir(this.dir);
+    await rm(dir, { recursive: true, force: true });
+    const db = await openDb(dir);
+    let streamed: { index: number; term: number } | undefined;
+    let open = true;
+    const discard = async () => {
+      if (open) await db.close();
+      open = false;
+      await rm(dir, { recursive: true, force: true });
+    };
+    return {
+      write: async (chunk) => {
+        const batch = db.batch();
+        for (const [key, value] of chunkRecords(chunk)) {
+          if (key === APPLIED_KEY) streamed = JSON.parse(value) as { index: number; term: number };
+          batch.put(key, value);
+        }
+        await batch.write();
+      },
+      finish: (at) =>
+        this.exclusive(async () => {
+          const target = streamed && streamed.index >= at.index ? streamed : at;
+          if (target.index <= this.applied) {
+            await discard();
+            return false;
+          }
+          await db.put(APPLIED_KEY, JSON.stringify(target), { sync: true });
+          await db.close();
+          open = false;
+          await this.swapIn();
+          return true;
+        }),
+      abort: discard,
+    };
   }
 
   async close(): Promise<void> {
+    await this.tail;
     await this.db.close();
   }
 
-  private applyOne(entry: Entry, batch: Batch, changed: Array<[string, string]>): unknown {
+  private async swapIn(): Promise<void> {
+    this.swapping = (async () => {
+      await this.db.close();
+      await swapInIncoming(this.dir);
+      this.db = await openDb(this.dir);
+      this.cache.clear();
+      for (const ns of this.data.values()) ns.clear();
+      await this.loadHot();
+    })();
+    try {
+      await this.swapping;
+    } finally {
+      this.swapping = null;
+    }
+    for (const name of this.data.keys()) this.notify(name, null);
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyGroup(entries: readonly Entry[]): Promise<unknown[]> {
+    const group: ApplyGroup = { batch: this.db.batch(), changed: [], pending: new Map(), loaded: new Map() };
+    const results: unknown[] = [];
+    for (const entry of entries) {
+      if (entry.index <= this.applied) {
+        results.push(undefined);
+        continue;
+      }
+      results.push(await this.applyOne(entry, group));
+      this.applied = entry.index;
+      this.appliedTerm = entry.term;
+    }
+    group.batch.put(APPLIED_KEY, JSON.stringify({ index: this.applied, term: this.appliedTerm }));
+    await group.batch.write();
+    for (const [storeKey, { value, size }] of group.pending) this.cache.set(storeKey, value, size);
+    for (const [module, key] of group.changed) this.notify(module, key);
+    return results;
+  }
+
+  private async applyOne(entry: Entry, group: ApplyGroup): Promise<unknown> {
     const cmd = JSON.parse(utf8.decode(entry.data)) as Command;
     const moduleName = cmd.type.slice(0, cmd.type.indexOf('.'));
     const module = this.modules.get(moduleName);
     // An unknown command is answered, not thrown: every node must reach the same verdict for it.
     if (!module) return { rejected: `unknown command type ${cmd.type}` };
-    return module.apply(cmd, this.tx(moduleName, entry.index, batch, changed));
+    for (const { module: ns, key } of module.coldReads?.(cmd) ?? []) {
+      const storeKey = ns + SEP + key;
+      if (!group.pending.has(storeKey) && !group.loaded.has(storeKey)) group.loaded.set(storeKey, await this.readCold(storeKey));
+    }
+    return module.apply(cmd, this.tx(moduleName, entry.index, group));
   }
 
-  private tx(moduleName: string, index: number, batch: Batch, changed: Array<[string, string]>): Tx {
+  private tx(moduleName: string, index: number, group: ApplyGroup): Tx {
     const ns = this.namespace(moduleName);
     const cold = this.isCold(moduleName);
+    const readCold = (key: string) => {
+      const storeKey = moduleName + SEP + key;
+      const written = group.pending.get(storeKey);
+      if (written) return written.value;
+      if (!group.loaded.has(storeKey)) throw new Error(`state module ${moduleName} read cold key ${key} without naming it in coldReads`);
+      return group.loaded.get(storeKey);
+    };
     return {
       index,
-      get: (key) => ns.get(key),
+      get: (key) => (cold(key) ? readCold(key) : ns.get(key)),
       put: (key, value) => {
-        if (!cold(key)) ns.set(key, value);
-        batch.put(moduleName + SEP + key, JSON.stringify(value));
-        changed.push([moduleName, key]);
+        const text = JSON.stringify(value);
+        if (cold(key)) group.pending.set(moduleName + SEP + key, { value, size: text.length });
+        else ns.set(key, value);
+        group.batch.put(moduleName + SEP + key, text);
+        group.changed.push([moduleName, key]);
       },
       del: (key) => {
-        ns.delete(key);
-        batch.del(moduleName + SEP + key);
-        changed.push([moduleName, key]);
+        if (cold(key)) group.pending.set(moduleName + SEP + key, { value: undefined, size: 0 });
+        else ns.delete(key);
+        group.batch.del(moduleName + SEP + key);
+        group.changed.push([moduleName, key]);
       },
       scan: (prefix) => scanMap(ns, prefix),
-      namespace: (other) => this.tx(other, index, batch, changed),
+      namespace: (other) => this.tx(other, index, group),
     };
+  }
+
+  private async readCold(storeKey: string): Promise<Json | undefined> {
+    const hit = this.cache.peek(storeKey);
+    if (hit) return hit.value;
+    if (this.swapping) await this.swapping;
+    const text = await this.db.get(storeKey);
+    const value = text === undefined ? undefined : (JSON.parse(text) as Json);
+    this.cache.set(storeKey, value, text?.length ?? 0);
+    return value;
   }
 
   private notify(module: string, key: string | null): void {
@@ -183,25 +305,39 @@ export class ReplicatedState {
     }
   }
 
-  private load(key: string, value: string): void {
-    if (key === APPLIED_KEY) {
-      const { index, term } = JSON.parse(value) as { index: number; term: number };
-      this.applied = index;
-      this.appliedTerm = term;
-      return;
+  /** Reads the applied index and every hot key into memory; cold ranges are skipped, not read. */
+  private async loadHot(): Promise<void> {
+    this.applied = 0;
+    this.appliedTerm = 0;
+    const it = this.db.iterator();
+    try {
+      for (let batch = await it.nextv(1000); batch.length > 0; batch = await it.nextv(1000)) {
+        for (const [key, value] of batch) {
+          if (key === APPLIED_KEY) {
+            ({ index: this.applied, term: this.appliedTerm } = JSON.parse(value) as { index: number; term: number });
+            continue;
+          }
+          const coldPrefix = this.coldPrefixOf(key);
+          if (coldPrefix !== undefined) {
+            it.seek(coldPrefix + PREFIX_END);
+            break; // what nextv had read ahead lies in the skipped range, or is read again after it
+          }
+          const sep = key.indexOf(SEP);
+          this.data.get(key.slice(0, sep))?.set(key.slice(sep + 1), JSON.parse(value) as Json);
+        }
+      }
+    } finally {
+      await it.close();
     }
-    this.loadParsed(key, JSON.parse(value) as Json);
   }
 
-  private loadParsed(storeKey: string, value: Json): void {
+  /** The stored prefix (module + SEP + cold prefix) a stored key lies under, if it is cold. */
+  private coldPrefixOf(storeKey: string): string | undefined {
     const sep = storeKey.indexOf(SEP);
-    this.data.get(storeKey.slice(0, sep))?.set(storeKey.slice(sep + 1), value);
-  }
-
-  /** Whether a stored key (module + SEP + key) is cold, decided before its value is parsed. */
-  private isColdStoreKey(storeKey: string): boolean {
-    const sep = storeKey.indexOf(SEP);
-    return sep > 0 && this.isCold(storeKey.slice(0, sep))(storeKey.slice(sep + 1));
+    if (sep <= 0) return undefined;
+    const key = storeKey.slice(sep + 1);
+    const prefix = this.modules.get(storeKey.slice(0, sep))?.coldPrefixes?.find((p) => key.startsWith(p));
+    return prefix === undefined ? undefined : storeKey.slice(0, sep + 1) + prefix;
   }
 
   private isCold(module: string): (key: string) => boolean {
@@ -214,6 +350,16 @@ export class ReplicatedState {
     if (!ns) throw new UnknownCommandError(`no state module named ${module}`);
     return ns;
   }
+}
+
+async function openDb(dir: string): Promise<Level<string, string>> {
+  const db = new Level<string, string>(dir, { valueEncoding: 'utf8' });
+  try {
+    await db.open();
+  } catch (err) {
+    throw new Error(`cannot open state store at ${dir}: ${lockHint(err)}`, { cause: err });
+  }
+  return db;
 }
 
 function scanMap(ns: Map<string, Json>, prefix: string): Array<[string, Json]> {

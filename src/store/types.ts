@@ -24,6 +24,12 @@ export interface Tx {
   namespace(module: string): Tx;
 }
 
+/** A cold key of a module's namespace. */
+export interface ColdKey {
+  module: string;
+  key: string;
+}
+
 /** Told after each applied batch is durable: which key of which module changed (`key` null: all of them). */
 export type ChangeListener = (module: string, key: string | null) => void;
 
@@ -37,10 +43,17 @@ export interface StateModule {
   apply(cmd: Command, tx: Tx): Json | undefined;
   /**
    * Keys under these prefixes are cold: written to disk with the rest (and in snapshots), but not
-   * kept in memory. `get`/`scan` (and a Tx's reads) do not see them; `ReplicatedState.getCold`
-   * reads one from disk. For large values read rarely, such as an execution's console.
+   * kept in memory. `ReplicatedState.get`/`scan` and a Tx's `scan` do not see them;
+   * `ReplicatedState.getCold` reads one through a bounded cache. For whatever grows with use (one
+   * key per session step) or is large and read rarely (an execution's console).
    */
   readonly coldPrefixes?: readonly string[];
+  /**
+   * The cold keys `apply` may read (Tx.get) for this command, in its own namespace or another it
+   * applies through (Tx.namespace), loaded before it runs so that apply stays synchronous. Reading
+   * an undeclared cold key throws: that is a bug of the module.
+   */
+  coldReads?(cmd: Command): ColdKey[];
 }
 
 /** The part of a Raft node the store needs: replicate bytes, and the two read barriers. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import { CommandLog, ReplicatedState, type Proposer } from '../../src/store/index.ts';
+import { copyState } from '../support/index.ts';
 import { createBuiltInAuth, hashPassword, oauthStateModule, type AuthGate, type BuiltInAuthOptions } from '../../src/auth/index.ts';
 
 /**
@@ -26,7 +27,7 @@ export class SharedLog {
   async join(state: ReplicatedState): Promise<Proposer> {
     const member = this.states[0];
     this.tail = this.tail.then(async () => {
-      if (member) await state.restore(await member.snapshot());
+      if (member) await copyState(member, state);
       this.states.push(state);
     });
     await this.tail;

@@ -87,20 +87,28 @@ export class TestCluster {
   private readonly root: string;
   private readonly extraArgs: string[];
   private readonly nodeArgs: string[];
+  private readonly argsOf: (id: string) => string[];
   private constructor(
     nodes: ClusterNode[],
     root: string,
     extraArgs: string[],
     nodeArgs: string[],
+    argsOf: (id: string) => string[],
   ) {
     this.nodes = nodes;
     this.root = root;
     this.extraArgs = extraArgs;
     this.nodeArgs = nodeArgs;
+    this.argsOf = argsOf;
   }
 
-  /** `direct`: nodes talk to each other without the proxies (no partitions; for benchmarks). */
-  static async start(opts: { size?: number; args?: string[]; direct?: boolean; nodeArgs?: string[] } = {}): Promise<TestCluster> {
+  /**
+   * `direct`: nodes talk to each other without the proxies (no partitions; for benchmarks).
+   * `argsOf`: `serve` arguments of one node only (e.g. its own packages dir), after `args`.
+   */
+  static async start(
+    opts: { size?: number; args?: string[]; direct?: boolean; nodeArgs?: string[]; argsOf?: (id: string) => string[] } = {},
+  ): Promise<TestCluster> {
     const size = opts.size ?? 3;
     const root = await tempDir('raftbox-cluster-');
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
@@ -114,7 +122,7 @@ export class TestCluster {
       child: null,
       output: '',
     }));
-    const cluster = new TestCluster(nodes, root, opts.args ?? [], opts.nodeArgs ?? []);
+    const cluster = new TestCluster(nodes, root, opts.args ?? [], opts.nodeArgs ?? [], opts.argsOf ?? (() => []));
     for (const from of nodes) {
       for (const to of nodes) {
         if (from === to || opts.direct) {
@@ -140,7 +148,7 @@ export class TestCluster {
   /** Starts (or restarts, from its data dir) a node; resolves once it listens. */
   async spawn(n: ClusterNode, extra: string[] = []): Promise<void> {
     const peers = Object.entries(n.peers).map(([id, url]) => `${id}=${url}`).join(',');
-    const args = ['--no-node-snapshot', ...this.nodeArgs, 'src/cli/main.ts', 'serve', '--node-id', n.id, '--port', String(n.port), '--data-dir', n.dataDir, '--peers', peers, '--log-level', 'warn', '--max-concurrent', '4', ...this.extraArgs, ...extra];
+    const args = ['--no-node-snapshot', ...this.nodeArgs, 'src/cli/main.ts', 'serve', '--node-id', n.id, '--port', String(n.port), '--data-dir', n.dataDir, '--peers', peers, '--log-level', 'warn', '--max-concurrent', '4', ...this.extraArgs, ...this.argsOf(n.id), ...extra];
     const started = startChild(args, { cwd: repo, env: { ...process.env, RAFTBOX_CLUSTER_SECRET: CLUSTER_SECRET } });
     const child = started.child;
     n.child = child;

@@ -41,7 +41,7 @@ describe('MCP over stdio (raftbox stdio), 2025-11-25 with the v1 1.32 client', (
   it('serves the same tools', async () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toContain('run_js');
-    expect(tools).toHaveLength(9);
+    expect(tools).toHaveLength(10);
   });
 
   it('runs code and keeps a session, logging only to stderr', async () => {

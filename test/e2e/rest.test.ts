@@ -15,10 +15,14 @@ describe('REST, real node', () => {
     const accepted = await post('/api/exec', { code: 'await new Promise((r) => setTimeout(r, 50)); console.log("done"); 6 * 7' });
     expect(accepted.status).toBe(202);
     const { execution_id } = (await accepted.json()) as { execution_id: string };
-    const done = await fetch(`${node.url}/api/executions/${execution_id}?wait=5000`);
-    expect(await done.json()).toMatchObject({ execution_id, status: 'completed', result: 42, output: 'done' });
+    const done = await (await fetch(`${node.url}/api/executions/${execution_id}?wait=5000`)).json();
+    expect(done).toMatchObject({ execution_id, status: 'completed', result: 42, output: 'done' });
     const out = await fetch(`${node.url}/api/executions/${execution_id}/output`);
     expect(await out.json()).toMatchObject({ data: 'done\n', total_lines: 1, has_more: false });
+    // The code it ran, only when asked for.
+    expect(done).not.toHaveProperty('code');
+    const withCode = await (await fetch(`${node.url}/api/executions/${execution_id}?include_code=true`)).json();
+    expect(withCode).toMatchObject({ code: expect.stringContaining('6 * 7'), code_truncated: false });
   });
 
   it('answers the finished execution with ?wait, for JSON and raw script bodies', async () => {

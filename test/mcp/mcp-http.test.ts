@@ -31,7 +31,7 @@ describe('MCP over Streamable HTTP (edge)', () => {
   it('lists the MCP-V8 tools, each with input and output schemas', async () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(
-      ['cancel_execution', 'delete_session', 'get_execution', 'get_execution_output', 'get_session', 'list_executions', 'list_packages', 'list_sessions', 'run_js'],
+      ['cancel_execution', 'delete_session', 'get_execution', 'get_execution_output', 'get_session', 'get_usage', 'list_executions', 'list_packages', 'list_sessions', 'run_js'],
     );
     const run = tools.find((t) => t.name === 'run_js')!;
     expect(Object.keys(run.inputSchema.properties ?? {})).toEqual(
@@ -163,7 +163,7 @@ describe('auth seam, built-in OAuth server', () => {
 
   it('guards MCP tool calls by the tool\'s scope and hands the subject to the tools', async () => {
     const reader = await connect(node.url, { authorization: await bearer('bob', 'raftbox:read') });
-    expect((await reader.listTools()).tools.length).toBe(9);
+    expect((await reader.listTools()).tools.length).toBe(10);
     await expect(reader.callTool({ name: 'run_js', arguments: { code: '1' } })).rejects.toThrow(/insufficient_scope/);
     await reader.close();
 

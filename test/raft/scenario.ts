@@ -10,20 +10,19 @@
 //   add-learner a d            leader a appends the membership change "d joins as a learner"
 //   start d                    d starts with an empty log and membership (a joining node)
 //   compact a                  a snapshots its state at its applied index and drops its log before it
-//   snapshot-chunks 64         Snap messages travel as chunks of this many bytes (src/raft/snapshot-chunks.ts)
-//   drop-chunk 2               the next snapshot sent loses its 2nd chunk
+//   snapshot-chunks 4          a Snap message's state travels as chunks of this many bytes, then the message (src/raft/snapshot-chunks.ts)
+//   drop-chunk 2               the next snapshot sent loses its 2nd call
 //   read a ctx                 a linearizable read point (ReadIndex); prints the read states a has
 //   local-read b               where a local read on b is served from (src/raft/read-barriers.ts)
 //   promotion a d silence=3    leader a's verdict on learner d (src/raft/learner-promotion.ts)
 //   status                     each node: role, term, leader, commit, applied, voters, learners
 //   trace                      the messages delivered since the last trace
-import { encodeMessages, decodeMessages } from '../../src/raft/codec.ts';
 import { encodeConfChange } from '../../src/raft/conf-change.ts';
 import { bootCore } from '../../src/raft/driver.ts';
 import { learnerReadiness } from '../../src/raft/learner-promotion.ts';
 import { cloneConf } from '../../src/raft/raft.ts';
 import { localReadPoint } from '../../src/raft/read-barriers.ts';
-import { SnapshotAssembler, snapshotChunks } from '../../src/raft/snapshot-chunks.ts';
+import { chunkMeta, SnapshotReceiver } from '../../src/raft/snapshot-chunks.ts';
 import { MessageType, type ConfChange, type Message } from '../../src/raft/types.ts';
 import { seeded } from '../support/random.ts';
 import { Network, drain } from './memory-network.ts';
@@ -81,7 +80,11 @@ export class Scenario {
   private chunkSize = 0;
   private dropChunk = 0;
   private readonly notes = new Map<Message, string>();
-  private readonly assembler = new SnapshotAssembler();
+  // The node's receiving side, over an in-memory restore that collects the state's bytes.
+  private readonly receiver = new SnapshotReceiver<Uint8Array[]>(
+    () => [],
+    () => undefined,
+  );
   private transfers = 0;
 
   run(command: string): string {
@@ -182,24 +185,32 @@ export class Scenario {
     return this.net;
   }
 
-  /** A Snap message over the chunked path (when set): encoded, cut, reassembled, decoded, as between two nodes. */
+  /**
+   * A Snap message over the chunked path (when set), as between two nodes: its state's bytes cut into
+   * chunks, then the message itself, each call accepted by the receiver in order.
+   */
   private sendSnapshot(m: Message): Message | undefined {
     if (this.chunkSize === 0) return m;
-    const chunks = snapshotChunks(encodeMessages([m]), `t${++this.transfers}`, this.chunkSize);
-    let frame: Uint8Array | undefined;
-    for (let i = 0; i < chunks.length; i++) {
+    const data = m.snapshot!.data;
+    const id = `t${++this.transfers}`;
+    const calls: Uint8Array[] = [];
+    for (let off = 0; off < data.length; off += this.chunkSize) calls.push(data.subarray(off, off + this.chunkSize));
+    const total = calls.length + 1;
+    let restore: Uint8Array[] | undefined;
+    for (let i = 0; i < total; i++) {
       if (this.dropChunk === i + 1) {
         this.dropChunk = 0;
-        const lost = `${m.from}->${m.to} Snap index=${m.snapshot!.meta.index}: chunk ${i + 1} of ${chunks.length} lost, transfer failed`;
+        const lost = `${m.from}->${m.to} Snap index=${m.snapshot!.meta.index}: call ${i + 1} of ${total} lost, transfer failed`;
         this.network.trace.push(m);
         this.notes.set(m, lost);
         return undefined;
       }
-      frame = this.assembler.accept(m.from, chunks[i]!.meta, chunks[i]!.chunk);
+      restore = this.receiver.accept(m.from, chunkMeta(id, i, i === total - 1));
+      if (!restore) throw new Error(`call ${i + 1} of the snapshot was refused`);
+      if (i < total - 1) restore.push(calls[i]!);
     }
-    if (!frame) throw new Error('the last chunk did not complete the snapshot');
-    const arrived = decodeMessages(frame)[0]!;
-    this.notes.set(arrived, `${describe(arrived)} (${chunks.length} chunks of at most ${this.chunkSize} bytes)`);
+    const arrived: Message = { ...m, snapshot: { meta: m.snapshot!.meta, data: Buffer.concat(restore!) } };
+    this.notes.set(arrived, `${describe(arrived)} (${calls.length} chunks of at most ${this.chunkSize} bytes, then the message)`);
     return arrived;
   }
 }

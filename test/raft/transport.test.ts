@@ -12,7 +12,16 @@ afterEach(() => {
 });
 
 function handlers(onCall: TransportHandlers['onCall']): TransportHandlers {
-  return { onMessages: () => {}, onCall, onUnreachable: () => {}, onSnapshotSent: () => {}, onRefused: () => {} };
+  return {
+    onMessages: () => {},
+    onCall,
+    onUnreachable: () => {},
+    onSnapshotSent: () => {},
+    onRefused: () => {},
+    snapshotSource: () => (async function* () {})(),
+    beginRestore: () => Promise.reject(new Error('these tests send no snapshots')),
+    installSnapshot: () => Promise.reject(new Error('these tests send no snapshots')),
+  };
 }
 
 it('a call that timed out before its link opened is never delivered (the caller was told it was not sent)', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LiveSession, SessionDisposedError, type Step } from '../../src/sandbox/index.ts';
+import { LiveSession, replayBudgetMs, SessionDisposedError, type Step } from '../../src/sandbox/index.ts';
 import { limits, step } from './helpers.ts';
 
 const sessions: LiveSession[] = [];
@@ -41,6 +41,25 @@ describe('LiveSession', () => {
     expect(failed.status).toBe('failed');
     expect(failed.error?.line).toBe(2);
     expect((await s.run(step('[before, typeof after]'), limits)).result).toEqual([1, 'undefined']);
+  });
+
+  it('budgets a replay by the CPU its steps recorded, with margin (unrecorded steps get the largest limit)', async () => {
+    expect(replayBudgetMs([])).toBe(1_000);
+    expect(replayBudgetMs([step('a', { cpuMs: 100 }), step('b', { cpuMs: 900 })])).toBe(1_000 + 3 * 1_000);
+    expect(replayBudgetMs([step('a')])).toBe(1_000 + 3 * 300_000);
+    // Ten steps of 12 s each, every one within its own limit: the old fixed 60 s could not replay them.
+    expect(replayBudgetMs(Array.from({ length: 10 }, () => step('x', { cpuMs: 12_000 })))).toBeGreaterThan(120_000);
+  });
+
+  it('replays a step as heavy as it was when it ran, and stops one that takes far more than it recorded', { timeout: 180_000 }, async () => {
+    // Heavier than a replay's 1 s floor on any machine (~2 s on a quiet one), so the recorded CPU decides.
+    const heavy = step('let x = 0; for (let i = 0; i < 6e8; i++) x += i % 3;');
+    const ran = await (await session()).run(heavy, { ...limits, cpuTimeoutMs: 30_000, wallTimeoutMs: 60_000 });
+    expect(ran.status).toBe('completed');
+    expect(ran.cpuMs).toBeGreaterThan(1_200); // more than a replay's floor: the recorded CPU decides
+    await (await session()).replay([{ ...heavy, cpuMs: ran.cpuMs }]);
+    const understated = await session();
+    await expect(understated.replay([{ ...heavy, cpuMs: 1 }])).rejects.toThrow(/Replay stopped: timeout/);
   });
 
   it('replay rebuilds the same state in a fresh isolate', async () => {

@@ -21,7 +21,7 @@ describe('output a stopped run keeps', () => {
   it('cancelled: everything printed before the cancel, in order', async () => {
     const controller = new AbortController();
     const seen: ConsoleLine[] = [];
-    const running = pool.run(step('for (let i = 0; i < 3; i++) console.log("line", i); console.error("last"); while (true) {}'), { ...limits, cpuTimeoutMs: 60_000, wallTimeoutMs: 60_000 }, controller.signal, {
+    const running = pool.run(step('for (let i = 0; i < 3; i++) console.log("line", i); console.error("last"); while (true) {}'), { ...limits, cpuTimeoutMs: 60_000, wallTimeoutMs: 60_000 }, controller.signal, undefined, {
       onConsole: (line) => {
         seen.push(line);
         if (line.text === 'last') controller.abort();
@@ -50,7 +50,7 @@ describe('output a stopped run keeps', () => {
 
   it('a finished run hands its hook the same lines as its outcome', async () => {
     const seen: ConsoleLine[] = [];
-    const outcome = await pool.run(step('console.log("a"); await new Promise((r) => setTimeout(r, 10)); console.warn("b"); 1'), limits, undefined, { onConsole: (l) => seen.push(l) });
+    const outcome = await pool.run(step('console.log("a"); await new Promise((r) => setTimeout(r, 10)); console.warn("b"); 1'), limits, undefined, undefined, { onConsole: (l) => seen.push(l) });
     expect(outcome.console).toEqual([{ level: 'log', text: 'a' }, { level: 'warn', text: 'b' }]);
     expect(seen).toEqual(outcome.console);
   });

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Domain } from '../../src/executions/index.ts';
 import { LiveSession } from '../../src/sandbox/index.ts';
+import { SESSION_MODULE } from '../../src/sessions/index.ts';
+import { stateKey } from '../../src/sessions/session-state.ts';
 import { Fixture } from './fixture.ts';
 
 let f: Fixture;
@@ -86,6 +88,8 @@ describe('the caller\'s limit bounds a rebuild', () => {
     // Answered before the replay (hundreds of ms at least) is done: had it waited, it would have run.
     await expect(node.executions.run({ code: '"cheap"', session: 's', timeoutSecs: 0.05 }, WAIT)).rejects.toMatchObject({
       status: 503,
+      code: 'session_rebuilding',
+      retryAfter: 1,
       message: expect.stringMatching(/being rebuilt/),
     });
     let retry;
@@ -93,6 +97,25 @@ describe('the caller\'s limit bounds a rebuild', () => {
       retry = await node.executions.run({ code: '[j, "cheap"]', session: 's', timeoutSecs: 1 }, WAIT).catch(() => undefined);
     }
     expect(retry).toMatchObject({ status: 'completed', result: [3e8, 'cheap'], step: 2 });
+  });
+});
+
+describe('a rebuild that is impossible says why, never "conflict"', () => {
+  it('records the CPU of each step in the journal, for the replay budget', async () => {
+    const heavy = await node.executions.run({ code: 'let h = 0; while (h < 2e7) h++; h', session: 's' }, WAIT);
+    const object = (await f.state.getCold(SESSION_MODULE, stateKey(heavy.heap!))) as { cpuMs?: number };
+    expect(object.cpuMs).toBeGreaterThan(0);
+  });
+
+  it('refuses to continue a chain whose memory limit this node no longer allows', async () => {
+    const roomy = await f.node({ maxMemoryMb: 256 });
+    await roomy.executions.run({ code: 'let big = 1', session: 'wide', memoryMb: 128 }, WAIT);
+    const strict = await f.node({ maxMemoryMb: 64 });
+    await expect(strict.executions.run({ code: 'big', session: 'wide' }, WAIT)).rejects.toMatchObject({
+      status: 409,
+      code: 'memory_limit_not_allowed',
+      message: expect.stringMatching(/runs with heap_memory_max_mb 128, .* allows at most 64 \(--max-memory-mb\)/),
+    });
   });
 });
 

@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PackageSet } from '../../src/sandbox/index.ts';
+import { installPackages } from '../support/index.ts';
 import { Fixture } from './fixture.ts';
 
 // Nodes with their own package installs over one replicated state: the same version continues a
@@ -14,22 +13,17 @@ const WAIT = { waitMs: 20_000 };
 let installError: string | null = null;
 let older: PackageSet;
 let newer: PackageSet;
-
-async function install(dir: string, ...specs: string[]): Promise<void> {
-  writeFileSync(join(dir, 'package.json'), '{"private": true}');
-  await promisify(execFile)('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', ...specs], { timeout: 180_000 });
-}
+/** Node a after its operator upgraded lodash: the newer install, with a's own bundle store (it still has 4.17.20). */
+let upgraded: PackageSet;
 
 beforeAll(async () => {
   const [a, b] = [mkdtempSync(join(root, 'a-')), mkdtempSync(join(root, 'b-'))];
-  try {
-    await Promise.all([install(a, 'lodash@4.17.20', 'date-fns@4'), install(b, 'lodash@4.17.21', 'date-fns@4')]);
-  } catch (err) {
-    installError = `npm install failed (the npm registry must be reachable): ${(err as Error).message.split('\n')[0]}`;
-    return;
-  }
+  const failures = await Promise.all([installPackages(a, ['lodash@4.17.20', 'date-fns@4']), installPackages(b, ['lodash@4.17.21', 'date-fns@4'])]);
+  installError = failures.find((f) => f !== null) ?? null;
+  if (installError) return;
   older = await PackageSet.load({ packages: ['lodash', 'date-fns'], packagesDir: a, storeDir: join(a, 'bundles') });
   newer = await PackageSet.load({ packages: ['lodash', 'date-fns'], packagesDir: b, storeDir: join(b, 'bundles') });
+  upgraded = await PackageSet.load({ packages: ['lodash', 'date-fns'], packagesDir: b, storeDir: join(a, 'bundles') });
 }, 240_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -64,6 +58,26 @@ describe('packages in sessions across nodes', () => {
       await expect(refused).rejects.toMatchObject({ code: 'package_unavailable', message: expect.stringContaining('this node does not have lodash@4.17.20') });
       // A new session on that node gets the version it has.
       expect(await b.executions.run({ code: "import _ from 'lodash'; _.VERSION", session: 't' }, WAIT)).toMatchObject({ result: '4.17.21' });
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('after an upgrade a session keeps its version until a step asks for the newest with upgrade_packages; replay keeps that order', async (ctx) => {
+    if (installError) return ctx.skip(installError);
+    const f = await Fixture.open();
+    try {
+      const a = await f.node({ nodeId: 'a' }, older);
+      await a.executions.run({ code: "import _ from 'lodash'; _.VERSION", session: 's' }, WAIT);
+      await f.restart();
+      const after = await f.node({ nodeId: 'a' }, upgraded);
+      // The operator installed 4.17.21; the session still imports what it first did.
+      expect(await after.executions.run({ code: "import _ from 'lodash'; _.VERSION", session: 's' }, WAIT)).toMatchObject({ result: '4.17.20' });
+      expect(await after.executions.run({ code: "import _ from 'lodash'; _.VERSION", session: 's', upgradePackages: true }, WAIT)).toMatchObject({ result: '4.17.21' });
+      expect(await after.executions.run({ code: "[_.VERSION, require('lodash').VERSION]", session: 's' }, WAIT)).toMatchObject({ result: ['4.17.21', '4.17.21'] });
+      // Rebuilt from the journal on another node of the same install: old steps replay 4.17.20, the session stays on 4.17.21.
+      const other = await f.node({ nodeId: 'c' }, upgraded);
+      expect(await other.executions.run({ code: "[_.VERSION, (await import('lodash')).default.VERSION]", session: 's' }, WAIT)).toMatchObject({ node: 'c', result: ['4.17.21', '4.17.21'] });
     } finally {
       await f.close();
     }

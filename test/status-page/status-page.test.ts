@@ -27,6 +27,7 @@ describe.skipIf(unavailable !== null)('the status page in headless Chromium', ()
     const viewer = cluster.nodes.find((n) => n.id !== leader)!;
     const victim = cluster.nodes.find((n) => n.id !== leader && n !== viewer)!;
     await cluster.step(viewer.id, 'page-session', 'let a = 1; a');
+    const stateless = await cluster.post(viewer.id, '/api/exec?wait=30000', { code: '"stateless" + " run"', language: 'js' });
 
     const page = await browser.newPage();
     await page.goto(`${viewer.url}/`);
@@ -43,7 +44,14 @@ describe.skipIf(unavailable !== null)('the status page in headless Chromium', ()
     // One time format, UTC, in the header and the tables.
     expect(await page.locator('#meta').innerText()).toMatch(/ · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
     expect(await page.locator('#sessions tbody td').nth(2).innerText()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
-    // Executions and sessions link to detail views: output and result, the journal's code.
+    // Executions and sessions link to detail views: code, output and result, the journal's code.
+    await page.locator('#executions tbody tr', { hasText: 'page-session' }).first().locator('a').first().click();
+    await expect.poll(() => page.locator('#detail pre.result').innerText()).toBe('1');
+    expect(await page.locator('#detail pre.code').innerText()).toBe('let a = 1; a');
+    // A stateless run has no journal: its record keeps the code.
+    await page.locator('#executions tbody a', { hasText: stateless.json.execution_id }).click();
+    await expect.poll(() => page.locator('#detail pre.code').innerText()).toBe('"stateless" + " run"');
+    expect(await page.locator('#detail pre.result').innerText()).toBe('"stateless run"');
     await page.locator('#executions tbody tr', { hasText: 'page-session' }).first().locator('a').first().click();
     await expect.poll(() => page.locator('#detail pre.result').innerText()).toBe('1');
     await page.locator('#detail a', { hasText: 'page-session' }).click();
@@ -60,7 +68,7 @@ describe.skipIf(unavailable !== null)('the status page in headless Chromium', ()
 
 describe.skipIf(unavailable !== null)('the status page of an OAuth-protected node', () => {
   it('signs the operator in through the built-in authorization server, not a pasted token', async () => {
-    const node = await startTestNode({ oauth: { enabled: true, users: { alice: await hashPassword('status-page-password') }, clients: {}, accessTokenTtlSecs: 600, refreshTokenTtlSecs: 3600 } as Config['oauth'] });
+    const node = await startTestNode({ oauth: { enabled: true, users: { alice: await hashPassword('status-page-password') }, clients: {}, accessTokenTtlSecs: 600, refreshTokenTtlSecs: 3600, clientMetadataDocuments: 'public' } as Config['oauth'] });
     try {
       const page = await browser.newPage();
       await page.goto(`${node.url}/`);

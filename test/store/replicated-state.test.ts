@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplicatedState, type StateModule } from '../../src/store/index.ts';
+import { copyState } from '../support/index.ts';
 
 // A counter module with a compare-and-set, the shape every real module takes.
 const counters: StateModule = {
@@ -26,14 +27,16 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
-// Puts `value` under a cold key and its length under a hot one.
+// Puts `value` under a cold key and its length under a hot one; answers what the cold key held before.
 const blobs: StateModule = {
   name: 'blob',
   coldPrefixes: ['cold/'],
+  coldReads: (cmd) => [{ module: 'blob', key: `cold/${String(cmd.key)}` }],
   apply(cmd, tx) {
+    const seen = tx.get(`cold/${String(cmd.key)}`) ?? null;
     tx.put(`cold/${String(cmd.key)}`, cmd.value as string);
     tx.put(`len/${String(cmd.key)}`, (cmd.value as string).length);
-    return { seen: tx.get(`cold/${String(cmd.key)}`) ?? null };
+    return { seen };
   },
 };
 
@@ -46,7 +49,7 @@ describe('ReplicatedState', () => {
     expect(state.scan('blob', '')).toEqual([['len/a', 3]]);
     expect(await state.getCold('blob', 'cold/a')).toBe('big');
     const replica = await ReplicatedState.open(await tempDir(), [blobs]);
-    await replica.restore(await state.snapshot());
+    expect(await copyState(state, replica)).toBe(true);
     expect(replica.get('blob', 'cold/a')).toBeUndefined();
     expect(await replica.getCold('blob', 'cold/a')).toBe('big');
     await Promise.all([state.close(), replica.close()]);
@@ -84,12 +87,10 @@ describe('ReplicatedState', () => {
       { index: 1, term: 1, data: enc({ type: 'counter.inc', key: 'x/1' }) },
       { index: 2, term: 1, data: enc({ type: 'counter.inc', key: 'x/2' }) },
     ]);
-    const snap = await source.snapshot();
-
     const targetDir = await tempDir();
     const target = await ReplicatedState.open(targetDir, [counters]);
     await target.apply([{ index: 1, term: 1, data: enc({ type: 'counter.inc', key: 'stale' }) }]);
-    await target.restore(snap);
+    expect(await copyState(source, target)).toBe(true);
     expect(target.scan('counter', 'x/')).toEqual([['x/1', 1], ['x/2', 1]]);
     expect(target.get('counter', 'stale')).toBeUndefined();
     await target.close();
@@ -136,5 +137,68 @@ describe('ReplicatedState', () => {
     const reopened = await ReplicatedState.open(dir, [ledger, both]);
     expect(reopened.get('ledger', 'k')).toBe(8);
     await reopened.close();
+  });
+
+  it('reads cold keys through a cache far smaller than them, in applies and outside, and the same after a reopen', async () => {
+    const dir = await tempDir();
+    const state = await ReplicatedState.open(dir, [blobs], { cacheBytes: 4096 });
+    const value = (i: number) => `${i}:`.padEnd(1000, 'x');
+    // One group: later commands see the cold writes of earlier ones before they reach the disk.
+    const first = await state.apply(Array.from({ length: 50 }, (_, i) => ({ index: i + 1, term: 1, data: enc({ type: 'blob.put', key: String(i % 25), value: value(i) }) })));
+    expect(first.slice(25)).toEqual(Array.from({ length: 25 }, (_, i) => ({ seen: value(i) })));
+    const later = await state.apply([{ index: 51, term: 1, data: enc({ type: 'blob.put', key: '0', value: 'new' }) }]);
+    expect(later).toEqual([{ seen: value(25) }]);
+    for (let i = 1; i < 25; i++) expect(await state.getCold('blob', `cold/${i}`)).toBe(value(i + 25));
+    expect(await state.getCold('blob', 'cold/nothing')).toBeUndefined();
+    await state.close();
+    const reopened = await ReplicatedState.open(dir, [blobs], { cacheBytes: 4096 });
+    expect(reopened.scan('blob', '')).toHaveLength(25); // the hot keys only
+    expect(await reopened.getCold('blob', 'cold/0')).toBe('new');
+    await reopened.close();
+  });
+
+  it('throws when a module reads a cold key it did not name in coldReads', async () => {
+    const sloppy: StateModule = { name: 'sloppy', coldPrefixes: ['c/'], apply: (_cmd, tx) => tx.get('c/x') ?? null };
+    const state = await ReplicatedState.open(await tempDir(), [sloppy]);
+    await expect(state.apply([{ index: 1, term: 1, data: enc({ type: 'sloppy.read' }) }])).rejects.toThrow(/read cold key c\/x without naming it in coldReads/);
+    await state.close();
+  });
+
+  it('keeps its own state when offered a snapshot that is not ahead of it, and skips entries a snapshot covers', async () => {
+    const behind = await ReplicatedState.open(await tempDir(), [counters]);
+    await behind.apply([{ index: 1, term: 1, data: enc({ type: 'counter.inc', key: 'a' }) }]);
+    const ahead = await ReplicatedState.open(await tempDir(), [counters]);
+    await ahead.apply([1, 2, 3].map((index) => ({ index, term: 1, data: enc({ type: 'counter.inc', key: 'b' }) })));
+    expect(await copyState(behind, ahead)).toBe(false);
+    expect([ahead.appliedIndex(), ahead.get('counter', 'b'), ahead.get('counter', 'a')]).toEqual([3, 3, undefined]);
+    expect(await copyState(ahead, behind)).toBe(true);
+    // Raft hands the entries after its own snapshot index again: those the restored state has are skipped.
+    const results = await behind.apply([3, 4].map((index) => ({ index, term: 1, data: enc({ type: 'counter.inc', key: 'b' }) })));
+    expect(results).toEqual([undefined, { ok: true, current: 4, index: 4 }]);
+    await Promise.all([behind.close(), ahead.close()]);
+  });
+
+  it('finishes a restore a crash interrupted between its two renames, and drops an unfinished one', async () => {
+    const source = await ReplicatedState.open(await tempDir(), [counters]);
+    await source.apply([{ index: 7, term: 1, data: enc({ type: 'counter.inc', key: 'x' }) }]);
+    const root = await tempDir();
+    const dir = join(root, 'state');
+    const target = await ReplicatedState.open(dir, [counters]);
+    const restore = await target.beginRestore();
+    for await (const chunk of source.snapshotChunks()) await restore.write(chunk);
+    await target.close();
+    // Unfinished: the next open throws it away and keeps the old state.
+    let reopened = await ReplicatedState.open(dir, [counters]);
+    expect([reopened.appliedIndex(), await readdir(root)]).toEqual([0, ['state']]);
+    await reopened.close();
+    // Complete, with the live directory already moved aside: the incoming one becomes the state.
+    const copy = await ReplicatedState.open(join(root, 'copy'), [counters]);
+    await copyState(source, copy);
+    await copy.close();
+    await rename(dir, `${dir}.retired`);
+    await rename(join(root, 'copy'), `${dir}.incoming`);
+    reopened = await ReplicatedState.open(dir, [counters]);
+    expect([reopened.appliedIndex(), reopened.get('counter', 'x'), (await readdir(root)).sort()]).toEqual([7, 1, ['state']]);
+    await Promise.all([reopened.close(), source.close()]);
   });
 });

@@ -4,3 +4,6 @@ export { freePort } from './ports.ts';
 export { tempDir } from './temp-dir.ts';
 export { startChild, stopChild, type ChildNode } from './child-process.ts';
 export { CLUSTER_SECRET } from './cluster-secret.ts';
+export { installPackages } from './npm-install.ts';
+export { copyState } from './copy-state.ts';
+export { sessionStepCommand } from './session-step-command.ts';

@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Run JavaScript/TypeScript
-         * @description Runs code in an isolated V8 sandbox and answers the finished execution: status, result (the completion value, `1 + 1` gives 2), console output, error. With `session` it continues that named session (top-level declarations persist); with `heap` it forks from an earlier state. With `async: true` it answers `execution_id` at once. The sandbox has the web platform APIs that need no I/O (URL, URLSearchParams, URLPattern, TextEncoder/TextDecoder, atob/btoa, structuredClone, crypto.getRandomValues/randomUUID/subtle, Blob, File, FormData, Headers, Request, Response, streams, CompressionStream, AbortController, EventTarget, performance.mark, WebAssembly) and Node-style console (log, table, group, count, time), and `import`/`require` of the packages the operator approved and of Node built-ins (list_packages / GET /api/packages lists them), but no network or file system (no fetch). Timers and Date run on a virtual clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once; random values come from a cryptographically strong generator seeded per step, so replaying a session on any node rebuilds it exactly.
+         * @description Runs code in an isolated V8 sandbox and answers the finished execution: status, result (the completion value, `1 + 1` gives 2), console output, error. With `session` it continues that named session (top-level declarations persist); with `heap` it forks from an earlier state. With `async: true` it answers `execution_id` at once. The sandbox has the web platform APIs that need no I/O (URL, URLSearchParams, URLPattern, TextEncoder/TextDecoder, atob/btoa, structuredClone, crypto.getRandomValues/randomUUID/subtle, Blob, File, FormData, Headers, Request, Response, streams, CompressionStream, AbortController, EventTarget, performance.mark, WebAssembly) and Node-style console (log, table, group, count, time), and `import`/`require` of the packages the operator approved and of Node built-ins (list_packages / GET /api/packages lists them), and no file system. `fetch` reaches only what the operator allowed (otherwise it rejects with a TypeError saying so); in a session its answers are recorded with the step, so no request is ever sent twice. Timers and Date run on a virtual clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once (while a fetch is pending the clock follows real time); random values come from a cryptographically strong generator seeded per step, so replaying a session on any node rebuilds it exactly.
          *
          *     Also the MCP tool `run_js`.
          */
@@ -35,7 +35,7 @@ export interface paths {
         };
         /**
          * Get an execution
-         * @description Status, result, console output and error of an execution. With `wait` it long-polls until it finishes.
+         * @description Status, result, console output and error of an execution. With `wait` it long-polls until it finishes; with `include_code` it also answers the code it ran.
          *
          *     Also the MCP tool `get_execution`.
          */
@@ -159,6 +159,28 @@ export interface paths {
          *     Also the MCP tool `delete_session`.
          */
         delete: operations["delete_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get your usage and quotas
+         * @description The caller's use of each quota (live sessions, stored session state, runs in progress and CPU seconds in the last minute on the node answering) and the limits (0: none).
+         *
+         *     Also the MCP tool `get_usage`.
+         */
+        get: operations["get_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -290,6 +312,10 @@ export interface components {
             }[];
             /** @description In a list page only: true when this execution's console, result and error stack were left out for size; get the execution for them. */
             body_omitted: boolean;
+            /** @description Only with `include_code`: the code it ran, its first 16 KiB (UTF-8) when longer; null for executions recorded before records kept code. */
+            code?: string | null;
+            /** @description Only with `include_code`: true when `code` is the beginning of a longer code. */
+            code_truncated?: boolean;
         };
         ExecutionList: {
             executions: components["schemas"]["Execution"][];
@@ -360,6 +386,8 @@ export interface components {
             };
             /** @description Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given. */
             async?: boolean;
+            /** @description In a session: this step imports the newest approved version of each package it names instead of the version the session pinned, and the session keeps the new one (list_packages shows what is current). */
+            upgrade_packages?: boolean;
             /** @description Milliseconds to wait for the execution to finish before answering with its current record. */
             wait?: number;
             /** @description Named JSON values handed to the code as the read-only `inputs` object (`inputs.params`); a session records them with the step. */
@@ -430,6 +458,8 @@ export interface operations {
                 execution_timeout_secs?: number;
                 /** @description Answer at once with `execution_id` (poll with get_execution). REST always does unless `wait` is given. Also accepted in the query string (the body wins). */
                 async?: boolean;
+                /** @description In a session: this step imports the newest approved version of each package it names instead of the version the session pinned, and the session keeps the new one (list_packages shows what is current). Also accepted in the query string (the body wins). */
+                upgrade_packages?: boolean;
                 /** @description Milliseconds to wait for the execution to finish before answering with its current record. Also accepted in the query string (the body wins). */
                 wait?: number;
             };
@@ -567,6 +597,8 @@ export interface operations {
             query?: {
                 /** @description Milliseconds to wait for the execution to finish before answering with its current record. */
                 wait?: number;
+                /** @description Also answer `code` (the first 16 KiB of what it ran) and `code_truncated`. */
+                include_code?: boolean;
             };
             header?: never;
             path: {
@@ -1230,6 +1262,124 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeletedSession"];
+                };
+            };
+            /** @description Invalid parameters or malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid bearer token (when OAuth is on) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token lacks the scope (when OAuth is on) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such execution or session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. a concurrent step on the session) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body larger than the server's cap */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Idempotency-Key already used for a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many runs queued; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not ready (no leader, catching up) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Get your usage and quotas */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Named sessions the caller has. */
+                        live_sessions: number;
+                        /** @description Bytes of the caller's session state objects. */
+                        stored_bytes: number;
+                        /** @description The caller's runs in progress on the node answering. */
+                        concurrent_runs: number;
+                        /** @description CPU seconds the caller's runs used in the last minute on the node answering. */
+                        cpu_secs_last_minute: number;
+                        /** @description The quotas (0: none). Over a size quota a call is refused with 403, over a rate with 429 and Retry-After. */
+                        limits: {
+                            live_sessions: number;
+                            steps_per_session: number;
+                            stored_mb: number;
+                            concurrent_runs: number;
+                            cpu_secs_per_minute: number;
+                        };
+                    };
                 };
             };
             /** @description Invalid parameters or malformed body */

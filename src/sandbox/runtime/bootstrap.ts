@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
+import { HostCallPort } from '../host-calls/port.ts';
 import { CSPRNG_SOURCE, WEB_HIDDEN, WEB_SOURCES } from './web-bundle.ts';
 
 /**
@@ -7,14 +8,14 @@ import { CSPRNG_SOURCE, WEB_HIDDEN, WEB_SOURCES } from './web-bundle.ts';
  * strict function so its state and helpers stay in a closure user code cannot reach. It is compiled
  * once per isolate and run in each new context.
  */
-const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'console-extras.js', 'artifacts.js', 'inputs.js', 'modules.js', 'web-platform.js', 'wasm.js', 'lockdown.js', 'driver.js'];
+const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'console-extras.js', 'artifacts.js', 'inputs.js', 'modules.js', 'web-platform.js', 'host-calls.js', 'wasm.js', 'lockdown.js', 'driver.js'];
 // User code may replace or delete any global; the runtime keeps the originals.
 const CAPTURED_GLOBALS = [
   'Object', 'Reflect', 'Array', 'JSON', 'Math', 'Number', 'String', 'Boolean', 'Symbol', 'BigInt', 'Function',
   'Promise', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Date', 'RegExp', 'Error', 'TypeError', 'RangeError',
   'ArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Float32Array', 'Float64Array', 'Intl', 'parseFloat',
 ];
-const RUNTIME_SOURCE = `(function (hostYield, hostOutput, readWebSource, lockdown, memoryMb) {
+const RUNTIME_SOURCE = `(function (hostYield, hostOutput, readWebSource, hostCall, lockdown, memoryMb) {
 'use strict';
 const globalObject = globalThis;
 const { ${CAPTURED_GLOBALS.join(', ')} } = globalObject;
@@ -34,9 +35,11 @@ export interface PreparedContext {
    * behind the replay's earlier steps), 'collect' returns the result of the latest call again, and
    * 'define' takes (hash, factory) pairs of module bundles (see packages/context-modules.ts).
    */
-  driver: ivm.Reference<(command: 'run' | 'replay' | 'collect' | 'define', ...args: unknown[]) => string>;
+  driver: ivm.Reference<(command: 'run' | 'replay' | 'collect' | 'define' | 'deliver', ...args: unknown[]) => string>;
   /** Where this context's live run sends its console lines and artifacts while it runs; null: dropped. */
   sink: ((message: HostOutput) => void) | null;
+  /** The context's host-call channel: a run opens a scope on it for its calls (host-calls/port.ts). */
+  hostCalls: HostCallPort;
   release(): void;
 }
 
@@ -100,16 +103,19 @@ export async function prepareContext(isolate: ivm.Isolate, lockdown: boolean, me
   }
   const context = await isolate.createContext();
   const install = (await script.run(context, { reference: true })) as ivm.Reference<
-    (yieldToHost: unknown, output: unknown, webSource: unknown, lockdown: boolean, memoryMb: number) => unknown
+    (yieldToHost: unknown, output: unknown, webSource: unknown, hostCall: unknown, lockdown: boolean, memoryMb: number) => unknown
   >;
   const outlet: { sink: PreparedContext['sink'] } = { sink: null };
-  const driver = (await install.apply(undefined, [hostYield, hostOutputOf(outlet), readWebSource, lockdown, memoryMb], {
+  const hostCalls = new HostCallPort();
+  const driver = (await install.apply(undefined, [hostYield, hostOutputOf(outlet), readWebSource, hostCalls.callback, lockdown, memoryMb], {
     result: { reference: true },
   })) as PreparedContext['driver'];
   install.release();
+  hostCalls.attach(driver);
   return Object.assign(outlet, {
     context,
     driver,
+    hostCalls,
     release() {
       driver.release();
       context.release();

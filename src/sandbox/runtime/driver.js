@@ -1,7 +1,8 @@
 // Runs inside the isolate (see bootstrap.ts): runs one step (or replays many) to the end of its
-// virtual time and hands back a plain JSON outcome. `hostYield` is the only host function the
-// isolate waits for; awaiting it ends the current task, so every queued microtask has run when it
-// resolves — the point where Node would run timers. (`hostOutput`, console.js, is only ever sent to.)
+// virtual time and hands back a plain JSON outcome. Awaiting `hostYield` ends the current task, so
+// every queued microtask has run when it resolves — the point where Node would run timers; host
+// calls (host-calls.js) are the only other way out and in. (`hostOutput`, console.js, is only ever
+// sent to.)
 
 const MICROTASK_TURNS_BEFORE_YIELD = 4;
 // After the step's code has settled, timers keep firing (like Node finishing a script) up to this
@@ -25,19 +26,21 @@ const LOSSY_PROTOTYPES = [Map, Set, WeakMap, WeakSet, WeakRef, Date, RegExp, Err
  */
 async function runStep(args, pooled, live) {
   // Indexed, not destructured: destructuring calls the (patchable) array iterator. The step's ChaCha20
-  // key is words 1-8; then clock, output and artifact budgets, modules, inputs (see stepPayload).
+  // key is words 1-8; then clock, output and artifact budgets, modules, host-call scope, inputs
+  // (see stepPayload).
   const source = args[0];
   beginDeterminism([args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8]], args[9], pooled);
   beginModules(args[12], pooled);
   beginConsole(args[10], live);
   beginArtifacts(args[11]);
-  const files = jsonParse(args[14]);
+  const files = jsonParse(args[15]);
   const fileBuffers = [];
-  for (let i = 15; i < args.length; i++) fileBuffers[fileBuffers.length] = args[i];
-  beginInputs(globalObject, args[13], files[0], files[1], fileBuffers);
+  for (let i = 16; i < args.length; i++) fileBuffers[fileBuffers.length] = args[i];
+  beginInputs(globalObject, args[14], files[0], files[1], fileBuffers);
   beginConsoleExtras(pooled);
   beginWasm(pooled);
   resetTimers(pooled);
+  beginHostCalls(args[13]);
 
   let settled = false;
   let threw = false;
@@ -68,11 +71,17 @@ async function runStep(args, pooled, live) {
   let firedAfterSettle = 0;
   let yielded = false;
   for (;;) {
-    if (!firedSinceYield && settled && timerCount === 0) break;
+    if (!firedSinceYield && settled && timerCount === 0 && pendingHostCallCount === 0) break;
     await hostYield();
     yielded = true;
     firedSinceYield = false;
     if (hasUncaughtError) break;
+    // With host calls pending the clock follows real time: the host answers the wait with the next
+    // completion, or with 'timeout' when the next timer is due first (see host-calls.js).
+    if (pendingHostCallCount > 0 && (await waitForHostCall(timerCount === 0 ? Infinity : nextTimerDue()))) {
+      firedSinceYield = true;
+      continue;
+    }
     if (timerCount === 0) {
       stuck = !settled;
       break;
@@ -84,6 +93,7 @@ async function runStep(args, pooled, live) {
 
   const abandoned = timerCount;
   clearTimers();
+  endHostCalls();
   if (abandoned > 0 && settled && !hasUncaughtError) {
     emit('warn', [`[${abandoned} timer${abandoned > 1 ? 's' : ''} still pending after ${TIMER_CALLBACKS_AFTER_SETTLE} callbacks were cleared at the end of the step]`]);
   }
@@ -296,6 +306,7 @@ function installRuntime(global, lockdown, memoryMb) {
   }
   return function driver(command, ...args) {
     if (command === 'define') return defineModules(args);
+    if (command === 'deliver') return deliverHostCall(args[0], args[1], args[2]);
     if (command === 'replay') current = replay(args);
     else if (command === 'run') current = run(args);
     return current;

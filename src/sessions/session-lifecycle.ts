@@ -1,0 +1,130 @@
+import type { Command, Json, Tx } from '../store/index.ts';
+
+/**
+ * What keeps a session's state objects alive, and how the ones nothing keeps are collected — all in
+ * the replicated state, so every replica collects exactly the same objects, in bounded batches.
+ *
+ *   ref/<id>      cold: how many hold state object <id>: its children, and the session head on it
+ *                 (absent for objects from before counts were kept: those are never collected)
+ *   gc/<n>        a release of one reference to { heap, release } (release 0: only look again)
+ *   gcmeta        { next }: the next n
+ *
+ * A step adds a reference to its parent and gives its object one for its session head; moving a
+ * head, deleting or expiring a session releases the old head through the queue, never at once, so no
+ * command does unbounded work. `session.collect` takes the queue's first releases and the chains of
+ * parents the proposer expects them to free, and deletes each object whose count reaches zero,
+ * unless a retained execution record still names it (then it is looked at again later).
+ */
+
+export interface ExpireCommand extends Command {
+  type: 'session.expire';
+  /** The proposer's clock: sessions whose last step is older than `now - ttlMs` expire. */
+  now: number;
+  ttlMs: number;
+  limit: number;
+}
+
+export interface CollectCommand extends Command {
+  type: 'session.collect';
+  /** Queue entries to process, each with the ancestors the proposer expects it to free, in order. */
+  chains: Array<{ seq: number; heaps: string[] }>;
+}
+
+interface Release {
+  heap: string;
+  release: number;
+  [field: string]: Json | undefined;
+}
+
+export const REF_PREFIX = 'ref/';
+export const GC_PREFIX = 'gc/';
+const GC_META = 'gcmeta';
+export const refKey = (heap: string) => REF_PREFIX + heap;
+// Zero-padded so that a scan (key order) is the queue's order.
+export const gcKey = (n: number) => GC_PREFIX + String(n).padStart(12, '0');
+
+/** Whether a retained execution record names a state object (records keep their retention). */
+export type HeldByRecords = (tx: Tx, heap: string) => boolean;
+
+/** Adds a reference to `heap` (not to an object from before counts were kept). */
+export function addRef(tx: Tx, heap: string): void {
+  const count = tx.get(refKey(heap)) as number | undefined;
+  if (count !== undefined) tx.put(refKey(heap), count + 1);
+}
+
+/** Queues the release of `release` references to `heap` (0: look at it again). */
+export function enqueueRelease(tx: Tx, heap: string, release: number): void {
+  const meta = (tx.get(GC_META) as { next: number } | undefined) ?? { next: 0 };
+  tx.put(gcKey(meta.next), { heap, release } satisfies Release);
+  tx.put(GC_META, { next: meta.next + 1 });
+}
+
+/** The cold keys a collect reads: every object of every chain and its count. */
+export function collectReads(cmd: CollectCommand, heapKey: (id: string) => string): string[] {
+  return cmd.chains.flatMap((c) => c.heaps.flatMap((h) => [heapKey(h), refKey(h)]));
+}
+
+export function applyExpire(cmd: ExpireCommand, tx: Tx, names: string, release: (tx: Tx, head: string) => void): Json {
+  let expired = 0;
+  for (const [key, value] of tx.scan(names)) {
+    if (expired >= cmd.limit) break;
+    const head = value as { head: string; updatedAt: string };
+    if (Date.parse(head.updatedAt) + cmd.ttlMs > cmd.now) continue;
+    tx.del(key);
+    release(tx, head.head);
+    expired++;
+  }
+  return { expired };
+}
+
+/** How collection sees the sessions module: where objects live, who holds them, what to do with one it deletes. */
+export interface CollectHooks {
+  heapKey(id: string): string;
+  held: HeldByRecords;
+  collected(tx: Tx, id: string, object: Json): void;
+}
+
+export function applyCollect(cmd: CollectCommand, tx: Tx, hooks: CollectHooks): Json {
+  const { heapKey, held } = hooks;
+  let collected = 0;
+  let released = 0;
+  for (const chain of cmd.chains) {
+    const queued = tx.get(gcKey(chain.seq)) as Release | undefined;
+    if (!queued || queued.heap !== chain.heaps[0]) continue; // done already (a retried proposal)
+    tx.del(gcKey(chain.seq));
+    released += queued.release;
+    let at: string | null = queued.heap;
+    let release = queued.release;
+    for (let i = 0; at !== null; i++) {
+      const stored = tx.get(refKey(at)) as number | undefined;
+      if (stored === undefined) break; // no count kept: never collected
+      const count = stored - release;
+      if (count > 0) {
+        tx.put(refKey(at), count);
+        break;
+      }
+      const object = tx.get(heapKey(at)) as { parent: string | null } | undefined;
+      if (!object) break; // collected already
+      if (held(tx, at)) {
+        tx.put(refKey(at), 0);
+        enqueueRelease(tx, at, 0);
+        break;
+      }
+      tx.del(heapKey(at));
+      hooks.collected(tx, at, object as Json);
+      tx.del(refKey(at));
+      collected++;
+      const parent: string | null = object.parent;
+      if (parent === null) break;
+      // The proposer read this parent too: go on with it here; otherwise its release waits in the queue.
+      if (chain.heaps[i + 1] !== parent) {
+        enqueueRelease(tx, parent, 1);
+        break;
+      }
+      at = parent;
+      release = 1;
+    }
+  }
+  // Nothing collected and nothing released: only objects records still hold were looked at.
+  return { collected, released };
+}
