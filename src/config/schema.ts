@@ -53,6 +53,12 @@ export const ConfigSchema = z.strictObject({
   maxBodyBytes: z.number().int().min(1024).default(1 << 20).describe('Largest HTTP request body (code included); larger is refused with 413.'),
   maxExecutions: z.number().int().min(1).default(10_000).describe('Finished execution records kept; the oldest are forgotten first.'),
   maxExecutionsMb: z.number().int().min(1).default(128).describe('Total size (as JSON) of the finished execution records kept; past it the oldest are forgotten first.'),
+  maxRecordedBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(8 << 20)
+    .describe("Bytes a step's recorded host-call answers (`fetch` responses: status, headers, body) may take in all; a session step commits them with its journal entry. An answer that would pass it fails its call inside the sandbox with a clear error; a record is never cut."),
   maxLiveSessions: z.number().int().min(0).default(256).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay).'),
   maxLiveSessionsMemoryMb: z.number().int().min(0).default(2048).describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted.'),
 
@@ -65,6 +71,24 @@ export const ConfigSchema = z.strictObject({
     .min(1)
     .optional()
     .describe('Directory the approved packages are installed in (it holds `node_modules/`, e.g. after `npm install --prefix <dir> lodash`). Default: raftbox\'s own dependency tree. Bundles are kept in `<dataDir>/bundles`.'),
+
+  egress: z
+    .strictObject({
+      allow: z
+        .array(z.string().min(1))
+        .default([])
+        .describe('Requests the sandbox\'s `fetch` may make, as rules `[subject=<s>] [scope=<s>] [METHOD,…] scheme://host[:port][/path]`, comma-separated: host a name, `*.example.com`, `*`, an IP (`127.0.0.1`, `[::1]`) or a CIDR range (`10.0.0.0/8`); port a number or `*` (absent: the scheme\'s default); path a prefix. No rule: `fetch` rejects. Private, loopback, link-local (cloud metadata), multicast and the cluster\'s own addresses are refused unless an IP or CIDR rule names them. See docs/egress.md.'),
+      inject: z
+        .array(z.string().min(1))
+        .default([])
+        .describe('Headers added on the host to requests a URL pattern matches: `<pattern> <Header>: <value>`, the value may hold `{env:NAME}` or `{file:/path}` (e.g. `https://api.example.com/v1 Authorization: Bearer {env:API_TOKEN}`). The values never reach the sandbox, the journal or the logs.'),
+      timeoutSecs: z.number().positive().default(30).describe('Time one `fetch` may take, redirects and the whole body included; then it fails inside the sandbox.'),
+      maxResponseBytes: z.number().int().min(1024).default(2 << 20).describe('Largest response body (and request body) of one `fetch`; a larger one fails the call inside the sandbox.'),
+      maxConcurrent: z.number().int().min(1).default(16).describe('`fetch` calls one step may have in flight at once; one more fails at once.'),
+      maxRequests: z.number().int().min(1).default(256).describe('`fetch` calls one step may make in all; one more fails at once.'),
+    })
+    .prefault({})
+    .describe('Network egress of the sandbox (`fetch`): off unless a rule allows it.'),
 
   peers: z
     .record(z.string(), z.url())

@@ -1,3 +1,4 @@
+import type { EgressOutcome } from '../egress/index.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** What the scrape-time gauges read: each is cheap and synchronous (no I/O, no Raft round). */
@@ -40,6 +41,9 @@ export class Metrics {
   private readonly snapshots: Counter<'kind'>;
   private readonly snapshotBytes: Gauge;
   private readonly tokens: Counter<'outcome'>;
+  private readonly egressRequests: Counter<'outcome' | 'rule'>;
+  private readonly egressBytes: Counter<'direction'>;
+  private readonly egressSeconds: Histogram;
 
   constructor() {
     const registers = [this.registry];
@@ -52,6 +56,11 @@ export class Metrics {
     this.snapshots = new Counter({ name: 'raftbox_raft_snapshots_total', help: 'Raft snapshots taken locally or installed from the leader.', labelNames: ['kind'], registers });
     this.snapshotBytes = new Gauge({ name: 'raftbox_raft_snapshot_bytes', help: 'Size of the latest snapshot taken or installed.', registers });
     this.tokens = new Counter({ name: 'raftbox_oauth_tokens_total', help: 'OAuth token outcomes: issued, refreshed, rejected (a bearer token refused), revoked.', labelNames: ['outcome'], registers });
+    // `rule` is the text of the operator's allowing rule ('' when none matched): a closed set the operator wrote.
+    this.egressRequests = new Counter({ name: 'raftbox_egress_requests_total', help: 'Sandbox fetch calls this node performed or refused, by outcome and allowing rule.', labelNames: ['outcome', 'rule'], registers });
+    this.egressBytes = new Counter({ name: 'raftbox_egress_bytes_total', help: 'Body bytes of sandbox fetch calls: sent (request bodies) and received (response bodies).', labelNames: ['direction'], registers });
+    this.egressSeconds = new Histogram({ name: 'raftbox_egress_request_duration_seconds', help: 'Time of one sandbox fetch call, redirects and body included.', buckets: RAFT_BUCKETS.concat([10, 30]), registers });
+    for (const direction of ['sent', 'received']) this.egressBytes.inc({ direction }, 0);
     for (const status of ['completed', 'failed', 'timeout', 'memory_limit', 'cancelled']) this.executions.inc({ status }, 0);
     for (const outcome of ['issued', 'refreshed', 'rejected', 'revoked'] satisfies TokenOutcome[]) this.tokens.inc({ outcome }, 0);
     for (const kind of ['taken', 'installed']) this.snapshots.inc({ kind }, 0);
@@ -83,6 +92,13 @@ export class Metrics {
 
   token(outcome: TokenOutcome): void {
     this.tokens.inc({ outcome });
+  }
+
+  egressRequest(outcome: EgressOutcome, rule: string, seconds: number, bytesSent: number, bytesReceived: number): void {
+    this.egressRequests.inc({ outcome, rule });
+    this.egressSeconds.observe(seconds);
+    this.egressBytes.inc({ direction: 'sent' }, bytesSent);
+    this.egressBytes.inc({ direction: 'received' }, bytesReceived);
   }
 
   // ---- state read at scrape time --------------------------------------------------------------------

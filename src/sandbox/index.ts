@@ -6,3 +6,5 @@ export { IsolatePool, type IsolatePoolOptions, type IsolatePoolStats } from './i
 export { LiveSession, SessionDisposedError, type ReplayOptions } from './live-session.ts';
 export { CompilerFailure } from './typescript-strip.ts';
 export { newStepSeed } from './step-seed.ts';
+export { SessionDivergedError } from './host-calls/replayed-calls.ts';
+export { errorAnswer, type HostCallAnswer, type HostCallJson, type HostCallLimits, type HostCallPerformer, type HostCallRecord, type HostCallRequest } from './host-calls/types.ts';

@@ -3,6 +3,7 @@ import ivm from 'isolated-vm';
 import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
 import { PackageSet } from './packages/package-set.ts';
 import { compileForRun, runInContext, stoppedOutcome } from './step-runner.ts';
+import type { HostCallPerformer } from './host-calls/types.ts';
 import type { Limits, RunOutcome, Step } from './types.ts';
 
 export interface IsolatePoolOptions {
@@ -97,7 +98,8 @@ export class IsolatePool {
     for (const m of members) this.#release(m);
   }
 
-  async run(step: Step, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
+  /** `hostCalls` performs the run's host calls (`fetch`); without it every call fails. */
+  async run(step: Step, limits: Limits, signal?: AbortSignal, hostCalls?: HostCallPerformer): Promise<RunOutcome> {
     const startedAt = performance.now();
     const compilation = await compileForRun(step);
     if ('outcome' in compilation) return compilation.outcome;
@@ -115,7 +117,7 @@ export class IsolatePool {
         });
         let run;
         try {
-          run = await runInContext(member.isolate, prepared, step, compiled, limits, signal, modules);
+          run = await runInContext(member.isolate, prepared, step, compiled, limits, signal, modules, hostCalls);
         } catch (err) {
           // Only a clean outcome returns an isolate to the pool.
           member.dispose();

@@ -3,6 +3,8 @@ import { compileStep, StepSyntaxError } from './compile-step.ts';
 import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
 import { PackageSet, type ResolvedModules } from './packages/package-set.ts';
 import { compileForRun, defineModulesOrDispose, guardedCall, runInContext, stepPayload } from './step-runner.ts';
+import { ReplayedHostCalls, SessionDivergedError } from './host-calls/replayed-calls.ts';
+import type { HostCallPerformer } from './host-calls/types.ts';
 import type { Limits, PackageRef, RunOutcome, Step } from './types.ts';
 
 export interface ReplayOptions {
@@ -63,13 +65,22 @@ export class LiveSession {
   /**
    * Re-runs steps in order; their errors are expected and ignored (they were part of the journal).
    * Each step's imports resolve to the bundles it recorded; one this node lacks is a
-   * PackageUnavailableError before anything runs.
+   * PackageUnavailableError before anything runs. Host calls are answered from each step's record
+   * and never performed; a step that asks for something else stops the replay with a
+   * SessionDivergedError (the session is disposed).
    */
   replay(steps: Step[], options: ReplayOptions = {}): Promise<void> {
     return this.#serialized(async () => {
       this.#assertUsable();
+      let diverged: SessionDivergedError | null = null;
+      const scopes: number[] = [];
+      const onDiverged = (error: SessionDivergedError) => {
+        diverged ??= error;
+        // Not from inside the isolate's callback that found it.
+        setImmediate(() => this.dispose());
+      };
       const compiled = await Promise.all(
-        steps.map(async (step) => {
+        steps.map(async (step, index) => {
           let c;
           try {
             c = await compileStep(step.code, step.language);
@@ -79,7 +90,10 @@ export class LiveSession {
             throw err;
           }
           const modules = c.modules.length > 0 || step.packages ? await this.packages.replayed(step.packages ?? [], c.modules) : null;
-          return { payload: stepPayload(step, c, REPLAY_OUTPUT_BYTES, modules), modules };
+          const records = step.hostCalls ?? [];
+          const scope = this.prepared.hostCalls.open((deliver) => new ReplayedHostCalls(index + 1, records, deliver, onDiverged));
+          scopes.push(scope);
+          return { payload: stepPayload(step, c, REPLAY_OUTPUT_BYTES, modules, scope), modules };
         }),
       );
       const replayed = compiled.filter((p) => p !== null);
@@ -93,7 +107,13 @@ export class LiveSession {
       const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: 2 * budget }, undefined, {
         command: 'replay',
         payload: payloads,
+      }).finally(() => {
+        for (const scope of scopes) this.prepared.hostCalls.close(scope);
       });
+      if (diverged !== null) {
+        this.dispose();
+        throw diverged;
+      }
       if (!call.ok) {
         this.dispose();
         throw new SessionDisposedError(`Replay stopped: ${call.status}`);
@@ -102,7 +122,7 @@ export class LiveSession {
   }
 
   /** `limits.memoryMb` is fixed when the session is created; create a new session to change it. */
-  run(step: Step, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
+  run(step: Step, limits: Limits, signal?: AbortSignal, hostCalls?: HostCallPerformer): Promise<RunOutcome> {
     return this.#serialized(async () => {
       this.#assertUsable();
       const compilation = await compileForRun(step);
@@ -112,7 +132,7 @@ export class LiveSession {
       const modules = compiled.modules.length > 0 ? await this.packages.resolve(compiled.modules, this.#pins) : null;
       let run;
       try {
-        run = await runInContext(this.isolate, this.prepared, step, compiled, { ...limits, memoryMb: this.memoryMb }, signal, modules);
+        run = await runInContext(this.isolate, this.prepared, step, compiled, { ...limits, memoryMb: this.memoryMb }, signal, modules, hostCalls);
       } catch (err) {
         this.dispose();
         throw err;

@@ -4,25 +4,33 @@ import { RUNTIME_FRAME_MARKER, type PreparedContext } from './runtime/bootstrap.
 import { compileStep, StepSyntaxError, type CompiledStep } from './compile-step.ts';
 import { bindingsJson, defineBundles } from './packages/context-modules.ts';
 import type { ResolvedModules } from './packages/package-set.ts';
+import { LiveHostCalls } from './host-calls/live-calls.ts';
+import { errorAnswer, type HostCallPerformer } from './host-calls/types.ts';
 import type { ConsoleLevel, ConsoleLine, Limits, RunError, RunOutcome, RunStatus, Step } from './types.ts';
 
 /**
  * What the in-isolate driver receives for one step (see runtime/driver.js `runStep`): primitives
  * only, which isolated-vm passes without a serialization round.
  */
-export type StepPayload = [source: string, ...key: KeyWords, clock: number, maxOutputBytes: number, modules: string];
+export type StepPayload = [source: string, ...key: KeyWords, clock: number, maxOutputBytes: number, modules: string, hostCallScope: number];
 type KeyWords = [number, number, number, number, number, number, number, number];
 
 /** The step's 256-bit ChaCha20 key, sha256(seed) as eight little-endian words: never shown to user code. */
-export function stepPayload(step: Step, compiled: CompiledStep, maxOutputBytes: number, modules: ResolvedModules | null): StepPayload {
+export function stepPayload(step: Step, compiled: CompiledStep, maxOutputBytes: number, modules: ResolvedModules | null, hostCallScope: number): StepPayload {
   // One-shot hash(): half the cost of a Hash object, on every step.
   const d = hash('sha256', step.seed, 'buffer');
   const w = (i: number) => d.readUInt32LE(4 * i);
-  return [compiled.source, w(0), w(1), w(2), w(3), w(4), w(5), w(6), w(7), step.clock, maxOutputBytes, bindingsJson(modules)];
+  return [compiled.source, w(0), w(1), w(2), w(3), w(4), w(5), w(6), w(7), step.clock, maxOutputBytes, bindingsJson(modules), hostCallScope];
 }
 
 /** A driver call: one step's payload, or the steps of a replay. */
 export type DriverCall = { command: 'run'; payload: StepPayload } | { command: 'replay'; payload: StepPayload[] };
+
+/** Where no performer is given, every host call fails (the node passes its egress rules instead). */
+const NO_HOST_CALLS: HostCallPerformer = {
+  limits: { maxRecordedBytes: 0, maxAnswerBytes: 0, maxConcurrent: 1, maxCalls: 1 },
+  perform: async (request) => errorAnswer('TypeError', `${request.kind} is not available in this sandbox`),
+};
 
 export type ContextRun =
   /** After a limit was hit the isolate must go: the stopped step may have left work queued in it. */
@@ -54,12 +62,16 @@ export async function runInContext(
   limits: Limits,
   signal: AbortSignal | undefined,
   modules: ResolvedModules | null,
+  performer: HostCallPerformer = NO_HOST_CALLS,
 ): Promise<ContextRun> {
   if (modules !== null && !(await defineModulesOrDispose(isolate, prepared, modules))) {
     return { kind: 'outcome', outcome: stoppedOutcome('memory_limit', limits, 0, 0), isolateReusable: false };
   }
-  const payload = stepPayload(step, compiled, limits.maxOutputBytes, modules);
-  const call = await guardedCall(isolate, prepared, limits, signal, { command: 'run', payload });
+  let calls: LiveHostCalls | undefined;
+  const scope = prepared.hostCalls.open((deliver) => (calls = new LiveHostCalls(performer, deliver)));
+  const payload = stepPayload(step, compiled, limits.maxOutputBytes, modules, scope);
+  const call = await guardedCall(isolate, prepared, limits, signal, { command: 'run', payload }).finally(() => prepared.hostCalls.close(scope));
+  const hostCalls = calls!.records.length > 0 ? { hostCalls: calls!.records } : {};
   if (!call.ok) {
     return { kind: 'outcome', outcome: stoppedOutcome(call.status, limits, call.cpuMs, call.wallMs), isolateReusable: false };
   }
@@ -80,6 +92,7 @@ export async function runInContext(
     cpuMs: call.cpuMs,
     wallMs: call.wallMs,
     ...(modules !== null && modules.refs.length > 0 ? { packages: modules.refs } : {}),
+    ...hostCalls,
   };
   return { kind: 'outcome', outcome, isolateReusable: true };
 }

@@ -1,6 +1,7 @@
+import type { HostCallRecord } from './host-calls/types.ts';
 import type { PackageRef } from './packages/bundle.ts';
 
-export type { PackageRef };
+export type { HostCallRecord, PackageRef };
 
 export type Language = 'js' | 'ts';
 
@@ -19,6 +20,8 @@ export interface Step {
   clock: number;
   /** On replay: the bundles its imports resolved to when it ran (from the journal). */
   packages?: PackageRef[];
+  /** On replay: the answers its host calls received when it ran (from the journal). */
+  hostCalls?: HostCallRecord[];
 }
 
 export type RunStatus = 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';
@@ -49,4 +52,6 @@ export interface RunOutcome {
   wallMs: number;
   /** The bundles the step's imports resolved to (absent when it named no module). */
   packages?: PackageRef[];
+  /** The answers its host calls received, in delivery order (absent when it made none). */
+  hostCalls?: HostCallRecord[];
 }

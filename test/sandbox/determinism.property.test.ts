@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { LiveSession, type Step } from '../../src/sandbox/index.ts';
+import { LiveSession, type HostCallPerformer, type Step } from '../../src/sandbox/index.ts';
 import { limits } from './helpers.ts';
 import { seeded, type Rng } from '../support/random.ts';
 
 /**
  * Property: running random step sequences live in one LiveSession, then replaying the same steps
  * into a fresh LiveSession, yields the same state — compared through a canonical dump of every
- * global the steps made, calling closures, methods and classes along the way.
+ * global the steps made, calling closures, methods and classes along the way. Steps with host calls
+ * replay from their recorded answers, as a session's journal holds them.
  */
 const SEQUENCES = 200;
 const MASTER_SEED = Number(process.env.SANDBOX_PROPERTY_SEED ?? 20250101);
@@ -47,7 +48,26 @@ const templates: Array<(rng: Rng) => Pick<Step, 'code' | 'language'>> = [
   () => js(`performance.mark('s_m'); await new Promise((res) => setTimeout(res, 3)); s_measure = [performance.measure('s_x', 's_m').duration, performance.getEntries().length];`),
   () => js(`s_url = new URL('/p?' + new URLSearchParams({ r: Math.random() }), 'https://ünïcode.example').href; s_file = new File([s_url], 'f').lastModified;`),
   () => js(`s_form = await new Response(Object.assign(new FormData(), {}), {}).text().then((t) => t.length);`),
+  // Host calls (answered by \`upstream\` below after a real delay): concurrent ones completing out of
+  // order, one racing a timer, one left unawaited past the step's code, one aborted by a timeout.
+  (r) => js(`s_fx = [];\nawait Promise.all([${int(r, 30)}, ${int(r, 30)}, ${int(r, 30)}].map((d, i) => fetch('http://up.test/' + i + '?d=' + d).then((x) => x.json()).then((j) => s_fx.push([i, j.n, Date.now()]))));`),
+  (r) => js(`s_race = await Promise.race([fetch('http://up.test/r?d=${int(r, 40)}').then((x) => x.text()), new Promise((res) => setTimeout(() => res('timer ' + Date.now()), ${int(r, 40)}))]);`),
+  (r) => js(`fetch('http://up.test/late?d=${int(r, 20)}', { method: 'POST', body: crypto.randomUUID() }).then(async (x) => { s_late2 = [await x.json(), Date.now()] });\nawait new Promise((res) => setTimeout(res, ${int(r, 25)}));`),
+  (r) => js(`s_ab = await fetch('http://up.test/t?d=${int(r, 30)}', { signal: AbortSignal.timeout(${int(r, 30)}) }).then((x) => x.status, (e) => e.name + Date.now());`),
 ];
+
+// Answers each call after the delay its URL asks for (plus jitter): completions come in whatever
+// order real time gives, and every answer differs (a counter), so only a replay from the record matches.
+let answered = 0;
+const upstream: HostCallPerformer = {
+  limits: { maxRecordedBytes: 1 << 20, maxAnswerBytes: 1 << 20, maxConcurrent: 8, maxCalls: 64 },
+  async perform(request) {
+    const url = new URL((request.description as { url: string }).url);
+    await new Promise((res) => setTimeout(res, Number(url.searchParams.get('d')) + Math.random() * 5));
+    const body = JSON.stringify({ n: answered++, path: url.pathname, sent: request.bytes?.byteLength ?? 0 });
+    return { answer: { status: 200, statusText: 'OK', headers: [['content-type', 'application/json']], url: url.href, redirected: false }, bytes: new TextEncoder().encode(body) };
+  },
+};
 
 function js(code: string): Pick<Step, 'code' | 'language'> {
   return { code, language: 'js' };
@@ -94,9 +114,11 @@ describe('replay determinism (property)', () => {
       const live = await LiveSession.create(64);
       const replayed = await LiveSession.create(64);
       try {
-        for (const s of steps) {
-          const outcome = await live.run(s, limits);
+        for (const [i, s] of steps.entries()) {
+          const outcome = await live.run(s, limits, undefined, upstream);
           expect(['completed', 'failed'], `step ${s.code}`).toContain(outcome.status);
+          // What the journal keeps of the step: its calls' answers, for the replay.
+          if (outcome.hostCalls) steps[i] = { ...s, hostCalls: outcome.hostCalls };
         }
         await replayed.replay(steps);
         const a = await live.run(dumpStep, limits);

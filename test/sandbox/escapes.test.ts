@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IsolatePool, LiveSession, PackageSet, type RunOutcome } from '../../src/sandbox/index.ts';
+import { errorAnswer, IsolatePool, LiveSession, PackageSet, type HostCallPerformer, type RunOutcome } from '../../src/sandbox/index.ts';
 import { limits, step } from './helpers.ts';
 import { WEB_CONSTRUCTORS, WEB_GLOBALS } from './web-globals.ts';
 
@@ -61,7 +61,24 @@ const processAttempts: Record<string, string> = {
   'event emitter listener this': "(() => { const { EventEmitter } = require('events'); let got; const e = new EventEmitter(); e.on('x', function () { got = this.constructor.constructor('return process')() }); e.emit('x'); return got })()",
   'process module': "require('node:process')",
   'refused built-in': "(() => { try { return require('child_process') } catch { return undefined } })()",
+  'Function from fetch': "fetch.constructor('return process')()",
+  'a fetched Response': "(await fetch('http://upstream.test/')).constructor.constructor('return process')()",
+  'a fetched Response\'s headers and body': "await (async () => { const r = await fetch('http://upstream.test/'); const h = r.headers; const b = await r.arrayBuffer(); return [h, b, [...h][0]].map((x) => x.constructor.constructor('return process')()).find((p) => p?.dlopen) })()",
+  'a fetched JSON body': "(await (await fetch('http://upstream.test/')).json()).constructor.constructor('return process')()",
+  'a fetch rejection': "await fetch('http://upstream.test/fail').then(() => undefined, (e) => e.constructor.constructor('return process')())",
   'stream callback this': "(() => { const { Readable } = require('stream'); let got; Readable.from(['a']).on('data', function () { got = this.constructor.constructor('return process')() }); return got })()",
+};
+
+// Answers every fetch from the host (so answers really cross the channel): a JSON body, or an error
+// answer for a URL ending in /fail.
+const fakeUpstream: HostCallPerformer = {
+  limits: { maxRecordedBytes: 1 << 20, maxAnswerBytes: 1 << 20, maxConcurrent: 8, maxCalls: 64 },
+  async perform(request) {
+    const url = (request.description as { url: string }).url;
+    if (url.endsWith('/fail')) return errorAnswer('TypeError', 'fetch failed');
+    const answer = { status: 200, statusText: 'OK', headers: [['content-type', 'application/json']], url, redirected: false };
+    return { answer, bytes: new TextEncoder().encode('{"a":[1,{"b":2}]}') };
+  },
 };
 
 // The Node built-ins, bundled into a temporary store (no approved packages).
@@ -77,14 +94,14 @@ const modes: Array<[string, () => Promise<{ run(code: string): Promise<RunOutcom
     'pooled context',
     async () => {
       const pool = new IsolatePool({ maxIsolates: 1, packages });
-      return { run: (code) => pool.run(step(code), limits), close: () => pool.close() };
+      return { run: (code) => pool.run(step(code), limits, undefined, fakeUpstream), close: () => pool.close() };
     },
   ],
   [
     'session context',
     async () => {
       const session = await LiveSession.create(64, packages);
-      return { run: (code) => session.run(step(code), limits), close: () => session.dispose() };
+      return { run: (code) => session.run(step(code), limits, undefined, fakeUpstream), close: () => session.dispose() };
     },
   ],
 ];
@@ -114,7 +131,7 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
           if (typeof p?.dlopen === 'function') reached.push(label);
         } catch {}
       };
-      for (const name of ${JSON.stringify([...WEB_CONSTRUCTORS, 'Navigator', 'navigator', 'atob', 'btoa', 'structuredClone', 'crypto', 'performance', 'reportError', 'self'])}) {
+      for (const name of ${JSON.stringify([...WEB_CONSTRUCTORS, 'Navigator', 'navigator', 'atob', 'btoa', 'structuredClone', 'crypto', 'performance', 'reportError', 'self', 'fetch'])}) {
         const accessor = Object.getOwnPropertyDescriptor(globalThis, name);
         tryAll(name + ' accessor', accessor?.get);
         const seen = new Set();
@@ -165,6 +182,15 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
     })()`);
     expect(outcome.status).toBe('completed');
     expect(outcome.result).toEqual([]);
+  });
+
+  it("the host-call channel's functions are out of user code's reach", async () => {
+    const outcome = await sandbox.run(
+      `['hostCall', 'hostYield', 'startHostCall', 'deliverHostCall', 'waitForHostCall', 'driver', 'readWebSource'].filter((n) => n in globalThis || (() => { try { return typeof eval(n) !== 'undefined' } catch { return false } })())`,
+    );
+    expect(outcome.result).toEqual([]);
+    // The fetch attempts above did reach the host and got its answers.
+    expect((await sandbox.run("(await (await fetch('http://upstream.test/')).json()).a[1].b")).result).toBe(2);
   });
 
   it('dynamic import of a refused built-in is refused', async () => {

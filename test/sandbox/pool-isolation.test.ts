@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { IsolatePool } from '../../src/sandbox/index.ts';
+import { IsolatePool, type HostCallPerformer } from '../../src/sandbox/index.ts';
 import { limits, step } from './helpers.ts';
 import { WEB_GLOBALS } from './web-globals.ts';
 
@@ -136,6 +136,40 @@ describe('consecutive pooled runs see identical runtime state', () => {
       expect(after.result).toEqual(first.result);
     } finally {
       fresh.close();
+    }
+  });
+});
+
+describe('host calls of one run never reach the next', () => {
+  it('an answer still in flight when a run ends is dropped, not delivered to the next run in the context', async () => {
+    const isolated = new IsolatePool({ maxIsolates: 1 });
+    const performed: string[] = [];
+    const slow: HostCallPerformer = {
+      limits: { maxRecordedBytes: 1 << 20, maxAnswerBytes: 1 << 20, maxConcurrent: 8, maxCalls: 64 },
+      async perform(request, signal) {
+        const url = (request.description as { url: string }).url;
+        performed.push(url);
+        await new Promise((r) => setTimeout(r, url.endsWith('/slow') ? 300 : 1));
+        if (signal.aborted) performed.push(`aborted ${url}`);
+        return { answer: { status: 200, statusText: 'OK', headers: [], url, redirected: false }, bytes: new TextEncoder().encode(url) };
+      },
+    };
+    try {
+      // The first run fails at once (an uncaught error in a timer) with its fetch still in flight.
+      const first = await isolated.run(step("fetch('http://a.test/slow').then(async (r) => { globalThis.leak = await r.text() }); setTimeout(() => { throw new Error('end') }, 0)"), limits, undefined, slow);
+      expect(first.status).toBe('failed');
+      const second = await isolated.run(
+        step("const own = await (await fetch('http://b.test/fast')).text(); await new Promise((r) => setTimeout(r, 500)); [own, typeof leak]"),
+        limits,
+        undefined,
+        slow,
+      );
+      expect(second.result).toEqual(['http://b.test/fast', 'undefined']);
+      expect(second.hostCalls!.map((r) => r.label)).toEqual(['GET http://b.test/fast']);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(performed).toContain('aborted http://a.test/slow');
+    } finally {
+      isolated.close();
     }
   });
 });

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import ivm from 'isolated-vm';
 import { IsolatePool, LiveSession } from '../../src/sandbox/index.ts';
 import type { PreparedContext } from '../../src/sandbox/runtime/bootstrap.ts';
+import { HostCallPort } from '../../src/sandbox/host-calls/port.ts';
 import { guardedCall } from '../../src/sandbox/step-runner.ts';
 import { limits, step } from './helpers.ts';
 
@@ -58,8 +59,8 @@ describe('a call that fails in a non-clean way disposes its isolate', () => {
     const isolate = new ivm.Isolate({ memoryLimit: 32 });
     const context = await isolate.createContext();
     const failing = (await context.eval('(function driver() { return Promise.reject(new Error("not a limit")) })', { reference: true })) as PreparedContext['driver'];
-    const prepared: PreparedContext = { context, driver: failing, release: () => undefined };
-    const call = await guardedCall(isolate, prepared, { cpuTimeoutMs: 1_000, wallTimeoutMs: 2_000 }, undefined, { command: 'run', payload: ['', 0, 0, 0, 0, 0, 0, 0, 0, 0, 1024, ''] });
+    const prepared: PreparedContext = { context, driver: failing, hostCalls: new HostCallPort(), release: () => undefined };
+    const call = await guardedCall(isolate, prepared, { cpuTimeoutMs: 1_000, wallTimeoutMs: 2_000 }, undefined, { command: 'run', payload: ['', 0, 0, 0, 0, 0, 0, 0, 0, 0, 1024, '', 0] });
     expect(call).toMatchObject({ ok: false, status: 'failed' });
     expect(isolate.isDisposed).toBe(true);
   });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
+import { HostCallPort } from '../host-calls/port.ts';
 import { CSPRNG_SOURCE, WEB_HIDDEN, WEB_SOURCES } from './web-bundle.ts';
 
 /**
@@ -7,14 +8,14 @@ import { CSPRNG_SOURCE, WEB_HIDDEN, WEB_SOURCES } from './web-bundle.ts';
  * strict function so its state and helpers stay in a closure user code cannot reach. It is compiled
  * once per isolate and run in each new context.
  */
-const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'console-extras.js', 'modules.js', 'web-platform.js', 'wasm.js', 'lockdown.js', 'driver.js'];
+const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'console-extras.js', 'modules.js', 'web-platform.js', 'host-calls.js', 'wasm.js', 'lockdown.js', 'driver.js'];
 // User code may replace or delete any global; the runtime keeps the originals.
 const CAPTURED_GLOBALS = [
   'Object', 'Reflect', 'Array', 'JSON', 'Math', 'Number', 'String', 'Boolean', 'Symbol', 'BigInt', 'Function',
   'Promise', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Date', 'RegExp', 'Error', 'TypeError', 'RangeError',
   'ArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Float32Array', 'Float64Array', 'Intl', 'parseFloat',
 ];
-const RUNTIME_SOURCE = `(function (hostYield, readWebSource, lockdown, memoryMb) {
+const RUNTIME_SOURCE = `(function (hostYield, readWebSource, hostCall, lockdown, memoryMb) {
 'use strict';
 const globalObject = globalThis;
 const { ${CAPTURED_GLOBALS.join(', ')} } = globalObject;
@@ -34,7 +35,9 @@ export interface PreparedContext {
    * behind the replay's earlier steps), 'collect' returns the result of the latest call again, and
    * 'define' takes (hash, factory) pairs of module bundles (see packages/context-modules.ts).
    */
-  driver: ivm.Reference<(command: 'run' | 'replay' | 'collect' | 'define', ...args: unknown[]) => string>;
+  driver: ivm.Reference<(command: 'run' | 'replay' | 'collect' | 'define' | 'deliver', ...args: unknown[]) => string>;
+  /** The context's host-call channel: a run opens a scope on it for its calls (host-calls/port.ts). */
+  hostCalls: HostCallPort;
   release(): void;
 }
 
@@ -79,15 +82,18 @@ export async function prepareContext(isolate: ivm.Isolate, lockdown: boolean, me
   }
   const context = await isolate.createContext();
   const install = (await script.run(context, { reference: true })) as ivm.Reference<
-    (yieldToHost: unknown, webSource: unknown, lockdown: boolean, memoryMb: number) => unknown
+    (yieldToHost: unknown, webSource: unknown, hostCall: unknown, lockdown: boolean, memoryMb: number) => unknown
   >;
-  const driver = (await install.apply(undefined, [hostYield, readWebSource, lockdown, memoryMb], {
+  const hostCalls = new HostCallPort();
+  const driver = (await install.apply(undefined, [hostYield, readWebSource, hostCalls.callback, lockdown, memoryMb], {
     result: { reference: true },
   })) as PreparedContext['driver'];
   install.release();
+  hostCalls.attach(driver);
   return {
     context,
     driver,
+    hostCalls,
     release() {
       driver.release();
       context.release();

@@ -1,7 +1,7 @@
 // Runs inside the isolate (see bootstrap.ts): runs one step (or replays many) to the end of its
-// virtual time and hands back a plain JSON outcome. `hostYield` is the only host function the
-// isolate can call; awaiting it ends the current task, so every queued microtask has run when it
-// resolves — the point where Node would run timers.
+// virtual time and hands back a plain JSON outcome. Awaiting `hostYield` ends the current task, so
+// every queued microtask has run when it resolves — the point where Node would run timers; host
+// calls (host-calls.js) are the only other way out.
 
 const MICROTASK_TURNS_BEFORE_YIELD = 4;
 // After the step's code has settled, timers keep firing (like Node finishing a script) up to this
@@ -30,6 +30,7 @@ async function runStep(args, pooled) {
   beginConsoleExtras(pooled);
   beginWasm(pooled);
   resetTimers(pooled);
+  beginHostCalls(args[12]);
 
   let settled = false;
   let threw = false;
@@ -60,11 +61,17 @@ async function runStep(args, pooled) {
   let firedAfterSettle = 0;
   let yielded = false;
   for (;;) {
-    if (!firedSinceYield && settled && timerCount === 0) break;
+    if (!firedSinceYield && settled && timerCount === 0 && pendingHostCallCount === 0) break;
     await hostYield();
     yielded = true;
     firedSinceYield = false;
     if (hasUncaughtError) break;
+    // With host calls pending the clock follows real time: the host answers the wait with the next
+    // completion, or with 'timeout' when the next timer is due first (see host-calls.js).
+    if (pendingHostCallCount > 0 && (await waitForHostCall(timerCount === 0 ? Infinity : nextTimerDue()))) {
+      firedSinceYield = true;
+      continue;
+    }
     if (timerCount === 0) {
       stuck = !settled;
       break;
@@ -76,6 +83,7 @@ async function runStep(args, pooled) {
 
   const abandoned = timerCount;
   clearTimers();
+  endHostCalls();
   if (abandoned > 0 && settled && !hasUncaughtError) {
     emit('warn', [`[${abandoned} timer${abandoned > 1 ? 's' : ''} still pending after ${TIMER_CALLBACKS_AFTER_SETTLE} callbacks were cleared at the end of the step]`]);
   }
@@ -273,6 +281,7 @@ function installRuntime(global, lockdown, memoryMb) {
   }
   return function driver(command, ...args) {
     if (command === 'define') return defineModules(args);
+    if (command === 'deliver') return deliverHostCall(args[0], args[1], args[2]);
     if (command === 'replay') current = replay(args);
     else if (command === 'run') current = run(args);
     return current;

@@ -114,6 +114,16 @@ function addTimer(callback, delay, args, repeat) {
   return id;
 }
 
+/** Due time of the earliest pending timer (superseded heap entries are dropped); one is pending. */
+function nextTimerDue() {
+  for (;;) {
+    const entry = queue[0];
+    const timer = timers[entry[2]];
+    if (timer !== undefined && timer.seq === entry[1]) return entry[0];
+    dequeue();
+  }
+}
+
 /** Fires the earliest pending timer; the caller has checked that one is pending. */
 function fireNextTimer() {
   let id;

@@ -23,7 +23,7 @@ export const WEB_HIDDEN = [
 /** The modules that are bundles of their own; 'index' (createWebPlatform) is the one loaded first. */
 export const WEB_MODULES = [
   'index', 'dom-exception', 'events', 'encoding', 'base64', 'url', 'structured-clone', 'streams', 'compression', 'blob',
-  'form-data', 'headers', 'fetch-body', 'subtle',
+  'form-data', 'headers', 'fetch-body', 'fetch', 'subtle',
 ] as const;
 export type WebModule = (typeof WEB_MODULES)[number];
 

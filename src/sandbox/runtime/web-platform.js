@@ -13,7 +13,7 @@ const WEB_GLOBALS = [
   'ReadableByteStreamController', 'ReadableStreamDefaultController', 'WritableStream', 'WritableStreamDefaultWriter',
   'WritableStreamDefaultController', 'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy',
   'CountQueuingStrategy', 'CompressionStream', 'DecompressionStream', 'Blob', 'File', 'FormData', 'Headers', 'Request',
-  'Response', 'CryptoKey', 'SubtleCrypto',
+  'Response', 'fetch', 'CryptoKey', 'SubtleCrypto',
 ];
 
 let webPlatform = null;
@@ -104,6 +104,7 @@ function installWebPlatform(global, pooled) {
     setTimeout: (callback, ms) => addTimer(callback, ms, [], false),
     reportError: reportUncaught,
     fillRandom: (bytes) => csprng.fill(bytes),
+    callHost: startHostCall,
   };
   const load = () => loadWebPlatform(host, bindings, pooled);
   loadWeb = load;

@@ -1,5 +1,6 @@
-// Request and Response (Fetch §5.3-5.5), constructible and readable on their own; `fetch` itself is
-// not here (no network). A body is kept as bytes, or as the ReadableStream it was made from.
+// Request and Response (Fetch §5.3-5.5), constructible and readable on their own; `fetch` (fetch.js)
+// makes its responses with `networkResponse`. A body is kept as bytes, or as the ReadableStream it was
+// made from.
 import { Blob, bytesOf } from './blob.js';
 import { FormData } from './form-data.js';
 import { Headers, makeImmutable } from './headers.js';
@@ -222,17 +223,19 @@ export function createFetchClasses({ AbortController, AbortSignal, onAbort, rand
         withContentType(headers, type);
       }
       super(source, headers);
-      responseState.set(this, { status, statusText, type: internal?.type ?? 'default', url: '' });
+      responseState.set(this, { status, statusText, type: internal?.type ?? 'default', url: internal?.url ?? '', redirected: internal?.redirected ?? false });
     }
     get status() { return responseState.get(this).status; }
     get statusText() { return responseState.get(this).statusText; }
     get ok() { const s = responseState.get(this).status; return s >= 200 && s <= 299; }
     get type() { return responseState.get(this).type; }
     get url() { return responseState.get(this).url; }
-    get redirected() { return false; }
+    get redirected() { return responseState.get(this).redirected; }
     clone() {
-      const { status, statusText, type } = responseState.get(this);
-      return new Response(null, { statusText, headers: this.headers, [internalInit]: { status, type, source: this.cloneSource() } });
+      const { status, statusText, type, url, redirected } = responseState.get(this);
+      const r = new Response(null, { statusText, headers: this.headers, [internalInit]: { status, type, url, redirected, source: this.cloneSource() } });
+      if (type === 'basic') makeImmutable(r.headers);
+      return r;
     }
     static error() {
       const r = new Response(null, { [internalInit]: { status: 0, type: 'error', source: null } });
@@ -260,6 +263,13 @@ export function createFetchClasses({ AbortController, AbortSignal, onAbort, rand
     }
   }
   Object.defineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response', configurable: true });
-  return { Request, Response };
+
+  /** A response as the network gave it (Fetch's "basic" type): its headers cannot be changed. */
+  function networkResponse({ status, statusText, headers, url, redirected, body, nullBody }) {
+    const r = new Response(null, { statusText, headers, [internalInit]: { status, type: 'basic', url, redirected, source: nullBody ? null : body } });
+    makeImmutable(r.headers);
+    return r;
+  }
+  return { Request, Response, networkResponse };
 }
 

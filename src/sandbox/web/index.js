@@ -3,7 +3,7 @@
 // each module below is initialized only when one of its globals is first read (esbuild turns these
 // require calls into lazy module initializers), since the URL, crypto and compression modules alone
 // cost milliseconds each to set up. `host` is the runtime's: the virtual-clock timer, the
-// uncaught-error report, the step's ChaCha20 bytes. `crypto` itself is the runtime's (randomUUID
+// uncaught-error report, the step's ChaCha20 bytes, the host-call channel (for fetch). `crypto` itself is the runtime's (randomUUID
 // should not need this bundle); its `subtle` getter answers `subtle` from here.
 
 function once(load) {
@@ -18,6 +18,12 @@ export function createWebPlatform(host) {
     const { AbortController, AbortSignal, onAbort } = events();
     const randomHex = () => Array.from(randomBytes(12), (b) => b.toString(16).padStart(2, '0')).join('');
     return require('./fetch-body.js').createFetchClasses({ AbortController, AbortSignal, onAbort, randomHex });
+  });
+  const fetch = once(() => {
+    const { onAbort } = events();
+    const { Request, networkResponse } = fetchClasses();
+    const { DOMException } = require('./dom-exception.js');
+    return { fetch: require('./fetch.js').createFetch({ Request, networkResponse, onAbort, DOMException, callHost: host.callHost }) };
   });
   const crypto = once(() => {
     const { CryptoKey, createSubtle } = require('./subtle.js');
@@ -49,6 +55,7 @@ export function createWebPlatform(host) {
     [['FormData'], () => require('./form-data.js')],
     [['Headers'], () => require('./headers.js')],
     [['Request', 'Response'], fetchClasses],
+    [['fetch'], fetch],
     [['CryptoKey', 'SubtleCrypto', 'subtle'], crypto],
   ];
   const platform = {};

@@ -1,0 +1,2 @@
+export { Egress, type EgressObserver, type EgressOptions, type EgressOutcome } from './egress.ts';
+export { EgressRuleError, type EgressCaller } from './rules.ts';
