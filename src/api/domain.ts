@@ -42,9 +42,27 @@ export interface PackageEntry {
   hash: string;
 }
 
+/** Who asks, as the upstream servers' allow rules see it. */
+export interface ToolCaller {
+  subject: string | null;
+  scopes: readonly string[];
+}
+
+/** The upstream MCP servers' tools as code mode offers them (src/upstream): declarations for the model. */
+export interface ToolCatalog {
+  readonly names: string[];
+  /** The servers this caller may use. */
+  usable(caller: ToolCaller): string[];
+  /** The shared prelude and every tool's declarations, of one server or all the caller may use. */
+  declarations(caller: ToolCaller, server?: string): Promise<string>;
+  search(caller: ToolCaller, query: string | undefined, server: string | undefined): Promise<{ matches: Array<{ server: string; tool: string }>; declarations: string; more: boolean }>;
+}
+
 export interface Domain {
   executions: Executions;
   sessions: Sessions;
   /** Absent: the node's sandboxes import nothing. */
   packages?: Packages;
+  /** Absent: no upstream MCP servers are configured. */
+  tools?: ToolCatalog;
 }

@@ -36,6 +36,7 @@ export function restRouter(domain: Domain, opts: { guard: Guard; limits: Limits 
         {
           edge: 'rest',
           subject: principalOf(ctx)?.subject,
+          scopes: principalOf(ctx)?.scopes,
           signal: abortOnClose(ctx),
           idempotencyKey: ctx.get('idempotency-key') || undefined,
         },

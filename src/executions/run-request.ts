@@ -20,6 +20,8 @@ export interface CheckedRequest {
   tags: Record<string, string>;
   idempotencyKey: string | null;
   subject: string | null;
+  scopes: readonly string[];
+  typecheck: boolean;
 }
 
 /** The heap limit of a run that asks for none. */
@@ -69,5 +71,7 @@ export function checkRunRequest(req: RunRequest, o: LimitsOptions): CheckedReque
     tags,
     idempotencyKey,
     subject: req.subject ?? null,
+    scopes: req.scopes ?? [],
+    typecheck: req.typecheck === true,
   };
 }

@@ -11,6 +11,8 @@ export interface RunRequest {
   tags?: Record<string, string>;
   idempotencyKey?: string; // a retried request returns the first execution
   subject?: string; // OAuth subject that owns it (undefined = auth off)
+  scopes?: readonly string[]; // the caller's token scopes (upstream servers' allow rules read them)
+  typecheck?: boolean; // check the code against the upstream tools' declarations before running it
 }
 
 export type ExecutionStatus = 'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';

@@ -1,9 +1,10 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, ListResourcesRequestSchema, ListToolsRequestSchema, ReadResourceRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Domain } from '../api/domain.ts';
 import type { Limits } from '../api/operations.ts';
-import { TOOLS, callTool, hasTool } from './tools.ts';
+import { callTool, hasTool, toolsFor } from './tools.ts';
+import { callerOf, listToolResources, readToolResource } from './tool-resources.ts';
 
 export const SERVER_INFO = { name: 'raftbox', version: '0.1.0' };
 
@@ -12,8 +13,8 @@ export const INSTRUCTIONS =
   'expression is the result. Pass `session` to keep state (top-level let/const/function/class persist) across calls, ' +
   'or `heap` to fork from an earlier state. Long runs: `async: true`, then get_execution.';
 
-/** The tool list as both SDKs answer it (built once, see tools.ts). */
-export const LIST_RESULT = { tools: TOOLS };
+/** The tool list as both SDKs answer it (built once per set of upstream servers, see tools.ts). */
+export const listResult = (domain: Domain) => ({ tools: toolsFor(domain.tools?.names ?? []) });
 
 /** A `tools/call` as either SDK hands it over: the params, the request's abort signal, the bearer token's info. */
 export function answerToolCall(
@@ -25,15 +26,18 @@ export function answerToolCall(
   // Not McpError: its message would read "MCP error -32602: unknown tool …" on the wire, and the
   // client adds that prefix once more.
   if (!hasTool(params.name)) throw Object.assign(new Error(`unknown tool ${params.name}`), { code: ErrorCode.InvalidParams });
-  const subject = extra.authInfo?.extra?.subject;
+  const caller = callerOf(extra.authInfo);
   return callTool(
     domain,
     params.name,
     params.arguments,
-    { edge: 'mcp', signal: extra.signal, subject: typeof subject === 'string' ? subject : undefined },
+    { edge: 'mcp', signal: extra.signal, subject: caller.subject ?? undefined, ...(extra.authInfo ? { scopes: caller.scopes } : {}) },
     limits,
   );
 }
+
+/** Tools always; resources (code mode's declarations) on a node with upstream servers. */
+export const capabilitiesOf = (domain: Domain) => ({ tools: { listChanged: false }, ...(domain.tools ? { resources: { listChanged: false } } : {}) });
 
 /**
  * The legacy lane (2025-11-25 and older): a low-level v1 SDK `Server` with the tool handlers prebuilt. It
@@ -41,8 +45,13 @@ export function answerToolCall(
  * mcpRoutes' pool). The 2026-07-28 lane is modern-server.ts.
  */
 export function createMcpServer(domain: Domain, limits: Limits): Server {
-  const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
-  server.setRequestHandler(ListToolsRequestSchema, () => LIST_RESULT);
+  const list = listResult(domain);
+  const server = new Server(SERVER_INFO, { capabilities: capabilitiesOf(domain), instructions: INSTRUCTIONS });
+  server.setRequestHandler(ListToolsRequestSchema, () => list);
   server.setRequestHandler(CallToolRequestSchema, (req, extra) => answerToolCall(domain, limits, req.params, extra));
+  if (domain.tools) {
+    server.setRequestHandler(ListResourcesRequestSchema, (_req, extra) => listToolResources(domain, callerOf(extra.authInfo)));
+    server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => readToolResource(domain, callerOf(extra.authInfo), req.params.uri));
+  }
   return server;
 }
