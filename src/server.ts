@@ -22,6 +22,7 @@ import { createAuth, oauthStateModule } from './auth/index.ts';
 import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestIdHeaders } from './observability/index.ts';
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
+import { codeMode, type CodeMode } from './upstream/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -39,7 +40,8 @@ export interface NodeHandle {
 
 /** The domain of a node and what it holds open. */
 export interface OpenDomain {
-  domain: Domain;
+  /** With `tools` when upstream MCP servers are configured (code mode). */
+  domain: Domain & { tools?: CodeMode['tools'] };
   /** The replicated state and its write path, for the OAuth server's state. */
   store: { state: ReplicatedState; log: CommandLog };
   readiness(): Readiness;
@@ -199,6 +201,8 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     throw err;
   }
   const pool = new IsolatePool({ maxIsolates: config.maxConcurrent, packages });
+  // Connects in the background: a node serves while an upstream is slow or down (calls connect on demand).
+  const code = codeMode(config, log, metrics);
   // Isolates for the first runs, made while the node starts up rather than on their critical path.
   pool.prewarm(DEFAULT_MEMORY_MB, config.maxConcurrent).catch((err: unknown) => log.warn({ err }, 'prewarming isolates failed'));
   let domain;
@@ -211,6 +215,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       recover: false,
       packages,
       ...(metrics ? { observer: metrics } : {}),
+      extensions: code.extensions,
       options: {
         nodeId: config.nodeId,
         maxMemoryMb: config.maxMemoryMb,
@@ -226,25 +231,28 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     });
   } catch (err) {
     pool.close();
+    await code.close();
     await replicated.close();
     throw err;
   }
-  const opened = domain;
+  const opened = code.tools ? Object.assign(domain, { tools: code.tools }) : domain;
   const lostRuns = new LostRuns(raft, opened.executions, electionMs, log);
   metrics?.gauges({
     raft: () => raft.status(),
     pool: () => pool.stats(),
     admission: () => opened.executions.load,
     liveSessions: () => opened.sessions.warmCount,
+    upstreams: () => code.tools?.status() ?? [],
   });
+  const statusExtra = () => ({ packages: packages.list(), ...(code.tools ? { upstreams: code.tools.status() } : {}) });
   let closing = false;
   return {
     domain: opened,
     store: { state, log: commandLog },
     readiness: () => (closing ? { ready: false, reason: 'shutting down' } : clusterReadiness(raft)),
     raftStream: (req, socket, head) => raft.accept(req, socket, head),
-    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, packages: () => packages.list() })],
-    cluster: () => ({ ...clusterStatus(raft, electionMs), packages: packages.list() }),
+    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, extra: statusExtra })],
+    cluster: () => ({ ...clusterStatus(raft, electionMs), ...statusExtra() }),
     load: () => opened.executions.load,
     async close(opts = {}) {
       closing = true;
@@ -254,6 +262,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       if (opts.handOff !== false) await handOffLeadership(raft, 4 * electionMs, log);
       await replicated.close(); // stops Raft, then closes LevelDB (its writes are synced batches)
       pool.close();
+      await code.close();
     },
   };
 }

@@ -2,7 +2,7 @@ import type { IsolatePool, PackageSet } from '../sandbox/index.ts';
 import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver } from '../sessions/index.ts';
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
 import { executionModule } from './execution-state.ts';
-import { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
+import { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions, type Logger, type RunExtensions } from './execution-service.ts';
 
 export interface DomainOptions extends ExecutionServiceOptions {
   liveSessions: LiveSessionsOptions;
@@ -52,6 +52,8 @@ export async function createDomain(deps: {
   observer?: ExecutionObserver & SessionObserver;
   /** What the sandboxes may import (the pool's own set; sessions use it too). */
   packages?: PackageSet;
+  /** Host calls and the type check of runs (code mode). */
+  extensions?: RunExtensions;
 }): Promise<Domain> {
   const options = { ...defaultDomainOptions, ...deps.options };
   const sessions = new SessionService(deps.state, deps.log, {
@@ -59,7 +61,7 @@ export async function createDomain(deps: {
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.packages ? { packages: deps.packages } : {}),
   });
-  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer);
+  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer, deps.extensions);
   if (deps.recover ?? true) await executions.recover();
   return {
     executions,

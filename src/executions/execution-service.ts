@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { CompilerFailure, newStepSeed, type IsolatePool, type RunOutcome } from '../sandbox/index.ts';
+import { CompilerFailure, newStepSeed, type HostCallPerformer, type IsolatePool, type RunError, type RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
 import { Admission, type Ticket } from './admission.ts';
@@ -25,6 +25,20 @@ export interface ExecutionServiceOptions extends LimitsOptions {
 export interface ExecutionObserver {
   executionFinished(status: ExecutionStatus, durationMs: number | null): void;
   admissionRejected(): void;
+}
+
+/** Who runs the code, as host calls' rules see it: the OAuth subject (null with auth off) and scopes. */
+export interface Caller {
+  subject: string | null;
+  scopes: readonly string[];
+}
+
+/** What a run may do beyond computing; both absent on a node that offers neither. */
+export interface RunExtensions {
+  /** The performer of one run's host calls (`mcp.*`) for this caller. */
+  hostCalls?: (caller: Caller) => HostCallPerformer;
+  /** run_js's `typecheck`: the code's type errors against this caller's declarations, or null. */
+  typeCheck?: (code: string, caller: Caller, session: boolean) => Promise<RunError | null>;
 }
 
 /** The part of a pino logger this service uses. */
@@ -90,6 +104,7 @@ export class ExecutionService {
   private readonly options: ExecutionServiceOptions;
   private readonly logger?: Logger;
   private readonly observer?: ExecutionObserver;
+  private readonly extensions: RunExtensions;
   constructor(
     state: ReplicatedState,
     log: CommandLog,
@@ -98,7 +113,9 @@ export class ExecutionService {
     options: ExecutionServiceOptions,
     logger?: Logger,
     observer?: ExecutionObserver,
+    extensions: RunExtensions = {},
   ) {
+    this.extensions = extensions;
     this.state = state;
     this.log = log;
     this.pool = pool;
@@ -377,10 +394,13 @@ export class ExecutionService {
     this.update(run, { ...run.record, status: 'running', startedAt });
     if (claimed) this.background(this.log.propose({ type: 'execution.start', id: run.record.id, startedAt }));
     const t0 = performance.now();
+    const caller: Caller = { subject: r.subject, scopes: r.scopes };
     try {
+      const typeError = r.typecheck ? await this.typeErrors(r, caller) : null;
+      if (typeError !== null) return this.finish(run, this.outcomeFields(notRun(typeError), t0));
       if (r.session === null && r.heap === null) {
         const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now() };
-        return this.finish(run, this.outcomeFields(await this.pool.run(step, r.limits, signal), t0));
+        return this.finish(run, this.outcomeFields(await this.pool.run(step, r.limits, signal, this.extensions.hostCalls?.(caller)), t0));
       }
       let committed: ExecutionRecord | undefined;
       const step = await this.sessions.step({
@@ -408,6 +428,17 @@ export class ExecutionService {
       // id never reached the caller, a `failed` record of it would only be a record no one can ask for.
       const refused = err instanceof UserError && err.status === 503 && !run.handedOut;
       this.finish(run, { ...stopped(message), status: 'failed', interrupted: true }, { replicate: !refused });
+    }
+  }
+
+  /** A node without a checker still checks the syntax (and answers no type errors). */
+  private async typeErrors(r: CheckedRequest, caller: Caller): Promise<RunError | null> {
+    const check = this.extensions.typeCheck;
+    if (check === undefined) return null;
+    try {
+      return await check(r.code, caller, r.session !== null || r.heap !== null);
+    } catch (err) {
+      throw unavailable(`typecheck: ${(err as Error).message}`, 1);
     }
   }
 
@@ -571,6 +602,11 @@ function approximateSize(e: Execution): number {
   let tags = 0;
   for (const [k, v] of Object.entries(e.tags)) tags += k.length + v.length + 8;
   return 3 * (bodyChars(e) + tags + (e.session?.length ?? 0)) + ITEM_OVERHEAD_CHARS;
+}
+
+/** A run refused before it started (type errors): failed, with nothing run. */
+function notRun(error: RunError): RunOutcome {
+  return { status: 'failed', result: null, resultText: null, console: [], consoleTruncated: false, error, cpuMs: 0, wallMs: 0 };
 }
 
 function stopped(message: string): Partial<ExecutionRecord> {
