@@ -126,7 +126,11 @@ export const ConfigSchema = z.strictObject({
       inject: z
         .array(z.string().min(1))
         .default([])
-        .describe('Headers added on the host to requests a URL pattern matches: `<pattern> <Header>: <value>`, the value may hold `{env:NAME}` or `{file:/path}` (e.g. `https://api.example.com/v1 Authorization: Bearer {env:API_TOKEN}`). The values never reach the sandbox, the journal or the logs.'),
+        .describe('Headers added on the host to requests a URL pattern matches: `<pattern> <Header>: <value>`, the value may hold `{env:NAME}`, `{file:/path}` or `{oauth:NAME}` (a token of `egress.oauthClients`) (e.g. `https://api.example.com/v1 Authorization: Bearer {env:API_TOKEN}`). The values never reach the sandbox, the journal or the logs.'),
+      oauthClients: z
+        .record(z.string(), z.string())
+        .default({})
+        .describe('OAuth client-credentials token sources for `egress.inject` (`{oauth:NAME}` in a value), as NAME=`<token endpoint URL> <client id> <client secret> [scope …]`; the secret may be `{env:NAME}` or `{file:/path}`. The host gets the token (client_secret_basic) and renews it before it expires.'),
       timeoutSecs: z.number().positive().default(30).describe('Time one `fetch` may take, redirects and the whole body included; then it fails inside the sandbox.'),
       maxResponseBytes: z.number().int().min(1024).default(2 << 20).describe('Largest response body (and request body) of one `fetch`; a larger one fails the call inside the sandbox.'),
       maxConcurrent: z.number().int().min(1).default(16).describe('`fetch` calls one step may have in flight at once; one more fails at once.'),

@@ -2,13 +2,16 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 import { errorAnswer, type HostCallAnswer, type HostCallJson, type HostCallLimits, type HostCallPerformer, type HostCallRequest } from '../sandbox/index.ts';
-import { injectedHeaders, parseInjection, type Injection } from './credentials.ts';
+import { CredentialError } from './client-credentials.ts';
+import { injectedHeaders, parseInjection, parseOAuthClients, type Injection } from './credentials.ts';
 import { appliesTo, hostAndPort, joinSplitRules, matchesRequest, namesAddress, parseRule, type EgressCaller, type EgressRule } from './rules.ts';
 import { specialAddressKind } from './special-addresses.ts';
 
 export interface EgressOptions {
   allow: readonly string[];
   inject: readonly string[];
+  /** Client-credentials token sources `{oauth:NAME}` can name: NAME → `<token URL> <client id> <secret> [scope …]`. */
+  oauthClients?: Record<string, string>;
   timeoutMs: number;
   maxResponseBytes: number;
   maxRecordedBytes: number;
@@ -64,7 +67,8 @@ export class Egress {
     this.#options = options;
     this.#rules = joinSplitRules(options.allow).map(parseRule);
     const env = options.env ?? process.env;
-    this.#injections = options.inject.map((text) => parseInjection(text, env));
+    const clients = parseOAuthClients(options.oauthClients ?? {}, env);
+    this.#injections = options.inject.map((text) => parseInjection(text, env, clients));
     this.#limits = {
       maxRecordedBytes: options.maxRecordedBytes,
       maxAnswerBytes: options.maxResponseBytes,
@@ -120,6 +124,10 @@ export class Egress {
       return result.answer;
     } catch (err) {
       const label = `fetch ${description.method} ${description.url}`;
+      if (err instanceof CredentialError) {
+        observe('failed', rule, 0);
+        return errorAnswer('TypeError', `${label}: ${err.message}`);
+      }
       if (err instanceof EgressRefused || (err as { cause?: unknown })?.cause instanceof EgressRefused) {
         observe('refused', rule, 0);
         return errorAnswer('TypeError', `${label}: ${err instanceof EgressRefused ? err.message : (err as { cause: Error }).cause.message}`);
@@ -158,7 +166,7 @@ export class Egress {
         );
       }
       matched(rule.source);
-      const extra = injectedHeaders(this.#injections, url);
+      const extra = await injectedHeaders(this.#injections, url);
       for (const name of extra.keys()) injected.add(name);
       const sent = [...headers.filter(([name]) => !extra.has(name.toLowerCase())), ...extra];
       const response = await undiciFetch(url, {

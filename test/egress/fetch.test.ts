@@ -266,6 +266,32 @@ describe('credential injection', () => {
     expect(outcome.hostCalls![0]!.note).toEqual({ rule: up.origin, injected: ['authorization'] });
   });
 
+  it('adds an OAuth client-credentials token the host gets once and reuses until it expires', async () => {
+    const tokens = await startUpstream((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ access_token: `tok-${tokens.seen.length}-${SECRET}`, token_type: 'Bearer', expires_in: 3600 }));
+    });
+    try {
+      const before = up.seen.length;
+      const e = egress({
+        allow: [up.origin],
+        inject: [`${up.origin}/svc Authorization: Bearer {oauth:svc}`],
+        oauthClients: { svc: `${tokens.origin}/token svc-client {env:SVC_SECRET} read write` },
+        env: { SVC_SECRET: 'client-secret' },
+      });
+      egresses.push(e);
+      const outcome = await pool.run(step(`[(await fetch(${JSON.stringify(up.origin)} + '/svc/1')).status, (await fetch(${JSON.stringify(up.origin)} + '/svc/2')).status]`), limits, undefined, e.performer({ subject: null, scopes: [] }));
+      expect(outcome.result).toEqual([200, 200]);
+      expect(up.seen.slice(before).map((r) => r.headers.authorization)).toEqual([`Bearer tok-1-${SECRET}`, `Bearer tok-1-${SECRET}`]);
+      expect(tokens.seen).toHaveLength(1);
+      expect(tokens.seen[0]!.headers.authorization).toBe(`Basic ${Buffer.from('svc-client:client-secret').toString('base64')}`);
+      expect(tokens.seen[0]!.body.toString()).toBe('grant_type=client_credentials&scope=read+write');
+      expect(JSON.stringify(outcome)).not.toContain(SECRET);
+    } finally {
+      await tokens.close();
+    }
+  });
+
   it('refuses to start when a variable the rule reads is not set, without showing any value', () => {
     expect(() => egress({ inject: [`${up.origin} Authorization: Bearer {env:RAFTBOX_TEST_UNSET}`], env: {} })).toThrow(/RAFTBOX_TEST_UNSET is not set/);
   });

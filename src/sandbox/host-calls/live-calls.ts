@@ -1,6 +1,8 @@
 import { callDigest, callLabel, parseDescription, type Deliver, type HostCallScope } from './port.ts';
 import { errorAnswer, type HostCallAnswer, type HostCallPerformer, type HostCallRecord, type HostCallRequest } from './types.ts';
 
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 interface InFlight {
   controller: AbortController;
   kind: string;
@@ -72,7 +74,7 @@ export class LiveHostCalls implements HostCallScope {
 
   wait(virtualNow: number, nextDue: number): void {
     this.#waiter = { virtualNow, nextDue, since: performance.now(), timer: null };
-    this.#pump();
+    queueMicrotask(() => this.#pump());
   }
 
   cancel(call: number): void {
@@ -117,7 +119,8 @@ export class LiveHostCalls implements HostCallScope {
       return;
     }
     if (waiter.timer === null && Number.isFinite(waiter.nextDue)) {
-      const ms = Math.max(0, waiter.nextDue - waiter.virtualNow - (performance.now() - waiter.since));
+      // Node fires a longer timeout at once; the step's wall-clock limit is far shorter anyway.
+      const ms = Math.min(MAX_TIMEOUT_MS, Math.max(0, waiter.nextDue - waiter.virtualNow - (performance.now() - waiter.since)));
       waiter.timer = setTimeout(() => {
         if (this.#waiter !== waiter) return;
         this.#endWait(waiter);
