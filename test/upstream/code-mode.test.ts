@@ -105,13 +105,17 @@ describe('calls counted at the upstream', () => {
     const outcome = await live.run(first, limits, undefined, up.performer(ANYONE));
     live.dispose();
     expect(outcome.result).toBe(21);
-    expect(outcome.hostCalls).toHaveLength(1);
+    expect(outcome.hostCalls!.map((r) => r.label)).toEqual(['mcp web.add']);
     const calls = http.calls.get('add');
     const rebuilt = await LiveSession.create(64);
     await rebuilt.replay([{ ...first, hostCalls: outcome.hostCalls! }]);
     expect((await rebuilt.run(step('sum'), limits)).result).toBe(21);
     rebuilt.dispose();
     expect(http.calls.get('add')).toBe(calls);
+    const diverging = await LiveSession.create(64);
+    await expect(diverging.replay([{ ...first, code: first.code.replace('a: 20', 'a: 2'), hostCalls: outcome.hostCalls! }])).rejects.toThrow(
+      'session diverged from its journal at step 1: call 1 asks for mcp web.add (with other headers or body), the journal answered mcp web.add',
+    );
   });
 });
 
