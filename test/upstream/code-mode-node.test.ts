@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNode } from '../e2e/node.ts';
 import { call } from '../e2e/mcp-tools.ts';
 import { waitFor } from '../support/index.ts';
+import { modernPost } from '../mcp/modern-wire.ts';
 import { startHttpUpstream, type HttpUpstream } from './http-upstream.ts';
 
 let upstream: HttpUpstream;
@@ -81,4 +82,17 @@ describe('a node with an upstream MCP server', () => {
     const right = await call(client, 'run_js', { code: 'const n = 1;\n(await tools.web.add({ a: n, b: 2 })).sum', typecheck: true });
     expect(right.out).toMatchObject({ status: 'completed', result: 3 });
   }, 60_000);
+
+  it('the 2026-07-28 lane offers the same: run_js naming the server, search_tools, the resources, a tool call from code', async () => {
+    const list = await modernPost(node.url, 'tools/list');
+    expect(list.json.result.tools.find((t: { name: string }) => t.name === 'run_js').description).toContain('upstream MCP servers `web`');
+    const search = await modernPost(node.url, 'tools/call', { name: 'search_tools', arguments: { query: 'add' } });
+    expect(search.json.result.structuredContent.matches).toEqual([{ server: 'web', tool: 'add' }]);
+    const resources = await modernPost(node.url, 'resources/list');
+    expect(resources.json.result.resources.map((r: { uri: string }) => r.uri)).toEqual(['raftbox://tools.d.ts', 'raftbox://tools/web.d.ts']);
+    const read = await modernPost(node.url, 'resources/read', { uri: 'raftbox://tools/web.d.ts' }, { 'mcp-name': 'raftbox://tools/web.d.ts' });
+    expect(read.json.result.contents[0].text).toContain('namespace web {');
+    const run = await modernPost(node.url, 'tools/call', { name: 'run_js', arguments: { code: "await mcp.callTool('web', 'echo', { text: 'modern' })" } });
+    expect(run.json.result.structuredContent).toMatchObject({ status: 'completed', result: 'modern\n(6 characters)' });
+  });
 });
