@@ -51,9 +51,10 @@ function clientCredentials(tokenUrl: string, clientId: string, secret: () => str
   let pending: Promise<string> | null = null;
   const obtain = async (): Promise<string> => {
     const parameters = new URLSearchParams(scope !== undefined ? { scope } : {});
+    const clientAuth = oauth.ClientSecretBasic(secret()); // a missing secret is said as such, not as the endpoint's refusal
     let answer;
     try {
-      const response = await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(secret()), parameters, options);
+      const response = await oauth.clientCredentialsGrantRequest(as, client, clientAuth, parameters, options);
       answer = await oauth.processClientCredentialsResponse(as, client, response);
     } catch (err) {
       // The library's message names the endpoint and the OAuth error, never the secret.

@@ -1,8 +1,11 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IsolatePool, LiveSession, type RunOutcome } from '../../src/sandbox/index.ts';
 import { UpstreamServers, type UpstreamCaller, type UpstreamServersOptions } from '../../src/upstream/index.ts';
 import { limits, step } from '../sandbox/helpers.ts';
+import { waitFor } from '../support/index.ts';
 import { startHttpUpstream, type HttpUpstream } from './http-upstream.ts';
 import { PIXEL_PNG } from './upstream-tools.ts';
 
@@ -135,6 +138,23 @@ describe('access per caller (OAuth on)', () => {
   });
 });
 
+describe('a tool list that changes', () => {
+  it('is read again on notifications/tools/list_changed: the new tool is callable and declared', async () => {
+    const changing = await startHttpUpstream();
+    const on = servers({ servers: [upstreamConfig('changing', changing.url)] });
+    await on.start();
+    try {
+      changing.addTool('later');
+      await waitFor('the new tool list', () => on.status()[0]!.tools === 6);
+      expect((await run(`await tools.changing.later({ n: 7 })`, ANYONE, on)).result).toBe('later 7');
+      expect(await on.declarations(ANYONE, 'changing')).toContain('later(args: Tools.changing.Later.Input): Promise<Tools.changing.Later.Output>;');
+    } finally {
+      await on.close();
+      await changing.close();
+    }
+  });
+});
+
 describe('an upstream that goes away and comes back', () => {
   it('fails calls with a clear error while it is gone, and serves them again once it is back', async () => {
     const flaky = await startHttpUpstream();
@@ -156,6 +176,66 @@ describe('an upstream that goes away and comes back', () => {
       }
     } finally {
       await on.close();
+    }
+  });
+});
+
+describe('credentials stay on the host', () => {
+  const TOKEN = 'upstream-secret-token-7f3a9c';
+  const everything = "JSON.stringify([Object.getOwnPropertyNames(globalThis), await mcp.servers(), await mcp.listTools('locked'), await tools.locked.echo({ text: 'hi' })])";
+
+  it('a bearer token from an environment variable reaches the upstream, and nothing the code sees, records or logs holds it', async () => {
+    const locked = await startHttpUpstream({ requireToken: TOKEN });
+    const lines: string[] = [];
+    const log = { info: (o: object, m: string) => void lines.push(JSON.stringify(o) + m), warn: (o: object, m: string) => void lines.push(JSON.stringify(o) + m) };
+    const on = servers({ servers: [{ ...upstreamConfig('locked', locked.url), auth: { bearerEnv: 'LOCKED_TOKEN' } }], env: { LOCKED_TOKEN: TOKEN }, log });
+    try {
+      const out = await run(everything, ANYONE, on);
+      expect(out.status).toBe('completed');
+      expect(out.result).toContain('hi');
+      expect(JSON.stringify(out)).not.toContain(TOKEN);
+      expect(lines.join('\n')).not.toContain(TOKEN);
+      expect(locked.authorizations.filter((a) => a !== undefined)).toContain(`Bearer ${TOKEN}`);
+    } finally {
+      await on.close();
+      await locked.close();
+    }
+  });
+
+  it('OAuth client credentials: the host obtains the token and sends it; a missing secret is a clear error', async () => {
+    const locked = await startHttpUpstream({ requireToken: TOKEN });
+    const grants: string[] = [];
+    const as = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        grants.push(`${req.headers.authorization} ${body}`);
+        // RFC 6749 §2.3.1: id and secret are form-encoded before the Basic encoding.
+        const basic = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':').map(decodeURIComponent);
+        const ok = basic[0] === 'raftbox' && basic[1] === 'cc-secret';
+        res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(ok ? { access_token: TOKEN, token_type: 'bearer', expires_in: 600 } : { error: 'invalid_client' }));
+      });
+    });
+    await new Promise<void>((resolve) => as.listen(0, '127.0.0.1', resolve));
+    const tokenUrl = `http://127.0.0.1:${(as.address() as AddressInfo).port}/token`;
+    const auth = { tokenUrl, clientId: 'raftbox', clientSecretEnv: 'CC_SECRET', scope: 'tools' };
+    const on = servers({ servers: [{ ...upstreamConfig('locked', locked.url), auth }], env: { CC_SECRET: 'cc-secret' } });
+    const broken = servers({ servers: [{ ...upstreamConfig('locked', locked.url), auth: { ...auth, clientSecretEnv: 'UNSET' } }], env: {} });
+    try {
+      const out = await run(everything, ANYONE, on);
+      expect(out.status, JSON.stringify(out.error)).toBe('completed');
+      expect(JSON.stringify(out)).not.toContain(TOKEN);
+      expect(grants[0]).toContain('grant_type=client_credentials');
+      expect(grants[0]).toContain('scope=tools');
+      await broken.start();
+      expect(broken.status()[0]).toMatchObject({ state: 'down', lastError: 'upstream locked: environment variable UNSET (its credential) is not set' });
+      const refused = await run(`try { await tools.locked.echo({ text: 'x' }) } catch (e) { e.message }`, ANYONE, broken);
+      expect(refused.result).toBe('locked.echo: upstream server locked is unavailable: upstream locked: environment variable UNSET (its credential) is not set');
+    } finally {
+      await Promise.all([on.close(), broken.close()]);
+      await locked.close();
+      await new Promise<void>((resolve) => as.close(() => resolve()));
     }
   });
 });
