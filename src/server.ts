@@ -7,8 +7,8 @@ import type { Logger } from 'pino';
 import { clusterReadiness, clusterRoutes, clusterStatus, LostRuns, type ClusterStatus } from './cluster/index.ts';
 import { openReplica } from './replication/index.ts';
 import type { Config } from './config/index.ts';
-import type { Domain } from './api/domain.ts';
-import type { Limits } from './api/operations.ts';
+import type { EdgeDomain } from './api/domain.ts';
+import type { EdgeLimits } from './api/operations.ts';
 import { restRoutes } from './api/rest.ts';
 import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.ts';
 import { isLoopbackAddress, originCheck } from './http/origin-check.ts';
@@ -39,7 +39,7 @@ export interface NodeHandle {
 
 /** The domain of a node and what it holds open. */
 export interface OpenDomain {
-  domain: Domain;
+  domain: EdgeDomain;
   /** The replicated state and its write path, for the OAuth server's state. */
   store: { state: ReplicatedState; log: CommandLog };
   readiness(): Readiness;
@@ -71,7 +71,7 @@ function metricsArePublic(config: Config): boolean {
   return config.metricsPublic ?? isLoopbackAddress(config.host);
 }
 
-export const limitsOf = (config: Config): Limits => ({ maxWaitMs: config.maxTimeoutSecs * 1000 + 60_000 });
+export const limitsOf = (config: Config): EdgeLimits => ({ maxWaitMs: config.maxTimeoutSecs * 1000 + 60_000 });
 
 /**
  * Starts one node: opens its domain, then serves REST, MCP and health on `config.host:config.port`.

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { invalidParams } from '../errors.ts';
-import type { Domain, ExecutionStatus, RunRequest } from './domain.ts';
+import { FINISHED, type EdgeDomain, type ExecutionStatus, type RunRequest } from './domain.ts';
 import {
   ExecutionView,
-  FINISHED,
   JournalStepView,
   OutputView,
   SessionView,
@@ -32,7 +31,7 @@ export interface CallContext {
   edge: 'mcp' | 'rest';
 }
 
-export interface Limits {
+export interface EdgeLimits {
   /** Longest a synchronous MCP `run_js` waits: the largest allowed timeout plus queueing slack. */
   maxWaitMs: number;
 }
@@ -47,7 +46,7 @@ export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodO
   scope: Scope;
   input: I;
   output: O;
-  call(domain: Domain, args: z.output<I>, ctx: CallContext, limits: Limits): Promise<z.output<O>>;
+  call(domain: EdgeDomain, args: z.output<I>, ctx: CallContext, limits: EdgeLimits): Promise<z.output<O>>;
   /** REST status of a successful answer (default 200). */
   restStatus?(out: z.output<O>): number;
   /** MCP: a successful call whose answer still means failure (a run that threw) sets `isError`. */
@@ -96,7 +95,7 @@ export function runRequest(args: z.output<typeof RunInput>, ctx: CallContext): R
   };
 }
 
-function runWaitMs(args: z.output<typeof RunInput>, ctx: CallContext, limits: Limits): number {
+function runWaitMs(args: z.output<typeof RunInput>, ctx: CallContext, limits: EdgeLimits): number {
   if (args.wait !== undefined) return args.wait;
   if (ctx.edge === 'rest' || args.async) return 0;
   return limits.maxWaitMs;

@@ -22,7 +22,7 @@ export const defaultDomainOptions: DomainOptions = {
 
 /** The state modules of sessions and executions, to register when opening the ReplicatedState. */
 export function domainModules(): StateModule[] {
-  return [sessionModule(executionModule), executionModule];
+  return [sessionModule, executionModule];
 }
 
 export interface Domain {

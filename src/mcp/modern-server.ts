@@ -1,6 +1,6 @@
 import { Server, type ListToolsResult } from '@modelcontextprotocol/server';
-import type { Domain } from '../api/domain.ts';
-import type { Limits } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import type { EdgeLimits } from '../api/operations.ts';
 import { CACHE_HINTS, EXTENSIONS, SERVED_VERSIONS } from './revision-2026-07-28.ts';
 import { INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall } from './server.ts';
 
@@ -13,7 +13,7 @@ import { INSTRUCTIONS, LIST_RESULT, SERVER_INFO, answerToolCall } from './server
 /** The legacy lane's list, typed for v2: the same JSON, but v1 types schema properties as `object`, v2 as JSON values. */
 const MODERN_LIST = LIST_RESULT as unknown as ListToolsResult;
 
-export function createModernServer(domain: Domain, limits: Limits): Server {
+export function createModernServer(domain: EdgeDomain, limits: EdgeLimits): Server {
   const server = new Server(SERVER_INFO, {
     capabilities: { tools: { listChanged: false }, ...(Object.keys(EXTENSIONS).length ? { extensions: EXTENSIONS } : {}) },
     instructions: INSTRUCTIONS,

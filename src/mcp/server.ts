@@ -1,8 +1,8 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Domain } from '../api/domain.ts';
-import type { Limits } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import type { EdgeLimits } from '../api/operations.ts';
 import { TOOLS, callTool, hasTool } from './tools.ts';
 
 export const SERVER_INFO = { name: 'raftbox', version: '0.1.0' };
@@ -17,8 +17,8 @@ export const LIST_RESULT = { tools: TOOLS };
 
 /** A `tools/call` as either SDK hands it over: the params, the request's abort signal, the bearer token's info. */
 export function answerToolCall(
-  domain: Domain,
-  limits: Limits,
+  domain: EdgeDomain,
+  limits: EdgeLimits,
   params: { name: string; arguments?: Record<string, unknown> },
   extra: { signal: AbortSignal; authInfo?: AuthInfo },
 ): Promise<CallToolResult> {
@@ -40,7 +40,7 @@ export function answerToolCall(
  * holds no per-client state, so one instance may serve many stateless HTTP requests in turn (see
  * mcpRoutes' pool). The 2026-07-28 lane is modern-server.ts.
  */
-export function createMcpServer(domain: Domain, limits: Limits): Server {
+export function createMcpServer(domain: EdgeDomain, limits: EdgeLimits): Server {
   const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
   server.setRequestHandler(ListToolsRequestSchema, () => LIST_RESULT);
   server.setRequestHandler(CallToolRequestSchema, (req, extra) => answerToolCall(domain, limits, req.params, extra));

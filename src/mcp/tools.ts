@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { UserError } from '../errors.ts';
-import type { Domain } from '../api/domain.ts';
-import { OPERATIONS, parseArgs, type CallContext, type Limits, type Operation } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import { OPERATIONS, parseArgs, type CallContext, type EdgeLimits, type Operation } from '../api/operations.ts';
 
 const schemaOf = (t: z.ZodType, io: 'input' | 'output') => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(t, { io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -42,11 +42,11 @@ export function hasTool(name: string): boolean {
  * unknown execution, overload) is an `isError` result the model can read and act on.
  */
 export async function callTool(
-  domain: Domain,
+  domain: EdgeDomain,
   name: string,
   rawArgs: Record<string, unknown> | undefined,
   ctx: CallContext,
-  limits: Limits,
+  limits: EdgeLimits,
 ): Promise<CallToolResult> {
   const op = byName.get(name) as Operation;
   try {

@@ -1,6 +1,6 @@
 import type { ReplicatedState } from '../store/index.ts';
 import type { Step } from '../sandbox/index.ts';
-import { SESSION_MODULE, heapKey, nameKey, namePrefix, type HeapObject, type SessionHead } from './session-state.ts';
+import { SESSION_MODULE, stateKey, nameKey, namePrefix, type StateObject, type SessionHead } from './session-state.ts';
 
 /** Reads of the session namespace in this node's applied state: heads, state objects and their chains. */
 export class SessionJournal {
@@ -18,8 +18,8 @@ export class SessionJournal {
   }
 
   /** A state object, if it exists and belongs to `subject` (someone else's is as absent as a missing one). */
-  heap(id: string, subject: string | null | undefined): HeapObject | undefined {
-    const object = this.state.get(SESSION_MODULE, heapKey(id)) as HeapObject | undefined;
+  stateObject(id: string, subject: string | null | undefined): StateObject | undefined {
+    const object = this.state.get(SESSION_MODULE, stateKey(id)) as StateObject | undefined;
     return object && object.subject === (subject ?? null) ? object : undefined;
   }
 
@@ -32,7 +32,7 @@ export class SessionJournal {
     let at = to;
     while (at !== from) {
       if (at === null) return null;
-      const object = this.state.get(SESSION_MODULE, heapKey(at)) as HeapObject | undefined;
+      const object = this.state.get(SESSION_MODULE, stateKey(at)) as StateObject | undefined;
       if (!object) throw new Error(`session state ${at} is missing from the journal`);
       steps.push({ code: object.code, language: object.language, seed: object.seed, clock: object.clock, ...(object.packages ? { packages: object.packages } : {}) });
       at = object.parent;
@@ -41,10 +41,10 @@ export class SessionJournal {
   }
 
   /** The chain of state objects from the root to `head`, oldest first, with their ids. */
-  chain(head: string): Array<HeapObject & { id: string }> {
-    const out: Array<HeapObject & { id: string }> = [];
+  chain(head: string): Array<StateObject & { id: string }> {
+    const out: Array<StateObject & { id: string }> = [];
     for (let at: string | null = head; at !== null; ) {
-      const object = this.state.get(SESSION_MODULE, heapKey(at)) as HeapObject | undefined;
+      const object = this.state.get(SESSION_MODULE, stateKey(at)) as StateObject | undefined;
       if (!object) throw new Error(`session state ${at} is missing from the journal`);
       out.push({ ...object, id: at });
       at = object.parent;
