@@ -6,7 +6,8 @@ import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { clusterReadiness, clusterRoutes, clusterStatus, LostRuns, type ClusterStatus } from './cluster/index.ts';
 import { openReplica } from './replication/index.ts';
-import type { Config } from './config/index.ts';
+import { ConfigError, type Config } from './config/index.ts';
+import { Egress, EgressRuleError } from './egress/index.ts';
 import type { EdgeDomain } from './api/domain.ts';
 import type { EdgeLimits } from './api/operations.ts';
 import { restRoutes } from './api/rest.ts';
@@ -199,6 +200,21 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     throw err;
   }
   const pool = new IsolatePool({ maxIsolates: config.maxConcurrent, packages });
+  let egress: Egress;
+  try {
+    egress = new Egress({
+      ...config.egress,
+      timeoutMs: config.egress.timeoutSecs * 1000,
+      maxRecordedBytes: config.maxRecordedBytes,
+      // The cluster's own nodes are refused like private addresses, this one included.
+      peers: [...Object.values(config.peers), urlOf(config.host, config.port)],
+      ...(metrics ? { observer: metrics } : {}),
+    });
+  } catch (err) {
+    pool.close();
+    await replicated.close();
+    throw err instanceof EgressRuleError ? new ConfigError(err.message) : err;
+  }
   // Isolates for the first runs, made while the node starts up rather than on their critical path.
   pool.prewarm(DEFAULT_MEMORY_MB, config.maxConcurrent).catch((err: unknown) => log.warn({ err }, 'prewarming isolates failed'));
   let domain;
@@ -210,6 +226,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       logger: log,
       recover: false,
       packages,
+      egress,
       ...(metrics ? { observer: metrics } : {}),
       options: {
         nodeId: config.nodeId,
@@ -226,6 +243,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     });
   } catch (err) {
     pool.close();
+    await egress.close();
     await replicated.close();
     throw err;
   }
@@ -254,6 +272,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       if (opts.handOff !== false) await handOffLeadership(raft, 4 * electionMs, log);
       await replicated.close(); // stops Raft, then closes LevelDB (its writes are synced batches)
       pool.close();
+      await egress.close();
     },
   };
 }

@@ -23,6 +23,8 @@ export type Scope = 'raftbox:run' | 'raftbox:read';
 export interface CallContext {
   /** OAuth subject of the caller; undefined when auth is off. */
   subject?: string;
+  /** Scopes of the caller's token (egress rules may name them); undefined when auth is off. */
+  scopes?: string[];
   /** Aborted when the caller goes away. */
   signal?: AbortSignal;
   /** REST `Idempotency-Key`: a retried submit answers the first execution. */
@@ -92,6 +94,7 @@ export function runRequest(args: z.output<typeof RunInput>, ctx: CallContext): R
     tags: args.tags,
     idempotencyKey: ctx.idempotencyKey,
     subject: ctx.subject,
+    ...(ctx.scopes ? { scopes: ctx.scopes } : {}),
   };
 }
 

@@ -36,6 +36,7 @@ export function restRouter(domain: EdgeDomain, opts: { guard: Guard; limits: Edg
         {
           edge: 'rest',
           subject: principalOf(ctx)?.subject,
+          scopes: principalOf(ctx)?.scopes,
           signal: abortOnClose(ctx),
           idempotencyKey: ctx.get('idempotency-key') || undefined,
         },

@@ -1,3 +1,4 @@
+import type { Egress } from '../egress/index.ts';
 import type { IsolatePool, PackageSet } from '../sandbox/index.ts';
 import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver } from '../sessions/index.ts';
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
@@ -52,14 +53,17 @@ export async function createDomain(deps: {
   observer?: ExecutionObserver & SessionObserver;
   /** What the sandboxes may import (the pool's own set; sessions use it too). */
   packages?: PackageSet;
+  /** Performs the sandbox's `fetch` under the operator's egress rules (default: every fetch fails). */
+  egress?: Egress;
 }): Promise<Domain> {
   const options = { ...defaultDomainOptions, ...deps.options };
   const sessions = new SessionService(deps.state, deps.log, {
     liveSessions: options.liveSessions,
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.packages ? { packages: deps.packages } : {}),
+    nodeId: options.nodeId,
   });
-  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer);
+  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer, deps.egress);
   if (deps.recover ?? true) await executions.recover();
   return {
     executions,

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { conflict, invalidParams, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { CompilerFailure, newStepSeed, type IsolatePool, type RunOutcome } from '../sandbox/index.ts';
+import type { Egress } from '../egress/index.ts';
+import { CompilerFailure, newStepSeed, type HostCallPerformer, type IsolatePool, type RunOutcome } from '../sandbox/index.ts';
 import { pageLimit, type SessionService, type SessionStep, type StepRun } from '../sessions/index.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
 import { Admission, type Ticket } from './admission.ts';
@@ -81,6 +82,8 @@ export class ExecutionService {
   private readonly options: ExecutionServiceOptions;
   private readonly logger?: Logger;
   private readonly observer?: ExecutionObserver;
+  /** Performs the sandbox's `fetch` under the operator's rules; without it every call fails. */
+  private readonly egress?: Egress;
   constructor(
     state: ReplicatedState,
     log: CommandLog,
@@ -89,7 +92,9 @@ export class ExecutionService {
     options: ExecutionServiceOptions,
     logger?: Logger,
     observer?: ExecutionObserver,
+    egress?: Egress,
   ) {
+    this.egress = egress;
     this.commandLog = log;
     this.pool = pool;
     this.sessions = sessions;
@@ -345,9 +350,9 @@ export class ExecutionService {
       try {
         if (plan === null) {
           const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now() };
-          return this.finish(run, running, this.outcomeFields(await this.pool.run(step, r.limits, signal), t0));
+          return this.finish(run, running, this.outcomeFields(await this.pool.run(step, r.limits, signal, this.hostCalls(r)), t0));
         }
-        return await this.step(run, running, plan, t0);
+        return await this.step(run, running, plan, t0, this.hostCalls(r));
       } catch (caught) {
         // A cell the TypeScript compiler could not handle ran nothing: the caller's to fix, never committed.
         const err = caught instanceof CompilerFailure ? invalidParams(caught.message) : caught;
@@ -370,9 +375,9 @@ export class ExecutionService {
    * record in one command. A lost compare-and-set on the head (another node's step won) runs it again
    * on the new head; a stopped step (timeout, memory cap, cancel) is not committed and is recorded alone.
    */
-  private async step(run: LocalRun, running: ExecutionRecord, plan: SessionStep, t0: number): Promise<ExecutionRecord> {
+  private async step(run: LocalRun, running: ExecutionRecord, plan: SessionStep, t0: number, hostCalls: HostCallPerformer | undefined): Promise<ExecutionRecord> {
     for (;;) {
-      const tried = await plan.run(run.controller.signal);
+      const tried = await plan.run(run.controller.signal, hostCalls);
       // The sandbox is done with it: the CPU slot goes to the next run while this one waits for a quorum.
       run.ticket.release();
       const record = this.finished(running, tried, t0);
@@ -384,6 +389,10 @@ export class ExecutionService {
       }
       if (plan.settle(verdict)) return this.settle(run, record);
     }
+  }
+
+  private hostCalls(r: CheckedRequest): HostCallPerformer | undefined {
+    return this.egress?.performer({ subject: r.subject, scopes: r.scopes });
   }
 
   /** The final record of a session step: its outcome and its place in the session. */

@@ -20,6 +20,8 @@ export interface CheckedRequest {
   tags: Record<string, string>;
   idempotencyKey: string | null;
   subject: string | null;
+  /** The caller's token scopes, for egress rules that name scopes. */
+  scopes: string[];
 }
 
 /** The heap limit of a run that asks for none. */
@@ -69,5 +71,6 @@ export function checkRunRequest(req: RunRequest, o: LimitsOptions): CheckedReque
     tags,
     idempotencyKey,
     subject: req.subject ?? null,
+    scopes: req.scopes ?? [],
   };
 }

@@ -11,6 +11,7 @@ export interface RunRequest {
   tags?: Record<string, string>;
   idempotencyKey?: string; // a retried request returns the first execution
   subject?: string; // OAuth subject that owns it (undefined = auth off)
+  scopes?: string[]; // the caller's token scopes (egress rules may name them); not recorded
 }
 
 export type ExecutionStatus = 'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';

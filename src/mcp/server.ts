@@ -30,7 +30,7 @@ export function answerToolCall(
     domain,
     params.name,
     params.arguments,
-    { edge: 'mcp', signal: extra.signal, subject: typeof subject === 'string' ? subject : undefined },
+    { edge: 'mcp', signal: extra.signal, subject: typeof subject === 'string' ? subject : undefined, scopes: extra.authInfo?.scopes },
     limits,
   );
 }

@@ -1,6 +1,6 @@
 import { conflict, invalidParams, notFound, unavailable } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { LiveSession, PackageSet, SessionDisposedError } from '../sandbox/index.ts';
+import { LiveSession, PackageSet, SessionDisposedError, SessionDivergedError, type HostCallPerformer } from '../sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
@@ -15,6 +15,8 @@ export interface SessionServiceOptions {
   observer?: SessionObserver;
   /** What steps may import (default: nothing). */
   packages?: PackageSet;
+  /** This node's id, named in the claims its steps take on their sessions. */
+  nodeId?: string;
 }
 
 /** What the node's metrics time: rebuilding a warm isolate from the journal. */
@@ -71,6 +73,7 @@ export class SessionService {
       mutex: this.mutex,
       live: this.live,
       maxAttempts: options.maxStepAttempts ?? 5,
+      nodeId: options.nodeId ?? 'n1',
       startingPoint: (req) => this.startingPoint(req),
       warm: (key, head, memoryMb, waitMs) => this.warm(key, head, memoryMb, waitMs),
     };
@@ -105,11 +108,11 @@ export class SessionService {
    * A step committed on its own, with no execution record to go with it (what this layer's tests and
    * benchmarks drive; the executions module drives the same plan with its record in the commit).
    */
-  async step(req: StepRequest, signal?: AbortSignal): Promise<StepRun> {
+  async step(req: StepRequest, signal?: AbortSignal, hostCalls?: HostCallPerformer): Promise<StepRun> {
     const plan = await this.prepare(req);
     try {
       for (;;) {
-        const tried = await plan.run(signal);
+        const tried = await plan.run(signal, hostCalls);
         if (!tried.advances || plan.settle((await this.commandLog.propose(plan.command)) as StepVerdict)) return tried;
       }
     } finally {
@@ -201,10 +204,10 @@ export class SessionService {
     const earlier = this.rebuilds.get(key);
     if (earlier && !(await settlesWithin(earlier, waitMs))) throw stillRebuilding();
     const cached = this.live.take(key);
-    const missing = cached && cached.memoryMb === memoryMb ? this.journal.stepsBetween(cached.head, head) : null;
+    const missing = cached && cached.memoryMb === memoryMb ? await this.journal.stepsBetween(cached.head, head) : null;
     const warm = cached && missing ? cached : { live: await LiveSession.create(memoryMb, this.packages), head: null, memoryMb };
     if (warm !== cached) cached?.live.dispose();
-    const steps = missing ?? this.journal.stepsBetween(null, head)!;
+    const steps = missing ?? (await this.journal.stepsBetween(null, head))!;
     if (steps.length > 0) {
       const t0 = performance.now();
       const replayed = warm.live.replay(steps).then(
@@ -213,6 +216,8 @@ export class SessionService {
           warm.live.dispose();
           // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
           if (err instanceof SessionDisposedError) throw conflict(`this session's state cannot be rebuilt: ${err.message}`);
+          // A replayed step asked for a host call its record does not hold: never answered by guessing.
+          if (err instanceof SessionDivergedError) throw conflict(err.message);
           return packageUnavailable(err);
         },
       );

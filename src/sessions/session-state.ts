@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Command, Json, StateModule, Tx } from '../store/index.ts';
+import { applyClaim, applyRelease, claimRefusal, dropClaim, type ClaimCommand, type ClaimRefusal, type ReleaseCommand } from './session-claims.ts';
 
 /**
  * The replicated half of sessions: content-addressed state objects and the names pointing at them.
  *
  *   heap/<id>                     StateObject: one step and the state it leads to (never changes)
  *   name/<subject>/<name>         SessionHead: a named session's current head
+ *   calls/<id>                    HostCallRecord[]: the answers step <id>'s host calls received (cold: read for replays)
+ *   claim/<subject>/<name>        SessionClaim: a step with external calls holds the session (session-claims.ts)
  *
  * In code a state is a `StateObject` with a state id; `heap` is its name on the wire, in stored keys
  * and in commands, which stay as they are (the other heaps: an isolate's V8 heap and its memory limit).
@@ -29,6 +32,8 @@ export interface StateObject {
   createdAt: string;
   /** The bundle each of the step's imports resolved to (absent when it named no module): replay uses exactly these. */
   packages?: JournalPackage[];
+  /** How many host-call answers the step received (absent: none); they are kept at `calls/<id>`. */
+  hostCalls?: number;
   [field: string]: Json | undefined;
 }
 
@@ -56,12 +61,19 @@ export interface StepCommand extends Command {
   session: string | null; // a named session to move onto the new state
   expect: string | null; // compare-and-set: the head the proposer ran on (null: a new session)
   subject: string | null;
+  /** The answers of the step's host calls, stored cold at `calls/<heap>` (absent: none). */
+  hostCalls?: Json[];
+  /** The claim the step holds on its session, having made external calls (session-claims.ts). */
+  claim?: string | null;
+  /** The proposer's clock when it proposed (epoch ms), against another step's claim expiry. */
+  at?: number;
 }
 
 /** `duplicate`: the same command was applied before (a proposal retried by the log); it changed nothing now. */
 export type StepVerdict =
   | { ok: true; duplicate: boolean }
   | { ok: false; reason: 'moved'; head: string | null }
+  | ClaimRefusal
   | { ok: false; reason: 'no_heap' };
 
 export interface DeleteCommand extends Command {
@@ -82,12 +94,21 @@ export function stateId(o: Pick<StateObject, 'parent' | 'code' | 'language' | 's
 export const stateKey = (id: string) => `heap/${id}`;
 export const namePrefix = (subject: string | null | undefined) => `name/${encodeURIComponent(subject ?? '')}/`;
 export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;
+export const hostCallsKey = (id: string) => `calls/${id}`;
 export const sessionModule: StateModule = {
   name: SESSION_MODULE,
+  // Recorded answers can be megabytes: on disk (and in snapshots), read when a session is rebuilt.
+  coldPrefixes: ['calls/'],
   apply(cmd: Command, tx: Tx): Json | undefined {
     switch (cmd.type) {
       case 'session.step':
         return refuseStep(cmd as StepCommand, tx) ?? writeStep(cmd as StepCommand, tx);
+      case 'session.claim': {
+        const claim = cmd as ClaimCommand;
+        return applyClaim(claim, tx, (tx.get(nameKey(claim.subject, claim.session)) as SessionHead | undefined)?.head ?? null);
+      }
+      case 'session.release':
+        return applyRelease(cmd as ReleaseCommand, tx);
       case 'session.delete':
         return applyDelete(cmd as DeleteCommand, tx);
       default:
@@ -108,13 +129,17 @@ export function refuseStep(cmd: StepCommand, tx: Tx): StepVerdict | null {
   if (current?.head === cmd.heap) return { ok: true, duplicate: true };
   if (cmd.session !== null && (current?.head ?? null) !== cmd.expect) return { ok: false, reason: 'moved', head: current?.head ?? null };
   if (cmd.object.parent !== null && tx.get(stateKey(cmd.object.parent)) === undefined) return { ok: false, reason: 'no_heap' };
+  // Another step that made external calls holds the session until it commits or its claim expires.
+  if (cmd.session !== null) return claimRefusal(tx, cmd.subject, cmd.session, cmd.claim ?? null, cmd.at ?? Date.parse(cmd.object.createdAt));
   return null;
 }
 
 /** Adds the step's state object and moves the session onto it (after `refuseStep` found nothing). */
 export function writeStep(cmd: StepCommand, tx: Tx): StepVerdict {
   tx.put(stateKey(cmd.heap), cmd.object);
+  if (cmd.hostCalls !== undefined && cmd.hostCalls.length > 0) tx.put(hostCallsKey(cmd.heap), cmd.hostCalls);
   if (cmd.session !== null) {
+    dropClaim(tx, cmd.subject, cmd.session);
     const key = nameKey(cmd.subject, cmd.session);
     const current = tx.get(key) as SessionHead | undefined;
     tx.put(key, {
@@ -134,5 +159,6 @@ function applyDelete(cmd: DeleteCommand, tx: Tx): Json {
   const key = nameKey(cmd.subject, cmd.session);
   if (tx.get(key) === undefined) return { ok: false };
   tx.del(key);
+  dropClaim(tx, cmd.subject, cmd.session);
   return { ok: true };
 }

@@ -1,9 +1,10 @@
 import { conflict, notFound, UserError } from '../errors.ts';
-import { newStepSeed, PackageUnavailableError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
+import { newStepSeed, PackageUnavailableError, type HostCallPerformer, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
 import type { CommandLog } from '../store/index.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import type { LiveSessions, WarmSession } from './live-sessions.ts';
 import { stateId, type StateObject, type Language, type StepCommand, type StepVerdict } from './session-state.ts';
+import { StepClaim } from './step-claim.ts';
 
 /** A step asked of a session or forked from a state, as checked by the caller (names and limits valid). */
 export interface StepRequest {
@@ -47,6 +48,8 @@ export interface StepContext {
   readonly mutex: KeyedMutex;
   readonly live: LiveSessions;
   readonly maxAttempts: number;
+  /** Named in the claims this node's steps take before their first external call. */
+  readonly nodeId: string;
   startingPoint(req: StepRequest): Promise<StartingPoint>;
   warm(key: string, head: string | null, memoryMb: number, waitMs: number): Promise<WarmSession>;
 }
@@ -76,7 +79,9 @@ export class SessionStep {
   /** Ends this step's turn on the session (steps of one session on one node queue instead of racing each other's CAS). */
   private endTurn: (() => void) | undefined;
   /** The isolate of the latest run and the state it would hold once committed, until it is kept or dropped. */
-  private ran: { warm: WarmSession; warmKey: string; command: StepCommand; from: StartingPoint } | undefined;
+  private ran: { warm: WarmSession; warmKey: string; command: StepCommand; from: StartingPoint; claim: StepClaim | null; calledOut: boolean } | undefined;
+  /** Another step held the session when this one last tried: wait a little before running again. */
+  private blocked = false;
 
   private readonly ctx: StepContext;
   private readonly req: StepRequest;
@@ -87,9 +92,24 @@ export class SessionStep {
     this.sessionKey = req.session === null ? null : warmKeyOfSession(req.subject, req.session);
   }
 
-  /** Runs the step on the session's current head; a step that advances is ready to commit as `command`. */
-  async run(signal?: AbortSignal): Promise<StepRun> {
+  /**
+   * Runs the step on the session's current head; a step that advances is ready to commit as `command`.
+   * `hostCalls` performs its external calls (`fetch`): on a named session the first one takes the
+   * session's claim first (StepClaim), so a step that has called out is never run again.
+   */
+  async run(signal?: AbortSignal, hostCalls?: HostCallPerformer): Promise<StepRun> {
+    for (;;) {
+      const tried = await this.runOnce(signal, hostCalls);
+      if (tried !== 'again') return tried;
+    }
+  }
+
+  private async runOnce(signal: AbortSignal | undefined, hostCalls: HostCallPerformer | undefined): Promise<StepRun | 'again'> {
     const req = this.req;
+    if (this.blocked) {
+      this.blocked = false;
+      await delay(BLOCKED_RETRY_MS * this.attempts, signal);
+    }
     if (this.attempts === 0 && this.sessionKey !== null) {
       const endTurn = await this.ctx.mutex.lock(this.sessionKey, signal);
       if (endTurn === null) return { outcome: NOT_STARTED, advances: false, session: req.session, heap: null, step: null };
@@ -107,18 +127,36 @@ export class SessionStep {
     // Never behind the parent's clock: Date.now() in a session does not go back when the next step
     // runs on a node whose clock is behind.
     const input = { code: req.code, language: req.language, seed: newStepSeed(), clock: Math.max(Date.now(), from.parentClock + 1) } satisfies Step;
+    const claim =
+      hostCalls !== undefined && req.session !== null
+        ? new StepClaim(this.ctx.commandLog, { session: req.session, subject: req.subject, expect: from.expect, node: this.ctx.nodeId }, req.limits.wallTimeoutMs)
+        : null;
     let outcome: RunOutcome;
     try {
-      outcome = await warm.live.run(input, { ...req.limits, memoryMb: from.memoryMb }, signal).catch(packageUnavailable);
+      outcome = await warm.live.run(input, { ...req.limits, memoryMb: from.memoryMb }, signal, claim ? claim.guard(hostCalls!) : hostCalls).catch(packageUnavailable);
     } catch (err) {
       warm.live.dispose();
+      void claim?.release();
       throw err;
+    }
+    const refusal = claim?.refusal ?? null;
+    if (refusal !== null) {
+      // Nothing was sent: the claim comes before the first call. Run again on the head that moved
+      // (this node applied it with the refusal), or once the step holding the session is done.
+      warm.live.dispose();
+      if (this.attempts >= this.ctx.maxAttempts) {
+        throw conflict(`session ${req.session} ${refusal.reason === 'moved' ? 'kept moving under this step' : `is held by a step on node ${refusal.node}`} (${this.attempts} attempts); retry it`);
+      }
+      this.blocked = refusal.reason === 'claimed';
+      return 'again';
     }
     if (!ADVANCES.has(outcome.status)) {
       // The isolate ran something the journal will not have: drop it, the journal rebuilds it.
       warm.live.dispose();
+      void claim?.release();
       return { outcome, advances: false, session: req.session, heap: from.parent, step: null };
     }
+    const records = outcome.hostCalls ?? [];
     const object: StateObject = {
       parent: from.parent,
       step: from.parentStep + 1,
@@ -128,10 +166,21 @@ export class SessionStep {
       threw: outcome.status === 'failed',
       createdAt: new Date(input.clock).toISOString(),
       ...(outcome.packages ? { packages: outcome.packages.map(({ name, version, hash }) => ({ name, version, hash })) } : {}),
+      ...(records.length > 0 ? { hostCalls: records.length } : {}),
     };
     const id = stateId(object);
-    const command: StepCommand = { type: 'session.step', heap: id, object, session: req.session, expect: from.expect, subject: req.subject };
-    this.ran = { warm, warmKey: this.sessionKey ?? warmKeyOfHeap(id), command, from };
+    const command: StepCommand = {
+      type: 'session.step',
+      heap: id,
+      object,
+      session: req.session,
+      expect: from.expect,
+      subject: req.subject,
+      ...(records.length > 0 ? { hostCalls: records } : {}),
+      ...(claim?.held ? { claim: claim.id } : {}),
+      at: Date.now(),
+    };
+    this.ran = { warm, warmKey: this.sessionKey ?? warmKeyOfHeap(id), command, from, claim, calledOut: records.length > 0 || claim?.held === true };
     return { outcome, advances: true, session: req.session, heap: id, step: object.step };
   }
 
@@ -157,7 +206,20 @@ export class SessionStep {
       }
       return true;
     }
+    if (ran.calledOut) {
+      // Its requests went out: running it again would send them again.
+      void ran.claim?.release();
+      throw conflict(
+        `this step made external calls, so it is not run again; its commit was refused (${verdict.reason === 'claimed' ? `its claim on the session expired and a step on node ${verdict.node} holds it` : verdict.reason}): the session is unchanged`,
+      );
+    }
     if (verdict.reason === 'no_heap') throw notFound(`heap ${this.req.heap ?? ran.from.parent} not found`);
+    if (verdict.reason === 'claimed') {
+      // A step that makes external calls holds the session: this one made none, so it runs again once that one is done.
+      if (this.attempts >= this.ctx.maxAttempts) throw conflict(`session ${this.req.session} is held by a step on node ${verdict.node} (${this.attempts} attempts); retry it`);
+      this.blocked = true;
+      return false;
+    }
     // Retrying on an empty head would bring a deleted session back under its name.
     if (verdict.head === null && ran.from.expect !== null) {
       throw conflict(`session ${this.req.session} was deleted while this step ran; the step was not recorded`);
@@ -189,6 +251,21 @@ export class SessionStep {
 export function packageUnavailable(err: unknown): never {
   if (err instanceof PackageUnavailableError) throw new UserError(409, 'package_unavailable', err.message);
   throw err;
+}
+
+/** Times the attempt number: a step that found its session held waits this much longer each time. */
+const BLOCKED_RETRY_MS = 100;
+
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }
 
 export const warmKeyOfSession = (subject: string | null, name: string) => `session:${subject ?? ''}\u0000${name}`;
