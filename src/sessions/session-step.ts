@@ -243,6 +243,8 @@ export class SessionStep {
    */
   private drop(): void {
     this.ran?.warm.live.dispose();
+    // A claim whose step did not commit (its proposal failed): give the session back before it expires.
+    void this.ran?.claim?.release();
     this.ran = undefined;
   }
 }
