@@ -1,11 +1,17 @@
 // Egress: the cost of one `fetch` from the sandbox against a loopback server, side by side with Node's
 // own `fetch` to the same server, and the size a step's recorded answers add to its journal entry
-// (a 100 KB response, binary and text).
+// (the commands a session step with a 100 KB response proposes, binary and text).
 // Run: node --no-node-snapshot bench/egress.ts
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Egress } from '../src/egress/index.ts';
+import { domainModules } from '../src/executions/index.ts';
+import { openReplica } from '../src/replication/index.ts';
+import { SessionService } from '../src/sessions/index.ts';
 import { IsolatePool, LiveSession, type Limits, type Step } from '../src/sandbox/index.ts';
 
 const limits: Limits = { memoryMb: 64, cpuTimeoutMs: 10_000, wallTimeoutMs: 30_000, maxOutputBytes: 65536 };
@@ -63,12 +69,39 @@ const bare = await latencies('stateless run of `1 + 1` (no fetch)', N, () => poo
 const oneFetch = await latencies('stateless run with one fetch', N, () => pool.run(step(`await (await fetch(${JSON.stringify(origin)})).text()`), limits, undefined, performer));
 console.log(`${'  the fetch in it (difference of the p50s)'.padEnd(58)} ${(oneFetch - bare).toFixed(3).padStart(7)} ms  (${((oneFetch - bare) / nodeFetch).toFixed(2)}× Node's p50)`);
 
-for (const kind of ['binary', 'text'] as const) {
-  const out = await session.run(step(`const r = await fetch(${JSON.stringify(`${origin}/${kind}`)}); (await r.arrayBuffer()).byteLength`), limits, undefined, performer);
-  const records = out.hostCalls ?? [];
-  const bytes = Buffer.byteLength(JSON.stringify(records));
-  console.log(`${`recorded answers of a step with a 100 KB ${kind} response`.padEnd(58)} ${bytes.toLocaleString('en')} bytes of JSON (body ${out.result} bytes)`);
+// The commit of a session step: every command it proposes (the claim, then the step with its
+// recorded answers), as the bytes that go into the Raft log, on a single-node replica.
+const dir = await mkdtemp(join(tmpdir(), 'raftbox-bench-egress-'));
+const replica = await openReplica({ nodeId: 'n1', peers: {}, dataDir: dir, modules: domainModules() });
+const proposed: Array<{ type: string; bytes: number }> = [];
+const measured = new Proxy(replica.commandLog, {
+  get(target, key) {
+    if (key === 'propose') {
+      return (cmd: { type: string }) => {
+        proposed.push({ type: cmd.type, bytes: Buffer.byteLength(JSON.stringify(cmd)) });
+        return target.propose(cmd as never);
+      };
+    }
+    const value = Reflect.get(target, key) as unknown;
+    return typeof value === 'function' ? value.bind(target) : value;
+  },
+});
+const sessions = new SessionService(replica.state, measured, { liveSessions: { maxCount: 8, maxMemoryMb: 1024 }, nodeId: 'n1' });
+const stepOf = (code: string, name: string) => ({ code, language: 'js' as const, session: name, heap: null, subject: null, limits, memoryExplicit: false });
+for (const [label, code] of [
+  ['no fetch', 'globalThis.x = 1'],
+  ['a 100 KB binary response', `globalThis.x = (await (await fetch(${JSON.stringify(`${origin}/binary`)})).arrayBuffer()).byteLength`],
+  ['a 100 KB text (JSON) response', `globalThis.x = (await (await fetch(${JSON.stringify(`${origin}/text`)})).text()).length`],
+] as const) {
+  proposed.length = 0;
+  const tried = await sessions.step(stepOf(code, `s-${label.length}`), undefined, performer);
+  if (tried.outcome.status !== 'completed') throw new Error(JSON.stringify(tried.outcome.error));
+  const parts = proposed.map((p) => `${p.type} ${p.bytes.toLocaleString('en')} B`).join(' + ');
+  console.log(`${`commit of a session step with ${label}`.padEnd(58)} ${parts}`);
 }
+sessions.close();
+await replica.close();
+await rm(dir, { recursive: true, force: true });
 
 session.dispose();
 pool.close();

@@ -26,8 +26,6 @@ const request = (session: string, code: string): StepRequest => ({
   subject: null,
   limits: LIMITS,
   memoryExplicit: false,
-  idempotencyKey: null,
-  execution: null,
 });
 
 type StepFn = (session: string, code: string) => Promise<unknown>;

@@ -6,9 +6,10 @@ import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { clusterReadiness, clusterRoutes, clusterStatus, LostRuns, type ClusterStatus } from './cluster/index.ts';
 import { openReplica } from './replication/index.ts';
-import type { Config } from './config/index.ts';
-import type { Domain } from './api/domain.ts';
-import type { Limits } from './api/operations.ts';
+import { ConfigError, type Config } from './config/index.ts';
+import { Egress, EgressRuleError } from './egress/index.ts';
+import type { EdgeDomain } from './api/domain.ts';
+import type { EdgeLimits } from './api/operations.ts';
 import { restRoutes } from './api/rest.ts';
 import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.ts';
 import { isLoopbackAddress, originCheck } from './http/origin-check.ts';
@@ -22,7 +23,7 @@ import { createAuth, oauthStateModule } from './auth/index.ts';
 import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestIdHeaders } from './observability/index.ts';
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
-import { codeMode, type CodeMode } from './upstream/index.ts';
+import { codeMode } from './upstream/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -41,7 +42,7 @@ export interface NodeHandle {
 /** The domain of a node and what it holds open. */
 export interface OpenDomain {
   /** With `tools` when upstream MCP servers are configured (code mode). */
-  domain: Domain & { tools?: CodeMode['tools'] };
+  domain: EdgeDomain;
   /** The replicated state and its write path, for the OAuth server's state. */
   store: { state: ReplicatedState; log: CommandLog };
   readiness(): Readiness;
@@ -73,7 +74,7 @@ function metricsArePublic(config: Config): boolean {
   return config.metricsPublic ?? isLoopbackAddress(config.host);
 }
 
-export const limitsOf = (config: Config): Limits => ({ maxWaitMs: config.maxTimeoutSecs * 1000 + 60_000 });
+export const limitsOf = (config: Config): EdgeLimits => ({ maxWaitMs: config.maxTimeoutSecs * 1000 + 60_000 });
 
 /**
  * Starts one node: opens its domain, then serves REST, MCP and health on `config.host:config.port`.
@@ -201,6 +202,21 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     throw err;
   }
   const pool = new IsolatePool({ maxIsolates: config.maxConcurrent, packages });
+  let egress: Egress;
+  try {
+    egress = new Egress({
+      ...config.egress,
+      timeoutMs: config.egress.timeoutSecs * 1000,
+      maxRecordedBytes: config.maxRecordedBytes,
+      // The cluster's own nodes are refused like private addresses, this one included.
+      peers: [...Object.values(config.peers), urlOf(config.host, config.port)],
+      ...(metrics ? { observer: metrics } : {}),
+    });
+  } catch (err) {
+    pool.close();
+    await replicated.close();
+    throw err instanceof EgressRuleError ? new ConfigError(err.message) : err;
+  }
   // Connects in the background: a node serves while an upstream is slow or down (calls connect on demand).
   const code = codeMode(config, log, metrics);
   // Isolates for the first runs, made while the node starts up rather than on their critical path.
@@ -214,6 +230,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       logger: log,
       recover: false,
       packages,
+      egress,
       ...(metrics ? { observer: metrics } : {}),
       extensions: code.extensions,
       options: {
@@ -231,6 +248,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     });
   } catch (err) {
     pool.close();
+    await egress.close();
     await code.close();
     await replicated.close();
     throw err;
@@ -262,6 +280,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       if (opts.handOff !== false) await handOffLeadership(raft, 4 * electionMs, log);
       await replicated.close(); // stops Raft, then closes LevelDB (its writes are synced batches)
       pool.close();
+      await egress.close();
       await code.close();
     },
   };

@@ -2,7 +2,7 @@
 // same iteration as bench/k6/load-test.js (submit `run_js`, wait or poll until it is finished, check the
 // value), with one session per connection in stateful mode. autocannon asks `next()` for each request it
 // writes and hands every answer to `onResponse()`, so an iteration that needs a poll spans several requests.
-import { FINISHED } from '../../src/api/views.ts';
+import { FINISHED, type ExecutionStatus } from '../../src/api/domain.ts';
 import type { IterationSample } from './aggregate.ts';
 
 export type Mode = 'stateless' | 'stateful';
@@ -88,7 +88,7 @@ export class Connection {
     const execution = status === 200 || status === 202 ? this.parse(body) : null;
     if (execution === null) return this.end(null);
     // Success needs HTTP 200 as well as the right value.
-    if (FINISHED.has(String(execution.status))) return this.end(status === 200 ? execution : null);
+    if (FINISHED.has(String(execution.status) as ExecutionStatus)) return this.end(status === 200 ? execution : null);
     // Unfinished: poll it (REST flows) unless the deadline has passed; MCP's run_js answers when finished.
     const id = execution.execution_id;
     if (this.opts.flow === 'mcp' || typeof id !== 'string' || performance.now() - it.started > this.opts.deadlineMs) return this.end(null);

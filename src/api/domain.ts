@@ -2,6 +2,8 @@ import type { Execution, ExecutionStatus, OutputPage, OutputWindow, RunRequest }
 import type { JournalStep, SessionInfo } from '../sessions/index.ts';
 
 export type { Execution, ExecutionStatus, OutputPage, RunRequest, JournalStep, SessionInfo };
+// From the executions module's types file (no runtime dependencies), not its index: the edges stay testable without a sandbox.
+export { FINISHED } from '../executions/types.ts';
 
 /**
  * What the edges (REST and MCP) call: the methods of ExecutionService and SessionService they use,
@@ -58,7 +60,8 @@ export interface ToolCatalog {
   search(caller: ToolCaller, query: string | undefined, server: string | undefined): Promise<{ matches: Array<{ server: string; tool: string }>; declarations: string; more: boolean }>;
 }
 
-export interface Domain {
+/** The domain as the edges (REST, MCP, the status page) see it: a subset of the executions module's `Domain`. */
+export interface EdgeDomain {
   executions: Executions;
   sessions: Sessions;
   /** Absent: the node's sandboxes import nothing. */

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { invalidParams, notFound } from '../errors.ts';
-import type { Domain, ExecutionStatus, RunRequest } from './domain.ts';
+import { FINISHED, type EdgeDomain, type ExecutionStatus, type RunRequest } from './domain.ts';
 import {
   ExecutionView,
-  FINISHED,
   JournalStepView,
   OutputView,
   SessionView,
@@ -24,8 +23,8 @@ export type Scope = 'raftbox:run' | 'raftbox:read';
 export interface CallContext {
   /** OAuth subject of the caller; undefined when auth is off. */
   subject?: string;
-  /** The scopes of the caller's token (none when auth is off). */
-  scopes?: readonly string[];
+  /** Scopes of the caller's token (egress rules may name them); undefined when auth is off. */
+  scopes?: string[];
   /** Aborted when the caller goes away. */
   signal?: AbortSignal;
   /** REST `Idempotency-Key`: a retried submit answers the first execution. */
@@ -34,7 +33,7 @@ export interface CallContext {
   edge: 'mcp' | 'rest';
 }
 
-export interface Limits {
+export interface EdgeLimits {
   /** Longest a synchronous MCP `run_js` waits: the largest allowed timeout plus queueing slack. */
   maxWaitMs: number;
 }
@@ -49,7 +48,7 @@ export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodO
   scope: Scope;
   input: I;
   output: O;
-  call(domain: Domain, args: z.output<I>, ctx: CallContext, limits: Limits): Promise<z.output<O>>;
+  call(domain: EdgeDomain, args: z.output<I>, ctx: CallContext, limits: EdgeLimits): Promise<z.output<O>>;
   /** REST status of a successful answer (default 200). */
   restStatus?(out: z.output<O>): number;
   /** MCP: a successful call whose answer still means failure (a run that threw) sets `isError`. */
@@ -99,12 +98,12 @@ export function runRequest(args: z.output<typeof RunInput>, ctx: CallContext): R
     tags: args.tags,
     idempotencyKey: ctx.idempotencyKey,
     subject: ctx.subject,
-    ...(ctx.scopes !== undefined ? { scopes: ctx.scopes } : {}),
+    ...(ctx.scopes ? { scopes: ctx.scopes } : {}),
     ...(args.typecheck ? { typecheck: true } : {}),
   };
 }
 
-function runWaitMs(args: z.output<typeof RunInput>, ctx: CallContext, limits: Limits): number {
+function runWaitMs(args: z.output<typeof RunInput>, ctx: CallContext, limits: EdgeLimits): number {
   if (args.wait !== undefined) return args.wait;
   if (ctx.edge === 'rest' || args.async) return 0;
   return limits.maxWaitMs;
@@ -297,7 +296,8 @@ export const OPERATIONS: readonly Operation[] = [
       'Finds tools of the upstream MCP servers that run_js code can call (`await tools.<server>.<tool>(args)`, or ' +
       '`mcp.callTool(server, tool, args)`), by keywords (every word must appear in the name, title or description) and/or ' +
       'server, and answers their TypeScript declarations: each tool\'s argument and answer types, its description as the doc ' +
-      'comment. Load only what you need; the full set is the resource raftbox://tools.d.ts (one server: raftbox://tools/<server>.d.ts).',
+      'comment. Load only what you need; the full set is the resource raftbox://tools.d.ts (one server: raftbox://tools/<server>.d.ts). ' +
+      'Listed only by a node with upstream servers (docs/code-mode.md).',
     scope: 'raftbox:read',
     input: z.strictObject({
       query: z.string().max(200).optional().describe('Keywords, e.g. `issue search`; absent: every tool (of `server`, if given).'),

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { SCRIPT_LANGUAGES, SCRIPT_TYPES } from '../http/app.ts';
 import { principalOf, type Guard } from '../http/guard.ts';
-import type { Domain } from './domain.ts';
-import { OPERATIONS, parseArgs, type Limits, type Operation } from './operations.ts';
+import type { EdgeDomain } from './domain.ts';
+import { OPERATIONS, parseArgs, type EdgeLimits, type Operation } from './operations.ts';
 import { openApiDocument } from './openapi.ts';
 
 export const OPENAPI_PATH = '/api/openapi.json';
@@ -15,7 +15,7 @@ export const OPENAPI_PATH = '/api/openapi.json';
  * parameters, query string and body (a JSON object, or a raw script as `code`), validated by the same
  * schema the MCP tool uses.
  */
-export function restRouter(domain: Domain, opts: { guard: Guard; limits: Limits }): Router {
+export function restRouter(domain: EdgeDomain, opts: { guard: Guard; limits: EdgeLimits }): Router {
   const router = new Router();
   const doc = openApiDocument();
   router.get(OPENAPI_PATH, (ctx) => {
@@ -49,7 +49,7 @@ export function restRouter(domain: Domain, opts: { guard: Guard; limits: Limits 
   return router;
 }
 
-export function restRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }): Koa.Middleware {
+export function restRoutes(domain: EdgeDomain, opts: { guard: Guard; limits: EdgeLimits }): Koa.Middleware {
   const router = restRouter(domain, opts);
   const routes = router.routes() as unknown as Koa.Middleware;
   const methods = router.allowedMethods() as unknown as Koa.Middleware;

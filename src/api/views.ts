@@ -70,8 +70,6 @@ export function executionView(e: Execution): ExecutionView {
   };
 }
 
-export const FINISHED = new Set<string>(['completed', 'failed', 'timeout', 'memory_limit', 'cancelled']);
-
 export const ErrorView = z
   .object({ error: z.string().describe('Machine-readable code, e.g. `not_found`.'), message: z.string() })
   .describe('Every error answer.');

@@ -63,3 +63,12 @@ export function canonicalOrigin(url: string, what: string): string {
   }
   return parsed.origin;
 }
+
+/**
+ * Why `requested` is not this server's resource. `localhost` and `127.0.0.1` reach the same node but
+ * are different origins (and token audiences), the commonest way to get this wrong, so that case is named.
+ */
+export function wrongResource(requested: string, expected: string): string {
+  const alias = URL.canParse(requested) && new URL(requested).port === new URL(expected).port && [requested, expected].every((u) => /^(localhost|127\.0\.0\.1|\[::1\])$/.test(new URL(u).hostname));
+  return `resource must be ${expected}, this server's origin (oauth.resource)${alias ? `; ${requested} reaches the same server but is another origin: use ${expected}` : ''}`;
+}

@@ -80,7 +80,15 @@ export class Egress {
   /** The performer of one run's host calls for this caller. */
   performer(caller: EgressCaller): HostCallPerformer {
     const policy = this.#policy(caller);
-    return { limits: this.#limits, perform: (request, signal) => this.#perform(policy, request, signal) };
+    return {
+      limits: this.#limits,
+      perform: (request, signal) => this.#perform(policy, request, signal),
+      sendsOut: (request) => {
+        const d = readDescription(request.description);
+        const url = d === null ? null : URL.parse(d.url);
+        return request.kind === 'fetch' && d !== null && url !== null && policy.match(d.method, url) !== null;
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -17,7 +17,7 @@ export interface Ticket {
  */
 export class Admission {
   private active = 0;
-  private readonly queue: Waiter[] = [];
+  private readonly queue: AdmissionTicket[] = [];
 
   private readonly maxConcurrent: number;
   private readonly maxQueue: number;
@@ -38,19 +38,19 @@ export class Admission {
   }
 
   admit(): Ticket {
-    const waiter = new Waiter(this);
+    const ticket = new AdmissionTicket(this);
     if (this.active < this.maxConcurrent) {
       this.active++;
-      waiter.grant();
+      ticket.grant();
     } else if (this.queue.length < this.maxQueue) {
-      this.queue.push(waiter);
+      this.queue.push(ticket);
     } else {
       throw overloaded(`server busy: ${this.active} runs in progress and ${this.queue.length} queued; retry shortly`);
     }
-    return waiter;
+    return ticket;
   }
 
-  /** @internal A slot came free: hand it to the oldest waiter. */
+  /** @internal A slot came free: hand it to the oldest ticket. */
   free(): void {
     const next = this.queue.shift();
     if (next) next.grant();
@@ -58,14 +58,14 @@ export class Admission {
   }
 
   /** @internal */
-  leave(waiter: Waiter): boolean {
-    const at = this.queue.indexOf(waiter);
+  leave(ticket: AdmissionTicket): boolean {
+    const at = this.queue.indexOf(ticket);
     if (at >= 0) this.queue.splice(at, 1);
     return at >= 0;
   }
 }
 
-class Waiter implements Ticket {
+class AdmissionTicket implements Ticket {
   readonly started: Promise<void>;
   private holding = false;
   private resolve!: () => void;

@@ -1,3 +1,4 @@
+import type { Egress } from '../egress/index.ts';
 import type { IsolatePool, PackageSet } from '../sandbox/index.ts';
 import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver } from '../sessions/index.ts';
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
@@ -22,7 +23,7 @@ export const defaultDomainOptions: DomainOptions = {
 
 /** The state modules of sessions and executions, to register when opening the ReplicatedState. */
 export function domainModules(): StateModule[] {
-  return [sessionModule(executionModule), executionModule];
+  return [sessionModule, executionModule];
 }
 
 export interface Domain {
@@ -52,6 +53,8 @@ export async function createDomain(deps: {
   observer?: ExecutionObserver & SessionObserver;
   /** What the sandboxes may import (the pool's own set; sessions use it too). */
   packages?: PackageSet;
+  /** Performs the sandbox's `fetch` under the operator's egress rules (default: every fetch fails). */
+  egress?: Egress;
   /** Host calls and the type check of runs (code mode). */
   extensions?: RunExtensions;
 }): Promise<Domain> {
@@ -60,8 +63,9 @@ export async function createDomain(deps: {
     liveSessions: options.liveSessions,
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.packages ? { packages: deps.packages } : {}),
+    nodeId: options.nodeId,
   });
-  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer, deps.extensions);
+  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer, deps.egress, deps.extensions);
   if (deps.recover ?? true) await executions.recover();
   return {
     executions,

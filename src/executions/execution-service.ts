@@ -1,12 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
+import { conflict, invalidParams, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { CompilerFailure, newStepSeed, type HostCallPerformer, type IsolatePool, type RunError, type RunOutcome } from '../sandbox/index.ts';
-import { pageLimit, type SessionService, type StepResult } from '../sessions/index.ts';
+import type { Egress } from '../egress/index.ts';
+import { byKind, CompilerFailure, newStepSeed, type HostCallPerformer, type IsolatePool, type RunError, type RunOutcome } from '../sandbox/index.ts';
+import { pageLimit, type SessionService, type SessionStep, type StepRun } from '../sessions/index.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
 import { Admission, type Ticket } from './admission.ts';
 import { EXECUTION_ID, newExecutionId } from './execution-id.ts';
-import { ACTIVE, bodyChars, bodyKey, EXECUTION_MODULE, idemKey, recordKey, splitBody, type ExecutionBody, type RecordVerdict } from './execution-state.ts';
+import { ExecutionRecords, listItem, view } from './execution-records.ts';
+import { bodyChars, type ExecutionStepVerdict, type RecordVerdict } from './execution-state.ts';
 import { outputPage, type OutputWindow } from './output-pages.ts';
 import { checkRunRequest, type CheckedRequest, type LimitsOptions } from './run-request.ts';
 import { FINISHED, type Execution, type ExecutionRecord, type ExecutionStatus, type OutputPage, type RunRequest } from './types.ts';
@@ -48,22 +50,19 @@ export interface Logger {
   error(obj: object, msg?: string): void;
 }
 
-/** An execution this node is running or has queued, until its finished record is applied here. */
+/** An execution this node is running or has queued, until its finished record is applied here (its record: `records`). */
 interface LocalRun {
-  record: ExecutionRecord;
+  readonly id: string;
   readonly controller: AbortController;
+  /** Its CPU slot: held from admission until the sandbox is done with the run. */
   readonly ticket: Ticket;
-  done: Promise<void>;
+  /** Resolves with the final record once the run is over. */
+  done: Promise<ExecutionRecord>;
   /** A caller's mistake found while running (a conflict, a vanished heap): thrown to a waiting caller. */
   error?: UserError;
-  /** Another execution with the same idempotency key was committed first: that one is the answer. */
-  answeredBy?: string;
   /** Its id has reached a caller (an async submit, an idempotency key, a wait that ran out): it must be recorded. */
   handedOut: boolean;
 }
-
-// setTimeout fires at once for longer delays; a wait that long just wakes up and waits again.
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 // How long cancel() waits for another node to stop an execution it owns before answering.
 const REMOTE_CANCEL_WAIT_MS = 5_000;
@@ -85,25 +84,20 @@ export class ExecutionService {
   readonly boot = randomUUID();
   private readonly admission: Admission;
   private readonly local = new Map<string, LocalRun>();
-  private readonly waiters = new Map<string, Set<() => void>>();
-  private readonly unsubscribe: () => void;
+  private readonly records: ExecutionRecords;
   /** Record proposals nobody waits for; close() lets them land before the log goes away. */
   private readonly pending = new Set<Promise<unknown>>();
-  /**
-   * Ids of replicated records still queued or running, kept from change notifications: the cluster
-   * layer asks for their owners every election timeout, and a scan would walk every record.
-   */
-  private readonly active = new Set<string>();
   private draining = false;
   private closing = false;
 
-  private readonly state: ReplicatedState;
-  private readonly log: CommandLog;
+  private readonly commandLog: CommandLog;
   private readonly pool: IsolatePool;
   private readonly sessions: SessionService;
   private readonly options: ExecutionServiceOptions;
   private readonly logger?: Logger;
   private readonly observer?: ExecutionObserver;
+  /** Performs the sandbox's `fetch` under the operator's rules; without it every call fails. */
+  private readonly egress?: Egress;
   private readonly extensions: RunExtensions;
   constructor(
     state: ReplicatedState,
@@ -113,30 +107,21 @@ export class ExecutionService {
     options: ExecutionServiceOptions,
     logger?: Logger,
     observer?: ExecutionObserver,
+    egress?: Egress,
     extensions: RunExtensions = {},
   ) {
+    this.egress = egress;
     this.extensions = extensions;
-    this.state = state;
-    this.log = log;
+    this.commandLog = log;
     this.pool = pool;
     this.sessions = sessions;
     this.options = options;
     this.logger = logger;
     this.observer = observer;
     this.admission = new Admission(options.maxConcurrent, options.maxQueue);
-    this.loadActive();
-    this.unsubscribe = state.onChange((module, key) => {
-      if (module !== EXECUTION_MODULE) return;
-      if (key === null) {
-        this.loadActive();
-        for (const id of [...this.waiters.keys()]) this.changed(id);
-      } else if (key.startsWith('rec/')) {
-        this.changed(key.slice('rec/'.length));
-      } else if (key.startsWith(ACTIVE)) {
-        const id = key.slice(ACTIVE.length);
-        if (state.get(EXECUTION_MODULE, key) === undefined) this.active.delete(id);
-        else this.active.add(id);
-      }
+    this.records = new ExecutionRecords(state, log, (id) => {
+      // A cancel asked for on another node reaches the owner through the replicated record.
+      if (this.records.cancelRequested(id)) this.local.get(id)?.controller.abort();
     });
   }
 
@@ -149,15 +134,11 @@ export class ExecutionService {
     checkWait(opts.waitMs);
     const answer = { waitMs: opts.waitMs, subject: r.subject };
     if (r.idempotencyKey !== null) {
-      await this.log.linearizableRead();
-      const first = this.state.get(EXECUTION_MODULE, idemKey(r.subject, r.idempotencyKey)) as string | undefined;
-      if (first !== undefined) {
-        const earlier = await this.get(this.sameRequest(first, r), answer);
-        // One that was interrupted while this retry waited for it gives up its key: run again.
-        if (!(FINISHED.has(earlier.status) && this.lookup(first)?.interrupted)) return earlier;
-      }
+      const earlier = await this.retried(r, r.idempotencyKey, answer);
+      if (earlier) return earlier;
     }
-    if (r.session !== null || r.heap !== null) await this.sessions.check({ ...r, execution: null });
+    // A session step that cannot start (unknown heap, memory limit other than its chain's) is refused before it is queued.
+    const plan = r.session !== null || r.heap !== null ? await this.sessions.prepare(r) : null;
 
     if (this.draining) throw unavailable(`${SHUTTING_DOWN}; retry on another node`, 1);
     let ticket: Ticket;
@@ -174,7 +155,7 @@ export class ExecutionService {
     if (claimed) {
       let verdict: RecordVerdict;
       try {
-        verdict = (await this.log.propose({ type: 'execution.create', record: asJson(record) })) as RecordVerdict;
+        verdict = (await this.commandLog.propose({ type: 'execution.create', record: asJson(record) })) as RecordVerdict;
       } catch (err) {
         ticket.release();
         throw err;
@@ -184,8 +165,8 @@ export class ExecutionService {
         return this.get(this.sameRequest(verdict.existing, r), answer);
       }
     }
-    const run = this.start(record, r, ticket, claimed);
-    if (opts.waitMs <= 0) return view(run.record);
+    const run = this.start(record, r, plan, ticket, claimed);
+    if (opts.waitMs <= 0) return view(record);
 
     // The caller waits for the answer: if it goes away first, the run is no longer wanted.
     const abandon = () => run.controller.abort();
@@ -193,54 +174,45 @@ export class ExecutionService {
     try {
       if (await settlesWithin(run.done, opts.waitMs)) {
         if (run.error) throw run.error;
-        return run.answeredBy ? this.get(run.answeredBy, answer) : view(run.record);
+        return view(await run.done);
       }
     } finally {
       opts.signal?.removeEventListener('abort', abandon);
     }
+    // The run goes on without this caller: its record (as it is now) is replicated before its id is handed out.
+    const now = this.records.current(run.id) ?? record;
     if (!claimed) {
       run.handedOut = true;
-      await this.log.propose({ type: 'execution.create', record: asJson(run.record) });
+      await this.commandLog.propose({ type: 'execution.create', record: asJson(now) });
     }
-    return view(run.record);
+    return view(now);
   }
 
   async get(id: string, opts: { waitMs?: number; subject?: string | null } = {}): Promise<Execution> {
     const deadline = Date.now() + checkWait(opts.waitMs ?? 0);
-    let record = await this.find(id, opts.subject);
+    let record = await this.records.find(id, opts.subject);
     while (!FINISHED.has(record.status) && Date.now() < deadline) {
-      await this.nextChange(id, deadline - Date.now());
-      record = this.lookup(id) ?? record;
+      await this.records.nextChange(id, deadline - Date.now());
+      record = this.records.current(id) ?? record;
     }
     // The freshest view: the event loop may have been busy past the deadline while the run moved on.
-    return view(await this.withBody(this.lookup(id) ?? record));
+    return view(await this.records.whole(this.records.current(id) ?? record));
   }
 
   async output(id: string, opts: OutputWindow & { subject?: string | null } = {}): Promise<OutputPage> {
-    return outputPage((await this.withBody(await this.find(id, opts.subject))).console, opts);
-  }
-
-  /** The whole record: a large one's body is read from disk (it is not kept in memory). */
-  private async withBody(record: ExecutionRecord): Promise<ExecutionRecord> {
-    if (!record.bodyOmitted) return record;
-    const body = (await this.state.getCold(EXECUTION_MODULE, bodyKey(record.id))) as unknown as ExecutionBody | undefined;
-    // Pruned between the lookup and this read: the summary is all there is.
-    if (!body) return record;
-    const { bodyOmitted: _, ...whole } = record;
-    return { ...whole, ...body };
+    return outputPage((await this.records.whole(await this.records.find(id, opts.subject))).console, opts);
   }
 
   async cancel(id: string, subject?: string | null): Promise<Execution> {
-    const record = await this.find(id, subject);
+    const record = await this.records.find(id, subject);
     if (FINISHED.has(record.status)) throw conflict(`execution ${id} has already finished (${record.status})`);
     const run = this.local.get(id);
     if (run) {
       run.controller.abort();
-      await run.done;
-      return view(run.record);
+      return view(await run.done);
     }
     // Its owner aborts it when it sees the request in its applied state.
-    await this.log.propose({ type: 'execution.cancel', id });
+    await this.commandLog.propose({ type: 'execution.cancel', id });
     return this.get(id, { waitMs: REMOTE_CANCEL_WAIT_MS, subject });
   }
 
@@ -250,13 +222,11 @@ export class ExecutionService {
     // A cursor is the id of the last execution of the previous page; anything else (even '') would
     // silently answer an empty or wrong page.
     if (opts.cursor !== undefined && !EXECUTION_ID.test(opts.cursor)) throw invalidParams('cursor must be a next_cursor returned by an earlier page');
-    await this.log.linearizableRead();
+    await this.commandLog.linearizableRead();
     const limit = pageLimit(opts.limit, 50, 500);
     const [tagName, tagValue] = splitTag(opts.tag);
-    const records = new Map<string, ExecutionRecord>();
-    for (const [, value] of this.state.scan(EXECUTION_MODULE, 'rec/')) records.set((value as unknown as ExecutionRecord).id, value as unknown as ExecutionRecord);
-    for (const run of this.local.values()) records.set(run.record.id, run.record);
-    const matching = [...records.values()]
+    const matching = this.records
+      .all()
       .filter(
         (e) =>
           e.subject === (opts.subject ?? null) &&
@@ -284,14 +254,14 @@ export class ExecutionService {
    * restarted"). Call once at startup, when the command log accepts proposals.
    */
   async recover(): Promise<number> {
-    await this.log.linearizableRead();
-    const stale = this.activeRecords().some((r) => r.node === this.options.nodeId && r.boot !== this.boot);
+    await this.commandLog.linearizableRead();
+    const stale = this.records.active().some((r) => r.node === this.options.nodeId && r.boot !== this.boot);
     return stale ? this.failNode(this.options.nodeId, this.boot, 'node restarted') : 0;
   }
 
   /** Nodes that own queued or running executions in the applied state: the cluster layer watches these. */
   activeOwners(): Set<string> {
-    return new Set(this.activeRecords().map((r) => r.node));
+    return new Set(this.records.active().map((r) => r.node));
   }
 
   /** For the cluster layer: a node left for good, so its queued and running executions never finish. */
@@ -313,7 +283,7 @@ export class ExecutionService {
   /** Cancels this node's runs and waits for them to settle; call before closing the log. */
   async close(): Promise<void> {
     this.closing = true;
-    this.unsubscribe();
+    this.records.close();
     for (const run of this.local.values()) run.controller.abort();
     await Promise.all([...this.local.values()].map((run) => run.done));
     await Promise.all(this.pending);
@@ -323,24 +293,9 @@ export class ExecutionService {
     return { keep: this.options.maxExecutions, keepBytes: this.options.maxExecutionBytes ?? DEFAULT_MAX_EXECUTION_BYTES };
   }
 
-  /** Replicated records still queued or running, on any node. */
-  private activeRecords(): ExecutionRecord[] {
-    const records: ExecutionRecord[] = [];
-    for (const id of this.active) {
-      const record = this.state.get(EXECUTION_MODULE, recordKey(id));
-      if (record) records.push(record as unknown as ExecutionRecord);
-    }
-    return records;
-  }
-
-  private loadActive(): void {
-    this.active.clear();
-    for (const [key] of this.state.scan(EXECUTION_MODULE, ACTIVE)) this.active.add(key.slice(ACTIVE.length));
-  }
-
   private async failNode(node: string, exceptBoot: string | null, reason: string): Promise<number> {
     const cmd = { type: 'execution.fail', node, exceptBoot, reason, at: new Date().toISOString(), ...this.retention() };
-    return ((await this.log.propose(cmd)) as { failed: number }).failed;
+    return ((await this.commandLog.propose(cmd)) as { failed: number }).failed;
   }
 
   private newRecord(r: CheckedRequest): ExecutionRecord {
@@ -368,83 +323,115 @@ export class ExecutionService {
     };
   }
 
+  /**
+   * The answer to a retry: the execution that holds the request's idempotency key (the execution
+   * module's `claim` gives keys out, at `execution.create`), unless that one gave it up.
+   */
+  private async retried(r: CheckedRequest, key: string, answer: { waitMs: number; subject: string | null }): Promise<Execution | null> {
+    const first = await this.records.keyHolder(r.subject, key);
+    if (first === undefined) return null;
+    const earlier = await this.get(this.sameRequest(first, r), answer);
+    // One that was interrupted while this retry waited for it gives up its key: run again.
+    return FINISHED.has(earlier.status) && this.records.current(first)?.interrupted ? null : earlier;
+  }
+
   /** The execution a retry is answered with, unless its key was first used for a different request. */
   private sameRequest(first: string, r: CheckedRequest): string {
-    const hash = this.lookup(first)?.requestHash;
+    const hash = this.records.current(first)?.requestHash;
     if (hash !== undefined && hash !== requestHash(r)) {
       throw new UserError(422, 'idempotency_key_reused', `Idempotency-Key ${r.idempotencyKey} was already used for a different request (execution ${first})`);
     }
     return first;
   }
 
-  private start(record: ExecutionRecord, r: CheckedRequest, ticket: Ticket, claimed: boolean): LocalRun {
-    const run: LocalRun = { record, controller: new AbortController(), ticket, done: Promise.resolve(), handedOut: claimed };
+  private start(record: ExecutionRecord, r: CheckedRequest, plan: SessionStep | null, ticket: Ticket, claimed: boolean): LocalRun {
+    const run: LocalRun = { id: record.id, controller: new AbortController(), ticket, done: Promise.resolve(record), handedOut: claimed };
     this.local.set(record.id, run);
-    run.done = this.execute(run, r, claimed).finally(() => ticket.release());
+    this.records.update(record);
+    run.done = this.execute(run, record, r, plan, claimed);
     return run;
   }
 
-  private async execute(run: LocalRun, r: CheckedRequest, claimed: boolean): Promise<void> {
+  /** A run from its slot to its final record; the slot is given back here, whatever happens. */
+  private async execute(run: LocalRun, queued: ExecutionRecord, r: CheckedRequest, plan: SessionStep | null, claimed: boolean): Promise<ExecutionRecord> {
     const { signal } = run.controller;
-    if (!(await startsBeforeAbort(run.ticket, signal))) {
-      run.ticket.release();
-      return this.finish(run, { ...stopped('cancelled before it started'), status: 'cancelled', interrupted: true });
-    }
-    const startedAt = new Date().toISOString();
-    this.update(run, { ...run.record, status: 'running', startedAt });
-    if (claimed) this.background(this.log.propose({ type: 'execution.start', id: run.record.id, startedAt }));
-    const t0 = performance.now();
-    const caller: Caller = { subject: r.subject, scopes: r.scopes };
     try {
-      const typeError = r.typecheck ? await this.typeErrors(r, caller) : null;
-      if (typeError !== null) return this.finish(run, this.outcomeFields(notRun(typeError), t0));
-      if (r.session === null && r.heap === null) {
-        const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now() };
-        return this.finish(run, this.outcomeFields(await this.pool.run(step, r.limits, signal, this.extensions.hostCalls?.(caller)), t0));
+      if (!(await startsBeforeAbort(run.ticket, signal))) {
+        return this.finish(run, queued, { ...stopped('cancelled before it started'), status: 'cancelled', interrupted: true });
       }
-      let committed: ExecutionRecord | undefined;
-      const step = await this.sessions.step({
-        ...r,
-        execution: run.record.id,
-        signal,
-        ran: () => run.ticket.release(),
-        record: (s) => {
-          committed = this.finished(run, s, t0);
-          return { type: 'execution.finish', record: asJson(committed), ...this.retention() };
-        },
-      });
-      // (A first execution already pruned by retention leaves only its place in the session to report.)
-      if (step.duplicateOf !== null && this.lookup(step.duplicateOf)) run.answeredBy = step.duplicateOf;
-      // A committed step carried its record in the same command; a stopped one is recorded alone.
-      if (step.committed && step.duplicateOf === null) this.settle(run, committed!);
-      else this.finish(run, this.finished(run, step, t0));
-    } catch (caught) {
-      // A cell the TypeScript compiler could not handle ran nothing: the caller's to fix, never committed.
-      const err = caught instanceof CompilerFailure ? invalidParams(caught.message) : caught;
-      if (err instanceof UserError) run.error = err;
-      else this.logger?.error({ err, execution: run.record.id }, 'execution failed inside the server');
-      const message = err instanceof UserError ? err.message : 'internal error';
-      // A step whose commit was refused (503: no leader to take it) is answered with that refusal; if its
-      // id never reached the caller, a `failed` record of it would only be a record no one can ask for.
-      const refused = err instanceof UserError && err.status === 503 && !run.handedOut;
-      this.finish(run, { ...stopped(message), status: 'failed', interrupted: true }, { replicate: !refused });
+      const startedAt = new Date().toISOString();
+      const running: ExecutionRecord = { ...queued, status: 'running', startedAt };
+      this.records.update(running);
+      if (claimed) this.background(this.commandLog.propose({ type: 'execution.start', id: run.id, startedAt }));
+      const t0 = performance.now();
+      try {
+        const typeError = r.typecheck ? await this.typeErrors(r) : null;
+        if (typeError !== null) return this.finish(run, running, this.outcomeFields(notRun(typeError), t0));
+        if (plan === null) {
+          const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now() };
+          return this.finish(run, running, this.outcomeFields(await this.pool.run(step, r.limits, signal, this.hostCalls(r)), t0));
+        }
+        return await this.step(run, running, plan, t0, this.hostCalls(r));
+      } catch (caught) {
+        // A cell the TypeScript compiler could not handle ran nothing: the caller's to fix, never committed.
+        const err = caught instanceof CompilerFailure ? invalidParams(caught.message) : caught;
+        if (err instanceof UserError) run.error = err;
+        else this.logger?.error({ err, execution: run.id }, 'execution failed inside the server');
+        const message = err instanceof UserError ? err.message : 'internal error';
+        // A step whose commit was refused (503: no leader to take it) is answered with that refusal; if its
+        // id never reached the caller, a `failed` record of it would only be a record no one can ask for.
+        const refused = err instanceof UserError && err.status === 503 && !run.handedOut;
+        return this.finish(run, running, { ...stopped(message), status: 'failed', interrupted: true }, { replicate: !refused });
+      }
+    } finally {
+      plan?.close();
+      run.ticket.release();
     }
   }
 
   /** A node without a checker still checks the syntax (and answers no type errors). */
-  private async typeErrors(r: CheckedRequest, caller: Caller): Promise<RunError | null> {
+  private async typeErrors(r: CheckedRequest): Promise<RunError | null> {
     const check = this.extensions.typeCheck;
     if (check === undefined) return null;
     try {
-      return await check(r.code, caller, r.session !== null || r.heap !== null);
+      return await check(r.code, { subject: r.subject, scopes: r.scopes }, r.session !== null || r.heap !== null);
     } catch (err) {
       throw unavailable(`typecheck: ${(err as Error).message}`, 1);
     }
   }
 
-  /** The final record of a run; for a session step the step's place in the session. */
-  private finished(run: LocalRun, step: StepResult, t0: number): ExecutionRecord {
-    return { ...run.record, ...this.outcomeFields(step.outcome, t0), session: step.session, heap: step.heap, step: step.step };
+  /**
+   * A session step, in order: run it on the session's head, then commit the step and its finished
+   * record in one command. A lost compare-and-set on the head (another node's step won) runs it again
+   * on the new head; a stopped step (timeout, memory cap, cancel) is not committed and is recorded alone.
+   */
+  private async step(run: LocalRun, running: ExecutionRecord, plan: SessionStep, t0: number, hostCalls: HostCallPerformer | undefined): Promise<ExecutionRecord> {
+    for (;;) {
+      const tried = await plan.run(run.controller.signal, hostCalls);
+      // The sandbox is done with it: the CPU slot goes to the next run while this one waits for a quorum.
+      run.ticket.release();
+      const record = this.finished(running, tried, t0);
+      if (!tried.advances) return this.finish(run, running, record);
+      const cmd = { type: 'execution.step', step: plan.command, record: asJson(record), ...this.retention() } satisfies Command;
+      const verdict = (await this.commandLog.propose(cmd)) as ExecutionStepVerdict;
+      if (!verdict.ok && verdict.reason === 'record_closed') {
+        throw conflict(`execution ${run.id} was ended before its step could commit; the session is unchanged`);
+      }
+      if (plan.settle(verdict)) return this.settle(run, record);
+    }
+  }
+
+  /** One run's host calls for its caller: `fetch` under the egress rules, `mcp` to the upstream servers. */
+  private hostCalls(r: CheckedRequest): HostCallPerformer | undefined {
+    const caller: Caller = { subject: r.subject, scopes: r.scopes };
+    const fetch = this.egress?.performer(caller);
+    const mcp = this.extensions.hostCalls?.(caller);
+    return fetch !== undefined && mcp !== undefined ? byKind({ fetch, mcp }) : (fetch ?? mcp);
+  }
+
+  /** The final record of a session step: its outcome and its place in the session. */
+  private finished(running: ExecutionRecord, tried: StepRun, t0: number): ExecutionRecord {
+    return { ...running, ...this.outcomeFields(tried.outcome, t0), session: tried.session, heap: tried.heap, step: tried.step };
   }
 
   private outcomeFields(o: RunOutcome, t0: number): Partial<ExecutionRecord> & { status: ExecutionStatus } {
@@ -462,16 +449,25 @@ export class ExecutionService {
   }
 
   /** Records a finished run that is not yet in the replicated state; the caller is answered without waiting for it. */
-  private finish(run: LocalRun, fields: Partial<ExecutionRecord> & { status: ExecutionStatus }, opts: { replicate?: boolean } = {}): void {
+  private finish(
+    run: LocalRun,
+    current: ExecutionRecord,
+    fields: Partial<ExecutionRecord> & { status: ExecutionStatus },
+    opts: { replicate?: boolean } = {},
+  ): ExecutionRecord {
     const shutdown = fields.status === 'cancelled' && run.controller.signal.reason === SHUTTING_DOWN;
     const ended = shutdown ? { ...fields, ...stopped(`${SHUTTING_DOWN}: stopped at the end of the shutdown grace period`), status: 'failed' as const } : fields;
     if (fields.status === 'cancelled') ended.interrupted = true;
-    const record = { ...run.record, ...ended, finishedAt: fields.finishedAt ?? new Date().toISOString() };
-    this.update(run, record);
+    const record = { ...current, ...ended, finishedAt: fields.finishedAt ?? new Date().toISOString() };
+    this.records.update(record);
     this.observer?.executionFinished(record.status, record.durationMs);
-    if (opts.replicate === false) return this.forget(run);
+    if (opts.replicate === false) {
+      this.forget(run);
+      return record;
+    }
     const cmd: Command = { type: 'execution.finish', record: asJson(record), ...this.retention() };
     this.background(this.replicateFinal(cmd, record.id).finally(() => this.forget(run)));
+    return record;
   }
 
   /**
@@ -485,7 +481,7 @@ export class ExecutionService {
   private async replicateFinal(cmd: Command, id: string): Promise<void> {
     for (let delayMs = FINAL_RETRY_MS; ; delayMs = Math.min(2 * delayMs, MAX_FINAL_RETRY_MS)) {
       try {
-        await this.log.propose(cmd);
+        await this.commandLog.propose(cmd);
         return;
       } catch (err) {
         if (!(err instanceof UserError) || err.status !== 503) throw err;
@@ -500,19 +496,17 @@ export class ExecutionService {
   }
 
   /** A finished run whose record is already applied here. */
-  private settle(run: LocalRun, record: ExecutionRecord): void {
-    this.update(run, record);
+  private settle(run: LocalRun, record: ExecutionRecord): ExecutionRecord {
+    this.records.update(record);
     this.observer?.executionFinished(record.status, record.durationMs);
     this.forget(run);
-  }
-
-  private update(run: LocalRun, record: ExecutionRecord): void {
-    run.record = record;
-    this.changed(record.id);
+    return record;
   }
 
   private forget(run: LocalRun): void {
-    if (this.local.get(run.record.id) === run) this.local.delete(run.record.id);
+    if (this.local.get(run.id) !== run) return;
+    this.local.delete(run.id);
+    this.records.forget(run.id);
   }
 
   private background(p: Promise<unknown>): void {
@@ -520,82 +514,12 @@ export class ExecutionService {
     this.pending.add(settled);
     void settled.finally(() => this.pending.delete(settled));
   }
-
-  private lookup(id: string): ExecutionRecord | undefined {
-    return this.local.get(id)?.record ?? (this.state.get(EXECUTION_MODULE, recordKey(id)) as unknown as ExecutionRecord | undefined);
-  }
-
-  /** The record, if it exists and belongs to `subject`; a record made elsewhere may need this node to catch up first. */
-  private async find(id: string, subject: string | null | undefined): Promise<ExecutionRecord> {
-    if (typeof id !== 'string' || !EXECUTION_ID.test(id)) throw notFound(`execution ${id} not found`);
-    // Unless this node runs it (its own view is the freshest), read the record as of now (ReadIndex):
-    // a poll after a step served elsewhere sees it, and a node cut off from the quorum answers 503.
-    if (!this.local.has(id)) await this.log.linearizableRead();
-    const record = this.lookup(id);
-    if (!record || record.subject !== (subject ?? null)) throw notFound(`execution ${id} not found`);
-    return record;
-  }
-
-  private changed(id: string): void {
-    const run = this.local.get(id);
-    // A cancel asked for on another node reaches the owner through the replicated record.
-    if (run && (this.state.get(EXECUTION_MODULE, recordKey(id)) as { cancelRequested?: boolean } | undefined)?.cancelRequested) {
-      run.controller.abort();
-    }
-    const waiting = this.waiters.get(id);
-    if (!waiting) return;
-    this.waiters.delete(id);
-    for (const wake of waiting) wake();
-  }
-
-  private nextChange(id: string, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        const set = this.waiters.get(id);
-        set?.delete(wake);
-        if (set?.size === 0) this.waiters.delete(id);
-        resolve();
-      }, Math.min(ms, MAX_TIMER_MS));
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
-      set.add(wake);
-    });
-  }
-}
-
-function view(r: ExecutionRecord): Execution {
-  return {
-    id: r.id,
-    status: r.status,
-    result: r.result,
-    resultText: r.resultText,
-    console: r.console,
-    consoleTruncated: r.consoleTruncated,
-    error: r.error,
-    session: r.session,
-    step: r.step,
-    heap: r.heap,
-    tags: r.tags,
-    node: r.node,
-    createdAt: r.createdAt,
-    startedAt: r.startedAt,
-    finishedAt: r.finishedAt,
-    durationMs: r.durationMs,
-    ...(r.bodyOmitted ? { bodyOmitted: true as const } : {}),
-  };
 }
 
 // A list page holds at most about this much, whatever its `limit` (the last item may pass it).
 const LIST_PAGE_BYTES = 1 << 20;
 // What an item holds besides its body (ids, times, node…), for the page's size.
 const ITEM_OVERHEAD_CHARS = 512;
-
-/** An execution as a list page shows it: large bodies are fetched with `get`, not listed. */
-const listItem = (r: ExecutionRecord): Execution => view(splitBody(r).summary);
 
 /** A bound on the item's size in its answer: its body (UTF-8 takes up to 3 bytes a character) and the rest. */
 function approximateSize(e: Execution): number {

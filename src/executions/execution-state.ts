@@ -1,3 +1,4 @@
+import { refuseStep, SESSION_MODULE, writeStep, type StepCommand, type StepVerdict } from '../sessions/index.ts';
 import type { Command, Json, StateModule, Tx } from '../store/index.ts';
 import { FINISHED, type ExecutionRecord } from './types.ts';
 
@@ -12,6 +13,9 @@ import { FINISHED, type ExecutionRecord } from './types.ts';
  *                            order (bytes: its size as JSON; a bare id in data from before sizes)
  *   meta/fin                 { next, oldest, bytes }: the window of fin/ that still has records,
  *                            and the size of the records in it
+ *
+ * A session step commits with its finished record in one command (`execution.step`), applied here:
+ * the step goes through the session module's reducer over its namespace, in the same transaction.
  *
  * Transitions only move forward: a record that is finished stays as it first finished, so the order
  * in which a node's create, start and finish commands reach the log does not matter.
@@ -38,6 +42,12 @@ export interface FinishCommand extends Command, Retention {
   type: 'execution.finish';
   record: Json;
 }
+/** A session step and the finished record of its execution, committed together or not at all. */
+export interface ExecutionStepCommand extends Command, Retention {
+  type: 'execution.step';
+  step: Json;
+  record: Json;
+}
 export interface CancelCommand extends Command {
   type: 'execution.cancel';
   id: string;
@@ -49,6 +59,9 @@ export interface FailCommand extends Command, Retention {
   reason: string;
   at: string;
 }
+
+/** Answer to a step with its record: the session's verdict, or its record was finished already (say failed as "node lost"). */
+export type ExecutionStepVerdict = StepVerdict | { ok: false; reason: 'record_closed' };
 
 /** Answer to create/finish: `existing` names the execution that already holds the id or idempotency key. */
 export type RecordVerdict = { ok: true } | { ok: false; existing: string };
@@ -104,6 +117,8 @@ export const executionModule: StateModule = {
         return start(cmd as StartCommand, tx);
       case 'execution.finish':
         return finish((cmd as FinishCommand).record as unknown as ExecutionRecord, cmd as FinishCommand, tx);
+      case 'execution.step':
+        return step(cmd as ExecutionStepCommand, tx);
       case 'execution.cancel':
         return requestCancel(cmd as CancelCommand, tx);
       case 'execution.fail':
@@ -121,6 +136,17 @@ function create(record: ExecutionRecord, tx: Tx): RecordVerdict {
   putRecord(tx, record);
   tx.put(activeKey(record.id), true);
   return { ok: true };
+}
+
+function step(cmd: ExecutionStepCommand, tx: Tx): ExecutionStepVerdict {
+  const session = tx.namespace(SESSION_MODULE);
+  const stepCmd = cmd.step as unknown as StepCommand;
+  const refused = refuseStep(stepCmd, session);
+  if (refused) return refused;
+  // The record goes first: if it is finished already, the step is refused too, so a step is in the
+  // journal exactly when its record says so.
+  if (!finish(cmd.record as unknown as ExecutionRecord, cmd, tx).ok) return { ok: false, reason: 'record_closed' };
+  return writeStep(stepCmd, session);
 }
 
 function start(cmd: StartCommand, tx: Tx): Json {

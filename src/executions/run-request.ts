@@ -20,7 +20,8 @@ export interface CheckedRequest {
   tags: Record<string, string>;
   idempotencyKey: string | null;
   subject: string | null;
-  scopes: readonly string[];
+  /** The caller's token scopes, for egress rules that name scopes. */
+  scopes: string[];
   typecheck: boolean;
 }
 

@@ -11,7 +11,7 @@ export interface RunRequest {
   tags?: Record<string, string>;
   idempotencyKey?: string; // a retried request returns the first execution
   subject?: string; // OAuth subject that owns it (undefined = auth off)
-  scopes?: readonly string[]; // the caller's token scopes (upstream servers' allow rules read them)
+  scopes?: string[]; // the caller's token scopes (egress rules may name them); not recorded
   typecheck?: boolean; // check the code against the upstream tools' declarations before running it
 }
 

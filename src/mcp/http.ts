@@ -4,8 +4,8 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { isLegacyRequest } from '@modelcontextprotocol/server';
-import type { Domain } from '../api/domain.ts';
-import type { Limits } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import type { EdgeLimits } from '../api/operations.ts';
 import { principalOf, type Guard } from '../http/guard.ts';
 import { modernLane } from './modern-http.ts';
 import { createMcpServer } from './server.ts';
@@ -31,7 +31,7 @@ const POOL_MAX = 64;
  * once) are reused from a pool: a server is taken for one request, connected to that request's
  * transport, and returned once the answer is written and the transport closed.
  */
-export function mcpRoutes(domain: Domain, opts: { guard: Guard; limits: Limits }): Koa.Middleware & { close(): Promise<void> } {
+export function mcpRoutes(domain: EdgeDomain, opts: { guard: Guard; limits: EdgeLimits }): Koa.Middleware & { close(): Promise<void> } {
   const pool: Server[] = [];
   const modern = modernLane(domain, opts.limits);
   const router = new Router();

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import type Koa from 'koa';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { createMcpHandler } from '@modelcontextprotocol/server';
-import type { Domain } from '../api/domain.ts';
-import type { Limits } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import type { EdgeLimits } from '../api/operations.ts';
 import { createModernServer } from './modern-server.ts';
 import { withServedVersions } from './revision-2026-07-28.ts';
 
@@ -25,7 +25,7 @@ export interface ModernLane {
  * refused here because mcpRoutes sends it to the v1 lane. JSON answers, except `subscriptions/listen`,
  * whose answer is an SSE stream by definition.
  */
-export function modernLane(domain: Domain, limits: Limits): ModernLane {
+export function modernLane(domain: EdgeDomain, limits: EdgeLimits): ModernLane {
   const handler = createMcpHandler(() => createModernServer(domain, limits), {
     legacy: 'reject',
     responseMode: 'auto',

@@ -1,6 +1,6 @@
 import { Server, type ListToolsResult } from '@modelcontextprotocol/server';
-import type { Domain } from '../api/domain.ts';
-import type { Limits } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import type { EdgeLimits } from '../api/operations.ts';
 import { CACHE_HINTS, EXTENSIONS, SERVED_VERSIONS } from './revision-2026-07-28.ts';
 import { INSTRUCTIONS, SERVER_INFO, answerToolCall, capabilitiesOf, listResult } from './server.ts';
 import { callerOf, listToolResources, readToolResource } from './tool-resources.ts';
@@ -11,7 +11,7 @@ import { callerOf, listToolResources, readToolResource } from './tool-resources.
  * to every result and the caching hints to `tools/list`. On stdio the same server also answers an
  * `initialize` (the v2 SDK serves both eras there), so stdio needs no second lane.
  */
-export function createModernServer(domain: Domain, limits: Limits): Server {
+export function createModernServer(domain: EdgeDomain, limits: EdgeLimits): Server {
   // The legacy lane's list, typed for v2: the same JSON, but v1 types schema properties as `object`, v2 as JSON values.
   const list = listResult(domain) as unknown as ListToolsResult;
   const server = new Server(SERVER_INFO, {

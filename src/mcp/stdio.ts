@@ -1,6 +1,6 @@
 import { StdioServerTransport, serveStdio as serveStdioEras } from '@modelcontextprotocol/server/stdio';
-import type { Domain } from '../api/domain.ts';
-import type { Limits } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import type { EdgeLimits } from '../api/operations.ts';
 import { createModernServer } from './modern-server.ts';
 import { checkedStdio } from './revision-2026-07-28.ts';
 
@@ -10,7 +10,7 @@ import { checkedStdio } from './revision-2026-07-28.ts';
  * negotiated legacy revision, per-request `_meta` (`server/discover` first, as 2026-07-28 recommends)
  * serves it statelessly.
  */
-export async function serveStdio(domain: Domain, limits: Limits): Promise<void> {
+export async function serveStdio(domain: EdgeDomain, limits: EdgeLimits): Promise<void> {
   const connection = serveStdioEras(() => createModernServer(domain, limits), { transport: checkedStdio(new StdioServerTransport()) });
   // A client that exits closes stdin.
   await new Promise<void>((resolve) => process.stdin.once('end', resolve));

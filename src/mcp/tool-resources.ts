@@ -1,5 +1,5 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { Domain, ToolCaller } from '../api/domain.ts';
+import type { EdgeDomain, ToolCaller } from '../api/domain.ts';
 
 /**
  * The MCP resources of code mode: the TypeScript declarations of the upstream tools this caller may
@@ -16,7 +16,7 @@ export function callerOf(authInfo: AuthInfo | undefined): ToolCaller {
   return { subject: typeof subject === 'string' ? subject : null, scopes: authInfo?.scopes ?? [] };
 }
 
-export function listToolResources(domain: Domain, caller: ToolCaller) {
+export function listToolResources(domain: EdgeDomain, caller: ToolCaller) {
   const servers = domain.tools?.usable(caller) ?? [];
   return {
     resources: [
@@ -27,7 +27,7 @@ export function listToolResources(domain: Domain, caller: ToolCaller) {
 }
 
 /** -32002 is the specification's "resource not found". */
-export async function readToolResource(domain: Domain, caller: ToolCaller, uri: string) {
+export async function readToolResource(domain: EdgeDomain, caller: ToolCaller, uri: string) {
   const tools = domain.tools;
   const servers = tools?.usable(caller) ?? [];
   const server = servers.find((s) => serverUri(s) === uri);

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { UserError } from '../errors.ts';
-import type { Domain } from '../api/domain.ts';
-import { OPERATIONS, parseArgs, type CallContext, type Limits, type Operation } from '../api/operations.ts';
+import type { EdgeDomain } from '../api/domain.ts';
+import { OPERATIONS, parseArgs, type CallContext, type EdgeLimits, type Operation } from '../api/operations.ts';
 
 const schemaOf = (t: z.ZodType, io: 'input' | 'output') => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(t, { io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -14,7 +14,7 @@ const byName = new Map(OPERATIONS.map((op) => [op.tool, op]));
 /**
  * The tool list, built once from the operations table: converting zod schemas to JSON Schema on
  * every `tools/list` (what McpServer does per instance) is a large part of a stateless request's cost.
- * Without upstream servers; a node with some lists `toolsFor(servers)`.
+ * Every tool; what a node lists is `toolsFor(its upstream servers)`.
  */
 export const TOOLS: Tool[] = OPERATIONS.map((op) => ({
   name: op.tool,
@@ -30,6 +30,8 @@ export const TOOLS: Tool[] = OPERATIONS.map((op) => ({
   },
 }));
 
+// A node without upstream servers does not list search_tools (it would only ever answer nothing).
+const WITHOUT_CODE_MODE = TOOLS.filter((t) => t.name !== 'search_tools');
 const listsByServers = new Map<string, Tool[]>();
 
 /**
@@ -37,7 +39,7 @@ const listsByServers = new Map<string, Tool[]>();
  * to find their tools (code mode). Built once per set of names (a node's configuration fixes it).
  */
 export function toolsFor(servers: readonly string[]): Tool[] {
-  if (servers.length === 0) return TOOLS;
+  if (servers.length === 0) return WITHOUT_CODE_MODE;
   const key = servers.join(',');
   let tools = listsByServers.get(key);
   if (tools === undefined) {
@@ -66,11 +68,11 @@ export function hasTool(name: string): boolean {
  * unknown execution, overload) is an `isError` result the model can read and act on.
  */
 export async function callTool(
-  domain: Domain,
+  domain: EdgeDomain,
   name: string,
   rawArgs: Record<string, unknown> | undefined,
   ctx: CallContext,
-  limits: Limits,
+  limits: EdgeLimits,
 ): Promise<CallToolResult> {
   const op = byName.get(name) as Operation;
   try {

@@ -62,7 +62,7 @@ class PoolMember {
   }
 }
 
-interface Waiter {
+interface IsolateWaiter {
   memoryMb: number;
   /** `null` when the wait ends without an isolate (aborted, or the pool closed): the run is cancelled. */
   grant(member: PoolMember | null): void;
@@ -81,7 +81,7 @@ export class IsolatePool {
   readonly #packages: PackageSet;
   #isolates = 0;
   #idle: PoolMember[] = [];
-  #waiters: Waiter[] = [];
+  #waiters: IsolateWaiter[] = [];
   #closed = false;
 
   constructor(options: IsolatePoolOptions = {}) {
@@ -175,7 +175,7 @@ export class IsolatePool {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
         waiter.grant(null);
       };
-      const waiter: Waiter = {
+      const waiter: IsolateWaiter = {
         memoryMb,
         grant: (m) => {
           signal?.removeEventListener('abort', onAbort);

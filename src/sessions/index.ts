@@ -1,5 +1,6 @@
 export { SessionService, pageLimit } from './session-service.ts';
-export type { JournalStep, SessionInfo, SessionObserver, SessionServiceOptions, StepRequest, StepResult } from './session-service.ts';
+export type { JournalStep, SessionInfo, SessionObserver, SessionServiceOptions } from './session-service.ts';
+export type { SessionStep, StepRequest, StepRun } from './session-step.ts';
 export type { LiveSessionsOptions } from './live-sessions.ts';
-export { sessionModule, SESSION_MODULE } from './session-state.ts';
-export type { Language } from './session-state.ts';
+export { refuseStep, sessionModule, SESSION_MODULE, writeStep } from './session-state.ts';
+export type { Language, StepCommand, StepVerdict } from './session-state.ts';

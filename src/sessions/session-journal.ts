@@ -1,6 +1,6 @@
 import type { ReplicatedState } from '../store/index.ts';
-import type { Step } from '../sandbox/index.ts';
-import { SESSION_MODULE, heapKey, nameKey, namePrefix, type HeapObject, type SessionHead } from './session-state.ts';
+import type { HostCallRecord, Step } from '../sandbox/index.ts';
+import { SESSION_MODULE, hostCallsKey, stateKey, nameKey, namePrefix, type StateObject, type SessionHead } from './session-state.ts';
 
 /** Reads of the session namespace in this node's applied state: heads, state objects and their chains. */
 export class SessionJournal {
@@ -18,33 +18,41 @@ export class SessionJournal {
   }
 
   /** A state object, if it exists and belongs to `subject` (someone else's is as absent as a missing one). */
-  heap(id: string, subject: string | null | undefined): HeapObject | undefined {
-    const object = this.state.get(SESSION_MODULE, heapKey(id)) as HeapObject | undefined;
+  stateObject(id: string, subject: string | null | undefined): StateObject | undefined {
+    const object = this.state.get(SESSION_MODULE, stateKey(id)) as StateObject | undefined;
     return object && object.subject === (subject ?? null) ? object : undefined;
   }
 
   /**
    * The steps that lead from state `from` to state `to`, oldest first, or null when `from` is not an
    * ancestor of `to` (then only a rebuild from the root gets there). `from` null means the empty state.
+   * A step that made host calls comes with their recorded answers, read from disk (they are cold).
    */
-  stepsBetween(from: string | null, to: string | null): Step[] | null {
-    const steps: Step[] = [];
-    let at = to;
-    while (at !== from) {
+  async stepsBetween(from: string | null, to: string | null): Promise<Step[] | null> {
+    const objects: Array<[string, StateObject]> = [];
+    for (let at = to; at !== from; ) {
       if (at === null) return null;
-      const object = this.state.get(SESSION_MODULE, heapKey(at)) as HeapObject | undefined;
+      const object = this.state.get(SESSION_MODULE, stateKey(at)) as StateObject | undefined;
       if (!object) throw new Error(`session state ${at} is missing from the journal`);
-      steps.push({ code: object.code, language: object.language, seed: object.seed, clock: object.clock, ...(object.packages ? { packages: object.packages } : {}) });
+      objects.push([at, object]);
       at = object.parent;
     }
-    return steps.reverse();
+    return Promise.all(
+      objects.reverse().map(async ([id, object]) => {
+        const step: Step = { code: object.code, language: object.language, seed: object.seed, clock: object.clock, ...(object.packages ? { packages: object.packages } : {}) };
+        if (!object.hostCalls) return step;
+        const records = (await this.state.getCold(SESSION_MODULE, hostCallsKey(id))) as HostCallRecord[] | undefined;
+        if (records === undefined) throw new Error(`the recorded answers of session state ${id} are missing from the journal`);
+        return { ...step, hostCalls: records };
+      }),
+    );
   }
 
   /** The chain of state objects from the root to `head`, oldest first, with their ids. */
-  chain(head: string): Array<HeapObject & { id: string }> {
-    const out: Array<HeapObject & { id: string }> = [];
+  chain(head: string): Array<StateObject & { id: string }> {
+    const out: Array<StateObject & { id: string }> = [];
     for (let at: string | null = head; at !== null; ) {
-      const object = this.state.get(SESSION_MODULE, heapKey(at)) as HeapObject | undefined;
+      const object = this.state.get(SESSION_MODULE, stateKey(at)) as StateObject | undefined;
       if (!object) throw new Error(`session state ${at} is missing from the journal`);
       out.push({ ...object, id: at });
       at = object.parent;

@@ -1,11 +1,12 @@
-import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
+import { conflict, invalidParams, notFound, unavailable } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { LiveSession, newStepSeed, PackageSet, PackageUnavailableError, SessionDisposedError, type Limits, type RunOutcome, type Step } from '../sandbox/index.ts';
-import type { Command, CommandLog, ReplicatedState } from '../store/index.ts';
+import { LiveSession, PackageSet, SessionDisposedError, SessionDivergedError, type HostCallPerformer } from '../sandbox/index.ts';
+import type { CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
 import { SessionJournal } from './session-journal.ts';
-import { heapId, type HeapObject, type Language, type StepCommand, type StepVerdict } from './session-state.ts';
+import type { StateObject, Language, StepVerdict } from './session-state.ts';
+import { packageUnavailable, SessionStep, warmKeyOfSession, type StartingPoint, type StepContext, type StepRequest, type StepRun } from './session-step.ts';
 
 export interface SessionServiceOptions {
   liveSessions: LiveSessionsOptions;
@@ -14,49 +15,13 @@ export interface SessionServiceOptions {
   observer?: SessionObserver;
   /** What steps may import (default: nothing). */
   packages?: PackageSet;
+  /** This node's id, named in the claims its steps take on their sessions. */
+  nodeId?: string;
 }
 
 /** What the node's metrics time: rebuilding a warm isolate from the journal. */
 export interface SessionObserver {
   sessionReplayed(seconds: number): void;
-}
-
-export interface StepRequest {
-  code: string;
-  language: Language;
-  session: string | null;
-  heap: string | null;
-  subject: string | null;
-  limits: Limits;
-  /**
-   * Whether the caller chose `limits.memoryMb`. A chain's memory limit is fixed by its first step
-   * (replay must run under the limit the steps ran under, or a step that fitted could now fail), so
-   * an explicit different value is refused and an implicit one is replaced by the chain's.
-   */
-  memoryExplicit: boolean;
-  idempotencyKey: string | null;
-  /** Id of the execution this step is recorded as. */
-  execution: string | null;
-  signal?: AbortSignal;
-  /** Builds the command that records the step's execution; it is committed atomically with the step. */
-  record?: (result: StepResult) => Command;
-  /**
-   * Told when the sandbox is done with the step, before its commit: the CPU slot the caller holds can
-   * go to the next run while this one waits for a quorum.
-   */
-  ran?: () => void;
-}
-
-export interface StepResult {
-  outcome: RunOutcome;
-  /** The session state advanced (the step completed or threw); false after a timeout, memory cap or cancel. */
-  committed: boolean;
-  session: string | null;
-  /** The state after the step; when not committed, the unchanged state the step was tried on. */
-  heap: string | null;
-  step: number | null;
-  /** Set when a step with the same idempotency key was committed first: that execution is the answer. */
-  duplicateOf: string | null;
 }
 
 export interface SessionInfo {
@@ -78,19 +43,6 @@ export interface JournalStep {
 
 const SESSION_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 const HEAP_ID = /^[0-9a-f]{64}$/;
-const COMMITTED: ReadonlySet<RunOutcome['status']> = new Set(['completed', 'failed']);
-/** A step cancelled while it waited for the session's earlier steps. */
-const NOT_STARTED: RunOutcome = {
-  status: 'cancelled',
-  result: null,
-  resultText: null,
-  console: [],
-  consoleTruncated: false,
-  error: null,
-  cpuMs: 0,
-  wallMs: 0,
-};
-
 /**
  * Runs session steps: a warm isolate per session brought to the current head by replaying only the
  * steps it lacks, each step committed with a compare-and-set on the head it ran on (see
@@ -103,20 +55,28 @@ export class SessionService {
   /** Rebuilds that outlived the step that started them, by warm key: the retry waits for this one. */
   private readonly rebuilds = new Map<string, Promise<void>>();
   private closed = false;
-  private readonly maxAttempts: number;
+  private readonly stepContext: StepContext;
   private readonly observer: SessionObserver | undefined;
   private readonly packages: PackageSet;
 
-  private readonly log: CommandLog;
+  private readonly commandLog: CommandLog;
   constructor(
     state: ReplicatedState,
     log: CommandLog,
     options: SessionServiceOptions,
   ) {
-    this.log = log;
+    this.commandLog = log;
     this.journal = new SessionJournal(state);
     this.live = new LiveSessions(options.liveSessions);
-    this.maxAttempts = options.maxStepAttempts ?? 5;
+    this.stepContext = {
+      commandLog: log,
+      mutex: this.mutex,
+      live: this.live,
+      maxAttempts: options.maxStepAttempts ?? 5,
+      nodeId: options.nodeId ?? 'n1',
+      startingPoint: (req) => this.startingPoint(req),
+      warm: (key, head, memoryMb, waitMs) => this.warm(key, head, memoryMb, waitMs),
+    };
     this.observer = options.observer;
     this.packages = options.packages ?? PackageSet.none();
   }
@@ -134,114 +94,46 @@ export class SessionService {
     if (heap !== null && !HEAP_ID.test(heap)) throw invalidParams('heap must be a state id as returned by an earlier step (64 hex digits)');
   }
 
-  async step(req: StepRequest): Promise<StepResult> {
-    SessionService.validate(req.session, req.heap);
-    if (req.session === null && req.heap === null) throw invalidParams('a session step needs a session or a heap');
-    // Concurrent local steps on one session queue here instead of racing each other's CAS.
-    const sessionKey = req.session === null ? null : warmKeyOfSession(req.subject, req.session);
-    const release = sessionKey === null ? undefined : await this.mutex.lock(sessionKey, req.signal);
-    if (release === null) {
-      return { outcome: NOT_STARTED, committed: false, session: req.session, heap: null, step: null, duplicateOf: null };
-    }
-    try {
-      for (let attempt = 1; ; attempt++) {
-        // After a lost CAS this node has applied the winner already: only the first read needs ReadIndex.
-        const result = await this.attempt(req, sessionKey, attempt === 1);
-        if (result !== 'moved') return result;
-        if (attempt >= this.maxAttempts) {
-          throw conflict(`session ${req.session} kept moving under this step (${attempt} attempts); retry it`);
-        }
-      }
-    } finally {
-      release?.();
-    }
+  /**
+   * The step's plan (see SessionStep), once it is known that it can start: an unknown heap or a memory
+   * limit other than its chain's is refused here, from this node's state, before any slot is taken.
+   * Nothing is held yet: the step takes the session's turn when it first runs.
+   */
+  async prepare(req: StepRequest): Promise<SessionStep> {
+    await this.startingPoint(req);
+    return new SessionStep(this.stepContext, req);
   }
 
-  /** One run of the step on the current head, committed with a compare-and-set on that head. */
-  private async attempt(req: StepRequest, sessionKey: string | null, fresh: boolean): Promise<StepResult | 'moved'> {
-    const base = await this.base(req, fresh);
-    const limits = { ...req.limits, memoryMb: base.memoryMb };
-    const warm = await this.warm(sessionKey ?? warmKeyOfHeap(base.parent), base.parent, base.memoryMb, req.limits.wallTimeoutMs);
-    let kept = false;
+  /**
+   * A step committed on its own, with no execution record to go with it (what this layer's tests and
+   * benchmarks drive; the executions module drives the same plan with its record in the commit).
+   */
+  async step(req: StepRequest, signal?: AbortSignal, hostCalls?: HostCallPerformer): Promise<StepRun> {
+    const plan = await this.prepare(req);
     try {
-      // Never behind the parent's clock: Date.now() in a session does not go back when the next step
-      // runs on a node whose clock is behind.
-      const clock = Math.max(Date.now(), base.parentClock + 1);
-      const input = { code: req.code, language: req.language, seed: newStepSeed(), clock } satisfies Step;
-      const outcome = await warm.live.run(input, limits, req.signal).catch(packageUnavailable);
-      req.ran?.();
-      if (!COMMITTED.has(outcome.status)) {
-        return { outcome, committed: false, session: req.session, heap: base.parent, step: null, duplicateOf: null };
+      for (;;) {
+        const tried = await plan.run(signal, hostCalls);
+        if (!tried.advances || plan.settle((await this.commandLog.propose(plan.command)) as StepVerdict)) return tried;
       }
-      const object: HeapObject = {
-        parent: base.parent,
-        step: base.parentStep + 1,
-        ...input,
-        memoryMb: base.memoryMb,
-        subject: req.subject,
-        threw: outcome.status === 'failed',
-        createdAt: new Date(input.clock).toISOString(),
-        ...(outcome.packages ? { packages: outcome.packages.map(({ name, version, hash }) => ({ name, version, hash })) } : {}),
-      };
-      const id = heapId(object);
-      const result: StepResult = { outcome, committed: true, session: req.session, heap: id, step: object.step, duplicateOf: null };
-      const cmd: StepCommand = {
-        type: 'session.step',
-        heap: id,
-        object,
-        session: req.session,
-        expect: base.expect,
-        subject: req.subject,
-        idempotencyKey: req.idempotencyKey,
-        execution: req.execution,
-        record: req.record ? req.record(result) : null,
-      };
-      const verdict = (await this.log.propose(cmd)) as StepVerdict;
-      if (verdict.ok && !verdict.duplicate) {
-        warm.head = id;
-        this.live.put(sessionKey ?? warmKeyOfHeap(id), warm);
-        kept = true;
-        return result;
-      }
-      if (verdict.ok) {
-        const duplicateOf = verdict.execution === req.execution ? null : verdict.execution;
-        return { ...result, heap: verdict.heap, step: verdict.step, duplicateOf };
-      }
-      if (verdict.reason === 'no_heap') throw notFound(`heap ${req.heap ?? base.parent} not found`);
-      if (verdict.reason === 'record_closed') throw conflict(`execution ${req.execution} was ended before its step could commit; the session is unchanged`);
-      // Retrying on an empty head would bring a deleted session back under its name.
-      if (verdict.reason === 'moved' && verdict.head === null && base.expect !== null) {
-        throw conflict(`session ${req.session} was deleted while this step ran; the step was not recorded`);
-      }
-      return 'moved';
     } finally {
-      // Unless it went back holding a committed head, the isolate ran something the journal does not
-      // have (a stopped step, a lost CAS, a commit that failed): drop it, the journal rebuilds it.
-      if (!kept) warm.live.dispose();
+      plan.close();
     }
-  }
-
-  /** Refuses a step that cannot start (unknown heap, memory limit other than its chain's) before it is queued. */
-  async check(req: StepRequest): Promise<void> {
-    SessionService.validate(req.session, req.heap);
-    // Local state is enough to refuse early; the step itself reads the head with ReadIndex.
-    await this.base(req, false);
   }
 
   /** The state object `heap` of `subject`, or `notFound`: a fork never silently starts from an empty state. */
-  private async existingHeap(heap: string, subject: string | null): Promise<HeapObject> {
+  private async existingState(heap: string, subject: string | null): Promise<StateObject> {
     // A heap made on another node may not be applied here yet: catch up once before saying it is unknown.
-    let object = this.journal.heap(heap, subject);
+    let object = this.journal.stateObject(heap, subject);
     if (!object) {
-      await this.log.linearizableRead();
-      object = this.journal.heap(heap, subject);
+      await this.commandLog.linearizableRead();
+      object = this.journal.stateObject(heap, subject);
     }
     if (!object) throw notFound(`heap ${heap} not found`);
     return object;
   }
 
   async list(opts: { cursor?: string; limit?: number; subject?: string | null } = {}): Promise<{ sessions: SessionInfo[]; nextCursor: string | null }> {
-    await this.log.linearizableRead();
+    await this.commandLog.linearizableRead();
     const limit = pageLimit(opts.limit, 100, 1000);
     const all = this.journal.sessions(opts.subject).filter((s) => opts.cursor === undefined || s.name > opts.cursor);
     const page = all.slice(0, limit).map(info);
@@ -253,7 +145,7 @@ export class SessionService {
     opts: { stepsCursor?: string; stepsLimit?: number; subject?: string | null } = {},
   ): Promise<SessionInfo & { journal: JournalStep[]; nextStepsCursor: string | null }> {
     SessionService.validate(name, null);
-    await this.log.linearizableRead();
+    await this.commandLog.linearizableRead();
     const head = this.journal.session(opts.subject, name);
     if (!head) throw notFound(`session ${name} not found`);
     const after = opts.stepsCursor === undefined ? 0 : Number(opts.stepsCursor);
@@ -273,7 +165,7 @@ export class SessionService {
 
   async delete(name: string, subject?: string | null): Promise<void> {
     SessionService.validate(name, null);
-    const done = (await this.log.propose({ type: 'session.delete', session: name, subject: subject ?? null })) as { ok: boolean };
+    const done = (await this.commandLog.propose({ type: 'session.delete', session: name, subject: subject ?? null })) as { ok: boolean };
     this.live.drop(warmKeyOfSession(subject ?? null, name));
     if (!done.ok) throw notFound(`session ${name} not found`);
   }
@@ -284,22 +176,16 @@ export class SessionService {
     this.live.clear();
   }
 
-  /** Where the step starts: the state it runs on, the head it expects the session to have, its memory limit. */
-  private async base(
-    req: StepRequest,
-    fresh: boolean,
-  ): Promise<{ parent: string | null; parentStep: number; parentClock: number; expect: string | null; memoryMb: number }> {
-    // The head this node has applied, once it applied every entry it knows to be committed: no round
-    // trip to the leader (it cost ~1 ms of CPU per step across the nodes). The commit's compare-and-set
-    // on the head decides, so a stale head (this node had not yet heard of a step committed elsewhere)
-    // costs a run and a rebuild, never a lost or forked step. A node that knows no leader answers 503
-    // before running anything.
-    if (fresh && req.session !== null) await this.log.localRead();
+  /**
+   * Where the step starts, as this node's applied state has it (the step reads it again each time it
+   * runs: the head can move while it waits for its slot and its turn).
+   */
+  private async startingPoint(req: StepRequest): Promise<StartingPoint> {
     const head = req.session === null ? undefined : this.journal.session(req.subject, req.session);
     const expect = head?.head ?? null;
     const parent = req.heap ?? expect;
     if (parent === null) return { parent, parentStep: 0, parentClock: 0, expect, memoryMb: req.limits.memoryMb };
-    const object = req.heap === null ? this.journal.heap(parent, req.subject)! : await this.existingHeap(req.heap, req.subject);
+    const object = req.heap === null ? this.journal.stateObject(parent, req.subject)! : await this.existingState(req.heap, req.subject);
     if (req.memoryExplicit && req.limits.memoryMb !== object.memoryMb) {
       throw invalidParams(
         `${req.heap === null ? `session ${req.session}` : `heap ${req.heap}`} runs with heap_memory_max_mb ${object.memoryMb}, ` +
@@ -318,10 +204,10 @@ export class SessionService {
     const earlier = this.rebuilds.get(key);
     if (earlier && !(await settlesWithin(earlier, waitMs))) throw stillRebuilding();
     const cached = this.live.take(key);
-    const missing = cached && cached.memoryMb === memoryMb ? this.journal.stepsBetween(cached.head, head) : null;
+    const missing = cached && cached.memoryMb === memoryMb ? await this.journal.stepsBetween(cached.head, head) : null;
     const warm = cached && missing ? cached : { live: await LiveSession.create(memoryMb, this.packages), head: null, memoryMb };
     if (warm !== cached) cached?.live.dispose();
-    const steps = missing ?? this.journal.stepsBetween(null, head)!;
+    const steps = missing ?? (await this.journal.stepsBetween(null, head))!;
     if (steps.length > 0) {
       const t0 = performance.now();
       const replayed = warm.live.replay(steps).then(
@@ -330,6 +216,8 @@ export class SessionService {
           warm.live.dispose();
           // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
           if (err instanceof SessionDisposedError) throw conflict(`this session's state cannot be rebuilt: ${err.message}`);
+          // A replayed step asked for a host call its record does not hold: never answered by guessing.
+          if (err instanceof SessionDivergedError) throw conflict(err.message);
           return packageUnavailable(err);
         },
       );
@@ -364,15 +252,6 @@ const JOURNAL_PAGE_CHARS = 1 << 20;
 const MAX_BACKGROUND_REBUILDS = 4;
 
 const stillRebuilding = () => unavailable('this session is being rebuilt from its journal on this node, which takes longer than the step\'s time limit; retry the step (the rebuild goes on without it)', 1);
-
-/** A bundle the session's journal names is missing on this node: the caller is told which, nothing ran. */
-function packageUnavailable(err: unknown): never {
-  if (err instanceof PackageUnavailableError) throw new UserError(409, 'package_unavailable', err.message);
-  throw err;
-}
-
-const warmKeyOfSession = (subject: string | null, name: string) => `session:${subject ?? ''}\u0000${name}`;
-const warmKeyOfHeap = (heap: string | null) => `heap:${heap}`;
 
 function info(h: { name: string; head: string; steps: number; createdAt: string; updatedAt: string }): SessionInfo {
   return { name: h.name, heap: h.head, steps: h.steps, createdAt: h.createdAt, updatedAt: h.updatedAt };

@@ -1,12 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { Command, Json, StateModule, Tx } from '../store/index.ts';
+import { applyClaim, applyRelease, claimRefusal, dropClaim, type ClaimCommand, type ClaimRefusal, type ReleaseCommand } from './session-claims.ts';
 
 /**
  * The replicated half of sessions: content-addressed state objects and the names pointing at them.
  *
- *   heap/<id>                     HeapObject: one step and the state it leads to (never changes)
+ *   heap/<id>                     StateObject: one step and the state it leads to (never changes)
  *   name/<subject>/<name>         SessionHead: a named session's current head
- *   idem/<subject>/<key>          StepDone: the first result of a step with that idempotency key
+ *   calls/<id>                    HostCallRecord[]: the answers step <id>'s host calls received (cold: read for replays)
+ *   claim/<subject>/<name>        SessionClaim: a step with external calls holds the session (session-claims.ts)
+ *
+ * In code a state is a `StateObject` with a state id; `heap` is its name on the wire, in stored keys
+ * and in commands, which stay as they are (the other heaps: an isolate's V8 heap and its memory limit).
  *
  * Names are scoped by subject (URI-encoded; '' when auth is off), so two subjects can never see or
  * collide with each other's sessions, and "not yours" and "does not exist" are the same answer.
@@ -14,7 +19,7 @@ import type { Command, Json, StateModule, Tx } from '../store/index.ts';
 
 export type Language = 'js' | 'ts';
 
-export interface HeapObject {
+export interface StateObject {
   parent: string | null;
   step: number; // 1-based depth of this state in its chain
   code: string;
@@ -27,6 +32,8 @@ export interface HeapObject {
   createdAt: string;
   /** The bundle each of the step's imports resolved to (absent when it named no module): replay uses exactly these. */
   packages?: JournalPackage[];
+  /** How many host-call answers the step received (absent: none); they are kept at `calls/<id>`. */
+  hostCalls?: number;
   [field: string]: Json | undefined;
 }
 
@@ -47,30 +54,27 @@ export interface SessionHead {
   [field: string]: Json | undefined;
 }
 
-interface StepDone {
-  heap: string;
-  step: number;
-  execution: string | null;
-  [field: string]: Json | undefined;
-}
-
 export interface StepCommand extends Command {
   type: 'session.step';
-  heap: string; // id of the new state, computed by the proposer with heapId()
-  object: HeapObject;
+  heap: string; // id of the new state, computed by the proposer with stateId()
+  object: StateObject;
   session: string | null; // a named session to move onto the new state
   expect: string | null; // compare-and-set: the head the proposer ran on (null: a new session)
   subject: string | null;
-  idempotencyKey: string | null;
-  execution: string | null;
-  /** Applied through `records` in the same transaction iff the step is accepted (the execution record). */
-  record: Command | null;
+  /** The answers of the step's host calls, stored cold at `calls/<heap>` (absent: none). */
+  hostCalls?: Json[];
+  /** The claim the step holds on its session, having made external calls (session-claims.ts). */
+  claim?: string | null;
+  /** The proposer's clock when it proposed (epoch ms), against another step's claim expiry. */
+  at?: number;
 }
 
+/** `duplicate`: the same command was applied before (a proposal retried by the log); it changed nothing now. */
 export type StepVerdict =
-  | { ok: true; heap: string; step: number; execution: string | null; duplicate: boolean }
+  | { ok: true; duplicate: boolean }
   | { ok: false; reason: 'moved'; head: string | null }
-  | { ok: false; reason: 'no_heap' | 'record_closed' };
+  | ClaimRefusal
+  | { ok: false; reason: 'no_heap' };
 
 export interface DeleteCommand extends Command {
   type: 'session.delete';
@@ -81,71 +85,73 @@ export interface DeleteCommand extends Command {
 export const SESSION_MODULE = 'session';
 
 /** The state id shown to users as `heap`: a hash of the parent id and everything that defines the step. */
-export function heapId(o: Pick<HeapObject, 'parent' | 'code' | 'language' | 'seed' | 'clock' | 'subject'>): string {
+export function stateId(o: Pick<StateObject, 'parent' | 'code' | 'language' | 'seed' | 'clock' | 'subject'>): string {
   return createHash('sha256')
     .update(JSON.stringify([o.parent, o.code, o.language, o.seed, o.clock, o.subject]))
     .digest('hex');
 }
 
-export const heapKey = (id: string) => `heap/${id}`;
+export const stateKey = (id: string) => `heap/${id}`;
 export const namePrefix = (subject: string | null | undefined) => `name/${encodeURIComponent(subject ?? '')}/`;
 export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;
-const idemKey = (subject: string | null, key: string) => `idem/${encodeURIComponent(subject ?? '')}/${encodeURIComponent(key)}`;
+export const hostCallsKey = (id: string) => `calls/${id}`;
+export const sessionModule: StateModule = {
+  name: SESSION_MODULE,
+  // Recorded answers can be megabytes: on disk (and in snapshots), read when a session is rebuilt.
+  coldPrefixes: ['calls/'],
+  apply(cmd: Command, tx: Tx): Json | undefined {
+    switch (cmd.type) {
+      case 'session.step':
+        return refuseStep(cmd as StepCommand, tx) ?? writeStep(cmd as StepCommand, tx);
+      case 'session.claim': {
+        const claim = cmd as ClaimCommand;
+        return applyClaim(claim, tx, (tx.get(nameKey(claim.subject, claim.session)) as SessionHead | undefined)?.head ?? null);
+      }
+      case 'session.release':
+        return applyRelease(cmd as ReleaseCommand, tx);
+      case 'session.delete':
+        return applyDelete(cmd as DeleteCommand, tx);
+      default:
+        return { rejected: `unknown command type ${cmd.type}` };
+    }
+  },
+};
 
 /**
- * `records` is the module that owns execution records; a step command carries its record command
- * so the step and its record commit atomically (passed in, because sessions sit below executions).
+ * Why the step cannot move the session (its head moved, its parent is unknown), or that it was
+ * applied already; null when `writeStep` may apply it. Split from the write so that a command
+ * carrying a step and more (the executions module's step with its record) checks everything
+ * before it writes anything.
  */
-export function sessionModule(records?: StateModule): StateModule {
-  return {
-    name: SESSION_MODULE,
-    apply(cmd: Command, tx: Tx): Json | undefined {
-      switch (cmd.type) {
-        case 'session.step':
-          return applyStep(cmd as StepCommand, tx, records);
-        case 'session.delete':
-          return applyDelete(cmd as DeleteCommand, tx);
-        default:
-          return { rejected: `unknown command type ${cmd.type}` };
-      }
-    },
-  };
+export function refuseStep(cmd: StepCommand, tx: Tx): StepVerdict | null {
+  const current = cmd.session === null ? undefined : (tx.get(nameKey(cmd.subject, cmd.session)) as SessionHead | undefined);
+  // The same command applied twice (a proposal retried by the log) finds itself as the head already.
+  if (current?.head === cmd.heap) return { ok: true, duplicate: true };
+  if (cmd.session !== null && (current?.head ?? null) !== cmd.expect) return { ok: false, reason: 'moved', head: current?.head ?? null };
+  if (cmd.object.parent !== null && tx.get(stateKey(cmd.object.parent)) === undefined) return { ok: false, reason: 'no_heap' };
+  // Another step that made external calls holds the session until it commits or its claim expires.
+  if (cmd.session !== null) return claimRefusal(tx, cmd.subject, cmd.session, cmd.claim ?? null, cmd.at ?? Date.parse(cmd.object.createdAt));
+  return null;
 }
 
-function applyStep(cmd: StepCommand, tx: Tx, records: StateModule | undefined): StepVerdict {
-  const step = cmd.object.step;
-  if (cmd.idempotencyKey !== null) {
-    const done = tx.get(idemKey(cmd.subject, cmd.idempotencyKey)) as StepDone | undefined;
-    if (done) return { ok: true, ...done, duplicate: true };
-  }
-  const key = cmd.session === null ? null : nameKey(cmd.subject, cmd.session);
-  const current = key === null ? undefined : (tx.get(key) as SessionHead | undefined);
-  // The same command applied twice (a proposal retried by the log) finds itself as the head already.
-  if (current?.head === cmd.heap) return { ok: true, heap: cmd.heap, step, execution: cmd.execution, duplicate: true };
-  if (key !== null && (current?.head ?? null) !== cmd.expect) return { ok: false, reason: 'moved', head: current?.head ?? null };
-  if (cmd.object.parent !== null && tx.get(heapKey(cmd.object.parent)) === undefined) return { ok: false, reason: 'no_heap' };
-  // The record goes first: if its module refuses it (say the execution was already failed as "node
-  // lost"), the step is refused too, so a step is in the journal exactly when its record says so.
-  if (cmd.record !== null && records) {
-    const recorded = records.apply(cmd.record, tx.namespace(records.name)) as { ok?: boolean } | undefined;
-    if (recorded?.ok === false) return { ok: false, reason: 'record_closed' };
-  }
-
-  tx.put(heapKey(cmd.heap), cmd.object);
-  if (key !== null && cmd.session !== null) {
+/** Adds the step's state object and moves the session onto it (after `refuseStep` found nothing). */
+export function writeStep(cmd: StepCommand, tx: Tx): StepVerdict {
+  tx.put(stateKey(cmd.heap), cmd.object);
+  if (cmd.hostCalls !== undefined && cmd.hostCalls.length > 0) tx.put(hostCallsKey(cmd.heap), cmd.hostCalls);
+  if (cmd.session !== null) {
+    dropClaim(tx, cmd.subject, cmd.session);
+    const key = nameKey(cmd.subject, cmd.session);
+    const current = tx.get(key) as SessionHead | undefined;
     tx.put(key, {
       name: cmd.session,
       subject: cmd.subject,
       head: cmd.heap,
-      steps: step,
+      steps: cmd.object.step,
       createdAt: current?.createdAt ?? cmd.object.createdAt,
       updatedAt: cmd.object.createdAt,
     } satisfies SessionHead);
   }
-  if (cmd.idempotencyKey !== null) {
-    tx.put(idemKey(cmd.subject, cmd.idempotencyKey), { heap: cmd.heap, step, execution: cmd.execution } satisfies StepDone);
-  }
-  return { ok: true, heap: cmd.heap, step, execution: cmd.execution, duplicate: false };
+  return { ok: true, duplicate: false };
 }
 
 // State objects stay: other chains forked from this session may still stand on them.
@@ -153,5 +159,6 @@ function applyDelete(cmd: DeleteCommand, tx: Tx): Json {
   const key = nameKey(cmd.subject, cmd.session);
   if (tx.get(key) === undefined) return { ok: false };
   tx.del(key);
+  dropClaim(tx, cmd.subject, cmd.session);
   return { ok: true };
 }

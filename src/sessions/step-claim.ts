@@ -43,6 +43,8 @@ export class StepClaim {
     return {
       limits: performer.limits,
       perform: async (request, signal) => {
+        // A call the rules refuse changes nothing outside: no claim needed.
+        if (performer.sendsOut?.(request) === false) return performer.perform(request, signal);
         const verdict = await this.#take();
         if (!verdict.ok) {
           const why = verdict.reason === 'moved' ? 'the session moved on another node while this step ran (it is run again on the new state)' : `a step on node ${verdict.node} holds the session`;

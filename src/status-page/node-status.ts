@@ -1,5 +1,5 @@
 import type { ClusterStatus } from '../cluster/index.ts';
-import type { Domain } from '../api/domain.ts';
+import type { EdgeDomain } from '../api/domain.ts';
 import { requestIdHeaders } from '../observability/index.ts';
 
 /** One member as the status page shows it: its own answer to `/cluster/status`, or down. */
@@ -57,11 +57,11 @@ export class StatusReport {
   private lastMembers: MemberStatus[] | null = null;
 
   private readonly cluster: () => ClusterStatus;
-  private readonly domain: Domain;
+  private readonly domain: EdgeDomain;
   private readonly load: () => { running: number; queued: number };
   constructor(
     cluster: () => ClusterStatus,
-    domain: Domain,
+    domain: EdgeDomain,
     load: () => { running: number; queued: number },
   ) {
     this.cluster = cluster;

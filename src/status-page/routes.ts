@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { ClusterStatus } from '../cluster/index.ts';
-import type { Domain } from '../api/domain.ts';
+import type { EdgeDomain } from '../api/domain.ts';
 import { principalOf, type Guard } from '../http/index.ts';
 import { StatusReport } from './node-status.ts';
 import { STATUS_PAGE } from './page.ts';
@@ -10,7 +10,7 @@ import { STATUS_PAGE } from './page.ts';
  * `GET /` (the page shell, public: it holds no data) and `GET /status.json` (protected like `/api`:
  * a `raftbox:read` bearer token when OAuth is on; sessions and executions are the caller's own).
  */
-export function statusPageRoutes(opts: { cluster: () => ClusterStatus; load: () => { running: number; queued: number }; domain: Domain; guard: Guard }): Koa.Middleware {
+export function statusPageRoutes(opts: { cluster: () => ClusterStatus; load: () => { running: number; queued: number }; domain: EdgeDomain; guard: Guard }): Koa.Middleware {
   const report = new StatusReport(opts.cluster, opts.domain, opts.load);
   const router = new Router();
   router.get('/', (ctx) => {

@@ -52,7 +52,8 @@ describe('a session step that made requests continues on any node without sendin
     const first = await c.post('n1', '/api/exec?wait=30000', body, headers);
     const retry = await c.post('n2', '/api/exec?wait=30000', body, headers);
     expect(first.json).toMatchObject({ status: 'completed' });
-    expect(retry.json).toMatchObject({ id: first.json.id, status: 'completed', result: first.json.result });
+    expect(first.json.execution_id).toEqual(expect.any(String));
+    expect(retry.json).toMatchObject({ execution_id: first.json.execution_id, status: 'completed', result: first.json.result });
     expect(sent('/c')).toBe(1);
   });
 });

@@ -267,7 +267,7 @@ describe('credential injection', () => {
   });
 
   it('adds an OAuth client-credentials token the host gets once and reuses until it expires', async () => {
-    const tokens = await startUpstream((req, res) => {
+    const tokens = await startUpstream((_req, res) => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ access_token: `tok-${tokens.seen.length}-${SECRET}`, token_type: 'Bearer', expires_in: 3600 }));
     });

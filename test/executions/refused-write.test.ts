@@ -13,7 +13,7 @@ beforeEach(async () => {
   f = await Fixture.open();
   // The real log, except that session steps are refused as during an election.
   const log = Object.create(f.log) as CommandLog;
-  log.propose = (cmd) => (refuseSteps && cmd.type === 'session.step' ? Promise.reject(unavailable('no reachable leader', 1)) : f.log.propose(cmd));
+  log.propose = (cmd) => (refuseSteps && cmd.type === 'execution.step' ? Promise.reject(unavailable('no reachable leader', 1)) : f.log.propose(cmd));
   domain = await createDomain({ state: f.state, log, pool: f.pool, options: {} });
 });
 afterEach(async () => {

@@ -195,7 +195,7 @@ export interface paths {
         };
         /**
          * Find upstream tools for code
-         * @description Finds tools of the upstream MCP servers that run_js code can call (`await tools.<server>.<tool>(args)`, or `mcp.callTool(server, tool, args)`), by keywords (every word must appear in the name, title or description) and/or server, and answers their TypeScript declarations: each tool's argument and answer types, its description as the doc comment. Load only what you need; the full set is the resource raftbox://tools.d.ts (one server: raftbox://tools/<server>.d.ts).
+         * @description Finds tools of the upstream MCP servers that run_js code can call (`await tools.<server>.<tool>(args)`, or `mcp.callTool(server, tool, args)`), by keywords (every word must appear in the name, title or description) and/or server, and answers their TypeScript declarations: each tool's argument and answer types, its description as the doc comment. Load only what you need; the full set is the resource raftbox://tools.d.ts (one server: raftbox://tools/<server>.d.ts). Listed only by a node with upstream servers (docs/code-mode.md).
          *
          *     Also the MCP tool `search_tools`.
          */

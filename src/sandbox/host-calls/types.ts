@@ -37,6 +37,8 @@ export interface HostCallLimits {
 export interface HostCallPerformer {
   readonly limits: HostCallLimits;
   perform(request: HostCallRequest, signal: AbortSignal): Promise<HostCallAnswer>;
+  /** Whether performing it may reach outside the node (false: it is refused or answered here); absent: true. */
+  sendsOut?(request: HostCallRequest): boolean;
 }
 
 /**
