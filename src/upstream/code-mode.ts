@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.ts';
-import type { HostCallPerformer, RunError } from '../sandbox/index.ts';
+import { errorAnswer, type HostCallPerformer, type RunError } from '../sandbox/index.ts';
 import { PRELUDE } from './declarations.ts';
 import { TypeChecker } from './type-check.ts';
 import type { UpstreamLogger } from './upstream-connection.ts';
@@ -9,7 +9,7 @@ import { UpstreamServers, type UpstreamCaller, type UpstreamObserver } from './u
 export interface CodeMode {
   tools?: UpstreamServers;
   extensions: {
-    hostCalls?: (caller: UpstreamCaller) => HostCallPerformer;
+    hostCalls: (caller: UpstreamCaller) => HostCallPerformer;
     typeCheck: (code: string, caller: UpstreamCaller, session: boolean) => Promise<RunError | null>;
   };
   close(): Promise<void>;
@@ -20,6 +20,15 @@ const MAX_CONCURRENT_CALLS = 16;
 // The first check loads the compiler and its libraries (seconds on a busy machine).
 const TYPE_CHECK_TIMEOUT_MS = 30_000;
 const TYPE_CHECKS_QUEUED = 32;
+
+/** A node without upstream servers: every `mcp` call says so (`mcp.servers()` answers an empty list). */
+const NO_UPSTREAMS: HostCallPerformer = {
+  limits: { maxRecordedBytes: 1 << 20, maxAnswerBytes: 0, maxConcurrent: MAX_CONCURRENT_CALLS, maxCalls: 1000 },
+  perform: async (request) =>
+    (request.description as { op?: unknown } | null)?.op === 'servers'
+      ? { answer: { value: [] } }
+      : errorAnswer('TypeError', 'no upstream MCP servers are configured on this node (--mcp-server name=url, or mcpServers in the config file)'),
+};
 
 export function codeMode(config: Config, log: UpstreamLogger, observer?: UpstreamObserver): CodeMode {
   const tools =
@@ -39,7 +48,7 @@ export function codeMode(config: Config, log: UpstreamLogger, observer?: Upstrea
   return {
     ...(tools ? { tools } : {}),
     extensions: {
-      ...(tools ? { hostCalls: (caller: UpstreamCaller) => tools.performer(caller) } : {}),
+      hostCalls: tools ? (caller) => tools.performer(caller) : () => NO_UPSTREAMS,
       typeCheck: async (code, caller, session) => checker.check(code, tools ? await tools.declarations(caller) : PRELUDE, session),
     },
     async close() {

@@ -96,3 +96,19 @@ describe('a node with an upstream MCP server', () => {
     expect(run.json.result.structuredContent).toMatchObject({ status: 'completed', result: 'modern\n(6 characters)' });
   });
 });
+
+describe('a node without upstream servers', () => {
+  it('does not list search_tools, and mcp calls from code say what to configure', async () => {
+    const bare = await startTestNode();
+    const c = new Client({ name: 'code-mode-test', version: '1.0.0' });
+    try {
+      await c.connect(new StreamableHTTPClientTransport(new URL(`${bare.url}/mcp`)));
+      expect((await c.listTools()).tools.map((t) => t.name)).not.toContain('search_tools');
+      const { out } = await call(c, 'run_js', { code: "[await mcp.servers(), await tools.github.search({}).catch((e) => e.name + ': ' + e.message)]" });
+      expect(out.result).toEqual([[], 'TypeError: no upstream MCP servers are configured on this node (--mcp-server name=url, or mcpServers in the config file)']);
+    } finally {
+      await c.close();
+      await bare.stop();
+    }
+  });
+});
