@@ -7,10 +7,15 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
  * any subset of servers or tools is valid beside the prelude):
  *
  *   declare namespace Tools {
- *     namespace github { namespace SearchIssues { interface Input {…} type Output = … } }
- *     interface Servers { github: { search_issues(args: Tools.github.SearchIssues.Input): Promise<…> } }
+ *     namespace github {
+ *       namespace SearchIssues { interface Input {…} type Output = … }
+ *       interface Api { search_issues(args: Tools.github.SearchIssues.Input): Promise<…> }
+ *     }
+ *     interface Servers { github: Tools.github.Api }
  *   }
  *   declare const tools: Tools.Servers;   // in the prelude, with mcp and McpToolError
+ *
+ * (Disjoint sets of one server's tools merge too: `Api` is an interface. The same tool twice does not.)
  */
 
 /** What the sandbox offers whatever the servers (see runtime/mcp.js): the shapes every tool shares. */
@@ -55,7 +60,7 @@ export interface ToolDeclaration {
   /** The tool's namespace in `Tools.<server>` and its body: the Input and Output types. */
   namespace: string;
   types: string;
-  /** Its member of `Tools.Servers[server]`, doc comment included. */
+  /** Its member of `Tools.<server>.Api`, doc comment included. */
   member: string;
   /** Lower-case text a keyword search looks in: names, title, description. */
   haystack: string;
@@ -100,7 +105,7 @@ export function renderDeclarations(declarations: readonly ToolDeclaration[]): st
   for (const [server, list] of byServer) {
     const namespaces = list.map((d) => `    namespace ${d.namespace} {\n${indent(d.types, '      ')}    }\n`).join('');
     const members = list.map((d) => `      ${d.member}\n`).join('');
-    chunks.push(`declare namespace Tools {\n  namespace ${server} {\n${namespaces}  }\n  interface Servers {\n    ${server}: {\n${members}    };\n  }\n}\n`);
+    chunks.push(`declare namespace Tools {\n  namespace ${server} {\n${namespaces}    interface Api {\n${members}    }\n  }\n  interface Servers {\n    ${server}: Tools.${server}.Api;\n  }\n}\n`);
   }
   return chunks.join('\n');
 }
