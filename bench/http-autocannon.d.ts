@@ -1,4 +1,4 @@
-// autocannon ships no types; this is the part bench/http.ts and the load-test runner (bench/runner/) use.
+// autocannon ships no types; this is the part bench/http.ts, bench/http-cpu.ts and the load-test runner (bench/runner/) use.
 declare module 'autocannon' {
   interface Request {
     method?: string;

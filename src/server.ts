@@ -24,6 +24,7 @@ import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestI
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
 import { codeMode } from './upstream/index.ts';
+import { defaultWarmMemoryMb } from './sessions/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -243,7 +244,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
         maxQueue: config.maxQueue,
         maxExecutions: config.maxExecutions,
         maxExecutionBytes: config.maxExecutionsMb * 1024 * 1024,
-        liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb },
+        liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb ?? defaultWarmMemoryMb() },
       },
     });
   } catch (err) {

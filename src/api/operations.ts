@@ -143,8 +143,9 @@ export const OPERATIONS: readonly Operation[] = [
       'The sandbox has the web platform APIs that need no I/O (URL, URLSearchParams, URLPattern, TextEncoder/TextDecoder, ' +
       'atob/btoa, structuredClone, crypto.getRandomValues/randomUUID/subtle, Blob, File, FormData, Headers, Request, ' +
       'Response, streams, CompressionStream, AbortController, EventTarget, performance.mark, WebAssembly) and Node-style ' +
-      'console (log, table, group, count, time), and `import`/`require` of the packages the operator approved and of Node built-ins (list_packages / GET /api/packages lists them), but no network or file system (no fetch). ' +
-      'Timers and Date run on a virtual clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once; ' +
+      'console (log, table, group, count, time), and `import`/`require` of the packages the operator approved and of Node built-ins (list_packages / GET /api/packages lists them), and no file system. ' +
+      '`fetch` reaches only what the operator allowed (otherwise it rejects with a TypeError saying so); in a session its answers are recorded with the step, so no request is ever sent twice. ' +
+      'Timers and Date run on a virtual clock, so `await new Promise(r => setTimeout(r, 1000))` finishes at once (while a fetch is pending the clock follows real time); ' +
       'random values come from a cryptographically strong generator seeded per step, so replaying a session on any ' +
       'node rebuilds it exactly.',
     scope: 'raftbox:run',

@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import type { LiveSession } from '../sandbox/index.ts';
 
 /** A warm isolate and the state (head) it currently holds. */
@@ -11,6 +12,18 @@ export interface LiveSessionsOptions {
   maxCount: number;
   /** Budget for the heap the warm isolates hold, as measured when each goes back into the LRU. */
   maxMemoryMb: number;
+}
+
+/**
+ * The default heap budget of the warm sessions: a quarter of the memory this process may use. A warm
+ * session at rest holds ~3 MB of heap (~1.7 MB of resident memory, bench/RESULTS.md), so a fixed
+ * budget either wasted a large machine or crowded a small one; 1,000 agents each on its own session
+ * need ~3 GB warm, or every step rebuilds its session.
+ */
+export function defaultWarmMemoryMb(): number {
+  const constrained = process.constrainedMemory();
+  const available = constrained > 0 && constrained < totalmem() ? constrained : totalmem();
+  return Math.floor(available / 4 / (1024 * 1024));
 }
 
 /**

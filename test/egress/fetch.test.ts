@@ -332,6 +332,14 @@ describe('limits give clear errors inside the sandbox', () => {
 });
 
 describe('time while a request is pending', () => {
+  it("the step's wall-clock limit covers the wait for an answer", async () => {
+    const e = egress({ allow: [up.origin] });
+    egresses.push(e);
+    const outcome = await pool.run(step(`await fetch(${JSON.stringify(up.origin)} + '/never')`), { ...limits, wallTimeoutMs: 300 }, undefined, e.performer({ subject: null, scopes: [] }));
+    expect(outcome.status).toBe('timeout');
+    expect(outcome.error?.message).toMatch(/wall 300 ms/);
+  });
+
   it('Promise.race with a timer and AbortSignal.timeout behave as in Node', async () => {
     const code = `
       const u = ${JSON.stringify(up.origin)} + '/slow/400';

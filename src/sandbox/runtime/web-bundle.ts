@@ -1,5 +1,5 @@
-import { tokenizer } from 'acorn';
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
+import { readBundleCache, writeBundleCache } from './bundle-cache.ts';
 
 /**
  * The web platform (src/sandbox/web) and the step's CSPRNG, bundled with esbuild for the isolate when
@@ -42,7 +42,8 @@ const RESERVED = new Set(['eval', 'arguments', 'let', 'static', 'yield', 'await'
  * Every name a bundle could read as a free variable: an over-approximation (every identifier token
  * not right after a dot), which is harmless, since the bundle's own declarations shadow the constants.
  */
-function identifierNames(code: string): string[] {
+async function identifierNames(code: string): Promise<string[]> {
+  const { tokenizer } = await import('acorn');
   const names = new Set<string>();
   let afterDot = false;
   for (const token of tokenizer(code, { ecmaVersion: 'latest' })) {
@@ -73,7 +74,8 @@ function provided(current: string): Plugin {
   };
 }
 
-async function bundle(entry: string, globalName: string, options: { inject?: string[]; plugins?: Plugin[] } = {}): Promise<string> {
+async function bundle(entry: string, globalName: string, options: { inject?: string[]; plugins?: Plugin[] } = {}): Promise<{ text: string; inputs: string[] }> {
+  const { build } = await import('esbuild');
   const result = await build({
     entryPoints: [webFile(entry)],
     // Packages (and the alias below) resolve from here, whatever the process's working directory.
@@ -93,28 +95,60 @@ async function bundle(entry: string, globalName: string, options: { inject?: str
     // whatwg-url asks for the full decoder set; the CJK multi-byte tables (150 kB) stay out, as in encoding.js.
     alias: { '@exodus/bytes/encoding.js': '@exodus/bytes/encoding-lite.js' },
     logLevel: 'silent',
+    metafile: true,
   });
-  return result.outputFiles[0]!.text;
+  // Paths relative to absWorkingDir; the plugin's own modules (`raftbox-provided:…`) are no files.
+  const files = Object.keys(result.metafile.inputs).filter((f) => !/^[a-z-]+:/.test(f));
+  return { text: result.outputFiles[0]!.text, inputs: files.map((f) => new URL(f, `file://${webFile('')}`).pathname) };
 }
-
-/** `const csprng = …` for the runtime's closure: seed(words), fill(bytes), uint32(). */
-export const CSPRNG_SOURCE = (await bundle('random.js', 'csprng')).replace(/^var csprng=/, 'const csprng=');
 
 /**
  * A function expression per module: (__shadowGlobal, __provide) => the module's exports. Every name the
  * bundle could read freely is a constant taken from __shadowGlobal (the globals at bootstrap, less
  * WEB_HIDDEN).
  */
-async function moduleSource(name: WebModule): Promise<[WebModule, string]> {
-  const body = await bundle(`${name}.js`, '__raftboxWeb', { inject: INJECT[name] ?? [], plugins: [provided(name)] });
-  const free = identifierNames(body).filter((n) => !['__shadowGlobal', '__provide', '__raftboxWeb'].includes(n));
-  return [name, `(function (__shadowGlobal, __provide) {
+async function moduleSource(name: WebModule): Promise<{ source: [WebModule, string]; inputs: string[] }> {
+  const { text: body, inputs } = await bundle(`${name}.js`, '__raftboxWeb', { inject: INJECT[name] ?? [], plugins: [provided(name)] });
+  const free = (await identifierNames(body)).filter((n) => !['__shadowGlobal', '__provide', '__raftboxWeb'].includes(n));
+  const source = `(function (__shadowGlobal, __provide) {
 const { ${free.join(', ')} } = __shadowGlobal;
 ${body}
 return __raftboxWeb;
 })
-//# sourceURL=raftbox:runtime/web/${name}`];
+//# sourceURL=raftbox:runtime/web/${name}`;
+  return { source: [name, source], inputs };
 }
 
-// Plugins need esbuild's asynchronous API: the bundles are ready before any module importing this one runs.
-export const WEB_SOURCES: ReadonlyMap<string, string> = new Map(await Promise.all(WEB_MODULES.map(moduleSource)));
+interface Bundles {
+  /** `const csprng = …` for the runtime's closure: seed(words), fill(bytes), uint32(). */
+  csprng: string;
+  modules: Array<[WebModule, string]>;
+}
+
+/** Every bundle, built (~1 s, mostly esbuild), and the files they were built from. */
+async function buildBundles(): Promise<{ bundles: Bundles; inputs: string[] }> {
+  const [csprng, ...modules] = await Promise.all([bundle('random.js', 'csprng'), ...WEB_MODULES.map(moduleSource)]);
+  // This file holds the build options, and esbuild's own entry point changes with its version.
+  const tools = [import.meta.url, import.meta.resolve('esbuild'), import.meta.resolve('acorn')].map((u) => new URL(u).pathname);
+  return {
+    bundles: { csprng: csprng!.text.replace(/^var csprng=/, 'const csprng='), modules: modules.map((m) => m.source) },
+    inputs: [...new Set([...tools, ...csprng!.inputs, ...modules.flatMap((m) => m.inputs)])],
+  };
+}
+
+// Plugins need esbuild's asynchronous API: the bundles are ready before any module importing this one
+// runs. Every node start and every test's server would spend that second again, so the bundles are
+// kept on disk while none of the files they were built from (this one included) has changed.
+// Beside the dependencies the bundles are built from, where tools keep such caches; never in the data dir.
+const CACHE_FILE = new URL('../../../node_modules/.cache/raftbox/web-bundles.json', import.meta.url).pathname;
+
+async function freshBundles(): Promise<Bundles> {
+  const since = Date.now();
+  const { bundles, inputs } = await buildBundles();
+  writeBundleCache(CACHE_FILE, inputs, bundles, since);
+  return bundles;
+}
+const bundles = readBundleCache<Bundles>(CACHE_FILE) ?? (await freshBundles());
+
+export const CSPRNG_SOURCE = bundles.csprng;
+export const WEB_SOURCES: ReadonlyMap<string, string> = new Map(bundles.modules);
