@@ -95,7 +95,7 @@ The tools, their arguments, answers and scopes are the same in every revision. W
 | caching | \`tools/list\`, \`resources/list\`, \`resources/read\` and \`server/discover\` carry \`ttlMs: ${LIST_TTL_MS}\`, \`cacheScope: "public"\` (the tools and packages are the same for every caller; access is checked per call) | none |
 | errors | unknown method: \`-32601\`, HTTP 404; unsupported revision: \`-32022\` with \`data.supported\`, HTTP 400 | unknown method: \`-32601\`, HTTP 200 |
 | removed | \`ping\` and \`logging/setLevel\` answer \`-32601\`; an \`Mcp-Session-Id\` is ignored | \`ping\` answers |
-| change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter, since the tool list and the packages resource never change while a node runs | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
+| change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter, since the tool list and the packages resource never change while a node runs and raftbox has no prompts (code mode's declarations, on a node with upstream servers, change with their tool lists and are read again on demand) | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
 | extensions | \`capabilities.extensions\`: ${Object.keys(EXTENSIONS).length ? list(Object.keys(EXTENSIONS)) : 'none declared yet (the Tasks extension is planned)'} | none |
 
 Deprecated in 2026-07-28 and not offered in any revision: logging (\`notifications/message\`), sampling,

@@ -23,6 +23,7 @@ export interface CheckedRequest {
   /** The caller's token scopes, for egress rules that name scopes. */
   scopes: string[];
   upgradePackages: boolean;
+  typecheck: boolean;
 }
 
 /** The heap limit of a run that asks for none. */
@@ -74,5 +75,6 @@ export function checkRunRequest(req: RunRequest, o: LimitsOptions): CheckedReque
     subject: req.subject ?? null,
     scopes: req.scopes ?? [],
     upgradePackages: req.upgradePackages === true,
+    typecheck: req.typecheck === true,
   };
 }

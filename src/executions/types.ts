@@ -13,6 +13,7 @@ export interface RunRequest {
   upgradePackages?: boolean; // in a session: import the newest approved versions instead of the pinned ones
   subject?: string; // OAuth subject that owns it (undefined = auth off)
   scopes?: string[]; // the caller's token scopes (egress rules may name them); not recorded
+  typecheck?: boolean; // check the code against the upstream tools' declarations before running it
 }
 
 export type ExecutionStatus = 'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';

@@ -4,6 +4,8 @@ import type { EdgeLimits } from '../api/operations.ts';
 import { packageCatalog } from './package-catalog.ts';
 import { CACHE_HINTS, EXTENSIONS, SERVED_VERSIONS } from './revision-2026-07-28.ts';
 import { CAPABILITIES, INSTRUCTIONS, SERVER_INFO, answerToolCall } from './server.ts';
+import { listResources, readResource } from './resources.ts';
+import { callerOf } from './tool-resources.ts';
 
 /**
  * The modern lane (2026-07-28): a v2 SDK `Server` with the same tools and resources as the legacy lane's
@@ -15,7 +17,6 @@ export function createModernServer(domain: EdgeDomain, limits: EdgeLimits): Serv
   const catalog = packageCatalog(domain);
   // The legacy lane's lists, typed for v2: the same JSON, but v1 types schema properties as `object`, v2 as JSON values.
   const tools = { tools: catalog.tools } as unknown as ListToolsResult;
-  const resources = { resources: catalog.resources } as ListResourcesResult;
   const server = new Server(SERVER_INFO, {
     capabilities: { ...CAPABILITIES, ...(Object.keys(EXTENSIONS).length ? { extensions: EXTENSIONS } : {}) },
     instructions: INSTRUCTIONS,
@@ -25,9 +26,9 @@ export function createModernServer(domain: EdgeDomain, limits: EdgeLimits): Serv
   });
   server.setRequestHandler('tools/list', () => tools);
   server.setRequestHandler('tools/call', (req, ctx) => answerToolCall(domain, limits, req.params, { signal: ctx.mcpReq.signal, authInfo: ctx.http?.authInfo }));
-  server.setRequestHandler('resources/list', () => resources);
-  server.setRequestHandler('resources/read', (req) => {
-    const answer = catalog.read(req.params.uri);
+  server.setRequestHandler('resources/list', async (_req, ctx) => (await listResources(domain, callerOf(ctx.http?.authInfo))) as ListResourcesResult);
+  server.setRequestHandler('resources/read', async (req, ctx) => {
+    const answer = await readResource(domain, callerOf(ctx.http?.authInfo), req.params.uri);
     if (!answer) throw new ResourceNotFoundError(req.params.uri);
     return answer;
   });

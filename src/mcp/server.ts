@@ -12,6 +12,8 @@ import {
 import type { EdgeDomain } from '../api/domain.ts';
 import type { EdgeLimits } from '../api/operations.ts';
 import { packageCatalog } from './package-catalog.ts';
+import { listResources, readResource } from './resources.ts';
+import { callerOf } from './tool-resources.ts';
 import { callTool, hasTool } from './tools.ts';
 
 export const SERVER_INFO = { name: 'raftbox', version: '0.1.0' };
@@ -21,7 +23,7 @@ export const INSTRUCTIONS =
   'expression is the result. Pass `session` to keep state (top-level let/const/function/class persist) across calls, ' +
   'or `heap` to fork from an earlier state. Long runs: `async: true`, then get_execution.';
 
-/** What both lanes' servers declare: the tools, and the packages resource (package-catalog.ts). */
+/** What both lanes' servers declare: the tools, and the resources (resources.ts: the packages, code mode's declarations). */
 export const CAPABILITIES = { tools: { listChanged: false }, resources: { listChanged: false } };
 
 /** A `resources/read` of a URI raftbox does not serve: -32602 with the URI, on every revision (2026-07-28 requires it; v1 always did). */
@@ -39,12 +41,12 @@ export function answerToolCall(
   // Not McpError: its message would read "MCP error -32602: unknown tool …" on the wire, and the
   // client adds that prefix once more.
   if (!hasTool(params.name)) throw Object.assign(new Error(`unknown tool ${params.name}`), { code: ErrorCode.InvalidParams });
-  const subject = extra.authInfo?.extra?.subject;
+  const caller = callerOf(extra.authInfo);
   return callTool(
     domain,
     params.name,
     params.arguments,
-    { edge: 'mcp', signal: extra.signal, subject: typeof subject === 'string' ? subject : undefined, scopes: extra.authInfo?.scopes },
+    { edge: 'mcp', signal: extra.signal, subject: caller.subject ?? undefined, ...(extra.authInfo ? { scopes: extra.authInfo.scopes } : {}) },
     limits,
   );
 }
@@ -56,11 +58,11 @@ export function answerToolCall(
  */
 export function createMcpServer(domain: EdgeDomain, limits: EdgeLimits): Server {
   const server = new Server(SERVER_INFO, { capabilities: CAPABILITIES, instructions: INSTRUCTIONS });
-  const catalog = packageCatalog(domain);
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: catalog.tools }));
-  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: catalog.resources }));
-  server.setRequestHandler(ReadResourceRequestSchema, (req) => {
-    const answer = catalog.read(req.params.uri);
+  const { tools } = packageCatalog(domain);
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
+  server.setRequestHandler(ListResourcesRequestSchema, (_req, extra) => listResources(domain, callerOf(extra.authInfo)));
+  server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
+    const answer = await readResource(domain, callerOf(extra.authInfo), req.params.uri);
     if (!answer) throw resourceNotFound(req.params.uri);
     return answer;
   });

@@ -234,6 +234,7 @@ function installRuntime(global, lockdown, memoryMb) {
   installConsoleExtras(global.console);
   installWebPlatform(global, lockdown);
   installWasm(global, memoryMb);
+  installMcp(global);
   removeUnsafeGlobals(global);
   if (lockdown) {
     hardenIntrinsics(global);
