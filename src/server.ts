@@ -23,6 +23,7 @@ import { createAuth, oauthStateModule } from './auth/index.ts';
 import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestIdHeaders } from './observability/index.ts';
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
+import { codeMode } from './upstream/index.ts';
 import { defaultWarmMemoryMb, GC_PREFIX, SESSION_MODULE, SessionSweeper } from './sessions/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
@@ -41,6 +42,7 @@ export interface NodeHandle {
 
 /** The domain of a node and what it holds open. */
 export interface OpenDomain {
+  /** With `tools` when upstream MCP servers are configured (code mode). */
   domain: EdgeDomain;
   /** The replicated state and its write path, for the OAuth server's state. */
   store: { state: ReplicatedState; log: CommandLog };
@@ -234,6 +236,8 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     await replicated.close();
     throw err instanceof EgressRuleError ? new ConfigError(err.message) : err;
   }
+  // Connects in the background: a node serves while an upstream is slow or down (calls connect on demand).
+  const code = codeMode(config, log, metrics);
   // Isolates for the first runs, made while the node starts up rather than on their critical path.
   pool.prewarm(DEFAULT_MEMORY_MB, config.maxConcurrent).catch((err: unknown) => log.warn({ err }, 'prewarming isolates failed'));
   let domain;
@@ -247,6 +251,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       packages,
       egress,
       ...(metrics ? { observer: metrics } : {}),
+      extensions: code.extensions,
       options: {
         nodeId: config.nodeId,
         maxMemoryMb: config.maxMemoryMb,
@@ -266,10 +271,11 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
   } catch (err) {
     pool.close();
     await egress.close();
+    await code.close();
     await replicated.close();
     throw err;
   }
-  const opened = domain;
+  const opened = code.tools ? Object.assign(domain, { tools: code.tools }) : domain;
   const lostRuns = new LostRuns(raft, opened.executions, electionMs, log);
   const sweeper = new SessionSweeper(state, commandLog, {
     ttlMs: config.sessionTtlSecs * 1000,
@@ -284,15 +290,17 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     liveSessions: () => opened.sessions.warmCount,
     collectQueue: () => state.scan(SESSION_MODULE, GC_PREFIX).length,
     usage: () => opened.quotas.activeSubjects(METRIC_SUBJECTS).map((s) => opened.quotas.usage(s)),
+    upstreams: () => code.tools?.status() ?? [],
   });
+  const statusExtra = () => ({ packages: packages.list(), ...(code.tools ? { upstreams: code.tools.status() } : {}) });
   let closing = false;
   return {
     domain: opened,
     store: { state, log: commandLog },
     readiness: () => (closing ? { ready: false, reason: 'shutting down' } : clusterReadiness(raft)),
     raftStream: (req, socket, head) => raft.accept(req, socket, head),
-    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, packages: () => packages.list(), digest: () => state.digest() })],
-    cluster: () => ({ ...clusterStatus(raft, electionMs), packages: packages.list() }),
+    routes: [clusterRoutes(raft, { electionMs, secret: config.clusterSecret, extra: statusExtra, digest: () => state.digest() })],
+    cluster: () => ({ ...clusterStatus(raft, electionMs), ...statusExtra() }),
     load: () => opened.executions.load,
     async close(opts = {}) {
       closing = true;
@@ -304,6 +312,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
       await replicated.close(); // stops Raft, then closes LevelDB (its writes are synced batches)
       pool.close();
       await egress.close();
+      await code.close();
     },
   };
 }

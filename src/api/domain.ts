@@ -56,6 +56,22 @@ export interface Quotas {
   };
 }
 
+/** Who asks, as the upstream servers' allow rules see it. */
+export interface ToolCaller {
+  subject: string | null;
+  scopes: readonly string[];
+}
+
+/** The upstream MCP servers' tools as code mode offers them (src/upstream): declarations for the model. */
+export interface ToolCatalog {
+  readonly names: string[];
+  /** The servers this caller may use. */
+  usable(caller: ToolCaller): string[];
+  /** The shared prelude and every tool's declarations, of one server or all the caller may use. */
+  declarations(caller: ToolCaller, server?: string): Promise<string>;
+  search(caller: ToolCaller, query: string | undefined, server: string | undefined): Promise<{ matches: Array<{ server: string; tool: string }>; declarations: string; more: boolean }>;
+}
+
 /** The domain as the edges (REST, MCP, the status page) see it: a subset of the executions module's `Domain`. */
 export interface EdgeDomain {
   executions: Executions;
@@ -64,4 +80,6 @@ export interface EdgeDomain {
   packages?: Packages;
   /** Absent: no usage to report (a stand-in domain of a test). */
   quotas?: Quotas;
+  /** Absent: no upstream MCP servers are configured. */
+  tools?: ToolCatalog;
 }

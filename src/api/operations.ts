@@ -107,6 +107,10 @@ export const RunInput = z.strictObject({
     .record(z.string(), z.strictObject({ mime_type: z.string().describe('Media type, e.g. `text/csv`.'), data: z.base64().describe('The bytes, base64.') }))
     .optional()
     .describe('Named files handed to the code in `inputs` as `File`s (`await inputs.csv.text()`, `.bytes()`, `.type`); a session records them with the step.'),
+  typecheck: z
+    .boolean()
+    .optional()
+    .describe('Type-check the code against the declarations of the upstream tools (search_tools, raftbox://tools.d.ts) before running it; type errors are answered like a syntax error, with the line, and nothing runs.'),
 });
 
 /** The one translation from the wire parameters to the domain's RunRequest. */
@@ -127,6 +131,7 @@ export function runRequest(args: z.output<typeof RunInput>, ctx: CallContext): R
       : {}),
     ...(ctx.scopes ? { scopes: ctx.scopes } : {}),
     ...(args.upgrade_packages ? { upgradePackages: true } : {}),
+    ...(args.typecheck ? { typecheck: true } : {}),
   };
 }
 
@@ -365,6 +370,38 @@ export const OPERATIONS: readonly Operation[] = [
     }),
     async call(domain) {
       return domain.packages?.list() ?? { packages: [], builtins: [] };
+    },
+  }),
+  op({
+    tool: 'search_tools',
+    method: 'get',
+    path: '/api/tools',
+    summary: 'Find upstream tools for code',
+    description:
+      'Finds tools of the upstream MCP servers that run_js code can call (`await tools.<server>.<tool>(args)`, or ' +
+      '`mcp.callTool(server, tool, args)`), by keywords (every word must appear in the name, title or description) and/or ' +
+      'server, and answers their TypeScript declarations: each tool\'s argument and answer types, its description as the doc ' +
+      'comment. Load only what you need; the full set is the resource raftbox://tools.d.ts (one server: raftbox://tools/<server>.d.ts). ' +
+      'Listed only by a node with upstream servers (docs/code-mode.md).',
+    scope: 'raftbox:read',
+    input: z.strictObject({
+      query: z.string().max(200).optional().describe('Keywords, e.g. `issue search`; absent: every tool (of `server`, if given).'),
+      server: z.string().min(1).max(64).optional().describe('Only this upstream server\'s tools.'),
+    }),
+    output: z.object({
+      servers: z.array(z.string()).describe('The upstream servers this caller may use.'),
+      matches: z.array(z.object({ server: z.string(), tool: z.string() })).describe('The tools found (at most 50).'),
+      declarations: z.string().describe('TypeScript declarations of the tools found; valid beside the prelude of raftbox://tools.d.ts.'),
+      more: z.boolean().describe('True when more tools matched than were answered: search more precisely.'),
+    }),
+    async call(domain, args, ctx) {
+      const caller = { subject: ctx.subject ?? null, scopes: ctx.scopes ?? [] };
+      const servers = domain.tools?.usable(caller) ?? [];
+      if (args.server !== undefined && !servers.includes(args.server)) {
+        throw notFound(`no upstream server "${args.server}" for this caller (${servers.length > 0 ? `usable: ${servers.join(', ')}` : 'none is usable'})`);
+      }
+      const found = domain.tools ? await domain.tools.search(caller, args.query, args.server) : { matches: [], declarations: '', more: false };
+      return { servers, ...found };
     },
   }),
   op({

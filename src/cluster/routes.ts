@@ -19,7 +19,13 @@ const MEMBER_ID = /^[A-Za-z0-9_.-]{1,64}$/;
  */
 export function clusterRoutes(
   raft: RaftNode,
-  opts: { electionMs: number; secret: string | undefined; packages?: () => ClusterStatus['packages']; digest?: () => Promise<{ index: number; sha256: string }> },
+  opts: {
+    electionMs: number;
+    secret: string | undefined;
+    /** What the node adds to its status: packages, upstream servers. */
+    extra?: () => Partial<ClusterStatus>;
+    digest?: () => Promise<{ index: number; sha256: string }>;
+  },
 ): Koa.Middleware {
   const router = new Router({ prefix: '/cluster' });
   const digest = opts.digest;
@@ -29,7 +35,7 @@ export function clusterRoutes(
     });
   }
   router.get('/status', (ctx) => {
-    ctx.body = { ...clusterStatus(raft, opts.electionMs), ...(opts.packages ? { packages: opts.packages() } : {}) };
+    ctx.body = { ...clusterStatus(raft, opts.electionMs), ...opts.extra?.() };
   });
   router.post('/members', signed(opts.secret), async (ctx) => {
     const { id, url } = (ctx.request.body ?? {}) as { id?: unknown; url?: unknown };
@@ -49,14 +55,14 @@ export function clusterRoutes(
           `or take it out with \`raftbox members remove ${id}\`.`,
       );
     });
-    ctx.body = { ...clusterStatus(raft, opts.electionMs), ...(opts.packages ? { packages: opts.packages() } : {}) };
+    ctx.body = { ...clusterStatus(raft, opts.electionMs), ...opts.extra?.() };
   });
   router.delete('/members/:id', signed(opts.secret), async (ctx) => {
     const id = ctx.params.id!;
     const s = raft.status();
     // Removing a node that is not a member (any more) is done already: a retried removal succeeds.
     if (s.voters.includes(id) || s.learners.includes(id)) await membership(() => raft.removeMember(id));
-    ctx.body = { ...clusterStatus(raft, opts.electionMs), ...(opts.packages ? { packages: opts.packages() } : {}) };
+    ctx.body = { ...clusterStatus(raft, opts.electionMs), ...opts.extra?.() };
   });
   return router.routes() as unknown as Koa.Middleware;
 }

@@ -1,5 +1,6 @@
 import type { RaftNode, RaftStatus } from '../raft/index.ts';
 import type { Readiness } from '../http/index.ts';
+import type { UpstreamStatus } from '../upstream/index.ts';
 
 export interface MemberView {
   id: string;
@@ -23,6 +24,8 @@ export interface ClusterStatus {
   members: MemberView[];
   /** The modules this node's sandboxes may import, with versions and bundle hashes (sessions need the same on every node). */
   packages?: { packages: Array<{ name: string; version: string; hash: string }>; builtins: Array<{ name: string; version: string; hash: string }> };
+  /** The upstream MCP servers as this node is connected to them (each node connects on its own); absent when none is configured. */
+  upstreams?: UpstreamStatus[];
 }
 
 /** A peer the leader has not heard from for this long is reported unreachable (and its runs lost, see LostRuns). */

@@ -1,6 +1,51 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
+/** How the host authenticates to an upstream MCP server. Only where to find the secret is configured here. */
+const UpstreamAuthSchema = z.union([
+  z.strictObject({ bearerEnv: z.string().min(1) }),
+  z.strictObject({ bearerFile: z.string().min(1) }),
+  z
+    .strictObject({
+      tokenUrl: z.url(),
+      clientId: z.string().min(1),
+      clientSecretEnv: z.string().min(1).optional(),
+      clientSecretFile: z.string().min(1).optional(),
+      scope: z.string().min(1).optional(),
+    })
+    .refine((a) => (a.clientSecretEnv === undefined) !== (a.clientSecretFile === undefined), 'needs exactly one of clientSecretEnv and clientSecretFile'),
+]);
+
+/** A server's name is its key in `tools.<name>` and in the declarations: a plain identifier. */
+const UPSTREAM_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// The shared members of the declarations' `Tools` namespace (src/upstream/declarations.ts), beside which each server has its own.
+const RESERVED_UPSTREAM_NAMES = new Set(['BinaryPart', 'TextResourcePart', 'ResourceLink', 'Content', 'ServerInfo', 'ToolInfo', 'Servers', 'ArgsOf', 'AnswerOf']);
+
+export const UpstreamServerSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(UPSTREAM_NAME, 'letters, digits or underscore, not starting with a digit, at most 64')
+      .refine((n) => !RESERVED_UPSTREAM_NAMES.has(n), { error: (issue) => `"${String(issue.input)}" is a name the declarations use themselves (Tools.${String(issue.input)}); choose another` }),
+    url: z.url().optional(),
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    headers: z.record(z.string(), z.string()).default({}),
+    auth: UpstreamAuthSchema.optional(),
+    allow: z.strictObject({ subjects: z.array(z.string().min(1)).default([]), scopes: z.array(z.string().min(1)).default([]) }).optional(),
+  })
+  .refine((s) => (s.url === undefined) !== (s.command === undefined), 'needs exactly one of url (Streamable HTTP) and command (stdio)');
+
+export type UpstreamServerConfig = z.output<typeof UpstreamServerSchema>;
+
+/** `name=url`, the flag's form, as the object it stands for; `name` alone is then missing its url. */
+function upstreamShorthand(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const eq = value.indexOf('=');
+  return eq < 0 ? { name: value } : { name: value.slice(0, eq), url: value.slice(eq + 1) };
+}
+
 /**
  * Every setting raftbox reads, in one schema. Flags, `RAFTBOX_*` variables and config-file keys are all
  * derived from it (see sources.ts), and the configuration reference is generated from its descriptions.
@@ -113,6 +158,21 @@ export const ConfigSchema = z.strictObject({
     })
     .prefault({})
     .describe('Network egress of the sandbox (`fetch`): off unless a rule allows it.'),
+
+  mcpServers: z
+    .array(z.preprocess(upstreamShorthand, UpstreamServerSchema))
+    .default([])
+    .meta({ flag: 'mcp-server' })
+    .superRefine((servers, ctx) => {
+      const seen = new Set<string>();
+      for (const [i, s] of servers.entries()) {
+        if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${s.name}" is named twice` });
+        seen.add(s.name);
+      }
+    })
+    .describe('Upstream MCP servers whose tools the sandbox may call (`mcp.callTool`, `tools.<server>.<tool>`): `name=url` for Streamable HTTP (the flag may be repeated), or in the config file objects with `name`, `url` or `command`/`args`/`env` (stdio), `headers`, `auth` (`{"bearerEnv": "VAR"}`, `{"bearerFile": "/path"}` or `{"tokenUrl", "clientId", "clientSecretEnv"|"clientSecretFile", "scope"}` for OAuth client credentials) and `allow` (`{"subjects": [...], "scopes": [...]}`: who may call it when OAuth is on). See docs/code-mode.md.'),
+  upstreamCallTimeoutSecs: z.number().positive().default(60).describe('Time one upstream tool call from the sandbox may take; then it fails inside the sandbox.'),
+  maxUpstreamCalls: z.number().int().min(1).default(1000).describe('Upstream tool calls one step may make in all; one more fails at once.'),
 
   peers: z
     .record(z.string(), z.url())

@@ -202,7 +202,15 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
     if (!setting) throw new ConfigError(`unknown environment variable ${name}${didYouMean(name, ENV_NAMES)} (see raftbox --help)`);
     set(setting, fromFile ? readSecretFile(raw, name) : raw, name);
   }
-  for (const { setting, raw, source } of flags.values) set(setting, raw, source);
+  // A list flag given more than once adds up (`--mcp-server a=… --mcp-server b=…`); anything else: the last wins.
+  const listFlags = new Map<Setting, unknown[]>();
+  for (const { setting, raw, source } of flags.values) {
+    set(setting, raw, source);
+    if (setting.kind !== 'list') continue;
+    const items = [...(listFlags.get(setting) ?? []), ...(get(merged, setting.path) as unknown[])];
+    listFlags.set(setting, items);
+    assign(merged, setting.path, items);
+  }
 
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, origin));

@@ -4,7 +4,7 @@ import { SessionService, sessionModule, type LiveSessionsOptions, type SessionOb
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
 import { executionModule, heldByRecords } from './execution-state.ts';
 import type { SubjectQuotas } from './quotas.ts';
-import { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions, type Logger } from './execution-service.ts';
+import { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions, type Logger, type RunExtensions } from './execution-service.ts';
 
 export interface DomainOptions extends ExecutionServiceOptions {
   liveSessions: LiveSessionsOptions;
@@ -59,6 +59,8 @@ export async function createDomain(deps: {
   packages?: PackageSet;
   /** Performs the sandbox's `fetch` under the operator's egress rules (default: every fetch fails). */
   egress?: Egress;
+  /** Host calls and the type check of runs (code mode). */
+  extensions?: RunExtensions;
 }): Promise<Domain> {
   const options = { ...defaultDomainOptions, ...deps.options };
   const sessions = new SessionService(deps.state, deps.log, {
@@ -69,7 +71,7 @@ export async function createDomain(deps: {
     ...(options.maxArtifactBytes === undefined ? {} : { maxArtifactBytes: options.maxArtifactBytes }),
     nodeId: options.nodeId,
   });
-  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer, deps.egress);
+  const executions = new ExecutionService(deps.state, deps.log, deps.pool, sessions, options, deps.logger, deps.observer, deps.egress, deps.extensions);
   if (deps.recover ?? true) await executions.recover();
   return {
     executions,

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { conflict, invalidParams, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
 import type { Egress } from '../egress/index.ts';
-import { CompilerFailure, newStepSeed, type HostCallPerformer, type IsolatePool, type RunHooks, type RunOutcome } from '../sandbox/index.ts';
+import { byKind, CompilerFailure, newStepSeed, type HostCallPerformer, type IsolatePool, type RunError, type RunHooks, type RunOutcome } from '../sandbox/index.ts';
 import { journalInputs, pageLimit, type SessionService, type SessionStep, type StepRun } from '../sessions/index.ts';
 import { artifactRecords } from './artifacts.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
@@ -33,6 +33,20 @@ export interface ExecutionServiceOptions extends LimitsOptions {
 export interface ExecutionObserver {
   executionFinished(status: ExecutionStatus, durationMs: number | null): void;
   admissionRejected(): void;
+}
+
+/** Who runs the code, as host calls' rules see it: the OAuth subject (null with auth off) and scopes. */
+export interface Caller {
+  subject: string | null;
+  scopes: readonly string[];
+}
+
+/** What a run may do beyond computing; both absent on a node that offers neither. */
+export interface RunExtensions {
+  /** The performer of one run's host calls (`mcp.*`) for this caller. */
+  hostCalls?: (caller: Caller) => HostCallPerformer;
+  /** run_js's `typecheck`: the code's type errors against this caller's declarations, or null. */
+  typeCheck?: (code: string, caller: Caller, session: boolean) => Promise<RunError | null>;
 }
 
 /** The part of a pino logger this service uses. */
@@ -94,6 +108,7 @@ export class ExecutionService {
   private readonly observer?: ExecutionObserver;
   /** Performs the sandbox's `fetch` under the operator's rules; without it every call fails. */
   private readonly egress?: Egress;
+  private readonly extensions: RunExtensions;
   constructor(
     state: ReplicatedState,
     log: CommandLog,
@@ -103,8 +118,10 @@ export class ExecutionService {
     logger?: Logger,
     observer?: ExecutionObserver,
     egress?: Egress,
+    extensions: RunExtensions = {},
   ) {
     this.egress = egress;
+    this.extensions = extensions;
     this.commandLog = log;
     this.pool = pool;
     this.sessions = sessions;
@@ -375,6 +392,8 @@ export class ExecutionService {
       const t0 = performance.now();
       const live = this.liveOutput(run);
       try {
+        const typeError = r.typecheck ? await this.typeErrors(r) : null;
+        if (typeError !== null) return this.finish(run, running, this.outcomeFields(notRun(typeError), t0));
         if (plan === null) {
           const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now(), ...(r.inputs ? { inputs: r.inputs } : {}) };
           const outcome = await this.pool.run(step, r.limits, signal, this.hostCalls(r), live.hooks);
@@ -397,6 +416,17 @@ export class ExecutionService {
       run.live?.close();
       plan?.close();
       run.ticket.release();
+    }
+  }
+
+  /** A node without a checker still checks the syntax (and answers no type errors). */
+  private async typeErrors(r: CheckedRequest): Promise<RunError | null> {
+    const check = this.extensions.typeCheck;
+    if (check === undefined) return null;
+    try {
+      return await check(r.code, { subject: r.subject, scopes: r.scopes }, r.session !== null || r.heap !== null);
+    } catch (err) {
+      throw unavailable(`typecheck: ${(err as Error).message}`, 1);
     }
   }
 
@@ -449,8 +479,12 @@ export class ExecutionService {
     }
   }
 
+  /** One run's host calls for its caller: `fetch` under the egress rules, `mcp` to the upstream servers. */
   private hostCalls(r: CheckedRequest): HostCallPerformer | undefined {
-    return this.egress?.performer({ subject: r.subject, scopes: r.scopes });
+    const caller: Caller = { subject: r.subject, scopes: r.scopes };
+    const fetch = this.egress?.performer(caller);
+    const mcp = this.extensions.hostCalls?.(caller);
+    return fetch !== undefined && mcp !== undefined ? byKind({ fetch, mcp }) : (fetch ?? mcp);
   }
 
   /** The final record of a session step: its outcome and its place in the session. */
@@ -551,6 +585,11 @@ function approximateSize(e: Execution): number {
   let tags = 0;
   for (const [k, v] of Object.entries(e.tags)) tags += k.length + v.length + 8;
   return 3 * (bodyChars(e) + tags + (e.session?.length ?? 0)) + ITEM_OVERHEAD_CHARS;
+}
+
+/** A run refused before it started (type errors): failed, with nothing run. */
+function notRun(error: RunError): RunOutcome {
+  return { status: 'failed', result: null, resultText: null, console: [], consoleTruncated: false, error, cpuMs: 0, wallMs: 0 };
 }
 
 function stopped(message: string): Partial<ExecutionRecord> {

@@ -29,6 +29,7 @@ export interface CheckedRequest {
   /** The caller's token scopes, for egress rules that name scopes. */
   scopes: string[];
   upgradePackages: boolean;
+  typecheck: boolean;
 }
 
 /** The heap limit of a run that asks for none. */
@@ -93,6 +94,7 @@ export function checkRunRequest(req: RunRequest, o: LimitsOptions): CheckedReque
     inputs,
     scopes: req.scopes ?? [],
     upgradePackages: req.upgradePackages === true,
+    typecheck: req.typecheck === true,
   };
 }
 

@@ -15,6 +15,7 @@ export interface RunRequest {
   inputs?: Record<string, Json>; // named JSON values, `inputs.<name>` in the code
   files?: Record<string, { mimeType: string; data: Uint8Array }>; // named files, `inputs.<name>` as File
   scopes?: string[]; // the caller's token scopes (egress rules may name them); not recorded
+  typecheck?: boolean; // check the code against the upstream tools' declarations before running it
 }
 
 export type ExecutionStatus = 'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';

@@ -2,7 +2,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { EdgeDomain } from '../api/domain.ts';
 import { artifactOf } from '../executions/artifacts.ts';
 import type { Artifact } from '../sandbox/index.ts';
-import { artifactUri, isTextType } from './resources.ts';
+import { artifactUri, isTextType } from './artifact-resources.ts';
 
 type Block = CallToolResult['content'][number];
 

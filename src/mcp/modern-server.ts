@@ -8,6 +8,7 @@ import { listResources, listResourceTemplates, readResource } from './resources.
 import { CAPABILITIES, INSTRUCTIONS, SERVER_INFO, answerToolCall, subjectOf } from './server.ts';
 import { LOG_LEVEL_OF, progressTokenOf, watchedRun } from './progress.ts';
 import { declaresTasks, missingTasksCapability, modernTasks } from './tasks.ts';
+import { callerOf } from './tool-resources.ts';
 import { TASK_TOOL } from './tools.ts';
 
 /**
@@ -30,10 +31,10 @@ export function createModernServer(domain: EdgeDomain, limits: EdgeLimits): Serv
     supportedProtocolVersions: [...SERVED_VERSIONS],
   });
   server.setRequestHandler('tools/list', () => tools);
-  server.setRequestHandler('resources/list', () => listResources(domain) as ListResourcesResult);
+  server.setRequestHandler('resources/list', async (_req, ctx) => (await listResources(domain, callerOf(ctx.http?.authInfo))) as ListResourcesResult);
   server.setRequestHandler('resources/templates/list', () => listResourceTemplates());
   server.setRequestHandler('resources/read', async (req, ctx) => {
-    const answer = await readResource(domain, limits, req.params.uri, subjectOf(ctx.http?.authInfo));
+    const answer = await readResource(domain, limits, callerOf(ctx.http?.authInfo), req.params.uri);
     if (!answer) throw new ResourceNotFoundError(req.params.uri);
     return answer;
   });

@@ -1,6 +1,6 @@
 import type { Resource, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { EdgeDomain, PackageEntry } from '../api/domain.ts';
-import { TOOLS } from './tools.ts';
+import { toolsFor } from './tools.ts';
 
 /** The MCP resource that lists what the sandbox can import (the same JSON as list_packages). */
 export const PACKAGES_URI = 'raftbox://packages';
@@ -13,7 +13,7 @@ const DESCRIBED_BYTES = 1_000;
 
 /** What one node's MCP servers say about its packages: built once per domain, since a node's package set is fixed at start. */
 export interface PackageCatalog {
-  /** The tool list, `run_js` naming this node's packages. */
+  /** The tool list, `run_js` naming this node's packages (and its upstream servers, see toolsFor). */
   readonly tools: Tool[];
   readonly resources: Resource[];
   /** `resources/read` of PACKAGES_URI; undefined for any other URI. */
@@ -40,7 +40,7 @@ function buildCatalog(domain: EdgeDomain): PackageCatalog {
     size: Buffer.byteLength(text),
   };
   return {
-    tools: TOOLS.map((t) => (t.name === 'run_js' ? { ...t, description: `${t.description} ${packagesSentence(listing.packages)}` } : t)),
+    tools: toolsFor(domain.tools?.names ?? []).map((t) => (t.name === 'run_js' ? { ...t, description: `${t.description} ${packagesSentence(listing.packages)}` } : t)),
     resources: [resource],
     read: (uri) => (uri === PACKAGES_URI ? { contents: [{ uri, mimeType: 'application/json', text }] } : undefined),
   };

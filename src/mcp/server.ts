@@ -22,6 +22,7 @@ import { packageCatalog } from './package-catalog.ts';
 import { LOG_LEVEL_OF, progressTokenOf, watchedRun } from './progress.ts';
 import { listResources, listResourceTemplates, readResource } from './resources.ts';
 import { LEGACY_TASKS_CAPABILITY, legacyTasks } from './tasks.ts';
+import { callerOf } from './tool-resources.ts';
 import { TASK_TOOL, callTool, hasTool } from './tools.ts';
 
 export const SERVER_INFO = { name: 'raftbox', version: '0.1.0' };
@@ -32,7 +33,10 @@ export const INSTRUCTIONS =
   'or `heap` to fork from an earlier state. Long runs: `async: true`, then get_execution. The resources ' +
   'raftbox://docs/sandbox-api, raftbox://docs/limits and raftbox://docs/examples say what the sandbox offers.';
 
-/** What both lanes' servers declare: the tools, and the resources (resources.ts: documents, packages, artifacts). */
+/**
+ * What both lanes' servers declare: the tools, and the resources (resources.ts: documents, packages,
+ * code mode's declarations, artifacts).
+ */
 export const CAPABILITIES = { tools: { listChanged: false }, resources: { listChanged: false, subscribe: false } };
 
 /** A `resources/read` of a URI raftbox does not serve: -32602 with the URI, on every revision (2026-07-28 requires it; v1 always did). */
@@ -50,8 +54,14 @@ export function answerToolCall(
   // Not McpError: its message would read "MCP error -32602: unknown tool …" on the wire, and the
   // client adds that prefix once more.
   if (!hasTool(params.name)) throw Object.assign(new Error(`unknown tool ${params.name}`), { code: ErrorCode.InvalidParams });
-  const subject = subjectOf(extra.authInfo);
-  return callTool(domain, params.name, params.arguments, { edge: 'mcp', signal: extra.signal, subject, scopes: extra.authInfo?.scopes }, limits);
+  const caller = callerOf(extra.authInfo);
+  return callTool(
+    domain,
+    params.name,
+    params.arguments,
+    { edge: 'mcp', signal: extra.signal, subject: caller.subject ?? undefined, ...(extra.authInfo ? { scopes: extra.authInfo.scopes } : {}) },
+    limits,
+  );
 }
 
 /** The token's subject, which owns executions (undefined with auth off). */
@@ -80,10 +90,10 @@ export function createMcpServer(domain: EdgeDomain, limits: EdgeLimits, logLevel
   server.setRequestHandler(GetTaskPayloadRequestSchema, (req, extra) => legacyTasks.result(domain, limits, req.params.taskId, caller(extra)));
   server.setRequestHandler(ListTasksRequestSchema, (req, extra) => legacyTasks.list(domain, req.params?.cursor, caller(extra)));
   server.setRequestHandler(CancelTaskRequestSchema, (req, extra) => legacyTasks.cancel(domain, req.params.taskId, caller(extra)));
-  server.setRequestHandler(ListResourcesRequestSchema, () => listResources(domain));
+  server.setRequestHandler(ListResourcesRequestSchema, (_req, extra) => listResources(domain, callerOf(extra.authInfo)));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => listResourceTemplates());
   server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
-    const answer = await readResource(domain, limits, req.params.uri, subjectOf(extra.authInfo));
+    const answer = await readResource(domain, limits, callerOf(extra.authInfo), req.params.uri);
     if (!answer) throw resourceNotFound(req.params.uri);
     return answer;
   });

@@ -18,6 +18,7 @@ export const TASK_TOOL = 'run_js';
 /**
  * The tool list, built once from the operations table: converting zod schemas to JSON Schema on
  * every `tools/list` (what McpServer does per instance) is a large part of a stateless request's cost.
+ * Every tool; what a node lists is `toolsFor(its upstream servers)`.
  */
 export const TOOLS: Tool[] = OPERATIONS.map((op) => ({
   name: op.tool,
@@ -37,6 +38,31 @@ export const TOOLS: Tool[] = OPERATIONS.map((op) => ({
 
 /** What reading the MCP resources needs (they list what list_packages lists). */
 export const READ_SCOPE: Scope = 'raftbox:read';
+
+// A node without upstream servers does not list search_tools (it would only ever answer nothing).
+const WITHOUT_CODE_MODE = TOOLS.filter((t) => t.name !== 'search_tools');
+const listsByServers = new Map<string, Tool[]>();
+
+/**
+ * The tool list of a node with these upstream servers: run_js's description names them and says how
+ * to find their tools (code mode). Built once per set of names (a node's configuration fixes it).
+ */
+export function toolsFor(servers: readonly string[]): Tool[] {
+  if (servers.length === 0) return WITHOUT_CODE_MODE;
+  const key = servers.join(',');
+  let tools = listsByServers.get(key);
+  if (tools === undefined) {
+    const codeMode =
+      ` Code mode: the code can call the tools of the upstream MCP servers ${servers.map((s) => `\`${s}\``).join(', ')} as ` +
+      '`await tools.<server>.<tool>(args)` (or `mcp.callTool(server, tool, args)`; `mcp.servers()`, `mcp.listTools(server)` ' +
+      'list them): loop, filter and return only what matters instead of one tool call per step. search_tools finds tools ' +
+      'by keyword and answers their TypeScript declarations (all of them: resource raftbox://tools.d.ts); `typecheck: true` ' +
+      'checks the code against them first. A tool that answers isError throws McpToolError.';
+    tools = TOOLS.map((t) => (t.name === 'run_js' ? { ...t, description: t.description + codeMode } : t));
+    listsByServers.set(key, tools);
+  }
+  return tools;
+}
 
 /** The scope a tool needs, for the HTTP bearer check before the call reaches the SDK. */
 export const toolScope = (name: string): string | undefined => byName.get(name)?.scope;

@@ -1,4 +1,5 @@
 import type { EgressOutcome } from '../egress/index.ts';
+import type { UpstreamCallOutcome, UpstreamStatus } from '../upstream/index.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** What the scrape-time gauges read: each is cheap and synchronous (no I/O, no Raft round). */
@@ -20,6 +21,8 @@ export interface NodeGauges {
   collectQueue(): number;
   /** The quota use of the subjects that ran on this node in the last minute (a bounded few). */
   usage(): Array<{ subject: string | null; liveSessions: number; storedBytes: number; concurrentRuns: number; cpuSecsLastMinute: number }>;
+  /** The upstream MCP servers' states (none configured: empty). */
+  upstreams?(): UpstreamStatus[];
 }
 
 export type TokenOutcome = 'issued' | 'refreshed' | 'rejected' | 'revoked';
@@ -48,6 +51,8 @@ export class Metrics {
   private readonly egressRequests: Counter<'outcome' | 'rule'>;
   private readonly egressBytes: Counter<'direction'>;
   private readonly egressSeconds: Histogram;
+  private readonly upstreamCalls: Counter<'server' | 'outcome'>;
+  private readonly upstreamSeconds: Histogram<'server'>;
 
   constructor() {
     const registers = [this.registry];
@@ -64,6 +69,9 @@ export class Metrics {
     this.egressRequests = new Counter({ name: 'raftbox_egress_requests_total', help: 'Sandbox fetch calls this node performed or refused, by outcome and allowing rule.', labelNames: ['outcome', 'rule'], registers });
     this.egressBytes = new Counter({ name: 'raftbox_egress_bytes_total', help: 'Body bytes of sandbox fetch calls: sent (request bodies) and received (response bodies).', labelNames: ['direction'], registers });
     this.egressSeconds = new Histogram({ name: 'raftbox_egress_request_duration_seconds', help: 'Time of one sandbox fetch call, redirects and body included.', buckets: RAFT_BUCKETS.concat([10, 30]), registers });
+    // `server` is an upstream's configured name: a closed set the operator wrote.
+    this.upstreamCalls = new Counter({ name: 'raftbox_upstream_tool_calls_total', help: 'Upstream MCP tool calls from the sandbox, by server and outcome (refused and invalid_arguments never reached the server).', labelNames: ['server', 'outcome'], registers });
+    this.upstreamSeconds = new Histogram({ name: 'raftbox_upstream_tool_call_duration_seconds', help: 'Time of one upstream MCP tool call from the sandbox, by server.', labelNames: ['server'], buckets: RAFT_BUCKETS.concat([10, 30, 60]), registers });
     for (const direction of ['sent', 'received']) this.egressBytes.inc({ direction }, 0);
     for (const status of ['completed', 'failed', 'timeout', 'memory_limit', 'cancelled']) this.executions.inc({ status }, 0);
     for (const outcome of ['issued', 'refreshed', 'rejected', 'revoked'] satisfies TokenOutcome[]) this.tokens.inc({ outcome }, 0);
@@ -105,6 +113,11 @@ export class Metrics {
     this.egressBytes.inc({ direction: 'received' }, bytesReceived);
   }
 
+  upstreamCall(server: string, outcome: UpstreamCallOutcome, seconds: number): void {
+    this.upstreamCalls.inc({ server, outcome });
+    if (outcome !== 'refused' && outcome !== 'invalid_arguments') this.upstreamSeconds.observe({ server }, seconds);
+  }
+
   // ---- state read at scrape time --------------------------------------------------------------------
 
   /** Registers the gauges computed from the node's state on every scrape. Call once, at wiring. */
@@ -118,6 +131,24 @@ export class Metrics {
     gauge('raftbox_pool_idle_isolates', 'Idle isolates in the stateless pool.', () => node.pool().idle);
     gauge('raftbox_live_sessions', 'Warm session isolates held on this node.', () => node.liveSessions());
     gauge('raftbox_session_collect_queue', 'Releases of session state objects waiting for the leader to collect them.', () => node.collectQueue());
+    new Gauge({
+      name: 'raftbox_upstream_up',
+      help: 'Whether this node is connected to an upstream MCP server (1) or not (0), by server.',
+      labelNames: ['server'],
+      registers,
+      collect() {
+        for (const u of node.upstreams?.() ?? []) this.set({ server: u.name }, u.state === 'ready' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'raftbox_upstream_tools',
+      help: 'Tools an upstream MCP server offers, as this node last listed them, by server.',
+      labelNames: ['server'],
+      registers,
+      collect() {
+        for (const u of node.upstreams?.() ?? []) this.set({ server: u.name }, u.tools);
+      },
+    });
     gauge('raftbox_raft_term', 'Current Raft term.', () => node.raft().term);
     gauge('raftbox_raft_commit_index', 'Highest log index known committed.', () => node.raft().commit);
     gauge('raftbox_raft_applied_index', 'Highest log index applied to the state machine.', () => node.raft().applied);

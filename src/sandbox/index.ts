@@ -9,3 +9,4 @@ export { CompilerFailure } from './typescript-strip.ts';
 export { newStepSeed } from './step-seed.ts';
 export { SessionDivergedError } from './host-calls/replayed-calls.ts';
 export { errorAnswer, type HostCallAnswer, type HostCallJson, type HostCallLimits, type HostCallPerformer, type HostCallRecord, type HostCallRequest } from './host-calls/types.ts';
+export { byKind } from './host-calls/by-kind.ts';

@@ -43,6 +43,10 @@ export const STATUS_PAGE = `<!doctype html>
 <section id="detail" hidden><p><a href="#">close</a></p><div id="detailbody"></div></section>
 <h2>Nodes</h2>
 <table id="nodes"><thead><tr><th>node</th><th>state</th><th>role</th><th>term</th><th>commit</th><th>applied</th><th>leader's view</th><th>url</th></tr></thead><tbody></tbody></table>
+<section id="upstreams-section" hidden>
+<h2>Upstream MCP servers (as this node sees them)</h2>
+<table id="upstreams"><thead><tr><th>server</th><th>transport</th><th>state</th><th>tools</th><th>connected (UTC)</th><th>last error</th></tr></thead><tbody></tbody></table>
+</section>
 <h2>Sessions</h2>
 <p id="sessions-note" class="note" hidden></p>
 <table id="sessions"><thead><tr><th>session</th><th>steps</th><th>updated (UTC)</th></tr></thead><tbody></tbody></table>
@@ -198,6 +202,9 @@ export const STATUS_PAGE = `<!doctype html>
     const state = (m) => (m.up === null ? 'checking' : m.up ? 'up' : 'down');
     fill('nodes', s.members, (m) => [[m.id], [state(m), state(m)], [m.role], [m.term, 'num'], [m.commitIndex, 'num'], [m.appliedIndex, 'num'], [m.leaderView], [m.url]],
       (tr, m) => { tr.dataset.node = m.id; tr.dataset.state = state(m); tr.className = m.up === false ? 'down' : ''; });
+    const upstreams = s.cluster.upstreams || [];
+    $('upstreams-section').hidden = upstreams.length === 0;
+    fill('upstreams', upstreams, (u) => [[u.name], [u.transport], [u.state], [u.tools, 'num'], [time(u.connectedAt)], [u.lastError]], (tr, u) => { tr.className = u.state === 'ready' ? '' : 'down'; });
     const unavailable = 'not readable from this node right now (no leader?); retrying';
     note('sessions-note', s.sessions ? '' : unavailable);
     note('executions-note', s.executions ? '' : unavailable);

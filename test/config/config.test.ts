@@ -91,6 +91,24 @@ describe('configuration', () => {
     expect(() => loadConfig(['--port-file', secret], {})).toThrow(/unknown flag --port-file/);
   });
 
+  it('reads upstream MCP servers from repeated --mcp-server flags, the variable and the config file, and refuses bad ones clearly', () => {
+    const flags = loadConfig(['--mcp-server', 'gh=https://gh.example/mcp', '--mcp-server', 'docs=http://127.0.0.1:9/mcp'], {}).mcpServers;
+    expect(flags.map((s) => [s.name, s.url])).toEqual([['gh', 'https://gh.example/mcp'], ['docs', 'http://127.0.0.1:9/mcp']]);
+    expect(loadConfig([], { RAFTBOX_MCP_SERVERS: 'a=http://a.example/mcp,b=http://b.example/mcp' }).mcpServers.map((s) => s.name)).toEqual(['a', 'b']);
+    const fromFile = loadConfig(['--config', file({ mcpServers: [
+      { name: 'local', command: 'node', args: ['server.js'], env: { X: '1' } },
+      { name: 'api', url: 'https://api.example/mcp', headers: { 'x-team': 'a' }, auth: { bearerEnv: 'API_TOKEN' }, allow: { subjects: ['alice'] } },
+      { name: 'cc', url: 'https://cc.example/mcp', auth: { tokenUrl: 'https://as.example/token', clientId: 'raftbox', clientSecretFile: '/run/secret' } },
+    ] })], {}).mcpServers;
+    expect(fromFile[0]).toMatchObject({ name: 'local', command: 'node', args: ['server.js'], env: { X: '1' } });
+    expect(fromFile[1]).toMatchObject({ auth: { bearerEnv: 'API_TOKEN' }, allow: { subjects: ['alice'], scopes: [] } });
+    expect(() => loadConfig(['--mcp-server', 'gh'], {})).toThrow(/mcpServers\.0 \(from --mcp-server\): needs exactly one of url \(Streamable HTTP\) and command \(stdio\)/);
+    expect(() => loadConfig(['--mcp-server', 'my-server=http://a.example'], {})).toThrow(/mcpServers\.0\.name: letters, digits or underscore/);
+    expect(() => loadConfig(['--mcp-server', 'Servers=http://a.example'], {})).toThrow(/"Servers" is a name the declarations use themselves/);
+    expect(() => loadConfig(['--mcp-server', 'a=http://a.example', '--mcp-server', 'a=http://b.example'], {})).toThrow(/"a" is named twice/);
+    expect(() => loadConfig(['--config', file({ mcpServers: [{ name: 'x', url: 'https://x.example', auth: { tokenUrl: 'https://as.example/t', clientId: 'c' } }] })], {})).toThrow(/mcpServers\.0\.auth/);
+  });
+
   it('refuses a setting the command cannot apply, from any source', () => {
     const applies = (s: { path: string[] }) => (s.path[0] === 'oauth' ? 'does not apply to `raftbox stdio`' : null);
     expect(() => loadConfig(['--oauth'], {}, applies)).toThrow(new ConfigError('--oauth does not apply to `raftbox stdio`'));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorAnswer, IsolatePool, LiveSession, PackageSet, type HostCallPerformer, type RunOutcome } from '../../src/sandbox/index.ts';
+import { errorAnswer, IsolatePool, LiveSession, PackageSet, type HostCallAnswer, type HostCallPerformer, type RunOutcome } from '../../src/sandbox/index.ts';
 import { limits, step } from './helpers.ts';
 import { WEB_CONSTRUCTORS, WEB_GLOBALS } from './web-globals.ts';
 
@@ -66,6 +66,13 @@ const processAttempts: Record<string, string> = {
   'a fetched Response\'s headers and body': "await (async () => { const r = await fetch('http://upstream.test/'); const h = r.headers; const b = await r.arrayBuffer(); return [h, b, [...h][0]].map((x) => x.constructor.constructor('return process')()).find((p) => p?.dlopen) })()",
   'a fetched JSON body': "(await (await fetch('http://upstream.test/')).json()).constructor.constructor('return process')()",
   'a fetch rejection': "await fetch('http://upstream.test/fail').then(() => undefined, (e) => e.constructor.constructor('return process')())",
+  'Function from mcp.callTool': "mcp.callTool.constructor('return process')()",
+  'a typed tool function': "tools.any.tool.constructor('return process')()",
+  'the tools proxy': "Object.getPrototypeOf(tools)?.constructor?.constructor('return process')() ?? Object.getPrototypeOf(tools.any)",
+  'an upstream tool answer': "(await mcp.callTool('up', 'json', {})).constructor.constructor('return process')()",
+  'an upstream image part': "(await tools.up.image({}))[1].data.constructor.constructor('return process')()",
+  'an McpToolError': "await tools.up.fail({}).then(() => undefined, (e) => e.content.constructor.constructor('return process')() ?? e.constructor.constructor('return process')())",
+  'a listed tool': "(await mcp.listTools('up'))[0].inputSchema.constructor.constructor('return process')()",
   'stream callback this': "(() => { const { Readable } = require('stream'); let got; Readable.from(['a']).on('data', function () { got = this.constructor.constructor('return process')() }); return got })()",
 };
 
@@ -74,12 +81,21 @@ const processAttempts: Record<string, string> = {
 const fakeUpstream: HostCallPerformer = {
   limits: { maxRecordedBytes: 1 << 20, maxAnswerBytes: 1 << 20, maxConcurrent: 8, maxCalls: 64 },
   async perform(request) {
+    if (request.kind === 'mcp') return fakeMcp(request.description as { op: string; tool?: string });
     const url = (request.description as { url: string }).url;
     if (url.endsWith('/fail')) return errorAnswer('TypeError', 'fetch failed');
     const answer = { status: 200, statusText: 'OK', headers: [['content-type', 'application/json']], url, redirected: false };
     return { answer, bytes: new TextEncoder().encode('{"a":[1,{"b":2}]}') };
   },
 };
+
+// Answers code mode's calls as an upstream server would (src/upstream/tool-answers.ts shapes them).
+function fakeMcp(d: { op: string; tool?: string }): HostCallAnswer {
+  if (d.op === 'listTools') return { answer: { value: [{ name: 'json', inputSchema: { type: 'object' } }] } };
+  if (d.tool === 'fail') return { answer: { toolError: { message: 'up.fail failed: no', content: ['no', { type: 'image', mimeType: 'image/png', offset: 0, length: 2 }] } }, bytes: new Uint8Array([1, 2]) };
+  if (d.tool === 'image') return { answer: { content: ['a pixel', { type: 'image', mimeType: 'image/png', offset: 0, length: 3 }] }, bytes: new Uint8Array([1, 2, 3]) };
+  return { answer: { value: { a: [1, { b: 2 }] } } };
+}
 
 // The Node built-ins, bundled into a temporary store (no approved packages).
 let packages: PackageSet;
@@ -131,7 +147,7 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
           if (typeof p?.dlopen === 'function') reached.push(label);
         } catch {}
       };
-      for (const name of ${JSON.stringify([...WEB_CONSTRUCTORS, 'Navigator', 'navigator', 'atob', 'btoa', 'structuredClone', 'crypto', 'performance', 'reportError', 'self', 'fetch'])}) {
+      for (const name of ${JSON.stringify([...WEB_CONSTRUCTORS, 'Navigator', 'navigator', 'atob', 'btoa', 'structuredClone', 'crypto', 'performance', 'reportError', 'self', 'fetch', 'mcp', 'tools', 'McpToolError'])}) {
         const accessor = Object.getOwnPropertyDescriptor(globalThis, name);
         tryAll(name + ' accessor', accessor?.get);
         const seen = new Set();
@@ -189,8 +205,9 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
       `['hostCall', 'hostYield', 'startHostCall', 'deliverHostCall', 'waitForHostCall', 'driver', 'readWebSource'].filter((n) => n in globalThis || (() => { try { return typeof eval(n) !== 'undefined' } catch { return false } })())`,
     );
     expect(outcome.result).toEqual([]);
-    // The fetch attempts above did reach the host and got its answers.
+    // The fetch and mcp attempts above did reach the host and got its answers.
     expect((await sandbox.run("(await (await fetch('http://upstream.test/')).json()).a[1].b")).result).toBe(2);
+    expect((await sandbox.run("[(await mcp.callTool('up', 'json', {})).a[1].b, (await tools.up.image({}))[1].data.length]")).result).toEqual([2, 3]);
   });
 
   it('dynamic import of a refused built-in is refused', async () => {
@@ -201,7 +218,7 @@ describe.each(modes)('escape attempts in a %s', (_, open) => {
   it('exposes only standard globals and the installed bridges', async () => {
     const outcome = await sandbox.run('Reflect.ownKeys(globalThis).map(String)');
     const standard = new Set(Reflect.ownKeys(globalThis).map(String));
-    const installed = ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'crypto', 'WeakRef', 'FinalizationRegistry', 'require', 'self', 'reportError', 'artifact', 'inputs', ...WEB_GLOBALS];
+    const installed = ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'crypto', 'WeakRef', 'FinalizationRegistry', 'require', 'self', 'reportError', 'artifact', 'inputs', 'mcp', 'tools', 'McpToolError', ...WEB_GLOBALS];
     // `got` is declared by the attempts above (a session keeps it).
     const unexpected = (outcome.result as string[]).filter((k) => !standard.has(k) && !installed.includes(k) && k !== 'got');
     expect(unexpected).toEqual([]);

@@ -45,6 +45,7 @@ describe('stateless runs leak nothing into the next run', () => {
     ['artifact and inputs', 'try { artifact.stash = 1; inputs.stash = 2; Object.getPrototypeOf(inputs).stash = 3 } catch {} artifact("a", "text/plain", "x")', '[artifact.stash ?? null, inputs.stash ?? null, ({}).stash ?? null, Object.keys(inputs)]', [null, null, null, []]],
     ['performance marks', 'performance.mark("secret")', 'performance.getEntries().length', 0],
     ['pending AbortSignal.timeout', 'AbortSignal.timeout(1e9).onabort = () => { globalThis.aborted = 1 }', 'await new Promise((r) => setTimeout(r, 2e9)); typeof aborted', 'undefined'],
+    ['code mode objects (mcp, tools, McpToolError)', 'try { mcp.callTool = () => "hooked"; tools.up.stash = 1; McpToolError.prototype.stash = 2; mcp.stash = 3 } catch {} tools = null; McpToolError = null', '[mcp.callTool.name, Reflect.ownKeys(tools.up).length, McpToolError.prototype.stash ?? null, mcp.stash ?? null]', ['callTool', 0, null, null]],
     ['WebAssembly memory budget', `new WebAssembly.Memory({ initial: 1, maximum: ${limits.memoryMb * 16} })`, `new WebAssembly.Memory({ initial: 1, maximum: ${limits.memoryMb * 16} }).buffer.byteLength`, 65536],
   ])('%s', async (_, first, second, expected) => {
     await run(first);

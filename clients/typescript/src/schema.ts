@@ -208,6 +208,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find upstream tools for code
+         * @description Finds tools of the upstream MCP servers that run_js code can call (`await tools.<server>.<tool>(args)`, or `mcp.callTool(server, tool, args)`), by keywords (every word must appear in the name, title or description) and/or server, and answers their TypeScript declarations: each tool's argument and answer types, its description as the doc comment. Load only what you need; the full set is the resource raftbox://tools.d.ts (one server: raftbox://tools/<server>.d.ts). Listed only by a node with upstream servers (docs/code-mode.md).
+         *
+         *     Also the MCP tool `search_tools`.
+         */
+        get: operations["search_tools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/executions/{execution_id}/artifacts": {
         parameters: {
             query?: never;
@@ -406,6 +428,8 @@ export interface components {
                     data: string;
                 };
             };
+            /** @description Type-check the code against the declarations of the upstream tools (search_tools, raftbox://tools.d.ts) before running it; type errors are answered like a syntax error, with the line, and nothing runs. */
+            typecheck?: boolean;
         };
         Session: {
             name: string;
@@ -462,6 +486,8 @@ export interface operations {
                 upgrade_packages?: boolean;
                 /** @description Milliseconds to wait for the execution to finish before answering with its current record. Also accepted in the query string (the body wins). */
                 wait?: number;
+                /** @description Type-check the code against the declarations of the upstream tools (search_tools, raftbox://tools.d.ts) before running it; type errors are answered like a syntax error, with the line, and nothing runs. Also accepted in the query string (the body wins). */
+                typecheck?: boolean;
             };
             header?: {
                 /** @description Makes retries safe: a later submit with the same key (1-256 characters) answers the first execution. */
@@ -1497,6 +1523,124 @@ export interface operations {
                             /** @description sha256 of the bundle the sandbox evaluates; sessions record it per step. */
                             hash: string;
                         }[];
+                    };
+                };
+            };
+            /** @description Invalid parameters or malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid bearer token (when OAuth is on) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Token lacks the scope (when OAuth is on) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such execution or session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. a concurrent step on the session) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body larger than the server's cap */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Idempotency-Key already used for a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many runs queued; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not ready (no leader, catching up) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    search_tools: {
+        parameters: {
+            query?: {
+                /** @description Keywords, e.g. `issue search`; absent: every tool (of `server`, if given). */
+                query?: string;
+                /** @description Only this upstream server's tools. */
+                server?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Find upstream tools for code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The upstream servers this caller may use. */
+                        servers: string[];
+                        /** @description The tools found (at most 50). */
+                        matches: {
+                            server: string;
+                            tool: string;
+                        }[];
+                        /** @description TypeScript declarations of the tools found; valid beside the prelude of raftbox://tools.d.ts. */
+                        declarations: string;
+                        /** @description True when more tools matched than were answered: search more precisely. */
+                        more: boolean;
                     };
                 };
             };

@@ -92,12 +92,13 @@ export function callDigest(kind: string, descriptionJson: string, bytes: Uint8Ar
 
 const MAX_LABEL_CHARS = 200;
 
-/** A short name for a call in records and errors: `GET https://…` for a description with a method and URL. */
+/** A short name for a call in records and errors: `GET https://…` for a description with a method and URL, `mcp github.search` for a tool call. */
 export function callLabel(kind: string, description: HostCallJson): string {
   let label = kind;
   if (typeof description === 'object' && description !== null && !Array.isArray(description)) {
-    const { method, url } = description;
+    const { method, url, server, tool } = description;
     if (typeof method === 'string' && typeof url === 'string') label = `${method} ${url}`;
+    else if (typeof server === 'string' && typeof tool === 'string') label = `${kind} ${server}.${tool}`;
   }
   return label.length > MAX_LABEL_CHARS ? `${label.slice(0, MAX_LABEL_CHARS - 1)}…` : label;
 }

@@ -8,7 +8,7 @@ import { CSPRNG_SOURCE, WEB_HIDDEN, WEB_SOURCES } from './web-bundle.ts';
  * strict function so its state and helpers stay in a closure user code cannot reach. It is compiled
  * once per isolate and run in each new context.
  */
-const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'console-extras.js', 'artifacts.js', 'inputs.js', 'modules.js', 'web-platform.js', 'host-calls.js', 'wasm.js', 'lockdown.js', 'driver.js'];
+const FRAGMENTS = ['inspect.js', 'determinism.js', 'performance.js', 'timers.js', 'console.js', 'console-extras.js', 'artifacts.js', 'inputs.js', 'modules.js', 'web-platform.js', 'host-calls.js', 'mcp.js', 'wasm.js', 'lockdown.js', 'driver.js'];
 // User code may replace or delete any global; the runtime keeps the originals.
 const CAPTURED_GLOBALS = [
   'Object', 'Reflect', 'Array', 'JSON', 'Math', 'Number', 'String', 'Boolean', 'Symbol', 'BigInt', 'Function',

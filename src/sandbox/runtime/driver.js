@@ -259,6 +259,7 @@ function installRuntime(global, lockdown, memoryMb) {
   installInputs(global);
   installWebPlatform(global, lockdown);
   installWasm(global, memoryMb);
+  installMcp(global);
   removeUnsafeGlobals(global);
   if (lockdown) {
     hardenIntrinsics(global);

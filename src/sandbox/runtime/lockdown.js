@@ -95,11 +95,11 @@ const TYPED_ARRAY_PROTOTYPE = Object.getPrototypeOf(Int8Array.prototype);
 // Objects already walked; the web platform, loaded on first use, is walked then (hardenObjects).
 const hardened = new WeakSet();
 
-// The globals the web platform adds (web-platform.js, performance.js, determinism.js), and Buffer, an
-// accessor like the lazy web globals. In a pooled context they live on the global object's (frozen)
+// The globals the web platform adds (web-platform.js, performance.js, determinism.js), code mode's
+// (mcp.js), and Buffer, an accessor like the lazy web globals. In a pooled context they live on the global object's (frozen)
 // prototype instead of the global object, so that resetGlobals, which runs before every run and costs
 // ~0.1 µs per own property, need not check them.
-const INHERITED_GLOBALS = [...WEB_GLOBALS, 'self', 'navigator', 'Navigator', 'reportError', 'Crypto', 'Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure', 'Buffer'];
+const INHERITED_GLOBALS = [...WEB_GLOBALS, 'self', 'navigator', 'Navigator', 'reportError', 'Crypto', 'Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure', 'Buffer', 'mcp', 'tools', 'McpToolError'];
 
 /**
  * Moves INHERITED_GLOBALS to the global object's prototype as accessors: reading one gives the value
