@@ -138,7 +138,7 @@ function resourcesSection(): string {
 | \`${PACKAGES_URI}\` | \`application/json\` | \`raftbox:read\` | the packages the sandbox can import, as \`list_packages\` answers: \`{packages, builtins}\`, each \`{name, version, hash}\` |
 | \`raftbox://executions/{execution_id}/artifacts/{name}\` (template) | the artifact's | \`raftbox:read\` | an artifact of the caller's execution (the target of a large artifact's \`resource_link\`); text types as text, others as \`blob\` |
 
-Served in every revision (\`resources/list\`, \`resources/templates/list\`, \`resources/read\`; capability \`resources: {listChanged: false, subscribe: false}\`);
+Served in every revision (\`resources/list\`, \`resources/templates/list\`, \`resources/read\`; capability \`resources: {listChanged: false}\`);
 any other URI is \`-32602\` with \`data.uri\`. A node's \`tools/list\` also names its approved packages and
 their versions at the end of \`run_js\`'s description (at most about 1,000 bytes of names; the rest are
 counted and left to \`list_packages\`), so the description below is what a node without packages says.

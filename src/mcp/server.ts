@@ -37,7 +37,7 @@ export const INSTRUCTIONS =
  * What both lanes' servers declare: the tools, and the resources (resources.ts: documents, packages,
  * code mode's declarations, artifacts).
  */
-export const CAPABILITIES = { tools: { listChanged: false }, resources: { listChanged: false, subscribe: false } };
+export const CAPABILITIES = { tools: { listChanged: false }, resources: { listChanged: false } };
 
 /** A `resources/read` of a URI raftbox does not serve: -32602 with the URI, on every revision (2026-07-28 requires it; v1 always did). */
 export function resourceNotFound(uri: string): Error {

@@ -91,11 +91,13 @@ class RunOutlet {
       this.artifacts.push({ name: message.name, mimeType: message.mimeType, data: new Uint8Array(message.bytes) });
       return;
     }
-    const line = toConsoleLine([message.level, message.text]);
-    const mark = message.kind === 'console-truncated';
-    if (mark) this.consoleTruncated = true;
-    this.console.push(line);
-    this.#hooks?.onConsole?.(line, mark);
+    const last = message.lines.length - 1;
+    if (message.truncated) this.consoleTruncated = true;
+    for (let i = 0; i <= last; i++) {
+      const line = toConsoleLine(message.lines[i]);
+      this.console.push(line);
+      this.#hooks?.onConsole?.(line, message.truncated && i === last);
+    }
   }
 
   /** What a stopped run keeps: everything it sent before it was stopped. */

@@ -20,9 +20,9 @@ describe('docs as MCP resources', () => {
   });
 
   it('2025-11-25: declared, listed and read; the limits are this server\'s', async () => {
-    expect(client.getServerCapabilities()?.resources).toEqual({ listChanged: false, subscribe: false });
+    expect(client.getServerCapabilities()?.resources).toEqual({ listChanged: false });
     const { resources } = await client.listResources();
-    expect(resources.map((r) => r.uri)).toEqual(['raftbox://docs/sandbox-api', 'raftbox://docs/limits', 'raftbox://docs/examples', 'raftbox://docs/mcp-tools']);
+    expect(resources.map((r) => r.uri)).toEqual(['raftbox://docs/sandbox-api', 'raftbox://docs/limits', 'raftbox://docs/examples', 'raftbox://docs/mcp-tools', 'raftbox://packages']);
     const limits = await client.readResource({ uri: 'raftbox://docs/limits' });
     const text = (limits.contents[0] as { text: string }).text;
     expect(text).toContain('12345 bytes');
@@ -34,7 +34,7 @@ describe('docs as MCP resources', () => {
 
   it('2026-07-28: listed and read the same way', async () => {
     const list = await modernPost(node.url, 'resources/list');
-    expect(list.json.result.resources).toHaveLength(4);
+    expect(list.json.result.resources).toHaveLength(5);
     const read = await modernPost(node.url, 'resources/read', { uri: 'raftbox://docs/examples' }, { 'mcp-name': 'raftbox://docs/examples' });
     expect(read.json.result.contents[0].text).toContain('A chart as PNG');
     const missing = await modernPost(node.url, 'resources/read', { uri: 'raftbox://nothing' }, { 'mcp-name': 'raftbox://nothing' });

@@ -18,10 +18,11 @@ describe('output a stopped run keeps', () => {
     expect(outcome.console).toEqual([{ level: 'log', text: 'before' }]);
   });
 
-  it('cancelled: everything printed before the cancel, in order', async () => {
+  it('cancelled: everything printed before its last yield to the host, in order', async () => {
     const controller = new AbortController();
     const seen: ConsoleLine[] = [];
-    const running = pool.run(step('for (let i = 0; i < 3; i++) console.log("line", i); console.error("last"); while (true) {}'), { ...limits, cpuTimeoutMs: 60_000, wallTimeoutMs: 60_000 }, controller.signal, undefined, {
+    const code = 'for (let i = 0; i < 3; i++) console.log("line", i); console.error("last"); await new Promise((r) => setTimeout(r, 0)); while (true) {}';
+    const running = pool.run(step(code), { ...limits, cpuTimeoutMs: 60_000, wallTimeoutMs: 60_000 }, controller.signal, undefined, {
       onConsole: (line) => {
         seen.push(line);
         if (line.text === 'last') controller.abort();
@@ -32,6 +33,22 @@ describe('output a stopped run keeps', () => {
     const printed = [...[0, 1, 2].map((i) => ({ level: 'log', text: `line ${i}` })), { level: 'error', text: 'last' }];
     expect(outcome.console).toEqual(printed);
     expect(seen).toEqual(printed);
+  });
+
+  it('a synchronous hang keeps the batches sent before it: 1, 2 and 4 lines; the unsent tail is lost', async () => {
+    // Lines go in batches of 1, 2, 4, ... (console.js): of 10 lines printed without a yield, the first
+    // 7 have reached the host when the loop hangs; lines 7-9 wait for a batch of 8 that never fills.
+    const outcome = await pool.run(step('for (let i = 0; i < 10; i++) console.log(i); while (true) {}'), { ...limits, cpuTimeoutMs: 100 });
+    expect(outcome.status).toBe('timeout');
+    expect(outcome.console.map((l) => l.text)).toEqual(['0', '1', '2', '3', '4', '5', '6']);
+  });
+
+  it('a flood of lines sent in batches reaches the hook whole and in order', async () => {
+    const seen: ConsoleLine[] = [];
+    const outcome = await pool.run(step('for (let i = 0; i < 20000; i++) console.log(i); 1'), { ...limits, maxOutputBytes: 1 << 20 }, undefined, undefined, { onConsole: (l) => seen.push(l) });
+    expect(outcome.consoleTruncated).toBe(false);
+    expect(outcome.console).toHaveLength(20000);
+    expect(seen).toEqual(outcome.console);
   });
 
   it('a session step stopped by its time limit keeps its output too', async () => {

@@ -1,7 +1,7 @@
 // Runs inside the isolate (see bootstrap.ts). `artifact(name, mimeType, data)` attaches a file to the
 // execution, and a step whose completion value is a Blob or a `{ mimeType, data }` object does the
 // same (see `completionArtifact`). An artifact's bytes leave the isolate at once, by copy, through
-// `hostOutput` (like console lines, see console.js), so a step stopped later still keeps it.
+// `hostOutput` (like console batches, see console.js), so a step stopped later still keeps it.
 //
 // Every artifact is charged to one per-run budget of bytes, here: the host never sees more. The check
 // is the same live and on replay (which sends nothing: artifacts are outputs, not state), so a step
@@ -104,7 +104,11 @@ function attachArtifact(name, mimeType, data) {
   artifactUsed += size;
   artifactNames[name] = true;
   artifactCount++;
-  sendToHost('artifact', name, toLowerCase(mimeType), bytes);
+  // Lines printed before it reach the host before it does; a replay sends nothing.
+  if (streaming) {
+    flushConsole(false);
+    hostOutput('artifact', name, toLowerCase(mimeType), bytes);
+  }
   return size;
 }
 

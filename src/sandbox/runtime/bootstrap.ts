@@ -43,23 +43,38 @@ export interface PreparedContext {
   release(): void;
 }
 
-/** One message a live run sends out while it runs (runtime/console.js `sendToHost`). */
+/** One message a live run sends out while it runs (runtime/console.js `flushConsole`, artifacts.js). */
 export type HostOutput =
-  | { kind: 'console' | 'console-truncated'; level: string; text: string }
+  /** A batch of console lines in order; `truncated`: its last line is the mark of the output cap's cut. */
+  | { kind: 'console'; lines: Array<[string, string]>; truncated: boolean }
   | { kind: 'artifact'; name: string; mimeType: string; bytes: ArrayBuffer };
 
-/** The host's side of `sendToHost`: only the shapes the runtime sends are passed on. */
+/** The host's side of `hostOutput`: only the shapes the runtime sends are passed on. */
 function hostOutputOf(prepared: { sink: PreparedContext['sink'] }): ivm.Callback {
   return new ivm.Callback(
     (kind: unknown, a: unknown, b: unknown, c: unknown) => {
       const sink = prepared.sink;
-      if (sink === null || typeof a !== 'string' || typeof b !== 'string') return;
-      if (kind === 'console' || kind === 'console-truncated') sink({ kind, level: a, text: b });
-      else if (kind === 'artifact' && c instanceof ArrayBuffer) sink({ kind, name: a, mimeType: b, bytes: c });
+      if (sink === null || typeof a !== 'string') return;
+      if (kind === 'console') {
+        const lines = consoleBatch(a);
+        if (lines !== null) sink({ kind, lines, truncated: b === true });
+      } else if (kind === 'artifact' && typeof b === 'string' && c instanceof ArrayBuffer) sink({ kind, name: a, mimeType: b, bytes: c });
     },
     // The isolate goes on at once; the calls reach this thread in order, ahead of the step's outcome.
     { ignored: true },
   );
+}
+
+/** A batch as the runtime builds it (`["log","text"]` elements, comma-separated); null if it is not one. */
+function consoleBatch(elements: string): Array<[string, string]> | null {
+  let lines: unknown;
+  try {
+    lines = JSON.parse(`[${elements}]`);
+  } catch {
+    return null;
+  }
+  const wellFormed = (line: unknown) => Array.isArray(line) && line.length === 2 && typeof line[0] === 'string' && typeof line[1] === 'string';
+  return Array.isArray(lines) && lines.every(wellFormed) ? (lines as Array<[string, string]>) : null;
 }
 
 const runtimeScripts = new WeakMap<ivm.Isolate, ivm.Script>();

@@ -1,8 +1,17 @@
 // Runs inside the isolate (see bootstrap.ts). Console lines are buffered here for the step's outcome
-// and, in a live run, also sent to the host one by one as they are made (`sendToHost`): the host
+// and, in a live run, also sent to the host in batches as they are made (`flushConsole`): the host
 // keeps what a step printed when a limit or a cancel stops it, and shows a running step's output.
 // `hostOutput` is an isolated-vm callback that the isolate does not wait for (its calls reach the
 // host in order, ahead of the step's outcome); replays send nothing.
+//
+// Batches, not lines: each send is a task on the node's event loop, and a flood of 20,000 lines sent
+// one by one held the loop up to 77 ms (a Raft heartbeat's worth). After the step starts and after
+// each yield to the host, the first line goes at once, then batches of 2, 4, ... up to
+// CONSOLE_BATCH_LINES lines (or CONSOLE_BATCH_CHARS of JSON text, whichever first); what is pending
+// goes at every yield to the host (driver.js, host-calls.js), before an artifact, and at the end. So a
+// step stopped while it runs synchronously (a loop that never awaits) loses only the lines since its
+// last batch: fewer than CONSOLE_BATCH_LINES, at most half of those printed since it last yielded, and
+// less than CONSOLE_BATCH_CHARS of text; the first line it printed after it last yielded is never lost.
 //
 // Everything that leaves the isolate (console lines, the result's text, the error's name, message
 // and stack) is charged to one per-execution budget of UTF-8 bytes, here, where it is produced: the
@@ -32,6 +41,14 @@ let consoleTruncated = false;
 let consoleOpen = false;
 let streaming = false;
 
+const CONSOLE_BATCH_LINES = 64;
+const CONSOLE_BATCH_CHARS = 16 * 1024;
+// The lines not yet sent to the host (JSON array elements, like consoleJson), and how many lines the
+// current batch may take before it goes (1 after a yield, doubling with each full batch).
+let batchJson = '';
+let batchLines = 0;
+let batchLimit = 1;
+
 function beginConsole(maxOutputBytes, live) {
   streaming = live;
   outputLimit = maxOutputBytes;
@@ -39,6 +56,21 @@ function beginConsole(maxOutputBytes, live) {
   consoleJson = '';
   consoleTruncated = false;
   consoleOpen = true;
+  batchJson = '';
+  batchLines = 0;
+  batchLimit = 1;
+}
+
+/**
+ * Sends the pending lines to the host as one batch. `atYield`: the step hands control to the host
+ * now, so the next batch starts small again (its first line goes at once).
+ */
+function flushConsole(atYield) {
+  if (atYield) batchLimit = 1;
+  if (batchLines === 0) return;
+  hostOutput('console', batchJson, consoleTruncated);
+  batchJson = '';
+  batchLines = 0;
 }
 
 /**
@@ -93,22 +125,24 @@ function emit(level, args) {
   const prefix = utf8Prefix(text, mathMax(0, room));
   if (room < 0 || prefix.units < text.length) {
     consoleTruncated = true;
-    appendConsoleLine('warn', `[console output truncated: limit of ${outputLimit} bytes reached]`, 'console-truncated');
+    appendConsoleLine('warn', `[console output truncated: limit of ${outputLimit} bytes reached]`);
     return;
   }
   outputUsed += prefix.bytes + CONSOLE_LINE_OVERHEAD_BYTES;
   appendConsoleLine(level, text);
 }
 
-/** `kind` 'console-truncated': the mark of the cut, after which the console takes no more lines. */
-function appendConsoleLine(level, text, kind = 'console') {
-  consoleJson += `${consoleJson === '' ? '' : ','}[${jsonStringify(level)},${jsonStringify(text)}]`;
-  sendToHost(kind, level, text);
-}
-
-/** Hands strings and ArrayBuffers (copied) to the host's sink for this run; a replay sends nothing. */
-function sendToHost(kind, a, b, c) {
-  if (streaming) hostOutput(kind, a, b, c);
+/** The mark of the cut (`consoleTruncated` set) is the last line the console takes: it goes at once. */
+function appendConsoleLine(level, text) {
+  const element = `[${jsonStringify(level)},${jsonStringify(text)}]`;
+  consoleJson += `${consoleJson === '' ? '' : ','}${element}`;
+  if (!streaming) return;
+  batchJson += `${batchLines === 0 ? '' : ','}${element}`;
+  batchLines++;
+  if (consoleTruncated || batchLines >= batchLimit || batchJson.length >= CONSOLE_BATCH_CHARS) {
+    flushConsole(false);
+    batchLimit = mathMin(2 * batchLimit, CONSOLE_BATCH_LINES);
+  }
 }
 
 function installConsole(global) {

@@ -72,6 +72,7 @@ async function runStep(args, pooled, live) {
   let yielded = false;
   for (;;) {
     if (!firedSinceYield && settled && timerCount === 0 && pendingHostCallCount === 0) break;
+    if (live) flushConsole(true);
     await hostYield();
     yielded = true;
     firedSinceYield = false;
@@ -99,8 +100,9 @@ async function runStep(args, pooled, live) {
   }
 
   // The console closes first: user code that runs while the outcome is described (getters of the
-  // error, a result's toJSON) must not add lines to it.
+  // error, a result's toJSON) must not add lines to it. Its last batch goes ahead of the outcome.
   consoleOpen = false;
+  if (live) flushConsole(true);
   let outcome;
   if (threw) outcome = failure(error);
   else if (hasUncaughtError) outcome = failure(uncaughtError);
