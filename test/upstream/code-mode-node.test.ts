@@ -7,6 +7,9 @@ import { waitFor } from '../support/index.ts';
 import { modernPost } from '../mcp/modern-wire.ts';
 import { startHttpUpstream, type HttpUpstream } from './http-upstream.ts';
 
+// The documents every node serves first (src/mcp/doc-resources.ts).
+const DOCS = ['raftbox://docs/sandbox-api', 'raftbox://docs/limits', 'raftbox://docs/examples', 'raftbox://docs/mcp-tools'];
+
 let upstream: HttpUpstream;
 let node: Awaited<ReturnType<typeof startTestNode>>;
 let client: Client;
@@ -64,7 +67,7 @@ describe('a node with an upstream MCP server', () => {
 
   it('serves the declarations as resources, for all servers and per server', async () => {
     const { resources } = await client.listResources();
-    expect(resources.map((r) => r.uri)).toEqual(['raftbox://packages', 'raftbox://tools.d.ts', 'raftbox://tools/web.d.ts']);
+    expect(resources.map((r) => r.uri)).toEqual([...DOCS, 'raftbox://packages', 'raftbox://tools.d.ts', 'raftbox://tools/web.d.ts']);
     const all = await client.readResource({ uri: 'raftbox://tools.d.ts' });
     const text = (all.contents[0] as { text: string }).text;
     expect(text).toContain('declare const tools: Tools.Servers;');
@@ -89,7 +92,7 @@ describe('a node with an upstream MCP server', () => {
     const search = await modernPost(node.url, 'tools/call', { name: 'search_tools', arguments: { query: 'add' } });
     expect(search.json.result.structuredContent.matches).toEqual([{ server: 'web', tool: 'add' }]);
     const resources = await modernPost(node.url, 'resources/list');
-    expect(resources.json.result.resources.map((r: { uri: string }) => r.uri)).toEqual(['raftbox://packages', 'raftbox://tools.d.ts', 'raftbox://tools/web.d.ts']);
+    expect(resources.json.result.resources.map((r: { uri: string }) => r.uri)).toEqual([...DOCS, 'raftbox://packages', 'raftbox://tools.d.ts', 'raftbox://tools/web.d.ts']);
     const read = await modernPost(node.url, 'resources/read', { uri: 'raftbox://tools/web.d.ts' }, { 'mcp-name': 'raftbox://tools/web.d.ts' });
     expect(read.json.result.contents[0].text).toContain('namespace web {');
     const run = await modernPost(node.url, 'tools/call', { name: 'run_js', arguments: { code: "await mcp.callTool('web', 'echo', { text: 'modern' })" } });
