@@ -85,7 +85,9 @@ describe('long runs on a three-node cluster', { timeout: 90_000 }, () => {
   });
 
   it('console output of a running execution is readable from another node, and kept when it is cancelled', async () => {
-    const code = 'for (let i = 0; i < 5; i++) console.log("line", i); while (true) {}';
+    // The yield sends the lines printed before the loop (console.js batches: a synchronous hang would
+    // keep only the first 3 of 5, see test/sandbox/run-output.test.ts).
+    const code = 'for (let i = 0; i < 5; i++) console.log("line", i); await new Promise((r) => setTimeout(r, 0)); while (true) {}';
     const submitted = await c.post('n1', '/api/exec', { code, language: 'js', execution_timeout_secs: 60 });
     const id = submitted.json.execution_id as string;
     const page = await waitFor('the output to reach n2', async () => {

@@ -38,7 +38,7 @@ describe('docs as MCP resources', () => {
     const read = await modernPost(node.url, 'resources/read', { uri: 'raftbox://docs/examples' }, { 'mcp-name': 'raftbox://docs/examples' });
     expect(read.json.result.contents[0].text).toContain('A chart as PNG');
     const missing = await modernPost(node.url, 'resources/read', { uri: 'raftbox://nothing' }, { 'mcp-name': 'raftbox://nothing' });
-    // 2026-07-28 names an unknown resource with -32602 (2025-11-25: -32002); the v2 SDK maps it.
+    // An unknown resource is -32602 in every revision (server.ts resourceNotFound; the v2 SDK's own error here).
     expect(missing.json.error).toMatchObject({ code: -32602, message: expect.stringContaining('Resource not found') });
   });
 });
