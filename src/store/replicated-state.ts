@@ -61,6 +61,17 @@ export class ReplicatedState {
   private tail: Promise<unknown> = Promise.resolve();
   /** Set while a restored state is swapped in: disk reads wait for it. */
   private swapping: Promise<void> | null = null;
+  /**
+   * The cold writes of the group being applied. Its hot writes are visible as each command applies,
+   * so its cold ones must be too: a reader that sees a new session head must find the state object
+   * it points at, not a disk the group's batch has not reached yet.
+   */
+  private inflight: Pending | null = null;
+  /**
+   * Counts apply groups and swaps. A disk read that a write overtook may return the older value; it
+   * is cached only if nothing was written while it ran, or a stale "absent" would stay cached.
+   */
+  private writes = 0;
 
   private db: Level<string, string>;
   private readonly dir: string;
@@ -200,6 +211,7 @@ export class ReplicatedState {
   }
 
   private async swapIn(): Promise<void> {
+    this.writes++;
     this.swapping = (async () => {
       await this.db.close();
       await swapInIncoming(this.dir);
@@ -224,6 +236,16 @@ export class ReplicatedState {
 
   private async applyGroup(entries: readonly Entry[]): Promise<unknown[]> {
     const group: ApplyGroup = { batch: this.db.batch(), changed: [], pending: new Map(), loaded: new Map() };
+    this.inflight = group.pending;
+    this.writes++;
+    try {
+      return await this.applyEntries(entries, group);
+    } finally {
+      this.inflight = null;
+    }
+  }
+
+  private async applyEntries(entries: readonly Entry[], group: ApplyGroup): Promise<unknown[]> {
     const results: unknown[] = [];
     for (const entry of entries) {
       if (entry.index <= this.applied) {
@@ -286,12 +308,13 @@ export class ReplicatedState {
   }
 
   private async readCold(storeKey: string): Promise<Json | undefined> {
-    const hit = this.cache.peek(storeKey);
+    const hit = this.inflight?.get(storeKey) ?? this.cache.peek(storeKey);
     if (hit) return hit.value;
     if (this.swapping) await this.swapping;
+    const writes = this.writes;
     const text = await this.db.get(storeKey);
     const value = text === undefined ? undefined : (JSON.parse(text) as Json);
-    this.cache.set(storeKey, value, text?.length ?? 0);
+    if (writes === this.writes && !this.inflight) this.cache.set(storeKey, value, text?.length ?? 0);
     return value;
   }
 

@@ -134,8 +134,15 @@ export class TestCluster {
         from.peers[to.id] = `http://127.0.0.1:${proxy.port}`;
       }
     }
-    await Promise.all(nodes.map((n) => cluster.spawn(n)));
-    await cluster.waitReady();
+    try {
+      await Promise.all(nodes.map((n) => cluster.spawn(n)));
+      await cluster.waitReady();
+    } catch (err) {
+      // A start that failed (a node too slow to listen on a loaded machine) must not leave the nodes
+      // that did start running after the test file is gone.
+      await cluster.close();
+      throw err;
+    }
     return cluster;
   }
 

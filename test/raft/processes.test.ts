@@ -36,6 +36,11 @@ function writers(name: string, count: number) {
   const loops = Array.from({ length: count }, async (_, w) => {
     while (running) {
       const live = nodes.filter((n) => n.child);
+      if (live.length === 0) {
+        // Every node down (a failed step of the test): wait rather than spin, or the test could not time out.
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
       const n = live[(seq + w) % live.length]!;
       const key = `${name}.w${w}-${++seq}`;
       inFlight.set(n, (inFlight.get(n) ?? 0) + 1);

@@ -157,6 +157,18 @@ describe('ReplicatedState', () => {
     await reopened.close();
   });
 
+  it('shows a cold write as soon as the hot write made with it, while the group is still on its way to disk', async () => {
+    // A session head is hot and its state object cold: one seen without the other is a step that points nowhere.
+    const state = await ReplicatedState.open(await tempDir(), [blobs]);
+    for (let i = 1; i <= 40; i++) {
+      const applied = state.apply([{ index: i, term: 1, data: enc({ type: 'blob.put', key: `k${i}`, value: `v${i}` }) }]);
+      while (state.get('blob', `len/k${i}`) === undefined) await new Promise((r) => setImmediate(r));
+      expect(await state.getCold('blob', `cold/k${i}`)).toBe(`v${i}`);
+      await applied;
+    }
+    await state.close();
+  });
+
   it('throws when a module reads a cold key it did not name in coldReads', async () => {
     const sloppy: StateModule = { name: 'sloppy', coldPrefixes: ['c/'], apply: (_cmd, tx) => tx.get('c/x') ?? null };
     const state = await ReplicatedState.open(await tempDir(), [sloppy]);
