@@ -684,12 +684,19 @@ export class RaftNode {
     this.opts.observer?.snapshot?.('taken', null);
   }
 
-  /** `keepEntries` behind the snapshot at `applied`, fewer when they would hold more than a quarter of `snapshotBytes`. */
+  /**
+   * The entries kept behind the snapshot at `applied`: `keepEntries`, and back to any snapshot a
+   * follower is being sent, since it resumes from the entry after that one (compacted away, it would
+   * be sent a newer snapshot, and under steady writes a transfer slower than the snapshot interval
+   * would never catch up); fewer when they would hold more than a quarter of `snapshotBytes`.
+   */
   private entriesToKeep(applied: number): number {
     const stable = this.core.log.storage;
+    const floor = this.core.snapshotFloor();
+    const wanted = Math.max(this.keepEntries, floor === null ? 0 : applied - floor);
     let bytes = 0;
     let keep = 0;
-    for (let i = applied; i > stable.offset && keep < this.keepEntries; i--, keep++) {
+    for (let i = applied; i > stable.offset && keep < wanted; i--, keep++) {
       bytes += stable.entries(i, i + 1)[0]!.data.length;
       if (bytes > this.snapshotBytes / 4) break;
     }

@@ -356,6 +356,16 @@ export class Raft {
     return out;
   }
 
+  /** The lowest index a follower is being sent a snapshot at (it resumes from the entry after it), or null. */
+  snapshotFloor(): number | null {
+    if (this.role !== 'leader') return null;
+    let floor: number | null = null;
+    for (const pr of this.prs.values()) {
+      if (pr.state === 'snapshot' && (floor === null || pr.pendingSnapshot < floor)) floor = pr.pendingSnapshot;
+    }
+    return floor;
+  }
+
   isVoter(id: NodeId = this.id): boolean {
     return this.conf.voters.includes(id);
   }
