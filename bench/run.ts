@@ -6,7 +6,7 @@
  *
  *   npm run bench [-- --quick] [--flow wait|poll|mcp] [--rates 100,200] [--duration 30]
  *                 [--topologies single,cluster] [--modes stateless,stateful] [--connections N] [--p95-ms 1000]
- *                 [--lb-balance request|connection]   (how nginx spreads the cluster's requests)
+ *                 [--lb-balance session|request|connection]   (how nginx spreads the cluster's requests)
  *
  * --quick: the lowest rate only, 5 s per run, both topologies and modes (under 2 minutes). Exits 1 when any
  * run at the lowest rate has a success rate under 99%.
@@ -19,6 +19,7 @@ import { SUCCESS_THRESHOLD, resultFileName, summarize, type BenchResult } from '
 import { connectionCount, runLoad } from './runner/load.ts';
 import type { Flow, Mode } from './runner/scenario.ts';
 import { smoke, startCluster, startSingle, type Topology } from './runner/servers.ts';
+import { LB_BALANCES } from '../cluster/nginx-site.ts';
 
 // report.js is plain JavaScript (k6 users run it with bare node); this is the part of it used here.
 interface ReportModule {
@@ -35,7 +36,7 @@ const { values } = parseArgs({
     modes: { type: 'string', default: 'stateless,stateful' },
     connections: { type: 'string' },
     'p95-ms': { type: 'string', default: '1000' },
-    'lb-balance': { type: 'string', default: 'request' },
+    'lb-balance': { type: 'string', default: 'session' },
   },
 });
 
@@ -57,7 +58,7 @@ const durationS = positive('duration', values.duration ?? (values.quick ? '5' : 
 const topologies = list('topologies', values.topologies!, ['single', 'cluster'] as const);
 const modes = list<Mode>('modes', values.modes!, ['stateless', 'stateful']);
 const p95LimitMs = positive('p95-ms', values['p95-ms']!);
-const lbBalance = list('lb-balance', values['lb-balance']!, ['request', 'connection'] as const)[0]!;
+const lbBalance = list('lb-balance', values['lb-balance']!, LB_BALANCES)[0]!;
 // k6's pre-allocated VUs (rate/10, 10–500): enough for the target while latency stays under 100 ms, and
 // in stateful mode as many sessions as k6 would open.
 const connectionsFor = (rate: number) => (values.connections ? positive('connections', values.connections) : Math.min(Math.max(Math.ceil(rate / 10), 10), 500));

@@ -135,6 +135,8 @@ export default function (data) {
   const expected = s ? s.steps + 1 : 2;
   const headers = { 'Content-Type': 'application/json' };
   if (data.token) headers.Authorization = `Bearer ${data.token}`;
+  // Names the session for the load balancer, which keeps its steps on one node (cluster/nginx-site.ts).
+  if (s) headers['Raftbox-Session'] = s.name;
 
   const started = Date.now();
   const execution = FLOWS[FLOW](base, args, headers);

@@ -76,7 +76,7 @@ export class Connection {
     // that iteration failed, and whether its step committed is unknown.
     if (this.outstanding) this.end(null);
     this.outstanding = true;
-    if (this.iteration?.pollPath) return { method: 'GET', path: this.iteration.pollPath, headers: {} };
+    if (this.iteration?.pollPath) return { method: 'GET', path: this.iteration.pollPath, headers: this.sessionHint() };
     return this.submit();
   }
 
@@ -104,17 +104,23 @@ export class Connection {
     const args = this.session ? { code: STATEFUL_CODE, session: this.session.name } : { code: STATELESS_CODE };
     this.iteration = { started: performance.now(), expected: this.session ? this.session.steps + 1 : 2, pollPath: null };
     // Fresh header objects: autocannon's request builder writes Content-Length into the one it is given.
+    const hint = this.sessionHint();
     if (this.opts.flow !== 'mcp') {
       const wait = this.opts.flow === 'wait' ? `?wait=${this.opts.waitMs}` : '';
-      return { method: 'POST', path: `/api/exec${wait}`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(args) };
+      return { method: 'POST', path: `/api/exec${wait}`, headers: { 'content-type': 'application/json', ...hint }, body: JSON.stringify(args) };
     }
     const rpc = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'run_js', arguments: args } };
     return {
       method: 'POST',
       path: '/mcp',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MCP_PROTOCOL_VERSION },
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MCP_PROTOCOL_VERSION, ...hint },
       body: JSON.stringify(rpc),
     };
+  }
+
+  /** A step (and the poll of its run) names its session for the load balancer (cluster/nginx-site.ts: `session` balancing). */
+  private sessionHint(): Record<string, string> {
+    return this.session ? { 'raftbox-session': this.session.name } : {};
   }
 
   /** The execution record in an answer: the REST body, or MCP's `structuredContent` (the server answers JSON). */

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LbBalance } from '../../cluster/nginx-site.ts';
+import { describeBalance, type LbBalance } from '../../cluster/nginx-site.ts';
 import { freePort } from '../../test/support/index.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -16,6 +16,8 @@ export interface Topology {
   name: 'single' | 'cluster';
   /** What the load generator hits: the node, nginx, or the nodes themselves when nginx is missing. */
   urls: string[];
+  /** The nodes themselves, for benchmarks that pick one (a leader, a follower). */
+  nodes: string[];
   /** How requests reach the nodes, for the report. */
   routing: string;
   /** The processes serving: the node, or `raftbox cluster`'s supervisor (its nodes are its children). */
@@ -83,39 +85,34 @@ async function waitServing(urls: string[], child: ChildProcess): Promise<void> {
   }
 }
 
-async function started(
-  name: Topology['name'],
-  child: ChildProcess,
-  dataDir: string,
-  urls: string[],
-  routing: string,
-  waitFor: string[] = urls,
-): Promise<Topology> {
+async function started(name: Topology['name'], child: ChildProcess, dataDir: string, where: Pick<Topology, 'urls' | 'nodes' | 'routing'>): Promise<Topology> {
   const stop = async () => {
     await stopChild(child);
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    await waitServing(waitFor, child);
+    // Every node must serve, not only the path through nginx; nodes first.
+    await waitServing([...new Set([...where.nodes, ...where.urls])], child);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { name, urls, routing, pid: child.pid!, stop };
+  return { name, ...where, pid: child.pid!, stop };
 }
 
 export async function startSingle(): Promise<Topology> {
   const dataDir = await mkdtemp(join(tmpdir(), 'raftbox-bench-'));
   const port = await freePort();
   const child = spawnCli(['serve', '--port', String(port), '--data-dir', dataDir]);
-  return started('single', child, dataDir, [`http://${HOST}:${port}`], 'one node');
+  const url = `http://${HOST}:${port}`;
+  return started('single', child, dataDir, { urls: [url], nodes: [url], routing: 'one node' });
 }
 
 /**
- * `raftbox cluster --nodes 3` behind its nginx (per request, or keeping each connection to one node);
+ * `raftbox cluster --nodes 3` behind its nginx, spreading requests as `balance` says (nginx-site.ts);
  * without nginx, connections go to the nodes round-robin.
  */
-export async function startCluster(balance: LbBalance = 'request'): Promise<Topology> {
+export async function startCluster(balance: LbBalance = 'session'): Promise<Topology> {
   const dataDir = await mkdtemp(join(tmpdir(), 'raftbox-bench-cluster-'));
   const base = await freePortRun(3);
   const nodes = [0, 1, 2].map((i) => `http://${HOST}:${base + i}`);
@@ -124,12 +121,8 @@ export async function startCluster(balance: LbBalance = 'request'): Promise<Topo
   const child = spawnCli(['cluster', '--nodes', '3', '--base-port', String(base), '--host', HOST, '--data-dir', dataDir, ...lb]);
   if (lbPort === null) {
     const routing = 'nginx not installed: each connection goes straight to one node, round-robin over connections (a session stays on its node)';
-    return started('cluster', child, dataDir, nodes, routing);
+    return started('cluster', child, dataDir, { urls: nodes, nodes, routing });
   }
-  const routing =
-    balance === 'connection'
-      ? 'nginx keeping each client connection to one node (a session stepped over one connection stays on its node)'
-      : 'nginx round-robin per request over the 3 nodes (no stickiness: consecutive steps of a session land on different nodes)';
-  // Every node must serve, not only the path through nginx.
-  return started('cluster', child, dataDir, [`http://${HOST}:${lbPort}`], routing, [...nodes, `http://${HOST}:${lbPort}`]);
+  const routing = `nginx over the 3 nodes: ${describeBalance(balance)}`;
+  return started('cluster', child, dataDir, { urls: [`http://${HOST}:${lbPort}`], nodes, routing });
 }

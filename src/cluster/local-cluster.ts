@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { prepareNginxRunDir, type LbBalance } from '../../cluster/nginx-site.ts';
+import { describeBalance, LB_BALANCES, prepareNginxRunDir, type LbBalance } from '../../cluster/nginx-site.ts';
 import { ConfigError } from '../config/index.ts';
 
 /** Not the single node's `./data`: a cluster's n1..nN next to a node's own files would be a mess. */
@@ -32,9 +32,11 @@ Options:
   --host <address>             address the nodes listen on (default 127.0.0.1)
   --data-dir <dir>             where the nodes keep their data (default ${DEFAULT_CLUSTER_DATA_DIR})
   --lb-port <port>             start nginx there, in front of the nodes (when nginx is installed)
-  --lb-balance request|connection
-                               nginx spreads requests round-robin, or keeps each client connection on
-                               one node (default request)
+  --lb-balance session|request|connection
+                               how nginx spreads requests: session (default) sends a request naming a
+                               session (Raftbox-Session header or ?session=) to the node it hashes to
+                               and spreads the rest; request is plain round robin; connection keeps
+                               each client connection on one node
   --restart                    restart a node that dies (at most ${MAX_RESTARTS} times a minute)
   --cluster-secret-file <path> the secret the nodes authenticate each other with; default: made once and
                                kept in <data-dir>/cluster-secret
@@ -67,7 +69,7 @@ export function parseClusterArgs(argv: readonly string[]): LocalClusterOptions {
         nodes: { type: 'string', default: '3' },
         'base-port': { type: 'string', default: '7101' },
         'lb-port': { type: 'string' },
-        'lb-balance': { type: 'string', default: 'request' },
+        'lb-balance': { type: 'string', default: 'session' },
         'data-dir': { type: 'string', default: DEFAULT_CLUSTER_DATA_DIR },
         host: { type: 'string', default: '127.0.0.1' },
         restart: { type: 'boolean', default: false },
@@ -94,8 +96,8 @@ export function parseClusterArgs(argv: readonly string[]): LocalClusterOptions {
   for (const forbidden of ['--node-id', '--peers', '--port', '--join', '--exit-with-stdin']) {
     if (serveArgs.includes(forbidden)) throw new ConfigError(`${forbidden} is set per node by \`raftbox cluster\``);
   }
-  const lbBalance = v['lb-balance'] as string;
-  if (lbBalance !== 'request' && lbBalance !== 'connection') throw new ConfigError(`--lb-balance expects request or connection, got "${lbBalance}"`);
+  const lbBalance = v['lb-balance'] as LbBalance;
+  if (!LB_BALANCES.includes(lbBalance)) throw new ConfigError(`--lb-balance expects ${LB_BALANCES.join(', ')}, got "${lbBalance}"`);
   return {
     nodes: int('nodes', v.nodes as string, 1, 9),
     basePort: int('base-port', v['base-port'] as string, 1, 65535),
@@ -207,8 +209,7 @@ export async function runLocalCluster(opts: LocalClusterOptions, env: NodeJS.Pro
 
   say(`secret: ${secret.how}; data under ${opts.dataDir}`);
   for (const m of members) say(`${m.id}: ${m.url}  (MCP ${m.url}/mcp, REST ${m.url}/api, status ${m.url}/)`);
-  const spread = opts.lbBalance === 'connection' ? 'each client connection kept to one node' : 'round-robin over the nodes';
-  if (nginx) say(`load balancer: http://${opts.host}:${opts.lbPort} (${spread})`);
+  if (nginx) say(`load balancer: http://${opts.host}:${opts.lbPort} (${describeBalance(opts.lbBalance)})`);
   void waitReady(members.map((m) => m.url), () => stopping || failed !== null).then((ok) => {
     if (stopping || failed) return;
     if (!ok) {

@@ -7,8 +7,8 @@ import type Koa from 'koa';
  * credentials, and the browser only wants to know what the real request may send.
  */
 const SERVED = /^\/(mcp|api(\/.*)?|status\.json)$/;
-/** What the real request may carry: bearer tokens, JSON or a raw script, MCP's headers, ours. */
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Accept', 'Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID', 'Idempotency-Key', 'X-Request-Id'];
+/** What the real request may carry: bearer tokens, JSON or a raw script, MCP's headers, ours (Raftbox-Session: a load balancer's routing hint). */
+const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Accept', 'Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID', 'Idempotency-Key', 'X-Request-Id', 'Raftbox-Session'];
 /** What a page may read from the answer: MCP's session headers, the auth challenge, back-off, the request id. */
 const EXPOSED_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'WWW-Authenticate', 'Retry-After', 'X-Request-Id'];
 const PREFLIGHT_CACHE_SECS = 600;

@@ -32,6 +32,24 @@ describe('the typed TypeScript client', () => {
     expect(await ok(api.DELETE('/api/sessions/{session}', { params: { path: { session: 'typed' } } }))).toEqual({ session: 'typed', deleted: true });
   });
 
+  it('names a session step\'s session for the load balancer in the submit and every poll, and no other run\'s', async () => {
+    const hints: Array<string | null> = [];
+    const watched = createRaftboxClient({
+      baseUrl: node.url,
+      fetch: (input, init) => {
+        const request = new Request(input, init);
+        hints.push(request.headers.get('raftbox-session'));
+        return fetch(request);
+      },
+    });
+    await run(watched, { code: 'await new Promise((r) => setTimeout(r, 20)); 1', session: 'hinted' }, { pollMs: 0 });
+    expect(hints.length).toBeGreaterThan(1);
+    expect(new Set(hints)).toEqual(new Set(['hinted']));
+    hints.length = 0;
+    await run(watched, { code: '2' });
+    expect(hints).toEqual([null]);
+  });
+
   it('throws the API\'s {error, message} as a RaftboxError with its status', async () => {
     const err = await ok(api.GET('/api/executions/{execution_id}', { params: { path: { execution_id: 'nope' } } })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RaftboxError);

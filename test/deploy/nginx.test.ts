@@ -165,6 +165,27 @@ describe.skipIf(noNginx !== null)('cluster/nginx.conf under a real nginx', () =>
     expect(used.size).toBeGreaterThan(1);
   });
 
+  it('with session balancing (the default) sends the requests naming a session (header or query) to its node, and spreads the rest', async () => {
+    const lb = await startBalancer('session');
+    const nodeOf = (tag: string) => lb.nodes.findIndex((n) => n.seen.some((s) => s.url.includes(tag)));
+    const used = new Set<number>();
+    for (let s = 0; s < 12; s++) {
+      for (let i = 0; i < 4; i++) {
+        // A fresh connection each time: the session alone decides where a request goes.
+        const res = await fetch(`${lb.url}/api/exec?tag=s${s}-${i}`, { method: 'POST', body: '{}', headers: { 'Raftbox-Session': `agent-${s}`, connection: 'close' } });
+        expect(res.status).toBe(200);
+      }
+      const polled = await fetch(`${lb.url}/api/executions?session=agent-${s}&tag=s${s}-poll`, { headers: { connection: 'close' } });
+      expect(polled.status).toBe(200);
+      const where = [0, 1, 2, 3, 'poll'].map((i) => nodeOf(`tag=s${s}-${i}`));
+      expect(new Set(where).size, `session ${s} went to nodes ${where}`).toBe(1);
+      used.add(where[0]!);
+    }
+    expect(used.size).toBeGreaterThan(1);
+    for (let i = 0; i < 60; i++) expect((await fetch(`${lb.url}/api/executions/free-${i}`, { headers: { connection: 'close' } })).status).toBe(200);
+    for (const node of lb.nodes) expect(node.seen.filter((s) => s.url.includes('/free-')).length).toBeGreaterThan(0);
+  });
+
   it('retries a GET on the next node when a node answers 503', async () => {
     const lb = await startBalancer();
     lb.nodes[0]!.answer = answerWith(503);

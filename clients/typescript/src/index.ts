@@ -78,10 +78,13 @@ export async function run(
 ): Promise<Execution> {
   const pollMs = opts.pollMs ?? 10_000;
   const headers = opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined;
-  let e = await ok(api.POST('/api/exec', { body: request, params: { query: { wait: pollMs }, ...(headers ? { header: headers } : {}) }, ...(opts.signal ? { signal: opts.signal } : {}) }));
+  // A load balancer in session mode keeps a session's steps (and the polls of their runs) on one node, where it is warm.
+  const hint = request.session ? { headers: { 'Raftbox-Session': request.session } } : {};
+  const signal = opts.signal ? { signal: opts.signal } : {};
+  let e = await ok(api.POST('/api/exec', { body: request, params: { query: { wait: pollMs }, ...(headers ? { header: headers } : {}) }, ...hint, ...signal }));
   while (!isFinished(e)) {
     opts.onProgress?.(e);
-    e = await ok(api.GET('/api/executions/{execution_id}', { params: { path: { execution_id: e.execution_id }, query: { wait: pollMs } }, ...(opts.signal ? { signal: opts.signal } : {}) }));
+    e = await ok(api.GET('/api/executions/{execution_id}', { params: { path: { execution_id: e.execution_id }, query: { wait: pollMs } }, ...hint, ...signal }));
   }
   return e;
 }
