@@ -1,7 +1,7 @@
 // Stateful steps/s on warm sessions through a 3-node cluster (every step committed through Raft before
 // it is answered), with steps spread round-robin over the nodes and sticky per node; then failover: how
 // long after its node's SIGKILL a session's next step succeeds on another node.
-// Run: node --no-node-snapshot bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=64)
+// Run: node --no-node-snapshot bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=64 BENCH_STANDBYS=held|all|off)
 // Each session is one agent: it sends a step, waits for the answer, sends the next.
 import { JsonConnection, type JsonAnswer } from './runner/json-connection.ts';
 import { processesCpuMs } from './runner/process-cpu.ts';
@@ -9,8 +9,9 @@ import { TestCluster } from '../test/cluster/harness.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 64);
+const STANDBYS = process.env.BENCH_STANDBYS ?? 'held';
 
-const cluster = await TestCluster.start({ direct: true, args: ['--max-concurrent', '8', '--max-live-sessions', '256'] });
+const cluster = await TestCluster.start({ direct: true, args: ['--max-concurrent', '8', '--max-live-sessions', '256', '--session-standbys', STANDBYS] });
 const urls = cluster.nodes.map((n) => n.url);
 
 /** One keep-alive connection per (session, node), as an agent behind a balancer would hold. */
@@ -67,6 +68,23 @@ async function throughput(label: string, nodeOf: (s: number, k: number) => numbe
   );
 }
 
+/**
+ * Ms of the next step on node 2 of a session whose first step node 2 served and whose other
+ * `steps - 1` steps node 1 ran: what node 2 replays on the step's path, or does not with a standby.
+ */
+async function continuation(steps: number): Promise<number> {
+  const name = `continue-${steps}-${Date.now()}`;
+  await step(urls[1]!, name, 'let c = 0; c');
+  for (let k = 1; k < steps; k++) await step(urls[0]!, name, 'c += 1; c');
+  // A standby catches up in the background: give it the time it needs (a few ms per step replayed).
+  await new Promise((res) => setTimeout(res, 3000));
+  const t0 = performance.now();
+  const r = await step(urls[1]!, name, 'c += 1; c');
+  const ms = performance.now() - t0;
+  if (r.json.result !== steps) throw new Error(`continuation lost state: ${JSON.stringify(r.json)}`);
+  return ms;
+}
+
 /** Ms from SIGKILL of the node that served a session's last step to that session's next committed step elsewhere. */
 async function failover(victim: string): Promise<number> {
   const at = cluster.nodes.findIndex((n) => n.id === victim);
@@ -91,9 +109,11 @@ async function failover(victim: string): Promise<number> {
 }
 
 try {
-  console.log(`3 nodes (child processes, loopback), ${SECONDS} s per run`);
+  console.log(`3 nodes (child processes, loopback), ${SECONDS} s per run, --session-standbys ${STANDBYS}`);
   await throughput('round-robin', (s, k) => (s + k) % urls.length);
   await throughput('sticky', (s) => s % urls.length);
+  const continued = [await continuation(1000), await continuation(1000), await continuation(1000)].sort((a, b) => a - b);
+  console.log(`next step on another node of a 1,000-step session: ${continued.map((ms) => ms.toFixed(1)).join(', ')} ms (median ${continued[1]!.toFixed(1)})`);
   const leader = await cluster.leader();
   const follower = cluster.nodes.find((n) => n.id !== leader)!.id;
   console.log(`failover, follower ${follower} killed: next step on another node after ${(await failover(follower)).toFixed(0)} ms`);

@@ -265,6 +265,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
         maxExecutions: config.maxExecutions,
         maxExecutionBytes: config.maxExecutionsMb * 1024 * 1024,
         liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb ?? defaultWarmMemoryMb() },
+        sessionStandbys: config.sessionStandbys,
         quotas: config.quota,
       },
     });

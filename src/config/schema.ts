@@ -117,6 +117,12 @@ export const ConfigSchema = z.strictObject({
     .default(8 << 20)
     .describe("Bytes a step's recorded host-call answers (`fetch` responses: status, headers, body) may take in all; a session step commits them with its journal entry. An answer that would pass it fails its call inside the sandbox with a clear error; a record is never cut."),
   maxLiveSessions: z.number().int().min(0).default(10_000).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay). Usually maxLiveSessionsMemoryMb decides first: a warm session holds ~3 MB of heap.'),
+  sessionStandbys: z
+    .enum(['held', 'all', 'off'])
+    .default('held')
+    .describe(
+      'Warm standbys: `held` (default) keeps the sessions warm on this node current as other nodes step them, replaying their steps in the background (the replay their next step here would do, done before it comes); `all` also builds, in the background, every session another node steps (a failover standby for each active session, at the cost of running every step on every node, within the warm-session memory budget); `off` replays only when a step arrives.',
+    ),
   maxLiveSessionsMemoryMb: z.number().int().min(0).optional().describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted. Default: a quarter of the memory this process may use (its cgroup limit, else the machine\'s memory).'),
   sessionTtlSecs: z
     .number()

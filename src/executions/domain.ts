@@ -1,6 +1,6 @@
 import type { Egress } from '../egress/index.ts';
 import { DEFAULT_MAX_ARTIFACT_BYTES, type IsolatePool, type PackageSet } from '../sandbox/index.ts';
-import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver } from '../sessions/index.ts';
+import { SessionService, sessionModule, type LiveSessionsOptions, type SessionObserver, type StandbyMode } from '../sessions/index.ts';
 import type { CommandLog, ReplicatedState, StateModule } from '../store/index.ts';
 import { executionModule, heldByRecords } from './execution-state.ts';
 import type { SubjectQuotas } from './quotas.ts';
@@ -8,6 +8,8 @@ import { ExecutionService, type ExecutionObserver, type ExecutionServiceOptions,
 
 export interface DomainOptions extends ExecutionServiceOptions {
   liveSessions: LiveSessionsOptions;
+  /** Which sessions this node keeps warm as other nodes step them (SessionService.followHead). */
+  sessionStandbys?: StandbyMode;
 }
 
 export const defaultDomainOptions: DomainOptions = {
@@ -65,6 +67,7 @@ export async function createDomain(deps: {
   const options = { ...defaultDomainOptions, ...deps.options };
   const sessions = new SessionService(deps.state, deps.log, {
     liveSessions: options.liveSessions,
+    ...(options.sessionStandbys ? { standbys: options.sessionStandbys } : {}),
     maxMemoryMb: options.maxMemoryMb,
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.packages ? { packages: deps.packages } : {}),

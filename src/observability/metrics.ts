@@ -60,7 +60,13 @@ export class Metrics {
     this.executions = new Counter({ name: 'raftbox_executions_total', help: 'Executions this node ran to an end, by final status.', labelNames: ['status'], registers });
     this.executionSeconds = new Histogram({ name: 'raftbox_execution_duration_seconds', help: 'Run time of executions on this node (start to end, queueing excluded).', buckets: RUN_BUCKETS, registers });
     this.admissionRejections = new Counter({ name: 'raftbox_admission_rejections_total', help: 'Runs refused with 429 because the admission queue was full.', registers });
-    this.replaySeconds = new Histogram({ name: 'raftbox_session_replay_seconds', help: 'Time to rebuild a warm session isolate by replaying journal steps (count = replays).', buckets: RUN_BUCKETS, registers });
+    this.replaySeconds = new Histogram({
+      name: 'raftbox_session_replay_seconds',
+      help: 'Time replaying journal steps into a warm session isolate (count = replays): on a step\'s request path, or in the background as a warm standby.',
+      labelNames: ['path'],
+      buckets: RUN_BUCKETS,
+      registers,
+    });
     this.proposalSeconds = new Histogram({ name: 'raftbox_raft_proposal_seconds', help: 'Raft proposals from propose to local apply, by outcome.', labelNames: ['outcome'], buckets: RAFT_BUCKETS, registers });
     this.snapshots = new Counter({ name: 'raftbox_raft_snapshots_total', help: 'Raft snapshots taken locally, streamed to a follower, or installed from the leader.', labelNames: ['kind'], registers });
     this.snapshotBytes = new Gauge({ name: 'raftbox_raft_snapshot_bytes', help: 'Bytes of the latest snapshot streamed to a follower or installed from the leader.', registers });
@@ -89,8 +95,8 @@ export class Metrics {
     this.admissionRejections.inc();
   }
 
-  sessionReplayed(seconds: number): void {
-    this.replaySeconds.observe(seconds);
+  sessionReplayed(seconds: number, path: 'request' | 'standby'): void {
+    this.replaySeconds.observe({ path }, seconds);
   }
 
   proposed(seconds: number, ok: boolean): void {

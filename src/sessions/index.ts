@@ -1,5 +1,5 @@
 export { SessionService, pageLimit } from './session-service.ts';
-export type { JournalStep, SessionInfo, SessionObserver, SessionServiceOptions } from './session-service.ts';
+export type { JournalStep, SessionInfo, SessionObserver, SessionServiceOptions, StandbyMode } from './session-service.ts';
 export type { SessionStep, StepRequest, StepRun } from './session-step.ts';
 export { defaultWarmMemoryMb } from './live-sessions.ts';
 export type { LiveSessionsOptions } from './live-sessions.ts';

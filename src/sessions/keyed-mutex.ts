@@ -2,6 +2,11 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
+  /** Whether someone holds or waits for `key`. */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   /** Resolves with the unlock function once this caller holds `key`, or null if `signal` aborts first. */
   async lock(key: string, signal?: AbortSignal): Promise<(() => void) | null> {
     const previous = this.tails.get(key) ?? Promise.resolve();

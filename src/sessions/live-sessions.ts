@@ -44,6 +44,12 @@ export class LiveSessions {
     return this.entries.size;
   }
 
+  /** The warm isolate held for `key`, left where it is (a look, not a use: its place in the LRU stays). */
+  peek(key: string): WarmSession | undefined {
+    const warm = this.entries.get(key)?.warm;
+    return warm && !warm.live.disposed ? warm : undefined;
+  }
+
   take(key: string): WarmSession | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;

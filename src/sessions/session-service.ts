@@ -5,11 +5,16 @@ import type { CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
 import { SessionJournal } from './session-journal.ts';
-import type { StateObject, Language, StepVerdict } from './session-state.ts';
+import { isNameKey, SESSION_MODULE, type SessionHead, type StateObject, type Language, type StepVerdict } from './session-state.ts';
 import { packageUnavailable, SessionStep, warmKeyOfSession, type StartingPoint, type StepContext, type StepRequest, type StepRun } from './session-step.ts';
+
+/** Which sessions a node keeps warm while other nodes step them (see SessionService.followHead). */
+export type StandbyMode = 'held' | 'all' | 'off';
 
 export interface SessionServiceOptions {
   liveSessions: LiveSessionsOptions;
+  /** Default `held`. */
+  standbys?: StandbyMode;
   /** Runs of one step that lost the compare-and-set on the head to another node before `conflict`. */
   maxStepAttempts?: number;
   observer?: SessionObserver;
@@ -23,9 +28,12 @@ export interface SessionServiceOptions {
   maxMemoryMb?: number;
 }
 
-/** What the node's metrics time: rebuilding a warm isolate from the journal. */
+/**
+ * What the node's metrics time: replaying journal steps into a warm isolate, on a step's request
+ * path (a rebuild, or the steps it lacked) or in the background as a warm standby (followHead).
+ */
 export interface SessionObserver {
-  sessionReplayed(seconds: number): void;
+  sessionReplayed(seconds: number, path: 'request' | 'standby'): void;
 }
 
 export interface SessionInfo {
@@ -58,6 +66,10 @@ export class SessionService {
   private readonly mutex = new KeyedMutex();
   /** Rebuilds that outlived the step that started them, by warm key: the retry waits for this one. */
   private readonly rebuilds = new Map<string, Promise<void>>();
+  /** Sessions whose warm isolate is being brought to a head another node committed (see followHeads). */
+  private readonly catchingUp = new Set<string>();
+  private readonly standbys: StandbyMode;
+  private readonly unfollow: () => void;
   private closed = false;
   private readonly stepContext: StepContext;
   private readonly observer: SessionObserver | undefined;
@@ -81,12 +93,19 @@ export class SessionService {
       maxAttempts: options.maxStepAttempts ?? 5,
       nodeId: options.nodeId ?? 'n1',
       startingPoint: (req) => this.startingPoint(req),
-      warm: (key, head, memoryMb, waitMs) => this.warm(key, head, memoryMb, waitMs),
+      warm: (key, head, memoryMb, waitMs) => this.warm(key, head, memoryMb, waitMs, 'request'),
     };
     this.observer = options.observer;
     this.packages = options.packages ?? PackageSet.none();
     this.maxArtifactBytes = options.maxArtifactBytes;
     this.maxMemoryMb = options.maxMemoryMb ?? Infinity;
+    this.standbys = options.standbys ?? 'held';
+    this.unfollow =
+      this.standbys === 'off'
+        ? () => undefined
+        : state.onChange((module, key) => {
+            if (module === SESSION_MODULE && key !== null && isNameKey(key)) this.followHead(state.get(SESSION_MODULE, key) as SessionHead | undefined);
+          });
   }
 
   /** Warm session isolates held on this node. */
@@ -181,7 +200,53 @@ export class SessionService {
   /** Disposes every warm isolate on this node (and those of rebuilds still going, when they end). */
   close(): void {
     this.closed = true;
+    this.unfollow();
     this.live.clear();
+  }
+
+  /**
+   * Warm standbys: a session this node holds warm is kept at the head other nodes commit, by
+   * replaying their steps into its isolate in the background, in the session's turn. So the next
+   * step here (round robin, or after the node that served it died) finds nothing left to replay on
+   * its request path. In `held` mode only sessions already warm here are followed: the work is the
+   * replay their next step here would do, done earlier, bounded by the warm set. In `all` mode a
+   * session another node steps is built here too: a standby for failover, paid for with every step
+   * run on every node.
+   */
+  private followHead(head: SessionHead | undefined): void {
+    if (!head || this.closed) return;
+    const key = warmKeyOfSession(head.subject, head.name);
+    const warm = this.live.peek(key);
+    if (!warm && (this.standbys !== 'all' || this.mutex.busy(key))) return; // busy: a step of this node is taking it
+    // Its own steps put the isolate back at the new head; a catch-up under way reads the newest head before it ends.
+    if (warm?.head === head.head || this.catchingUp.has(key) || this.catchingUp.size >= MAX_BACKGROUND_CATCHUPS) return;
+    this.catchingUp.add(key);
+    void this.catchUp(key, head.subject, head.name);
+  }
+
+  private async catchUp(key: string, subject: string | null, name: string): Promise<void> {
+    const endTurn = (await this.mutex.lock(key))!;
+    try {
+      for (;;) {
+        const head = this.journal.session(subject, name)?.head ?? null;
+        const held = this.live.peek(key);
+        if (this.closed || head === null || held?.head === head || (!held && this.standbys !== 'all') || this.rebuilds.has(key)) return;
+        const memoryMb = held?.memoryMb ?? (await this.journal.stateObject(head, subject))?.memoryMb;
+        if (memoryMb === undefined || memoryMb > this.maxMemoryMb) return;
+        let warm: WarmSession;
+        try {
+          warm = await this.warm(key, head, memoryMb, Infinity, 'standby');
+        } catch {
+          return; // the next step here rebuilds it from the journal, and says why if it cannot
+        }
+        if (this.closed) warm.live.dispose();
+        else this.live.put(key, warm);
+      }
+    } finally {
+      // In the same turn as the last look at the head (no await between): a head committed after it starts a new catch-up.
+      this.catchingUp.delete(key);
+      endTurn();
+    }
   }
 
   /**
@@ -216,7 +281,7 @@ export class SessionService {
    * caller waits for a replay no longer than its own wall limit (`waitMs`): past that it is told to
    * retry, and the replay goes on without it and leaves the isolate warm for the retry.
    */
-  private async warm(key: string, head: string | null, memoryMb: number, waitMs: number): Promise<WarmSession> {
+  private async warm(key: string, head: string | null, memoryMb: number, waitMs: number, path: 'request' | 'standby'): Promise<WarmSession> {
     const earlier = this.rebuilds.get(key);
     if (earlier && !(await settlesWithin(earlier, waitMs))) throw stillRebuilding();
     const cached = this.live.take(key);
@@ -227,7 +292,7 @@ export class SessionService {
     if (steps.length > 0) {
       const t0 = performance.now();
       const replayed = warm.live.replay(steps, this.maxArtifactBytes === undefined ? {} : { maxArtifactBytes: this.maxArtifactBytes }).then(
-        () => this.observer?.sessionReplayed((performance.now() - t0) / 1000),
+        () => this.observer?.sessionReplayed((performance.now() - t0) / 1000, path),
         (err: unknown) => {
           warm.live.dispose();
           // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
@@ -266,6 +331,8 @@ export class SessionService {
 
 const JOURNAL_PAGE_CHARS = 1 << 20;
 const MAX_BACKGROUND_REBUILDS = 4;
+/** Standby catch-ups running at once; a head committed past this is replayed by the next step here instead. */
+const MAX_BACKGROUND_CATCHUPS = 8;
 
 const stillRebuilding = () =>
   new UserError(503, 'session_rebuilding', 'this session is being rebuilt from its journal on this node, which takes longer than the step\'s time limit; retry the step (the rebuild goes on without it)', 1);

@@ -118,6 +118,7 @@ const NAMES = 'name/';
 export const stateKey = (id: string) => STATE_PREFIX + id;
 export const namePrefix = (subject: string | null | undefined) => `${NAMES}${encodeURIComponent(subject ?? '')}/`;
 export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;
+export const isNameKey = (key: string) => key.startsWith(NAMES);
 export const hostCallsKey = (id: string) => `calls/${id}`;
 export const usageKey = (subject: string | null | undefined) => `usage/${encodeURIComponent(subject ?? '')}`;
 const objectBytes = (object: Json) => Buffer.byteLength(JSON.stringify(object));

@@ -2,7 +2,7 @@
 // lost, executions answer everywhere, and a node cut off from the quorum serves nothing stale.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/index.ts';
-import { stepAcknowledged, TestCluster, type Answer } from './harness.ts';
+import { replays, stepAcknowledged, TestCluster, type Answer } from './harness.ts';
 
 let c: TestCluster;
 beforeAll(async () => {
@@ -25,6 +25,18 @@ describe('a three-node cluster', { timeout: 60_000 }, () => {
       expect(r.json.result).toBe(Array.from({ length: i }, (_, k) => k + 1).join(','));
     }
     for (const id of IDS) expect((await session(id, 'walk')).json).toMatchObject({ steps: 10 });
+  });
+
+  it('keeps a session warm and current on a node that served it while another node steps it (a warm standby)', async () => {
+    await c.step('n1', 'standby', 'let m = 1; m');
+    expect((await c.step('n2', 'standby', 'm += 1; m')).json).toMatchObject({ result: 2, node: 'n2' }); // n2 now holds it warm
+    const [standbyBefore, requestBefore] = [await replays(c, 'n2', 'standby'), await replays(c, 'n2', 'request')];
+    for (let i = 3; i <= 5; i++) expect((await c.step('n1', 'standby', 'm += 1; m')).json).toMatchObject({ result: i, node: 'n1' });
+    // With no request of its own, n2 replays n1's steps into its isolate.
+    await waitFor('n2 to replay the steps n1 ran', async () => (await replays(c, 'n2', 'standby')) > standbyBefore);
+    expect((await session('n2', 'standby')).json).toMatchObject({ steps: 5 }); // n2 has applied the last head, so its catch-up covers it
+    expect((await c.step('n2', 'standby', 'm += 1; m')).json).toMatchObject({ result: 6, node: 'n2' });
+    expect(await replays(c, 'n2', 'request')).toBe(requestBefore); // the step found its isolate current: nothing replayed on its path
   });
 
   it('serializes concurrent steps on one session sent to two nodes: no fork, exact results', async () => {

@@ -52,7 +52,7 @@ describe('GET /metrics', () => {
     expect(sample(m.text, 'raftbox_executions_total{status="timeout"}')).toBe(1);
     expect(sample(m.text, 'raftbox_execution_duration_seconds_count')).toBe(6);
     expect(sample(m.text, 'raftbox_admission_rejections_total')).toBe(1);
-    expect(sample(m.text, 'raftbox_session_replay_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(sample(m.text, 'raftbox_session_replay_seconds_count{path="request"}')).toBeGreaterThanOrEqual(1);
     expect(sample(m.text, 'raftbox_oauth_tokens_total{outcome="issued"}')).toBe(1);
     expect(sample(m.text, 'raftbox_oauth_tokens_total{outcome="rejected"}')).toBe(1);
     expect(sample(m.text, 'raftbox_oauth_tokens_total{outcome="revoked"}')).toBe(1);
