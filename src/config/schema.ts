@@ -121,7 +121,7 @@ export const ConfigSchema = z.strictObject({
     .enum(['held', 'all', 'off'])
     .default('held')
     .describe(
-      'Warm standbys: `held` (default) keeps the sessions warm on this node current as other nodes step them, replaying their steps in the background (the replay their next step here would do, done before it comes); `all` also builds, in the background, every session another node steps (a failover standby for each active session, at the cost of running every step on every node, within the warm-session memory budget); `off` replays only when a step arrives.',
+      'Warm standbys: `held` (default) keeps the sessions warm on this node current as other nodes step them, replaying their steps in the background (the replay their next step here would do, done before it comes); `all` also builds, in the background, every session another node steps (a failover standby for each active session, at the cost of running every step on every node, within the warm-session memory budget); `off` replays only when a step arrives. In `held` and `all` a starting node also rebuilds its recently stepped sessions in the background, most recent first.',
     ),
   maxLiveSessionsMemoryMb: z.number().int().min(0).optional().describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted. Default: a quarter of the memory this process may use (its cgroup limit, else the machine\'s memory).'),
   sessionTtlSecs: z

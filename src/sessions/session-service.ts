@@ -5,7 +5,7 @@ import type { CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
 import { SessionJournal } from './session-journal.ts';
-import { isNameKey, SESSION_MODULE, type SessionHead, type StateObject, type Language, type StepVerdict } from './session-state.ts';
+import { isNameKey, NAMES, SESSION_MODULE, type SessionHead, type StateObject, type Language, type StepVerdict } from './session-state.ts';
 import { packageUnavailable, SessionStep, warmKeyOfSession, type StartingPoint, type StepContext, type StepRequest, type StepRun } from './session-step.ts';
 
 /** Which sessions a node keeps warm while other nodes step them (see SessionService.followHead). */
@@ -66,8 +66,8 @@ export class SessionService {
   private readonly mutex = new KeyedMutex();
   /** Rebuilds that outlived the step that started them, by warm key: the retry waits for this one. */
   private readonly rebuilds = new Map<string, Promise<void>>();
-  /** Sessions whose warm isolate is being brought to a head another node committed (see followHeads). */
-  private readonly catchingUp = new Set<string>();
+  /** Catch-ups under way (see followHead), by warm key: a step waits for one no longer than its own limit. */
+  private readonly catchingUp = new Map<string, Promise<void>>();
   private readonly standbys: StandbyMode;
   private readonly unfollow: () => void;
   private closed = false;
@@ -94,6 +94,10 @@ export class SessionService {
       nodeId: options.nodeId ?? 'n1',
       startingPoint: (req) => this.startingPoint(req),
       warm: (key, head, memoryMb, waitMs) => this.warm(key, head, memoryMb, waitMs, 'request'),
+      behindRebuild: async (key, waitMs) => {
+        const pending = this.catchingUp.get(key) ?? this.rebuilds.get(key);
+        if (pending && !(await settlesWithin(pending, waitMs))) throw stillRebuilding();
+      },
     };
     this.observer = options.observer;
     this.packages = options.packages ?? PackageSet.none();
@@ -106,6 +110,7 @@ export class SessionService {
         : state.onChange((module, key) => {
             if (module === SESSION_MODULE && key !== null && isNameKey(key)) this.followHead(state.get(SESSION_MODULE, key) as SessionHead | undefined);
           });
+    if (this.standbys !== 'off') void this.warmRecent(state);
   }
 
   /** Warm session isolates held on this node. */
@@ -220,17 +225,39 @@ export class SessionService {
     if (!warm && (this.standbys !== 'all' || this.mutex.busy(key))) return; // busy: a step of this node is taking it
     // Its own steps put the isolate back at the new head; a catch-up under way reads the newest head before it ends.
     if (warm?.head === head.head || this.catchingUp.has(key) || this.catchingUp.size >= MAX_BACKGROUND_CATCHUPS) return;
-    this.catchingUp.add(key);
-    void this.catchUp(key, head.subject, head.name);
+    this.catchingUp.set(key, this.catchUp(key, head.subject, head.name, this.standbys === 'all'));
   }
 
-  private async catchUp(key: string, subject: string | null, name: string): Promise<void> {
+  /**
+   * A node that starts (a restart, or a new member once its state is in) rebuilds, in the background
+   * and one at a time, the sessions stepped in the last minutes before its state ends, most recent
+   * first: they are the ones likely to be stepped here next. Once built, they are followed as above.
+   */
+  private async warmRecent(state: ReplicatedState): Promise<void> {
+    const heads = state.scan(SESSION_MODULE, NAMES).map(([, v]) => v as SessionHead);
+    const latest = Math.max(0, ...heads.map((h) => Date.parse(h.updatedAt)));
+    const recent = heads
+      .filter((h) => Date.parse(h.updatedAt) >= latest - RECENT_WINDOW_MS)
+      .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
+      .slice(0, RECENT_MAX);
+    for (const head of recent) {
+      const key = warmKeyOfSession(head.subject, head.name);
+      if (this.closed) return;
+      if (this.live.peek(key) || this.catchingUp.has(key)) continue;
+      const built = this.catchUp(key, head.subject, head.name, true);
+      this.catchingUp.set(key, built);
+      await built;
+    }
+  }
+
+  /** Brings the session's warm isolate to its head in its turn; `build`: also when none is held here. */
+  private async catchUp(key: string, subject: string | null, name: string, build: boolean): Promise<void> {
     const endTurn = (await this.mutex.lock(key))!;
     try {
       for (;;) {
         const head = this.journal.session(subject, name)?.head ?? null;
         const held = this.live.peek(key);
-        if (this.closed || head === null || held?.head === head || (!held && this.standbys !== 'all') || this.rebuilds.has(key)) return;
+        if (this.closed || head === null || held?.head === head || (!held && !build) || this.rebuilds.has(key)) return;
         const memoryMb = held?.memoryMb ?? (await this.journal.stateObject(head, subject))?.memoryMb;
         if (memoryMb === undefined || memoryMb > this.maxMemoryMb) return;
         let warm: WarmSession;
@@ -333,6 +360,9 @@ const JOURNAL_PAGE_CHARS = 1 << 20;
 const MAX_BACKGROUND_REBUILDS = 4;
 /** Standby catch-ups running at once; a head committed past this is replayed by the next step here instead. */
 const MAX_BACKGROUND_CATCHUPS = 8;
+/** What a starting node rebuilds: sessions stepped within this long of the newest step in its state, at most this many. */
+const RECENT_WINDOW_MS = 10 * 60_000;
+const RECENT_MAX = 64;
 
 const stillRebuilding = () =>
   new UserError(503, 'session_rebuilding', 'this session is being rebuilt from its journal on this node, which takes longer than the step\'s time limit; retry the step (the rebuild goes on without it)', 1);

@@ -114,7 +114,7 @@ export function stateId(o: Pick<StateObject, 'parent' | 'code' | 'language' | 's
 }
 
 const STATE_PREFIX = 'heap/';
-const NAMES = 'name/';
+export const NAMES = 'name/';
 export const stateKey = (id: string) => STATE_PREFIX + id;
 export const namePrefix = (subject: string | null | undefined) => `${NAMES}${encodeURIComponent(subject ?? '')}/`;
 export const nameKey = (subject: string | null | undefined, name: string) => namePrefix(subject) + name;

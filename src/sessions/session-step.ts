@@ -57,6 +57,8 @@ export interface StepContext {
   readonly nodeId: string;
   startingPoint(req: StepRequest): Promise<StartingPoint>;
   warm(key: string, head: string | null, memoryMb: number, waitMs: number): Promise<WarmSession>;
+  /** Waits up to `waitMs` for a rebuild of the session going on without a caller, else throws 503 session_rebuilding. */
+  behindRebuild(key: string, waitMs: number): Promise<void>;
 }
 
 const ADVANCES: ReadonlySet<RunOutcome['status']> = new Set(['completed', 'failed']);
@@ -117,6 +119,8 @@ export class SessionStep {
       await delay(BLOCKED_RETRY_MS * this.attempts, signal);
     }
     if (this.attempts === 0 && this.sessionKey !== null) {
+      // A background rebuild holds the session's turn: wait for it within this step's own limit, as for one on its path.
+      await this.ctx.behindRebuild(this.sessionKey, req.limits.wallTimeoutMs);
       const endTurn = await this.ctx.mutex.lock(this.sessionKey, signal);
       if (endTurn === null) return { outcome: NOT_STARTED, advances: false, session: req.session, heap: null, step: null };
       this.endTurn = endTurn;

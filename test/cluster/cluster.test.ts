@@ -39,6 +39,16 @@ describe('a three-node cluster', { timeout: 60_000 }, () => {
     expect(await replays(c, 'n2', 'request')).toBe(requestBefore); // the step found its isolate current: nothing replayed on its path
   });
 
+  it('rebuilds the recently stepped sessions in the background when a node restarts, so its first step there replays nothing', async () => {
+    for (let i = 1; i <= 3; i++) await c.step('n1', 'recent', `globalThis.r = ${i}; r`);
+    expect((await session('n3', 'recent')).json).toMatchObject({ steps: 3 }); // on n3's disk before it goes
+    await c.kill('n3');
+    await c.restart('n3');
+    await waitFor('n3 to rebuild its recent sessions', async () => (await replays(c, 'n3', 'standby')) > 0);
+    expect((await c.step('n3', 'recent', 'r * 2')).json).toMatchObject({ result: 6, node: 'n3' });
+    expect(await replays(c, 'n3', 'request')).toBe(0); // a fresh process: no step of it has replayed anything
+  });
+
   it('serializes concurrent steps on one session sent to two nodes: no fork, exact results', async () => {
     await c.step('n1', 'race', 'let log = []; 0');
     for (let round = 0; round < 5; round++) {
