@@ -250,16 +250,16 @@ function fail(message: string): never {
   throw new Error(message);
 }
 
-/**
- * A step retried while the cluster answers 503 (an election after a kill or a partition), under one
- * idempotency key: a retry of a step that did commit answers that first execution, never a second run.
- */
 /** Replays of warm sessions node `id` has done, on steps' request paths or as a standby (its /metrics). */
 export async function replays(c: TestCluster, id: string, path: 'request' | 'standby'): Promise<number> {
   const text = await (await fetch(`${c.node(id).url}/metrics`)).text();
   return Number(new RegExp(`^raftbox_session_replay_seconds_count\\{path="${path}"\\} (\\S+)`, 'm').exec(text)?.[1] ?? 0);
 }
 
+/**
+ * A step retried while the cluster answers 503 (an election after a kill or a partition), under one
+ * idempotency key: a retry of a step that did commit answers that first execution, never a second run.
+ */
 export async function stepAcknowledged(c: TestCluster, id: string, session: string, code: string, timeoutMs = 20_000): Promise<Answer> {
   const key = `step-${Math.random().toString(36).slice(2)}`;
   const deadline = Date.now() + timeoutMs;
