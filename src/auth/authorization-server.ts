@@ -6,6 +6,7 @@ import { AuthorizeEndpoint } from './authorize-endpoint.ts';
 import type { ClientRegistry } from './client-registry.ts';
 import type { ConsentTickets } from './consent-ticket.ts';
 import type { FailureBackoff } from './failure-backoff.ts';
+import type { IdentityAssertionGrant } from './identity-assertion-grant.ts';
 import { introspect } from './introspect-endpoint.ts';
 import { oauthErrors } from './oauth-errors.ts';
 import { formOf } from './oauth-params.ts';
@@ -44,14 +45,16 @@ export interface AuthorizationServerParts {
   nowSecs: () => number;
   /** Per account: wrong passwords slow the next sign-in down. */
   signInBackoff: FailureBackoff;
+  /** The jwt-bearer grant for enterprise IdPs' ID-JAGs; null when no IdP is configured. */
+  identityAssertions: IdentityAssertionGrant | null;
   onToken?: TokenObserver;
 }
 
 /**
  * The built-in OAuth 2.1 authorization server: its metadata and routes. Each endpoint's rules are in
- * a module of their own: the browser flow in authorize-endpoint.ts, the grants in token-endpoint.ts,
- * revoke-endpoint.ts and introspect-endpoint.ts; registration in client-registry.ts, JWKS in
- * signing-keys.ts.
+ * a module of their own: the browser flow in authorize-endpoint.ts, the grants in token-endpoint.ts
+ * (enterprise IdPs' ID-JAGs in identity-assertion-grant.ts), revoke-endpoint.ts and
+ * introspect-endpoint.ts; registration in client-registry.ts, JWKS in signing-keys.ts.
  */
 export class AuthorizationServer {
   private readonly authorize: AuthorizeEndpoint;
@@ -78,7 +81,7 @@ export class AuthorizationServer {
       scopes_supported: [...SUPPORTED_SCOPES],
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
-      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+      grant_types_supported: this.token.grantTypes,
       token_endpoint_auth_methods_supported: [...clientAuth, 'none'],
       token_endpoint_auth_signing_alg_values_supported: [...ASYMMETRIC_JWS_ALGS],
       revocation_endpoint_auth_methods_supported: [...clientAuth, 'none'],

@@ -1,37 +1,50 @@
 import type Koa from 'koa';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { OAuthClientMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { ClientMetadataDocuments, ClientMetadataError } from './client-metadata-documents.ts';
 import type { FailureBackoff } from './failure-backoff.ts';
 import { InvalidClientError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError, SlowDownError } from './oauth-errors.ts';
 import type { ClientRecord, OAuthStore } from './oauth-state.ts';
 import { hashGeneratedSecret, randomToken, sha256, verifySecret } from './secrets.ts';
-import { assertedClientId, checkJwks, CLIENT_ASSERTION_TYPE, verifyClientAssertion } from './client-assertion.ts';
-import { SUPPORTED_SCOPES } from './types.ts';
+import { assertedClientId, CLIENT_ASSERTION_TYPE, clientKeys, verifyClientAssertion } from './client-assertion.ts';
+import type { FetchPolicy } from './guarded-fetch.ts';
+import type { RemoteKeySets } from './remote-key-sets.ts';
+import { JWT_BEARER_GRANT, SUPPORTED_SCOPES } from './types.ts';
+import type { Json } from '../store/index.ts';
 
 /**
  * A machine client the operator configures (client_credentials: k6 runs, CI). Never registered
- * dynamically: open registration must not mint clients that get tokens without a user.
+ * dynamically: open registration must not mint clients that get tokens without a user. It proves
+ * itself with exactly one of: a secret (its hash), or client assertions (private_key_jwt) signed by
+ * its keys, given inline or at a URL.
  */
-export interface StaticClient {
+export type StaticClient = {
   clientId: string;
-  /** `raftbox hash-password` output for the client secret. */
-  secretHash: string;
   /** Space-separated scopes the client may get. */
   scope: string;
   /** The subject its tokens act for (owner of what it runs); defaults to `client:<clientId>`. */
   subject?: string;
-}
+} & (
+  | { /** `raftbox hash-password` output for the client secret. */ secretHash: string }
+  | { jwks: { keys: Json[] } }
+  | { jwksUri: string }
+);
 
 export type Client = ClientRecord & { subject?: string };
 
-/** Client assertions (client-assertion.ts): the `aud` values they may carry, and the clock they are checked against. */
+/**
+ * Client assertions (client-assertion.ts): the `aud` values they may carry, the clock they are checked
+ * against, where keys at a `jwks_uri` come from, and where a registered or metadata-document client's
+ * `jwks_uri` may point (an operator-configured client's is `configured`).
+ */
 export interface AssertionSettings {
   audiences: string[];
   nowSecs: () => number;
+  keySets: RemoteKeySets;
+  clientUrls: FetchPolicy;
 }
 
 const MAX_REDIRECT_URIS = 10;
-const DYNAMIC_GRANTS = new Set(['authorization_code', 'refresh_token']);
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 /** Registered (replicated) clients and operator-configured machine clients, looked up by id. */
@@ -42,35 +55,37 @@ export class ClientRegistry {
   private readonly backoff: FailureBackoff;
   private readonly documents: ClientMetadataDocuments | null;
   private readonly assertions: AssertionSettings | null;
+  /** Grants a registered client may ask for. */
+  private readonly dynamicGrants: Set<string>;
   /**
    * `documents`: how URL-shaped client ids are looked up (client-metadata-documents.ts; absent: they are
-   * unknown); `assertions`: what client assertions must be addressed to (absent: private_key_jwt is off).
+   * unknown); `assertions`: what client assertions must be addressed to (absent: private_key_jwt is off);
+   * `jwtBearer`: whether the jwt-bearer grant is served (enterprise IdPs are configured), so clients may register for it.
    */
   constructor(
     store: OAuthStore,
     staticClients: StaticClient[],
     backoff: FailureBackoff,
-    options: { documents?: ClientMetadataDocuments | null; assertions?: AssertionSettings } = {},
+    options: { documents?: ClientMetadataDocuments | null; assertions?: AssertionSettings; jwtBearer?: boolean } = {},
   ) {
     this.store = store;
     this.backoff = backoff;
     this.documents = options.documents ?? null;
     this.assertions = options.assertions ?? null;
-    this.statics = new Map(
-      staticClients.map((c) => [
-        c.clientId,
-        {
-          clientId: c.clientId,
-          secretHash: c.secretHash,
-          authMethod: 'client_secret_basic',
-          redirectUris: [],
-          grantTypes: ['client_credentials'],
-          scope: c.scope,
-          issuedAt: 0,
-          subject: c.subject ?? `client:${c.clientId}`,
-        },
-      ]),
-    );
+    this.dynamicGrants = new Set(['authorization_code', 'refresh_token', ...(options.jwtBearer ? [JWT_BEARER_GRANT] : [])]);
+    this.statics = new Map(staticClients.map((c) => [c.clientId, this.configuredClient(c)]));
+  }
+
+  /** A configured client as a record; a bad key set or key URL stops the node at start, naming the client. */
+  private configuredClient(c: StaticClient): Client {
+    const common = { clientId: c.clientId, redirectUris: [], grantTypes: ['client_credentials', JWT_BEARER_GRANT], scope: c.scope, issuedAt: 0, subject: c.subject ?? `client:${c.clientId}` };
+    if ('secretHash' in c) return { ...common, secretHash: c.secretHash, authMethod: 'client_secret_basic' };
+    if (!this.assertions) throw new Error(`oauth.clients.${c.clientId}: client assertions are not enabled on this server`);
+    try {
+      return { ...common, authMethod: 'private_key_jwt', ...clientKeys('jwks' in c ? { jwks: c.jwks } : { jwks_uri: c.jwksUri }, 'configured') };
+    } catch (err) {
+      throw new Error(`oauth.clients.${c.clientId}: ${(err as Error).message}`);
+    }
   }
 
   find(clientId: string): Client | undefined {
@@ -120,9 +135,9 @@ export class ClientRegistry {
     if (authMethod !== 'none' && authMethod !== 'client_secret_basic' && authMethod !== 'client_secret_post' && !(authMethod === 'private_key_jwt' && this.assertions)) {
       throw new InvalidClientMetadataError(`token_endpoint_auth_method ${authMethod} is not supported`);
     }
-    const jwks = authMethod === 'private_key_jwt' ? checkJwks(meta.jwks) : undefined;
+    const keys = authMethod === 'private_key_jwt' ? clientKeys(meta, this.assertions!.clientUrls) : {};
     const grantTypes = meta.grant_types ?? ['authorization_code', 'refresh_token'];
-    const refused = grantTypes.filter((g) => !DYNAMIC_GRANTS.has(g));
+    const refused = grantTypes.filter((g) => !this.dynamicGrants.has(g));
     if (refused.length) throw new InvalidClientMetadataError(`grant_types not available to registered clients: ${refused.join(', ')}`);
     if (meta.response_types && meta.response_types.some((t) => t !== 'code')) {
       throw new InvalidClientMetadataError('only response_type code is supported');
@@ -141,7 +156,7 @@ export class ClientRegistry {
       scope,
       issuedAt: nowSecs,
       ...(secret ? { secretHash: hashGeneratedSecret(secret) } : {}),
-      ...(jwks ? { jwks } : {}),
+      ...keys,
       ...(meta.client_name ? { clientName: meta.client_name.slice(0, 200) } : {}),
     };
     await this.store.propose({ type: 'oauth.registerClient', client });
@@ -153,7 +168,8 @@ export class ClientRegistry {
       grant_types: grantTypes,
       response_types: ['code'],
       token_endpoint_auth_method: authMethod,
-      ...(jwks ? { jwks } : {}),
+      ...('jwks' in keys ? { jwks: keys.jwks } : {}),
+      ...('jwksUri' in keys ? { jwks_uri: keys.jwksUri } : {}),
       scope,
       ...(client.clientName ? { client_name: client.clientName } : {}),
     };
@@ -202,13 +218,14 @@ export class ClientRegistry {
     if (form.client_id !== undefined && form.client_id !== clientId) throw new InvalidClientError('client_id is not the client the assertion names');
     this.slowDown(clientId);
     const client = await this.resolveForAuthentication(clientId);
-    if (!client || client.authMethod !== 'private_key_jwt' || !client.jwks) {
+    const keys = client?.authMethod === 'private_key_jwt' ? this.keysOf(client) : null;
+    if (!client || !keys) {
       this.backoff.failed(clientId);
       throw new InvalidClientError(client ? 'this client does not authenticate with private_key_jwt' : 'client authentication failed');
     }
     let spend;
     try {
-      spend = await verifyClientAssertion(form.client_assertion, { clientId, jwks: client.jwks }, this.assertions.audiences, this.assertions.nowSecs());
+      spend = await verifyClientAssertion(form.client_assertion, clientId, keys, this.assertions.audiences, this.assertions.nowSecs());
     } catch (err) {
       this.backoff.failed(clientId);
       throw err;
@@ -218,6 +235,13 @@ export class ClientRegistry {
     if (!spent.ok) throw new InvalidClientError('client_assertion was already used (its jti)');
     this.backoff.succeeded(clientId);
     return client;
+  }
+
+  /** The keys a private_key_jwt client's assertions are checked with: its inline set, or the one at its `jwks_uri`. */
+  private keysOf(client: Client): JWTVerifyGetKey | null {
+    if (client.jwks) return createLocalJWKSet(client.jwks as unknown as JSONWebKeySet);
+    if (!client.jwksUri) return null;
+    return this.assertions!.keySets.resolver(client.jwksUri, this.isConfigured(client.clientId) ? 'configured' : this.assertions!.clientUrls);
   }
 
   /** After failed authentications of `clientId`, the next attempt waits (FailureBackoff): 429 slow_down until then. */

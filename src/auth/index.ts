@@ -8,16 +8,20 @@ import { ClientRegistry, type StaticClient } from './client-registry.ts';
 import { ConsentTickets } from './consent-ticket.ts';
 import { guessBackoff } from './failure-backoff.ts';
 import { ExternalProvider, type ExternalProviderOptions } from './external-provider.ts';
+import { IdentityAssertionGrant, type EnterpriseIdp } from './identity-assertion-grant.ts';
 import { OAuthStore, type OAuthStateReader } from './oauth-state.ts';
 import { canonicalOrigin, ProtectedResource } from './protected-resource.ts';
+import { RemoteKeySets } from './remote-key-sets.ts';
 import { SigningKeys } from './signing-keys.ts';
 import { SUPPORTED_SCOPES, type AuthGate, type TokenObserver } from './types.ts';
+import type { Json } from '../store/index.ts';
 import type { Config } from '../config/index.ts';
 
 export type { AuthGate, BrowserSignIn, Principal, TokenObserver, TokenOutcome, TokenVerifier, VerifiedToken } from './types.ts';
 export { SCOPES, SUPPORTED_SCOPES, TokenRejected } from './types.ts';
 export type { User } from './authorization-server.ts';
 export type { StaticClient } from './client-registry.ts';
+export type { EnterpriseIdp } from './identity-assertion-grant.ts';
 export { oauthStateModule, OAUTH_MODULE } from './oauth-state.ts';
 export { hashPassword } from './secrets.ts';
 
@@ -41,8 +45,13 @@ export interface BuiltInAuthOptions {
   /** Epoch milliseconds; the proposer's clock goes into every command. */
   clock?: () => number;
   onToken?: TokenObserver;
-  /** Whether https URLs are accepted as client ids (Client ID Metadata Documents); default `public`. */
+  /**
+   * Whether https URLs are accepted as client ids (Client ID Metadata Documents); default `public`.
+   * `loopback` also lets registered and metadata-document clients' `jwks_uri` point at loopback http.
+   */
   clientMetadataDocuments?: ClientMetadataMode;
+  /** Identity providers whose ID-JAGs the jwt-bearer grant honours (enterprise-managed authorization). */
+  enterpriseIdps?: EnterpriseIdp[];
 }
 
 export interface BuiltInAuth extends AuthGate {
@@ -65,15 +74,20 @@ export function createBuiltInAuth(opts: BuiltInAuthOptions): BuiltInAuth {
     nowSecs,
   );
   const tokens = new AccessTokens(keys, store, { issuer, resource: resource.resource, ttlSecs: accessTtl, nowSecs });
+  const mode = opts.clientMetadataDocuments ?? 'public';
+  const keySets = new RemoteKeySets(nowSecs);
+  const idps = opts.enterpriseIdps ?? [];
   const server = new AuthorizationServer({
     issuer,
     resource,
     store,
     clients: new ClientRegistry(store, opts.clients ?? [], guessBackoff(clock), {
-      documents: documentsFor(opts.clientMetadataDocuments ?? 'public', nowSecs),
+      documents: documentsFor(mode, nowSecs),
       // RFC 7523: the issuer identifies the authorization server; the token endpoint is accepted as OpenID Connect has clients send it.
-      assertions: { audiences: [issuer, `${issuer}/oauth/token`], nowSecs },
+      assertions: { audiences: [issuer, `${issuer}/oauth/token`], nowSecs, keySets, clientUrls: mode === 'loopback' ? 'loopback' : 'public' },
+      jwtBearer: idps.length > 0,
     }),
+    identityAssertions: idps.length > 0 ? new IdentityAssertionGrant(idps, { issuer, resource, store, keySets, nowSecs }) : null,
     keys,
     tokens,
     tickets: new ConsentTickets(keys, `${issuer}/oauth/authorize`, nowSecs),
@@ -164,10 +178,20 @@ export async function createAuth(
     state: node.state,
     log: node.log,
     users: Object.entries(config.users).map(([username, passwordHash]) => ({ username, passwordHash })),
-    clients: Object.entries(config.clients).map(([clientId, secretHash]) => ({ clientId, secretHash, scope: SUPPORTED_SCOPES.join(' ') })),
+    clients: Object.entries(config.clients).map(([clientId, credential]) => ({ clientId, scope: SUPPORTED_SCOPES.join(' '), ...clientCredential(credential) })),
     accessTokenTtlSecs: config.accessTokenTtlSecs,
     refreshTokenTtlSecs: config.refreshTokenTtlSecs,
     clientMetadataDocuments: config.clientMetadataDocuments,
+    enterpriseIdps: config.enterpriseIdps.map(({ jwks, jwksUri, ...idp }) => ({ ...idp, ...(jwks ? { jwks: jwks as { keys: Json[] } } : { jwksUri: jwksUri! }) })),
     ...(node.onToken ? { onToken: node.onToken } : {}),
   });
+}
+
+/**
+ * An `oauth.clients` value: a secret's hash, or, for private_key_jwt, the URL of the client's key set
+ * (a hash never looks like one) or, in the config file, `{ "jwks": … }` / `{ "jwksUri": … }`.
+ */
+function clientCredential(value: OAuthConfig['clients'][string]): { secretHash: string } | { jwks: { keys: Json[] } } | { jwksUri: string } {
+  if (typeof value !== 'string') return 'jwks' in value ? { jwks: value.jwks as { keys: Json[] } } : value;
+  return /^https?:\/\//i.test(value) ? { jwksUri: value } : { secretHash: value };
 }

@@ -10,6 +10,7 @@ export {
   InvalidScopeError,
   InvalidTargetError,
   OAuthError,
+  TemporarilyUnavailableError,
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
   UnsupportedResponseTypeError,

@@ -19,6 +19,8 @@ export type ClientRecord = {
   authMethod: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
   /** `private_key_jwt`: the public keys its client assertions are signed with (RFC 7591 `jwks`). */
   jwks?: { keys: Json[] };
+  /** `private_key_jwt`: or where those keys are published (RFC 7591 `jwks_uri`), fetched when an assertion arrives. */
+  jwksUri?: string;
   redirectUris: string[];
   grantTypes: string[];
   scope: string;

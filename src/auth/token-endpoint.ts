@@ -15,44 +15,47 @@ import { wrongResource } from './protected-resource.ts';
 import { familyIdOf, newRefreshToken, nextRefreshToken } from './refresh-tokens.ts';
 import { narrowScope } from './scopes.ts';
 import { sha256 } from './secrets.ts';
+import { JWT_BEARER_GRANT } from './types.ts';
 
-export type TokenParts = Pick<AuthorizationServerParts, 'resource' | 'store' | 'clients' | 'tokens' | 'lifetimes' | 'nowSecs'>;
+export type TokenParts = Pick<AuthorizationServerParts, 'resource' | 'store' | 'clients' | 'tokens' | 'lifetimes' | 'nowSecs' | 'identityAssertions'>;
 
-const GRANTS = { authorization_code: true, refresh_token: true, client_credentials: true };
+type GrantHandler = (client: Client, form: Form) => Promise<Record<string, unknown>>;
 
 /**
- * `/oauth/token`: the three grants. A code is redeemed and a refresh token rotated by a replicated
+ * `/oauth/token`: the grants. A code is redeemed and a refresh token rotated by a replicated
  * compare-and-set, so two nodes cannot both honour one; a code or refresh token seen twice revokes
- * what it gave out.
+ * what it gave out. The jwt-bearer grant (an enterprise IdP's ID-JAG) is served when IdPs are configured.
  */
 export class TokenEndpoint {
   private readonly p: TokenParts;
+  /** The grant types served, each by its method. */
+  private readonly grants: Map<string, GrantHandler>;
   constructor(p: TokenParts) {
     this.p = p;
+    this.grants = new Map<string, GrantHandler>([
+      ['authorization_code', (c, f) => this.redeemCode(c, f)],
+      ['refresh_token', (c, f) => this.refresh(c, f)],
+      ['client_credentials', (c, f) => this.clientCredentials(c, f)],
+    ]);
+    if (p.identityAssertions) this.grants.set(JWT_BEARER_GRANT, (c, f) => this.identityAssertion(c, f));
+  }
+
+  /** What the metadata advertises as `grant_types_supported`. */
+  get grantTypes(): string[] {
+    return [...this.grants.keys()];
   }
 
   async grant(ctx: Koa.Context, form: Form): Promise<Record<string, unknown>> {
     const client = await this.p.clients.authenticate(ctx, form);
     if (!form.grant_type) throw new InvalidRequestError('grant_type is required');
-    if (!client.grantTypes.includes(form.grant_type)) {
-      throw form.grant_type in GRANTS
-        ? new UnauthorizedClientError(`this client may not use ${form.grant_type}`)
-        : new UnsupportedGrantTypeError(`grant_type ${form.grant_type} is not supported`);
-    }
+    const grant = this.grants.get(form.grant_type);
+    if (!grant) throw new UnsupportedGrantTypeError(`grant_type ${form.grant_type} is not supported`);
+    if (!client.grantTypes.includes(form.grant_type)) throw new UnauthorizedClientError(`this client may not use ${form.grant_type}`);
     if (form.resource !== undefined && !this.p.resource.accepts(form.resource)) {
       throw new InvalidTargetError(wrongResource(form.resource, this.p.resource.resource));
     }
     await this.p.store.sync(); // codes and refresh tokens may come from another node
-    switch (form.grant_type) {
-      case 'authorization_code':
-        return this.redeemCode(client, form);
-      case 'refresh_token':
-        return this.refresh(client, form);
-      case 'client_credentials':
-        return this.clientCredentials(client, form);
-      default:
-        throw new UnsupportedGrantTypeError(`grant_type ${form.grant_type} is not supported`);
-    }
+    return grant(client, form);
   }
 
   private async redeemCode(client: Client, form: Form): Promise<Record<string, unknown>> {
@@ -115,6 +118,17 @@ export class TokenEndpoint {
     const scope = form.scope === undefined ? client.scope : narrowScope(form.scope, client.scope);
     const access = await this.p.tokens.issue({ subject: client.subject, clientId: client.clientId, scope });
     return tokenResponse(access, scope);
+  }
+
+  /**
+   * No refresh token: the client gets a fresh ID-JAG from the IdP instead, so the IdP's policy (a user
+   * removed, a client no longer allowed) is applied again at least once per access-token lifetime.
+   */
+  private async identityAssertion(client: Client, form: Form): Promise<Record<string, unknown>> {
+    // An ID-JAG is a bearer value: bound to a client that proves itself, a stolen one is of no use alone.
+    if (client.authMethod === 'none') throw new UnauthorizedClientError('the jwt-bearer grant needs client authentication (a secret or private_key_jwt)');
+    const grant = await this.p.identityAssertions!.redeem(form.assertion, client, form.scope);
+    return tokenResponse(await this.p.tokens.issue(grant), grant.scope);
   }
 }
 

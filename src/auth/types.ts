@@ -46,6 +46,9 @@ export type TokenObserver = (outcome: TokenOutcome) => void;
 /** JWS algorithms accepted for tokens and assertions signed by others: asymmetric only, so no shared secret can forge one. */
 export const ASYMMETRIC_JWS_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
+/** RFC 7523 §2.1: an access token for a JWT the client presents; here an enterprise IdP's ID-JAG (identity-assertion-grant.ts). */
+export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+
 export const SCOPES = { run: 'raftbox:run', read: 'raftbox:read' } as const;
 export const SUPPORTED_SCOPES: readonly string[] = [SCOPES.run, SCOPES.read];
 

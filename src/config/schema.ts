@@ -46,6 +46,31 @@ function upstreamShorthand(value: unknown): unknown {
   return eq < 0 ? { name: value } : { name: value.slice(0, eq), url: value.slice(eq + 1) };
 }
 
+/** A JWK Set as an operator writes it into the config: public keys, checked further when the server starts. */
+const JwksSchema = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) });
+
+/** An `oauth.clients` value: a secret's hash, a key-set URL (both as strings), or a key set or its URL as an object. */
+const ConfiguredClientSchema = z.union([z.string().min(1), z.strictObject({ jwks: JwksSchema }), z.strictObject({ jwksUri: z.url() })]);
+
+/** An identity provider whose ID-JAGs the built-in server honours (enterprise-managed authorization). */
+const EnterpriseIdpSchema = z
+  .strictObject({
+    issuer: z.string().min(1),
+    jwksUri: z.url().optional(),
+    jwks: JwksSchema.optional(),
+    clients: z.array(z.string().min(1)).min(1),
+    scopes: z.array(z.string().min(1)).optional(),
+    subjectPrefix: z.string().optional(),
+  })
+  .refine((i) => (i.jwksUri === undefined) !== (i.jwks === undefined), 'needs exactly one of jwksUri and jwks');
+
+/** `<issuer> <jwksUri> <client> [<client> …]`, the flag's form, as the object it stands for. */
+function idpShorthand(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const [issuer, jwksUri, ...clients] = value.trim().split(/\s+/);
+  return { issuer, jwksUri, clients };
+}
+
 /**
  * Every setting raftbox reads, in one schema. Flags, `RAFTBOX_*` variables and config-file keys are all
  * derived from it (see sources.ts), and the configuration reference is generated from its descriptions.
@@ -219,14 +244,27 @@ export const ConfigSchema = z.strictObject({
       issuer: z.url().optional().describe('Public origin of the cluster (same on every node): issuer of built-in tokens and their audience. Default: this node\'s URL.'),
       resource: z.url().optional().describe('Canonical resource URI (`aud` tokens must carry), an origin. Default: `oauth.issuer`.'),
       users: z.record(z.string(), z.string()).default({}).meta({ secretFile: true }).describe('Built-in server: users as username=passwordHash (hash from `raftbox hash-password`).'),
-      clients: z.record(z.string(), z.string()).default({}).meta({ secretFile: true }).describe('Built-in server: client_credentials machine clients as clientId=secretHash.'),
+      clients: z
+        .record(z.string(), ConfiguredClientSchema)
+        .default({})
+        .meta({ secretFile: true })
+        .describe(
+          'Built-in server: client_credentials machine clients as clientId=secretHash, or clientId=`<https URL of its JWK Set>` for one that authenticates with client assertions (private_key_jwt) instead of a secret; in the config file the value may also be `{"jwks": {"keys": [...]}}` or `{"jwksUri": "..."}`.',
+        ),
       accessTokenTtlSecs: z.number().int().min(30).default(600).describe('Built-in server: lifetime of access tokens.'),
       refreshTokenTtlSecs: z.number().int().min(60).default(1_209_600).describe('Built-in server: lifetime of a refresh token (renewed by each rotation).'),
       clientMetadataDocuments: z
         .enum(['public', 'loopback', 'off'])
         .default('public')
         .describe(
-          'Built-in server: accept https URLs as client ids (Client ID Metadata Documents), fetching each document from public addresses only (`public`); `loopback` also allows http and loopback addresses, for development and tests only; `off` refuses them.',
+          'Built-in server: accept https URLs as client ids (Client ID Metadata Documents), fetching each document from public addresses only (`public`); `loopback` also allows http and loopback addresses, for development and tests only; `off` refuses them. The same rule holds for the `jwks_uri` of registered and metadata-document clients (`off`: as `public`).',
+        ),
+      enterpriseIdps: z
+        .array(z.preprocess(idpShorthand, EnterpriseIdpSchema))
+        .default([])
+        .meta({ flag: 'oauth-enterprise-idp' })
+        .describe(
+          'Built-in server: enterprise identity providers whose ID-JAGs (MCP enterprise-managed authorization) the jwt-bearer grant exchanges for access tokens, as `<issuer> <jwksUri> <client> [<client> …]` (the flag may be repeated; `*` for any client that authenticates), or in the config file objects with `issuer`, `jwksUri` or `jwks`, `clients`, `scopes` (the most its tokens may carry; default all) and `subjectPrefix` (put before its `sub`; default `<issuer>#`). See OAUTH.md.',
         ),
       providerUrl: z.url().optional().describe('External authorization server (issuer URL, e.g. a Keycloak realm); replaces the built-in one.'),
       clientId: z.string().optional().describe('External provider: our client id for token introspection.'),

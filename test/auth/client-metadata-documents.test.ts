@@ -1,9 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as oauth from 'oauth4webapi';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { cookieOf, formFields, PASSWORD, SharedLog, startNode, type AuthNode } from './harness.ts';
+import { cookieOf, formFields, json, PASSWORD, SharedLog, startNode, startPublisher, type AuthNode, type Publisher } from './harness.ts';
 
 // Client ID Metadata Documents against a real document server on loopback, started here: the client's
 // id is the URL of its metadata, which every node fetches (in `loopback` mode, the development/test
@@ -12,15 +11,10 @@ import { cookieOf, formFields, PASSWORD, SharedLog, startNode, type AuthNode } f
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
 /** The client's side: serves documents by path, counting fetches. */
-let docs: Server;
+let docs: Publisher;
 let docsUrl: string;
-const served = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>();
-const fetches = new Map<string, number>();
-
-const json = (body: unknown, headers: Record<string, string> = {}) => (_req: IncomingMessage, res: ServerResponse) => {
-  res.writeHead(200, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-};
+let served: Publisher['served'];
+let fetches: Publisher['fetches'];
 
 let log: SharedLog;
 let n1: AuthNode;
@@ -29,14 +23,8 @@ let strict: AuthNode; // the default mode (`public`): refuses loopback documents
 let off: AuthNode;
 
 beforeAll(async () => {
-  docs = createServer((req, res) => {
-    fetches.set(req.url!, (fetches.get(req.url!) ?? 0) + 1);
-    const handler = served.get(req.url!);
-    if (!handler) return void res.writeHead(404).end();
-    handler(req, res);
-  });
-  await new Promise<void>((resolve) => docs.listen(0, '127.0.0.1', resolve));
-  docsUrl = `http://127.0.0.1:${(docs.address() as AddressInfo).port}`;
+  docs = await startPublisher();
+  ({ url: docsUrl, served, fetches } = docs);
   log = new SharedLog();
   n1 = await startNode(log, { clientMetadataDocuments: 'loopback' });
   n2 = await startNode(log, { issuer: n1.url, clientMetadataDocuments: 'loopback' });
@@ -45,7 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all([n1?.close(), n2?.close(), strict?.close(), off?.close()]);
-  await new Promise((resolve) => docs?.close(resolve));
+  await docs?.close();
 });
 beforeEach(() => fetches.clear());
 

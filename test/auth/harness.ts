@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -132,4 +132,41 @@ export function formFields(html: string): Record<string, string> {
     out[m[1]!] = m[2]!.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
   }
   return out;
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A 200 with `body` as JSON. */
+export const json = (body: unknown, headers: Record<string, string> = {}): Handler => (_req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+};
+
+/**
+ * The other side of a fetch the server makes (a client's metadata document or key set), on loopback:
+ * answers each path with the handler `served` holds for it (404 for none) and counts fetches per path.
+ */
+export interface Publisher {
+  url: string;
+  served: Map<string, Handler>;
+  fetches: Map<string, number>;
+  close(): Promise<void>;
+}
+
+export async function startPublisher(): Promise<Publisher> {
+  const served = new Map<string, Handler>();
+  const fetches = new Map<string, number>();
+  const server = createServer((req, res) => {
+    fetches.set(req.url!, (fetches.get(req.url!) ?? 0) + 1);
+    const handler = served.get(req.url!);
+    if (!handler) return void res.writeHead(404).end();
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    served,
+    fetches,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

@@ -91,6 +91,21 @@ describe('configuration', () => {
     expect(() => loadConfig(['--port-file', secret], {})).toThrow(/unknown flag --port-file/);
   });
 
+  it('reads operator clients with a secret hash or a key-set URL, and enterprise IdPs from flags and the config file', () => {
+    const keys = { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }] };
+    expect(loadConfig(['--oauth-clients', 'k6=scrypt$a,ci=https://ci.example/jwks.json'], {}).oauth.clients).toEqual({ k6: 'scrypt$a', ci: 'https://ci.example/jwks.json' });
+    expect(loadConfig(['--config', file({ oauth: { clients: { ci: { jwksUri: 'https://ci.example/jwks.json' }, batch: { jwks: keys } } } })], {}).oauth.clients).toEqual({ ci: { jwksUri: 'https://ci.example/jwks.json' }, batch: { jwks: keys } });
+    const flags = loadConfig(['--oauth-enterprise-idp', 'https://idp.example https://idp.example/jwks agent other', '--oauth-enterprise-idp', 'https://b.example https://b.example/k *'], {}).oauth.enterpriseIdps;
+    expect(flags).toEqual([
+      { issuer: 'https://idp.example', jwksUri: 'https://idp.example/jwks', clients: ['agent', 'other'] },
+      { issuer: 'https://b.example', jwksUri: 'https://b.example/k', clients: ['*'] },
+    ]);
+    const idp = { issuer: 'https://idp.example', jwks: keys, clients: ['agent'], scopes: ['raftbox:read'], subjectPrefix: 'acme:' };
+    expect(loadConfig(['--config', file({ oauth: { enterpriseIdps: [idp] } })], {}).oauth.enterpriseIdps).toEqual([idp]);
+    expect(() => loadConfig(['--oauth-enterprise-idp', 'https://idp.example https://idp.example/jwks'], {})).toThrow(/oauth\.enterpriseIdps\.0\.clients.*Too small/is);
+    expect(() => loadConfig(['--config', file({ oauth: { enterpriseIdps: [{ issuer: 'https://idp.example', clients: ['a'] }] } })], {})).toThrow(/needs exactly one of jwksUri and jwks/);
+  });
+
   it('reads upstream MCP servers from repeated --mcp-server flags, the variable and the config file, and refuses bad ones clearly', () => {
     const flags = loadConfig(['--mcp-server', 'gh=https://gh.example/mcp', '--mcp-server', 'docs=http://127.0.0.1:9/mcp'], {}).mcpServers;
     expect(flags.map((s) => [s.name, s.url])).toEqual([['gh', 'https://gh.example/mcp'], ['docs', 'http://127.0.0.1:9/mcp']]);

@@ -21,7 +21,7 @@ let locked: Awaited<ReturnType<typeof startTestNode>>;
 beforeAll(async () => {
   open = await startTestNode();
   locked = await startTestNode({
-    oauth: { enabled: true, users: { alice: await hashPassword(PASSWORD) }, clients: { ci: await hashPassword(MACHINE_SECRET) }, accessTokenTtlSecs: 600, refreshTokenTtlSecs: 3600, clientMetadataDocuments: "public" } as Config["oauth"],
+    oauth: { enabled: true, users: { alice: await hashPassword(PASSWORD) }, clients: { ci: await hashPassword(MACHINE_SECRET) }, accessTokenTtlSecs: 600, refreshTokenTtlSecs: 3600, clientMetadataDocuments: "public", enterpriseIdps: [] } as Config["oauth"],
   });
 }, 60_000);
 afterAll(async () => {

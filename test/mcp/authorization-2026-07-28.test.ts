@@ -1,3 +1,4 @@
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../../src/config/index.ts';
 import { hashPassword } from '../../src/auth/index.ts';
@@ -8,7 +9,9 @@ import { modernPost } from './modern-wire.ts';
 // resource server in front of the 2026-07-28 lane. OAUTH.md lists each SEP and what raftbox does.
 
 const SECRET = 'machine-secret-for-tests';
+const IDP = 'https://idp.example.com';
 let node: Awaited<ReturnType<typeof startTestNode>>;
+let idpKey: CryptoKey;
 
 const token = async (scope: string) => {
   const res = await fetch(node.url + '/oauth/token', {
@@ -22,7 +25,10 @@ const token = async (scope: string) => {
 
 beforeAll(async () => {
   const hash = await hashPassword(SECRET);
-  node = await startTestNode({ oauth: ConfigSchema.shape.oauth.parse({ enabled: true, clients: { machine: hash } }) });
+  const idp = await generateKeyPair('ES256', { extractable: true });
+  idpKey = idp.privateKey;
+  const enterpriseIdps = [{ issuer: IDP, jwks: { keys: [{ ...(await exportJWK(idp.publicKey)), kid: 'idp-1' }] }, clients: ['machine'] }];
+  node = await startTestNode({ oauth: ConfigSchema.shape.oauth.parse({ enabled: true, clients: { machine: hash }, enterpriseIdps }) });
 });
 afterAll(() => node?.stop());
 
@@ -63,6 +69,22 @@ describe('MCP 2026-07-28 authorization', () => {
     const runner = { authorization: `Bearer ${await token('raftbox:run')}` };
     const ran = await modernPost(node.url, 'tools/call', { name: 'run_js', arguments: { code: '1 + 1' } }, runner);
     expect(ran.json.result.structuredContent).toMatchObject({ result: 2 });
+  });
+
+  it('enterprise-managed authorization: an ID-JAG from a configured IdP gets a token that runs code as the asserted user', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const jag = await new SignJWT({ iss: IDP, sub: 'U1', aud: node.url, resource: `${node.url}/mcp`, client_id: 'machine', jti: crypto.randomUUID(), iat: now, exp: now + 300 })
+      .setProtectedHeader({ alg: 'ES256', typ: 'oauth-id-jag+jwt', kid: 'idp-1' })
+      .sign(idpKey);
+    const res = await fetch(node.url + '/oauth/token', {
+      method: 'POST',
+      headers: { authorization: `Basic ${btoa(`machine:${SECRET}`)}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: jag }),
+    });
+    expect(res.status).toBe(200);
+    const { access_token: accessToken } = (await res.json()) as { access_token: string };
+    const ran = await modernPost(node.url, 'tools/call', { name: 'run_js', arguments: { code: '6 * 7' } }, { authorization: `Bearer ${accessToken}` });
+    expect(ran.json.result.structuredContent).toMatchObject({ result: 42 });
   });
 
   it('checks the scope of the tool the body names, so a header naming a read-only tool cannot unlock run_js', async () => {

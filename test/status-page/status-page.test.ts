@@ -68,7 +68,7 @@ describe.skipIf(unavailable !== null)('the status page in headless Chromium', ()
 
 describe.skipIf(unavailable !== null)('the status page of an OAuth-protected node', () => {
   it('signs the operator in through the built-in authorization server, not a pasted token', async () => {
-    const node = await startTestNode({ oauth: { enabled: true, users: { alice: await hashPassword('status-page-password') }, clients: {}, accessTokenTtlSecs: 600, refreshTokenTtlSecs: 3600, clientMetadataDocuments: 'public' } as Config['oauth'] });
+    const node = await startTestNode({ oauth: { enabled: true, users: { alice: await hashPassword('status-page-password') }, clients: {}, accessTokenTtlSecs: 600, refreshTokenTtlSecs: 3600, clientMetadataDocuments: 'public', enterpriseIdps: [] } as Config['oauth'] });
     try {
       const page = await browser.newPage();
       await page.goto(`${node.url}/`);
