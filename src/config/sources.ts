@@ -281,8 +281,6 @@ function coerce(setting: Setting, raw: string | true, source: string): unknown {
       }
       return map;
     }
-    case 'list':
-      return raw.split(',').map((p) => p.trim()).filter(Boolean);
     default:
       return raw;
   }
