@@ -10,6 +10,7 @@ import { EXTENSIONS, LEGACY_REVISIONS, LIST_TTL_MS, MODERN_VERSIONS } from '../s
 import { PACKAGES_URI } from '../src/mcp/package-catalog.ts';
 import { TASK_AFTER_MS, TASK_POLL_MS } from '../src/mcp/tasks.ts';
 import { PROGRESS_EVERY_MS } from '../src/mcp/progress.ts';
+import { MAX_TASK_IDS } from '../src/mcp/task-subscriptions.ts';
 
 const HEADER = (source: string, script: string) =>
   `<!-- Generated from ${source} by \`${script}\`; do not edit by hand. -->\n`;
@@ -97,9 +98,9 @@ The tools, their arguments, answers and scopes are the same in every revision. W
 | caching | \`tools/list\`, \`resources/list\`, \`resources/read\` and \`server/discover\` carry \`ttlMs: ${LIST_TTL_MS}\`, \`cacheScope: "public"\` (the tools and packages are the same for every caller; access is checked per call) | none |
 | errors | unknown method: \`-32601\`, HTTP 404; unsupported revision: \`-32022\` with \`data.supported\`, HTTP 400 | unknown method: \`-32601\`, HTTP 200 |
 | removed | \`ping\` and \`logging/setLevel\` answer \`-32601\`; an \`Mcp-Session-Id\` is ignored | \`ping\` answers |
-| change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter, since the tool list and the documents and packages resources never change while a node runs and raftbox has no prompts (code mode's declarations, on a node with upstream servers, change with their tool lists and are read again on demand) | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
+| change notifications | \`subscriptions/listen\` (an SSE stream, a keep-alive comment every 15 s): acknowledged with an empty filter (unless it asks for task status pushes, see tasks), since the tool list and the documents and packages resources never change while a node runs and raftbox has no prompts (code mode's declarations, on a node with upstream servers, change with their tool lists and are read again on demand) | none (\`tools.listChanged: false\`; GET \`/mcp\` is 405) |
 | extensions | \`capabilities.extensions\`: ${Object.keys(EXTENSIONS).length ? list(Object.keys(EXTENSIONS)) : 'none declared yet'} | none |
-| tasks | the \`io.modelcontextprotocol/tasks\` extension (SEP-2663), for a client that declares it on the request: a \`run_js\` still running after its \`wait\` (default ${TASK_AFTER_MS / 1000} s; \`async: true\`: at once) is answered with a task (\`resultType: "task"\`); \`tasks/get\` (the result inlined once \`completed\`; a run that threw is \`completed\` with \`isError\`, a run lost with its node \`failed\`), \`tasks/update\` (nothing to take: raftbox never asks for input), \`tasks/cancel\` (acknowledged); polling only, no \`notifications/tasks\` | core tasks: the \`tasks\` capability (\`list\`, \`cancel\`, \`requests.tools.call\`), \`run_js\` with \`execution.taskSupport: "optional"\`; \`tools/call\` with \`task\` answers a CreateTaskResult at once; \`tasks/get\`, \`tasks/result\` (blocks until the end), \`tasks/list\` (the caller's), \`tasks/cancel\` (\`-32602\` once terminal); a run that threw or was lost is \`failed\` |
+| tasks | the \`io.modelcontextprotocol/tasks\` extension (SEP-2663), for a client that declares it on the request: a \`run_js\` still running after its \`wait\` (default ${TASK_AFTER_MS / 1000} s; \`async: true\`: at once) is answered with a task (\`resultType: "task"\`); \`tasks/get\` (the result inlined once \`completed\`; a run that threw is \`completed\` with \`isError\`, a run lost with its node \`failed\`), \`tasks/update\` (nothing to take: raftbox never asks for input), \`tasks/cancel\` (acknowledged); status pushes: a \`subscriptions/listen\` whose filter has \`taskIds\` (at most ${MAX_TASK_IDS}) is acknowledged with those of the caller's tasks it found and gets a \`notifications/tasks\` with the whole task (result or error inlined) when each one ends, at once for one already ended; any node's stream hears any node's tasks | core tasks: the \`tasks\` capability (\`list\`, \`cancel\`, \`requests.tools.call\`), \`run_js\` with \`execution.taskSupport: "optional"\`; \`tools/call\` with \`task\` answers a CreateTaskResult at once; \`tasks/get\`, \`tasks/result\` (blocks until the end), \`tasks/list\` (the caller's), \`tasks/cancel\` (\`-32602\` once terminal); a run that threw or was lost is \`failed\`; no \`notifications/tasks/status\` (optional there, and stateless HTTP has no stream outside a request to carry it: poll \`tasks/get\` or block on \`tasks/result\`) |
 
 Deprecated in 2026-07-28 and not offered in any revision: sampling, roots; raftbox never asks the client
 for anything, so no request needs an \`InputRequiredResult\`.
@@ -107,14 +108,16 @@ for anything, so no request needs an \`InputRequiredResult\`.
 Progress (every revision): a \`run_js\` whose \`_meta\` carries a \`progressToken\`, from a client that
 accepts \`text/event-stream\`, is answered as an event stream: \`notifications/progress\` at least every
 ${PROGRESS_EVERY_MS / 1000} s while the run is queued or running (the message says which, on which node, how many console
-lines so far), its console lines as \`notifications/message\` (logger \`console\`; \`log\`/\`info\` as
+lines so far, and what the run waits on: \`replaying N steps to rebuild the session's state\` while a node without the
+session's warm isolate replays its journal, \`waiting on N host calls: fetch, mcp\` while calls are out), its console lines as \`notifications/message\` (logger \`console\`; \`log\`/\`info\` as
 \`info\`, \`warn\` as \`warning\`), then the result, and nothing after it. 2025-11-25 filters the lines by
 the level the caller set with \`logging/setLevel\` (kept per caller on each node: stateless HTTP has no
 session; default \`info\`); 2026-07-28, where logging is deprecated but still defined, by the request's
 own \`io.modelcontextprotocol/logLevel\` (none: no lines). Without a token: the plain JSON answer.
 Cancelling a request (every revision): a \`notifications/cancelled\` naming its id (a POST of its own,
-answered 202) reaches the node that holds the request and stops its run, which ends \`cancelled\` with
-the output it printed; the request's own POST then ends (2025-11-25: a \`-32800\` error the client no
+answered 202) reaches the node that holds the request, whichever node the balancer sent it to (one
+that does not hold it replicates the cancel through the log, and the node that does aborts it), and
+stops its run, which ends \`cancelled\` with the output it printed; the request's own POST then ends (2025-11-25: a \`-32800\` error the client no
 longer waits for; 2026-07-28: HTTP 499). A notification naming another subject's request does nothing.
 Closing the connection of a request cancels it the same way.
 

@@ -13,7 +13,7 @@ import type { EdgeLimits } from './api/operations.ts';
 import { restRoutes } from './api/rest.ts';
 import { createApp, guardOf, type AuthGate, type Readiness } from './http/index.ts';
 import { isLoopbackAddress, originCheck } from './http/origin-check.ts';
-import { MCP_PATH, mcpRoutes } from './mcp/index.ts';
+import { cancelRequestsModule, MCP_PATH, mcpRoutes } from './mcp/index.ts';
 import { createDomain, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, domainModules } from './executions/index.ts';
 import { join } from 'node:path';
 import { IsolatePool, PackageSet, RAFTBOX_ROOT } from './sandbox/index.ts';
@@ -113,7 +113,7 @@ export async function startNode(config: Config, opts: NodeOptions = {}): Promise
   }
   const guard = guardOf(auth);
   const limits = limitsOf(config);
-  const mcp = mcpRoutes(opened.domain, { guard, limits });
+  const mcp = mcpRoutes(opened.domain, { guard, limits, store: opened.store });
   let closing: Promise<void> | undefined;
   const app = createApp({
     nodeId: config.nodeId,
@@ -199,7 +199,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     dataDir: config.dataDir,
     secret: config.clusterSecret,
     join: config.join,
-    modules: [...domainModules(), oauthStateModule],
+    modules: [...domainModules(), oauthStateModule, cancelRequestsModule],
     cacheBytes: config.stateCacheMb << 20,
     raft: { snapshotBytes: config.raftLogMb << 20 },
     onError: (err) => log.fatal({ err }, 'raft stopped: its storage failed'),

@@ -160,7 +160,7 @@ function operationObject(op: Operation, components: Components): Json {
   const ok = { description: op.summary, content: { 'application/json': { schema: components.of(op.output, 'output') } } };
   const responses: Json = { '200': ok };
   if (op.restStatus) responses['202'] = { description: 'Accepted, not finished yet: the current record', content: ok.content };
-  const statuses = !inQuery && bodyKeys.length ? { ...errorStatuses, '415': 'Body neither JSON nor a raw script type' } : errorStatuses;
+  const statuses = !inQuery && bodyKeys.length ? { ...errorStatuses, '415': `Body neither JSON${bodyKeys.includes('files') ? ', multipart/form-data' : ''} nor a raw script type` } : errorStatuses;
   for (const [status, description] of Object.entries(statuses).sort(([a], [b]) => a.localeCompare(b))) {
     responses[status] = { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
   }
@@ -182,7 +182,34 @@ function operationObject(op: Operation, components: Components): Json {
         content[type] = { schema: { type: 'string', description: `The script itself${as}; other parameters go in the query string.` } };
       }
     }
+    if (bodyKeys.includes('files')) content['multipart/form-data'] = multipartRunSchema(bodyKeys);
     out.requestBody = { required: bodyKeys.includes('code'), content };
   }
   return out;
+}
+
+/**
+ * run_js as a form (src/api/multipart-run.ts): each file part is an input file named by its field, the
+ * parameters are text fields, `inputs` and `tags` JSON text.
+ */
+function multipartRunSchema(bodyKeys: string[]): Json {
+  const properties: Record<string, Json> = {};
+  for (const key of bodyKeys) {
+    if (key === 'files') continue;
+    properties[key] =
+      key === 'code'
+        ? { type: 'string', description: 'The code, as a field or a file part (`-F code=@job.js`; a script media type names its language).' }
+        : key === 'inputs' || key === 'tags'
+          ? { type: 'string', contentMediaType: 'application/json', description: `The same object as in a JSON body, as JSON text${key === 'inputs' ? ' (it counts toward the per-run input cap)' : ''}.` }
+          : { type: 'string', description: 'Text, read like the query parameter of the same name.' };
+  }
+  return {
+    schema: {
+      type: 'object',
+      required: ['code'],
+      properties,
+      additionalProperties: { type: 'string', format: 'binary', description: 'An input file: the part\'s field name is its name in `inputs`, its Content-Type the file\'s type.' },
+    },
+    encoding: { inputs: { contentType: 'application/json' }, tags: { contentType: 'application/json' } },
+  };
 }

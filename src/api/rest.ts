@@ -5,6 +5,7 @@ import { UserError } from '../errors.ts';
 import { SCRIPT_LANGUAGES, SCRIPT_TYPES } from '../http/app.ts';
 import { principalOf, type Guard } from '../http/guard.ts';
 import { artifactRoutes } from './artifact-routes.ts';
+import { isMultipart, readMultipartRun } from './multipart-run.ts';
 import type { EdgeDomain } from './domain.ts';
 import { OPERATIONS, parseArgs, type EdgeLimits, type Operation } from './operations.ts';
 import { openApiDocument } from './openapi.ts';
@@ -24,9 +25,10 @@ export function restRouter(domain: EdgeDomain, opts: { guard: Guard; limits: Edg
   });
   for (const op of OPERATIONS) {
     router[op.method](op.path, opts.guard(op.scope), async (ctx) => {
-      const query = queryArgs(op, ctx.query);
-      const body = bodyArgs(ctx);
-      if ('code' in op.input.shape && body.code === undefined && query.code === undefined && isEmptyBody(ctx)) {
+      const query = textArgs(op, ctx.query);
+      const form = 'files' in op.input.shape && isMultipart(ctx);
+      const body = form ? await formArgs(ctx, op, opts.limits) : bodyArgs(ctx, op);
+      if ('code' in op.input.shape && body.code === undefined && query.code === undefined && !form && isEmptyBody(ctx)) {
         throw new UserError(400, 'invalid_params', `empty body: send the code as the body (${SCRIPT_TYPES.join(', ')}) or as JSON {"code": "…"}`);
       }
       // The script's content type names its language; an explicit `language` parameter wins.
@@ -59,7 +61,7 @@ export function restRoutes(domain: EdgeDomain, opts: { guard: Guard; limits: Edg
   return (ctx, next) => routes(ctx, () => methods(ctx, next));
 }
 
-function bodyArgs(ctx: Koa.Context): Record<string, unknown> {
+function bodyArgs(ctx: Koa.Context, op: Operation): Record<string, unknown> {
   const body: unknown = ctx.request.body;
   if (ctx.method === 'GET' || ctx.method === 'DELETE') return {};
   if (typeof body === 'string') return body !== '' && ctx.request.is(...SCRIPT_TYPES) ? { code: body } : {};
@@ -67,7 +69,7 @@ function bodyArgs(ctx: Koa.Context): Record<string, unknown> {
     throw new UserError(400, 'invalid_params', 'the JSON body must be an object');
   }
   if (ctx.request.length && !ctx.request.is('json') && !ctx.request.is(...SCRIPT_TYPES) && ctx.get('content-type')) {
-    throw new UserError(415, 'unsupported_media_type', `send application/json or a raw script as ${SCRIPT_TYPES.join(', ')}`);
+    throw new UserError(415, 'unsupported_media_type', `send application/json${'files' in op.input.shape ? ', multipart/form-data' : ''} or a raw script as ${SCRIPT_TYPES.join(', ')}`);
   }
   return (body as Record<string, unknown>) ?? {};
 }
@@ -83,19 +85,38 @@ function scriptLanguage(ctx: Koa.Context): { language?: 'js' | 'ts' } {
   return language ? { language } : {};
 }
 
-/** Query strings are text: numbers and booleans are read as the operation's schema expects. */
-function queryArgs(op: Operation, query: Record<string, string | string[] | undefined>): Record<string, unknown> {
+/**
+ * Query strings and form fields are text: numbers and booleans are read as the operation's schema
+ * expects; with `json`, objects (`tags`, `inputs` of a multipart run) are JSON text.
+ */
+function textArgs(op: Operation, values: Record<string, string | string[] | undefined>, opts: { json?: boolean } = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(query)) {
+  for (const [key, value] of Object.entries(values)) {
     const text = Array.isArray(value) ? value.at(-1) : value;
     if (text === undefined) continue;
     const field = op.input.shape[key] as z.ZodType | undefined;
     const inner = field instanceof z.ZodOptional ? (field.def.innerType as z.ZodType) : field;
     if (inner instanceof z.ZodNumber && text.trim() !== '' && Number.isFinite(Number(text))) out[key] = Number(text);
     else if (inner instanceof z.ZodBoolean && (text === 'true' || text === 'false')) out[key] = text === 'true';
+    else if (opts.json && inner instanceof z.ZodRecord) out[key] = jsonField(key, text);
     else out[key] = text;
   }
   return out;
+}
+
+function jsonField(key: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new UserError(400, 'invalid_params', `multipart field ${key} must be a JSON object`);
+  }
+}
+
+/** A multipart run (multipart-run.ts): its fields read like a query string's, its file parts as `files`. */
+async function formArgs(ctx: Koa.Context, op: Operation, limits: EdgeLimits): Promise<Record<string, unknown>> {
+  const form = await readMultipartRun(ctx, limits.sandbox);
+  const files = Object.keys(form.files).length > 0 ? { files: form.files } : {};
+  return { ...textArgs(op, form.fields, { json: true }), ...files };
 }
 
 function abortOnClose(ctx: Koa.Context): AbortSignal {

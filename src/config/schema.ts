@@ -131,7 +131,7 @@ export const ConfigSchema = z.strictObject({
     .int()
     .min(0)
     .default(8 << 20)
-    .describe('Bytes of `inputs` one execution may be handed (JSON values as text, files decoded), within the request body limit; more is refused with 413.'),
+    .describe('Bytes of `inputs` one execution may be handed (JSON values as text, files decoded): in a JSON body within the request body limit, as `multipart/form-data` beside it; more is refused with 413.'),
   maxBodyBytes: z.number().int().min(1024).default(1 << 20).describe('Largest HTTP request body (code included); larger is refused with 413.'),
   maxExecutions: z.number().int().min(1).default(10_000).describe('Finished execution records kept; the oldest are forgotten first.'),
   maxExecutionsMb: z.number().int().min(1).default(128).describe('Total size (as JSON) of the finished execution records kept; past it the oldest are forgotten first.'),

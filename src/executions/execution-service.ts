@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { conflict, invalidParams, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
 import type { Egress } from '../egress/index.ts';
-import { byKind, CompilerFailure, newStepSeed, type HostCallPerformer, type IsolatePool, type RunError, type RunHooks, type RunOutcome } from '../sandbox/index.ts';
+import { byKind, CompilerFailure, newStepSeed, type HostCallPerformer, type HostCallRequest, type IsolatePool, type RunError, type RunHooks, type RunOutcome } from '../sandbox/index.ts';
 import { journalInputs, pageLimit, type SessionService, type SessionStep, type StepRun } from '../sessions/index.ts';
 import { artifactRecords } from './artifacts.ts';
 import type { Command, CommandLog, Json, ReplicatedState } from '../store/index.ts';
@@ -70,6 +70,8 @@ interface LocalRun {
   handedOut: boolean;
   /** Its console on the way to the other nodes while it runs. */
   live?: LiveOutput;
+  /** What it is doing besides running code (Execution.activity); undefined while it just runs. */
+  activity?: string;
 }
 
 // How long cancel() waits for another node to stop an execution it owns before answering.
@@ -209,7 +211,9 @@ export class ExecutionService {
       record = this.records.current(id) ?? record;
     }
     // The freshest view: the event loop may have been busy past the deadline while the run moved on.
-    return view(await this.records.whole(this.records.current(id) ?? record));
+    const e = view(await this.records.whole(this.records.current(id) ?? record));
+    const activity = this.local.get(id)?.activity;
+    return activity === undefined || FINISHED.has(e.status) ? e : { ...e, activity };
   }
 
   /**
@@ -396,11 +400,11 @@ export class ExecutionService {
         if (typeError !== null) return this.finish(run, running, this.outcomeFields(notRun(typeError), t0));
         if (plan === null) {
           const step = { code: r.code, language: r.language, seed: newStepSeed(), clock: Date.now(), ...(r.inputs ? { inputs: r.inputs } : {}) };
-          const outcome = await this.pool.run(step, r.limits, signal, this.hostCalls(r), live.hooks);
+          const outcome = await this.pool.run(step, r.limits, signal, this.hostCalls(r, run), live.hooks);
           this.quotas.charge(r.subject, outcome.cpuMs);
           return this.finish(run, running, this.outcomeFields(outcome, t0));
         }
-        return await this.step(run, running, plan, t0, this.hostCalls(r), live);
+        return await this.step(run, running, plan, t0, this.hostCalls(r, run), live);
       } catch (caught) {
         // A cell the TypeScript compiler could not handle ran nothing: the caller's to fix, never committed.
         const err = caught instanceof CompilerFailure ? invalidParams(caught.message) : caught;
@@ -445,7 +449,12 @@ export class ExecutionService {
       },
     );
     run.live = live;
-    return { hooks: { onConsole: (line, mark) => live.line(line, mark) } };
+    return {
+      hooks: {
+        onConsole: (line, mark) => live.line(line, mark),
+        onReplay: (steps) => (run.activity = steps > 0 ? `replaying ${steps} step${steps === 1 ? '' : 's'} to rebuild the session's state` : undefined),
+      },
+    };
   }
 
   /**
@@ -479,12 +488,16 @@ export class ExecutionService {
     }
   }
 
-  /** One run's host calls for its caller: `fetch` under the egress rules, `mcp` to the upstream servers. */
-  private hostCalls(r: CheckedRequest): HostCallPerformer | undefined {
+  /**
+   * One run's host calls for its caller: `fetch` under the egress rules, `mcp` to the upstream servers;
+   * while some are pending the run's activity says so.
+   */
+  private hostCalls(r: CheckedRequest, run: LocalRun): HostCallPerformer | undefined {
     const caller: Caller = { subject: r.subject, scopes: r.scopes };
     const fetch = this.egress?.performer(caller);
     const mcp = this.extensions.hostCalls?.(caller);
-    return fetch !== undefined && mcp !== undefined ? byKind({ fetch, mcp }) : (fetch ?? mcp);
+    const performer = fetch !== undefined && mcp !== undefined ? byKind({ fetch, mcp }) : (fetch ?? mcp);
+    return performer && watchedCalls(performer, (activity) => (run.activity = activity));
   }
 
   /** The final record of a session step: its outcome and its place in the session. */
@@ -630,4 +643,29 @@ function startsBeforeAbort(ticket: Ticket, signal: AbortSignal): Promise<boolean
 function requestHash(r: CheckedRequest): string {
   const asked = [r.code, r.language, r.session, r.heap, r.tags, r.inputs ? journalInputs(r.inputs) : null];
   return createHash('sha256').update(JSON.stringify(asked)).digest('base64url');
+}
+
+/** A performer that tells `activity` which calls are pending ("waiting on 2 host calls: fetch, mcp"), undefined when none is. */
+function watchedCalls(performer: HostCallPerformer, activity: (doing: string | undefined) => void): HostCallPerformer {
+  const pending = new Map<string, number>();
+  const told = () => {
+    const count = [...pending.values()].reduce((n, k) => n + k, 0);
+    activity(count === 0 ? undefined : `waiting on ${count} host call${count === 1 ? '' : 's'}: ${[...pending.keys()].join(', ')}`);
+  };
+  return {
+    limits: performer.limits,
+    ...(performer.sendsOut ? { sendsOut: (request: HostCallRequest) => performer.sendsOut!(request) } : {}),
+    async perform(request, signal) {
+      pending.set(request.kind, (pending.get(request.kind) ?? 0) + 1);
+      told();
+      try {
+        return await performer.perform(request, signal);
+      } finally {
+        const left = pending.get(request.kind)! - 1;
+        if (left === 0) pending.delete(request.kind);
+        else pending.set(request.kind, left);
+        told();
+      }
+    },
+  };
 }

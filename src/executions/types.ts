@@ -45,6 +45,11 @@ export interface Execution {
   codeBytes?: number;
   /** In a list page: its console, result and error stack were left out for size (get the execution for them). */
   bodyOmitted?: true;
+  /**
+   * What an unfinished run is doing besides running its code (replaying a session's steps, waiting on
+   * host calls), from the node running it only: not replicated, so other nodes never say it.
+   */
+  activity?: string;
 }
 
 /** An artifact as the record keeps it: replicated with the record (the bytes in its cold body). */

@@ -8,6 +8,7 @@ import { isLegacyRequest } from '@modelcontextprotocol/server';
 import type { EdgeDomain } from '../api/domain.ts';
 import type { EdgeLimits } from '../api/operations.ts';
 import { principalOf, type Guard } from '../http/guard.ts';
+import { CancelRelay, type ReplicatedStore } from './cancel-requests.ts';
 import { callerOf, cancellable, cancelledRequest, InFlightRequests } from './in-flight.ts';
 import { LogLevels } from './log-levels.ts';
 import { modernLane } from './modern-http.ts';
@@ -35,18 +36,22 @@ const POOL_MAX = 64;
  * once) are reused from a pool: a server is taken for one request, connected to that request's
  * transport, and returned once the answer is written and the transport closed.
  */
-export function mcpRoutes(domain: EdgeDomain, opts: { guard: Guard; limits: EdgeLimits }): Koa.Middleware & { close(): Promise<void> } {
+export function mcpRoutes(
+  domain: EdgeDomain,
+  opts: { guard: Guard; limits: EdgeLimits; /** Where a cancel for a request held by another node goes (cancel-requests.ts). */ store?: ReplicatedStore },
+): Koa.Middleware & { close(): Promise<void> } {
   const pool: Server[] = [];
   const inFlight = new InFlightRequests();
+  const cancels = new CancelRelay(inFlight, opts.store);
   const logLevels = new LogLevels();
-  const modern = modernLane(domain, opts.limits, inFlight);
+  const modern = modernLane(domain, opts.limits, inFlight, cancels);
   const router = new Router();
 
   const handle = async (ctx: Koa.Context, request: Request, message: unknown): Promise<Response> => {
     const refused = refusedToolCall(message);
     if (refused) return Response.json(refused);
     const cancelled = cancelledRequest(message);
-    if (cancelled) inFlight.cancel(callerOf(ctx), cancelled.requestId, cancelled.reason);
+    if (cancelled) await cancels.cancel(callerOf(ctx), cancelled.requestId, cancelled.reason);
     const server = pool.pop() ?? createMcpServer(domain, opts.limits, logLevels);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     // Closing this request's transport aborts its handler's signal, which cancels a run it waits for.
@@ -144,7 +149,12 @@ export function mcpRoutes(domain: EdgeDomain, opts: { guard: Guard; limits: Edge
     ctx.status = 204;
     ctx.set('Allow', 'OPTIONS, POST');
   });
-  return Object.assign(router.routes() as unknown as Koa.Middleware, { close: () => modern.close() });
+  return Object.assign(router.routes() as unknown as Koa.Middleware, {
+    close: () => {
+      cancels.close();
+      return modern.close();
+    },
+  });
 }
 
 /** A single run_js call with a progress token whose client accepts an event stream (batches are answered as JSON). */

@@ -4,7 +4,8 @@ import { principalOf } from '../http/guard.ts';
 /**
  * The requests this node is answering over MCP, by who sent them and their JSON-RPC id. Over stateless
  * Streamable HTTP a `notifications/cancelled` is a POST of its own, so the SDK server that holds the
- * request never sees it: the route finds the request here and aborts it, which cancels its run. A
+ * request never sees it: the route finds the request here and aborts it, which cancels its run (a
+ * cancel that reached another node gets here through the log: cancel-requests.ts). A
  * caller is the token's subject ('' with auth off), so no one can cancel another subject's requests;
  * a request id a client reuses while its first request is still running names the newer one.
  */

@@ -4,8 +4,11 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import type { EdgeDomain } from '../api/domain.ts';
 import type { EdgeLimits } from '../api/operations.ts';
+import type { CancelRelay } from './cancel-requests.ts';
 import { cancellable, cancelledRequest, type InFlightRequests } from './in-flight.ts';
 import { createModernServer } from './modern-server.ts';
+import { subjectOf } from './server.ts';
+import { listensForTasks, TaskSubscriptions } from './task-subscriptions.ts';
 import { withServedVersions } from './revision-2026-07-28.ts';
 
 /** Open `subscriptions/listen` streams per node; one more is refused by the SDK. */
@@ -24,21 +27,25 @@ export interface ModernLane {
  * POST /mcp for 2026-07-28 requests: the v2 SDK's `createMcpHandler` with a server per request (the SDK
  * validates the envelope and the routing headers before the server sees the request), legacy traffic
  * refused here because mcpRoutes sends it to the v1 lane. JSON answers, except `subscriptions/listen`,
- * whose answer is an SSE stream by definition.
+ * whose answer is an SSE stream by definition (a listen for task status pushes is answered by
+ * task-subscriptions.ts, the others by the SDK).
  */
-export function modernLane(domain: EdgeDomain, limits: EdgeLimits, inFlight: InFlightRequests): ModernLane {
+export function modernLane(domain: EdgeDomain, limits: EdgeLimits, inFlight: InFlightRequests, cancels: CancelRelay): ModernLane {
   const handler = createMcpHandler(() => createModernServer(domain, limits), {
     legacy: 'reject',
     responseMode: 'auto',
     maxSubscriptions: MAX_SUBSCRIPTIONS,
     keepAliveMs: KEEP_ALIVE_MS,
   });
+  const taskSubscriptions = new TaskSubscriptions(domain, KEEP_ALIVE_MS);
   return {
     async handle(ctx, authInfo, caller) {
+      const body: unknown = ctx.request.body;
+      if (listensForTasks(body) && (await taskSubscriptions.handle(ctx, subjectOf(authInfo), body))) return;
       const cancelled = cancelledRequest(ctx.request.body);
-      if (cancelled) inFlight.cancel(caller, cancelled.requestId, cancelled.reason);
+      if (cancelled) await cancels.cancel(caller, cancelled.requestId, cancelled.reason);
       // The client closing its connection cancels the request (2026-07-28: closing the stream is the
-      // cancellation), and so does a `notifications/cancelled` naming it that reaches this node.
+      // cancellation), and so does a `notifications/cancelled` naming it that reaches any node.
       const stop = cancellable(ctx, inFlight, ctx.request.body);
       const headers = new Headers();
       for (const [key, value] of Object.entries(ctx.req.headers)) {
@@ -63,6 +70,9 @@ export function modernLane(domain: EdgeDomain, limits: EdgeLimits, inFlight: InF
       const versioned = text && (method === 'server/discover' || res.status === 400);
       ctx.body = versioned ? JSON.stringify(withServedVersions(JSON.parse(text))) : text;
     },
-    close: () => handler.close(),
+    close: () => {
+      taskSubscriptions.close();
+      return handler.close();
+    },
   };
 }

@@ -57,7 +57,9 @@ export async function watchedRun(
 export function runStatusMessage(e: Execution): string {
   if (e.status === 'queued') return 'queued: waiting for a free sandbox';
   const since = e.startedAt ? ` for ${Math.round((Date.now() - Date.parse(e.startedAt)) / 1000)} s` : '';
-  return `running${since} on node ${e.node}${e.console.length ? `, ${e.console.length} console lines so far` : ''}`;
+  // The running node's own view says more (replaying, waiting on host calls); others know it runs.
+  const doing = e.activity === undefined ? '' : `: ${e.activity}`;
+  return `running${since} on node ${e.node}${doing}${e.console.length ? `, ${e.console.length} console lines so far` : ''}`;
 }
 
 /** MCP's log levels for the console's. */

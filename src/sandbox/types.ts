@@ -38,6 +38,11 @@ export interface RunHooks {
    * `truncationMark`: the line that says the output cap was reached, after which none come.
    */
   onConsole?(line: ConsoleLine, truncationMark: boolean): void;
+  /**
+   * A session's isolate is being rebuilt before the run: told the number of journal steps it replays
+   * before the replay, and 0 once it is over (what a progress message says meanwhile).
+   */
+  onReplay?(steps: number): void;
 }
 
 /** One unit of user code. `seed` and `clock` (epoch ms) are the only sources of non-determinism. */

@@ -1,6 +1,6 @@
 import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { LiveSession, PackageSet, replayBudgetMs, SessionDisposedError, SessionDivergedError, type HostCallPerformer, type Step } from '../sandbox/index.ts';
+import { LiveSession, PackageSet, replayBudgetMs, SessionDisposedError, SessionDivergedError, type HostCallPerformer, type RunHooks, type Step } from '../sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
@@ -93,7 +93,7 @@ export class SessionService {
       maxAttempts: options.maxStepAttempts ?? 5,
       nodeId: options.nodeId ?? 'n1',
       startingPoint: (req) => this.startingPoint(req),
-      warm: (key, head, memoryMb, waitMs) => this.warm(key, head, memoryMb, waitMs, 'request'),
+      warm: (key, head, memoryMb, waitMs, onReplay) => this.warm(key, head, memoryMb, waitMs, 'request', onReplay),
       behindRebuild: async (key, waitMs) => {
         const pending = this.catchingUp.get(key) ?? this.rebuilds.get(key);
         if (pending && !(await settlesWithin(pending, waitMs))) throw stillRebuilding();
@@ -308,7 +308,14 @@ export class SessionService {
    * caller waits for a replay no longer than its own wall limit (`waitMs`): past that it is told to
    * retry, and the replay goes on without it and leaves the isolate warm for the retry.
    */
-  private async warm(key: string, head: string | null, memoryMb: number, waitMs: number, path: 'request' | 'standby'): Promise<WarmSession> {
+  private async warm(
+    key: string,
+    head: string | null,
+    memoryMb: number,
+    waitMs: number,
+    path: 'request' | 'standby',
+    onReplay?: RunHooks['onReplay'],
+  ): Promise<WarmSession> {
     const earlier = this.rebuilds.get(key);
     if (earlier && !(await settlesWithin(earlier, waitMs))) throw stillRebuilding();
     const cached = this.live.take(key);
@@ -318,7 +325,10 @@ export class SessionService {
     const steps = missing ?? (await this.journal.stepsBetween(null, head))!;
     if (steps.length > 0) {
       const t0 = performance.now();
-      const replayed = warm.live.replay(steps, this.maxArtifactBytes === undefined ? {} : { maxArtifactBytes: this.maxArtifactBytes }).then(
+      onReplay?.(steps.length);
+      const replaying = warm.live.replay(steps, this.maxArtifactBytes === undefined ? {} : { maxArtifactBytes: this.maxArtifactBytes });
+      // Told when it settles, also after the step stopped waiting for it (then no one listens any more).
+      const replayed = replaying.finally(() => onReplay?.(0)).then(
         () => this.observer?.sessionReplayed((performance.now() - t0) / 1000, path),
         (err: unknown) => {
           warm.live.dispose();

@@ -56,7 +56,7 @@ export interface StepContext {
   /** Named in the claims this node's steps take before their first external call. */
   readonly nodeId: string;
   startingPoint(req: StepRequest): Promise<StartingPoint>;
-  warm(key: string, head: string | null, memoryMb: number, waitMs: number): Promise<WarmSession>;
+  warm(key: string, head: string | null, memoryMb: number, waitMs: number, onReplay?: RunHooks['onReplay']): Promise<WarmSession>;
   /** Waits up to `waitMs` for a rebuild of the session going on without a caller, else throws 503 session_rebuilding. */
   behindRebuild(key: string, waitMs: number): Promise<void>;
 }
@@ -133,7 +133,7 @@ export class SessionStep {
     // before running anything. After a lost CAS this node has applied the winner already.
     if (this.attempts++ === 0 && req.session !== null) await this.ctx.commandLog.localRead();
     const from = await this.ctx.startingPoint(req);
-    const warm = await this.ctx.warm(this.sessionKey ?? warmKeyOfHeap(from.parent), from.parent, from.memoryMb, req.limits.wallTimeoutMs);
+    const warm = await this.ctx.warm(this.sessionKey ?? warmKeyOfHeap(from.parent), from.parent, from.memoryMb, req.limits.wallTimeoutMs, hooks?.onReplay);
     // Never behind the parent's clock: Date.now() in a session does not go back when the next step
     // runs on a node whose clock is behind.
     const input = { code: req.code, language: req.language, seed: newStepSeed(), clock: Math.max(Date.now(), from.parentClock + 1) } satisfies Step;

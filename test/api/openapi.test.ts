@@ -42,6 +42,18 @@ describe('OpenAPI document', () => {
     expect(Object.keys(cancel.responses)).not.toContain('415');
   });
 
+  it('documents POST /api/exec as a form too: text fields, inputs and tags as JSON text, any other part an input file', () => {
+    const run = doc.paths['/api/exec']!.post as { requestBody: { content: Record<string, { schema: any; encoding?: Record<string, unknown> }> } };
+    const form = run.requestBody.content['multipart/form-data']!;
+    expect(form.schema.required).toEqual(['code']);
+    expect(Object.keys(form.schema.properties)).toEqual(expect.arrayContaining(['code', 'session', 'inputs', 'tags', 'wait']));
+    expect(form.schema.properties.files).toBeUndefined(); // files are the parts themselves
+    expect(form.schema.additionalProperties).toMatchObject({ type: 'string', format: 'binary' });
+    expect(form.encoding).toEqual({ inputs: { contentType: 'application/json' }, tags: { contentType: 'application/json' } });
+    const cancel = doc.paths['/api/executions/{execution_id}/cancel']!.post as { requestBody?: { content: Record<string, unknown> } };
+    expect(cancel.requestBody?.content['multipart/form-data']).toBeUndefined();
+  });
+
   it('declares every path parameter it uses', () => {
     for (const [path, ops] of Object.entries(doc.paths)) {
       const names = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);

@@ -1,31 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/index.ts';
 import { startTestNode } from '../e2e/node.ts';
-import { MODERN, envelope } from './modern-wire.ts';
+import { lanePost, type Lane } from './modern-wire.ts';
 
 // A synchronous run_js over stateless Streamable HTTP, cancelled the two ways MCP has: a
 // `notifications/cancelled` naming it (a POST of its own), and the client closing the connection.
 // Both lanes: 2025-11-25 (v1 SDK) and 2026-07-28 (v2 SDK).
-
-type Lane = 'legacy' | 'modern';
-
-function post(base: string, lane: Lane, message: Record<string, unknown>, signal?: AbortSignal): Promise<Response> {
-  const method = message.method as string;
-  const params = (message.params ?? {}) as Record<string, unknown>;
-  const modern = lane === 'modern';
-  const body = modern ? { ...message, params: { ...params, _meta: envelope() } } : message;
-  return fetch(new URL('/mcp', base), {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': modern ? MODERN : '2025-11-25',
-      ...(modern ? { 'mcp-method': method, ...(typeof params.name === 'string' ? { 'mcp-name': params.name } : {}) } : {}),
-    },
-    body: JSON.stringify(body),
-    signal: signal ?? AbortSignal.timeout(30_000),
-  });
-}
 
 describe.each<Lane>(['legacy', 'modern'])('cancelling a synchronous run_js (%s lane)', (lane) => {
   let node: Awaited<ReturnType<typeof startTestNode>>;
@@ -62,9 +42,9 @@ describe.each<Lane>(['legacy', 'modern'])('cancelling a synchronous run_js (%s l
 
   it('notifications/cancelled stops the run; it ends cancelled with its output', async () => {
     const tag = `${lane}-notified`;
-    const call = post(node.url, lane, longRun(`req-${lane}`, tag));
+    const call = lanePost(node.url, lane, longRun(`req-${lane}`, tag));
     await started(tag);
-    const notified = await post(node.url, lane, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: `req-${lane}`, reason: 'user stop' } });
+    const notified = await lanePost(node.url, lane, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: `req-${lane}`, reason: 'user stop' } });
     expect(notified.status).toBe(202);
     const answer = await call;
     // The v1 lane ends the cancelled request's POST with an error its client ignores; the v2 SDK with a 499.
@@ -75,10 +55,10 @@ describe.each<Lane>(['legacy', 'modern'])('cancelling a synchronous run_js (%s l
   it('a notification for another request id leaves the run alone', async () => {
     const tag = `${lane}-other`;
     const controller = new AbortController();
-    const call = post(node.url, lane, longRun(41, tag), controller.signal).catch(() => null);
+    const call = lanePost(node.url, lane, longRun(41, tag), { signal: controller.signal }).catch(() => null);
     await waitFor('the run to start', async () => (await execution(tag))?.status === 'running');
-    await post(node.url, lane, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: '41' } });
-    await post(node.url, lane, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 42 } });
+    await lanePost(node.url, lane, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: '41' } });
+    await lanePost(node.url, lane, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 42 } });
     expect((await execution(tag))?.status).toBe('running');
     controller.abort();
     await call;
@@ -88,7 +68,7 @@ describe.each<Lane>(['legacy', 'modern'])('cancelling a synchronous run_js (%s l
   it('closing the connection stops the run', async () => {
     const tag = `${lane}-closed`;
     const controller = new AbortController();
-    const call = post(node.url, lane, longRun(7, tag), controller.signal).catch((err: unknown) => err);
+    const call = lanePost(node.url, lane, longRun(7, tag), { signal: controller.signal }).catch((err: unknown) => err);
     await started(tag);
     controller.abort();
     expect(await call).toBeInstanceOf(Error);

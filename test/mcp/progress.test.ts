@@ -1,10 +1,13 @@
+import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LoggingMessageNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { waitFor } from '../support/index.ts';
 import { startTestNode } from '../e2e/node.ts';
-import { MODERN, envelope } from './modern-wire.ts';
+import { ConfigSchema } from '../../src/config/index.ts';
+import { startUpstream, type Upstream } from '../egress/upstream.ts';
+import { MODERN, envelope, sseMessages } from './modern-wire.ts';
 
 // A run_js call with a progress token is answered as an event stream: progress while the run is
 // alive, its console lines as log messages, then the result (nothing after it).
@@ -80,5 +83,44 @@ describe('progress and console lines on a stream', () => {
     expect(messages.map((m) => m.method ?? 'result')).toEqual(['notifications/message', 'result']);
     expect(messages[0]!.params?.data).toBe('w');
     expect(messages[1]!.result?.structuredContent).toMatchObject({ result: 42 });
+  });
+});
+
+describe('progress while a host call is out', () => {
+  let up: Upstream;
+  let node: Awaited<ReturnType<typeof startTestNode>>;
+  const held: ServerResponse[] = [];
+  beforeAll(async () => {
+    // Answers only when the test lets it: the run waits on its fetch until then.
+    up = await startUpstream((_req, res) => void held.push(res));
+    node = await startTestNode({ egress: ConfigSchema.shape.egress.parse({ allow: [up.origin] }) });
+  });
+  afterAll(async () => {
+    await node.stop();
+    await up.close();
+  });
+
+  it('says the run is waiting on its host call, then answers', async () => {
+    const res = await fetch(new URL('/mcp', node.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'run_js', arguments: { code: `await (await fetch(${JSON.stringify(up.origin)})).text()`, language: 'js' }, _meta: { progressToken: 'h' } },
+      }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const seen: string[] = [];
+    let result: { structuredContent?: unknown } | undefined;
+    for await (const m of sseMessages(res)) {
+      if (m.method === 'notifications/progress') {
+        seen.push(m.params.message);
+        if (/waiting on 1 host call: fetch/.test(m.params.message)) for (const r of held.splice(0)) r.end('answered');
+      } else result = m.result;
+    }
+    expect(seen.some((m) => /^running .*on node n1: waiting on 1 host call: fetch/.test(m))).toBe(true);
+    expect(result?.structuredContent).toMatchObject({ status: 'completed', result: 'answered' });
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/index.ts';
 import { startTestNode } from '../e2e/node.ts';
-import { modernPost } from './modern-wire.ts';
+import { lanePost, modernPost, sseMessages } from './modern-wire.ts';
 
 // MCP tasks over Streamable HTTP, both revisions: 2025-11-25 core tasks and the 2026-07-28 tasks
 // extension. A task is an execution; the cluster side (any node answers, node loss) is in
@@ -124,5 +124,31 @@ describe('2026-07-28 tasks extension', () => {
     // The extension's methods are for clients that declared it.
     const undeclared = await tasksCall('tasks/get', taskId, {});
     expect(undeclared.json.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { extensions: { 'io.modelcontextprotocol/tasks': {} } } } });
+  });
+
+  const listen = (params: Record<string, unknown>, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}) =>
+    lanePost(node.url, 'modern', { jsonrpc: '2.0', id: 'l1', method: 'subscriptions/listen', params: { ...withTasks, ...params } }, opts);
+
+  it('pushes a task\'s status change on a subscriptions/listen stream that names it', async () => {
+    const { json } = await modernPost(node.url, 'tools/call', { name: 'run_js', arguments: { code: SPIN, execution_timeout_secs: 60, async: true }, ...withTasks });
+    const taskId = json.result.taskId as string;
+    const closed = new AbortController();
+    const messages = sseMessages(await listen({ notifications: { taskIds: [taskId], toolsListChanged: true } }, { signal: closed.signal }));
+    // Only what is honoured is acknowledged: the tool list never changes.
+    expect((await messages.next()).value.params.notifications).toEqual({ taskIds: [taskId] });
+    await tasksCall('tasks/cancel', taskId);
+    const pushed = (await messages.next()).value;
+    closed.abort();
+    expect(pushed).toMatchObject({ method: 'notifications/tasks', params: { taskId, status: 'cancelled', _meta: { 'io.modelcontextprotocol/subscriptionId': 'l1' } } });
+  });
+
+  it('bounds a listen for task ids and leaves malformed requests to the SDK\'s checks', async () => {
+    const tooMany = await listen({ notifications: { taskIds: Array.from({ length: 65 }, (_, i) => `t${i}`) } });
+    expect(((await tooMany.json()) as any).error).toMatchObject({ code: -32602 });
+    const notIds = await listen({ notifications: { taskIds: 'all' } });
+    expect(((await notIds.json()) as any).error).toMatchObject({ code: -32602 });
+    const mismatched = await listen({ notifications: { taskIds: [] } }, { headers: { 'mcp-method': 'tools/list' } });
+    expect(mismatched.status).toBe(400);
+    expect(((await mismatched.json()) as any).error).toMatchObject({ code: -32020 });
   });
 });

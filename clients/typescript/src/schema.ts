@@ -505,6 +505,34 @@ export interface operations {
                 "application/typescript": string;
                 "text/typescript": string;
                 "text/x-typescript": string;
+                "multipart/form-data": {
+                    /** @description The code, as a field or a file part (`-F code=@job.js`; a script media type names its language). */
+                    code: string;
+                    /** @description Text, read like the query parameter of the same name. */
+                    language?: string;
+                    /** @description Text, read like the query parameter of the same name. */
+                    session?: string;
+                    /** @description Text, read like the query parameter of the same name. */
+                    heap?: string;
+                    /** @description Text, read like the query parameter of the same name. */
+                    heap_memory_max_mb?: string;
+                    /** @description Text, read like the query parameter of the same name. */
+                    execution_timeout_secs?: string;
+                    /** @description The same object as in a JSON body, as JSON text. */
+                    tags?: string;
+                    /** @description Text, read like the query parameter of the same name. */
+                    async?: string;
+                    /** @description Text, read like the query parameter of the same name. */
+                    upgrade_packages?: string;
+                    /** @description Text, read like the query parameter of the same name. */
+                    wait?: string;
+                    /** @description The same object as in a JSON body, as JSON text (it counts toward the per-run input cap). */
+                    inputs?: string;
+                    /** @description Text, read like the query parameter of the same name. */
+                    typecheck?: string;
+                } & {
+                    [key: string]: string;
+                };
             };
         };
         responses: {
@@ -580,7 +608,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body neither JSON nor a raw script type */
+            /** @description Body neither JSON, multipart/form-data nor a raw script type */
             415: {
                 headers: {
                     [name: string]: unknown;
