@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { oauthStateModule } from '../src/auth/index.ts';
 import { domainModules } from '../src/executions/index.ts';
 import { openReplica } from '../src/replication/index.ts';
+import { SessionSweeper } from '../src/sessions/index.ts';
 import { ReplicatedState } from '../src/store/index.ts';
 import { freePort, sessionStepCommand, startChild, stopChild, waitFor } from '../test/support/index.ts';
 
@@ -32,7 +33,11 @@ async function makeState(dataDir: string, steps: number): Promise<void> {
   const replica = await openReplica({ nodeId: 'n1', peers: {}, dataDir, modules: modules() });
   await waitFor('the node to lead', () => replica.raft.status().role === 'leader');
   const heads: Array<string | null> = Array.from({ length: SESSIONS }, () => null);
+  // As the leader's sweeper does on a node: each step releases its session's old head through a queue
+  // that collection drains (session-lifecycle.ts); undrained, the queue would sit in memory.
+  const sweeper = new SessionSweeper(replica.state, replica.commandLog, { ttlMs: 0, intervalMs: 3_600_000, isLeader: () => true });
   for (let done = 0; done < steps; done += SESSIONS) {
+    if (done % (SESSIONS * 10) === 0) await sweeper.sweep();
     await Promise.all(
       heads.map(async (parent, s) => {
         const cmd = sessionStepCommand(`s${s}`, parent, done / SESSIONS + 1, 'globalThis.n = (globalThis.n ?? 0) + 1', STEP_BYTES);
@@ -41,13 +46,16 @@ async function makeState(dataDir: string, steps: number): Promise<void> {
       }),
     );
   }
+  await sweeper.sweep();
+  sweeper.stop();
   await replica.close();
 }
 
 async function nodeMemory(dataDir: string): Promise<{ rssMb: number; heapMb: number; readyS: number }> {
   const port = await freePort();
   const t0 = performance.now();
-  const node = startChild(['--no-node-snapshot', 'src/cli/main.ts', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], { cwd: checkout });
+  // Standbys off: a starting node would otherwise rebuild its 64 most recent sessions (warm isolates, not the state).
+  const node = startChild(['--no-node-snapshot', 'src/cli/main.ts', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', '--session-standbys', 'off'], { cwd: checkout });
   try {
     await waitFor('the node ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false)) || (node.child.exitCode !== null && fail(node.output())), 600_000);
     const readyS = (performance.now() - t0) / 1000;
