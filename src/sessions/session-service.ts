@@ -368,8 +368,11 @@ export class SessionService {
 
 const JOURNAL_PAGE_CHARS = 1 << 20;
 const MAX_BACKGROUND_REBUILDS = 4;
-/** Standby catch-ups running at once; a head committed past this is replayed by the next step here instead. */
-const MAX_BACKGROUND_CATCHUPS = 8;
+/**
+ * Standby catch-ups running at once. They hold no admission slot, so they are few: the CPU they take
+ * from admitted runs stays bounded. A head committed past this is replayed by the next step here instead.
+ */
+const MAX_BACKGROUND_CATCHUPS = 2;
 /** What a starting node rebuilds: sessions stepped within this long of the newest step in its state, at most this many. */
 const RECENT_WINDOW_MS = 10 * 60_000;
 const RECENT_MAX = 64;
