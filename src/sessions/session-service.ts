@@ -235,7 +235,9 @@ export class SessionService {
    */
   private async warmRecent(state: ReplicatedState): Promise<void> {
     const heads = state.scan(SESSION_MODULE, NAMES).map(([, v]) => v as SessionHead);
-    const latest = Math.max(0, ...heads.map((h) => Date.parse(h.updatedAt)));
+    // A loop, not Math.max(...): a spread of every session's time overflows the stack past ~100k sessions.
+    let latest = 0;
+    for (const h of heads) latest = Math.max(latest, Date.parse(h.updatedAt));
     const recent = heads
       .filter((h) => Date.parse(h.updatedAt) >= latest - RECENT_WINDOW_MS)
       .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
@@ -260,15 +262,12 @@ export class SessionService {
         if (this.closed || head === null || held?.head === head || (!held && !build) || this.rebuilds.has(key)) return;
         const memoryMb = held?.memoryMb ?? (await this.journal.stateObject(head, subject))?.memoryMb;
         if (memoryMb === undefined || memoryMb > this.maxMemoryMb) return;
-        let warm: WarmSession;
-        try {
-          warm = await this.warm(key, head, memoryMb, Infinity, 'standby');
-        } catch {
-          return; // the next step here rebuilds it from the journal, and says why if it cannot
-        }
+        const warm = await this.warm(key, head, memoryMb, Infinity, 'standby');
         if (this.closed) warm.live.dispose();
         else this.live.put(key, warm);
       }
+    } catch {
+      // Nobody waits on a catch-up (it must never reject): the next step here rebuilds the session from the journal, and says why if it cannot.
     } finally {
       // In the same turn as the last look at the head (no await between): a head committed after it starts a new catch-up.
       this.catchingUp.delete(key);
