@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, type Message, type Plugin } from 'esbuild';
-import { PROVIDED_BUILTINS, absentBuiltinMessage, builtinName } from './node-builtins.ts';
+import { INTERNAL_BUNDLES, PROVIDED_BUILTINS, absentBuiltinMessage, builtinName } from './node-builtins.ts';
+import { wasmImports } from './wasm-imports.ts';
 
 /** Which bundle a specifier resolved to: what a session's journal records for each import. */
 export interface PackageRef {
@@ -16,7 +17,7 @@ export interface PackageRef {
 /** One self-contained script for the isolate: evaluates to `(module, exports, require) => void`. */
 export interface Bundle extends PackageRef {
   code: string;
-  /** Built-ins it requires at run time (bare names, e.g. `buffer`): they are loaded with it. */
+  /** Built-ins it requires at run time (bare names, e.g. `buffer`, or internal bundles as `raftbox:x`): they are loaded with it. */
   deps: string[];
 }
 
@@ -26,7 +27,7 @@ export class PackageRefusedError extends Error {
 }
 
 /** Bumped when the way bundles are made changes, so cached bundles of older builds are not reused. */
-export const BUNDLE_FORMAT = 1;
+export const BUNDLE_FORMAT = 2;
 
 export interface BundleInput {
   ref: Omit<PackageRef, 'hash'>;
@@ -56,13 +57,14 @@ export async function bundleModule(input: BundleInput): Promise<Bundle> {
       write: false,
       format: 'cjs',
       platform: 'browser',
-      target: 'esnext',
+      // The isolate's V8 is Node 24's: esnext would emit what it lacks (Uint8Array.fromBase64 for embedded bytes).
+      target: 'node24',
       define: { global: 'globalThis' },
       legalComments: 'none',
       metafile: true,
       logLevel: 'silent',
       alias: input.alias ?? {},
-      plugins: [sandboxImports(deps, refusals)],
+      plugins: [sandboxImports(deps, refusals), wasmImports(input.workingDir)],
     });
   } catch (err) {
     const first = (err as { errors?: Message[] }).errors?.[0];
@@ -87,7 +89,10 @@ function sandboxImports(deps: Set<string>, refusals: string[]): Plugin {
   return {
     name: 'raftbox-sandbox-imports',
     setup(b) {
-      b.onResolve({ filter: /^raftbox:/ }, (args) => ({ path: args.path, external: true }));
+      b.onResolve({ filter: /^raftbox:/ }, (args) => {
+        if (Object.hasOwn(INTERNAL_BUNDLES, args.path)) deps.add(args.path);
+        return { path: args.path, external: true };
+      });
       b.onResolve({ filter: /^[^./]/ }, (args) => {
         const name = builtinName(args.path);
         if (name === null) return undefined;

@@ -28,6 +28,15 @@ export const PROVIDED_BUILTINS: Readonly<Record<string, string>> = {
   zlib: 'zlib.cjs',
 };
 
+/**
+ * Bundles that built-ins require on first use and nobody imports by name: kept out of the built-in's
+ * own bundle when they are large, so that importing it stays cheap (`raftbox:` names, which the
+ * in-isolate registry keeps for raftbox's own modules).
+ */
+export const INTERNAL_BUNDLES: Readonly<Record<string, string>> = {
+  'raftbox:brotli': 'brotli.cjs',
+};
+
 const NO_FILES = 'the sandbox has no file system';
 const NO_PROCESSES = 'the sandbox cannot start processes or threads';
 const NO_NETWORK = 'the sandbox has no network';

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { version as esbuildVersion } from 'esbuild';
 import semver from 'semver';
 import { BUNDLE_FORMAT, PackageRefusedError, bundleModule, sha256, type Bundle, type PackageRef } from './bundle.ts';
 import { BundleStore } from './bundle-store.ts';
-import { PROVIDED_BUILTINS, absentBuiltinMessage, builtinName } from './node-builtins.ts';
+import { INTERNAL_BUNDLES, PROVIDED_BUILTINS, absentBuiltinMessage, builtinName } from './node-builtins.ts';
 
 export interface PackageSetOptions {
   /** Approved specifiers, each `name`, `name@range` or a subpath such as `date-fns/locale`. */
@@ -46,8 +47,12 @@ export const RAFTBOX_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const ROOT = RAFTBOX_ROOT;
 const BUILTINS_DIR = fileURLToPath(new URL('./builtins/', import.meta.url));
 // readable-stream falls back to this package where AbortController is not a global; its browser
-// build expects the global too, its own implementation does not.
-const BUILTIN_ALIASES = { 'abort-controller': 'abort-controller/dist/abort-controller.js' };
+// build expects the global too, its own implementation does not. brotli-wasm's exports map offers
+// only entries that load it asynchronously; node:zlib's sync API needs its bundler build.
+const BUILTIN_ALIASES = {
+  'abort-controller': 'abort-controller/dist/abort-controller.js',
+  'brotli-wasm': join(dirname(createRequire(import.meta.url).resolve('brotli-wasm')), 'pkg.bundler', 'brotli_wasm.js'),
+};
 
 /**
  * The modules this node's sandboxes may import: the operator's approved packages and the Node
@@ -74,9 +79,10 @@ export class PackageSet {
       readFile(join(ROOT, 'node_modules', '.package-lock.json'), 'utf8').catch(() => ''),
       readFile(join(options.packagesDir, 'node_modules', '.package-lock.json'), 'utf8').catch(() => ''),
     ]);
-    const builtins = Object.entries(PROVIDED_BUILTINS).map(async ([name, file]) => {
-      const entry = await readFile(join(BUILTINS_DIR, file), 'utf8');
-      const ref = { name: `node:${name}`, version: ownVersion };
+    const own = [...Object.entries(PROVIDED_BUILTINS).map(([name, file]) => [`node:${name}`, file]), ...Object.entries(INTERNAL_BUNDLES)];
+    const builtins = own.map(async ([name, file]) => {
+      const entry = await readFile(join(BUILTINS_DIR, file!), 'utf8');
+      const ref = { name: name!, version: ownVersion };
       const key = buildKey([ref.name, ref.version, entry, ownLock]);
       return (await store.byKey(key)) ?? storeBuilt(store, key, { ref, entry: `./${file}`, resolveDir: BUILTINS_DIR, workingDir: ROOT, alias: BUILTIN_ALIASES });
     });
@@ -103,7 +109,7 @@ export class PackageSet {
   list(): { packages: PackageRef[]; builtins: PackageRef[] } {
     const refs = [...this.#current.values()].map(({ name, version, hash }) => ({ name, version, hash }));
     const byName = (a: PackageRef, b: PackageRef) => a.name.localeCompare(b.name);
-    return { packages: refs.filter((r) => !r.name.startsWith('node:')).sort(byName), builtins: refs.filter((r) => r.name.startsWith('node:')).sort(byName) };
+    return { packages: refs.filter((r) => !isOwn(r.name)).sort(byName), builtins: refs.filter((r) => r.name.startsWith('node:')).sort(byName) };
   }
 
   /**
@@ -118,7 +124,7 @@ export class PackageSet {
       out.bundles.push(bundle);
       out.refs.push({ name: bundle.name, version: bundle.version, hash: bundle.hash });
       for (const s of specifiers) out.bindings[s] = bundle.hash;
-      for (const dep of bundle.deps) await add(`node:${dep}`, [dep, `node:${dep}`]);
+      for (const dep of bundle.deps) await (Object.hasOwn(INTERNAL_BUNDLES, dep) ? add(dep, [dep]) : add(`node:${dep}`, [dep, `node:${dep}`]));
     };
     for (const specifier of specifiers) {
       const builtin = builtinName(specifier);
@@ -126,7 +132,7 @@ export class PackageSet {
         await add(`node:${builtin}`, [builtin, `node:${builtin}`]);
       } else if (builtin !== null && !Object.hasOwn(PROVIDED_BUILTINS, builtin)) {
         out.errors[specifier] = absentBuiltinMessage(builtin);
-      } else if (!specifier.startsWith('node:') && this.#current.has(specifier)) {
+      } else if (!isOwn(specifier) && this.#current.has(specifier)) {
         await add(specifier, [specifier]);
       } else {
         out.errors[specifier] = this.#notAvailable(specifier);
@@ -164,7 +170,7 @@ export class PackageSet {
   }
 
   #notAvailable(specifier: string): string {
-    const packages = [...this.#current.values()].filter((b) => !b.name.startsWith('node:'));
+    const packages = [...this.#current.values()].filter((b) => !isOwn(b.name));
     const builtins = [...this.#current.keys()].filter((n) => n.startsWith('node:')).map((n) => n.slice('node:'.length));
     if (this.#current.size === 0) return `Cannot find module '${specifier}': this sandbox has no modules`;
     const approved = packages.length === 0 ? 'none (the operator approves packages with --packages)' : packages.map((b) => `${b.name} ${b.version}`).join(', ');
@@ -176,6 +182,9 @@ export class PackageSet {
     return `Cannot find module '${specifier}': ${why}. Packages: ${approved}. Node built-ins (as x or node:x): ${builtins.sort().join(', ')}`;
   }
 }
+
+/** A built-in or an internal bundle: raftbox's own modules, not an operator's package. */
+const isOwn = (name: string) => name.startsWith('node:') || Object.hasOwn(INTERNAL_BUNDLES, name);
 
 async function storeBuilt(store: BundleStore, key: string, input: Parameters<typeof bundleModule>[0]): Promise<Bundle> {
   const bundle = await bundleModule(input);

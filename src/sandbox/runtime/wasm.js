@@ -60,7 +60,8 @@ function boundModule(source) {
   if (bytes.length < 8) return [bytes, 0];
   const at = { i: 8 };
   let reserved = 0;
-  const out = Array.from(bytes.subarray(0, 8));
+  // Sections are copied whole (a byte at a time, a 1 MB module cost ~80 ms of the step's CPU).
+  const parts = [bytes.subarray(0, 8)];
   while (at.i < bytes.length) {
     const id = bytes[at.i++];
     const size = readLeb(bytes, at);
@@ -103,12 +104,18 @@ function boundModule(source) {
       }
       payload = Uint8Array.from(rewritten);
     }
-    out.push(id);
-    writeLeb(payload.length, out);
-    for (const b of payload) out.push(b);
+    const header = [id];
+    writeLeb(payload.length, header);
+    parts.push(Uint8Array.from(header), payload);
     at.i = end;
   }
-  return [Uint8Array.from(out), reserved];
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return [out, reserved];
 }
 
 function reservePages(pages) {
