@@ -30,7 +30,7 @@ export function unrestoredSnapshot(state: DurableState, appliedIndex: number): S
 
 /** The driver's I/O for one Ready, called in this order. */
 export interface ReadyIO {
-  /** Writes hard state, entries and a received snapshot as one batch, fsynced when `rd.mustSync`. Nothing is sent before it is done. */
+  /** Writes hard state, entries and a received snapshot as one batch, fsynced when `rd.mustSync`. Nothing is sent before it is done, unless `rd.messagesFirst`. */
   persist(rd: Ready): Pending;
   /** Restores the state machine from a snapshot received from the leader (persisted already). */
   restore(snapshot: Snapshot): Pending;
@@ -43,12 +43,16 @@ export interface ReadyIO {
   advanced(rd: Ready): Pending;
 }
 
-/** One turn of the Ready loop: persist → (restore) → send → apply → advance. Call only when `core.hasReady()`. */
+/**
+ * One turn of the Ready loop: persist → (restore) → send → apply → advance, a leader's messages sent
+ * as the persist starts (Ready.messagesFirst). Call only when `core.hasReady()`.
+ */
 export function runReady(core: Raft, io: ReadyIO): Pending {
   const rd = core.ready();
+  if (rd.messagesFirst) io.send(rd.messages);
   return after(io.persist(rd), () =>
     after(rd.snapshot ? io.restore(rd.snapshot) : undefined, () => {
-      io.send(rd.messages);
+      if (!rd.messagesFirst) io.send(rd.messages);
       if (rd.readStates.length > 0) io.readStates(rd.readStates);
       return after(rd.committedEntries.length > 0 ? io.apply(rd.committedEntries) : undefined, () => {
         core.advance(rd);

@@ -68,6 +68,16 @@ export interface Ready {
    * or a vote are promises made to others; a commit index alone is learned again from the leader.
    */
   mustSync: boolean;
+  /**
+   * The messages may go out while this Ready is being persisted (Raft thesis §10.2.1): the leader's
+   * appends to followers, in parallel with its own write. Safe because the leader counts itself for a
+   * commit as soon as it appends (as etcd's does), but a commit index it sends can only cover entries
+   * a follower acknowledged, which came in an earlier Ready, persisted before this one was taken; and
+   * nothing it applies or acknowledges waits less than its own persist. Never with a new term or vote,
+   * which must be durable before anyone hears of them, nor from a follower, whose acknowledgements
+   * promise that its write is done.
+   */
+  messagesFirst: boolean;
 }
 
 export interface PeerStatus {
@@ -305,6 +315,7 @@ export class Raft {
       messages: this.msgs,
       readStates: this.readStates,
       mustSync: false,
+      messagesFirst: false,
     };
     this.msgs = [];
     this.readStates = [];
@@ -316,7 +327,9 @@ export class Raft {
     const hs = this.hardState();
     if (!sameHardState(hs, this.prevHardState)) rd.hardState = hs;
     if (this.log.unstable.snapshot) rd.snapshot = this.log.unstable.snapshot;
-    rd.mustSync = rd.entries.length > 0 || rd.snapshot !== undefined || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
+    const promises = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
+    rd.mustSync = rd.entries.length > 0 || rd.snapshot !== undefined || promises;
+    rd.messagesFirst = this.role === 'leader' && !promises && rd.snapshot === undefined;
     return rd;
   }
 
