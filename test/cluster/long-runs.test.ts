@@ -111,7 +111,13 @@ describe('long runs on a three-node cluster', { timeout: 90_000 }, () => {
     expect(png.readUInt32BE(16)).toBe(320); // IHDR width
     inflateSync(png.subarray(41, 41 + png.readUInt32BE(33))); // IDAT decompresses
     const id = json.result.structuredContent.execution_id as string;
-    const res = await fetch(`${c.node('n3').url}/api/executions/${id}/artifacts/result.png`);
+    // A stateless run's record is replicated after its answer (docs/architecture.md): n3 may not have it yet.
+    const res = await waitFor('the record to reach n3', async () => {
+      const r = await fetch(`${c.node('n3').url}/api/executions/${id}/artifacts/result.png`);
+      if (r.status !== 404) return r;
+      await r.body?.cancel();
+      return false;
+    });
     expect(res.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await res.arrayBuffer()).equals(png)).toBe(true);
   });
