@@ -168,6 +168,32 @@ describe('Node built-ins', () => {
       'node:http is not available in the sandbox: the sandbox has no network',
     ]],
   ];
+  it('gives every pooled run its own brotli instance: nothing one compressed is left for the next', async (ctx) => {
+    if (installError) return ctx.skip(installError);
+    expect((await run("const z = require('zlib'); globalThis.leak = z.createBrotliCompress(); leak.write('tenant A secret'); 1")).result).toBe(1);
+    // raftbox's own bundle is not importable by name.
+    expect((await run("require('raftbox:brotli')")).error?.message).toMatch(/^Cannot find module 'raftbox:brotli'/);
+    const second = await run("const z = require('zlib'); [typeof globalThis.leak, z.brotliDecompressSync(z.brotliCompressSync('b')).toString()]");
+    expect(second.result).toEqual(['undefined', 'b']);
+  });
+
+  it('replays a session that used brotli with the bundles its journal recorded', async (ctx) => {
+    if (installError) return ctx.skip(installError);
+    const live = await LiveSession.create(64, packages);
+    const s = step("globalThis.packed = require('zlib').brotliCompressSync('replayed '.repeat(50)).toString('base64'); packed.length");
+    const outcome = await live.run(s, limits);
+    live.dispose();
+    expect(outcome.packages?.map((p) => p.name)).toContain('raftbox:brotli');
+    const rebuilt = await LiveSession.create(64, packages);
+    try {
+      await rebuilt.replay([{ ...s, packages: outcome.packages! }]);
+      const again = await rebuilt.run(step("require('zlib').brotliDecompressSync(Buffer.from(packed, 'base64')).toString() === 'replayed '.repeat(50)"), limits);
+      expect(again.result).toBe(true);
+    } finally {
+      rebuilt.dispose();
+    }
+  });
+
   it("compresses brotli that Node's own zlib decodes", async (ctx) => {
     if (installError) return ctx.skip(installError);
     const outcome = await run("require('zlib').brotliCompressSync(JSON.stringify({ a: 'x'.repeat(5000) })).toString('base64')");
