@@ -79,10 +79,10 @@ export class PackageSet {
       readFile(join(ROOT, 'node_modules', '.package-lock.json'), 'utf8').catch(() => ''),
       readFile(join(options.packagesDir, 'node_modules', '.package-lock.json'), 'utf8').catch(() => ''),
     ]);
-    const own = [...Object.entries(PROVIDED_BUILTINS).map(([name, file]) => [`node:${name}`, file]), ...Object.entries(INTERNAL_BUNDLES)];
+    const own: Array<[name: string, file: string]> = [...Object.entries(PROVIDED_BUILTINS).map(([name, file]): [string, string] => [`node:${name}`, file]), ...Object.entries(INTERNAL_BUNDLES)];
     const builtins = own.map(async ([name, file]) => {
-      const entry = await readFile(join(BUILTINS_DIR, file!), 'utf8');
-      const ref = { name: name!, version: ownVersion };
+      const entry = await readFile(join(BUILTINS_DIR, file), 'utf8');
+      const ref = { name, version: ownVersion };
       const key = buildKey([ref.name, ref.version, entry, ownLock]);
       return (await store.byKey(key)) ?? storeBuilt(store, key, { ref, entry: `./${file}`, resolveDir: BUILTINS_DIR, workingDir: ROOT, alias: BUILTIN_ALIASES });
     });
