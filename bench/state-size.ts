@@ -4,6 +4,8 @@
 //   BENCH_STEP_BYTES=1000      code per step (random text: LevelDB cannot compress it away)
 //   BENCH_NODE_CHECKOUT=<dir>  run the node of another checkout (its own node_modules) on the same data,
 //                              to compare revisions; the snapshot row is measured with this checkout only
+//   BENCH_COLLECT=off          leave the release queue undrained (as a long leaderless stretch would):
+//                              one queued release per step, what a node must start on
 // For each size: the state is made through the product's replica (Raft log and all), 200 sessions
 // stepping in turn; then a `raftbox serve` child starts on it and its RSS and heap are read from
 // /metrics once ready; then the state is streamed as a snapshot into a fresh state, timed.
@@ -21,6 +23,7 @@ const SIZES = (process.env.BENCH_STEPS ?? '10000,100000').split(',').map(Number)
 const STEP_BYTES = Number(process.env.BENCH_STEP_BYTES ?? 1000);
 const SESSIONS = 200;
 const checkout = resolve(process.env.BENCH_NODE_CHECKOUT ?? '.');
+const collect = process.env.BENCH_COLLECT !== 'off';
 const modules = () => [...domainModules(), oauthStateModule];
 
 async function du(dir: string): Promise<number> {
@@ -34,10 +37,10 @@ async function makeState(dataDir: string, steps: number): Promise<void> {
   await waitFor('the node to lead', () => replica.raft.status().role === 'leader');
   const heads: Array<string | null> = Array.from({ length: SESSIONS }, () => null);
   // As the leader's sweeper does on a node: each step releases its session's old head through a queue
-  // that collection drains (session-lifecycle.ts); undrained, the queue would sit in memory.
+  // that collection drains (session-lifecycle.ts).
   const sweeper = new SessionSweeper(replica.state, replica.commandLog, { ttlMs: 0, intervalMs: 3_600_000, isLeader: () => true });
   for (let done = 0; done < steps; done += SESSIONS) {
-    if (done % (SESSIONS * 10) === 0) await sweeper.sweep();
+    if (collect && done % (SESSIONS * 10) === 0) await sweeper.sweep();
     await Promise.all(
       heads.map(async (parent, s) => {
         const cmd = sessionStepCommand(`s${s}`, parent, done / SESSIONS + 1, 'globalThis.n = (globalThis.n ?? 0) + 1', STEP_BYTES);
@@ -46,7 +49,7 @@ async function makeState(dataDir: string, steps: number): Promise<void> {
       }),
     );
   }
-  await sweeper.sweep();
+  if (collect) await sweeper.sweep();
   sweeper.stop();
   await replica.close();
 }

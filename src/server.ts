@@ -24,7 +24,7 @@ import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestI
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
 import { codeMode } from './upstream/index.ts';
-import { defaultWarmMemoryMb, GC_PREFIX, SESSION_MODULE, SessionSweeper } from './sessions/index.ts';
+import { defaultWarmMemoryMb, queuedReleases, SESSION_MODULE, SessionSweeper } from './sessions/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -289,7 +289,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
     pool: () => pool.stats(),
     admission: () => opened.executions.load,
     liveSessions: () => opened.sessions.warmCount,
-    collectQueue: () => state.scan(SESSION_MODULE, GC_PREFIX).length,
+    collectQueue: () => queuedReleases(state, SESSION_MODULE),
     usage: () => opened.quotas.activeSubjects(METRIC_SUBJECTS).map((s) => opened.quotas.usage(s)),
     upstreams: () => code.tools?.status() ?? [],
   });

@@ -7,4 +7,4 @@ export { refuseStep, sessionModule, SESSION_MODULE, stepColdReads, writeStep, na
 export type { Language, StepCommand, StepVerdict } from './session-state.ts';
 export { journalInputs } from './journal-inputs.ts';
 export { SessionSweeper, type SweeperOptions } from './session-sweeper.ts';
-export { GC_PREFIX } from './session-lifecycle.ts';
+export { queuedReleases } from './session-lifecycle.ts';

@@ -1,4 +1,4 @@
-import type { Command, Json, Tx } from '../store/index.ts';
+import type { Command, Json, ReplicatedState, Tx } from '../store/index.ts';
 
 /**
  * What keeps a session's state objects alive, and how the ones nothing keeps are collected — all in
@@ -6,8 +6,10 @@ import type { Command, Json, Tx } from '../store/index.ts';
  *
  *   ref/<id>      cold: how many hold state object <id>: its children, and the session head on it
  *                 (absent for objects from before counts were kept: those are never collected)
- *   gc/<n>        a release of one reference to { heap, release } (release 0: only look again)
- *   gcmeta        { next }: the next n
+ *   gc/<n>        cold: a release of one reference to { heap, release } (release 0: only look again);
+ *                 read from its head on disk, so a backlog the leader has not drained costs no memory
+ *   gcmeta        { next, size }: the next n, and how many releases wait (size is counted from the
+ *                 first release queued by a version that counts; older entries are not in it)
  *
  * A step adds a reference to its parent and gives its object one for its session head; moving a
  * head, deleting or expiring a session releases the old head through the queue, never at once, so no
@@ -52,16 +54,35 @@ export function addRef(tx: Tx, heap: string): void {
   if (count !== undefined) tx.put(refKey(heap), count + 1);
 }
 
-/** Queues the release of `release` references to `heap` (0: look at it again). */
-export function enqueueRelease(tx: Tx, heap: string, release: number): void {
-  const meta = (tx.get(GC_META) as { next: number } | undefined) ?? { next: 0 };
-  tx.put(gcKey(meta.next), { heap, release } satisfies Release);
-  tx.put(GC_META, { next: meta.next + 1 });
+interface GcMeta {
+  next: number;
+  size?: number;
+  [field: string]: Json | undefined;
 }
 
-/** The cold keys a collect reads: every object of every chain and its count. */
+const gcMeta = (tx: Tx): GcMeta => (tx.get(GC_META) as GcMeta | undefined) ?? { next: 0 };
+
+/** Queues the release of `release` references to `heap` (0: look at it again). */
+export function enqueueRelease(tx: Tx, heap: string, release: number): void {
+  const meta = gcMeta(tx);
+  tx.put(gcKey(meta.next), { heap, release } satisfies Release);
+  tx.put(GC_META, { next: meta.next + 1, size: (meta.size ?? 0) + 1 });
+}
+
+function dequeueRelease(tx: Tx, seq: number): void {
+  tx.del(gcKey(seq));
+  const meta = gcMeta(tx);
+  tx.put(GC_META, { next: meta.next, size: Math.max(0, (meta.size ?? 0) - 1) });
+}
+
+/** How many releases wait in the queue (`raftbox_session_collect_queue`). */
+export function queuedReleases(state: ReplicatedState, module: string): number {
+  return (state.get(module, GC_META) as GcMeta | undefined)?.size ?? 0;
+}
+
+/** The cold keys a collect reads: its queue entries, every object of every chain and its count. */
 export function collectReads(cmd: CollectCommand, heapKey: (id: string) => string): string[] {
-  return cmd.chains.flatMap((c) => c.heaps.flatMap((h) => [heapKey(h), refKey(h)]));
+  return cmd.chains.flatMap((c) => [gcKey(c.seq), ...c.heaps.flatMap((h) => [heapKey(h), refKey(h)])]);
 }
 
 export function applyExpire(cmd: ExpireCommand, tx: Tx, names: string, release: (tx: Tx, head: string) => void): Json {
@@ -91,7 +112,7 @@ export function applyCollect(cmd: CollectCommand, tx: Tx, hooks: CollectHooks): 
   for (const chain of cmd.chains) {
     const queued = tx.get(gcKey(chain.seq)) as Release | undefined;
     if (!queued || queued.heap !== chain.heaps[0]) continue; // done already (a retried proposal)
-    tx.del(gcKey(chain.seq));
+    dequeueRelease(tx, chain.seq);
     released += queued.release;
     let at: string | null = queued.heap;
     let release = queued.release;

@@ -8,6 +8,7 @@ import {
   applyExpire,
   collectReads,
   enqueueRelease,
+  GC_PREFIX,
   REF_PREFIX,
   refKey,
   type CollectCommand,
@@ -134,7 +135,7 @@ export function sessionModule(held: HeldByRecords = () => false): StateModule {
   return {
     name: SESSION_MODULE,
     // Recorded answers can be megabytes: on disk (and in snapshots), read when a session is rebuilt.
-    coldPrefixes: [STATE_PREFIX, REF_PREFIX, 'calls/'],
+    coldPrefixes: [STATE_PREFIX, REF_PREFIX, GC_PREFIX, 'calls/'],
     coldReads(cmd: Command): ColdKey[] {
       if (cmd.type === 'session.step') return stepColdReads(cmd as StepCommand);
       if (cmd.type === 'session.collect') return collectReads(cmd as CollectCommand, stateKey).map((key) => ({ module: SESSION_MODULE, key }));

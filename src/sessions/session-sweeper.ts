@@ -74,7 +74,8 @@ export class SessionSweeper {
 
   /** The first releases in the queue, each with the chain of parents it is expected to free (read from this node's state). */
   private async collectCommand(): Promise<CollectCommand | undefined> {
-    const queue = this.state.scan(SESSION_MODULE, GC_PREFIX);
+    // The queue is cold (on disk): only its head is read.
+    const queue = await this.state.scanCold(SESSION_MODULE, GC_PREFIX, COLLECT_BATCH);
     if (queue.length === 0) return undefined;
     const chains: CollectCommand['chains'] = [];
     let budget = COLLECT_BATCH;

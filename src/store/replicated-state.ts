@@ -111,6 +111,18 @@ export class ReplicatedState {
   }
 
   /**
+   * The first `limit` cold keys under a prefix in key order, from one consistent view (as of the last
+   * applied group): how a queue kept on disk is read from its head without holding it in memory.
+   */
+  async scanCold(module: string, prefix: string, limit: number): Promise<Array<[string, Json]>> {
+    this.namespace(module);
+    const start = module + SEP + prefix;
+    const it = await this.exclusive(async () => this.db.iterator({ gte: start, lt: start + PREFIX_END, limit }));
+    const rows = await it.all();
+    return rows.map(([key, value]) => [key.slice(module.length + SEP.length), JSON.parse(value) as Json]);
+  }
+
+  /**
    * Registers a listener told about every key an apply changed, once that apply is durable (so a
    * reader woken by it sees the change). Long-polls wait on this. Returns the unsubscribe function.
    */

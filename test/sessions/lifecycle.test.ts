@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Domain } from '../../src/executions/index.ts';
-import { SESSION_MODULE, SessionSweeper } from '../../src/sessions/index.ts';
+import { queuedReleases, SESSION_MODULE, SessionSweeper } from '../../src/sessions/index.ts';
 import { stateKey } from '../../src/sessions/session-state.ts';
 import { Fixture } from './fixture.ts';
 
@@ -17,7 +17,7 @@ afterEach(() => f.close());
 const WAIT = { waitMs: 10_000 };
 const sweeper = (ttlMs = 0, now?: () => number) => new SessionSweeper(f.state, f.log, { ttlMs, intervalMs: 3_600_000, isLeader: () => true, ...(now ? { now } : {}) });
 const exists = async (heap: string) => (await f.state.getCold(SESSION_MODULE, stateKey(heap))) !== undefined;
-const queued = () => f.state.scan(SESSION_MODULE, 'gc/').length;
+const queued = () => queuedReleases(f.state, SESSION_MODULE);
 
 async function steps(session: string, n: number): Promise<string[]> {
   const heaps: string[] = [];
@@ -87,4 +87,25 @@ it('collects a long chain in bounded commands', async () => {
   expect(proposed).toBeGreaterThan(1); // 300 objects take more than one command of at most 256
   for (const h of [long[0]!, long[150]!, long[299]!]) expect(await exists(h)).toBe(false);
   expect(queued()).toBe(0);
+});
+
+it('keeps the release queue on disk: a backlog costs no memory, survives a restart, and drains', async () => {
+  const q = await steps('q', 40);
+  await churn();
+  await node.sessions.delete('q');
+  // One release per moved head and one for the deletion (and the churned records' heaps), none drained.
+  expect(queued()).toBeGreaterThanOrEqual(40);
+  expect(f.state.scan(SESSION_MODULE, 'gc/')).toEqual([]);
+  const onDisk = await f.state.scanCold(SESSION_MODULE, 'gc/', 1_000);
+  expect(onDisk.length).toBe(queued());
+  expect(onDisk.map(([key]) => key)).toEqual(onDisk.map(([key]) => key).sort());
+
+  await f.restart();
+  node = await f.node({ maxExecutions: 1 });
+  expect(queued()).toBe(onDisk.length);
+  expect(f.state.scan(SESSION_MODULE, 'gc/')).toEqual([]);
+  await sweeper().sweep();
+  for (const h of [q[0]!, q[20]!, q[39]!]) expect(await exists(h)).toBe(false);
+  expect(queued()).toBe(0);
+  expect(await f.state.scanCold(SESSION_MODULE, 'gc/', 1_000)).toEqual([]);
 });

@@ -58,6 +58,17 @@ describe('ReplicatedState', () => {
     await reopened.close();
   });
 
+  it('reads the head of a cold range from disk: key order, the limit, nothing past the prefix', async () => {
+    const state = await ReplicatedState.open(await tempDir(), [blobs, counters]);
+    const puts = ['b', 'a', 'c', 'ab'].map((key, i) => ({ index: i + 1, term: 1, data: enc({ type: 'blob.put', key, value: key.toUpperCase() }) }));
+    await state.apply([...puts, { index: 5, term: 1, data: enc({ type: 'counter.add', key: 'cold/z' }) }]);
+    expect(await state.scanCold('blob', 'cold/', 3)).toEqual([['cold/a', 'A'], ['cold/ab', 'AB'], ['cold/b', 'B']]);
+    expect(await state.scanCold('blob', 'cold/a', 10)).toEqual([['cold/a', 'A'], ['cold/ab', 'AB']]);
+    expect(await state.scanCold('blob', 'len/', 10)).toHaveLength(4);
+    expect(await state.scanCold('blob', 'none/', 10)).toEqual([]);
+    await state.close();
+  });
+
   it('applies commands in order, answers compare-and-set refusals, and survives a reopen', async () => {
     const dir = await tempDir();
     const state = await ReplicatedState.open(dir, [counters]);
