@@ -2,6 +2,8 @@
 // it is answered), with steps spread round-robin over the nodes and sticky per node; then failover: how
 // long after its node's SIGKILL a session's next step succeeds on another node.
 // Run: node --no-node-snapshot bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=64 BENCH_STANDBYS=held|all|off)
+//   BENCH_HEAVY_SECONDS=60: only the compute-heavy continuation (`heavyContinuation`), with this much
+//   computation in the session's history, in steps of BENCH_HEAVY_STEP_SECONDS (default 10)
 // Each session is one agent: it sends a step, waits for the answer, sends the next.
 import { JsonConnection, type JsonAnswer } from './runner/json-connection.ts';
 import { processesCpuMs } from './runner/process-cpu.ts';
@@ -10,6 +12,8 @@ import { TestCluster } from '../test/cluster/harness.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 64);
 const STANDBYS = process.env.BENCH_STANDBYS ?? 'held';
+const HEAVY_SECONDS = Number(process.env.BENCH_HEAVY_SECONDS ?? 0);
+const HEAVY_STEP_SECONDS = Number(process.env.BENCH_HEAVY_STEP_SECONDS ?? 10);
 
 const cluster = await TestCluster.start({ direct: true, args: ['--max-concurrent', '8', '--max-live-sessions', '256', '--session-standbys', STANDBYS] });
 const urls = cluster.nodes.map((n) => n.url);
@@ -17,12 +21,12 @@ const urls = cluster.nodes.map((n) => n.url);
 /** One keep-alive connection per (session, node), as an agent behind a balancer would hold. */
 const connections = new Map<string, JsonConnection>();
 
-async function step(url: string, session: string, code: string, key?: string): Promise<JsonAnswer> {
+async function step(url: string, session: string, code: string, key?: string, waitMs = 30_000): Promise<JsonAnswer> {
   const id = `${session} ${url}`;
   let conn = connections.get(id);
   if (!conn) connections.set(id, (conn = await JsonConnection.open(url)));
   try {
-    return await conn.post('/api/exec?wait=30000', { code, session, language: 'js' }, key ? { 'idempotency-key': key } : {});
+    return await conn.post(`/api/exec?wait=${waitMs}`, { code, session, language: 'js' }, key ? { 'idempotency-key': key } : {});
   } catch (err) {
     connections.delete(id);
     conn.close();
@@ -85,6 +89,57 @@ async function continuation(steps: number): Promise<number> {
   return ms;
 }
 
+/** Resolves once node `i` has used under 5 % of a core for a second: its background replays are done. */
+async function idle(i: number): Promise<void> {
+  const pid = cluster.nodes[i]!.child!.pid!;
+  for (;;) {
+    const before = processesCpuMs([pid])!;
+    await new Promise((res) => setTimeout(res, 1000));
+    if (processesCpuMs([pid])! - before < 50) return;
+  }
+}
+
+/**
+ * The compute-heavy case: a session whose first step node 2 served, then steps of ~`stepSeconds` of
+ * computation each on node 1 until its history holds `seconds` of it. Then its next step, timed: on
+ * node 2 right after node 1's answer (its standby is still replaying the last heavy step), on node 2
+ * once that node is idle (the standby caught up), and on node 3, which never held the session (it
+ * replays the whole history on the step's path, within a budget taken from the CPU the steps recorded).
+ */
+async function heavyContinuation(seconds: number, stepSeconds: number): Promise<void> {
+  const name = `heavy-${Date.now()}`;
+  await step(urls[1]!, name, 'let h = 0; h');
+  const heavy = (n: number) => `{ let i = 0; while (i < ${n}) i++; } h += 1; h`;
+  const t0 = performance.now();
+  await step(urls[0]!, name, heavy(1e8));
+  let perIteration = (performance.now() - t0) / 1e8;
+  let history = (performance.now() - t0) / 1000;
+  let steps = 1;
+  const durations: number[] = [];
+  while (history < seconds) {
+    const t = performance.now();
+    const r = await step(urls[0]!, name, heavy(Math.round((stepSeconds * 1000) / perIteration)), undefined, 120_000);
+    if (r.status !== 200 || r.json.result !== ++steps) throw new Error(`heavy step failed: ${r.status} ${JSON.stringify(r.json)}`);
+    const ms = performance.now() - t;
+    durations.push(ms / 1000);
+    history += ms / 1000;
+    perIteration = ms / Math.round((stepSeconds * 1000) / perIteration);
+  }
+  console.log(`heavy session: ${steps} steps on node 1, ${history.toFixed(1)} s of computation (steps of ${durations.map((d) => d.toFixed(1)).join(', ')} s)`);
+  const timed = async (label: string, i: number) => {
+    const t = performance.now();
+    const r = await step(urls[i]!, name, 'h', undefined, 600_000);
+    const ms = performance.now() - t;
+    if (r.status !== 200 || r.json.result !== steps) throw new Error(`heavy continuation on node ${i + 1} failed: ${r.status} ${JSON.stringify(r.json)}`);
+    console.log(`${label}: ${ms.toFixed(1)} ms`);
+  };
+  await timed('next step on node 2 right after node 1 answered', 1);
+  await idle(1);
+  await timed('next step on node 2 once it is idle (its standby caught up)', 1);
+  await timed('another step on node 2', 1);
+  await timed('next step on node 3, which never held the session', 2);
+}
+
 /** Ms from SIGKILL of the node that served a session's last step to that session's next committed step elsewhere. */
 async function failover(victim: string): Promise<number> {
   const at = cluster.nodes.findIndex((n) => n.id === victim);
@@ -108,8 +163,7 @@ async function failover(victim: string): Promise<number> {
   }
 }
 
-try {
-  console.log(`3 nodes (child processes, loopback), ${SECONDS} s per run, --session-standbys ${STANDBYS}`);
+async function throughputContinuationFailover(): Promise<void> {
   await throughput('round-robin', (s, k) => (s + k) % urls.length);
   await throughput('sticky', (s) => s % urls.length);
   const continued = [await continuation(1000), await continuation(1000), await continuation(1000)].sort((a, b) => a - b);
@@ -119,6 +173,12 @@ try {
   console.log(`failover, follower ${follower} killed: next step on another node after ${(await failover(follower)).toFixed(0)} ms`);
   const newLeader = await cluster.leader();
   console.log(`failover, leader ${newLeader} killed: next step on another node after ${(await failover(newLeader)).toFixed(0)} ms`);
+}
+
+try {
+  console.log(`3 nodes (child processes, loopback), ${SECONDS} s per run, --session-standbys ${STANDBYS}`);
+  if (HEAVY_SECONDS > 0) await heavyContinuation(HEAVY_SECONDS, HEAVY_STEP_SECONDS);
+  else await throughputContinuationFailover();
 } finally {
   for (const c of connections.values()) c.close();
   await cluster.close();

@@ -73,12 +73,18 @@ async function row(label: string, url: string, next: () => Call): Promise<void> 
   process.stderr.write(`[latency] ${label}: p50 ${r.p50.toFixed(2)} ms, p95 ${r.p95.toFixed(2)} ms, wrong ${r.wrong}\n`);
 }
 
-/** The node that leads, from a node's /cluster/status. */
+/**
+ * The node that leads, from a node's /cluster/status. A node serves stateless runs before it has
+ * heard from the first leader (their records replicate after the answer), so it may not know it yet.
+ */
 async function leaderOf(topology: Topology): Promise<string> {
-  const status = (await (await fetch(`${topology.nodes[0]}/cluster/status`)).json()) as { leader: { url: string } | null };
-  const leader = topology.nodes.find((n) => n === status.leader?.url);
-  if (!leader) throw new Error(`no leader among ${topology.nodes.join(', ')}: ${JSON.stringify(status.leader)}`);
-  return leader;
+  for (let tries = 0; ; tries++) {
+    const status = (await (await fetch(`${topology.nodes[0]}/cluster/status`)).json()) as { leader: { url: string } | null };
+    const leader = topology.nodes.find((n) => n === status.leader?.url);
+    if (leader) return leader;
+    if (tries >= 50) throw new Error(`no leader among ${topology.nodes.join(', ')}: ${JSON.stringify(status.leader)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 const single = await startSingle();
