@@ -33,8 +33,15 @@ export class JsonConnection {
     });
   }
 
+  /** The server closed it (an idle keep-alive connection is closed after its timeout): open another. */
+  get closed(): boolean {
+    return this.socket.destroyed || this.socket.readyState !== 'open';
+  }
+
   post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonAnswer> {
     if (this.waiting) return Promise.reject(new Error('one request at a time'));
+    // A write to a closed socket would wait forever for an answer.
+    if (this.closed) return Promise.reject(new Error('connection closed'));
     const text = JSON.stringify(body);
     let head = `POST ${path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n`;
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
