@@ -24,7 +24,7 @@ import { createLogger as newLogger, Metrics, metricsRoute, peerCallLog, requestI
 import type { RaftNode } from './raft/index.ts';
 import { statusPageRoutes } from './status-page/index.ts';
 import { codeMode } from './upstream/index.ts';
-import { defaultWarmMemoryMb, queuedReleases, SESSION_MODULE, SessionSweeper } from './sessions/index.ts';
+import { defaultWarmMemoryMb, queuedReleases, SESSION_MODULE, SessionSweeper, warmCountLimit } from './sessions/index.ts';
 
 /** A running node: where it listens, and how to stop it. */
 export interface NodeHandle {
@@ -264,7 +264,7 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
         maxQueue: config.maxQueue,
         maxExecutions: config.maxExecutions,
         maxExecutionBytes: config.maxExecutionsMb * 1024 * 1024,
-        liveSessions: { maxCount: config.maxLiveSessions, maxMemoryMb: config.maxLiveSessionsMemoryMb ?? defaultWarmMemoryMb() },
+        liveSessions: { maxCount: warmSessionCount(config.maxLiveSessions, log), maxMemoryMb: config.maxLiveSessionsMemoryMb ?? defaultWarmMemoryMb() },
         sessionStandbys: config.sessionStandbys,
         quotas: config.quota,
       },
@@ -342,4 +342,11 @@ function oncePerMinutePerPeer(say: (peer: string, reason: string) => void): (pee
     saidAt.set(peer, now);
     say(peer, reason);
   };
+}
+
+/** `--max-live-sessions`, capped where the kernel's map limit would abort the process first (live-sessions.ts). */
+function warmSessionCount(configured: number, log: Logger): number {
+  const limit = warmCountLimit(configured);
+  if (limit < configured) log.info({ configured, limit }, `warm sessions capped at ${limit} by vm.max_map_count (each isolate holds ~14 memory maps); raise it with sysctl vm.max_map_count to hold more`);
+  return limit;
 }

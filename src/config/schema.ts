@@ -141,7 +141,7 @@ export const ConfigSchema = z.strictObject({
     .min(1024)
     .default(8 << 20)
     .describe("Bytes a step's recorded host-call answers (`fetch` responses: status, headers, body) may take in all; a session step commits them with its journal entry. An answer that would pass it fails its call inside the sandbox with a clear error; a record is never cut."),
-  maxLiveSessions: z.number().int().min(0).default(10_000).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay). Usually maxLiveSessionsMemoryMb decides first: a warm session holds ~3 MB of heap.'),
+  maxLiveSessions: z.number().int().min(0).default(10_000).describe('Warm session isolates kept in memory (least recently used are evicted and rebuilt by replay). Usually maxLiveSessionsMemoryMb decides first: a warm session holds ~3 MB of heap. On Linux it is also capped at what vm.max_map_count allows (each isolate holds ~14 memory maps; 3,510 at the kernel default of 65,530), since past that V8 cannot map a new isolate and aborts the process; the node logs the cap when it applies.'),
   sessionStandbys: z
     .enum(['held', 'all', 'off'])
     .default('held')

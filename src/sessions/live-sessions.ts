@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import type { LiveSession } from '../sandbox/index.ts';
 
@@ -24,6 +25,28 @@ export function defaultWarmMemoryMb(): number {
   const constrained = process.constrainedMemory();
   const available = constrained > 0 && constrained < totalmem() ? constrained : totalmem();
   return Math.floor(available / 4 / (1024 * 1024));
+}
+
+/**
+ * Memory mappings a warm session's isolate holds: 11 for a new one (measured over 1,000), more as
+ * its heap grows. The kernel's per-process limit, vm.max_map_count (65,530 by default), ends a node
+ * before memory does: past ~4,500 warm sessions V8 cannot map a new isolate's heap and aborts the
+ * whole process (measured, bench/idle-sessions.ts).
+ */
+const MAPS_PER_WARM_SESSION = 14;
+// What warm sessions may take of the limit; the rest is for the pool, WebAssembly memories, LevelDB and Node.
+const WARM_SHARE_OF_MAPS = 0.75;
+
+/** The warm-session count this process can hold: `configured`, or less where vm.max_map_count says so (Linux). */
+export function warmCountLimit(configured: number, mapLimitFile = '/proc/sys/vm/max_map_count'): number {
+  let maxMaps: number;
+  try {
+    maxMaps = Number(readFileSync(mapLimitFile, 'utf8').trim());
+  } catch {
+    return configured; // not Linux: no such limit to respect
+  }
+  if (!Number.isFinite(maxMaps) || maxMaps <= 0) return configured;
+  return Math.min(configured, Math.floor((maxMaps * WARM_SHARE_OF_MAPS) / MAPS_PER_WARM_SESSION));
 }
 
 /**

@@ -1,6 +1,9 @@
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LiveSession } from '../../src/sandbox/index.ts';
-import { LiveSessions } from '../../src/sessions/live-sessions.ts';
+import { LiveSessions, warmCountLimit } from '../../src/sessions/live-sessions.ts';
+import { tempDir } from '../support/index.ts';
 
 const make = async () => ({ live: await LiveSession.create(64), head: null, memoryMb: 64 });
 const limits = { memoryMb: 64, cpuTimeoutMs: 5_000, wallTimeoutMs: 10_000, maxOutputBytes: 1_000 };
@@ -37,5 +40,22 @@ describe('LiveSessions', () => {
     expect(idle[0]!.live.disposed).toBe(true);
     expect(idle[4]!.live.disposed).toBe(false);
     lru.clear();
+  });
+});
+
+describe('warmCountLimit', () => {
+  it('caps the warm count where the kernel map limit would abort the process first, and only then', async () => {
+    const dir = await tempDir('raftbox-map-limit-');
+    const file = join(dir, 'max_map_count');
+    try {
+      await writeFile(file, '65530\n');
+      expect(warmCountLimit(10_000, file)).toBe(3_510); // 75 % of the limit, 14 maps a session
+      expect(warmCountLimit(2_000, file)).toBe(2_000);
+      await writeFile(file, '1048576\n');
+      expect(warmCountLimit(10_000, file)).toBe(10_000);
+      expect(warmCountLimit(10_000, join(dir, 'absent'))).toBe(10_000); // no such file: not Linux
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
