@@ -112,18 +112,19 @@ async function heavyContinuation(seconds: number, stepSeconds: number): Promise<
   const heavy = (n: number) => `{ let i = 0; while (i < ${n}) i++; } h += 1; h`;
   const t0 = performance.now();
   await step(urls[0]!, name, heavy(1e8));
-  let perIteration = (performance.now() - t0) / 1e8;
+  let msPerIteration = (performance.now() - t0) / 1e8;
   let history = (performance.now() - t0) / 1000;
   let steps = 1;
   const durations: number[] = [];
   while (history < seconds) {
+    const iterations = Math.round((stepSeconds * 1000) / msPerIteration);
     const t = performance.now();
-    const r = await step(urls[0]!, name, heavy(Math.round((stepSeconds * 1000) / perIteration)), undefined, 120_000);
+    const r = await step(urls[0]!, name, heavy(iterations), undefined, 120_000);
     if (r.status !== 200 || r.json.result !== ++steps) throw new Error(`heavy step failed: ${r.status} ${JSON.stringify(r.json)}`);
     const ms = performance.now() - t;
     durations.push(ms / 1000);
     history += ms / 1000;
-    perIteration = ms / Math.round((stepSeconds * 1000) / perIteration);
+    msPerIteration = ms / iterations;
   }
   console.log(`heavy session: ${steps} steps on node 1, ${history.toFixed(1)} s of computation (steps of ${durations.map((d) => d.toFixed(1)).join(', ')} s)`);
   const timed = async (label: string, i: number) => {

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { startCluster, startSingle, type Topology } from './runner/servers.ts';
 import { targets } from './runner/http-targets.ts';
+import { waitFor } from '../test/support/index.ts';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' } } });
 const CALLS = Number(values.calls);
@@ -77,14 +78,11 @@ async function row(label: string, url: string, next: () => Call): Promise<void> 
  * The node that leads, from a node's /cluster/status. A node serves stateless runs before it has
  * heard from the first leader (their records replicate after the answer), so it may not know it yet.
  */
-async function leaderOf(topology: Topology): Promise<string> {
-  for (let tries = 0; ; tries++) {
+function leaderOf(topology: Topology): Promise<string> {
+  return waitFor(`a leader among ${topology.nodes.join(', ')}`, async () => {
     const status = (await (await fetch(`${topology.nodes[0]}/cluster/status`)).json()) as { leader: { url: string } | null };
-    const leader = topology.nodes.find((n) => n === status.leader?.url);
-    if (leader) return leader;
-    if (tries >= 50) throw new Error(`no leader among ${topology.nodes.join(', ')}: ${JSON.stringify(status.leader)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return topology.nodes.find((n) => n === status.leader?.url);
+  }, 5_000);
 }
 
 const single = await startSingle();

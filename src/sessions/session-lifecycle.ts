@@ -69,10 +69,10 @@ export function enqueueRelease(tx: Tx, heap: string, release: number): void {
   tx.put(GC_META, { next: meta.next + 1, size: (meta.size ?? 0) + 1 });
 }
 
-function dequeueRelease(tx: Tx, seq: number): void {
-  tx.del(gcKey(seq));
+/** Counts `taken` releases out of the queue (their entries deleted already): once per command, not per entry. */
+function shrinkQueue(tx: Tx, taken: number): void {
   const meta = gcMeta(tx);
-  tx.put(GC_META, { next: meta.next, size: Math.max(0, (meta.size ?? 0) - 1) });
+  tx.put(GC_META, { next: meta.next, size: Math.max(0, (meta.size ?? 0) - taken) });
 }
 
 /** How many releases wait in the queue (`raftbox_session_collect_queue`). */
@@ -109,10 +109,12 @@ export function applyCollect(cmd: CollectCommand, tx: Tx, hooks: CollectHooks): 
   const { heapKey, held } = hooks;
   let collected = 0;
   let released = 0;
+  let taken = 0;
   for (const chain of cmd.chains) {
     const queued = tx.get(gcKey(chain.seq)) as Release | undefined;
     if (!queued || queued.heap !== chain.heaps[0]) continue; // done already (a retried proposal)
-    dequeueRelease(tx, chain.seq);
+    tx.del(gcKey(chain.seq));
+    taken++;
     released += queued.release;
     let at: string | null = queued.heap;
     let release = queued.release;
@@ -146,6 +148,7 @@ export function applyCollect(cmd: CollectCommand, tx: Tx, hooks: CollectHooks): 
       release = 1;
     }
   }
+  if (taken > 0) shrinkQueue(tx, taken);
   // Nothing collected and nothing released: only objects records still hold were looked at.
   return { collected, released };
 }
