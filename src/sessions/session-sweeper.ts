@@ -47,9 +47,14 @@ export class SessionSweeper {
     if (this.busy) return 0;
     this.busy = true;
     let proposed = 0;
+    // Looking for due sessions reads every name; a round that found none does not look again while
+    // it drains the release queue, which under load is one collect after another.
+    let expiring = true;
     try {
       while (this.opts.isLeader()) {
-        const cmd = this.expireCommand() ?? (await this.collectCommand());
+        const expire: ExpireCommand | undefined = expiring ? this.expireCommand() : undefined;
+        expiring = expire !== undefined;
+        const cmd = expire ?? (await this.collectCommand());
         if (!cmd) break;
         const done = (await this.log.propose(cmd)) as { expired?: number; collected?: number; released?: number } | undefined;
         proposed++;
@@ -68,7 +73,7 @@ export class SessionSweeper {
   private expireCommand(): ExpireCommand | undefined {
     if (this.opts.ttlMs <= 0) return undefined;
     const now = (this.opts.now ?? Date.now)();
-    const due = this.state.scan(SESSION_MODULE, 'name/').some(([, v]) => Date.parse((v as SessionHead).updatedAt) + this.opts.ttlMs <= now);
+    const due = this.state.some(SESSION_MODULE, 'name/', (v) => Date.parse((v as SessionHead).updatedAt) + this.opts.ttlMs <= now);
     return due ? { type: 'session.expire', now, ttlMs: this.opts.ttlMs, limit: EXPIRE_BATCH } : undefined;
   }
 

@@ -110,6 +110,12 @@ export class ReplicatedState {
     return scanMap(this.namespace(module), prefix);
   }
 
+  /** Whether a hot key under `prefix` passes `test`: a scan in no order, which stops at the first. */
+  some(module: string, prefix: string, test: (value: Json, key: string) => boolean): boolean {
+    for (const [key, value] of this.namespace(module)) if (key.startsWith(prefix) && test(value, key)) return true;
+    return false;
+  }
+
   /**
    * The first `limit` cold keys under a prefix in key order, from one consistent view (as of the last
    * applied group): how a queue kept on disk is read from its head without holding it in memory.

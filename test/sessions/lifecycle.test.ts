@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import type { Domain } from '../../src/executions/index.ts';
 import { queuedReleases, SESSION_MODULE, SessionSweeper } from '../../src/sessions/index.ts';
 import { stateKey } from '../../src/sessions/session-state.ts';
@@ -83,8 +83,12 @@ it('collects a long chain in bounded commands', async () => {
   const long = await steps('long', 300);
   await churn();
   await node.sessions.delete('long');
-  const proposed = await sweeper().sweep();
+  await steps('idle', 1); // a session not due: expiry is looked for, and found nothing
+  const looks = vi.spyOn(f.state, 'some');
+  const proposed = await sweeper(60_000).sweep();
   expect(proposed).toBeGreaterThan(1); // 300 objects take more than one command of at most 256
+  // Looking reads every session name: once a round, not again before each collect.
+  expect(looks).toHaveBeenCalledTimes(1);
   for (const h of [long[0]!, long[150]!, long[299]!]) expect(await exists(h)).toBe(false);
   expect(queued()).toBe(0);
 });
