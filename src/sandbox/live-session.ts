@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import { compileStep, StepSyntaxError } from './compile-step.ts';
-import { prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
+import { captureRuntimeCodeCache, prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
 import { PackageSet, type ResolvedModules } from './packages/package-set.ts';
 import { compileForRun, defineModulesOrDispose, guardedCall, runInContext, stepPayload } from './step-runner.ts';
 import { ReplayedHostCalls, SessionDivergedError } from './host-calls/replayed-calls.ts';
@@ -70,6 +70,16 @@ export class LiveSession {
 
   /** `packages`: what its steps may import (default: nothing). */
   static async create(memoryMb: number, packages: PackageSet = PackageSet.none()): Promise<LiveSession> {
+    // Once per process; a failed warm-up is tried again by the next session.
+    runtimeWarm ??= LiveSession.#warm().catch((err: unknown) => {
+      runtimeWarm = undefined;
+      throw err;
+    });
+    await runtimeWarm;
+    return LiveSession.#open(memoryMb, packages);
+  }
+
+  static async #open(memoryMb: number, packages: PackageSet): Promise<LiveSession> {
     const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
     try {
       return new LiveSession(memoryMb, isolate, await prepareContext(isolate, false, memoryMb), packages);
@@ -201,4 +211,25 @@ export class LiveSession {
     this.#tail = result.catch(() => undefined);
     return result;
   }
+
+  /**
+   * A throwaway session runs the runtime's common paths (a value, console output, an await, a
+   * throw), then the runtime's code cache is made from its isolate, so that every later session
+   * starts with those functions compiled (runtime/bootstrap.ts `captureRuntimeCodeCache`).
+   */
+  static async #warm(): Promise<void> {
+    const session = await LiveSession.#open(WARM_UP_LIMITS.memoryMb, PackageSet.none());
+    try {
+      for (const [index, code] of WARM_UP_STEPS.entries()) {
+        await session.run({ code, language: 'js', seed: 'runtime warm-up', clock: index }, WARM_UP_LIMITS);
+      }
+      await captureRuntimeCodeCache(session.isolate);
+    } finally {
+      session.dispose();
+    }
+  }
 }
+
+let runtimeWarm: Promise<void> | undefined;
+const WARM_UP_STEPS = ['const warm = [1, 2];\nconsole.log(warm);\nwarm.length', 'await Promise.resolve(warm)', "throw new Error('warm-up')"];
+const WARM_UP_LIMITS: Limits = { memoryMb: 32, cpuTimeoutMs: 5_000, wallTimeoutMs: 10_000, maxOutputBytes: 4_096 };
