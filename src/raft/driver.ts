@@ -6,7 +6,7 @@
 // its whole world without a microtask queue).
 import { MemoryStorage } from './memory-storage.ts';
 import { Raft, type RaftConfig, type Ready } from './raft.ts';
-import type { DurableState, LogEntry, Message, ReadState, Snapshot } from './types.ts';
+import { EntryType, type DurableState, type LogEntry, type Message, type ReadState, type Snapshot } from './types.ts';
 
 /** What a step of I/O returns: nothing when it is done at once, or something to wait for. */
 export type Pending = void | PromiseLike<unknown>;
@@ -44,17 +44,33 @@ export interface ReadyIO {
 }
 
 /**
+ * Whether a Ready's committed entries may apply while it is persisted: when it adds nothing to the
+ * log, what it persists is the commit index, which is volatile (learned again from the leader), and
+ * its committed entries came in earlier Readys, persisted before this one was taken. Membership
+ * entries keep the order: applying them reconfigures the core.
+ */
+function appliesDuringPersist(rd: Ready): boolean {
+  return rd.entries.length === 0 && !rd.snapshot && rd.committedEntries.length > 0 && rd.committedEntries.every((e) => e.type === EntryType.Normal);
+}
+
+/**
  * One turn of the Ready loop: persist → (restore) → send → apply → advance, a leader's messages sent
- * as the persist starts (Ready.messagesFirst). Call only when `core.hasReady()`.
+ * as the persist starts (Ready.messagesFirst), and a Ready that only commits applied as it persists
+ * (the step a caller waits for after its quorum, at low load: under load new entries ride along
+ * and the turn keeps its order, and its batching). Call only when `core.hasReady()`.
  */
 export function runReady(core: Raft, io: ReadyIO): Pending {
   const rd = core.ready();
   if (rd.messagesFirst) io.send(rd.messages);
+  const early = appliesDuringPersist(rd);
+  const applying = early ? io.apply(rd.committedEntries) : undefined;
+  // A failed apply fails the turn once the persist is done; until then it must not count as unhandled.
+  if (applying) Promise.resolve(applying).catch(() => undefined);
   return after(io.persist(rd), () =>
     after(rd.snapshot ? io.restore(rd.snapshot) : undefined, () => {
       if (!rd.messagesFirst) io.send(rd.messages);
       if (rd.readStates.length > 0) io.readStates(rd.readStates);
-      return after(rd.committedEntries.length > 0 ? io.apply(rd.committedEntries) : undefined, () => {
+      return after(early ? applying : rd.committedEntries.length > 0 ? io.apply(rd.committedEntries) : undefined, () => {
         core.advance(rd);
         return io.advanced(rd);
       });

@@ -59,7 +59,7 @@ export interface Ready {
   entries: LogEntry[];
   /** A snapshot received from the leader: persist, then restore the state machine from it. */
   snapshot?: Snapshot;
-  /** Committed entries to apply, in order (after persisting). */
+  /** Committed entries to apply, in order: after persisting, or while it runs when nothing else is persisted (driver.ts). */
   committedEntries: LogEntry[];
   messages: Message[];
   readStates: ReadState[];
