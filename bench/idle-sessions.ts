@@ -4,6 +4,9 @@
 //   BENCH_SESSIONS=1000,5000,10000   session counts, reached in turn on one node (cumulative)
 //   BENCH_WARM_MB=<n>                the node's --max-live-sessions-memory-mb (default: the node's own
 //                                    default, a quarter of the machine's memory)
+//   BENCH_HEAVY=<n>                  first, one session whose step counts to n million (a few hundred
+//                                    ms of CPU per 1,000); after the idle ones, its next step is timed:
+//                                    kept warm, or rebuilt (that computation again)
 // Each new session gets one step (`let v = <i>`); at each count the node's RSS and warm-session count
 // are read from /metrics; at the end every session is stepped again (`v + 1`, checked), and the
 // step-path replays the node counted in between are the sessions it had to rebuild.
@@ -16,6 +19,7 @@ import { freePort, startChild, stopChild, waitFor } from '../test/support/index.
 const COUNTS = (process.env.BENCH_SESSIONS ?? '1000,5000,10000').split(',').map(Number);
 const WARM_MB = process.env.BENCH_WARM_MB;
 const CONNECTIONS = 8;
+const HEAVY = Number(process.env.BENCH_HEAVY ?? 0);
 
 const dataDir = await mkdtemp(join(tmpdir(), 'raftbox-bench-idle-'));
 const port = await freePort();
@@ -52,6 +56,13 @@ try {
   console.log('| sessions | node RSS | RSS per session | warm sessions | time to create the last batch |');
   console.log('| --- | --- | --- | --- | --- |');
   const base = (await metrics())('process_resident_memory_bytes');
+  const heavy = await JsonConnection.open(url);
+  if (HEAVY > 0) {
+    const t = performance.now();
+    const r = await heavy.post('/api/exec?wait=60000', { code: `let spins = 0; while (spins < ${HEAVY}e6) spins++; 1`, session: 'heavy', language: 'js' });
+    if (r.status !== 200) throw new Error(`heavy: ${r.status} ${JSON.stringify(r.json)}`);
+    console.log(`the heavy session's first step: ${(performance.now() - t).toFixed(0)} ms`);
+  }
   let made = 0;
   for (const count of COUNTS) {
     const t0 = performance.now();
@@ -65,6 +76,15 @@ try {
     const rss = m('process_resident_memory_bytes');
     console.log(`| ${count.toLocaleString('en')} | ${(rss / 2 ** 20).toFixed(0)} MB | ${((rss - base) / count / 2 ** 20).toFixed(2)} MB | ${m('raftbox_live_sessions')} | ${seconds.toFixed(1)} s |`);
   }
+  if (HEAVY > 0) {
+    const before = (await metrics())('raftbox_session_replay_seconds_count{path="request"}');
+    const t = performance.now();
+    const r = await heavy.post('/api/exec?wait=60000', { code: 'spins > 0', session: 'heavy', language: 'js' });
+    if (r.status !== 200 || r.json.result !== true) throw new Error(`heavy again: ${r.status} ${JSON.stringify(r.json)}`);
+    const rebuilt = (await metrics())('raftbox_session_replay_seconds_count{path="request"}') > before;
+    console.log(`the heavy session stepped again after them: ${(performance.now() - t).toFixed(1)} ms, ${rebuilt ? 'rebuilt' : 'still warm'}`);
+  }
+  heavy.close();
   const replays = (await metrics())('raftbox_session_replay_seconds_count{path="request"}');
   const t0 = performance.now();
   await each(0, made, async (conn, i) => {

@@ -51,6 +51,8 @@ export class LiveSession {
   #tail: Promise<unknown> = Promise.resolve();
   /** The bundle each module name resolved to in the latest step of this isolate that imported it: the session keeps them. */
   readonly #pins = new Map<string, PackageRef>();
+  /** The steps this isolate holds (run or replayed) and the CPU they took here: what a rebuild would redo. */
+  readonly #history = { steps: 0, cpuMs: 0 };
 
   readonly memoryMb: number;
   private readonly isolate: ivm.Isolate;
@@ -152,6 +154,8 @@ export class LiveSession {
         this.dispose();
         throw new SessionDisposedError(`Replay stopped: ${call.status}`);
       }
+      this.#history.steps += payloads.length;
+      this.#history.cpuMs += call.cpuMs;
     });
   }
 
@@ -179,9 +183,22 @@ export class LiveSession {
       }
       if (run.kind === 'tainted') throw new Error('unreachable: session contexts are never locked down');
       if (!run.isolateReusable) this.dispose();
-      else this.#pin(modules);
+      else {
+        this.#pin(modules);
+        this.#history.steps++;
+        this.#history.cpuMs += run.outcome.cpuMs;
+      }
       return run.outcome;
     });
+  }
+
+  /**
+   * Milliseconds a rebuild of this state by replay would take, estimated from what this isolate ran:
+   * a new session (~3.2 ms, bench/sandbox.ts), each step's CPU as measured here, and the host's part
+   * of replaying a step (~0.1 ms: a replay of 100 small steps takes 7–15 ms).
+   */
+  rebuildMs(): number {
+    return NEW_SESSION_MS + this.#history.cpuMs + REPLAY_HOST_MS_PER_STEP * this.#history.steps;
   }
 
   /** Bytes the isolate's heap holds now: what keeping it warm costs, far less than its limit as a rule. */
@@ -230,6 +247,8 @@ export class LiveSession {
   }
 }
 
+const NEW_SESSION_MS = 3.2;
+const REPLAY_HOST_MS_PER_STEP = 0.1;
 let runtimeWarm: Promise<void> | undefined;
 const WARM_UP_STEPS = ['const warm = [1, 2];\nconsole.log(warm);\nwarm.length', 'await Promise.resolve(warm)', "throw new Error('warm-up')"];
 const WARM_UP_LIMITS: Limits = { memoryMb: 32, cpuTimeoutMs: 5_000, wallTimeoutMs: 10_000, maxOutputBytes: 4_096 };

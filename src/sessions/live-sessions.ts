@@ -49,13 +49,24 @@ export function warmCountLimit(configured: number, mapLimitFile = '/proc/sys/vm/
   return Math.min(configured, Math.floor((maxMaps * WARM_SHARE_OF_MAPS) / MAPS_PER_WARM_SESSION));
 }
 
+// How many of the least recently used sessions an eviction chooses among, and how much cheaper to
+// rebuild (per byte it frees) one must be than the dearest of them to go first.
+const EVICTION_WINDOW = 8;
+const CHEAPER = 2;
+
 /**
- * The LRU of warm isolates on this node. A step `take`s its isolate out and `put`s it back when done,
- * so eviction never disposes an isolate that is running, and two users never share one.
+ * The warm isolates on this node, evicted by recency and rebuild cost. A step `take`s its isolate
+ * out and `put`s it back when done, so eviction never disposes an isolate that is running, and two
+ * users never share one. Past a budget, the victim is the least recently used of the oldest few,
+ * unless one of them costs at most 1/CHEAPER as much to rebuild per byte it frees as the dearest:
+ * then the oldest such cheap one goes. Sessions of about the same cost leave in LRU order; one with
+ * minutes of computation in its history outlasts idle one-line sessions beside it (each of those is a
+ * few milliseconds to rebuild), and is still evicted once only sessions as dear are around it.
  */
 export class LiveSessions {
-  // Insertion order = least recently used first; each with the heap bytes it held when put back.
-  private readonly entries = new Map<string, { warm: WarmSession; bytes: number }>();
+  // Insertion order = least recently used first; each with the heap bytes it held when put back and
+  // its rebuild cost per byte then.
+  private readonly entries = new Map<string, { warm: WarmSession; bytes: number; costPerByte: number }>();
   private bytes = 0;
 
   private readonly options: LiveSessionsOptions;
@@ -92,13 +103,22 @@ export class LiveSessions {
       warm.live.dispose();
       return;
     }
-    this.entries.set(key, { warm, bytes });
+    this.entries.set(key, { warm, bytes, costPerByte: warm.live.rebuildMs() / Math.max(bytes, 1) });
     this.bytes += bytes;
     const maxBytes = this.options.maxMemoryMb * 1024 * 1024;
-    for (const oldKey of this.entries.keys()) {
-      if (this.entries.size <= this.options.maxCount && this.bytes <= maxBytes) break;
-      this.drop(oldKey);
+    while (this.entries.size > this.options.maxCount || this.bytes > maxBytes) this.drop(this.victim(key));
+  }
+
+  /** The entry to evict (see the class); `newest`, just put back, only when it is alone. */
+  private victim(newest: string): string {
+    const window: Array<[string, number]> = [];
+    for (const [key, entry] of this.entries) {
+      if (window.length === EVICTION_WINDOW) break;
+      if (key !== newest) window.push([key, entry.costPerByte]);
     }
+    if (window.length === 0) return newest;
+    const dearest = Math.max(...window.map(([, cost]) => cost));
+    return (window.find(([, cost]) => cost * CHEAPER <= dearest) ?? window[0]!)[0];
   }
 
   drop(key: string): void {

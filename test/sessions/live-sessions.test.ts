@@ -25,6 +25,31 @@ describe('LiveSessions', () => {
     expect([a, c].every((x) => x.live.disposed)).toBe(true);
   });
 
+  it('evicts a session cheap to rebuild before an older one with much computation in its history, and dear ones in LRU order', async () => {
+    const lru = new LiveSessions({ maxCount: 2, maxMemoryMb: 1024 });
+    const heavy = async () => {
+      const w = await make();
+      // Tens of milliseconds of CPU: a rebuild would take as long, against ~3 ms for a one-line session.
+      await w.live.run({ code: 'let i = 0; while (i < 5e7) i++; i', language: 'js', seed: 's', clock: 0 }, limits);
+      return w;
+    };
+    const [old, light] = [await heavy(), await make()];
+    lru.put('old', old);
+    lru.put('light', light);
+    lru.put('new', await make());
+    expect(old.live.disposed).toBe(false); // the least recently used, but dear
+    expect(light.live.disposed).toBe(true);
+
+    const second = await heavy();
+    lru.put('second', second); // 'new' is the cheap one beside 'old' now
+    expect(old.live.disposed).toBe(false);
+    expect(lru.take('new')).toBeUndefined();
+    const third = await heavy();
+    lru.put('third', third); // only dear ones left: the least recently used goes
+    expect([old, second, third].map((w) => w.live.disposed)).toEqual([true, false, false]);
+    lru.clear();
+  });
+
   it('budgets memory by the heap the isolates really hold, not by their limits', async () => {
     // Five idle 64 MB-limit isolates fit in 28 MB: each holds about 2-3 MB.
     const lru = new LiveSessions({ maxCount: 100, maxMemoryMb: 28 });
