@@ -141,14 +141,14 @@ export const ConfigSchema = z.strictObject({
     .min(1024)
     .default(8 << 20)
     .describe("Bytes a step's recorded host-call answers (`fetch` responses: status, headers, body) may take in all; a session step commits them with its journal entry. An answer that would pass it fails its call inside the sandbox with a clear error; a record is never cut."),
-  maxLiveSessions: z.number().int().min(0).default(10_000).describe('Warm session isolates kept in memory (beyond it the least recently used are evicted, those far cheaper to rebuild first, and rebuilt by replay when needed). Usually maxLiveSessionsMemoryMb decides first: a warm session holds ~3 MB of heap. On Linux it is also capped at what vm.max_map_count allows (each isolate holds ~14 memory maps; 3,510 at the kernel default of 65,530), since past that V8 cannot map a new isolate and aborts the process; the node logs the cap when it applies.'),
+  maxLiveSessions: z.number().int().min(0).default(10_000).describe('Warm session isolates kept in memory (beyond it the least recently used are evicted, those far cheaper to rebuild first, and rebuilt by replay when needed). Usually maxLiveSessionsMemoryMb decides first: a warm session holds ~2 MB of heap in memory. On Linux it is also capped at what vm.max_map_count allows (each isolate holds ~14 memory maps; 3,510 at the kernel default of 65,530), since past that V8 cannot map a new isolate and aborts the process; the node logs the cap when it applies.'),
   sessionStandbys: z
     .enum(['held', 'all', 'off'])
     .default('held')
     .describe(
       'Warm standbys: `held` (default) keeps the sessions warm on this node current as other nodes step them, replaying their steps in the background (the replay their next step here would do, done before it comes); `all` also builds, in the background, every session another node steps (a failover standby for each active session, at the cost of running every step on every node, within the warm-session memory budget); `off` replays only when a step arrives. In `held` and `all` a starting node also rebuilds its recently stepped sessions in the background, most recent first.',
     ),
-  maxLiveSessionsMemoryMb: z.number().int().min(0).optional().describe('Heap the warm session isolates may hold in all (measured after each step); beyond it the least recently used are evicted, those far cheaper to rebuild first. Default: a quarter of the memory this process may use (its cgroup limit, else the machine\'s memory).'),
+  maxLiveSessionsMemoryMb: z.number().int().min(0).optional().describe('Heap the warm session isolates may hold in memory in all (its physical pages, measured after each step); beyond it the least recently used are evicted, those far cheaper to rebuild first. Default: a quarter of the memory this process may use (its cgroup limit, else the machine\'s memory).'),
   sessionTtlSecs: z
     .number()
     .min(0)

@@ -17,9 +17,9 @@ export interface LiveSessionsOptions {
 
 /**
  * The default heap budget of the warm sessions: a quarter of the memory this process may use. A warm
- * session at rest holds ~3 MB of heap (~1.7 MB of resident memory, bench/RESULTS.md), so a fixed
- * budget either wasted a large machine or crowded a small one; 1,000 agents each on its own session
- * need ~3 GB warm, or every step rebuilds its session.
+ * session at rest holds ~2 MB of heap in memory (~1.8 MB of resident memory, bench/RESULTS.md), so a
+ * fixed budget either wasted a large machine or crowded a small one; 1,000 agents each on its own
+ * session need ~2 GB warm, or every step rebuilds its session.
  */
 export function defaultWarmMemoryMb(): number {
   const constrained = process.constrainedMemory();

@@ -51,8 +51,8 @@ describe('LiveSessions', () => {
   });
 
   it('budgets memory by the heap the isolates really hold, not by their limits', async () => {
-    // Five idle 64 MB-limit isolates fit in 28 MB: each holds about 2-3 MB.
-    const lru = new LiveSessions({ maxCount: 100, maxMemoryMb: 28 });
+    // Five idle 64 MB-limit isolates fit in 24 MB: each holds about 2 MB.
+    const lru = new LiveSessions({ maxCount: 100, maxMemoryMb: 24 });
     const idle = await Promise.all([1, 2, 3, 4, 5].map(make));
     idle.forEach((w, i) => lru.put(`idle${i}`, w));
     expect(idle.every((w) => !w.live.disposed)).toBe(true);
