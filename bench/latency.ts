@@ -5,7 +5,11 @@
  * async submit), over MCP, and a session step. Three nodes: a session step and a stateless run on the
  * leader and on a follower (no load balancer: the node is the point).
  *
- *   node --no-node-snapshot bench/latency.ts [--calls 300]
+ * Each topology is warmed first (`--warmup` calls of every kind it measures, spread over the nodes
+ * it measures): a node just started runs its request and Raft paths unoptimized for its first ~1,000
+ * calls, and a session step on a just-started leader takes ~1.5× its steady time (bench/RESULTS.md).
+ *
+ *   node --no-node-snapshot bench/latency.ts [--calls 300] [--warmup 1200]
  */
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
@@ -13,8 +17,10 @@ import { startCluster, startSingle, type Topology } from './runner/servers.ts';
 import { targets } from './runner/http-targets.ts';
 import { waitFor } from '../test/support/index.ts';
 
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' } } });
+const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' }, warmup: { type: 'string', default: '1200' } } });
 const CALLS = Number(values.calls);
+const WARMUP_CALLS = Number(values.warmup);
+/** Calls of each row before its measured ones: its connection and its session's first steps. */
 const WARMUP = 30;
 
 interface Call {
@@ -45,12 +51,12 @@ function sessionSteps(session: string): () => Call {
   };
 }
 
-async function measure(url: string, next: () => Call): Promise<{ p50: number; p95: number; wrong: number }> {
+async function measure(url: string, next: () => Call, calls = CALLS): Promise<{ p50: number; p95: number; wrong: number }> {
   const pool = new Pool(url, { connections: 1 });
   const ms: number[] = [];
   let wrong = 0;
   try {
-    for (let i = 0; i < WARMUP + CALLS; i++) {
+    for (let i = 0; i < WARMUP + calls; i++) {
       const call = next();
       const t0 = performance.now();
       const res = await pool.request({ method: call.method, path: call.path, headers: call.headers, body: call.body });
@@ -65,6 +71,16 @@ async function measure(url: string, next: () => Call): Promise<{ p50: number; p9
   ms.sort((a, b) => a - b);
   const pct = (p: number) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))]!;
   return { p50: pct(50), p95: pct(95), wrong };
+}
+
+/** Brings the nodes' code to its steady state: `WARMUP_CALLS` session steps and stateless runs on each of `urls`, in turn, unmeasured. */
+async function warmUp(label: string, urls: string[]): Promise<void> {
+  for (const [i, url] of urls.entries()) {
+    const steps = sessionSteps(`warmup-${i}`);
+    let k = 0;
+    const r = await measure(url, () => (k++ % 2 === 0 ? steps() : CALLS_OF.restWait), WARMUP_CALLS);
+    if (r.wrong > 0) throw new Error(`warm-up of ${label} had ${r.wrong} wrong answers`);
+  }
 }
 
 const rows: string[] = [];
@@ -88,6 +104,7 @@ function leaderOf(topology: Topology): Promise<string> {
 const single = await startSingle();
 try {
   const url = single.nodes[0]!;
+  await warmUp('single', [url]);
   await row('single: GET /healthz (the client floor)', url, () => CALLS_OF.health);
   await row('single: stateless REST `POST /api/exec?wait` `1+1`', url, () => CALLS_OF.restWait);
   await row('single: stateless REST async submit (202)', url, () => CALLS_OF.restAsync);
@@ -101,6 +118,7 @@ const cluster = await startCluster();
 try {
   const leader = await leaderOf(cluster);
   const follower = cluster.nodes.find((n) => n !== leader)!;
+  await warmUp('cluster', [leader, follower]);
   await row('cluster: a session step on the leader', leader, sessionSteps('latency-leader'));
   await row('cluster: a session step on a follower', follower, sessionSteps('latency-follower'));
   await row('cluster: stateless REST `?wait` on the leader', leader, () => CALLS_OF.restWait);
@@ -110,7 +128,7 @@ try {
   await cluster.stop();
 }
 
-console.log(`${CALLS} sequential calls per row (after ${WARMUP} warm-up calls), one keep-alive connection\n`);
+console.log(`${CALLS} sequential calls per row (after ${WARMUP} warm-up calls; each topology warmed first with ${WARMUP_CALLS} calls on each node measured), one keep-alive connection\n`);
 console.log('| call | p50 ms | p95 ms | wrong |');
 console.log('|---|---|---|---|');
 for (const r of rows) console.log(r);
