@@ -1,7 +1,9 @@
 // Stateful steps/s on warm sessions through a 3-node cluster (every step committed through Raft before
 // it is answered), with steps spread round-robin over the nodes and sticky per node; then failover: how
 // long after its node's SIGKILL a session's next step succeeds on another node.
-// Run: node --no-node-snapshot bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=64 BENCH_STANDBYS=held|all|off)
+// Run: node --no-node-snapshot bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=64 BENCH_STANDBYS=held|all|off BENCH_WARMUP_SECONDS=3)
+//   The cluster is warmed first with BENCH_WARMUP_SECONDS of round-robin steps on sessions of their own:
+//   a node just started runs its paths unoptimized for its first thousand or so steps (bench/RESULTS.md).
 //   BENCH_HEAVY_SECONDS=60: only the compute-heavy continuation (`heavyContinuation`), with this much
 //   computation in the session's history, in steps of BENCH_HEAVY_STEP_SECONDS (default 10)
 // Each session is one agent: it sends a step, waits for the answer, sends the next.
@@ -14,6 +16,7 @@ const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 64);
 const STANDBYS = process.env.BENCH_STANDBYS ?? 'held';
 const HEAVY_SECONDS = Number(process.env.BENCH_HEAVY_SECONDS ?? 0);
 const HEAVY_STEP_SECONDS = Number(process.env.BENCH_HEAVY_STEP_SECONDS ?? 10);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 
 const cluster = await TestCluster.start({ direct: true, args: ['--max-concurrent', '8', '--max-live-sessions', '256', '--session-standbys', STANDBYS] });
 const urls = cluster.nodes.map((n) => n.url);
@@ -39,8 +42,8 @@ const nodesCpuMs = () => processesCpuMs(cluster.nodes.map((n) => n.child!.pid!))
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(2);
 
-/** Each session steps sequentially (a step waits for the previous answer), all sessions at once. */
-async function throughput(label: string, nodeOf: (s: number, k: number) => number): Promise<void> {
+/** Each session steps sequentially (a step waits for the previous answer), all sessions at once, for `seconds`. */
+async function throughput(label: string, nodeOf: (s: number, k: number) => number, seconds = SECONDS): Promise<void> {
   const names = Array.from({ length: SESSIONS }, (_, s) => `${label}-${s}`);
   await Promise.all(names.map((n, s) => step(urls[nodeOf(s, 0)]!, n, 'let c = 0; c')));
   // Warm every node's isolate of every session once, so the run measures warm steps.
@@ -48,7 +51,7 @@ async function throughput(label: string, nodeOf: (s: number, k: number) => numbe
   const latencies: number[] = [];
   let errors = 0;
   const cpu0 = nodesCpuMs();
-  const end = performance.now() + SECONDS * 1000;
+  const end = performance.now() + seconds * 1000;
   await Promise.all(
     names.map(async (n, s) => {
       let expected = urls.length;
@@ -68,7 +71,7 @@ async function throughput(label: string, nodeOf: (s: number, k: number) => numbe
   // Node CPU per step does not depend on what else the machine runs, unlike steps/s.
   const cpu = cpu0 === null || cpu1 === null ? '' : `, node CPU ${((cpu1 - cpu0) / latencies.length).toFixed(2)} ms/step`;
   console.log(
-    `${label}: ${Math.round(latencies.length / SECONDS)} steps/s (${SESSIONS} sessions), p50 ${pct(latencies, 50)} ms, p95 ${pct(latencies, 95)} ms, p99 ${pct(latencies, 99)} ms${cpu}, wrong/failed ${errors}`,
+    `${label}: ${Math.round(latencies.length / seconds)} steps/s (${SESSIONS} sessions), p50 ${pct(latencies, 50)} ms, p95 ${pct(latencies, 95)} ms, p99 ${pct(latencies, 99)} ms${cpu}, wrong/failed ${errors}`,
   );
 }
 
@@ -168,6 +171,7 @@ async function failover(victim: string): Promise<number> {
 }
 
 async function throughputContinuationFailover(): Promise<void> {
+  if (WARMUP_SECONDS > 0) await throughput('warm-up', (s, k) => (s + k) % urls.length, WARMUP_SECONDS);
   await throughput('round-robin', (s, k) => (s + k) % urls.length);
   await throughput('sticky', (s) => s % urls.length);
   const continued = [await continuation(1000), await continuation(1000), await continuation(1000)].sort((a, b) => a - b);
