@@ -4,6 +4,7 @@
 //   BENCH_SESSIONS=1000,5000,10000   session counts, reached in turn on one node (cumulative)
 //   BENCH_WARM_MB=<n>                the node's --max-live-sessions-memory-mb (default: the node's own
 //                                    default, a quarter of the machine's memory)
+//   BENCH_SESSIONS_PER_ISOLATE=<n>   the node's --sessions-per-isolate (default 1: an isolate each)
 //   BENCH_HEAVY=<n>                  first, one session whose step counts to n million (a few hundred
 //                                    ms of CPU per 1,000); after the idle ones, its next step is timed:
 //                                    kept warm, or rebuilt (that computation again)
@@ -20,12 +21,13 @@ const COUNTS = (process.env.BENCH_SESSIONS ?? '1000,5000,10000').split(',').map(
 const WARM_MB = process.env.BENCH_WARM_MB;
 const CONNECTIONS = 8;
 const HEAVY = Number(process.env.BENCH_HEAVY ?? 0);
+const PER_ISOLATE = process.env.BENCH_SESSIONS_PER_ISOLATE;
 
 const dataDir = await mkdtemp(join(tmpdir(), 'raftbox-bench-idle-'));
 const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
 const node = startChild(
-  ['--no-node-snapshot', 'src/cli/main.ts', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', '--max-live-sessions', '100000', ...(WARM_MB ? ['--max-live-sessions-memory-mb', WARM_MB] : [])],
+  ['--no-node-snapshot', 'src/cli/main.ts', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', '--max-live-sessions', '100000', ...(WARM_MB ? ['--max-live-sessions-memory-mb', WARM_MB] : []), ...(PER_ISOLATE ? ['--sessions-per-isolate', PER_ISOLATE] : [])],
 );
 
 async function metrics(): Promise<(name: string) => number> {
@@ -52,7 +54,7 @@ const run = (conn: JsonConnection, i: number, code: string) => conn.post('/api/e
 
 try {
   await waitFor('the node ready', async () => (await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false)), 60_000);
-  console.log(`one node, warm budget ${WARM_MB ? `${WARM_MB} MB` : 'the default'}, ${CONNECTIONS} connections`);
+  console.log(`one node, warm budget ${WARM_MB ? `${WARM_MB} MB` : 'the default'}, ${PER_ISOLATE ?? 1} session(s) to an isolate, ${CONNECTIONS} connections`);
   console.log('| sessions | node RSS | RSS per session | warm sessions | time to create the last batch |');
   console.log('| --- | --- | --- | --- | --- |');
   const base = (await metrics())('process_resident_memory_bytes');

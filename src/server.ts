@@ -264,8 +264,9 @@ export async function openDomain(config: Config, log: Logger, metrics?: Metrics)
         maxQueue: config.maxQueue,
         maxExecutions: config.maxExecutions,
         maxExecutionBytes: config.maxExecutionsMb * 1024 * 1024,
-        liveSessions: { maxCount: warmSessionCount(config.maxLiveSessions, log), maxMemoryMb: config.maxLiveSessionsMemoryMb ?? defaultWarmMemoryMb() },
+        liveSessions: { maxCount: warmSessionCount(config.maxLiveSessions, config.sessionsPerIsolate, log), maxMemoryMb: config.maxLiveSessionsMemoryMb ?? defaultWarmMemoryMb() },
         sessionStandbys: config.sessionStandbys,
+        sessionsPerIsolate: config.sessionsPerIsolate,
         quotas: config.quota,
       },
     });
@@ -345,8 +346,8 @@ function oncePerMinutePerPeer(say: (peer: string, reason: string) => void): (pee
 }
 
 /** `--max-live-sessions`, capped where the kernel's map limit would abort the process first (live-sessions.ts). */
-function warmSessionCount(configured: number, log: Logger): number {
-  const limit = warmCountLimit(configured);
-  if (limit < configured) log.info({ configured, limit }, `warm sessions capped at ${limit} by vm.max_map_count (each isolate holds ~14 memory maps); raise it with sysctl vm.max_map_count to hold more`);
+function warmSessionCount(configured: number, sessionsPerIsolate: number, log: Logger): number {
+  const limit = warmCountLimit(configured, sessionsPerIsolate);
+  if (limit < configured) log.info({ configured, limit }, `warm sessions capped at ${limit} by vm.max_map_count (each isolate holds ~14 memory maps); raise it with sysctl vm.max_map_count, or share isolates (--sessions-per-isolate), to hold more`);
   return limit;
 }

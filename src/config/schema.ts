@@ -148,6 +148,15 @@ export const ConfigSchema = z.strictObject({
     .describe(
       'Warm standbys: `held` (default) keeps the sessions warm on this node current as other nodes step them, replaying their steps in the background (the replay their next step here would do, done before it comes); `all` also builds, in the background, every session another node steps (a failover standby for each active session, at the cost of running every step on every node, within the warm-session memory budget); `off` replays only when a step arrives. In `held` and `all` a starting node also rebuilds its recently stepped sessions in the background, most recent first.',
     ),
+  sessionsPerIsolate: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe(
+      'Sessions of one subject whose contexts share an isolate (1, the default: every session has an isolate of its own). A context costs ~0.3 MB resident and an isolate ~1.5 MB more, so sharing holds several times as many idle sessions warm in the same memory and memory maps. What it gives up (docs/scaling.md): the sessions of an isolate share one heap and its memory limit, their steps run one at a time (a step awaiting `fetch` holds up the others), and a limit one step hits stops the isolate under all of them (each is then rebuilt from its journal on its next step; no step is lost). Sessions of different subjects never share.',
+    ),
   maxLiveSessionsMemoryMb: z.number().int().min(0).optional().describe('Heap the warm session isolates may hold in memory in all (its physical pages, measured after each step); beyond it the least recently used are evicted, those far cheaper to rebuild first. Default: a quarter of the memory this process may use (its cgroup limit, else the machine\'s memory).'),
   sessionTtlSecs: z
     .number()

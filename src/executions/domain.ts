@@ -10,6 +10,8 @@ export interface DomainOptions extends ExecutionServiceOptions {
   liveSessions: LiveSessionsOptions;
   /** Which sessions this node keeps warm as other nodes step them (SessionService.followHead). */
   sessionStandbys?: StandbyMode;
+  /** Sessions of one subject whose contexts share an isolate (SessionServiceOptions.sessionsPerIsolate). */
+  sessionsPerIsolate?: number;
 }
 
 export const defaultDomainOptions: DomainOptions = {
@@ -68,6 +70,7 @@ export async function createDomain(deps: {
   const sessions = new SessionService(deps.state, deps.log, {
     liveSessions: options.liveSessions,
     ...(options.sessionStandbys ? { standbys: options.sessionStandbys } : {}),
+    ...(options.sessionsPerIsolate ? { sessionsPerIsolate: options.sessionsPerIsolate } : {}),
     maxMemoryMb: options.maxMemoryMb,
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.packages ? { packages: deps.packages } : {}),

@@ -1,6 +1,7 @@
 import ivm from 'isolated-vm';
 import { compileStep, StepSyntaxError } from './compile-step.ts';
 import { captureRuntimeCodeCache, prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
+import { IsolateShare } from './isolate-share.ts';
 import { PackageSet, type ResolvedModules } from './packages/package-set.ts';
 import { compileForRun, defineModulesOrDispose, guardedCall, runInContext, stepPayload } from './step-runner.ts';
 import { ReplayedHostCalls, SessionDivergedError } from './host-calls/replayed-calls.ts';
@@ -17,9 +18,21 @@ export interface ReplayOptions {
   maxArtifactBytes?: number;
 }
 
-/** Raised when a session cannot be used: disposed, or its replay hit a limit. */
+/** Raised when a session cannot be used: disposed (by its owner, or by a limit another session of its isolate hit), or its replay hit a limit. */
 export class SessionDisposedError extends Error {
   override readonly name = 'SessionDisposedError';
+}
+
+/** A replay stopped by a limit (memory, CPU): the session is disposed. */
+export class ReplayStoppedError extends SessionDisposedError {
+  readonly reason: 'timeout' | 'cancelled' | 'memory_limit' | 'failed';
+  /** Whether the isolate was shared: then other sessions' heap counted against the memory limit too. */
+  readonly shared: boolean;
+  constructor(reason: ReplayStoppedError['reason'], shared: boolean) {
+    super(`Replay stopped: ${reason}`);
+    this.reason = reason;
+    this.shared = shared;
+  }
 }
 
 // A step replays the same code on the same inputs: its CPU is what it used when it ran, give or
@@ -43,12 +56,14 @@ export function replayBudgetMs(steps: readonly Step[]): number {
 const REPLAY_OUTPUT_BYTES = 1 << 20;
 
 /**
- * One isolate + context holding a session's state across steps. Runs are serialized. After a
- * timeout, memory blow-up or cancel the isolate is gone (`disposed`): the owner rebuilds a new
- * session by `replay` of the journal, since how far the stopped step got cannot be reproduced.
+ * A context holding a session's state across steps, in an isolate of its own or one it shares with
+ * other sessions of its subject (IsolateShare). Runs are serialized (with those of the sessions it
+ * shares with). After a timeout, memory blow-up or cancel the isolate is gone (`disposed`, for every
+ * session in it): the owner rebuilds a new session by `replay` of the journal, since how far the
+ * stopped step got cannot be reproduced.
  */
 export class LiveSession {
-  #tail: Promise<unknown> = Promise.resolve();
+  #left = false;
   /** The bundle each module name resolved to in the latest step of this isolate that imported it: the session keeps them. */
   readonly #pins = new Map<string, PackageRef>();
   /** The steps this isolate holds (run or replayed) and the CPU they took here: what a rebuild would redo. */
@@ -56,43 +71,64 @@ export class LiveSession {
 
   readonly memoryMb: number;
   private readonly isolate: ivm.Isolate;
+  private readonly share: IsolateShare;
   private readonly prepared: PreparedContext;
   private readonly packages: PackageSet;
   private constructor(
     memoryMb: number,
-    isolate: ivm.Isolate,
+    share: IsolateShare,
     prepared: PreparedContext,
     packages: PackageSet,
   ) {
     this.memoryMb = memoryMb;
-    this.isolate = isolate;
+    this.share = share;
+    this.isolate = share.isolate;
     this.prepared = prepared;
     this.packages = packages;
   }
 
-  /** `packages`: what its steps may import (default: nothing). */
-  static async create(memoryMb: number, packages: PackageSet = PackageSet.none()): Promise<LiveSession> {
+  /**
+   * `packages`: what its steps may import (default: nothing). `share`: an isolate shared with other
+   * sessions, joined already, whose memory limit is `memoryMb` (default: an isolate of its own).
+   */
+  static async create(memoryMb: number, packages: PackageSet = PackageSet.none(), share?: IsolateShare): Promise<LiveSession> {
     // Once per process; a failed warm-up is tried again by the next session.
     runtimeWarm ??= LiveSession.#warm().catch((err: unknown) => {
       runtimeWarm = undefined;
       throw err;
     });
-    await runtimeWarm;
-    return LiveSession.#open(memoryMb, packages);
+    try {
+      await runtimeWarm;
+    } catch (err) {
+      share?.leave();
+      throw err;
+    }
+    return LiveSession.#open(memoryMb, packages, share);
   }
 
-  static async #open(memoryMb: number, packages: PackageSet): Promise<LiveSession> {
-    const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+  static async #open(memoryMb: number, packages: PackageSet, given?: IsolateShare): Promise<LiveSession> {
+    if (given && given.memoryMb !== memoryMb) {
+      given.leave();
+      throw new Error(`a session of ${memoryMb} MB cannot join an isolate of ${given.memoryMb} MB`);
+    }
+    const share = given ?? joined(new IsolateShare(memoryMb));
     try {
-      return new LiveSession(memoryMb, isolate, await prepareContext(isolate, false, memoryMb), packages);
+      // In the share's turn: a context made while another session's step runs would wait for it anyway.
+      const prepared = await share.serialized(() => prepareContext(share.isolate, false, memoryMb));
+      return new LiveSession(memoryMb, share, prepared, packages);
     } catch (err) {
-      isolate.dispose();
+      share.leave();
       throw err;
     }
   }
 
   get disposed(): boolean {
-    return this.isolate.isDisposed;
+    return this.#left || this.isolate.isDisposed;
+  }
+
+  /** Whether its isolate may hold other sessions' contexts too. */
+  get shared(): boolean {
+    return this.share.shared;
   }
 
   /**
@@ -133,7 +169,7 @@ export class LiveSession {
       const replayed = compiled.filter((p) => p !== null);
       const bundles = replayed.flatMap((p) => p.modules?.bundles ?? []);
       if (bundles.length > 0 && !(await defineModulesOrDispose(this.isolate, this.prepared, { bundles, bindings: {}, errors: {}, refs: [] }))) {
-        throw new SessionDisposedError('Replay stopped: memory_limit');
+        throw new ReplayStoppedError('memory_limit', this.share.shared);
       }
       for (const p of replayed) this.#pin(p.modules);
       const payloads = replayed.map((p) => p.payload);
@@ -152,7 +188,7 @@ export class LiveSession {
       }
       if (!call.ok) {
         this.dispose();
-        throw new SessionDisposedError(`Replay stopped: ${call.status}`);
+        throw new ReplayStoppedError(call.status, this.share.shared);
       }
       this.#history.steps += payloads.length;
       this.#history.cpuMs += call.cpuMs;
@@ -202,20 +238,22 @@ export class LiveSession {
   }
 
   /**
-   * Bytes the isolate's heap holds in memory now: what keeping it warm costs, far less than its limit
-   * as a rule. The heap's physical pages, not its committed size: an idle session commits ~2.4 MB of
-   * heap but touches ~1.9 MB, which is what the process's resident memory grows by (~1.8 MB).
+   * Bytes of heap in memory that keeping this session warm costs, far less than its limit as a rule:
+   * its isolate's, or its part of a shared one's (IsolateShare.heapBytes).
    */
   heapBytes(): number {
-    if (this.isolate.isDisposed) return 0;
-    const heap = this.isolate.getHeapStatisticsSync();
-    return heap.total_physical_size + heap.externally_allocated_size;
+    return this.#left ? 0 : this.share.heapBytes();
   }
 
+  /**
+   * Gives the context up, and the isolate once no other session holds a context in it: disposing an
+   * isolate of its own also stops a run going on in it; in a shared one such a run ends on its limits.
+   */
   dispose(): void {
-    if (this.isolate.isDisposed) return;
-    this.prepared.release();
-    this.isolate.dispose();
+    if (this.#left) return;
+    this.#left = true;
+    if (!this.isolate.isDisposed) this.prepared.release();
+    this.share.leave();
   }
 
   /** The latest step's bundle of a name is the pin: a step either used the pin or upgraded it. */
@@ -228,9 +266,7 @@ export class LiveSession {
   }
 
   #serialized<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(task);
-    this.#tail = result.catch(() => undefined);
-    return result;
+    return this.share.serialized(task);
   }
 
   /**
@@ -249,6 +285,12 @@ export class LiveSession {
       session.dispose();
     }
   }
+}
+
+/** A new share, with its first member (the caller) in it. */
+function joined(share: IsolateShare): IsolateShare {
+  share.join();
+  return share;
 }
 
 const NEW_SESSION_MS = 3.2;

@@ -31,14 +31,19 @@ export function defaultWarmMemoryMb(): number {
  * Memory mappings a warm session's isolate holds: 11 for a new one (measured over 1,000), more as
  * its heap grows. The kernel's per-process limit, vm.max_map_count (65,530 by default), ends a node
  * before memory does: past ~4,500 warm sessions V8 cannot map a new isolate's heap and aborts the
- * whole process (measured, bench/idle-sessions.ts).
+ * whole process (measured, bench/idle-sessions.ts). A context in a shared isolate adds its heap's
+ * pages to the isolate's: ~1.2 maps a session with 16 or 32 to an isolate (measured over 400).
  */
-const MAPS_PER_WARM_SESSION = 14;
+const MAPS_PER_ISOLATE = 14;
+const MAPS_PER_SHARED_CONTEXT = 1.5;
 // What warm sessions may take of the limit; the rest is for the pool, WebAssembly memories, LevelDB and Node.
 const WARM_SHARE_OF_MAPS = 0.75;
 
-/** The warm-session count this process can hold: `configured`, or less where vm.max_map_count says so (Linux). */
-export function warmCountLimit(configured: number, mapLimitFile = '/proc/sys/vm/max_map_count'): number {
+/**
+ * The warm-session count this process can hold: `configured`, or less where vm.max_map_count says so
+ * (Linux), for `sessionsPerIsolate` sessions to an isolate.
+ */
+export function warmCountLimit(configured: number, sessionsPerIsolate = 1, mapLimitFile = '/proc/sys/vm/max_map_count'): number {
   let maxMaps: number;
   try {
     maxMaps = Number(readFileSync(mapLimitFile, 'utf8').trim());
@@ -46,7 +51,8 @@ export function warmCountLimit(configured: number, mapLimitFile = '/proc/sys/vm/
     return configured; // not Linux: no such limit to respect
   }
   if (!Number.isFinite(maxMaps) || maxMaps <= 0) return configured;
-  return Math.min(configured, Math.floor((maxMaps * WARM_SHARE_OF_MAPS) / MAPS_PER_WARM_SESSION));
+  const mapsPerSession = sessionsPerIsolate > 1 ? MAPS_PER_ISOLATE / sessionsPerIsolate + MAPS_PER_SHARED_CONTEXT : MAPS_PER_ISOLATE;
+  return Math.min(configured, Math.floor((maxMaps * WARM_SHARE_OF_MAPS) / mapsPerSession));
 }
 
 // How many of the least recently used sessions an eviction chooses among, and how much cheaper to
@@ -57,7 +63,7 @@ const CHEAPER = 2;
 /**
  * The warm isolates on this node, evicted by recency and rebuild cost. A step `take`s its isolate
  * out and `put`s it back when done, so eviction never disposes an isolate that is running, and two
- * users never share one. Past a budget, the victim is the least recently used of the oldest few,
+ * steps never use one at once. Past a budget, the victim is the least recently used of the oldest few,
  * unless one of them costs at most 1/CHEAPER as much to rebuild per byte it frees as the dearest:
  * then the oldest such cheap one goes. Sessions of about the same cost leave in LRU order; one with
  * minutes of computation in its history outlasts idle one-line sessions beside it (each of those is a

@@ -1,12 +1,12 @@
 import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { LiveSession, PackageSet, replayBudgetMs, SessionDisposedError, SessionDivergedError, type HostCallPerformer, type RunHooks, type Step } from '../sandbox/index.ts';
+import { IsolateShares, LiveSession, PackageSet, replayBudgetMs, ReplayStoppedError, SessionDisposedError, SessionDivergedError, type HostCallPerformer, type RunHooks, type Step } from '../sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
 import { SessionJournal } from './session-journal.ts';
 import { isNameKey, NAMES, SESSION_MODULE, type SessionHead, type StateObject, type Language, type StepVerdict } from './session-state.ts';
-import { packageUnavailable, SessionStep, warmKeyOfSession, type StartingPoint, type StepContext, type StepRequest, type StepRun } from './session-step.ts';
+import { packageUnavailable, SessionStep, subjectGroupOfWarmKey, warmKeyOfSession, type StartingPoint, type StepContext, type StepRequest, type StepRun } from './session-step.ts';
 
 /** Which sessions a node keeps warm while other nodes step them (see SessionService.followHead). */
 export type StandbyMode = 'held' | 'all' | 'off';
@@ -26,6 +26,8 @@ export interface SessionServiceOptions {
   nodeId?: string;
   /** The largest memory limit this node allows (--max-memory-mb): a chain fixed above it is not continued here. */
   maxMemoryMb?: number;
+  /** Sessions of one subject whose contexts share an isolate (default 1: an isolate each; see IsolateShare for what sharing gives up). */
+  sessionsPerIsolate?: number;
 }
 
 /**
@@ -76,6 +78,7 @@ export class SessionService {
   private readonly packages: PackageSet;
   private readonly maxArtifactBytes: number | undefined;
   private readonly maxMemoryMb: number;
+  private readonly shares: IsolateShares | undefined;
 
   private readonly commandLog: CommandLog;
   constructor(
@@ -103,6 +106,7 @@ export class SessionService {
     this.packages = options.packages ?? PackageSet.none();
     this.maxArtifactBytes = options.maxArtifactBytes;
     this.maxMemoryMb = options.maxMemoryMb ?? Infinity;
+    this.shares = (options.sessionsPerIsolate ?? 1) > 1 ? new IsolateShares(options.sessionsPerIsolate!) : undefined;
     this.standbys = options.standbys ?? 'held';
     this.unfollow =
       this.standbys === 'off'
@@ -319,49 +323,87 @@ export class SessionService {
     if (earlier && !(await settlesWithin(earlier, waitMs))) throw stillRebuilding();
     const cached = this.live.take(key);
     const missing = cached && cached.memoryMb === memoryMb ? await this.journal.stepsBetween(cached.head, head) : null;
-    const warm = cached && missing ? cached : { live: await LiveSession.create(memoryMb, this.packages), head: null, memoryMb };
+    const warm = cached && missing ? cached : { live: await this.newSession(key, memoryMb), head: null, memoryMb };
     if (warm !== cached) cached?.live.dispose();
     const steps = missing ?? (await this.journal.stepsBetween(null, head))!;
-    if (steps.length > 0) {
-      const t0 = performance.now();
-      onReplay?.(steps.length);
-      const replaying = warm.live.replay(steps, this.maxArtifactBytes === undefined ? {} : { maxArtifactBytes: this.maxArtifactBytes });
-      // Told when it settles, also after the step stopped waiting for it (then no one listens any more).
-      const replayed = replaying.finally(() => onReplay?.(0)).then(
-        () => this.observer?.sessionReplayed((performance.now() - t0) / 1000, path),
-        (err: unknown) => {
-          warm.live.dispose();
-          // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
-          if (err instanceof SessionDisposedError) throw replayFailed(err, steps, memoryMb);
-          // A replayed step asked for a host call its record does not hold: never answered by guessing.
-          if (err instanceof SessionDivergedError) throw conflict(err.message);
-          return packageUnavailable(err);
-        },
-      );
-      if (!(await settlesWithin(replayed, waitMs))) {
-        // Rebuilds without a caller hold no admission slot: past a few at once, one is stopped instead.
-        if (this.rebuilds.size >= MAX_BACKGROUND_REBUILDS) {
-          warm.live.dispose();
-          throw unavailable('this node is rebuilding too many sessions at once; retry the step', 1);
-        }
-        const background = replayed.then(
-          () => {
-            warm.head = head;
-            if (this.closed) warm.live.dispose();
-            else this.live.put(key, warm);
-          },
-          () => undefined,
-        );
-        this.rebuilds.set(key, background);
-        void background.finally(() => {
-          if (this.rebuilds.get(key) === background) this.rebuilds.delete(key);
-        });
-        throw stillRebuilding();
-      }
-      await replayed;
+    if (steps.length === 0) {
+      warm.head = head;
+      return warm;
     }
-    warm.head = head;
-    return warm;
+    const t0 = performance.now();
+    onReplay?.(steps.length);
+    const replaying = this.replayInto(warm, steps, head, memoryMb, onReplay);
+    // Told when it settles, also after the step stopped waiting for it (then no one listens any more).
+    const replayed = replaying.finally(() => onReplay?.(0)).then(
+      (rebuilt) => {
+        this.observer?.sessionReplayed((performance.now() - t0) / 1000, path);
+        rebuilt.head = head;
+        return rebuilt;
+      },
+      (err: unknown) => {
+        // Replay runs under the chain's own memory limit; what is left is a journal too big to replay.
+        if (err instanceof ReplayStoppedError) throw replayFailed(err, steps, memoryMb);
+        // A replayed step asked for a host call its record does not hold: never answered by guessing.
+        if (err instanceof SessionDivergedError) throw conflict(err.message);
+        return packageUnavailable(err);
+      },
+    );
+    if (!(await settlesWithin(replayed, waitMs))) {
+      // Rebuilds without a caller hold no admission slot: past a few at once, one is stopped instead.
+      if (this.rebuilds.size >= MAX_BACKGROUND_REBUILDS) {
+        warm.live.dispose();
+        throw unavailable('this node is rebuilding too many sessions at once; retry the step', 1);
+      }
+      const background = replayed.then(
+        (rebuilt) => {
+          if (this.closed) rebuilt.live.dispose();
+          else this.live.put(key, rebuilt);
+        },
+        () => undefined,
+      );
+      this.rebuilds.set(key, background);
+      void background.finally(() => {
+        if (this.rebuilds.get(key) === background) this.rebuilds.delete(key);
+      });
+      throw stillRebuilding();
+    }
+    return replayed;
+  }
+
+  /**
+   * Replays `steps` into `warm`; resolves with the warm session that then holds their end. In an
+   * isolate shared with other sessions, their heap counts against the memory limit too, and a limit
+   * one of them hit takes the isolate away: after either the session is rebuilt from its whole
+   * journal in an isolate of its own, once, and only a memory limit hit there is the journal's own.
+   */
+  private async replayInto(warm: WarmSession, steps: Step[], head: string | null, memoryMb: number, onReplay?: RunHooks['onReplay']): Promise<WarmSession> {
+    const options = this.maxArtifactBytes === undefined ? {} : { maxArtifactBytes: this.maxArtifactBytes };
+    try {
+      await warm.live.replay(steps, options);
+      return warm;
+    } catch (err) {
+      warm.live.dispose();
+      // CPU time is counted per step even in a shared isolate: a replay over its budget is over it alone too.
+      const notItsOwn = err instanceof ReplayStoppedError ? err.reason === 'memory_limit' : err instanceof SessionDisposedError;
+      if (!warm.live.shared || !notItsOwn) throw err;
+    }
+    const all = (await this.journal.stepsBetween(null, head))!;
+    const alone = { live: await LiveSession.create(memoryMb, this.packages), head: null, memoryMb };
+    onReplay?.(all.length);
+    try {
+      await alone.live.replay(all, options);
+    } catch (err) {
+      alone.live.dispose();
+      throw err;
+    }
+    return alone;
+  }
+
+  /** A new session context: in an isolate shared with other sessions of its subject when so configured (IsolateShares), else in one of its own. */
+  private newSession(key: string, memoryMb: number): Promise<LiveSession> {
+    // Only named sessions share, by subject: a fork of a heap is short-lived.
+    const group = subjectGroupOfWarmKey(key);
+    return LiveSession.create(memoryMb, this.packages, group !== null ? this.shares?.take(group, memoryMb) : undefined);
   }
 }
 
@@ -383,8 +425,8 @@ const stillRebuilding = () =>
  * A replay stopped by a limit. Its budget is what the steps recorded (with margin) and its memory
  * limit the one they ran under, so this is a real impossibility on this node, said as such.
  */
-function replayFailed(err: SessionDisposedError, steps: Step[], memoryMb: number): UserError {
-  if (/memory_limit/.test(err.message)) {
+function replayFailed(err: ReplayStoppedError, steps: Step[], memoryMb: number): UserError {
+  if (err.reason === 'memory_limit') {
     return new UserError(409, 'replay_failed', `this session's state cannot be rebuilt on this node: replaying its ${steps.length} steps ran out of the chain's ${memoryMb} MB memory limit`);
   }
   const recorded = steps.reduce((ms, s) => ms + (s.cpuMs ?? 0), 0);

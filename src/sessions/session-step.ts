@@ -1,5 +1,5 @@
 import { conflict, notFound, UserError } from '../errors.ts';
-import { newStepSeed, PackageUnavailableError, type HostCallPerformer, type Limits, type RunHooks, type RunOutcome, type Step, type StepInputs } from '../sandbox/index.ts';
+import { newStepSeed, PackageUnavailableError, SessionDisposedError, type HostCallPerformer, type Limits, type RunHooks, type RunOutcome, type Step, type StepInputs } from '../sandbox/index.ts';
 import { journalInputs } from './journal-inputs.ts';
 import type { CommandLog } from '../store/index.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
@@ -149,6 +149,9 @@ export class SessionStep {
     } catch (err) {
       warm.live.dispose();
       void claim?.release();
+      // Its isolate, shared with other sessions, went with a limit one of them hit before this step
+      // started (IsolateShare): nothing ran, the journal rebuilds the session.
+      if (err instanceof SessionDisposedError && this.attempts < this.ctx.maxAttempts) return 'again';
       throw err;
     }
     const refusal = claim?.refusal ?? null;
@@ -286,4 +289,6 @@ function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 export const warmKeyOfSession = (subject: string | null, name: string) => `session:${subject ?? ''}\u0000${name}`;
+/** The subject part of a session's warm key (sessions whose contexts may share an isolate); null for a fork of a heap. */
+export const subjectGroupOfWarmKey = (key: string): string | null => (key.startsWith('session:') ? key.slice(0, key.indexOf('\u0000')) : null);
 const warmKeyOfHeap = (heap: string | null) => `heap:${heap}`;

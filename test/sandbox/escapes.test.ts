@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorAnswer, IsolatePool, LiveSession, PackageSet, type HostCallAnswer, type HostCallPerformer, type RunOutcome } from '../../src/sandbox/index.ts';
+import { errorAnswer, IsolatePool, IsolateShares, LiveSession, PackageSet, type HostCallAnswer, type HostCallPerformer, type RunOutcome } from '../../src/sandbox/index.ts';
 import { limits, step } from './helpers.ts';
 import { WEB_CONSTRUCTORS, WEB_GLOBALS } from './web-globals.ts';
 
@@ -126,6 +126,22 @@ const modes: Array<[string, () => Promise<{ run(code: string): Promise<RunOutcom
     async () => {
       const session = await LiveSession.create(64, packages);
       return { run: (code) => session.run(step(code), limits, undefined, fakeUpstream), close: () => session.dispose() };
+    },
+  ],
+  [
+    'session context in an isolate shared with another session (--sessions-per-isolate)',
+    async () => {
+      const shares = new IsolateShares(2);
+      const neighbour = await LiveSession.create(64, packages, shares.take('session:alice', 64));
+      await neighbour.run(step('let neighbourSecret = "s3"; globalThis.neighbourGlobal = "s3"'), limits);
+      const session = await LiveSession.create(64, packages, shares.take('session:alice', 64));
+      return {
+        run: (code) => session.run(step(code), limits, undefined, fakeUpstream),
+        close: () => {
+          session.dispose();
+          neighbour.dispose();
+        },
+      };
     },
   ],
 ];

@@ -74,11 +74,13 @@ describe('warmCountLimit', () => {
     const file = join(dir, 'max_map_count');
     try {
       await writeFile(file, '65530\n');
-      expect(warmCountLimit(10_000, file)).toBe(3_510); // 75 % of the limit, 14 maps a session
-      expect(warmCountLimit(2_000, file)).toBe(2_000);
+      expect(warmCountLimit(10_000, 1, file)).toBe(3_510); // 75 % of the limit, 14 maps a session
+      expect(warmCountLimit(2_000, 1, file)).toBe(2_000);
+      // 16 sessions to an isolate: 14 / 16 + 1.5 maps a session.
+      expect(warmCountLimit(100_000, 16, file)).toBe(20_693);
       await writeFile(file, '1048576\n');
-      expect(warmCountLimit(10_000, file)).toBe(10_000);
-      expect(warmCountLimit(10_000, join(dir, 'absent'))).toBe(10_000); // no such file: not Linux
+      expect(warmCountLimit(10_000, 1, file)).toBe(10_000);
+      expect(warmCountLimit(10_000, 1, join(dir, 'absent'))).toBe(10_000); // no such file: not Linux
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
