@@ -352,6 +352,8 @@ export class SessionService {
       // Rebuilds without a caller hold no admission slot: past a few at once, one is stopped instead.
       if (this.rebuilds.size >= MAX_BACKGROUND_REBUILDS) {
         warm.live.dispose();
+        // One that went on in an isolate of its own (replayInto) is dropped when it ends.
+        void replayed.then((rebuilt) => rebuilt.live.dispose(), () => undefined);
         throw unavailable('this node is rebuilding too many sessions at once; retry the step', 1);
       }
       const background = replayed.then(
@@ -394,7 +396,7 @@ export class SessionService {
       await alone.live.replay(all, options);
     } catch (err) {
       alone.live.dispose();
-      throw err;
+      throw err instanceof ReplayStoppedError ? replayFailed(err, all, memoryMb) : err;
     }
     return alone;
   }
