@@ -31,10 +31,6 @@ export class IsolateShare {
     return this.#capacity > 1;
   }
 
-  get members(): number {
-    return this.#members;
-  }
-
   /** Whether another session may still be added (the isolate is alive and not full). */
   get open(): boolean {
     return !this.isolate.isDisposed && this.#members < this.#capacity;
@@ -58,10 +54,8 @@ export class IsolateShare {
    */
   serialized<T>(task: () => Promise<T>): Promise<T> {
     const result = this.#tail.then(task);
-    this.#tail = result.then(
-      () => this.#measure(),
-      () => this.#measure(),
-    );
+    const measure = () => this.#measure();
+    this.#tail = this.shared ? result.then(measure, measure) : result.catch(() => undefined);
     return result;
   }
 
@@ -73,7 +67,7 @@ export class IsolateShare {
   }
 
   async #measure(): Promise<void> {
-    if (!this.shared || this.isolate.isDisposed) return;
+    if (this.isolate.isDisposed) return;
     try {
       this.#heapBytes = physicalBytes(await this.isolate.getHeapStatistics());
     } catch {
