@@ -2,13 +2,15 @@
 // it is answered), with steps spread round-robin over the nodes and sticky per node; then failover: how
 // long after its node's SIGKILL a session's next step succeeds on another node.
 // Run: node --no-node-snapshot bench/cluster.ts   (BENCH_SECONDS=5 BENCH_SESSIONS=64 BENCH_STANDBYS=held|all|off BENCH_WARMUP_SECONDS=3)
+//   BENCH_ROUNDS=5: round robin measured that many times in a row on the same sessions, each with the
+//   nodes' CPU per step by thread and the bytes they wrote per step (how the cost moves as stores grow)
 //   The cluster is warmed first with BENCH_WARMUP_SECONDS of round-robin steps on sessions of their own:
 //   a node just started runs its paths unoptimized for its first thousand or so steps (bench/RESULTS.md).
 //   BENCH_HEAVY_SECONDS=60: only the compute-heavy continuation (`heavyContinuation`), with this much
 //   computation in the session's history, in steps of BENCH_HEAVY_STEP_SECONDS (default 10)
 // Each session is one agent: it sends a step, waits for the answer, sends the next.
 import { JsonConnection, type JsonAnswer } from './runner/json-connection.ts';
-import { processesCpuMs } from './runner/process-cpu.ts';
+import { processesCpuMs, processesWrittenBytes, threadsCpuMs } from './runner/process-cpu.ts';
 import { TestCluster } from '../test/cluster/harness.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -17,6 +19,7 @@ const STANDBYS = process.env.BENCH_STANDBYS ?? 'held';
 const HEAVY_SECONDS = Number(process.env.BENCH_HEAVY_SECONDS ?? 0);
 const HEAVY_STEP_SECONDS = Number(process.env.BENCH_HEAVY_STEP_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 
 const cluster = await TestCluster.start({ direct: true, args: ['--max-concurrent', '8', '--max-live-sessions', '256', '--session-standbys', STANDBYS] });
 const urls = cluster.nodes.map((n) => n.url);
@@ -37,42 +40,72 @@ async function step(url: string, session: string, code: string, key?: string, wa
   }
 }
 
-/** CPU time the node processes have used, in ms; null off Linux. */
-const nodesCpuMs = () => processesCpuMs(cluster.nodes.map((n) => n.child!.pid!));
-
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(2);
 
-/** Each session steps sequentially (a step waits for the previous answer), all sessions at once, for `seconds`. */
-async function throughput(label: string, nodeOf: (s: number, k: number) => number, seconds = SECONDS): Promise<void> {
+/** Node CPU per step, in all and by thread, and bytes written per step, between two readings; '' off Linux. */
+function costPerStep(before: NodesReading, after: NodesReading, steps: number): string {
+  if (before.cpu === null || after.cpu === null) return '';
+  let text = `, node CPU ${((after.cpu - before.cpu) / steps).toFixed(2)} ms/step`;
+  if (ROUNDS > 1 && before.threads && after.threads && before.written !== null && after.written !== null) {
+    const threads = [...after.threads]
+      .map(([name, ms]) => [name, (ms - (before.threads!.get(name) ?? 0)) / steps] as const)
+      .filter(([, ms]) => ms >= 0.01)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
+    text += ` (${threads.join(', ')}), written ${((after.written - before.written) / 1024 / steps).toFixed(1)} KB/step`;
+  }
+  return text;
+}
+
+interface NodesReading {
+  cpu: number | null;
+  threads: Map<string, number> | null;
+  written: number | null;
+}
+
+function readNodes(): NodesReading {
+  const pids = cluster.nodes.map((n) => n.child!.pid!);
+  return { cpu: processesCpuMs(pids), threads: threadsCpuMs(pids), written: processesWrittenBytes(pids) };
+}
+
+/**
+ * Each session steps sequentially (a step waits for the previous answer), all sessions at once, for
+ * `seconds`; `rounds` times in a row on the same sessions, each measured on its own (the nodes' stores
+ * grow from one to the next).
+ */
+async function throughput(label: string, nodeOf: (s: number, k: number) => number, seconds = SECONDS, rounds = 1): Promise<void> {
   const names = Array.from({ length: SESSIONS }, (_, s) => `${label}-${s}`);
   await Promise.all(names.map((n, s) => step(urls[nodeOf(s, 0)]!, n, 'let c = 0; c')));
   // Warm every node's isolate of every session once, so the run measures warm steps.
   for (let k = 1; k <= urls.length; k++) await Promise.all(names.map((n, s) => step(urls[nodeOf(s, k)]!, n, 'c += 1; c')));
-  const latencies: number[] = [];
-  let errors = 0;
-  const cpu0 = nodesCpuMs();
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(
-    names.map(async (n, s) => {
-      let expected = urls.length;
-      for (let k = 0; performance.now() < end; k++) {
-        const t0 = performance.now();
-        const r = await step(urls[nodeOf(s, k)]!, n, 'c += 1; c');
-        latencies.push(performance.now() - t0);
-        if (r.status !== 200 || r.json.result !== ++expected) {
-          errors++;
-          expected = r.json.result ?? expected;
+  const sent = names.map(() => urls.length + 1); // steps each session has had
+  for (let round = 1; round <= rounds; round++) {
+    const latencies: number[] = [];
+    let errors = 0;
+    const before = readNodes();
+    const end = performance.now() + seconds * 1000;
+    await Promise.all(
+      names.map(async (n, s) => {
+        while (performance.now() < end) {
+          const t0 = performance.now();
+          const r = await step(urls[nodeOf(s, sent[s]!)]!, n, 'c += 1; c');
+          latencies.push(performance.now() - t0);
+          if (r.status !== 200 || r.json.result !== sent[s]) {
+            errors++;
+            sent[s] = r.json.result ?? sent[s];
+          }
+          sent[s]!++;
         }
-      }
-    }),
-  );
-  const cpu1 = nodesCpuMs();
-  latencies.sort((a, b) => a - b);
-  // Node CPU per step does not depend on what else the machine runs, unlike steps/s.
-  const cpu = cpu0 === null || cpu1 === null ? '' : `, node CPU ${((cpu1 - cpu0) / latencies.length).toFixed(2)} ms/step`;
-  console.log(
-    `${label}: ${Math.round(latencies.length / seconds)} steps/s (${SESSIONS} sessions), p50 ${pct(latencies, 50)} ms, p95 ${pct(latencies, 95)} ms, p99 ${pct(latencies, 99)} ms${cpu}, wrong/failed ${errors}`,
-  );
+      }),
+    );
+    latencies.sort((a, b) => a - b);
+    // Node CPU per step does not depend on what else the machine runs, unlike steps/s.
+    const cost = costPerStep(before, readNodes(), latencies.length);
+    const name = rounds > 1 ? `${label} (round ${round} of ${rounds})` : label;
+    console.log(
+      `${name}: ${Math.round(latencies.length / seconds)} steps/s (${SESSIONS} sessions), p50 ${pct(latencies, 50)} ms, p95 ${pct(latencies, 95)} ms, p99 ${pct(latencies, 99)} ms${cost}, wrong/failed ${errors}`,
+    );
+  }
 }
 
 /**
@@ -172,7 +205,7 @@ async function failover(victim: string): Promise<number> {
 
 async function throughputContinuationFailover(): Promise<void> {
   if (WARMUP_SECONDS > 0) await throughput('warm-up', (s, k) => (s + k) % urls.length, WARMUP_SECONDS);
-  await throughput('round-robin', (s, k) => (s + k) % urls.length);
+  await throughput('round-robin', (s, k) => (s + k) % urls.length, SECONDS, ROUNDS);
   await throughput('sticky', (s) => s % urls.length);
   const continued = [await continuation(1000), await continuation(1000), await continuation(1000)].sort((a, b) => a - b);
   console.log(`next step on another node of a 1,000-step session: ${continued.map((ms) => ms.toFixed(1)).join(', ')} ms (median ${continued[1]!.toFixed(1)})`);
