@@ -78,7 +78,8 @@ async function throughput(label: string, nodeOf: (s: number, k: number) => numbe
   await Promise.all(names.map((n, s) => step(urls[nodeOf(s, 0)]!, n, 'let c = 0; c')));
   // Warm every node's isolate of every session once, so the run measures warm steps.
   for (let k = 1; k <= urls.length; k++) await Promise.all(names.map((n, s) => step(urls[nodeOf(s, k)]!, n, 'c += 1; c')));
-  const sent = names.map(() => urls.length + 1); // steps each session has had
+  // What each session's next step must answer: its count of steps so far (its first answered 0).
+  const next = names.map(() => urls.length + 1);
   for (let round = 1; round <= rounds; round++) {
     const latencies: number[] = [];
     let errors = 0;
@@ -88,13 +89,13 @@ async function throughput(label: string, nodeOf: (s: number, k: number) => numbe
       names.map(async (n, s) => {
         while (performance.now() < end) {
           const t0 = performance.now();
-          const r = await step(urls[nodeOf(s, sent[s]!)]!, n, 'c += 1; c');
+          const r = await step(urls[nodeOf(s, next[s]!)]!, n, 'c += 1; c');
           latencies.push(performance.now() - t0);
-          if (r.status !== 200 || r.json.result !== sent[s]) {
+          if (r.status !== 200 || r.json.result !== next[s]) {
             errors++;
-            sent[s] = r.json.result ?? sent[s];
+            next[s] = r.json.result ?? next[s];
           }
-          sent[s]!++;
+          next[s]!++;
         }
       }),
     );

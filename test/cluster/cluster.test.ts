@@ -209,7 +209,7 @@ describe('a three-node cluster', { timeout: 60_000 }, () => {
       report = (await c.get(follower, '/cluster/status')).json;
       return report.role === 'follower';
     }, 10_000);
-    expect(report).toMatchObject({ role: 'follower', leader: { id: await c.leader() }, term: expect.any(Number) });
+    expect(report).toMatchObject({ role: 'follower', leader: { id: await c.leader() } });
   });
 
   it('a step sent to a follower right after the leader is SIGKILLed waits out the election and commits', async () => {
