@@ -480,7 +480,8 @@ export class ExecutionService {
       const record = this.finished(running, tried, t0);
       if (!tried.advances) return this.finish(run, running, record);
       const cmd = { type: 'execution.step', step: plan.command, record: asJson(record), ...this.retention() } satisfies Command;
-      const verdict = (await this.commandLog.propose(cmd)) as ExecutionStepVerdict;
+      // Idempotent: a second copy finds its record finished with its state (execution-state.ts `step`).
+      const verdict = (await this.commandLog.propose(cmd, { idempotent: true })) as ExecutionStepVerdict;
       if (!verdict.ok && verdict.reason === 'record_closed') {
         throw conflict(`execution ${run.id} was ended before its step could commit; the session is unchanged`);
       }

@@ -196,11 +196,17 @@ function create(record: ExecutionRecord, tx: Tx): RecordVerdict {
 function step(cmd: ExecutionStepCommand, tx: Tx): ExecutionStepVerdict {
   const session = tx.namespace(SESSION_MODULE);
   const stepCmd = cmd.step as unknown as StepCommand;
+  // A second copy of this command (proposed again when its first copy's outcome was unknown to the
+  // proposer) finds the record finished as this command finishes it, with the state only this step's
+  // run can name, even if the session moved on since.
+  const record = cmd.record as unknown as ExecutionRecord;
+  const done = tx.get(recordKey(record.id)) as ExecutionRecord | undefined;
+  if (done?.status === record.status && done.finishedAt === record.finishedAt && done.heap === stepCmd.heap) return { ok: true, duplicate: true };
   const refused = refuseStep(stepCmd, session);
   if (refused) return refused;
   // The record goes first: if it is finished already, the step is refused too, so a step is in the
   // journal exactly when its record says so.
-  if (!finish(cmd.record as unknown as ExecutionRecord, cmd, tx).ok) return { ok: false, reason: 'record_closed' };
+  if (!finish(record, cmd, tx).ok) return { ok: false, reason: 'record_closed' };
   return writeStep(stepCmd, session);
 }
 

@@ -84,6 +84,13 @@ export interface RaftObserver {
 
 export interface ProposeOptions {
   timeoutMs?: number;
+  /**
+   * Applying the entry twice changes nothing the first copy did not (the state machine recognises the
+   * second copy): a forwarded proposal whose outcome is unknown (its frame left, then the link to the
+   * leader broke, as when the leader is killed) is asked again of the next leader within the timeout,
+   * instead of failing.
+   */
+  idempotent?: boolean;
 }
 
 export interface PeerInfo {
@@ -255,11 +262,12 @@ export class RaftNode {
   /** Replicates `data`; resolves with the local apply result once committed and applied here. */
   async propose(data: Uint8Array, opts: ProposeOptions = {}): Promise<unknown> {
     const observe = this.opts.observer?.proposed;
-    if (!observe) return this.submit(data, undefined, opts.timeoutMs ?? this.proposalTimeoutMs);
+    const timeoutMs = opts.timeoutMs ?? this.proposalTimeoutMs;
+    if (!observe) return this.submit(data, undefined, timeoutMs, opts.idempotent === true);
     const t0 = performance.now();
     let ok = false;
     try {
-      const result = await this.submit(data, undefined, opts.timeoutMs ?? this.proposalTimeoutMs);
+      const result = await this.submit(data, undefined, timeoutMs, opts.idempotent === true);
       ok = true;
       return result;
     } finally {
@@ -368,9 +376,10 @@ export class RaftNode {
   /**
    * Runs `here` when this node leads, else asks the leader (`op`). A refusal that certainly appended
    * nothing (the leader died, stepped down or is stopping) is asked again of the next leader, until
-   * the deadline; every other outcome is the caller's.
+   * the deadline, and so is a call whose outcome is unknown when `repeatable` (the entry may be
+   * applied twice); every other outcome is the caller's.
    */
-  private async atLeader<T>(op: LeaderOp, body: () => Uint8Array, timeoutMs: number, here: () => Promise<T>): Promise<T | unknown> {
+  private async atLeader<T>(op: LeaderOp, body: () => Uint8Array, timeoutMs: number, here: () => Promise<T>, repeatable = false): Promise<T | unknown> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       this.assertRunning();
@@ -385,7 +394,8 @@ export class RaftNode {
       } catch (e) {
         // NotLeaderError from here: this node stopped leading before the entry was appended.
         const appendedNothing = e instanceof LeaderUnavailableError || (target === this.opts.id && e instanceof NotLeaderError);
-        if (!appendedNothing) throw e;
+        const unknownOutcome = target !== this.opts.id && e instanceof NotLeaderError;
+        if (!appendedNothing && !(repeatable && unknownOutcome)) throw e;
         if (Date.now() >= deadline) throw e instanceof NotLeaderError ? e : new NotLeaderError(target, this.urlOf(target) ?? null, { cause: e });
         // Give the election a moment: until this node hears of another leader, or one election timeout.
         await this.until(() => this.core.lead !== target, Math.min(this.electionMs, deadline - Date.now()), 'leader change').catch((w: unknown) => {
@@ -395,12 +405,13 @@ export class RaftNode {
     }
   }
 
-  private async submit(data: Uint8Array, conf: ConfChange | undefined, timeoutMs: number): Promise<unknown> {
+  private async submit(data: Uint8Array, conf: ConfChange | undefined, timeoutMs: number, repeatable = false): Promise<unknown> {
     const pos = (await this.atLeader(
       conf ? 'conf' : 'propose',
       () => (conf ? encodeConf(conf) : data),
       timeoutMs,
       () => this.append(data, conf),
+      repeatable,
     )) as Position;
     return this.awaitApply(pos.index, pos.term, timeoutMs);
   }

@@ -17,9 +17,9 @@ export class RaftProposer implements Proposer {
     this.raft = raft;
   }
 
-  async propose(data: Uint8Array): Promise<unknown> {
+  async propose(data: Uint8Array, opts: { idempotent?: boolean } = {}): Promise<unknown> {
     try {
-      return await this.raft.propose(data);
+      return await this.raft.propose(data, opts);
     } catch (err) {
       throw raftUnavailable(err, 'write');
     }

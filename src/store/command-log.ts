@@ -9,8 +9,9 @@ export class CommandLog {
     this.proposer = proposer;
   }
 
-  async propose(cmd: Command): Promise<Json | undefined> {
-    return (await this.proposer.propose(encoder.encode(JSON.stringify(cmd)))) as Json | undefined;
+  /** `idempotent`: applying `cmd` twice changes nothing more than once (Proposer.propose). */
+  async propose(cmd: Command, opts: { idempotent?: boolean } = {}): Promise<Json | undefined> {
+    return (await this.proposer.propose(encoder.encode(JSON.stringify(cmd)), opts)) as Json | undefined;
   }
 
   /** Reads of the state after this see every command committed anywhere before the call. */

@@ -58,7 +58,8 @@ export interface StateModule {
 
 /** The part of a Raft node the store needs: replicate bytes, and the two read barriers. */
 export interface Proposer {
-  propose(data: Uint8Array): Promise<unknown>;
+  /** `idempotent`: the command is safe to apply twice, so one whose outcome is unknown may be proposed again (raft's ProposeOptions). */
+  propose(data: Uint8Array, opts?: { idempotent?: boolean }): Promise<unknown>;
   /** Resolves once this node has applied every command committed anywhere before the call. */
   linearizableRead(): Promise<void>;
   /** Resolves once this node has applied every command it knows to be committed; no round to the leader (for callers that re-check on write). */

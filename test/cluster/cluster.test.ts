@@ -225,6 +225,25 @@ describe('a three-node cluster', { timeout: 60_000 }, () => {
     await c.waitReady();
     for (const id of followers) expect((await session(leader, `failover-${id}`)).json.steps).toBe(2);
   });
+
+  it('a step whose commit left for a leader that was then SIGKILLed is committed once, by the next leader', async () => {
+    await c.waitReady();
+    const leader = await c.leader();
+    const follower = IDS.find((id) => id !== leader)!;
+    expect((await stepAcknowledged(c, follower, 'in-flight', 'let n = 1; n')).json.result).toBe(1);
+    // A stopped process's kernel still takes the bytes sent to it: the follower's commit leaves, and
+    // no answer comes. Killed then, the leader breaks the link with the commit's outcome unknown to the
+    // follower (it may have been appended), so the follower must ask again rather than answer 503.
+    c.node(leader).child!.kill('SIGSTOP');
+    const stepping = c.step(follower, 'in-flight', 'n += 1; n');
+    await new Promise((r) => setTimeout(r, 300)); // the warm step runs in well under a millisecond
+    await c.kill(leader);
+    const r = await stepping;
+    expect([r.status, r.json.result, r.json.node]).toEqual([200, 2, follower]);
+    await c.restart(leader);
+    await c.waitReady();
+    expect((await session(leader, 'in-flight')).json.steps).toBe(2); // once: the second copy changed nothing
+  });
 });
 
 // The worst requests the caps allow, sent to the leader and to a follower while a session is stepped

@@ -49,6 +49,20 @@ describe('a session step with its execution record', () => {
     expect(t.f.state.get(EXECUTION_MODULE, `rec/${ID}`)).toMatchObject({ status: 'failed' });
   });
 
+  it('changes nothing when applied again (proposed again after an unknown outcome), though the session moved on', async () => {
+    await t.f.log.propose({ type: 'execution.create', record: record('running') });
+    const first = { type: 'execution.step', step: step(null), record: { ...record('completed'), finishedAt: '2026-12-07T00:00:01.000Z' }, ...retention };
+    expect(await t.f.log.propose(first)).toEqual({ ok: true, duplicate: false });
+    const OTHER = '01890000-0000-7000-8000-000000000002';
+    const next = { type: 'session.step', heap: 'c'.repeat(64), object: { ...object, parent: 'a'.repeat(64), step: 2 }, session: 's', expect: 'a'.repeat(64), subject: null };
+    const second = { ...record('completed'), id: OTHER, heap: 'c'.repeat(64), step: 2, finishedAt: '2026-12-07T00:00:02.000Z' };
+    expect(await t.f.log.propose({ type: 'execution.step', step: next, record: second, ...retention })).toEqual({ ok: true, duplicate: false });
+    const before = (await t.f.state.digest()).sha256;
+    expect(await t.f.log.propose(first)).toEqual({ ok: true, duplicate: true });
+    expect((await t.f.state.digest()).sha256).toBe(before);
+    expect(t.f.state.get(SESSION_MODULE, 'name//s')).toMatchObject({ head: 'c'.repeat(64), steps: 2 });
+  });
+
   it('writes neither when the session moved under the step', async () => {
     await t.f.log.propose({ type: 'execution.create', record: record('running') });
     const moved = await t.f.log.propose({ type: 'execution.step', step: step('b'.repeat(64)), record: record('completed'), ...retention });
