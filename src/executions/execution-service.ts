@@ -481,9 +481,15 @@ export class ExecutionService {
       if (!tried.advances) return this.finish(run, running, record);
       const cmd = { type: 'execution.step', step: plan.command, record: asJson(record), ...this.retention() } satisfies Command;
       // Idempotent: a second copy finds its record finished with its state (execution-state.ts `step`).
-      const verdict = (await this.commandLog.propose(cmd, { idempotent: true })) as ExecutionStepVerdict;
+      let repeated = false;
+      const verdict = (await this.commandLog.propose(cmd, { idempotent: true, onRepeat: () => (repeated = true) })) as ExecutionStepVerdict;
       if (!verdict.ok && verdict.reason === 'record_closed') {
         throw conflict(`execution ${run.id} was ended before its step could commit; the session is unchanged`);
+      }
+      // A second copy finds its first only while the record is kept: if so many finished since that it
+      // was forgotten, and the session moved on, running the step again could record it twice.
+      if (repeated && !verdict.ok && verdict.reason === 'moved') {
+        throw unavailable(`the cluster's leader changed while step ${run.id} was committing and the session moved on meanwhile: the step may have been recorded; read the session before running it again`);
       }
       if (plan.settle(verdict)) return this.settle(run, record);
     }

@@ -91,6 +91,8 @@ export interface ProposeOptions {
    * instead of failing.
    */
   idempotent?: boolean;
+  /** With `idempotent`: called each time the proposal is asked again after an unknown outcome (its first copy may have committed). */
+  onRepeat?: () => void;
 }
 
 export interface PeerInfo {
@@ -263,11 +265,12 @@ export class RaftNode {
   async propose(data: Uint8Array, opts: ProposeOptions = {}): Promise<unknown> {
     const observe = this.opts.observer?.proposed;
     const timeoutMs = opts.timeoutMs ?? this.proposalTimeoutMs;
-    if (!observe) return this.submit(data, undefined, timeoutMs, opts.idempotent === true);
+    const repeat = opts.idempotent ? (opts.onRepeat ?? (() => undefined)) : undefined;
+    if (!observe) return this.submit(data, undefined, timeoutMs, repeat);
     const t0 = performance.now();
     let ok = false;
     try {
-      const result = await this.submit(data, undefined, timeoutMs, opts.idempotent === true);
+      const result = await this.submit(data, undefined, timeoutMs, repeat);
       ok = true;
       return result;
     } finally {
@@ -376,10 +379,10 @@ export class RaftNode {
   /**
    * Runs `here` when this node leads, else asks the leader (`op`). A refusal that certainly appended
    * nothing (the leader died, stepped down or is stopping) is asked again of the next leader, until
-   * the deadline, and so is a call whose outcome is unknown when `repeatable` (the entry may be
-   * applied twice); every other outcome is the caller's.
+   * the deadline, and so is a call whose outcome is unknown when `repeat` is given (the entry may be
+   * applied twice; `repeat` is told each time); every other outcome is the caller's.
    */
-  private async atLeader<T>(op: LeaderOp, body: () => Uint8Array, timeoutMs: number, here: () => Promise<T>, repeatable = false): Promise<T | unknown> {
+  private async atLeader<T>(op: LeaderOp, body: () => Uint8Array, timeoutMs: number, here: () => Promise<T>, repeat?: () => void): Promise<T | unknown> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       this.assertRunning();
@@ -395,8 +398,9 @@ export class RaftNode {
         // NotLeaderError from here: this node stopped leading before the entry was appended.
         const appendedNothing = e instanceof LeaderUnavailableError || (target === this.opts.id && e instanceof NotLeaderError);
         const unknownOutcome = target !== this.opts.id && e instanceof NotLeaderError;
-        if (!appendedNothing && !(repeatable && unknownOutcome)) throw e;
+        if (!appendedNothing && !(repeat && unknownOutcome)) throw e;
         if (Date.now() >= deadline) throw e instanceof NotLeaderError ? e : new NotLeaderError(target, this.urlOf(target) ?? null, { cause: e });
+        if (!appendedNothing) repeat?.();
         // Give the election a moment: until this node hears of another leader, or one election timeout.
         await this.until(() => this.core.lead !== target, Math.min(this.electionMs, deadline - Date.now()), 'leader change').catch((w: unknown) => {
           if (!(w instanceof RaftTimeoutError)) throw w;
@@ -405,13 +409,13 @@ export class RaftNode {
     }
   }
 
-  private async submit(data: Uint8Array, conf: ConfChange | undefined, timeoutMs: number, repeatable = false): Promise<unknown> {
+  private async submit(data: Uint8Array, conf: ConfChange | undefined, timeoutMs: number, repeat?: () => void): Promise<unknown> {
     const pos = (await this.atLeader(
       conf ? 'conf' : 'propose',
       () => (conf ? encodeConf(conf) : data),
       timeoutMs,
       () => this.append(data, conf),
-      repeatable,
+      repeat,
     )) as Position;
     return this.awaitApply(pos.index, pos.term, timeoutMs);
   }

@@ -1,6 +1,6 @@
 import { unavailable, UserError } from '../errors.ts';
 import { NotLeaderError, ProposalDroppedError, RaftStoppedError, RaftTimeoutError, type RaftNode } from '../raft/index.ts';
-import type { Proposer } from '../store/index.ts';
+import type { ProposalOptions, Proposer } from '../store/index.ts';
 
 /**
  * The store's write path over a RaftNode. Raft's typed errors become `unavailable` (503 with
@@ -17,7 +17,7 @@ export class RaftProposer implements Proposer {
     this.raft = raft;
   }
 
-  async propose(data: Uint8Array, opts: { idempotent?: boolean } = {}): Promise<unknown> {
+  async propose(data: Uint8Array, opts: ProposalOptions = {}): Promise<unknown> {
     try {
       return await this.raft.propose(data, opts);
     } catch (err) {

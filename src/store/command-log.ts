@@ -1,4 +1,4 @@
-import type { Command, Json, Proposer } from './types.ts';
+import type { Command, Json, ProposalOptions, Proposer } from './types.ts';
 
 const encoder = new TextEncoder();
 
@@ -9,8 +9,8 @@ export class CommandLog {
     this.proposer = proposer;
   }
 
-  /** `idempotent`: applying `cmd` twice changes nothing more than once (Proposer.propose). */
-  async propose(cmd: Command, opts: { idempotent?: boolean } = {}): Promise<Json | undefined> {
+  /** `opts.idempotent`: applying `cmd` twice changes nothing more than once (ProposalOptions). */
+  async propose(cmd: Command, opts: ProposalOptions = {}): Promise<Json | undefined> {
     return (await this.proposer.propose(encoder.encode(JSON.stringify(cmd)), opts)) as Json | undefined;
   }
 

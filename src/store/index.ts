@@ -1,3 +1,3 @@
-export type { ChangeListener, ColdKey, Command, Json, Proposer, StateModule, Tx } from './types.ts';
+export type { ChangeListener, ColdKey, Command, Json, ProposalOptions, Proposer, StateModule, Tx } from './types.ts';
 export { ReplicatedState, UnknownCommandError, type StateOptions, type StateRestore } from './replicated-state.ts';
 export { CommandLog } from './command-log.ts';

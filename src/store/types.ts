@@ -56,10 +56,18 @@ export interface StateModule {
   coldReads?(cmd: Command): ColdKey[];
 }
 
+/**
+ * `idempotent`: the command is safe to apply twice, so one whose outcome is unknown may be proposed
+ * again; `onRepeat` hears of each time it is (raft's ProposeOptions).
+ */
+export interface ProposalOptions {
+  idempotent?: boolean;
+  onRepeat?: () => void;
+}
+
 /** The part of a Raft node the store needs: replicate bytes, and the two read barriers. */
 export interface Proposer {
-  /** `idempotent`: the command is safe to apply twice, so one whose outcome is unknown may be proposed again (raft's ProposeOptions). */
-  propose(data: Uint8Array, opts?: { idempotent?: boolean }): Promise<unknown>;
+  propose(data: Uint8Array, opts?: ProposalOptions): Promise<unknown>;
   /** Resolves once this node has applied every command committed anywhere before the call. */
   linearizableRead(): Promise<void>;
   /** Resolves once this node has applied every command it knows to be committed; no round to the leader (for callers that re-check on write). */

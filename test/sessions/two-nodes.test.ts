@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Domain } from '../../src/executions/index.ts';
+import { createDomain, type Domain } from '../../src/executions/index.ts';
+import { CommandLog, type Command, type Proposer } from '../../src/store/index.ts';
 import { SessionService } from '../../src/sessions/index.ts';
 import { Fixture } from './fixture.ts';
 
@@ -92,5 +93,58 @@ describe('any node continues any session', () => {
     expect(['queued', 'running']).toContain(submitted.status);
     const polled = await b.executions.get(submitted.id, { waitMs: 5_000 });
     expect(polled).toMatchObject({ id: submitted.id, status: 'completed', result: 7, node: 'a' });
+  });
+});
+
+describe('a step commit proposed again after an unknown outcome (a leader died mid-commit)', () => {
+  /**
+   * Node C, whose log lets the first copy of its next step commit go through and loses its answer;
+   * meanwhile node `other` steps the session; then the commit is proposed again, as RaftNode does for
+   * an idempotent proposal after an unknown outcome.
+   */
+  async function repeatingNode(other: Domain): Promise<Domain> {
+    let meanwhile: (() => Promise<unknown>) | null = () => other.executions.run({ code: 'n += 10; n', session: 's' }, WAIT);
+    const real = f.log;
+    const proposer: Proposer = {
+      async propose(data, opts) {
+        const cmd = JSON.parse(new TextDecoder().decode(data)) as Command;
+        if (cmd.type === 'execution.step' && meanwhile) {
+          const then = meanwhile;
+          meanwhile = null;
+          await real.propose(cmd);
+          await then();
+          opts?.onRepeat?.();
+        }
+        return real.propose(cmd, opts);
+      },
+      linearizableRead: () => real.linearizableRead(),
+      localRead: () => real.localRead(),
+    };
+    return createDomain({ state: f.state, log: new CommandLog(proposer), pool: f.pool, options: { nodeId: 'c' } });
+  }
+
+  it('answers the step from its first copy, which is in the journal once, though the session moved on', async () => {
+    await a.executions.run({ code: 'let n = 0; n', session: 's' }, WAIT);
+    const c = await repeatingNode(b);
+    try {
+      expect(await c.executions.run({ code: 'n += 1; n', session: 's' }, WAIT)).toMatchObject({ status: 'completed', result: 1, node: 'c' });
+    } finally {
+      await c.close();
+    }
+    expect((await a.sessions.get('s')).steps).toBe(3);
+    expect((await a.executions.run({ code: 'n', session: 's' }, WAIT)).result).toBe(11);
+  });
+
+  it('is refused with 503, not run again, when its record was forgotten meanwhile (one record kept)', async () => {
+    await a.executions.run({ code: 'let n = 0; n', session: 's' }, WAIT);
+    const c = await repeatingNode(await f.node({ nodeId: 'forgetful', maxExecutions: 1 }));
+    try {
+      await expect(c.executions.run({ code: 'n += 1; n', session: 's' }, WAIT)).rejects.toMatchObject({ status: 503, code: 'unavailable' });
+    } finally {
+      await c.close();
+    }
+    // The first copy is in the journal once, the other node's step after it; no second run.
+    expect((await a.sessions.get('s')).steps).toBe(3);
+    expect((await a.executions.run({ code: 'n', session: 's' }, WAIT)).result).toBe(11);
   });
 });
