@@ -170,12 +170,16 @@ export class ExecutionService {
     if (claimed) {
       let verdict: RecordVerdict;
       try {
-        verdict = (await this.commandLog.propose({ type: 'execution.create', record: asJson(record) })) as RecordVerdict;
+        // Idempotent: a create whose outcome was unknown (its leader died with it in flight) is proposed
+        // again, and a second copy finds the record its first copy made. Nothing runs before the verdict,
+        // so that record cannot have finished and been pruned in between.
+        verdict = (await this.commandLog.propose({ type: 'execution.create', record: asJson(record) }, { idempotent: true })) as RecordVerdict;
       } catch (err) {
         ticket.release();
         throw err;
       }
-      if (!verdict.ok) {
+      // Ids are unique: a verdict naming this very id is this proposal's own first copy, committed.
+      if (!verdict.ok && verdict.existing !== record.id) {
         ticket.release();
         return this.get(this.sameRequest(verdict.existing, r), answer);
       }

@@ -244,6 +244,26 @@ describe('a three-node cluster', { timeout: 60_000 }, () => {
     await c.waitReady();
     expect((await session(leader, 'in-flight')).json.steps).toBe(2); // once: the second copy changed nothing
   });
+
+  it('a run whose record was in flight to a leader that was then SIGKILLed is created once, by the next leader', async () => {
+    await c.waitReady();
+    const leader = await c.leader();
+    const follower = IDS.find((id) => id !== leader)!;
+    // A run with an idempotency key, and one submitted without waiting, commit their record before
+    // they start: the same unknown outcome as the step above.
+    c.node(leader).child!.kill('SIGSTOP');
+    const keyed = c.post(follower, '/api/exec?wait=30000', { code: '6 * 7', language: 'js' }, { 'idempotency-key': 'in-flight-key' });
+    const submitted = c.post(follower, '/api/exec', { code: '6 * 8', language: 'js' });
+    await new Promise((r) => setTimeout(r, 300));
+    await c.kill(leader);
+    const [k, s] = await Promise.all([keyed, submitted]);
+    expect([k.status, k.json.result, s.status]).toEqual([200, 42, 202]);
+    expect((await c.get(follower, `/api/executions/${s.json.execution_id}?wait=20000`)).json).toMatchObject({ status: 'completed', result: 48 });
+    await c.restart(leader);
+    await c.waitReady();
+    const again = await c.post(leader, '/api/exec?wait=30000', { code: '6 * 7', language: 'js' }, { 'idempotency-key': 'in-flight-key' });
+    expect([again.status, again.json.execution_id]).toEqual([200, k.json.execution_id]); // the first run, not a second
+  });
 });
 
 // The worst requests the caps allow, sent to the leader and to a follower while a session is stepped

@@ -98,17 +98,17 @@ describe('any node continues any session', () => {
 
 describe('a step commit proposed again after an unknown outcome (a leader died mid-commit)', () => {
   /**
-   * Node C, whose log lets the first copy of its next step commit go through and loses its answer;
-   * meanwhile node `other` steps the session; then the commit is proposed again, as RaftNode does for
+   * Node C, whose log lets the first copy of its next `type` command go through and loses its answer;
+   * meanwhile node `other` steps the session; then the command is proposed again, as RaftNode does for
    * an idempotent proposal after an unknown outcome.
    */
-  async function repeatingNode(other: Domain): Promise<Domain> {
+  async function repeatingNode(other: Domain, type = 'execution.step'): Promise<Domain> {
     let meanwhile: (() => Promise<unknown>) | null = () => other.executions.run({ code: 'n += 10; n', session: 's' }, WAIT);
     const real = f.log;
     const proposer: Proposer = {
       async propose(data, opts) {
         const cmd = JSON.parse(new TextDecoder().decode(data)) as Command;
-        if (cmd.type === 'execution.step' && meanwhile) {
+        if (cmd.type === type && meanwhile) {
           const then = meanwhile;
           meanwhile = null;
           await real.propose(cmd);
@@ -146,5 +146,19 @@ describe('a step commit proposed again after an unknown outcome (a leader died m
     // The first copy is in the journal once, the other node's step after it; no second run.
     expect((await a.sessions.get('s')).steps).toBe(3);
     expect((await a.executions.run({ code: 'n', session: 's' }, WAIT)).result).toBe(11);
+  });
+
+  it('runs a keyed step whose record create was proposed again once, as its first copy made it', async () => {
+    await a.executions.run({ code: 'let n = 0; n', session: 's' }, WAIT);
+    const c = await repeatingNode(b, 'execution.create');
+    let first;
+    try {
+      first = await c.executions.run({ code: 'n += 1; n', session: 's', idempotencyKey: 'k' }, WAIT);
+    } finally {
+      await c.close();
+    }
+    expect(first).toMatchObject({ status: 'completed', result: 11, node: 'c' });
+    expect((await a.executions.run({ code: 'n += 1; n', session: 's', idempotencyKey: 'k' }, WAIT)).id).toBe(first.id);
+    expect((await a.sessions.get('s')).steps).toBe(3);
   });
 });
