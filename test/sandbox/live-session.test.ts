@@ -52,8 +52,9 @@ describe('LiveSession', () => {
   });
 
   it('replays a step as heavy as it was when it ran, and stops one that takes far more than it recorded', { timeout: 180_000 }, async () => {
-    // Heavier than a replay's 1 s floor on any machine (~2 s on a quiet one), so the recorded CPU decides.
-    const heavy = step('let x = 0; for (let i = 0; i < 6e8; i++) x += i % 3;');
+    // Heavier than a replay's 1 s floor on any machine, so the recorded CPU decides: 6e8 rounds took
+    // 0.8 s in one CI run on a quiet machine, so three times that.
+    const heavy = step('let x = 0; for (let i = 0; i < 1.8e9; i++) x += i % 3;');
     const ran = await (await session()).run(heavy, { ...limits, cpuTimeoutMs: 30_000, wallTimeoutMs: 60_000 });
     expect(ran.status).toBe('completed');
     expect(ran.cpuMs).toBeGreaterThan(1_200); // more than a replay's floor: the recorded CPU decides
