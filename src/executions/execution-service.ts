@@ -171,8 +171,8 @@ export class ExecutionService {
       let verdict: RecordVerdict;
       try {
         // Idempotent: a create whose outcome was unknown (its leader died with it in flight) is proposed
-        // again, and a second copy finds the record its first copy made. Nothing runs before the verdict,
-        // so that record cannot have finished and been pruned in between.
+        // again, and a second copy finds the record its first copy made: the run starts only after the
+        // verdict, so nothing has finished that record (and let it be pruned) in between.
         verdict = (await this.commandLog.propose({ type: 'execution.create', record: asJson(record) }, { idempotent: true })) as RecordVerdict;
       } catch (err) {
         ticket.release();

@@ -96,7 +96,7 @@ describe('any node continues any session', () => {
   });
 });
 
-describe('a step commit proposed again after an unknown outcome (a leader died mid-commit)', () => {
+describe('a commit proposed again after an unknown outcome (a leader died mid-commit)', () => {
   /**
    * Node C, whose log lets the first copy of its next `type` command go through and loses its answer;
    * meanwhile node `other` steps the session; then the command is proposed again, as RaftNode does for
