@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createDomain, type Domain } from '../../src/executions/index.ts';
+import { createDomain, type Domain, type RunRequest } from '../../src/executions/index.ts';
 import { CommandLog, type Command, type Proposer } from '../../src/store/index.ts';
 import { SessionService } from '../../src/sessions/index.ts';
 import { Fixture } from './fixture.ts';
@@ -98,11 +98,11 @@ describe('any node continues any session', () => {
 
 describe('a commit proposed again after an unknown outcome (a leader died mid-commit)', () => {
   /**
-   * Node C, whose log lets the first copy of its next `type` command go through and loses its answer;
-   * meanwhile node `other` steps the session; then the command is proposed again, as RaftNode does for
-   * an idempotent proposal after an unknown outcome.
+   * Runs `req` on node C, whose log lets the first copy of its next `type` command go through and
+   * loses its answer; meanwhile node `other` steps the session; then the command is proposed again, as
+   * RaftNode does for an idempotent proposal after an unknown outcome.
    */
-  async function repeatingNode(other: Domain, type = 'execution.step'): Promise<Domain> {
+  async function runRepeating(other: Domain, req: RunRequest, type = 'execution.step') {
     let meanwhile: (() => Promise<unknown>) | null = () => other.executions.run({ code: 'n += 10; n', session: 's' }, WAIT);
     const real = f.log;
     const proposer: Proposer = {
@@ -120,43 +120,34 @@ describe('a commit proposed again after an unknown outcome (a leader died mid-co
       linearizableRead: () => real.linearizableRead(),
       localRead: () => real.localRead(),
     };
-    return createDomain({ state: f.state, log: new CommandLog(proposer), pool: f.pool, options: { nodeId: 'c' } });
-  }
-
-  it('answers the step from its first copy, which is in the journal once, though the session moved on', async () => {
-    await a.executions.run({ code: 'let n = 0; n', session: 's' }, WAIT);
-    const c = await repeatingNode(b);
+    const c = await createDomain({ state: f.state, log: new CommandLog(proposer), pool: f.pool, options: { nodeId: 'c' } });
     try {
-      expect(await c.executions.run({ code: 'n += 1; n', session: 's' }, WAIT)).toMatchObject({ status: 'completed', result: 1, node: 'c' });
+      return await c.executions.run(req, WAIT);
     } finally {
       await c.close();
     }
+  }
+
+  beforeEach(async () => {
+    await a.executions.run({ code: 'let n = 0; n', session: 's' }, WAIT);
+  });
+
+  it('answers the step from its first copy, which is in the journal once, though the session moved on', async () => {
+    expect(await runRepeating(b, { code: 'n += 1; n', session: 's' })).toMatchObject({ status: 'completed', result: 1, node: 'c' });
     expect((await a.sessions.get('s')).steps).toBe(3);
     expect((await a.executions.run({ code: 'n', session: 's' }, WAIT)).result).toBe(11);
   });
 
   it('is refused with 503, not run again, when its record was forgotten meanwhile (one record kept)', async () => {
-    await a.executions.run({ code: 'let n = 0; n', session: 's' }, WAIT);
-    const c = await repeatingNode(await f.node({ nodeId: 'forgetful', maxExecutions: 1 }));
-    try {
-      await expect(c.executions.run({ code: 'n += 1; n', session: 's' }, WAIT)).rejects.toMatchObject({ status: 503, code: 'unavailable' });
-    } finally {
-      await c.close();
-    }
+    const forgetful = await f.node({ nodeId: 'forgetful', maxExecutions: 1 });
+    await expect(runRepeating(forgetful, { code: 'n += 1; n', session: 's' })).rejects.toMatchObject({ status: 503, code: 'unavailable' });
     // The first copy is in the journal once, the other node's step after it; no second run.
     expect((await a.sessions.get('s')).steps).toBe(3);
     expect((await a.executions.run({ code: 'n', session: 's' }, WAIT)).result).toBe(11);
   });
 
   it('runs a keyed step whose record create was proposed again once, as its first copy made it', async () => {
-    await a.executions.run({ code: 'let n = 0; n', session: 's' }, WAIT);
-    const c = await repeatingNode(b, 'execution.create');
-    let first;
-    try {
-      first = await c.executions.run({ code: 'n += 1; n', session: 's', idempotencyKey: 'k' }, WAIT);
-    } finally {
-      await c.close();
-    }
+    const first = await runRepeating(b, { code: 'n += 1; n', session: 's', idempotencyKey: 'k' }, 'execution.create');
     expect(first).toMatchObject({ status: 'completed', result: 11, node: 'c' });
     expect((await a.executions.run({ code: 'n += 1; n', session: 's', idempotencyKey: 'k' }, WAIT)).id).toBe(first.id);
     expect((await a.sessions.get('s')).steps).toBe(3);
