@@ -39,7 +39,9 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse): Promi
   if (!node) throw new Error('starting');
   if (url.pathname === '/kv/put') {
     const b = await body(req);
-    return json(await node.propose(encodeKv({ op: 'put', key: b.key!, value: b.value! })));
+    // A put applied twice leaves what it left once, so one whose outcome is unknown (its frame left
+    // for a leader that was then killed) is asked again of the next leader rather than failed.
+    return json(await node.propose(encodeKv({ op: 'put', key: b.key!, value: b.value! }), { idempotent: true }));
   }
   if (url.pathname === '/kv/get') {
     await node.linearizableRead();

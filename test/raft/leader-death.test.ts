@@ -1,5 +1,6 @@
 // A leader's death costs clients latency, not errors: three real processes, SIGKILL the leader, and
-// writes sent to the followers at once are held through the election and forwarded to the new leader.
+// writes sent to the followers at once are held through the election and forwarded to the new leader
+// (a put is idempotent: one that had left for the dead leader is asked again too, not failed).
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/index.ts';
 import { call, kill, procNode, spawnNode, status, type ProcNode } from './processes.ts';
