@@ -150,6 +150,44 @@ describe('ReplicatedState', () => {
     await reopened.close();
   });
 
+  it('writes a group\'s last value of each key, the same state as one entry at a time, and reports no change for a delete of a key it never had', async () => {
+    const edits: StateModule = {
+      name: 'edits',
+      coldPrefixes: ['cold/'],
+      apply(cmd, tx) {
+        if (cmd.type === 'edits.put') tx.put(String(cmd.key), cmd.value ?? null);
+        else tx.del(String(cmd.key));
+        return null;
+      },
+    };
+    const put = (key: string, value: number) => enc({ type: 'edits.put', key, value });
+    const del = (key: string) => enc({ type: 'edits.del', key });
+    const before = [put('kept', 1), put('dropped', 1), put('cold/dropped', 1)];
+    const group = [put('kept', 2), del('kept'), put('kept', 3), del('dropped'), put('new', 1), del('new'), del('never'), put('cold/new', 1), put('cold/new', 2), del('cold/dropped')];
+    const entries = (datas: Uint8Array[], from: number) => datas.map((data, i) => ({ index: from + i, term: 1, data }));
+
+    const dir = await tempDir();
+    const grouped = await ReplicatedState.open(dir, [edits]);
+    await grouped.apply(entries(before, 1));
+    const changes: string[] = [];
+    grouped.onChange((_module, key) => changes.push(String(key)));
+    await grouped.apply(entries(group, 1 + before.length));
+    expect(changes).not.toContain('never');
+    const oneByOne = await ReplicatedState.open(await tempDir(), [edits]);
+    for (const entry of entries([...before, ...group], 1)) await oneByOne.apply([entry]);
+    expect(await grouped.digest()).toEqual(await oneByOne.digest());
+    for (const state of [grouped, oneByOne]) {
+      expect(state.scan('edits', '')).toEqual([['kept', 3]]);
+      expect([await state.getCold('edits', 'cold/new'), await state.getCold('edits', 'cold/dropped')]).toEqual([2, undefined]);
+    }
+    await oneByOne.close();
+    await grouped.close();
+    const reopened = await ReplicatedState.open(dir, [edits]);
+    expect(reopened.scan('edits', '')).toEqual([['kept', 3]]);
+    expect([await reopened.getCold('edits', 'cold/new'), await reopened.getCold('edits', 'cold/dropped')]).toEqual([2, undefined]);
+    await reopened.close();
+  });
+
   it('reads cold keys through a cache far smaller than them, in applies and outside, and the same after a reopen', async () => {
     const dir = await tempDir();
     const state = await ReplicatedState.open(dir, [blobs], { cacheBytes: 4096 });
