@@ -4,7 +4,7 @@ export { PackageRefusedError } from './packages/bundle.ts';
 export type { Artifact, ConsoleLevel, ConsoleLine, Language, Limits, RunError, RunHooks, RunOutcome, RunStatus, Step, StepInputs } from './types.ts';
 export { DEFAULT_MAX_ARTIFACT_BYTES } from './types.ts';
 export { IsolatePool, type IsolatePoolOptions, type IsolatePoolStats } from './isolate-pool.ts';
-export { LiveSession, replayBudgetMs, ReplayStoppedError, SessionDisposedError, type ReplayOptions } from './live-session.ts';
+export { LiveSession, replayBudgetMs, ReplayAbandonedError, replaysOnThisThread, ReplayStoppedError, SessionDisposedError, type ReplayOptions } from './live-session.ts';
 export { IsolateShares, type IsolateShare } from './isolate-share.ts';
 export { CompilerFailure } from './typescript-strip.ts';
 export { newStepSeed } from './step-seed.ts';

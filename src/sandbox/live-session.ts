@@ -3,8 +3,9 @@ import { compileStep, StepSyntaxError } from './compile-step.ts';
 import { captureRuntimeCodeCache, prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
 import { IsolateShare } from './isolate-share.ts';
 import { PackageSet, type ResolvedModules } from './packages/package-set.ts';
-import { compileForRun, defineModulesOrDispose, guardedCall, runInContext, stepPayload } from './step-runner.ts';
+import { compileForRun, defineModulesOrDispose, guardedCall, replayOnThisThread, runInContext, stepPayload } from './step-runner.ts';
 import { ReplayedHostCalls, SessionDivergedError } from './host-calls/replayed-calls.ts';
+import { raiseThreadStackLimit } from './thread-stack.ts';
 import type { HostCallPerformer } from './host-calls/types.ts';
 import { DEFAULT_MAX_ARTIFACT_BYTES, type Limits, type PackageRef, type RunHooks, type RunOutcome, type Step } from './types.ts';
 
@@ -16,6 +17,8 @@ export interface ReplayOptions {
    * over it throws there again. Replayed artifacts go nowhere.
    */
   maxArtifactBytes?: number;
+  /** false: make the replay asynchronously even where its steps allow one on this thread (`replaysOnThisThread`). */
+  onThisThread?: boolean;
 }
 
 /** Raised when a session cannot be used: disposed (by its owner, or by a limit another session of its isolate hit), or its replay hit a limit. */
@@ -34,6 +37,30 @@ export class ReplayStoppedError extends SessionDisposedError {
     this.shared = shared;
   }
 }
+
+/**
+ * A replay made on the node's own thread that did not end as its steps did live (one did not settle
+ * within its call, or it ran past its time): the session is disposed, and a rebuild makes the replay
+ * asynchronously instead (`onThisThread: false`), under its usual budget.
+ */
+export class ReplayAbandonedError extends SessionDisposedError {}
+
+/**
+ * Whether a replay of `steps` is made with synchronous calls on this thread (step-runner.ts
+ * `replayOnThisThread`): every step ran live in one task, and all of them took little CPU, since the
+ * node's event loop waits for them. A standby's catch-up is one or two such steps as a rule.
+ */
+export function replaysOnThisThread(steps: readonly Step[]): boolean {
+  let recorded = 0;
+  for (const step of steps) {
+    if (step.oneTask !== true || step.cpuMs === undefined || step.hostCalls) return false;
+    recorded += step.cpuMs;
+  }
+  return recorded <= ON_THREAD_MAX_CPU_MS;
+}
+const ON_THREAD_MAX_CPU_MS = 2;
+// Ten times that: a replay this much slower than its steps ran is abandoned, and made again asynchronously.
+const ON_THREAD_TIMEOUT_MS = 20;
 
 // A step replays the same code on the same inputs: its CPU is what it used when it ran, give or
 // take the machine's load. The margin covers a busier or slower node; the floor, compiling and
@@ -92,6 +119,8 @@ export class LiveSession {
    * sessions, joined already, whose memory limit is `memoryMb` (default: an isolate of its own).
    */
   static async create(memoryMb: number, packages: PackageSet = PackageSet.none(), share?: IsolateShare): Promise<LiveSession> {
+    // Before any session's isolate exists: V8 takes the limit when an isolate first enters this thread.
+    raiseThreadStackLimit();
     // Once per process; a failed warm-up is tried again by the next session.
     runtimeWarm ??= LiveSession.#warm().catch((err: unknown) => {
       runtimeWarm = undefined;
@@ -173,6 +202,21 @@ export class LiveSession {
       }
       for (const p of replayed) this.#pin(p.modules);
       const payloads = replayed.map((p) => p.payload);
+      if (options.onThisThread !== false && replaysOnThisThread(steps)) {
+        const done = replayOnThisThread(this.isolate, this.prepared, payloads, ON_THREAD_TIMEOUT_MS);
+        for (const scope of scopes) this.prepared.hostCalls.close(scope);
+        if (diverged !== null) {
+          this.dispose();
+          throw diverged;
+        }
+        if (!done.ok) {
+          this.dispose();
+          throw done.status === 'memory_limit' ? new ReplayStoppedError('memory_limit', this.share.shared) : new ReplayAbandonedError('Replay abandoned: a step did not end as it did live');
+        }
+        this.#history.steps += payloads.length;
+        this.#history.cpuMs += done.cpuMs;
+        return;
+      }
       const budget = options.cpuTimeoutMs ?? replayBudgetMs(steps);
       // A replay awaits nothing real (its steps' timers run on their virtual clocks), so its wall
       // time is its CPU stretched by the machine's load: the wall limit only catches a stuck isolate.

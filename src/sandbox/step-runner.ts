@@ -133,6 +133,7 @@ interface DriverOutcome {
   error: { name: string; message: string; stack: string | null } | null;
   console: [ConsoleLevel, string][];
   consoleTruncated: boolean;
+  oneTask?: boolean;
 }
 
 const LEVELS = new Set<ConsoleLevel>(['log', 'info', 'warn', 'error', 'debug']);
@@ -187,6 +188,7 @@ export async function runInContext(
     ...outlet.artifactsField(),
     ...(modules !== null && modules.refs.length > 0 ? { packages: modules.refs } : {}),
     ...hostCalls,
+    ...(raw.oneTask === true ? { oneTask: true as const } : {}),
   };
   return { kind: 'outcome', outcome, isolateReusable: true };
 }
@@ -308,6 +310,48 @@ async function callDriver(isolate: ivm.Isolate, prepared: PreparedContext, call:
       if (isolate.isDisposed || isLimitError(err) || i >= MAX_COLLECT_ATTEMPTS) throw err;
       attempt = prepared.driver.apply(undefined, ['collect'], { result, timeout: cpuTimeoutMs });
     }
+  }
+}
+
+/**
+ * Replays journal steps with synchronous calls on this thread, each step to its end within its own
+ * call (the driver's 'replayNow'). An asynchronous call hands the step to isolated-vm's thread and
+ * back, which costs ~60 µs of CPU in thread wake-ups against ~3 µs for the step itself (bench/RESULTS.md);
+ * this thread is held for the steps' CPU, so LiveSession.replay sends only steps that ran live in
+ * one task and took little CPU, within `timeoutMs` in all. `abandoned`: a step did not settle within
+ * its call, or the time ran out; the isolate then holds part of a step, and is disposed here.
+ */
+export function replayOnThisThread(
+  isolate: ivm.Isolate,
+  prepared: PreparedContext,
+  payloads: StepPayload[],
+  timeoutMs: number,
+): { ok: true; cpuMs: number } | { ok: false; status: 'memory_limit' | 'abandoned' } {
+  const cpuBefore = cpuTimeNs(isolate);
+  const deadline = performance.now() + timeoutMs;
+  // A call fails with a promise rejection user code left unhandled, though its step ran to its end
+  // (as for callDriver): what says whether it did is the next call's answer.
+  const call = (args: ['replayNow', ...StepPayload] | ['settledNow']): 'true' | 'false' | 'rejection' | 'memory_limit' | 'abandoned' => {
+    const timeout = Math.max(1, Math.ceil(deadline - performance.now()));
+    try {
+      return prepared.driver.applySync(undefined, args, { timeout }) === 'true' ? 'true' : 'false';
+    } catch (err) {
+      if (isolate.isDisposed) return /memory limit/i.test(String(err)) ? 'memory_limit' : 'abandoned';
+      return isLimitError(err) ? 'abandoned' : 'rejection';
+    }
+  };
+  const stop = (status: 'memory_limit' | 'abandoned') => {
+    if (!isolate.isDisposed) isolate.dispose();
+    return { ok: false as const, status };
+  };
+  for (const payload of payloads) {
+    const answer = call(['replayNow', ...payload]);
+    if (answer === 'memory_limit' || answer === 'abandoned' || answer === 'false') return stop(answer === 'false' ? 'abandoned' : answer);
+  }
+  for (let i = 0; ; i++) {
+    const answer = call(['settledNow']);
+    if (answer === 'true') return { ok: true, cpuMs: elapsedCpuMs(isolate, cpuBefore) };
+    if (answer !== 'rejection' || i >= MAX_COLLECT_ATTEMPTS) return stop(answer === 'memory_limit' ? answer : 'abandoned');
   }
 }
 

@@ -58,6 +58,8 @@ export interface Step {
   hostCalls?: HostCallRecord[];
   /** On replay: the CPU the step used when it ran (from the journal; absent in journals from before it was recorded). */
   cpuMs?: number;
+  /** On replay: the step ran live in one task, never waiting on the host (from the journal; see RunOutcome.oneTask). */
+  oneTask?: true;
 }
 
 export type RunStatus = 'completed' | 'failed' | 'timeout' | 'memory_limit' | 'cancelled';
@@ -92,4 +94,9 @@ export interface RunOutcome {
   packages?: PackageRef[];
   /** The answers its host calls received, in delivery order (absent when it made none). */
   hostCalls?: HostCallRecord[];
+  /**
+   * The step ran to its end in the task that started it: no timer, host call or other wait on the
+   * host. Its replay does the same, so it may be made synchronously (step-runner.ts `replayOnThisThread`).
+   */
+  oneTask?: true;
 }

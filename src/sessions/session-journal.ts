@@ -50,6 +50,7 @@ export class SessionJournal {
           clock: object.clock,
           ...(object.packages ? { packages: object.packages } : {}),
           ...(object.cpuMs !== undefined ? { cpuMs: object.cpuMs } : {}),
+          ...(object.oneTask === true ? { oneTask: true as const } : {}),
           ...(object.inputs ? { inputs: stepInputs(object.inputs) } : {}),
         };
         if (!object.hostCalls) return step;

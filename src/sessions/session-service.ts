@@ -1,6 +1,6 @@
 import { conflict, invalidParams, notFound, unavailable, UserError } from '../errors.ts';
 import { settlesWithin } from '../settles-within.ts';
-import { IsolateShares, LiveSession, PackageSet, replayBudgetMs, ReplayStoppedError, SessionDisposedError, SessionDivergedError, type HostCallPerformer, type RunHooks, type Step } from '../sandbox/index.ts';
+import { IsolateShares, LiveSession, PackageSet, replayBudgetMs, ReplayAbandonedError, ReplayStoppedError, SessionDisposedError, SessionDivergedError, type HostCallPerformer, type RunHooks, type Step } from '../sandbox/index.ts';
 import type { CommandLog, ReplicatedState } from '../store/index.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { LiveSessions, type LiveSessionsOptions, type WarmSession } from './live-sessions.ts';
@@ -380,20 +380,23 @@ export class SessionService {
    */
   private async replayInto(warm: WarmSession, steps: Step[], head: string | null, memoryMb: number, onReplay?: RunHooks['onReplay']): Promise<WarmSession> {
     const options = this.maxArtifactBytes === undefined ? {} : { maxArtifactBytes: this.maxArtifactBytes };
+    let abandoned = false;
     try {
       await warm.live.replay(steps, options);
       return warm;
     } catch (err) {
       warm.live.dispose();
+      // A replay on this thread that did not end as its steps did is made again, asynchronously.
+      abandoned = err instanceof ReplayAbandonedError;
       // CPU time is counted per step even in a shared isolate: a replay over its budget is over it alone too.
       const notItsOwn = err instanceof ReplayStoppedError ? err.reason === 'memory_limit' : err instanceof SessionDisposedError;
-      if (!warm.live.shared || !notItsOwn) throw err;
+      if (!abandoned && (!warm.live.shared || !notItsOwn)) throw err;
     }
     const all = (await this.journal.stepsBetween(null, head))!;
     const alone = { live: await LiveSession.create(memoryMb, this.packages), head: null, memoryMb };
     onReplay?.(all.length);
     try {
-      await alone.live.replay(all, options);
+      await alone.live.replay(all, abandoned ? { ...options, onThisThread: false } : options);
     } catch (err) {
       alone.live.dispose();
       throw err instanceof ReplayStoppedError ? replayFailed(err, all, memoryMb) : err;

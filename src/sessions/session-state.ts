@@ -57,6 +57,8 @@ export interface StateObject {
   hostCalls?: number;
   /** The CPU the step used when it ran: a replay's budget is made of these (absent in journals from before). */
   cpuMs?: number;
+  /** The step ran to its end in one task, never waiting on the host (absent: it did not, or a journal from before): see RunOutcome.oneTask. */
+  oneTask?: true;
   [field: string]: Json | undefined;
 }
 

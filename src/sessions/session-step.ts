@@ -185,6 +185,7 @@ export class SessionStep {
       ...(outcome.packages ? { packages: outcome.packages.map(({ name, version, hash }) => ({ name, version, hash })) } : {}),
       ...(req.inputs ? { inputs: journalInputs(req.inputs) } : {}),
       ...(records.length > 0 ? { hostCalls: records.length } : {}),
+      ...(outcome.oneTask ? { oneTask: true as const } : {}),
     };
     const id = stateId(object);
     const command: StepCommand = {

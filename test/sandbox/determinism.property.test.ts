@@ -7,7 +7,8 @@ import { seeded, type Rng } from '../support/random.ts';
  * Property: running random step sequences live in one LiveSession, then replaying the same steps
  * into a fresh LiveSession, yields the same state — compared through a canonical dump of every
  * global the steps made, calling closures, methods and classes along the way. Steps with host calls
- * replay from their recorded answers, as a session's journal holds them.
+ * replay from their recorded answers, as a session's journal holds them; steps that ran in one task
+ * replay on this thread when replayed one by one (LiveSession.replay).
  */
 const SEQUENCES = 200;
 const MASTER_SEED = Number(process.env.SANDBOX_PROPERTY_SEED ?? 20250101);
@@ -117,10 +118,13 @@ describe('replay determinism (property)', () => {
         for (const [i, s] of steps.entries()) {
           const outcome = await live.run(s, limits, undefined, upstream);
           expect(['completed', 'failed'], `step ${s.code}`).toContain(outcome.status);
-          // What the journal keeps of the step: its calls' answers, for the replay.
-          if (outcome.hostCalls) steps[i] = { ...s, hostCalls: outcome.hostCalls };
+          // What the journal keeps of the step for its replay: its calls' answers, its CPU, whether it ran in one task.
+          steps[i] = { ...s, cpuMs: outcome.cpuMs, ...(outcome.hostCalls ? { hostCalls: outcome.hostCalls } : {}), ...(outcome.oneTask ? { oneTask: true } : {}) };
         }
-        await replayed.replay(steps);
+        // Half are rebuilt at once (as by a node new to the session), half a step at a time (as by a
+        // standby following it): a step that ran in one task, cheaply, is then replayed on this thread.
+        if (index % 2 === 0) await replayed.replay(steps);
+        else for (const s of steps) await replayed.replay([s]);
         const a = await live.run(dumpStep, limits);
         const b = await replayed.run(dumpStep, limits);
         expect(a.status, JSON.stringify(a.error)).toBe('completed');

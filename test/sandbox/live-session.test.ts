@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LiveSession, replayBudgetMs, SessionDisposedError, type Step } from '../../src/sandbox/index.ts';
+import { LiveSession, ReplayAbandonedError, replayBudgetMs, replaysOnThisThread, SessionDisposedError, type Step } from '../../src/sandbox/index.ts';
 import { limits, step } from './helpers.ts';
 
 const sessions: LiveSession[] = [];
@@ -139,5 +139,73 @@ describe('LiveSession', () => {
       expect(d).toBe(20_000);
       expect(Math.min(l1!, l2!)).toBeGreaterThan(40_000);
     }
+  });
+});
+
+/**
+ * Whether `work` settles on microtasks alone, the event loop never turning: true for a replay made on
+ * this thread, false for one made on isolated-vm's, whose answer comes back as an event.
+ */
+async function settlesBeforeTheLoopTurns(work: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  const done = work.finally(() => (settled = true));
+  for (let i = 0; i < 10_000 && !settled; i++) await Promise.resolve();
+  const before = settled;
+  await done;
+  return before;
+}
+
+describe('replays of steps that ran in one task are made on this thread', () => {
+  it('a live run says whether its step ran to its end in the task that started it', async () => {
+    const s = await session();
+    const oneTask = async (code: string) => (await s.run(step(code), limits)).oneTask;
+    expect(await oneTask('var c = 0; await null; c += 1')).toBe(true);
+    expect(await oneTask('throw new Error("its own outcome")')).toBe(true);
+    expect(await oneTask('await new Promise((r) => setTimeout(r, 5)); c')).toBeUndefined();
+    expect(await oneTask('setTimeout(() => c++, 1); c')).toBeUndefined();
+  });
+
+  it('only steps that ran in one task, with their CPU recorded and small in all, replay on this thread', () => {
+    const small = step('x', { oneTask: true, cpuMs: 0.3 });
+    expect(replaysOnThisThread([small, small, small])).toBe(true);
+    expect(replaysOnThisThread([small, step('x', { cpuMs: 0.3 })])).toBe(false);
+    expect(replaysOnThisThread([step('x', { oneTask: true })])).toBe(false);
+    expect(replaysOnThisThread([small, step('x', { oneTask: true, cpuMs: 1.9 })])).toBe(false);
+    expect(replaysOnThisThread([{ ...small, hostCalls: [] }])).toBe(false);
+  });
+
+  it('rebuilds the same state as the live run, in and out of turn with asynchronous replays, before the event loop turns', async () => {
+    const steps: Step[] = [
+      step("let log = []; (async () => { for (let i = 0; i < 200; i++) await null; log.push('chain done') })(); log.push('sync 1'); let r = Math.random();", { seed: 'a' }),
+      step("await new Promise((r) => setTimeout(r, 20)); log.push('timer 2');", { seed: 'b' }),
+      step("Promise.reject(new Error('left unhandled')); log.push('step 3 sees ' + log.length); new TextEncoder().encode('é').length", { seed: 'c' }),
+      step("throw new Error('expected')", { seed: 'd' }),
+      step('function limit(n) { try { return limit(n + 1) } catch { return n } } globalThis.l1 = limit(0); log.push(crypto.randomUUID())', { seed: 'e' }),
+    ];
+    const live = await session();
+    const recorded: Step[] = [];
+    for (const s of steps) {
+      const outcome = await live.run(s, limits);
+      // Marked as the journal marks them; the CPU is kept small so that each goes on this thread.
+      recorded.push(outcome.oneTask ? { ...s, oneTask: true, cpuMs: 0.1 } : { ...s, cpuMs: outcome.cpuMs });
+    }
+    expect(recorded.map((s) => s.oneTask === true)).toEqual([true, false, true, true, true]);
+    const replayed = await session();
+    expect(await settlesBeforeTheLoopTurns(replayed.replay(recorded.slice(0, 1)))).toBe(true);
+    expect(await settlesBeforeTheLoopTurns(replayed.replay(recorded.slice(1, 2)))).toBe(false);
+    expect(await settlesBeforeTheLoopTurns(replayed.replay(recorded.slice(2)))).toBe(true);
+    const probe = step('JSON.stringify([log, r, l1 > 40_000])', { seed: 'probe', clock: 5 });
+    const a = await live.run(probe, limits);
+    expect(JSON.parse(a.result as string)[2]).toBe(true);
+    expect((await replayed.run(probe, limits)).result).toBe(a.result);
+  });
+
+  it('abandons a replay whose step does not end as it did live, and disposes the session', async () => {
+    const waits = await session();
+    await expect(waits.replay([step('var d = 1', { oneTask: true, cpuMs: 0.1 }), step('await new Promise((r) => setTimeout(r, 5)); d = 2', { oneTask: true, cpuMs: 0.1 })])).rejects.toBeInstanceOf(ReplayAbandonedError);
+    expect(waits.disposed).toBe(true);
+    const endless = await session();
+    await expect(endless.replay([step('for (;;) {}', { oneTask: true, cpuMs: 0.1 })])).rejects.toBeInstanceOf(ReplayAbandonedError);
+    expect(endless.disposed).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Domain } from '../../src/executions/index.ts';
 import { LiveSession } from '../../src/sandbox/index.ts';
 import { SESSION_MODULE } from '../../src/sessions/index.ts';
-import { stateKey } from '../../src/sessions/session-state.ts';
+import { stateId, stateKey, type StateObject } from '../../src/sessions/session-state.ts';
 import { Fixture } from './fixture.ts';
 
 let f: Fixture;
@@ -116,6 +116,40 @@ describe('a rebuild that is impossible says why, never "conflict"', () => {
       code: 'memory_limit_not_allowed',
       message: expect.stringMatching(/runs with heap_memory_max_mb 128, .* allows at most 64 \(--max-memory-mb\)/),
     });
+  });
+});
+
+describe('a warm session catches up on the node\'s own thread where its steps allow', () => {
+  const objectOf = async (heap: string) => (await f.state.getCold(SESSION_MODULE, stateKey(heap))) as StateObject;
+
+  it('records in the journal whether a step ran to its end in one task', async () => {
+    const quick = await node.executions.run({ code: 'let q = 1', session: 'marks' }, WAIT);
+    const timed = await node.executions.run({ code: 'await new Promise((r) => setTimeout(r, 5)); q', session: 'marks' }, WAIT);
+    expect((await objectOf(quick.heap!)).oneTask).toBe(true);
+    expect((await objectOf(timed.heap!)).oneTask).toBeUndefined();
+  });
+
+  it('rebuilds with the journal\'s state, asynchronously, a session whose step is marked one task but waits on a timer', async () => {
+    const other = await f.node({ nodeId: 'b' });
+    const first = await other.executions.run({ code: 'var x = 1', session: 'marked' }, WAIT);
+    const parent = await objectOf(first.heap!);
+    // Committed as no run would commit it: its replay on the node's thread cannot end within its call.
+    const object: StateObject = {
+      parent: first.heap!,
+      step: 2,
+      code: 'await new Promise((r) => setTimeout(r, 5)); x = 2',
+      language: 'js',
+      seed: 'marked',
+      clock: parent.clock + 1,
+      memoryMb: parent.memoryMb,
+      subject: null,
+      threw: false,
+      createdAt: new Date(parent.clock + 1).toISOString(),
+      cpuMs: 0.1,
+      oneTask: true,
+    };
+    await f.log.propose({ type: 'session.step', heap: stateId(object), object, session: 'marked', expect: first.heap!, subject: null });
+    expect(await other.executions.run({ code: 'x', session: 'marked' }, WAIT)).toMatchObject({ status: 'completed', result: 2 });
   });
 });
 

@@ -34,8 +34,10 @@ export interface PreparedContext {
    * string. 'run' and 'replay' take a StepPayload spread out ('replay': one journal step, queued
    * behind the replay's earlier steps), 'collect' returns the result of the latest call again, and
    * 'define' takes (hash, factory) pairs of module bundles (see packages/context-modules.ts).
+   * 'replayNow' and 'settledNow' are called synchronously: a journal step replayed to its end within
+   * the call, and whether it settled (step-runner.ts `replayOnThisThread`).
    */
-  driver: ivm.Reference<(command: 'run' | 'replay' | 'collect' | 'define' | 'deliver', ...args: unknown[]) => string>;
+  driver: ivm.Reference<(command: 'run' | 'replay' | 'replayNow' | 'settledNow' | 'collect' | 'define' | 'deliver', ...args: unknown[]) => string>;
   /** Where this context's live run sends its console lines and artifacts while it runs; null: dropped. */
   sink: ((message: HostOutput) => void) | null;
   /** The context's host-call channel: a run opens a scope on it for its calls (host-calls/port.ts). */

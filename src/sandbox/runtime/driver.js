@@ -116,7 +116,9 @@ async function runStep(args, pooled, live) {
       outcome = failure(reason);
     }
   }
-  const json = serializeOutcome(outcome);
+  // A step that never yielded ran to its end in the task that started it: its replay may too (see
+  // 'replayNow' below). The host records this with the step.
+  const json = serializeOutcome(outcome, !yielded);
   // Microtasks that outlive the step must run before the host sees the outcome, so that their CPU
   // time counts against this step. A step that never yielded is still in the task that started
   // the call, whose own checkpoint (under isolated-vm's timeout) runs them; otherwise drain here.
@@ -129,7 +131,7 @@ async function runStep(args, pooled, live) {
  * `toJSON` the step may have put on a prototype, and an object handed back through a promise would
  * be asked for its `then`. Only strings are stringified here, which looks up nothing.
  */
-function serializeOutcome(outcome) {
+function serializeOutcome(outcome, oneTask = false) {
   const error = outcome.error;
   const errorJson =
     error === null
@@ -138,7 +140,7 @@ function serializeOutcome(outcome) {
   return (
     `{"status":${jsonStringify(outcome.status)},"resultText":${outcome.resultText === null ? 'null' : jsonStringify(outcome.resultText)},` +
     `"resultIsJson":${outcome.resultIsJson ? 'true' : 'false'},"error":${errorJson},` +
-    `"console":[${consoleJson}],"consoleTruncated":${consoleTruncated ? 'true' : 'false'}}`
+    `"console":[${consoleJson}],"consoleTruncated":${consoleTruncated ? 'true' : 'false'},"oneTask":${oneTask ? 'true' : 'false'}}`
   );
 }
 
@@ -307,7 +309,24 @@ function installRuntime(global, lockdown, memoryMb) {
       throw e;
     }]);
   }
+  // A journal step that ran live in one task is replayed by a call the host makes on its own thread
+  // (LiveSession.replay): 'replayNow' runs it to its end within that call, whose task ends with its
+  // microtasks run, as it did live. It refuses while the step before it has not settled, which
+  // 'settledNow' tells: one that did not settle waited on the host after all, and the host gives
+  // the isolate up rather than let the next step run beside it.
+  let settledNow = true;
+  const settleNow = () => {
+    settledNow = true;
+  };
+  function replayNow(args) {
+    if (!settledNow) return 'false';
+    settledNow = false;
+    reflectApply(promiseThen, runStep(args, lockdown, false), [settleNow, settleNow]);
+    return 'true';
+  }
   return function driver(command, ...args) {
+    if (command === 'replayNow') return replayNow(args);
+    if (command === 'settledNow') return settledNow ? 'true' : 'false';
     if (command === 'define') return defineModules(args);
     if (command === 'deliver') return deliverHostCall(args[0], args[1], args[2]);
     if (command === 'replay') current = replay(args);
