@@ -1,6 +1,7 @@
 // Micro-benchmark of the sandbox alone: stateless `1 + 1` through the IsolatePool at concurrency 1
-// and 8, warm session steps, replay of a 100-step session, what a new session and a pooled context
-// cost to set up, and the first use of web platform modules in a session (each is loaded then).
+// and 8, warm session steps, a standby's replay of one step (on this thread and on isolated-vm's),
+// replay of a 100-step session, what a new session and a pooled context cost to set up, and the
+// first use of web platform modules in a session (each is loaded then).
 // Run: node --no-node-snapshot bench/sandbox.ts
 import { performance } from 'node:perf_hooks';
 import ivm from 'isolated-vm';
@@ -44,6 +45,16 @@ pool.close();
 const session = await LiveSession.create(64);
 await measure('session step, concurrency 1', 5000, 1, (i) => session.run(step(`globalThis.n = (globalThis.n ?? 0) + ${i % 7}; n`, i), limits));
 session.dispose();
+
+// A warm standby's catch-up: one journal step replayed into a warm session. One the journal marks as
+// having run in one task is replayed with synchronous calls on this thread; one without the mark on
+// isolated-vm's thread, as a replay was made before (LiveSession.replay).
+for (const [label, mark] of [['on this thread', { oneTask: true }], ["on isolated-vm's thread", {}]] as const) {
+  const standby = await LiveSession.create(64);
+  await standby.run(step('globalThis.n = 0'), limits);
+  await measure(`replay of a step, ${label}`, 5000, 1, (i) => standby.replay([{ ...step(`n += ${i % 7}; n`, i), cpuMs: 0.05, ...mark }]));
+  standby.dispose();
+}
 
 const cells = Array.from({ length: 100 }, (_, i) =>
   step(i % 10 === 0 ? `const f${i} = (x) => x + ${i}; let v${i} = f${i}(Math.random())` : `let v${i} = ${i} * 2; const o${i} = { a: v${i}, d: Date.now() }; o${i}.a`, i),
