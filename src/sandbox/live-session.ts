@@ -3,7 +3,7 @@ import { compileStep, StepSyntaxError } from './compile-step.ts';
 import { captureRuntimeCodeCache, prepareContext, type PreparedContext } from './runtime/bootstrap.ts';
 import { IsolateShare } from './isolate-share.ts';
 import { PackageSet, type ResolvedModules } from './packages/package-set.ts';
-import { compileForRun, defineModulesOrDispose, guardedCall, replayOnThisThread, runInContext, stepPayload } from './step-runner.ts';
+import { compileForRun, defineModulesOrDispose, guardedCall, replayOnThisThread, runInContext, stepPayload, type StepPayload } from './step-runner.ts';
 import { ReplayedHostCalls, SessionDivergedError } from './host-calls/replayed-calls.ts';
 import { raiseThreadStackLimit } from './thread-stack.ts';
 import type { HostCallPerformer } from './host-calls/types.ts';
@@ -38,6 +38,9 @@ export class ReplayStoppedError extends SessionDisposedError {
   }
 }
 
+/** How a replay's call ended: the CPU its steps took, or why the session must go. */
+type ReplayEnd = { ok: true; cpuMs: number } | { ok: false; error: SessionDisposedError };
+
 /**
  * A replay made on the node's own thread that did not end as its steps did live (one did not settle
  * within its call, or it ran past its time): the session is disposed, and a rebuild makes the replay
@@ -61,6 +64,8 @@ export function replaysOnThisThread(steps: readonly Step[]): boolean {
 const ON_THREAD_MAX_CPU_MS = 2;
 // Ten times that: a replay this much slower than its steps ran is abandoned, and made again asynchronously.
 const ON_THREAD_TIMEOUT_MS = 20;
+// Twice the default memory limit (64 MB); an idle session's heap is ~2.5 MB.
+const ON_THREAD_MAX_MEMORY_MB = 128;
 
 // A step replays the same code on the same inputs: its CPU is what it used when it ran, give or
 // take the machine's load. The margin covers a busier or slower node; the floor, compiling and
@@ -202,41 +207,43 @@ export class LiveSession {
       }
       for (const p of replayed) this.#pin(p.modules);
       const payloads = replayed.map((p) => p.payload);
-      if (options.onThisThread !== false && replaysOnThisThread(steps)) {
-        const done = replayOnThisThread(this.isolate, this.prepared, payloads, ON_THREAD_TIMEOUT_MS);
+      let ended: ReplayEnd;
+      try {
+        // A garbage collection of a large heap can hold a thread far longer than the steps' CPU, and V8
+        // collects when it sees fit, not where the live run did: only a small heap is replayed into here.
+        const here = options.onThisThread !== false && this.memoryMb <= ON_THREAD_MAX_MEMORY_MB && replaysOnThisThread(steps);
+        ended = here ? this.#replayOnThisThread(payloads) : await this.#replayAsync(payloads, options.cpuTimeoutMs ?? replayBudgetMs(steps));
+      } finally {
         for (const scope of scopes) this.prepared.hostCalls.close(scope);
-        if (diverged !== null) {
-          this.dispose();
-          throw diverged;
-        }
-        if (!done.ok) {
-          this.dispose();
-          throw done.status === 'memory_limit' ? new ReplayStoppedError('memory_limit', this.share.shared) : new ReplayAbandonedError('Replay abandoned: a step did not end as it did live');
-        }
-        this.#history.steps += payloads.length;
-        this.#history.cpuMs += done.cpuMs;
-        return;
       }
-      const budget = options.cpuTimeoutMs ?? replayBudgetMs(steps);
-      // A replay awaits nothing real (its steps' timers run on their virtual clocks), so its wall
-      // time is its CPU stretched by the machine's load: the wall limit only catches a stuck isolate.
-      const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: REPLAY_WALL_FACTOR * budget }, undefined, {
-        command: 'replay',
-        payload: payloads,
-      }).finally(() => {
-        for (const scope of scopes) this.prepared.hostCalls.close(scope);
-      });
       if (diverged !== null) {
         this.dispose();
         throw diverged;
       }
-      if (!call.ok) {
+      if (!ended.ok) {
         this.dispose();
-        throw new ReplayStoppedError(call.status, this.share.shared);
+        throw ended.error;
       }
       this.#history.steps += payloads.length;
-      this.#history.cpuMs += call.cpuMs;
+      this.#history.cpuMs += ended.cpuMs;
     });
+  }
+
+  #replayOnThisThread(payloads: StepPayload[]): ReplayEnd {
+    const done = replayOnThisThread(this.isolate, this.prepared, payloads, ON_THREAD_TIMEOUT_MS);
+    if (done.ok) return done;
+    const error = done.status === 'memory_limit' ? new ReplayStoppedError('memory_limit', this.share.shared) : new ReplayAbandonedError('Replay abandoned: a step did not end as it did live');
+    return { ok: false, error };
+  }
+
+  async #replayAsync(payloads: StepPayload[], budget: number): Promise<ReplayEnd> {
+    // A replay awaits nothing real (its steps' timers run on their virtual clocks), so its wall
+    // time is its CPU stretched by the machine's load: the wall limit only catches a stuck isolate.
+    const call = await guardedCall(this.isolate, this.prepared, { cpuTimeoutMs: budget, wallTimeoutMs: REPLAY_WALL_FACTOR * budget }, undefined, {
+      command: 'replay',
+      payload: payloads,
+    });
+    return call.ok ? { ok: true, cpuMs: call.cpuMs } : { ok: false, error: new ReplayStoppedError(call.status, this.share.shared) };
   }
 
   /**

@@ -200,6 +200,16 @@ describe('replays of steps that ran in one task are made on this thread', () => 
     expect((await replayed.run(probe, limits)).result).toBe(a.result);
   });
 
+  it('replays into a session of a large memory limit on isolated-vm\'s thread: a collection of a large heap would hold this one', async () => {
+    const small = await session();
+    const large = await LiveSession.create(256);
+    sessions.push(large);
+    const steps = [step('var big = 1', { oneTask: true, cpuMs: 0.1 })];
+    expect(await settlesBeforeTheLoopTurns(small.replay(steps))).toBe(true);
+    expect(await settlesBeforeTheLoopTurns(large.replay(steps))).toBe(false);
+    expect((await large.run(step('big'), limits)).result).toBe(1);
+  });
+
   it('abandons a replay whose step does not end as it did live, and disposes the session', async () => {
     const waits = await session();
     await expect(waits.replay([step('var d = 1', { oneTask: true, cpuMs: 0.1 }), step('await new Promise((r) => setTimeout(r, 5)); d = 2', { oneTask: true, cpuMs: 0.1 })])).rejects.toBeInstanceOf(ReplayAbandonedError);
