@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeBalance, type LbBalance } from '../../cluster/nginx-site.ts';
-import { freePort } from '../../test/support/index.ts';
+import { freePort, freePortRun } from '../../test/support/index.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const HOST = '127.0.0.1';
@@ -23,16 +23,6 @@ export interface Topology {
   /** The processes serving: the node, or `raftbox cluster`'s supervisor (its nodes are its children). */
   pid: number;
   stop(): Promise<void>;
-}
-
-/** The first of `count` consecutive free ports: `raftbox cluster` numbers its nodes from --base-port. */
-async function freePortRun(count: number): Promise<number> {
-  for (;;) {
-    const base = await freePort();
-    if (base + count > 65_535) continue;
-    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => freePort(base + i + 1).catch(() => null)));
-    if (rest.every((p) => p !== null)) return base;
-  }
 }
 
 function hasNginx(): boolean {

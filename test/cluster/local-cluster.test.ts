@@ -1,11 +1,10 @@
 // `raftbox cluster` as an operator runs it: a supervisor process and its nodes, on real ports.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../support/index.ts';
+import { freePortRun, waitFor } from '../support/index.ts';
 import { repo } from './harness.ts';
 
 const bin = join(repo, 'bin/raftbox.js');
@@ -16,23 +15,6 @@ afterEach(() => {
   for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-/** `count` consecutive ports that are free now (the cluster puts its nodes on base, base+1, …). */
-async function freePorts(count: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const free = await Promise.all(Array.from({ length: count }, (_, i) => canListen(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
 
 function supervise(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const dataDir = mkdtempSync(join(tmpdir(), 'raftbox-local-cluster-'));
@@ -64,7 +46,7 @@ const nodePid = (port: number) => pidOf(`the node on ${port}`, (argv) => argv.in
 
 describe('raftbox cluster', () => {
   it('exits non-zero when its nodes cannot start', async () => {
-    const base = await freePorts(2);
+    const base = await freePortRun(2);
     const run = supervise(['--nodes', '2', '--base-port', String(base), '--max-concurent', '1']);
     expect(await run.exited).toBe(1);
     expect(run.output()).toMatch(/\[cluster\] n\d could not start \(exited with code 2\); stopping/);
@@ -72,7 +54,7 @@ describe('raftbox cluster', () => {
   }, 60_000);
 
   it('takes its nodes with it when the supervisor is killed with SIGKILL', async () => {
-    const base = await freePorts(2);
+    const base = await freePortRun(2);
     const run = supervise(['--nodes', '2', '--base-port', String(base)]);
     await waitFor('all nodes ready', () => run.output().includes('all nodes ready'), 45_000);
     // The supervisor itself (bin/raftbox.js re-executes it on the pinned Node), not its launcher.
@@ -82,7 +64,7 @@ describe('raftbox cluster', () => {
   }, 90_000);
 
   it('restarts a node that dies with --restart, and stops the whole cluster quietly on SIGINT', async () => {
-    const base = await freePorts(3);
+    const base = await freePortRun(3);
     const run = supervise(['--nodes', '3', '--base-port', String(base), '--restart']);
     await waitFor('all nodes ready', () => run.output().includes('all nodes ready'), 45_000);
     process.kill(nodePid(base + 1), 'SIGKILL');

@@ -1,6 +1,6 @@
 // The tests' own support library: one of each thing every folder of tests needs.
 export { waitFor } from './wait-for.ts';
-export { freePort } from './ports.ts';
+export { freePort, freePortRun } from './ports.ts';
 export { tempDir } from './temp-dir.ts';
 export { startChild, stopChild, type ChildNode } from './child-process.ts';
 export { CLUSTER_SECRET } from './cluster-secret.ts';

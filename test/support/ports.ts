@@ -22,6 +22,16 @@ export async function freePort(port = 0): Promise<number> {
   return bind(0);
 }
 
+/** The first of `count` consecutive free ports: `raftbox cluster` numbers its nodes from --base-port. */
+export async function freePortRun(count: number): Promise<number> {
+  for (;;) {
+    const base = await freePort();
+    if (base + count > 65_535) continue;
+    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => freePort(base + i + 1).catch(() => null)));
+    if (rest.every((p) => p !== null)) return base;
+  }
+}
+
 function bind(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
