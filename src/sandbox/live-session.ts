@@ -5,7 +5,7 @@ import { IsolateShare } from './isolate-share.ts';
 import { PackageSet, type ResolvedModules } from './packages/package-set.ts';
 import { compileForRun, defineModulesOrDispose, guardedCall, replayOnThisThread, runInContext, stepPayload, type StepPayload } from './step-runner.ts';
 import { ReplayedHostCalls, SessionDivergedError } from './host-calls/replayed-calls.ts';
-import { raiseThreadStackLimit } from './thread-stack.ts';
+import { threadStackMatches } from './thread-stack.ts';
 import type { HostCallPerformer } from './host-calls/types.ts';
 import { DEFAULT_MAX_ARTIFACT_BYTES, type Limits, type PackageRef, type RunHooks, type RunOutcome, type Step } from './types.ts';
 
@@ -124,8 +124,8 @@ export class LiveSession {
    * sessions, joined already, whose memory limit is `memoryMb` (default: an isolate of its own).
    */
   static async create(memoryMb: number, packages: PackageSet = PackageSet.none(), share?: IsolateShare): Promise<LiveSession> {
-    // Before any session's isolate exists: V8 takes the limit when an isolate first enters this thread.
-    raiseThreadStackLimit();
+    // Before any session's isolate exists: V8 takes its stack limit when an isolate first enters this thread.
+    threadStackMatches();
     // Once per process; a failed warm-up is tried again by the next session.
     runtimeWarm ??= LiveSession.#warm().catch((err: unknown) => {
       runtimeWarm = undefined;
@@ -211,7 +211,7 @@ export class LiveSession {
       try {
         // A garbage collection of a large heap can hold a thread far longer than the steps' CPU, and V8
         // collects when it sees fit, not where the live run did: only a small heap is replayed into here.
-        const here = options.onThisThread !== false && this.memoryMb <= ON_THREAD_MAX_MEMORY_MB && replaysOnThisThread(steps);
+        const here = options.onThisThread !== false && this.memoryMb <= ON_THREAD_MAX_MEMORY_MB && threadStackMatches() && replaysOnThisThread(steps);
         ended = here ? this.#replayOnThisThread(payloads) : await this.#replayAsync(payloads, options.cpuTimeoutMs ?? replayBudgetMs(steps));
       } finally {
         for (const scope of scopes) this.prepared.hostCalls.close(scope);
