@@ -73,7 +73,20 @@ try {
     const ok = JSON.stringify(seen) === JSON.stringify(values) && journal.json.steps === values.length + 1;
     if (!ok) {
       bad++;
-      console.error(`${name}: acknowledged ${values.length}, state has ${seen.length}, journal ${journal.json.steps} steps`);
+      // Where the state first parts from the acknowledged values, and what is around it: a lost, doubled or reordered step.
+      let at = 0;
+      while (at < values.length && seen[at] === values[at]) at++;
+      // The journal's own state, rebuilt by a fork of the head the read made (`heap`: no warm isolate has it) on every live node.
+      const rebuilt = [];
+      for (const n of c.alive()) {
+        const fork = await c.post(n.id, '/api/exec?wait=60000', { code: 'JSON.stringify(seen)', heap: journal.json.heap, language: 'js' });
+        rebuilt.push(`${n.id}: ${JSON.stringify(fork.json.result) === JSON.stringify(r.json.result) ? 'the same' : `${(JSON.parse(fork.json.result as string) as number[]).length} values`}`);
+      }
+      console.error(
+        `${name}: acknowledged ${values.length}, state has ${seen.length} (read on ${c.alive()[0]!.id}), journal ${journal.json.steps} steps; ` +
+          `first difference at ${at}: acknowledged …${JSON.stringify(values.slice(Math.max(0, at - 3), at + 4))}, state …${JSON.stringify(seen.slice(Math.max(0, at - 3), at + 4))}; ` +
+          `the journal rebuilt from its head: ${rebuilt.join(', ')}`,
+      );
     }
   }
   console.log(`soak: ${steps} acknowledged steps over ${SESSIONS} sessions, ${kills} kills/restarts, ${refused} refused or retried attempts; ${bad === 0 ? 'every acknowledged step is in its journal exactly once, in order' : `${bad} sessions WRONG`}`);
