@@ -13,39 +13,46 @@ const c = await TestCluster.start({ direct: true });
 const acknowledged = new Map<string, number[]>(); // session → the values of its acknowledged steps, in order
 let steps = 0;
 let refused = 0;
+const refusals = new Map<string, number>(); // what the refused attempts were answered, by kind
 let kills = 0;
 
 async function driver(s: number): Promise<void> {
   const name = `soak-${s}`;
   acknowledged.set(name, []);
-  let k = 0;
+  let k = 0; // the values acknowledged so far
+  // The value's latest key, kept when it is sent again elsewhere: an execution that ended without its
+  // step gives up its key (a retry under it runs afresh), so going back to an earlier key after a newer
+  // one was sent could apply the value twice.
+  let attempt = 0;
   while (Date.now() < until) {
     const alive = c.alive();
     const node = alive[Math.floor(Math.random() * alive.length)];
     if (!node) continue;
     // Each step appends its own number; the code is idempotent under its key, so a retry is safe.
-    const value = ++k;
-    let attempt = 0;
-    let key = `${name}-${value}-${attempt}`;
+    const value = k + 1;
     for (;;) {
+      const key = `${name}-${value}-${attempt}`;
       const r = await c
         .post(node.id, '/api/exec?wait=30000', { code: `globalThis.seen ??= []; seen.push(${value}); seen.length`, session: name, language: 'js' }, { 'idempotency-key': key })
         .catch(() => null);
       if (r?.status === 200 && r.json.status === 'completed') {
         acknowledged.get(name)!.push(value);
         steps++;
+        k = value;
+        attempt = 0;
         break;
       }
       refused++;
+      const kind = r === null ? 'no answer' : r.status === 200 ? `200 ${String(r.json.status)}${r.json.step === null ? ' without its step' : ''}` : String(r.status);
+      refusals.set(kind, (refusals.get(kind) ?? 0) + 1);
       // The execution under this key ended without its step (its node was lost, or the commit failed
       // in a leader change; a step of an ended execution is refused afterwards): the value was not
       // applied, send it under a new key.
-      if (r?.status === 200 && r.json.step === null) key = `${name}-${value}-${++attempt}`;
+      if (r?.status === 200 && r.json.step === null) attempt++;
       if (Date.now() > until + 60_000) throw new Error(`step ${key} never acknowledged`);
       await new Promise((res) => setTimeout(res, 100));
-      if (!c.node(node.id).child) break; // its node died: the value is retried under the same key elsewhere below
+      if (!c.node(node.id).child) break; // its node died: the value is sent again, under its latest key, elsewhere
     }
-    if (acknowledged.get(name)!.at(-1) !== value) k--; // not acknowledged: send the same value again (same key)
   }
 }
 
@@ -90,6 +97,7 @@ try {
     }
   }
   console.log(`soak: ${steps} acknowledged steps over ${SESSIONS} sessions, ${kills} kills/restarts, ${refused} refused or retried attempts; ${bad === 0 ? 'every acknowledged step is in its journal exactly once, in order' : `${bad} sessions WRONG`}`);
+  console.log(`soak: refused or retried attempts by answer: ${[...refusals].map(([kind, n]) => `${kind} ×${n}`).join(', ')}`);
   process.exitCode = bad === 0 ? 0 : 1;
 } finally {
   await c.close();
