@@ -326,9 +326,9 @@ export class ReplicatedState {
       del: (key) => {
         const storeKey = moduleName + SEP + key;
         if (cold(key)) group.pending.set(storeKey, { value: undefined, size: 0 });
-        // A hot key is on disk only if it is in memory too: deleting one that is in neither changes
-        // nothing, and a step deletes several it never had (6 % of the bytes a step wrote).
-        else if (!ns.delete(key) && !group.writes.has(storeKey)) return;
+        // A hot key is on disk (or written by this group) only if it is in memory too: deleting one
+        // that is not changes nothing, and a step deletes several it never had (6 % of the bytes a step wrote).
+        else if (!ns.delete(key)) return;
         group.writes.set(storeKey, undefined);
         group.changed.push([moduleName, key]);
       },
